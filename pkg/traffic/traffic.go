@@ -1,0 +1,105 @@
+// Package traffic describes what a router should do with each model's
+// requests, and what it measured: the data exchanged between the rollout
+// engine, the router targets and the builtin router. It is data only.
+package traffic
+
+import "time"
+
+// Table is the whole routing table of one router.
+type Table struct {
+	Routes []Route `json:"routes"`
+}
+
+// Route is how one model at one stage is served on a router.
+type Route struct {
+	Model string `json:"model"`
+	Stage string `json:"stage"`
+	// Path is the route prefix; the rest of the request path is appended
+	// to the chosen version's URL.
+	Path string `json:"path"`
+	// Backends maps every version the route may reach to its base URL.
+	Backends map[string]string `json:"backends"`
+	// Weights is the live split, in percent, summing to 100. Versions with
+	// weight 0 may be listed (kept warm, e.g. blue/green's previous version).
+	Weights []Weight `json:"weights"`
+	// Sticky is "header:NAME", "cookie:NAME" or "" (random per request).
+	Sticky  string   `json:"sticky,omitempty"`
+	Preview *Preview `json:"preview,omitempty"`
+	Shadow  *Shadow  `json:"shadow,omitempty"`
+	Bandit  *Bandit  `json:"bandit,omitempty"`
+	// Fallback is the version that answers when the chosen one errors or
+	// times out ("" for none).
+	Fallback string `json:"fallback,omitempty"`
+}
+
+// Weight is one version's share of live traffic, in percent.
+type Weight struct {
+	Version string  `json:"version"`
+	Percent float64 `json:"percent"`
+}
+
+// Preview sends requests carrying Header to Version (blue/green).
+type Preview struct {
+	Header  string `json:"header"`
+	Version string `json:"version"`
+}
+
+// Shadow copies Percent of live requests to Version and compares answers.
+type Shadow struct {
+	Version   string  `json:"version"`
+	Percent   float64 `json:"percent"`
+	Compare   string  `json:"compare"` // exact | json
+	Tolerance float64 `json:"tolerance"`
+}
+
+// Bandit makes the router choose among Arms per request by Thompson
+// sampling on its own reward posteriors, keeping at least ExploreFloor
+// (a fraction, 0..1) of traffic on every arm. Weights then hold the
+// starting split.
+type Bandit struct {
+	Arms         []string `json:"arms"`
+	ExploreFloor float64  `json:"explore_floor"`
+}
+
+// Stats is what a router measured over a window.
+type Stats struct {
+	Window   time.Duration  `json:"window"`
+	Versions []VersionStats `json:"versions"`
+}
+
+// VersionStats is one version's measurements over a window. Latencies are
+// in seconds.
+type VersionStats struct {
+	Model       string  `json:"model"`
+	Stage       string  `json:"stage"`
+	Version     string  `json:"version"`
+	Requests    int64   `json:"requests"`
+	Errors      int64   `json:"errors"`    // 5xx, timeouts, connection failures
+	Fallbacks   int64   `json:"fallbacks"` // answered by the fallback instead
+	RequestRate float64 `json:"request_rate"`
+	LatencyP50  float64 `json:"latency_p50"`
+	LatencyP90  float64 `json:"latency_p90"`
+	LatencyP99  float64 `json:"latency_p99"`
+	// Shadow measurements, on the shadow version's entry.
+	ShadowPairs      int64   `json:"shadow_pairs,omitempty"`
+	ShadowAgreements int64   `json:"shadow_agreements,omitempty"`
+	ShadowErrors     int64   `json:"shadow_errors,omitempty"`
+	ShadowDropped    int64   `json:"shadow_dropped,omitempty"`
+	ShadowLatencyP99 float64 `json:"shadow_latency_p99,omitempty"`
+	// Rewards from feedback: count, sum and sum of squares (reward in [0,1]).
+	Rewards     int64   `json:"rewards,omitempty"`
+	RewardSum   float64 `json:"reward_sum,omitempty"`
+	RewardSumSq float64 `json:"reward_sum_sq,omitempty"`
+	// LatencySample is a bounded sample of latencies, for rank tests.
+	LatencySample []float64 `json:"latency_sample,omitempty"`
+}
+
+// Find returns the stats of one version, or a zero value with ok false.
+func (s Stats) Find(model, stage, version string) (VersionStats, bool) {
+	for _, v := range s.Versions {
+		if v.Model == model && v.Stage == stage && v.Version == version {
+			return v, true
+		}
+	}
+	return VersionStats{Model: model, Stage: stage, Version: version}, false
+}

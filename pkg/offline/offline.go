@@ -1,0 +1,256 @@
+// Package offline runs a version's offline validation (SPEC.md §1,
+// validation): it POSTs every input of a JSON-lines dataset to the model,
+// compares the answers with the expected outputs and judges the metric and
+// the latency against the version's thresholds.
+package offline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+)
+
+// Defaults of a Runner whose fields are zero.
+const (
+	DefaultConcurrency = 8
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxSamples  = 100000
+	maxResponseBytes   = 8 << 20
+	maxLineBytes       = 16 << 20
+)
+
+// Doer sends one HTTP request; *http.Client satisfies it.
+type Doer interface {
+	Do(req *http.Request) (*http.Response, error)
+}
+
+// Runner runs validations. The zero value is not usable: set Client.
+type Runner struct {
+	Client      Doer
+	Concurrency int              // requests in flight at once (default 8)
+	Timeout     time.Duration    // per request (default 10s)
+	MaxSamples  int              // dataset lines read at most (default 100000)
+	Now         func() time.Time // clock for latencies (default time.Now)
+}
+
+// Result is the outcome of one validation. It is the "validation" evidence
+// of the policy input.
+type Result struct {
+	Passed bool   `json:"passed"`
+	Metric string `json:"metric"`
+	// Value is the metric over the answered samples (accuracy counts a
+	// failed request as a miss).
+	Value float64 `json:"value"`
+	// Threshold is the bound Value is judged against; Bound says which
+	// ("min" for accuracy, "max" for mae and rmse, "" when none is set).
+	Threshold     *float64 `json:"threshold,omitempty"`
+	Bound         string   `json:"bound,omitempty"`
+	LatencyP99    float64  `json:"latency_p99"` // seconds, over answered requests
+	MaxLatencyP99 *float64 `json:"max_latency_p99,omitempty"`
+	Samples       int      `json:"samples"`
+	Errors        int      `json:"errors"`
+	// FirstError describes the first failed request, if any.
+	FirstError string `json:"first_error,omitempty"`
+	// Reason says why the validation failed, or summarizes a pass.
+	Reason string `json:"reason"`
+	URL    string `json:"url"`
+}
+
+// Sample is one line of a dataset.
+type Sample struct {
+	Input    json.RawMessage `json:"input"`
+	Expected json.RawMessage `json:"expected"`
+}
+
+// Run validates version v of a model: the dataset is read from fsys (the
+// repository's tree), each input POSTed to the validation url (default the
+// version's url). An error is returned only when the validation cannot run
+// at all (no validation block, unreadable or malformed dataset); failed
+// requests are counted in Result.Errors and fail the validation.
+func (r *Runner) Run(ctx context.Context, fsys fs.FS, v *spec.Version) (Result, error) {
+	if v == nil || v.Validation == nil {
+		return Result{}, errors.New("offline validation: the version has no validation block")
+	}
+	val := v.Validation
+	url := val.URL
+	if url == "" {
+		url = v.URL
+	}
+	res := Result{Metric: val.Metric, URL: url, MaxLatencyP99: val.MaxLatencyP99}
+	if res.Metric == "" {
+		res.Metric = "accuracy"
+	}
+	switch res.Metric {
+	case "accuracy":
+		res.Threshold, res.Bound = val.Min, "min"
+	case "mae", "rmse":
+		res.Threshold, res.Bound = val.Max, "max"
+	default:
+		return res, fmt.Errorf("offline validation of %s: unknown metric %q (want accuracy, mae or rmse)", v.Name, res.Metric)
+	}
+	if res.Threshold == nil {
+		res.Bound = ""
+	}
+	ptr, err := parsePointer(val.Output)
+	if err != nil {
+		return res, fmt.Errorf("offline validation of %s: output %q: %w", v.Name, val.Output, err)
+	}
+	samples, err := r.readDataset(fsys, val.Dataset)
+	if err != nil {
+		return res, fmt.Errorf("offline validation of %s: %w", v.Name, err)
+	}
+	if len(samples) == 0 {
+		return res, fmt.Errorf("offline validation of %s: dataset %s has no samples", v.Name, val.Dataset)
+	}
+	outs := r.query(ctx, url, ptr, samples)
+	judge(&res, samples, outs)
+	return res, nil
+}
+
+// readDataset reads the JSON lines of a repo-relative dataset.
+func (r *Runner) readDataset(fsys fs.FS, name string) ([]Sample, error) {
+	clean := path.Clean(strings.TrimPrefix(name, "./"))
+	if !fs.ValidPath(clean) {
+		return nil, fmt.Errorf("dataset %q: want a path inside the repository", name)
+	}
+	f, err := fsys.Open(clean)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", name, err)
+	}
+	defer f.Close()
+	limit := r.MaxSamples
+	if limit <= 0 {
+		limit = DefaultMaxSamples
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+	var out []Sample
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		if len(out) >= limit {
+			return nil, fmt.Errorf("dataset %s: more than %d samples", name, limit)
+		}
+		var s Sample
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, fmt.Errorf("dataset %s:%d: %v (want {\"input\": ..., \"expected\": ...})", name, line, err)
+		}
+		if s.Input == nil || s.Expected == nil {
+			return nil, fmt.Errorf("dataset %s:%d: want both \"input\" and \"expected\"", name, line)
+		}
+		out = append(out, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// outcome is the answer to one sample.
+type outcome struct {
+	output  any
+	latency time.Duration
+	err     error
+}
+
+// query sends every sample with bounded concurrency and returns the
+// outcomes in sample order.
+func (r *Runner) query(ctx context.Context, url string, ptr []string, samples []Sample) []outcome {
+	n := r.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
+	}
+	outs := make([]outcome, len(samples))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, len(samples)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				outs[i] = r.one(ctx, url, ptr, samples[i].Input)
+			}
+		}()
+	}
+	for i := range samples {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return outs
+}
+
+func (r *Runner) one(ctx context.Context, url string, ptr []string, input json.RawMessage) outcome {
+	if err := ctx.Err(); err != nil {
+		return outcome{err: err}
+	}
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(input))
+	if err != nil {
+		return outcome{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	start := now()
+	resp, err := r.Client.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return outcome{err: fmt.Errorf("POST %s: no answer within %s", url, timeout)}
+		}
+		return outcome{err: fmt.Errorf("POST %s: %w", url, err)}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	resp.Body.Close()
+	lat := now().Sub(start)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return outcome{err: fmt.Errorf("POST %s: no answer within %s", url, timeout)}
+		}
+		return outcome{err: fmt.Errorf("POST %s: reading the answer: %w", url, err)}
+	}
+	if resp.StatusCode/100 != 2 {
+		return outcome{err: fmt.Errorf("POST %s: status %d: %s", url, resp.StatusCode, snippet(body))}
+	}
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return outcome{err: fmt.Errorf("POST %s: answer is not JSON: %s", url, snippet(body))}
+	}
+	out, err := lookup(doc, ptr)
+	if err != nil {
+		return outcome{err: fmt.Errorf("POST %s: %w", url, err)}
+	}
+	return outcome{output: out, latency: lat}
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}

@@ -1,0 +1,13 @@
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v8"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+
+  check "errors" {
+    metric = "error_rate"
+    max    = 0.01
+  }
+}

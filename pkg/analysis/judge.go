@@ -4,10 +4,15 @@
 // sampling, shadow agreement, Mann–Whitney on latencies). Judges are pure.
 package analysis
 
-import "github.com/switchyard-dev/switchyard/pkg/spec"
+import (
+	"fmt"
+	"math"
+	"strings"
 
-// CONTRACT: the signatures in this file are used by pkg/rollout. The bodies
-// are placeholders until pkg/analysis is implemented; keep the signatures.
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+)
+
+// CONTRACT: the signatures in this file are used by pkg/rollout; keep them.
 
 // Verdict is a judge's answer for one measurement.
 type Verdict int
@@ -39,47 +44,116 @@ type Measurement struct {
 	Requests    int64 // requests the value is based on (router source); -1 if unknown
 }
 
+// ErrorRateConfidence is the one-sided confidence with which Judge must
+// see an error_rate above its max before failing it, when the request
+// count is known (see Judge).
+const ErrorRateConfidence = 0.99
+
+// zErrorRate is the standard normal quantile of ErrorRateConfidence.
+const zErrorRate = 2.3263478740408408
+
 // Judge decides one check on one measurement: min/max thresholds, max_ratio
 // to the baseline, and min_requests (NoData below it). The reason reads
 // like `error_rate 0.052 > max 0.01`.
+//
+// Rules, in order:
+//   - Requests known (>= 0) and below c.MinRequests: NoData.
+//   - A value that is NaN or infinite: NoData.
+//   - max fails above, min fails below, max_ratio fails when
+//     value/baseline is above it. A ratio with no baseline (or a zero
+//     baseline under a non-zero value) is not judged.
+//   - error_rate with a known request count is a binomial proportion: it
+//     fails its max only when the one-sided 99% Wilson lower bound of the
+//     rate is above max too, so that binomial noise on a few hundred
+//     requests does not roll back a healthy canary (bench/RESULTS.md,
+//     "analysis": a plain threshold at 2x the healthy rate rolls back about
+//     a quarter of healthy canaries; the bound, under 0.1%). An observed
+//     rate above max that is within noise passes, and the reason says so.
+//     Every other metric (latencies, request_rate, Prometheus queries) is
+//     compared as is.
+//   - Any failing part fails the check (reasons joined with "; "). If no
+//     part could be judged (only max_ratio, without baseline): NoData.
+//     Otherwise Pass.
 func Judge(c *spec.Check, m Measurement) (Verdict, string) {
-	panic("analysis.Judge: not implemented yet")
+	label := c.Metric
+	if label == "" {
+		label = c.Name
+	}
+	if m.Requests >= 0 && m.Requests < int64(c.MinRequests) {
+		return NoData, fmt.Sprintf("%s: %d requests < min_requests %d", label, m.Requests, c.MinRequests)
+	}
+	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+		return NoData, fmt.Sprintf("%s: no value", label)
+	}
+	var fails, passes []string
+	judged := false
+	if c.Max != nil {
+		judged = true
+		max := *c.Max
+		if m.Value > max {
+			if c.Metric == "error_rate" && m.Requests > 0 {
+				n := float64(m.Requests)
+				lo, _ := wilson(math.Round(m.Value*n), n, zErrorRate)
+				if lo > max {
+					fails = append(fails, fmt.Sprintf("%s %s > max %s (99%% lower bound %s over %d requests)",
+						label, num(m.Value), num(max), num(lo), m.Requests))
+				} else {
+					passes = append(passes, fmt.Sprintf("%s %s above max %s within noise (99%% lower bound %s over %d requests)",
+						label, num(m.Value), num(max), num(lo), m.Requests))
+				}
+			} else {
+				fails = append(fails, fmt.Sprintf("%s %s > max %s", label, num(m.Value), num(max)))
+			}
+		} else {
+			passes = append(passes, fmt.Sprintf("%s %s <= max %s", label, num(m.Value), num(max)))
+		}
+	}
+	if c.Min != nil {
+		judged = true
+		if m.Value < *c.Min {
+			fails = append(fails, fmt.Sprintf("%s %s < min %s", label, num(m.Value), num(*c.Min)))
+		} else {
+			passes = append(passes, fmt.Sprintf("%s %s >= min %s", label, num(m.Value), num(*c.Min)))
+		}
+	}
+	if c.MaxRatio != nil {
+		mr := *c.MaxRatio
+		switch {
+		case !m.HasBaseline:
+			passes = append(passes, fmt.Sprintf("%s ratio: no baseline", label))
+		case m.Baseline <= 0 && m.Value > 0:
+			passes = append(passes, fmt.Sprintf("%s ratio: baseline is %s", label, num(m.Baseline)))
+		default:
+			judged = true
+			ratio := 1.0
+			if m.Baseline > 0 {
+				ratio = m.Value / m.Baseline
+			}
+			detail := fmt.Sprintf("%s ratio %.2f", label, ratio)
+			vs := fmt.Sprintf("(%.3f vs %.3f)", m.Value, m.Baseline)
+			if ratio > mr {
+				fails = append(fails, fmt.Sprintf("%s > max_ratio %s %s", detail, num(mr), vs))
+			} else {
+				passes = append(passes, fmt.Sprintf("%s <= max_ratio %s %s", detail, num(mr), vs))
+			}
+		}
+	}
+	switch {
+	case len(fails) > 0:
+		return Fail, strings.Join(fails, "; ")
+	case !judged:
+		if len(passes) == 0 {
+			return NoData, fmt.Sprintf("%s: nothing to judge (no min, max or max_ratio)", label)
+		}
+		return NoData, strings.Join(passes, "; ")
+	}
+	return Pass, strings.Join(passes, "; ")
 }
 
-// Arm is one variant's outcomes: N observations whose sum and sum of
-// squares are Sum and SumSq (conversions: Sum = successes, SumSq = Sum).
-type Arm struct {
-	Name  string
-	N     int64
-	Sum   float64
-	SumSq float64
-}
-
-// ABResult is the sequential test's state after the data so far.
-type ABResult struct {
-	Decided bool
-	Winner  string  // "" when not decided or no difference
-	PValue  float64 // always-valid p-value
-	Lift    float64 // (mean_b - mean_a) / mean_a
-}
-
-// SequentialTest is the mSPRT (Johari et al. 2017) on two arms, valid under
-// continuous monitoring; nothing is decided before both have minSamples.
-func SequentialTest(a, b Arm, alpha float64, minSamples int64) ABResult {
-	panic("analysis.SequentialTest: not implemented yet")
-}
-
-// ProbBest estimates, for each arm, the probability that it has the highest
-// mean under Beta(1+Sum, 1+N-Sum) posteriors, by Monte Carlo with draws
-// samples from a generator seeded with seed. Same order as arms.
-func ProbBest(arms []Arm, draws int, seed uint64) []float64 {
-	panic("analysis.ProbBest: not implemented yet")
-}
-
-// BanditWeights turns P(best) into traffic percentages (probability
-// matching) that sum to 100, each at least floor*100.
-func BanditWeights(probBest []float64, floor float64) []float64 {
-	panic("analysis.BanditWeights: not implemented yet")
+// num formats a value with up to 4 significant digits and no trailing
+// zeros: 0.052, 0.01, 1.2, 250.
+func num(v float64) string {
+	return fmt.Sprintf("%.4g", v)
 }
 
 // ShadowVerdict is the judgement of a shadow's agreement with the live model.
@@ -92,7 +166,27 @@ type ShadowVerdict struct {
 	Samples   int64
 }
 
-// JudgeShadow decides a shadow assessment from compared pairs.
+// JudgeShadow decides a shadow assessment from compared pairs. It is
+// decided once pairs >= minSamples, and passes when the observed agreement
+// (the point estimate, as SPEC's "passes at or above this agreement rate"
+// says) is at least minAgreement. Lower and Upper are the two-sided 95%
+// Wilson interval, reported beside it so that a reader sees how sure the
+// verdict is; Passed is false until Decided.
 func JudgeShadow(pairs, agreements int64, minAgreement float64, minSamples int64) ShadowVerdict {
-	panic("analysis.JudgeShadow: not implemented yet")
+	v := ShadowVerdict{Samples: pairs, Upper: 1}
+	if pairs <= 0 {
+		return v
+	}
+	if agreements > pairs {
+		agreements = pairs
+	}
+	if agreements < 0 {
+		agreements = 0
+	}
+	n := float64(pairs)
+	v.Agreement = float64(agreements) / n
+	v.Lower, v.Upper = wilson(float64(agreements), n, z95)
+	v.Decided = pairs >= minSamples
+	v.Passed = v.Decided && v.Agreement >= minAgreement
+	return v
 }

@@ -1,0 +1,189 @@
+package diag
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// HasErrors reports whether any diagnostic is an error.
+func HasErrors(diags []Diagnostic) bool {
+	for _, d := range diags {
+		if d.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Sort orders diagnostics by file, line, column, then severity (errors
+// first) and summary, so output is stable whatever order they were found in.
+// Diagnostics without a file come first.
+func Sort(diags []Diagnostic) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i], diags[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		if a.Severity != b.Severity {
+			return a.Severity == Error
+		}
+		return a.Summary < b.Summary
+	})
+}
+
+// NewReport counts errors and warnings into the JSON report of SPEC.md §3.
+// Diagnostics is never nil, so it marshals as [] rather than null.
+func NewReport(diags []Diagnostic) Report {
+	r := Report{Valid: true, Diagnostics: make([]Diagnostic, 0, len(diags))}
+	for _, d := range diags {
+		switch d.Severity {
+		case Error:
+			r.Errors++
+			r.Valid = false
+		case Warning:
+			r.Warnings++
+		}
+		r.Diagnostics = append(r.Diagnostics, d)
+	}
+	return r
+}
+
+// WriteText renders diagnostics in the style of Terraform:
+//
+//	Error: Unsupported argument
+//
+//	  on rollouts/fraud.hcl line 12, in model "fraud" "production":
+//	  12:     stratgy = "canary"
+//	              ^^^^^^^
+//
+//	An argument named "stratgy" is not expected here. Did you mean "strategy"?
+//
+// sources maps each file to its bytes; a file missing from it is rendered
+// without its source line.
+func WriteText(w io.Writer, diags []Diagnostic, sources map[string][]byte) error {
+	var b bytes.Buffer
+	for _, d := range diags {
+		writeOne(&b, d, sources)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func writeOne(b *bytes.Buffer, d Diagnostic, sources map[string][]byte) {
+	label := "Error"
+	if d.Severity == Warning {
+		label = "Warning"
+	}
+	fmt.Fprintf(b, "%s: %s\n\n", label, d.Summary)
+	if d.File != "" {
+		src := sources[d.File]
+		switch {
+		case d.Line > 0:
+			fmt.Fprintf(b, "  on %s line %d", d.File, d.Line)
+			if ctx := enclosingBlock(src, d.Line); ctx != "" {
+				fmt.Fprintf(b, ", in %s", ctx)
+			}
+			b.WriteString(":\n")
+			if line, ok := sourceLine(src, d.Line); ok {
+				gutter := fmt.Sprintf("  %3d: ", d.Line)
+				fmt.Fprintf(b, "%s%s\n", gutter, line)
+				if u := underline(line, d); u != "" {
+					fmt.Fprintf(b, "%s%s\n", strings.Repeat(" ", len(gutter)), u)
+				}
+			}
+		default:
+			fmt.Fprintf(b, "  in %s:\n", d.File)
+		}
+		b.WriteString("\n")
+	}
+	if d.Detail != "" {
+		b.WriteString(d.Detail)
+		b.WriteString("\n\n")
+	}
+}
+
+// sourceLine returns line n (1-based) of src with tabs expanded to one
+// space each, so the underline lines up, and trailing spaces dropped.
+func sourceLine(src []byte, n int) (string, bool) {
+	if src == nil || n < 1 {
+		return "", false
+	}
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(src, '\n')
+		if j < 0 {
+			return "", false
+		}
+		src = src[j+1:]
+	}
+	if j := bytes.IndexByte(src, '\n'); j >= 0 {
+		src = src[:j]
+	}
+	line := strings.TrimRight(string(src), " \r")
+	if !utf8.ValidString(line) {
+		line = strings.ToValidUTF8(line, "\uFFFD")
+	}
+	line = strings.ReplaceAll(line, "\t", " ")
+	const maxWidth = 200
+	if utf8.RuneCountInString(line) > maxWidth {
+		line = string([]rune(line)[:maxWidth]) + "..."
+	}
+	return line, true
+}
+
+// underline marks the diagnostic's columns on its first line with carets.
+func underline(line string, d Diagnostic) string {
+	width := utf8.RuneCountInString(line)
+	if d.Column < 1 || d.Column > width+1 {
+		return ""
+	}
+	end := width + 1
+	if d.EndLine == d.Line && d.EndCol > d.Column && d.EndCol <= width+1 {
+		end = d.EndCol
+	}
+	n := end - d.Column
+	if n < 1 {
+		n = 1
+	}
+	return strings.Repeat(" ", d.Column-1) + strings.Repeat("^", n)
+}
+
+// enclosingBlock finds the top-level block header (a line starting at
+// column 1 with an identifier and labels, ending in "{") at or above line n
+// and returns it as `model "fraud" "production"`.
+func enclosingBlock(src []byte, n int) string {
+	if src == nil {
+		return ""
+	}
+	lines := bytes.SplitN(src, []byte("\n"), n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimRight(string(lines[i]), " \r\t")
+		if l == "" || l[0] == ' ' || l[0] == '\t' || l[0] == '#' || l[0] == '/' {
+			continue
+		}
+		if l == "}" {
+			return "" // the line is between top-level blocks
+		}
+		if !strings.HasSuffix(l, "{") {
+			return ""
+		}
+		head := strings.TrimSpace(strings.TrimSuffix(l, "{"))
+		if head == "" || !utf8.ValidString(head) || len(head) > 200 {
+			return ""
+		}
+		return head
+	}
+	return ""
+}

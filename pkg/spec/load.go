@@ -1,0 +1,370 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"testing/fstest"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/switchyard-dev/switchyard/pkg/diag"
+)
+
+// Limits that keep hostile input from exhausting memory or the stack.
+const (
+	// MaxFileSize is the largest spec file the loader reads.
+	MaxFileSize = 4 << 20
+	// MaxNesting is the deepest nesting of brackets, braces, parentheses,
+	// template interpolations and unary operators accepted in a file.
+	MaxNesting = 64
+	// MaxOperators is the most operators accepted in one expression.
+	MaxOperators = 1000
+)
+
+// Load reads every *.hcl file under dir (recursively) of the repository
+// fsys, decodes and validates it. fsys is the repository root, so that
+// repo-relative paths such as validation datasets can be checked; dir is
+// the spec directory inside it ("" means DefaultPath). File names in the
+// tree and in diagnostics are slash paths relative to the repository root.
+//
+// Load never stops at the first problem: it returns every diagnostic it
+// found, sorted by file and position. The tree is non-nil whenever at least
+// one file could be read; callers must check diag.HasErrors before acting
+// on it.
+func Load(fsys fs.FS, dir string) (*Tree, []diag.Diagnostic) {
+	l := newLoader(fsys)
+	if dir == "" {
+		dir = DefaultPath
+	}
+	dir = path.Clean(strings.TrimPrefix(dir, "./"))
+	files, ok := l.listFiles(dir)
+	if ok {
+		for _, name := range files {
+			l.parseFile(name)
+		}
+		if len(files) == 0 {
+			l.add(diag.Diagnostic{
+				Severity: diag.Error, Source: diag.SourceSchema,
+				Summary: "No spec files",
+				Detail:  fmt.Sprintf("The directory %q contains no *.hcl files. Add a file such as %s/models.hcl, or point --path at the directory that holds the specs.", dir, dir),
+				File:    dir,
+			})
+		}
+	}
+	for _, f := range l.files {
+		l.decodeFile(f)
+	}
+	l.validate()
+	diag.Sort(l.diags)
+	return l.tree, l.diags
+}
+
+// LoadDir loads the spec directory dir (relative to repoRoot) from disk.
+func LoadDir(repoRoot, dir string) (*Tree, []diag.Diagnostic) {
+	return Load(os.DirFS(repoRoot), dir)
+}
+
+// LoadFiles loads a tree from memory: files maps repo-relative slash paths
+// (such as "rollouts/fraud.hcl" or "datasets/holdout.jsonl") to contents.
+// It is meant for tests and for specs read from a Git revision.
+func LoadFiles(files map[string][]byte, dir string) (*Tree, []diag.Diagnostic) {
+	m := make(fstest.MapFS, len(files))
+	for name, data := range files {
+		m[name] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	return Load(m, dir)
+}
+
+// parsedFile is one spec file that parsed.
+type parsedFile struct {
+	name string
+	body *hclsyntax.Body
+}
+
+// loader carries the state of one Load.
+type loader struct {
+	fsys  fs.FS
+	tree  *Tree
+	files []parsedFile
+	diags []diag.Diagnostic
+	// where each named thing was first defined, for duplicate messages.
+	routerAt  map[string]hcl.Range
+	metricsAt map[string]hcl.Range
+	modelAt   map[string]hcl.Range
+	// valueRanges holds the range of each attribute's value expression
+	// (Ranges holds the whole attribute), for precise diagnostics.
+	valueRanges map[FieldKey]hcl.Range
+	// routerRanges and metricsRanges: FieldKey{Model: name, Field: attr}.
+	routerRanges  map[FieldKey]hcl.Range
+	metricsRanges map[FieldKey]hcl.Range
+}
+
+func newLoader(fsys fs.FS) *loader {
+	return &loader{
+		fsys: fsys,
+		tree: &Tree{
+			Routers: map[string]*Router{},
+			Metrics: map[string]*MetricsSource{},
+			Models:  []*Model{},
+			Ranges:  map[FieldKey]hcl.Range{},
+			Sources: map[string][]byte{},
+		},
+		routerAt:      map[string]hcl.Range{},
+		metricsAt:     map[string]hcl.Range{},
+		modelAt:       map[string]hcl.Range{},
+		valueRanges:   map[FieldKey]hcl.Range{},
+		routerRanges:  map[FieldKey]hcl.Range{},
+		metricsRanges: map[FieldKey]hcl.Range{},
+	}
+}
+
+func (l *loader) add(d diag.Diagnostic) { l.diags = append(l.diags, d) }
+
+// errorAt adds a schema error at rng.
+func (l *loader) errorAt(rng hcl.Range, summary, detail string) {
+	l.add(fromRange(diag.Error, diag.SourceSchema, summary, detail, rng))
+}
+
+// warnAt adds a schema warning at rng.
+func (l *loader) warnAt(rng hcl.Range, summary, detail string) {
+	l.add(fromRange(diag.Warning, diag.SourceSchema, summary, detail, rng))
+}
+
+// addHCL converts HCL's own diagnostics, tagging them with source.
+func (l *loader) addHCL(source string, ds hcl.Diagnostics) {
+	for _, d := range ds {
+		sev := diag.Error
+		if d.Severity == hcl.DiagWarning {
+			sev = diag.Warning
+		}
+		dd := diag.Diagnostic{Severity: sev, Source: source, Summary: d.Summary, Detail: d.Detail}
+		if d.Subject != nil {
+			dd = fromRange(sev, source, d.Summary, d.Detail, *d.Subject)
+		}
+		l.add(dd)
+	}
+}
+
+func fromRange(sev diag.Severity, source, summary, detail string, rng hcl.Range) diag.Diagnostic {
+	d := diag.Diagnostic{
+		Severity: sev, Source: source, Summary: summary, Detail: detail,
+		File: rng.Filename, Line: rng.Start.Line, Column: rng.Start.Column,
+		EndLine: rng.End.Line, EndCol: rng.End.Column,
+	}
+	if d.EndLine == 0 {
+		d.EndCol = 0
+	}
+	return d
+}
+
+// listFiles returns every *.hcl file under dir in lexical order.
+func (l *loader) listFiles(dir string) ([]string, bool) {
+	info, err := fs.Stat(l.fsys, dir)
+	if err != nil {
+		l.add(diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourceSchema,
+			Summary: "Spec directory not found",
+			Detail:  fmt.Sprintf("Cannot read %q: %v. Create it, or point --path at the directory that holds the *.hcl specs.", dir, cleanErr(err)),
+			File:    dir,
+		})
+		return nil, false
+	}
+	if !info.IsDir() {
+		if strings.HasSuffix(dir, ".hcl") {
+			return []string{dir}, true
+		}
+		l.add(diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourceSchema,
+			Summary: "Spec path is not a directory",
+			Detail:  fmt.Sprintf("%q is a file; --path must name the directory that holds the *.hcl specs.", dir),
+			File:    dir,
+		})
+		return nil, false
+	}
+	var files []string
+	// fs.WalkDir never follows symbolic links to directories, so a
+	// symlink loop cannot make it run forever.
+	err = fs.WalkDir(l.fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			l.add(diag.Diagnostic{
+				Severity: diag.Error, Source: diag.SourceSchema,
+				Summary: "Cannot read spec directory",
+				Detail:  fmt.Sprintf("Reading %q failed: %v.", p, cleanErr(err)),
+				File:    p,
+			})
+			if d != nil && d.IsDir() && p != dir {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".hcl") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		l.add(diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourceSchema,
+			Summary: "Cannot read spec directory",
+			Detail:  fmt.Sprintf("Walking %q failed: %v.", dir, cleanErr(err)),
+			File:    dir,
+		})
+	}
+	sort.Strings(files)
+	return files, true
+}
+
+func cleanErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readFile reads at most MaxFileSize+1 bytes of name.
+func (l *loader) readFile(name string) ([]byte, error) {
+	f, err := l.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > MaxFileSize {
+		return nil, errTooLarge
+	}
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if buf.Len() > MaxFileSize {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+var errTooLarge = errors.New("file too large")
+
+// parseFile reads and parses one file, adding it to l.files when it parsed
+// well enough to decode.
+func (l *loader) parseFile(name string) {
+	src, err := l.readFile(name)
+	switch {
+	case errors.Is(err, errTooLarge):
+		l.add(diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourceHCL,
+			Summary: "Spec file too large",
+			Detail:  fmt.Sprintf("%s is larger than the %d MiB limit for a spec file. Split it into several files.", name, MaxFileSize>>20),
+			File:    name,
+		})
+		return
+	case err != nil:
+		l.add(diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourceHCL,
+			Summary: "Cannot read spec file",
+			Detail:  fmt.Sprintf("Reading %s failed: %v.", name, cleanErr(err)),
+			File:    name,
+		})
+		return
+	}
+	l.tree.Sources[name] = src
+	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
+		l.add(diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourceHCL,
+			Summary: "Spec file is not UTF-8 text",
+			Detail:  fmt.Sprintf("%s contains binary data (NUL bytes or invalid UTF-8). Spec files must be UTF-8 HCL text; rename the file if it is not a spec.", name),
+			File:    name,
+		})
+		return
+	}
+	if rng, ok := tooDeep(name, src); ok {
+		l.add(fromRange(diag.Error, diag.SourceHCL, "Nesting too deep",
+			fmt.Sprintf("Expressions may nest at most %d levels deep. Simplify this expression.", MaxNesting), rng))
+		return
+	}
+	f, ds := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	l.addHCL(diag.SourceHCL, ds)
+	if ds.HasErrors() || f == nil {
+		return
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	l.files = append(l.files, parsedFile{name: name, body: body})
+}
+
+// tooDeep reports whether src nests deeper than MaxNesting, or chains more
+// than MaxOperators operators in one expression, either of which the
+// recursive parser or evaluator could turn into a stack overflow. A file
+// with few such tokens is accepted without lexing.
+func tooDeep(name string, src []byte) (hcl.Range, bool) {
+	openers := 0
+	for _, c := range src {
+		switch c {
+		case '{', '[', '(', '!', '-', '?', '+', '*', '/', '%', '&', '|', '=', '<', '>':
+			openers++
+		}
+	}
+	if openers <= MaxNesting {
+		return hcl.Range{}, false
+	}
+	toks, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)
+	depth, unary, cond, ops := 0, 0, 0, 0
+	for _, t := range toks {
+		switch t.Type {
+		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
+			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl,
+			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
+			depth++
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
+			hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
+			if depth > 0 {
+				depth--
+			}
+		case hclsyntax.TokenQuestion:
+			cond++
+		case hclsyntax.TokenColon:
+			if cond > 0 {
+				cond--
+			}
+		case hclsyntax.TokenNewline:
+			if depth == 0 {
+				cond, ops = 0, 0
+			}
+		}
+		switch t.Type {
+		case hclsyntax.TokenBang, hclsyntax.TokenMinus:
+			unary++
+		default:
+			unary = 0
+		}
+		switch t.Type {
+		case hclsyntax.TokenBang, hclsyntax.TokenMinus, hclsyntax.TokenPlus, hclsyntax.TokenStar,
+			hclsyntax.TokenSlash, hclsyntax.TokenPercent, hclsyntax.TokenAnd, hclsyntax.TokenOr,
+			hclsyntax.TokenEqualOp, hclsyntax.TokenNotEqual, hclsyntax.TokenLessThan,
+			hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq,
+			hclsyntax.TokenQuestion:
+			ops++
+		}
+		if depth > MaxNesting || unary > MaxNesting || cond > MaxNesting || ops > MaxOperators {
+			return t.Range, true
+		}
+	}
+	return hcl.Range{}, false
+}

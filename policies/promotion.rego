@@ -1,0 +1,62 @@
+# What a production promotion (a change of serve) needs first.
+package switchyard
+
+# Production serves only what staging already serves (at the base), when
+# the model has a staging stage.
+deny contains finding(m, "serve", "staging_first", msg) if {
+	some c in input.changes
+	c.stage == "production"
+	m := model_of(c)
+	some b in input.base.models
+	b.name == c.model
+	b.stage == "staging"
+	b.serve != c.to
+	msg := sprintf("production would serve %s, but staging serves %s: promote %s in staging first", [c.to, b.serve, c.to])
+}
+
+# A version that declares validation (in any stage of the model) is
+# promoted to production only with passing validation evidence, under
+# input.evidence["<model>/<any stage>/<version>"].validation.passed.
+deny contains finding(m, "serve", "validation_evidence", msg) if {
+	some c in input.changes
+	c.stage == "production"
+	m := model_of(c)
+	declares_validation(c.model, c.to)
+	not validation_passed(c.model, c.to)
+	not validation_failed(c.model, c.to)
+	msg := sprintf("%s declares validation but has no validation evidence: run the offline validation before promoting it", [c.to])
+}
+
+deny contains finding(m, "serve", "validation_evidence", msg) if {
+	some c in input.changes
+	c.stage == "production"
+	m := model_of(c)
+	declares_validation(c.model, c.to)
+	not validation_passed(c.model, c.to)
+	validation_failed(c.model, c.to)
+	msg := sprintf("%s failed its offline validation: it cannot be promoted to production", [c.to])
+}
+
+declares_validation(name, version) if {
+	some m in input.models
+	m.name == name
+	is_object(m.versions[version].validation)
+}
+
+validation_passed(name, version) if {
+	some e in evidence_for(name, version)
+	e.validation.passed == true
+}
+
+validation_failed(name, version) if {
+	some e in evidence_for(name, version)
+	e.validation.passed == false
+}
+
+evidence_for(name, version) := [e |
+	some key, e in input.evidence
+	parts := split(key, "/")
+	count(parts) == 3
+	parts[0] == name
+	parts[2] == version
+]

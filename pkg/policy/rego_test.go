@@ -50,4 +50,3 @@ func TestDefaultPolicyRegoTests(t *testing.T) {
 	}
 	t.Logf("%d Rego tests", n)
 }
-

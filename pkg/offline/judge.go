@@ -16,10 +16,9 @@ import (
 func judge(res *Result, samples []Sample, outs []outcome) {
 	res.Samples = len(samples)
 	var (
-		lats            []time.Duration
-		hits, n         int
-		absSum, sqSum   float64
-		firstNonNumeric string
+		lats          []time.Duration
+		hits, n       int
+		absSum, sqSum float64
 	)
 	for i, o := range outs {
 		if o.err != nil {

@@ -1,0 +1,137 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// StatsFunc returns what a builtin router measured over the last window:
+// the router's own method in-process, or StatsClient.Stats over its
+// admin API.
+type StatsFunc func(ctx context.Context, window time.Duration) (traffic.Stats, error)
+
+// RouterSource reads the builtin router's metrics from its stats.
+type RouterSource struct {
+	Stats StatsFunc
+}
+
+// Query computes q.Metric for q.Version and q.Baseline from one stats
+// snapshot, so both come from the same window. Requests is the version's
+// request count in the window; a version absent from the stats has 0. The
+// baseline counts only with at least max(1, q.MinRequests) requests.
+func (s RouterSource) Query(ctx context.Context, q Query) (Result, error) {
+	st, err := s.Stats(ctx, q.Window)
+	if err != nil {
+		return Result{}, fmt.Errorf("reading router stats: %w", err)
+	}
+	vs, _ := st.Find(q.Model, q.Stage, q.Version)
+	v, err := routerMetric(q.Metric, vs)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Value: v, Requests: vs.Requests}
+	if q.Baseline != "" && q.Baseline != q.Version {
+		bs, ok := st.Find(q.Model, q.Stage, q.Baseline)
+		if ok && bs.Requests > 0 && bs.Requests >= int64(q.MinRequests) {
+			r.Baseline, _ = routerMetric(q.Metric, bs)
+			r.HasBaseline = true
+		}
+	}
+	return r, nil
+}
+
+// routerMetric is one router metric of one version's stats.
+func routerMetric(metric string, vs traffic.VersionStats) (float64, error) {
+	switch metric {
+	case "error_rate":
+		if vs.Requests <= 0 {
+			return 0, nil
+		}
+		return float64(vs.Errors) / float64(vs.Requests), nil
+	case "latency_p50":
+		return vs.LatencyP50, nil
+	case "latency_p90":
+		return vs.LatencyP90, nil
+	case "latency_p99":
+		return vs.LatencyP99, nil
+	case "request_rate":
+		return vs.RequestRate, nil
+	case "":
+		return 0, fmt.Errorf("the router source needs a metric (error_rate, latency_p50, latency_p90, latency_p99, request_rate)")
+	}
+	return 0, fmt.Errorf("unknown router metric %q (want error_rate, latency_p50, latency_p90, latency_p99 or request_rate)", metric)
+}
+
+// StatsClient reads a standalone builtin router's stats over its admin
+// API: GET /v1/stats?window=10s with a bearer token.
+type StatsClient struct {
+	// BaseURL is the admin listener, e.g. http://127.0.0.1:8081.
+	BaseURL string
+	Token   string
+	HTTP    *http.Client // nil: http.DefaultClient
+}
+
+// Stats fetches the router's stats over the last window.
+func (c *StatsClient) Stats(ctx context.Context, window time.Duration) (traffic.Stats, error) {
+	u := strings.TrimRight(c.BaseURL, "/") + "/v1/stats?window=" + url.QueryEscape(window.String())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return traffic.Stats{}, fmt.Errorf("router stats: %w", err)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	req.Header.Set("Accept", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return traffic.Stats{}, fmt.Errorf("router stats from %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return traffic.Stats{}, fmt.Errorf("router stats from %s: reading the body: %w", c.BaseURL, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return traffic.Stats{}, fmt.Errorf("router stats from %s: %s: check the router's admin token", c.BaseURL, resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		return traffic.Stats{}, fmt.Errorf("router stats from %s: %s: %s", c.BaseURL, resp.Status, snippet(body))
+	}
+	var st traffic.Stats
+	if err := json.Unmarshal(body, &st); err != nil {
+		return traffic.Stats{}, fmt.Errorf("router stats from %s: decoding: %w", c.BaseURL, err)
+	}
+	return st, nil
+}
+
+// snippet is the start of a response body for an error message.
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// Arms reads the reward counts of an experiment's variants from router
+// stats, in the order given, for SequentialTest and ProbBest.
+func Arms(st traffic.Stats, model, stage string, variants []string) []Arm {
+	out := make([]Arm, len(variants))
+	for i, v := range variants {
+		vs, _ := st.Find(model, stage, v)
+		out[i] = Arm{Name: v, N: vs.Rewards, Sum: vs.RewardSum, SumSq: vs.RewardSumSq}
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+)
+
+// Query asks a metrics source for one check's value on one version of a
+// model, and on its baseline (the previous version) over the same window.
+type Query struct {
+	Model, Stage string
+	Version      string
+	Baseline     string // "" for none
+	// Metric is a router metric: error_rate, latency_p50, latency_p90,
+	// latency_p99 or request_rate (router source).
+	Metric string
+	// Expr is a PromQL template with {{version}}, {{model}} and {{stage}}
+	// (Prometheus source).
+	Expr   string
+	Window time.Duration
+	// MinRequests is the request count the baseline needs to count as one
+	// (router source: a baseline on 3 requests is noise).
+	MinRequests int
+}
+
+// Result is a source's answer to a Query.
+type Result struct {
+	Value       float64
+	Requests    int64 // -1 when the source does not know
+	Baseline    float64
+	HasBaseline bool
+}
+
+// Source reads metrics. The builtin router's stats (RouterSource) and the
+// Prometheus HTTP API (Prometheus) implement it.
+type Source interface {
+	Query(ctx context.Context, q Query) (Result, error)
+}
+
+var (
+	_ Source = RouterSource{}
+	_ Source = (*Prometheus)(nil)
+)
+
+// Meter measures a model's checks through named sources: "router" and
+// each metrics block's name.
+type Meter struct {
+	Sources map[string]Source
+}
+
+// Measure measures every check of m for version to over the last window,
+// with from (the previous version; "" for none) as baseline, keyed by
+// check name. A check whose source fails or is unknown is left out of the
+// map, and the returned error names it; the others are still returned, so
+// one broken source makes only its own checks lack data.
+func (mt Meter) Measure(ctx context.Context, m *spec.Model, to, from string, window time.Duration) (map[string]Measurement, error) {
+	out := make(map[string]Measurement, len(m.Checks))
+	var errs []error
+	for _, c := range m.Checks {
+		name := c.Source
+		if name == "" {
+			name = "router"
+		}
+		src, ok := mt.Sources[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("check %q of %s: no metrics source %q", c.Name, m.Key(), name))
+			continue
+		}
+		r, err := src.Query(ctx, Query{
+			Model: m.Name, Stage: m.Stage, Version: to, Baseline: from,
+			Metric: c.Metric, Expr: c.Query, Window: window, MinRequests: c.MinRequests,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %q of %s on %s: %w", c.Name, m.Key(), to, err))
+			continue
+		}
+		out[c.Name] = Measurement{
+			Check: c.Name, Version: to, Value: r.Value,
+			Baseline: r.Baseline, HasBaseline: r.HasBaseline, Requests: r.Requests,
+		}
+	}
+	return out, errors.Join(errs...)
+}

@@ -43,7 +43,7 @@ func (p *Prometheus) Query(ctx context.Context, q Query) (Result, error) {
 		return Result{}, err
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return Result{}, fmt.Errorf("prometheus query %q gave %v: no traffic in the window?", expr, v)
+		return Result{}, fmt.Errorf("prometheus query `%s` gave %v: no traffic in the window?", expr, v)
 	}
 	r := Result{Value: v, Requests: -1}
 	if q.Baseline != "" && q.Baseline != q.Version {
@@ -102,7 +102,7 @@ func (p *Prometheus) Instant(ctx context.Context, expr string) (float64, error) 
 	u := strings.TrimRight(p.URL, "/") + "/api/v1/query?" + url.Values{"query": {expr}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, fmt.Errorf("prometheus query %q: %w", expr, err)
+		return 0, fmt.Errorf("prometheus query `%s`: %w", expr, err)
 	}
 	hc := p.HTTP
 	if hc == nil {
@@ -122,13 +122,13 @@ func (p *Prometheus) Instant(ctx context.Context, expr string) (float64, error) 
 		return 0, fmt.Errorf("prometheus at %s: %s: not an API answer: %s", p.URL, resp.Status, snippet(body))
 	}
 	if pr.Status != "success" {
-		return 0, fmt.Errorf("prometheus query %q: %s: %s", expr, pr.ErrorType, pr.Error)
+		return 0, fmt.Errorf("prometheus query `%s`: %s: %s", expr, pr.ErrorType, pr.Error)
 	}
 	switch pr.Data.ResultType {
 	case "scalar":
 		var sv [2]any
 		if err := json.Unmarshal(pr.Data.Result, &sv); err != nil {
-			return 0, fmt.Errorf("prometheus query %q: decoding scalar: %w", expr, err)
+			return 0, fmt.Errorf("prometheus query `%s`: decoding scalar: %w", expr, err)
 		}
 		return sampleValue(expr, sv[1])
 	case "vector":
@@ -137,11 +137,11 @@ func (p *Prometheus) Instant(ctx context.Context, expr string) (float64, error) 
 			Value  [2]any            `json:"value"`
 		}
 		if err := json.Unmarshal(pr.Data.Result, &vec); err != nil {
-			return 0, fmt.Errorf("prometheus query %q: decoding vector: %w", expr, err)
+			return 0, fmt.Errorf("prometheus query `%s`: decoding vector: %w", expr, err)
 		}
 		switch len(vec) {
 		case 0:
-			return 0, fmt.Errorf("prometheus query %q: %w: check the labels (is {{version}} in the right label?) and that the series exist in the window", expr, ErrNoSeries)
+			return 0, fmt.Errorf("prometheus query `%s`: %w: check the labels (is {{version}} in the right label?) and that the series exist in the window", expr, ErrNoSeries)
 		case 1:
 			return sampleValue(expr, vec[0].Value[1])
 		}
@@ -153,21 +153,21 @@ func (p *Prometheus) Instant(ctx context.Context, expr string) (float64, error) 
 			}
 			sets = append(sets, labelSet(s.Metric))
 		}
-		return 0, fmt.Errorf("prometheus query %q: %d series (%s), want one: aggregate with sum(...) or filter the labels",
+		return 0, fmt.Errorf("prometheus query `%s`: %d series (%s), want one: aggregate with sum(...) or filter the labels",
 			expr, len(vec), strings.Join(sets, ", "))
 	}
-	return 0, fmt.Errorf("prometheus query %q: result type %q, want an instant vector or scalar", expr, pr.Data.ResultType)
+	return 0, fmt.Errorf("prometheus query `%s`: result type %q, want an instant vector or scalar", expr, pr.Data.ResultType)
 }
 
 // sampleValue parses a sample's value, which the API sends as a string.
 func sampleValue(expr string, v any) (float64, error) {
 	s, ok := v.(string)
 	if !ok {
-		return 0, fmt.Errorf("prometheus query %q: sample value %v is not a string", expr, v)
+		return 0, fmt.Errorf("prometheus query `%s`: sample value %v is not a string", expr, v)
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return 0, fmt.Errorf("prometheus query %q: sample value %q: %w", expr, s, err)
+		return 0, fmt.Errorf("prometheus query `%s`: sample value %q: %w", expr, s, err)
 	}
 	return f, nil
 }

@@ -1,0 +1,549 @@
+// Package reconcile is the GitOps loop of `reconciler run`: it fetches the
+// spec repository, validates and policy-checks each new head, steps the
+// rollout engine for every model, applies traffic to the routers, measures,
+// and writes the outcomes back to Git as commits and notes — traffic first.
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// Repo is what the daemon needs of the spec repository.
+type Repo interface {
+	// Fetch brings the remote branch's head and returns it.
+	Fetch(ctx context.Context) (head string, err error)
+	// Tree is the repository at a commit, rooted at the repository root.
+	Tree(ctx context.Context, commit string) (fs.FS, error)
+	// Write commits an outcome on the branch and pushes it, rebasing on
+	// a concurrent push; it returns the new commit.
+	Write(ctx context.Context, o Outcome) (string, error)
+	// Note attaches a JSON verdict to a commit under refs/notes/switchyard.
+	Note(ctx context.Context, commit string, note []byte) error
+}
+
+// Outcome is a commit the engine asked for, with the file it edits.
+type Outcome struct {
+	rollout.WriteCommit
+	File string // repo-relative spec file of the model
+}
+
+// Checker loads, validates and policy-checks a tree. Diagnostics with
+// severity error mean the tree must not be applied.
+type Checker func(ctx context.Context, fsys fs.FS) (*spec.Tree, []diag.Diagnostic)
+
+// Target applies a whole routing table to one router.
+type Target interface {
+	Apply(ctx context.Context, t traffic.Table) error
+}
+
+// Routers gives the target for a router block, creating it on first use
+// (and starting an in-process router where the block says `listen`).
+type Routers interface {
+	Target(ctx context.Context, r *spec.Router) (Target, error)
+}
+
+// Measurer measures what the engine needs to judge a model.
+type Measurer interface {
+	Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error)
+}
+
+// Store persists the engine's state, one JSON value per model key.
+type Store interface {
+	Save(key string, value []byte) error
+	Delete(key string) error
+	All() (map[string][]byte, error)
+}
+
+// Clock is the time source.
+type Clock interface {
+	Now() time.Time
+}
+
+// Config tunes the loop.
+type Config struct {
+	// PollInterval is how often the remote is fetched without a webhook.
+	PollInterval time.Duration
+	// Tick is the longest time between two engine steps.
+	Tick time.Duration
+	// PushBackoff is the first delay before retrying a failed commit; it
+	// doubles up to PushBackoffMax.
+	PushBackoff    time.Duration
+	PushBackoffMax time.Duration
+}
+
+// Deps are the daemon's connections to the outside world.
+type Deps struct {
+	Repo     Repo
+	Check    Checker
+	Routers  Routers
+	Measurer Measurer
+	Store    Store
+	Clock    Clock
+	Logger   *slog.Logger
+	Metrics  *Metrics
+}
+
+// Daemon is the reconciler. Run it with Run; read it with Status.
+type Daemon struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	trigger chan struct{}
+
+	mu        sync.Mutex // guards everything below
+	state     rollout.State
+	head      string
+	applied   string
+	tree      *spec.Tree
+	headErr   string
+	headDiags []diag.Diagnostic
+	lastFetch time.Time
+	nextFetch time.Time
+	fetchErr  string
+	pending   []*pending
+	applied2  map[string]traffic.Table // router name -> last table applied
+	lastByKey map[string]string        // model key -> last commit written
+	modelErr  map[string]string
+	routes    map[string]traffic.Route
+	saved     map[string]string // model key -> state JSON last saved
+}
+
+type pending struct {
+	out      Outcome
+	attempts int
+	lastErr  string
+	nextTry  time.Time
+}
+
+// New makes a daemon and restores its persisted state.
+func New(cfg Config, deps Deps) (*Daemon, error) {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 30 * time.Second
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	if cfg.PushBackoff <= 0 {
+		cfg.PushBackoff = time.Second
+	}
+	if cfg.PushBackoffMax <= 0 {
+		cfg.PushBackoffMax = time.Minute
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = NewMetrics(nil)
+	}
+	d := &Daemon{
+		cfg: cfg, deps: deps, log: deps.Logger,
+		trigger:   make(chan struct{}, 1),
+		state:     rollout.State{Models: map[string]rollout.ModelState{}},
+		applied2:  map[string]traffic.Table{},
+		lastByKey: map[string]string{},
+		modelErr:  map[string]string{},
+		routes:    map[string]traffic.Route{},
+		saved:     map[string]string{},
+	}
+	if deps.Store != nil {
+		all, err := deps.Store.All()
+		if err != nil {
+			return nil, fmt.Errorf("reading state: %w", err)
+		}
+		for k, v := range all {
+			var ms rollout.ModelState
+			if err := json.Unmarshal(v, &ms); err != nil {
+				return nil, fmt.Errorf("state of %s is corrupt: %w", k, err)
+			}
+			d.state.Models[k] = ms
+			d.saved[k] = string(v)
+		}
+	}
+	return d, nil
+}
+
+// Trigger asks for a fetch at once (a verified push webhook). It never blocks.
+func (d *Daemon) Trigger() {
+	select {
+	case d.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles until ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	for {
+		if err := d.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("reconcile failed", "err", err)
+		}
+		wait := d.wait()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-d.trigger:
+			t.Stop()
+			d.mu.Lock()
+			d.nextFetch = time.Time{}
+			d.mu.Unlock()
+		case <-t.C:
+		}
+	}
+}
+
+// wait is how long to sleep before the next pass.
+func (d *Daemon) wait() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.deps.Clock.Now()
+	next := now.Add(d.cfg.Tick)
+	if w := rollout.NextWake(d.state); !w.IsZero() && w.Before(next) {
+		next = w
+	}
+	if !d.nextFetch.IsZero() && d.nextFetch.Before(next) {
+		next = d.nextFetch
+	}
+	for _, p := range d.pending {
+		if p.nextTry.Before(next) {
+			next = p.nextTry
+		}
+	}
+	w := next.Sub(now)
+	return min(max(w, 10*time.Millisecond), d.cfg.Tick)
+}
+
+// Reconcile does one pass: fetch when due, step every model, apply
+// traffic, then write commits and notes.
+func (d *Daemon) Reconcile(ctx context.Context) error {
+	start := d.deps.Clock.Now()
+	defer func() { d.deps.Metrics.reconcileSeconds.Observe(time.Since(start).Seconds()) }()
+
+	var errs []error
+	if err := d.fetchIfDue(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	d.mu.Lock()
+	tree, commit := d.tree, d.applied
+	d.mu.Unlock()
+	if tree == nil {
+		return errors.Join(errs...)
+	}
+	actions, err := d.step(ctx, tree, commit)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.apply(ctx, tree); err != nil {
+		errs = append(errs, err)
+	}
+	d.act(ctx, tree, actions)
+	d.retryPending(ctx, tree)
+	d.persist()
+	d.updateGauges()
+	return errors.Join(errs...)
+}
+
+// fetchIfDue fetches the remote and adopts a new head when it is valid.
+func (d *Daemon) fetchIfDue(ctx context.Context) error {
+	now := d.deps.Clock.Now()
+	d.mu.Lock()
+	due := d.nextFetch.IsZero() || !now.Before(d.nextFetch)
+	d.mu.Unlock()
+	if !due {
+		return nil
+	}
+	head, err := d.deps.Repo.Fetch(ctx)
+	d.mu.Lock()
+	d.nextFetch = now.Add(d.cfg.PollInterval)
+	if err != nil {
+		d.fetchErr = err.Error()
+		d.mu.Unlock()
+		d.deps.Metrics.fetchFailures.Inc()
+		return fmt.Errorf("fetching the spec repository: %w", err)
+	}
+	d.fetchErr = ""
+	d.lastFetch = now
+	same := head == d.head && d.tree != nil
+	d.head = head
+	d.mu.Unlock()
+	d.deps.Metrics.lastFetch.Set(float64(now.Unix()))
+	if same {
+		return nil
+	}
+	fsys, err := d.deps.Repo.Tree(ctx, head)
+	if err != nil {
+		return fmt.Errorf("reading commit %s: %w", short(head), err)
+	}
+	tree, diags := d.deps.Check(ctx, fsys)
+	if diag.HasErrors(diags) || tree == nil {
+		n := 0
+		for _, dg := range diags {
+			if dg.Severity == diag.Error {
+				n++
+			}
+		}
+		d.mu.Lock()
+		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", short(head), n)
+		d.headDiags = diags
+		d.mu.Unlock()
+		d.deps.Metrics.rejectedHeads.Inc()
+		d.log.Warn("head rejected", "commit", head, "errors", n)
+		for _, dg := range diags {
+			d.log.Warn("diagnostic", "file", dg.File, "line", dg.Line, "severity", dg.Severity, "summary", dg.Summary, "detail", dg.Detail)
+		}
+		return nil
+	}
+	d.mu.Lock()
+	d.tree, d.applied = tree, head
+	d.headErr, d.headDiags = "", nil
+	d.mu.Unlock()
+	d.log.Info("applying commit", "commit", head, "models", len(tree.Models))
+	return nil
+}
+
+// step runs the engine on every model and returns the actions to take.
+func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]rollout.Action, error) {
+	now := d.deps.Clock.Now()
+	var actions []rollout.Action
+	var errs []error
+	seen := map[string]bool{}
+	for _, m := range tree.Models {
+		key := m.Key()
+		seen[key] = true
+		d.mu.Lock()
+		st, ok := d.state.Models[key]
+		d.mu.Unlock()
+		if !ok {
+			st = rollout.ModelState{}
+		}
+		var obs rollout.Observations
+		if d.deps.Measurer != nil && ok {
+			// Partial observations still count: a broken source leaves
+			// only its own checks without data.
+			o, err := d.deps.Measurer.Observe(ctx, m, st, now)
+			obs = o
+			if err != nil {
+				errs = append(errs, fmt.Errorf("measuring %s: %w", key, err))
+				d.setModelErr(key, err.Error())
+			} else {
+				d.setModelErr(key, "")
+			}
+		}
+		next, route, acts := rollout.Step(m, commit, st, obs, now)
+		d.mu.Lock()
+		d.state.Models[key] = next
+		d.routes[key] = route
+		d.mu.Unlock()
+		actions = append(actions, acts...)
+	}
+	d.mu.Lock()
+	for key := range d.state.Models {
+		if !seen[key] {
+			delete(d.state.Models, key)
+			delete(d.routes, key)
+			delete(d.saved, key)
+			if d.deps.Store != nil {
+				_ = d.deps.Store.Delete(key)
+			}
+		}
+	}
+	d.mu.Unlock()
+	return actions, errors.Join(errs...)
+}
+
+func (d *Daemon) setModelErr(key, msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if msg == "" {
+		delete(d.modelErr, key)
+		return
+	}
+	d.modelErr[key] = msg
+}
+
+// apply sends each router its table; unchanged tables are not re-sent.
+func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
+	tables := map[string]*traffic.Table{}
+	d.mu.Lock()
+	for _, m := range tree.Models {
+		r, ok := d.routes[m.Key()]
+		if !ok {
+			continue
+		}
+		t := tables[m.Router]
+		if t == nil {
+			t = &traffic.Table{}
+			tables[m.Router] = t
+		}
+		t.Routes = append(t.Routes, r)
+	}
+	d.mu.Unlock()
+	names := make([]string, 0, len(tree.Routers))
+	for n := range tree.Routers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		t := tables[name]
+		if t == nil {
+			t = &traffic.Table{Routes: []traffic.Route{}}
+		}
+		d.mu.Lock()
+		prev, had := d.applied2[name]
+		d.mu.Unlock()
+		if had && tablesEqual(prev, *t) {
+			continue
+		}
+		target, err := d.deps.Routers.Target(ctx, tree.Routers[name])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("router %q: %w", name, err))
+			continue
+		}
+		if err := target.Apply(ctx, *t); err != nil {
+			d.deps.Metrics.applyFailures.Inc()
+			errs = append(errs, fmt.Errorf("applying traffic to router %q: %w", name, err))
+			continue
+		}
+		d.mu.Lock()
+		d.applied2[name] = *t
+		d.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func tablesEqual(a, b traffic.Table) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// act carries out the engine's actions after traffic is applied.
+func (d *Daemon) act(ctx context.Context, tree *spec.Tree, actions []rollout.Action) {
+	for _, a := range actions {
+		switch a := a.(type) {
+		case rollout.Event:
+			lvl := slog.LevelInfo
+			switch a.Level {
+			case rollout.LevelWarn:
+				lvl = slog.LevelWarn
+			case rollout.LevelError:
+				lvl = slog.LevelError
+			}
+			d.log.Log(ctx, lvl, a.Message, "model", a.Model)
+		case rollout.RecordVerdict:
+			note, err := json.Marshal(a)
+			if err != nil {
+				d.log.Error("verdict not encodable", "err", err)
+				continue
+			}
+			commit := a.Commit
+			if commit == "" {
+				d.mu.Lock()
+				commit = d.applied
+				d.mu.Unlock()
+			}
+			if err := d.deps.Repo.Note(ctx, commit, note); err != nil {
+				d.log.Error("writing verdict note failed", "model", a.Model+"/"+a.Stage, "err", err)
+			}
+		case rollout.WriteCommit:
+			m := findModel(tree, a.Model, a.Stage)
+			if m == nil {
+				continue
+			}
+			p := &pending{out: Outcome{WriteCommit: a, File: m.File}}
+			d.mu.Lock()
+			d.pending = append(d.pending, p)
+			d.mu.Unlock()
+		}
+	}
+}
+
+// retryPending writes the commits that are due; a failed write stays
+// pending with backoff. Traffic is already restored for each of them.
+func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
+	now := d.deps.Clock.Now()
+	d.mu.Lock()
+	list := append([]*pending(nil), d.pending...)
+	d.mu.Unlock()
+	var keep []*pending
+	for _, p := range list {
+		m := findModel(tree, p.out.Model, p.out.Stage)
+		if m == nil || m.Serve != p.out.From {
+			// Git moved on (a human committed a new intent, or our commit
+			// already landed): nothing to write any more.
+			continue
+		}
+		if now.Before(p.nextTry) {
+			keep = append(keep, p)
+			continue
+		}
+		sha, err := d.deps.Repo.Write(ctx, p.out)
+		if err != nil {
+			p.attempts++
+			p.lastErr = err.Error()
+			back := d.cfg.PushBackoff << min(p.attempts-1, 10)
+			p.nextTry = now.Add(min(back, d.cfg.PushBackoffMax))
+			d.deps.Metrics.pushFailures.Inc()
+			d.log.Error("writing the outcome to Git failed; traffic stays restored, will retry",
+				"model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "attempt", p.attempts, "err", err)
+			keep = append(keep, p)
+			continue
+		}
+		d.deps.Metrics.commits.WithLabelValues(string(p.out.Kind)).Inc()
+		d.log.Info("outcome committed", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "commit", sha)
+		d.mu.Lock()
+		d.lastByKey[p.out.Model+"/"+p.out.Stage] = sha
+		d.nextFetch = time.Time{} // see our own commit at once
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	d.pending = keep
+	d.mu.Unlock()
+}
+
+func findModel(t *spec.Tree, name, stage string) *spec.Model {
+	for _, m := range t.Models {
+		if m.Name == name && m.Stage == stage {
+			return m
+		}
+	}
+	return nil
+}
+
+// persist saves every model's state that changed since it was last saved.
+func (d *Daemon) persist() {
+	if d.deps.Store == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, v := range d.state.Models {
+		b, err := json.Marshal(v)
+		if err != nil {
+			d.log.Error("state not encodable", "model", k, "err", err)
+			continue
+		}
+		if d.saved[k] == string(b) {
+			continue
+		}
+		d.saved[k] = string(b)
+		if err := d.deps.Store.Save(k, b); err != nil {
+			d.log.Error("saving state failed", "model", k, "err", err)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package reconcile
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// RenderStatus writes status as people read it in a terminal: one block
+// per model with a progress bar for its rollout and its last measurements.
+func RenderStatus(w io.Writer, s Status) {
+	applied := short(s.Applied)
+	fmt.Fprintf(w, "head %s", short(s.Head))
+	if s.Head != s.Applied {
+		fmt.Fprintf(w, " (not applied; running %s)", applied)
+	}
+	if !s.LastFetch.IsZero() {
+		fmt.Fprintf(w, "   fetched %s ago", s.Now.Sub(s.LastFetch).Round(time.Second))
+	}
+	fmt.Fprintln(w)
+	if s.FetchError != "" {
+		fmt.Fprintf(w, "  fetch failing: %s\n", s.FetchError)
+	}
+	if s.HeadError != "" {
+		fmt.Fprintf(w, "  head rejected: %s\n", s.HeadError)
+		for _, d := range s.HeadDiagnostics {
+			fmt.Fprintf(w, "    %s:%d: %s: %s\n", d.File, d.Line, d.Severity, d.Summary)
+		}
+	}
+	for _, p := range s.PendingCommits {
+		fmt.Fprintf(w, "  commit pending for %s (%s): %d attempts, last error: %s\n", p.Model, p.Action, p.Attempts, p.LastErr)
+	}
+	for _, m := range s.Models {
+		fmt.Fprintln(w)
+		renderModel(w, m)
+	}
+}
+
+func renderModel(w io.Writer, m ModelStatus) {
+	head := fmt.Sprintf("%s/%s", m.Model, m.Stage)
+	switch {
+	case m.From != "" && m.To != "" && m.From != m.To:
+		fmt.Fprintf(w, "%-28s %-12s %s → %s", head, m.Phase, m.From, m.To)
+	default:
+		fmt.Fprintf(w, "%-28s %-12s %s", head, m.Phase, m.Serve)
+	}
+	if m.Held {
+		fmt.Fprint(w, "  HELD")
+	}
+	fmt.Fprintln(w)
+	if m.Strategy != "" && m.To != "" && m.From != m.To {
+		fmt.Fprintf(w, "  %s %s", progressBar(m.Progress, 24), m.Strategy)
+		if m.Steps > 0 {
+			fmt.Fprintf(w, " step %d/%d", m.Step, m.Steps)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(m.Weights) > 0 {
+		parts := make([]string, 0, len(m.Weights))
+		for _, wt := range m.Weights {
+			parts = append(parts, fmt.Sprintf("%s %g%%", wt.Version, wt.Percent))
+		}
+		fmt.Fprintf(w, "  traffic: %s (router %s)\n", strings.Join(parts, ", "), m.Router)
+	}
+	for _, ms := range m.Measurements {
+		fmt.Fprintf(w, "  check %-12s %-8s %s (%d requests)\n", ms.Check, ms.Verdict, ms.Reason, ms.Requests)
+	}
+	for _, v := range m.Verdicts {
+		fmt.Fprintf(w, "  verdict: %s\n", v)
+	}
+	if m.Message != "" {
+		fmt.Fprintf(w, "  %s\n", m.Message)
+	}
+	if m.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", m.Error)
+	}
+	if m.LastCommit != "" {
+		fmt.Fprintf(w, "  last commit: %s\n", short(m.LastCommit))
+	}
+}
+
+func progressBar(p float64, width int) string {
+	p = min(max(p, 0), 1)
+	n := int(p*float64(width) + 0.5)
+	return fmt.Sprintf("[%s%s] %3.0f%%", strings.Repeat("#", n), strings.Repeat("-", width-n), p*100)
+}
+
+func short(sha string) string {
+	if len(sha) > 8 {
+		return sha[:8]
+	}
+	if sha == "" {
+		return "-"
+	}
+	return sha
+}

@@ -1,0 +1,69 @@
+package reconcile
+
+import (
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// Status is what `GET /api/status` answers and `reconciler status` shows.
+type Status struct {
+	// Head is the newest commit fetched; Applied the one being carried out.
+	// They differ when the head failed validation or policy.
+	Head    string `json:"head"`
+	Applied string `json:"applied"`
+	// HeadError says why Head is not applied, with its diagnostics.
+	HeadError       string            `json:"head_error,omitempty"`
+	HeadDiagnostics []diag.Diagnostic `json:"head_diagnostics,omitempty"`
+	LastFetch       time.Time         `json:"last_fetch"`
+	FetchError      string            `json:"fetch_error,omitempty"`
+	// PendingCommits are outcomes whose commit has not reached the remote
+	// yet; traffic is already restored for each of them.
+	PendingCommits []PendingCommit `json:"pending_commits,omitempty"`
+	Models         []ModelStatus   `json:"models"`
+	Now            time.Time       `json:"now"`
+}
+
+// ModelStatus is one model's rollout as status shows it.
+type ModelStatus struct {
+	Model string `json:"model"`
+	Stage string `json:"stage"`
+	Serve string `json:"serve"` // what Git says should serve
+	Phase string `json:"phase"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+	// Strategy, step (1-based) of Steps, and progress in 0..1.
+	Strategy string           `json:"strategy,omitempty"`
+	Step     int              `json:"step,omitempty"`
+	Steps    int              `json:"steps,omitempty"`
+	Progress float64          `json:"progress"`
+	Weights  []traffic.Weight `json:"weights"`
+	Router   string           `json:"router"`
+	Held     bool             `json:"held,omitempty"`
+	Message  string           `json:"message,omitempty"`
+	// Measurements are the last value of each check.
+	Measurements []Measurement `json:"measurements,omitempty"`
+	Verdicts     []string      `json:"verdicts,omitempty"`
+	LastCommit   string        `json:"last_commit,omitempty"`
+	Error        string        `json:"error,omitempty"`
+}
+
+// Measurement is one check's last value.
+type Measurement struct {
+	Check    string  `json:"check"`
+	Value    float64 `json:"value"`
+	Baseline float64 `json:"baseline,omitempty"`
+	Verdict  string  `json:"verdict"`
+	Reason   string  `json:"reason,omitempty"`
+	Requests int64   `json:"requests"`
+}
+
+// PendingCommit is an outcome waiting to be pushed.
+type PendingCommit struct {
+	Model    string    `json:"model"`
+	Action   string    `json:"action"`
+	Attempts int       `json:"attempts"`
+	LastErr  string    `json:"last_error"`
+	NextTry  time.Time `json:"next_try"`
+}

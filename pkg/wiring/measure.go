@@ -1,0 +1,90 @@
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/analysis"
+	"github.com/switchyard-dev/switchyard/pkg/reconcile"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// Measurer measures models through their router's own stats and the
+// metrics blocks of the tree being carried out.
+type Measurer struct {
+	Routers *Routers
+	// Tree returns the tree in force (for router and metrics blocks).
+	Tree func() *spec.Tree
+	HTTP *http.Client
+}
+
+var _ reconcile.Measurer = (*Measurer)(nil)
+
+// Observe measures the window since the model's last measurement, when
+// one is due; otherwise it returns no observations.
+func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
+	var obs rollout.Observations
+	measuring := st.Rollout != nil || st.Shadow != nil || (st.Experiment != nil && !st.Experiment.Done)
+	if !measuring || st.Interval <= 0 {
+		return obs, nil
+	}
+	if !st.MeasuredAt.IsZero() && now.Before(st.MeasuredAt.Add(st.Interval)) {
+		return obs, nil
+	}
+	window := st.Interval
+	if !st.MeasuredAt.IsZero() {
+		window = now.Sub(st.MeasuredAt)
+	}
+	window = time.Duration(math.Ceil(window.Seconds())) * time.Second
+	tree := ms.Tree()
+	r := tree.Routers[m.Router]
+	if r == nil {
+		return obs, fmt.Errorf("router %q is not in the spec", m.Router)
+	}
+	// One stats snapshot serves the router checks, the shadow and the
+	// experiment of this model.
+	var snap *traffic.Stats
+	var snapErr error
+	stats := func(ctx context.Context, w time.Duration) (traffic.Stats, error) {
+		if snap == nil && snapErr == nil {
+			s, err := ms.Routers.Stats(ctx, r, w)
+			snap, snapErr = &s, err
+		}
+		if snapErr != nil {
+			return traffic.Stats{}, snapErr
+		}
+		return *snap, nil
+	}
+	var errs []error
+	if to, from, ok := st.Measuring(); ok {
+		meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats}}}
+		for name, src := range tree.Metrics {
+			meter.Sources[name] = &analysis.Prometheus{URL: src.URL, HTTP: ms.HTTP}
+		}
+		checks, err := meter.Measure(ctx, m, to, from, window)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		obs.Checks = checks
+	}
+	if st.Shadow != nil || st.Experiment != nil {
+		s, err := stats(ctx, window)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			obs.Versions = map[string]traffic.VersionStats{}
+			for _, vs := range s.Versions {
+				if vs.Model == m.Name && vs.Stage == m.Stage {
+					obs.Versions[vs.Version] = vs
+				}
+			}
+		}
+	}
+	return obs, errors.Join(errs...)
+}

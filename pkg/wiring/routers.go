@@ -1,0 +1,154 @@
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-dev/switchyard/pkg/analysis"
+	"github.com/switchyard-dev/switchyard/pkg/reconcile"
+	"github.com/switchyard-dev/switchyard/pkg/router"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/targets"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// Routers creates one target per router block on first use. A builtin
+// router with `listen` is started in this process on that address.
+type Routers struct {
+	Getenv     func(string) string
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+	Runner     targets.Runner // nil: exec
+
+	mu      sync.Mutex
+	entries map[string]*routerEntry
+}
+
+type routerEntry struct {
+	spec    spec.Router
+	target  targets.Target
+	inproc  *router.Router
+	server  *http.Server
+	stats   func(ctx context.Context, window time.Duration) (traffic.Stats, error)
+	closeFn func()
+}
+
+var _ reconcile.Routers = (*Routers)(nil)
+
+// Target returns the router block's target, (re)creating it when the
+// block changed.
+func (rs *Routers) Target(ctx context.Context, r *spec.Router) (reconcile.Target, error) {
+	e, err := rs.entry(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return e.target, nil
+}
+
+func (rs *Routers) entry(ctx context.Context, r *spec.Router) (*routerEntry, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.entries == nil {
+		rs.entries = map[string]*routerEntry{}
+	}
+	if e, ok := rs.entries[r.Name]; ok {
+		if sameRouter(e.spec, *r) {
+			return e, nil
+		}
+		e.closeFn()
+		delete(rs.entries, r.Name)
+	}
+	e, err := rs.start(r)
+	if err != nil {
+		return nil, err
+	}
+	rs.entries[r.Name] = e
+	return e, nil
+}
+
+// sameRouter reports whether two blocks describe the same router (the
+// file it is written in does not matter).
+func sameRouter(a, b spec.Router) bool {
+	a.File, b.File = "", ""
+	return reflect.DeepEqual(a, b)
+}
+
+func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
+	deps := targets.Deps{Getenv: rs.Getenv, Runner: rs.Runner}
+	e := &routerEntry{spec: *r, closeFn: func() {}}
+	if r.Type == "builtin" && r.Admin == "" {
+		logger := rs.Logger
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		rt := router.New(router.Options{Now: rs.Now, Logger: logger.With("router", r.Name), Registerer: rs.Registerer})
+		ln, err := net.Listen("tcp", r.Listen)
+		if err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("router %q: cannot listen on %s: %w", r.Name, r.Listen, err)
+		}
+		srv := &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("router stopped", "router", r.Name, "err", err)
+			}
+		}()
+		deps.Builtin = rt
+		e.inproc, e.server = rt, srv
+		e.stats = func(ctx context.Context, window time.Duration) (traffic.Stats, error) { return rt.Stats(window), nil }
+		e.closeFn = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			_ = rt.Shutdown(ctx)
+			_ = rt.Close()
+		}
+	}
+	if r.Type == "builtin" && r.Admin != "" {
+		token := ""
+		if r.TokenEnv != "" && rs.Getenv != nil {
+			token = rs.Getenv(r.TokenEnv)
+		}
+		e.stats = (&analysis.StatsClient{BaseURL: r.Admin, Token: token, HTTP: &http.Client{Timeout: 10 * time.Second}}).Stats
+	}
+	t, err := targets.New(r, deps)
+	if err != nil {
+		e.closeFn()
+		return nil, err
+	}
+	e.target = t
+	return e, nil
+}
+
+// Stats returns the measurements of a router that measures itself (the
+// builtin router, in-process or over its admin API).
+func (rs *Routers) Stats(ctx context.Context, r *spec.Router, window time.Duration) (traffic.Stats, error) {
+	e, err := rs.entry(ctx, r)
+	if err != nil {
+		return traffic.Stats{}, err
+	}
+	if e.stats == nil {
+		return traffic.Stats{}, fmt.Errorf("router %q (%s) does not measure traffic itself: use a metrics source", r.Name, r.Type)
+	}
+	return e.stats(ctx, window)
+}
+
+// Close stops every in-process router.
+func (rs *Routers) Close() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for n, e := range rs.entries {
+		e.closeFn()
+		delete(rs.entries, n)
+	}
+}

@@ -1,0 +1,23 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+
+	git "github.com/go-git/go-git/v5"
+)
+
+// Repack packs every object of the clone into one packfile and deletes
+// the packs that fetches piled up (go-git slows down as they grow). The
+// daemon calls it periodically.
+func (r *Repo) Repack(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := r.repo.RepackObjects(&git.RepackConfig{}); err != nil {
+		return fmt.Errorf("repack %s: %w", r.opts.Dir, err)
+	}
+	return nil
+}

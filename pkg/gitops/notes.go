@@ -1,0 +1,200 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// remoteNotesRef tracks the remote's notes (fetched with
+// +refs/notes/*:refs/switchyard-remote/notes/*).
+const remoteNotesRef = plumbing.ReferenceName("refs/switchyard-remote/notes/switchyard")
+
+type pendingNote struct {
+	target plumbing.Hash
+	data   []byte // compact JSON, one line
+}
+
+// AddNote attaches a JSON verdict to commit under refs/notes/switchyard and
+// pushes it. A commit's note holds one JSON object per line (JSON Lines),
+// so several verdicts can judge one commit; adding the same verdict twice
+// changes nothing. `git notes --ref switchyard show <sha>` prints it. When
+// the push fails the note stays queued for PushPending.
+func (r *Repo) AddNote(ctx context.Context, commit string, verdict []byte) error {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, verdict); err != nil {
+		return fmt.Errorf("note for %s: not valid JSON: %w", commit, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, err := r.repo.ResolveRevision(plumbing.Revision(commit))
+	if err != nil {
+		return fmt.Errorf("note for %s: %w", commit, err)
+	}
+	r.notes = append(r.notes, pendingNote{target: *h, data: buf.Bytes()})
+	res, err := r.flush(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, v := range res {
+		if v.err != nil && !errors.Is(v.err, ErrSuperseded) {
+			errs = append(errs, v.err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadNotes returns the verdicts attached to commit, oldest first: those
+// on the remote's notes (as of the last fetch or push) and those queued.
+func (r *Repo) ReadNotes(commit string) ([]json.RawMessage, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, err := r.repo.ResolveRevision(plumbing.Revision(commit))
+	if err != nil {
+		return nil, fmt.Errorf("read notes of %s: %w", commit, err)
+	}
+	var content []byte
+	if ref, err := r.repo.Reference(remoteNotesRef, true); err == nil {
+		nc, err := r.repo.CommitObject(ref.Hash())
+		if err != nil {
+			return nil, fmt.Errorf("read notes commit %s: %w", ref.Hash(), err)
+		}
+		content, _, err = r.noteIn(nc.TreeHash, *h)
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range r.notes {
+		if n.target == *h {
+			content = appendLine(content, n.data)
+		}
+	}
+	var out []json.RawMessage
+	for _, line := range strings.Split(string(content), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, json.RawMessage(line))
+		}
+	}
+	return out, nil
+}
+
+// noteIn reads target's note from a notes tree, flat or with fanout
+// directories ("ab/cdef..."), and returns its path there.
+func (r *Repo) noteIn(tree plumbing.Hash, target plumbing.Hash) ([]byte, string, error) {
+	t, err := object.GetTree(r.repo.Storer, tree)
+	if err != nil {
+		return nil, "", fmt.Errorf("read notes tree %s: %w", tree, err)
+	}
+	name := target.String()
+	for _, p := range []string{name, name[:2] + "/" + name[2:], name[:2] + "/" + name[2:4] + "/" + name[4:]} {
+		e, err := t.FindEntry(p)
+		if err != nil {
+			continue
+		}
+		b, err := r.repo.BlobObject(e.Hash)
+		if err != nil {
+			return nil, "", fmt.Errorf("read note of %s: %w", name, err)
+		}
+		content, err := readBlob(b)
+		return content, p, err
+	}
+	return nil, "", nil
+}
+
+// buildNotes commits the queued notes on top of the remote's notes and
+// points refs/notes/switchyard at it. Zero hash: nothing queued.
+func (r *Repo) buildNotes() (plumbing.Hash, error) {
+	if len(r.notes) == 0 {
+		return plumbing.ZeroHash, nil
+	}
+	var parents []plumbing.Hash
+	base := plumbing.ZeroHash
+	if ref, err := r.repo.Reference(remoteNotesRef, true); err == nil {
+		nc, err := r.repo.CommitObject(ref.Hash())
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("read notes commit %s: %w", ref.Hash(), err)
+		}
+		parents, base = []plumbing.Hash{nc.Hash}, nc.TreeHash
+	}
+	changes := map[string]treeChange{}
+	contents := map[plumbing.Hash][]byte{}
+	paths := map[plumbing.Hash]string{}
+	for _, n := range r.notes {
+		if _, seen := contents[n.target]; !seen && !base.IsZero() {
+			c, p, err := r.noteIn(base, n.target)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			contents[n.target], paths[n.target] = c, p
+		}
+		if !hasLine(contents[n.target], n.data) {
+			contents[n.target] = appendLine(contents[n.target], n.data)
+		}
+	}
+	for target, content := range contents {
+		blob, err := r.writeBlob(content)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		p := paths[target]
+		if p == "" {
+			p = target.String()
+		}
+		changes[p] = treeChange{hash: blob, mode: filemode.Regular}
+	}
+	tree, err := r.rewriteTree(base, changes)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if tree == base {
+		return plumbing.ZeroHash, nil // every note already there
+	}
+	h, err := r.writeCommit(tree, parents, "Notes added by Switchyard\n")
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(NotesRef, h)); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("update %s: %w", NotesRef, err)
+	}
+	return h, nil
+}
+
+func hasLine(content, line []byte) bool {
+	for _, l := range bytes.Split(content, []byte("\n")) {
+		if bytes.Equal(bytes.TrimSpace(l), line) {
+			return true
+		}
+	}
+	return false
+}
+
+func appendLine(content, line []byte) []byte {
+	out := append([]byte(nil), content...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	out = append(out, line...)
+	return append(out, '\n')
+}
+
+func readBlob(b *object.Blob) ([]byte, error) {
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", b.Hash, err)
+	}
+	defer rd.Close()
+	out, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", b.Hash, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,168 @@
+package gitops
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Action is what an outcome does to serve (SPEC.md §6).
+type Action string
+
+// The actions, as written in the Switchyard-Action trailer.
+const (
+	ActionRollback    Action = "rollback"
+	ActionFallback    Action = "fallback"
+	ActionRollThrough Action = "roll_through"
+	ActionPromote     Action = "promote"
+	ActionConclude    Action = "conclude"
+)
+
+// Trailer keys written on every outcome commit.
+const (
+	TrailerAction  = "Switchyard-Action"
+	TrailerModel   = "Switchyard-Model"
+	TrailerReverts = "Switchyard-Reverts"
+)
+
+// ErrSuperseded is returned when the branch no longer says what the
+// outcome undoes: someone committed a new serve (or removed the model)
+// since. Nothing is written; the human's intent wins.
+var ErrSuperseded = errors.New("superseded by a newer commit")
+
+// Outcome is one automated decision to write back to Git.
+type Outcome struct {
+	Action Action `json:"action"`
+	Model  string `json:"model"`
+	Stage  string `json:"stage"`
+	// File is the repo-relative spec file holding the model block.
+	File string `json:"file"`
+	// From is serve before the outcome (the failed or losing version; for
+	// conclude, the version that keeps serving). To is serve after it.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Reason is the measured reason, for example
+	// `check "errors" failed: error_rate 0.052 > max 0.01 at step 2 of 4 (25% traffic), 3 of 3 measurements.`
+	Reason string `json:"reason"`
+	// RevertsCommit is, for a rollback, the commit that set serve to From.
+	// Empty: found with LastServeChange.
+	RevertsCommit string `json:"reverts_commit,omitempty"`
+}
+
+// Key is "model/stage".
+func (o Outcome) Key() string { return o.Model + "/" + o.Stage }
+
+func (o Outcome) validate() error {
+	switch o.Action {
+	case ActionRollback, ActionFallback, ActionRollThrough, ActionPromote:
+		if o.To == "" {
+			return fmt.Errorf("outcome %s for %s: no target version", o.Action, o.Key())
+		}
+	case ActionConclude:
+	default:
+		return fmt.Errorf("outcome for %s: unknown action %q (want rollback, fallback, roll_through, promote or conclude)", o.Key(), o.Action)
+	}
+	if o.Model == "" || o.Stage == "" || o.File == "" {
+		return fmt.Errorf("outcome %s: model, stage and file are required (got %q %q %q)", o.Action, o.Model, o.Stage, o.File)
+	}
+	return nil
+}
+
+// revertInfo describes the commit a rollback undoes.
+type revertInfo struct {
+	sha   string
+	title string
+	clean bool   // a true revert of that commit
+	why   string // when not true: why only serve was set back
+}
+
+// Message is the commit message for o, exactly as SPEC.md §6. rev is the
+// commit a rollback undoes (nil for other actions).
+func message(o Outcome, rev *revertInfo) string {
+	key := o.Key()
+	var titleLine, summary string
+	var extra []string
+	switch o.Action {
+	case ActionRollback:
+		titleLine = fmt.Sprintf("Roll back %s from %s to %s", key, o.From, o.To)
+		if rev != nil && rev.clean {
+			titleLine = fmt.Sprintf("Revert %q", rev.title)
+		}
+		summary = fmt.Sprintf("%s rolled back from %s to %s", key, o.From, o.To)
+		if rev != nil && !rev.clean && rev.sha != "" {
+			extra = append(extra, fmt.Sprintf("Commit %s does not revert cleanly (%s), so only serve is set back.", short(rev.sha), rev.why))
+		}
+	case ActionFallback:
+		titleLine = fmt.Sprintf("Fall back %s to %s", key, o.To)
+		summary = fmt.Sprintf("%s fell back from %s to %s", key, o.From, o.To)
+	case ActionRollThrough:
+		titleLine = fmt.Sprintf("Roll %s through to %s", key, o.To)
+		summary = fmt.Sprintf("%s rolled through from %s to %s", key, o.From, o.To)
+	case ActionPromote:
+		titleLine = fmt.Sprintf("Promote %s to %s (experiment winner)", key, o.To)
+		summary = fmt.Sprintf("%s promoted %s, the experiment's winner, replacing %s", key, o.To, o.From)
+		extra = append(extra, "The experiment block is removed.")
+	case ActionConclude:
+		titleLine = "Conclude experiment on " + key
+		serving := o.To
+		if serving == "" {
+			serving = o.From
+		}
+		summary = fmt.Sprintf("%s concluded its experiment with no winner; %s keeps serving", key, serving)
+		extra = append(extra, "The experiment block is removed.")
+	}
+
+	var b strings.Builder
+	b.WriteString(titleLine)
+	b.WriteString("\n\n")
+	if rev != nil && rev.clean {
+		fmt.Fprintf(&b, "This reverts commit %s.\n\n", rev.sha)
+	}
+	b.WriteString(withReason(summary, o.Reason))
+	b.WriteString("\n\n")
+	for _, e := range extra {
+		b.WriteString(e)
+		b.WriteString("\n\n")
+	}
+	fmt.Fprintf(&b, "%s: %s\n%s: %s\n", TrailerAction, o.Action, TrailerModel, key)
+	if o.Action == ActionRollback && rev != nil && rev.sha != "" {
+		fmt.Fprintf(&b, "%s: %s\n", TrailerReverts, rev.sha)
+	}
+	return b.String()
+}
+
+// withReason joins the summary and the measured reason. A reason of the
+// form "what failed: detail" puts the detail on its own line, as in
+// SPEC.md §6; lines are not otherwise wrapped.
+func withReason(summary, reason string) string {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return summary + "."
+	}
+	if head, detail, ok := strings.Cut(reason, ": "); ok && !strings.Contains(head, "\n") {
+		return summary + ": " + head + ":\n" + strings.TrimSpace(detail)
+	}
+	return summary + ": " + reason
+}
+
+func short(sha string) string {
+	if len(sha) > 8 {
+		return sha[:8]
+	}
+	return sha
+}
+
+// Trailers parses the trailer block at the end of a commit message.
+func Trailers(msg string) map[string]string {
+	out := map[string]string{}
+	paras := strings.Split(strings.TrimSpace(msg), "\n\n")
+	last := paras[len(paras)-1]
+	for _, line := range strings.Split(last, "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok || strings.ContainsAny(k, " \t") {
+			return map[string]string{}
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out
+}

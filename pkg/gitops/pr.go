@@ -1,0 +1,131 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/google/go-github/v60/github"
+)
+
+// PullRequest is a change proposed on Branch against Base.
+type PullRequest struct {
+	Branch string
+	Base   string
+	Title  string
+	Body   string
+}
+
+// PullRequestOpener opens a pull request and returns its URL. GitHub
+// implements it; tests use fakes.
+type PullRequestOpener interface {
+	OpenPullRequest(ctx context.Context, pr PullRequest) (string, error)
+}
+
+// flushPR pushes each queued outcome's commit to its own branch
+// `switchyard/<action>-<model>-<stage>-<short sha>` and opens a pull request
+// for it; queued notes then go straight to the notes ref.
+func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
+	res := map[string]result{}
+	if len(r.pending) > 0 {
+		if _, _, err := r.fetch(ctx); err != nil {
+			return nil, fmt.Errorf("failed to push to remote: %w", err)
+		}
+		head, err := r.head()
+		if err != nil {
+			return nil, err
+		}
+		tip, err := r.repo.CommitObject(head)
+		if err != nil {
+			return nil, fmt.Errorf("read commit %s: %w", head, err)
+		}
+		for len(r.pending) > 0 {
+			o := r.pending[0]
+			w, c, err := r.apply(ctx, tip, o)
+			if err == nil && c != nil {
+				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, short(c.Hash.String()))
+				ref := plumbing.NewBranchReferenceName(branch)
+				if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
+					return nil, fmt.Errorf("create branch %s: %w", branch, err)
+				}
+				if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
+					return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
+				}
+				titleLine, body, _ := strings.Cut(c.Message, "\n\n")
+				url, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
+					Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: strings.TrimSpace(body),
+				})
+				if err != nil {
+					return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
+				}
+				w.PullRequest = url
+			}
+			res[o.Key()] = result{w, err}
+			r.pending = r.pending[1:]
+		}
+	}
+	if len(r.notes) > 0 {
+		saved := r.opts.PullRequests
+		r.opts.PullRequests = nil
+		defer func() { r.opts.PullRequests = saved }()
+		if _, err := r.flush(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// GitHub opens pull requests on one GitHub repository through go-github.
+type GitHub struct {
+	client      *github.Client
+	owner, repo string
+}
+
+var _ PullRequestOpener = (*GitHub)(nil)
+
+// NewGitHub returns a GitHub client for owner/repo authenticated with
+// token. apiURL is empty for github.com, or a GitHub Enterprise (or test)
+// API base URL. httpClient may be nil.
+func NewGitHub(httpClient *http.Client, apiURL, token, owner, repo string) (*GitHub, error) {
+	c := github.NewClient(httpClient)
+	if token != "" {
+		c = c.WithAuthToken(token)
+	}
+	if apiURL != "" {
+		var err error
+		if c, err = c.WithEnterpriseURLs(apiURL, apiURL); err != nil {
+			return nil, fmt.Errorf("GitHub API URL %q: %w", apiURL, err)
+		}
+	}
+	return &GitHub{client: c, owner: owner, repo: repo}, nil
+}
+
+// OpenPullRequest creates the pull request and returns its HTML URL.
+func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (string, error) {
+	created, _, err := g.client.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
+		Title: github.String(pr.Title),
+		Head:  github.String(pr.Branch),
+		Base:  github.String(pr.Base),
+		Body:  github.String(pr.Body),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create pull request on %s/%s from %s: %w", g.owner, g.repo, pr.Branch, err)
+	}
+	return created.GetHTMLURL(), nil
+}
+
+var githubRepoRE = regexp.MustCompile(`^(?:https?://(?:[^@/]+@)?github\.com/|ssh://git@github\.com/|git@github\.com:)([^/]+)/([^/]+?)(?:\.git)?/?$`)
+
+// ParseGitHubRepo extracts owner and repository from a github.com clone
+// URL (https, ssh or scp-like).
+func ParseGitHubRepo(url string) (owner, repo string, ok bool) {
+	m := githubRepoRE.FindStringSubmatch(url)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}

@@ -176,10 +176,14 @@ func enclosingBlock(src []byte, n int) string {
 		if l == "}" {
 			return "" // the line is between top-level blocks
 		}
-		if !strings.HasSuffix(l, "{") {
+		brace := strings.LastIndexByte(l, '{')
+		if brace < 0 {
 			return ""
 		}
-		head := strings.TrimSpace(strings.TrimSuffix(l, "{"))
+		if rest := strings.TrimSpace(l[brace+1:]); rest != "" && !strings.HasPrefix(rest, "#") && !strings.HasPrefix(rest, "//") {
+			return ""
+		}
+		head := strings.TrimSpace(l[:brace])
 		if head == "" || !utf8.ValidString(head) || len(head) > 200 {
 			return ""
 		}

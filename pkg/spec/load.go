@@ -106,6 +106,8 @@ type loader struct {
 	// routerRanges and metricsRanges: FieldKey{Model: name, Field: attr}.
 	routerRanges  map[FieldKey]hcl.Range
 	metricsRanges map[FieldKey]hcl.Range
+	// bad marks fields whose value was reported as wrong.
+	bad map[FieldKey]bool
 }
 
 func newLoader(fsys fs.FS) *loader {
@@ -124,6 +126,7 @@ func newLoader(fsys fs.FS) *loader {
 		valueRanges:   map[FieldKey]hcl.Range{},
 		routerRanges:  map[FieldKey]hcl.Range{},
 		metricsRanges: map[FieldKey]hcl.Range{},
+		bad:           map[FieldKey]bool{},
 	}
 }
 

@@ -1,7 +1,595 @@
 package spec
 
+import (
+	"fmt"
+	"io/fs"
+	"math"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Router capabilities. The builtin router can do everything. nginx mirrors
+// but cannot compare, routes by header (preview) and splits by a key
+// (split_clients, sticky), but cannot run a bandit or accept feedback.
+// HAProxy changes weights through its runtime API only: no shadow, no
+// preview routing, no sticky split, no bandit, no feedback.
+const (
+	capShadow   = "compare shadow responses"
+	capBandit   = "run a bandit"
+	capPreview  = "route preview requests by header"
+	capSticky   = "make sticky assignments"
+	capFeedback = "collect feedback rewards"
+)
+
+var routerCaps = map[string]map[string]bool{
+	"builtin": {capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true},
+	"nginx":   {capPreview: true, capSticky: true},
+	"haproxy": {},
+}
+
+// Supports reports whether a router type has a capability named as in
+// the capability constants' wording ("compare shadow responses", ...).
+func Supports(routerType, capability string) bool { return routerCaps[routerType][capability] }
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
 // validate checks the decoded tree as a whole: references, ranges of
 // values, combinations and router capabilities.
 func (l *loader) validate() {
+	for _, name := range sortedKeys(l.tree.Routers) {
+		l.validateRouter(l.tree.Routers[name])
+	}
+	for _, name := range sortedKeys(l.tree.Metrics) {
+		l.validateMetrics(l.tree.Metrics[name])
+	}
+	for _, m := range l.tree.Models {
+		l.validateModel(m)
+	}
+	l.validateRoutes()
 	sortModels(l.tree.Models)
+}
+
+// rng is the best range for a model's field: its value, else the field
+// or its closest enclosing block.
+func (l *loader) rng(m *Model, field string) hcl.Range {
+	if r, ok := l.valueRanges[FieldKey{Model: m.Key(), Field: field}]; ok {
+		return r
+	}
+	r, _ := l.tree.FieldRange(m.Key(), field)
+	return r
+}
+
+// anyBad reports whether any of the fields had a value of the wrong type
+// (already reported), so that follow-on errors are not piled on top.
+func (l *loader) anyBad(m *Model, fields ...string) bool {
+	for _, f := range fields {
+		if l.bad[FieldKey{Model: m.Key(), Field: f}] {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) set(m *Model, field string) bool {
+	_, ok := l.tree.Ranges[FieldKey{Model: m.Key(), Field: field}]
+	return ok
+}
+
+func (l *loader) routerRng(name, field string) hcl.Range {
+	if r, ok := l.routerRanges[FieldKey{Model: name, Field: field}]; ok {
+		return r
+	}
+	return l.routerRanges[FieldKey{Model: name}]
+}
+
+func (l *loader) validateRouter(r *Router) {
+	switch r.Type {
+	case "":
+		// missing: reported by the schema.
+	case "builtin":
+		if r.Listen == "" && r.Admin == "" {
+			l.errorAt(l.routerRng(r.Name, ""), "Builtin router without listen or admin",
+				`A builtin router either runs in-process on listen = "127.0.0.1:8080" or is driven over its admin API at admin = "http://host:9901". Set one of them.`)
+		}
+		if r.TokenEnv != "" && r.Admin == "" {
+			l.warnAt(l.routerRng(r.Name, "token_env"), "token_env without admin",
+				"token_env is the bearer token of a standalone router's admin API; it is unused without admin.")
+		}
+	case "nginx", "haproxy":
+		if r.ConfigFile == "" {
+			l.errorAt(l.routerRng(r.Name, ""), "Missing config_file",
+				fmt.Sprintf(`A %s router needs config_file: the one file the reconciler owns and rewrites, such as config_file = "/etc/%s/switchyard.conf".`, r.Type, r.Type))
+		}
+	default:
+		l.errorAt(l.routerRng(r.Name, "type"), "Unknown router type", oneOf("router type", r.Type, routerTypes))
+	}
+	if r.Listen != "" {
+		if _, _, err := net.SplitHostPort(r.Listen); err != nil {
+			l.errorAt(l.routerRng(r.Name, "listen"), "Invalid listen address",
+				fmt.Sprintf("%q is not a host:port address: %v. Write it as \"127.0.0.1:8080\".", r.Listen, err))
+		}
+	}
+	if r.Admin != "" && !isHTTPURL(r.Admin) {
+		l.errorAt(l.routerRng(r.Name, "admin"), "Invalid admin URL",
+			fmt.Sprintf("%q is not an http(s) URL. Write it as \"http://10.0.0.7:9901\".", r.Admin))
+	}
+	if r.Name != "" && !nameRE.MatchString(r.Name) {
+		l.errorAt(l.routerRng(r.Name, ""), "Invalid name", nameDetail("router", r.Name))
+	}
+}
+
+func (l *loader) validateMetrics(ms *MetricsSource) {
+	at := func(f string) hcl.Range {
+		if r, ok := l.metricsRanges[FieldKey{Model: ms.Name, Field: f}]; ok {
+			return r
+		}
+		return l.metricsRanges[FieldKey{Model: ms.Name}]
+	}
+	if ms.Type != "" && !contains(metricsTypes, ms.Type) {
+		l.errorAt(at("type"), "Unknown metrics type", oneOf("metrics type", ms.Type, metricsTypes))
+	}
+	if ms.URL != "" && !isHTTPURL(ms.URL) {
+		l.errorAt(at("url"), "Invalid metrics URL",
+			fmt.Sprintf("%q is not an http(s) URL. Write it as \"http://127.0.0.1:9090\".", ms.URL))
+	}
+}
+
+func nameDetail(what, name string) string {
+	return fmt.Sprintf("%q is not a valid %s name: use letters, digits, '_', '.' and '-', starting with a letter or digit.", name, what)
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func (l *loader) validateModel(m *Model) {
+	if !nameRE.MatchString(m.Name) {
+		l.errorAt(l.rng(m, ""), "Invalid name", nameDetail("model", m.Name))
+	}
+	if !nameRE.MatchString(m.Stage) {
+		l.errorAt(l.rng(m, ""), "Invalid name", nameDetail("stage", m.Stage))
+	}
+	versions := sortedKeys(m.Versions)
+	if len(m.Versions) == 0 {
+		l.errorAt(l.rng(m, ""), "Model has no versions",
+			fmt.Sprintf(`Model %q %q needs at least one version block, such as version "v1" { url = "http://127.0.0.1:9101" }.`, m.Name, m.Stage))
+	}
+	for _, vn := range versions {
+		l.validateVersion(m, m.Versions[vn])
+	}
+	var router *Router
+	if m.Router != "" {
+		router = l.tree.Routers[m.Router]
+		if router == nil {
+			l.errorAt(l.rng(m, "router"), "Unknown router", unknownRef("router", m.Router, sortedKeys(l.tree.Routers),
+				`Define it with router "NAME" { type = "builtin", listen = "127.0.0.1:8080" }.`))
+		}
+	}
+	if l.set(m, "path") && !strings.HasPrefix(m.Path, "/") {
+		l.errorAt(l.rng(m, "path"), "Invalid path",
+			fmt.Sprintf("%q is not a route prefix: it must start with \"/\", such as \"/v1/%s\".", m.Path, m.Name))
+	}
+	if m.Serve != "" && len(m.Versions) > 0 && m.Versions[m.Serve] == nil {
+		l.errorAt(l.rng(m, "serve"), "Unknown version in serve",
+			unknownRef("version", m.Serve, versions, "serve names one of the model's version blocks."))
+	}
+	if m.Rollout != nil {
+		l.validateRollout(m, router)
+	}
+	for _, c := range m.Checks {
+		l.validateCheck(m, c)
+	}
+	if m.Shadow != nil {
+		l.validateShadow(m, router)
+	}
+	if m.Experiment != nil {
+		l.validateExperiment(m, router)
+	}
+}
+
+// unknownRef explains a reference to something that does not exist.
+func unknownRef(what, given string, defined []string, hint string) string {
+	s := fmt.Sprintf("No %s named %q is defined.%s", what, given, didYouMean(given, defined))
+	if len(defined) > 0 && len(defined) <= 20 {
+		s += fmt.Sprintf(" Defined: %s.", quoteList(defined))
+	}
+	if hint != "" {
+		s += " " + hint
+	}
+	return s
+}
+
+// capability reports a model feature its router's type cannot provide.
+func (l *loader) capability(m *Model, router *Router, capName, field, instead string) {
+	if router == nil || Supports(router.Type, capName) || !contains(routerTypes, router.Type) {
+		return
+	}
+	l.errorAt(l.rng(m, field), fmt.Sprintf("Router type %q cannot %s", router.Type, capName),
+		fmt.Sprintf("Model %q %q uses router %q of type %s, which cannot %s. %s", m.Name, m.Stage, router.Name, router.Type, capName, instead))
+}
+
+func (l *loader) percent(m *Model, field string, v float64, what string) bool {
+	if v < 0 || v > 100 || math.IsNaN(v) {
+		l.errorAt(l.rng(m, field), "Percentage out of range",
+			fmt.Sprintf("%s is %v; percentages are numbers from 0 to 100.", what, v))
+		return false
+	}
+	return true
+}
+
+func (l *loader) validateVersion(m *Model, v *Version) {
+	p := "versions." + v.Name
+	if !nameRE.MatchString(v.Name) {
+		l.errorAt(l.rng(m, p), "Invalid name", nameDetail("version", v.Name))
+	}
+	if v.URL != "" && !isHTTPURL(v.URL) {
+		l.errorAt(l.rng(m, p+".url"), "Invalid version URL",
+			fmt.Sprintf("%q is not an http(s) URL. Write the version's base URL, such as \"http://127.0.0.1:9102\".", v.URL))
+	}
+	val := v.Validation
+	if val == nil {
+		return
+	}
+	vp := p + ".validation"
+	if val.Dataset != "" {
+		l.validateDataset(m, vp+".dataset", val.Dataset)
+	}
+	if val.URL != "" && !isHTTPURL(val.URL) {
+		l.errorAt(l.rng(m, vp+".url"), "Invalid validation URL",
+			fmt.Sprintf("%q is not an http(s) URL; it is where each input is POSTed, such as \"http://127.0.0.1:9203/predict\".", val.URL))
+	}
+	if val.Output != "" && !strings.HasPrefix(val.Output, "/") {
+		l.errorAt(l.rng(m, vp+".output"), "Invalid JSON pointer",
+			fmt.Sprintf("%q is not a JSON pointer: it must start with \"/\", such as \"/score\". Leave output unset to compare the whole body.", val.Output))
+	}
+	if !contains(validationMetrics, val.Metric) {
+		l.errorAt(l.rng(m, vp+".metric"), "Unknown validation metric", oneOf("validation metric", val.Metric, validationMetrics))
+		return
+	}
+	if val.Min == nil && val.Max == nil && val.MaxLatencyP99 == nil {
+		l.errorAt(l.rng(m, vp), "Validation has no threshold",
+			fmt.Sprintf("Set min (for accuracy), max (for mae and rmse) or max_latency_p99, so that %s can pass or fail.", v.Name))
+	}
+	switch val.Metric {
+	case "accuracy":
+		if val.Max != nil {
+			l.errorAt(l.rng(m, vp+".max"), "Wrong threshold for accuracy",
+				"Accuracy is better when higher: set min (the least accuracy that passes), not max.")
+		}
+		if val.Min != nil && (*val.Min < 0 || *val.Min > 1) {
+			l.errorAt(l.rng(m, vp+".min"), "Accuracy out of range",
+				fmt.Sprintf("Accuracy is a fraction from 0 to 1 (got %v): write 0.92 for 92%%.", *val.Min))
+		}
+	case "mae", "rmse":
+		if val.Min != nil {
+			l.errorAt(l.rng(m, vp+".min"), "Wrong threshold for "+val.Metric,
+				fmt.Sprintf("%s is an error: lower is better. Set max (the largest error that passes), not min.", val.Metric))
+		}
+	}
+	if val.MaxLatencyP99 != nil && *val.MaxLatencyP99 <= 0 {
+		l.errorAt(l.rng(m, vp+".max_latency_p99"), "Invalid latency",
+			"max_latency_p99 is in seconds and must be more than 0, such as 0.2.")
+	}
+}
+
+func (l *loader) validateDataset(m *Model, field, ds string) {
+	clean := path.Clean(ds)
+	if path.IsAbs(ds) || strings.Contains(ds, `\`) || clean == ".." || strings.HasPrefix(clean, "../") || !fs.ValidPath(clean) {
+		l.errorAt(l.rng(m, field), "Invalid dataset path",
+			fmt.Sprintf("%q must be a slash-separated path inside the repository, relative to its root, such as \"datasets/holdout.jsonl\".", ds))
+		return
+	}
+	info, err := fs.Stat(l.fsys, clean)
+	switch {
+	case err != nil:
+		l.errorAt(l.rng(m, field), "Dataset not found",
+			fmt.Sprintf("%q does not exist in the repository. Dataset paths are relative to the repository root (not to the spec file); add the file or fix the path.", ds))
+	case info.IsDir():
+		l.errorAt(l.rng(m, field), "Dataset is a directory",
+			fmt.Sprintf("%q is a directory; name a JSON lines file in it.", ds))
+	}
+}
+
+func (l *loader) validateRollout(m *Model, router *Router) {
+	r := m.Rollout
+	if !contains(strategies, r.Strategy) {
+		l.errorAt(l.rng(m, "rollout.strategy"), "Unknown strategy", oneOf("strategy", r.Strategy, strategies))
+	}
+	if r.Strategy == "canary" {
+		if l.anyBad(m, "rollout.steps") {
+			// wrong type: reported already.
+		} else if len(r.Steps) == 0 && !l.set(m, "rollout.steps") {
+			l.errorAt(l.rng(m, "rollout"), "Canary without steps",
+				"A canary rollout needs steps: the percent of traffic on the new version at each step before 100, such as steps = [5, 25, 50].")
+		} else if len(r.Steps) == 0 {
+			l.errorAt(l.rng(m, "rollout.steps"), "Canary without steps",
+				"steps is empty: list the percent of traffic at each step before 100, such as [5, 25, 50], or use strategy = \"all_at_once\".")
+		}
+		for i, s := range r.Steps {
+			f := fmt.Sprintf("rollout.steps.%d", i)
+			if !l.percent(m, f, s, fmt.Sprintf("Step %d", i+1)) {
+				continue
+			}
+			if i > 0 && s <= r.Steps[i-1] {
+				l.errorAt(l.rng(m, f), "Canary steps not increasing",
+					fmt.Sprintf("Step %d (%v%%) is not above step %d (%v%%). Each step must send more traffic than the one before.", i+1, s, i, r.Steps[i-1]))
+			}
+		}
+	} else if len(r.Steps) > 0 {
+		l.warnAt(l.rng(m, "rollout.steps"), "Steps ignored",
+			fmt.Sprintf("steps are only used by the canary strategy; %s ignores them. Remove steps or set strategy = \"canary\".", r.Strategy))
+	}
+	if l.set(m, "rollout.interval") && r.Interval <= 0 {
+		l.errorAt(l.rng(m, "rollout.interval"), "Invalid interval",
+			"interval is how often checks are measured and must be more than zero, such as \"10s\".")
+	}
+	if !contains(onFailures, r.OnFailure) {
+		l.errorAt(l.rng(m, "rollout.on_failure"), "Unknown on_failure", oneOf("on_failure action", r.OnFailure, onFailures))
+	}
+	versions := sortedKeys(m.Versions)
+	switch {
+	case r.OnFailure == "fallback" && r.Fallback == "":
+		var heur []string
+		for _, vn := range versions {
+			if m.Versions[vn].Heuristic {
+				heur = append(heur, vn)
+			}
+		}
+		hint := "Add a version with heuristic = true and name it in fallback."
+		if len(heur) > 0 {
+			hint = fmt.Sprintf("Heuristic versions: %s.", quoteList(heur))
+		}
+		l.errorAt(l.rng(m, "rollout.on_failure"), "Missing fallback",
+			"on_failure = \"fallback\" routes to the version named by fallback, which is not set. "+hint)
+	case r.Fallback != "" && m.Versions[r.Fallback] == nil:
+		l.errorAt(l.rng(m, "rollout.fallback"), "Unknown fallback version",
+			unknownRef("version", r.Fallback, versions, "fallback names a version block with heuristic = true."))
+	case r.Fallback != "" && !m.Versions[r.Fallback].Heuristic:
+		l.errorAt(l.rng(m, "rollout.fallback"), "Fallback is not a heuristic",
+			fmt.Sprintf("Version %q is a model, not a heuristic. A fallback must be a strong heuristic that cannot fail the same way: set heuristic = true in version %q, or name another version.", r.Fallback, r.Fallback))
+	}
+	if r.Fallback != "" && r.OnFailure != "fallback" && contains(onFailures, r.OnFailure) {
+		l.warnAt(l.rng(m, "rollout.fallback"), "fallback is ignored",
+			fmt.Sprintf("fallback is only used with on_failure = \"fallback\"; this rollout uses %q.", r.OnFailure))
+	}
+	switch {
+	case r.OnFailure == "roll_through" && r.RollThrough == "":
+		l.errorAt(l.rng(m, "rollout.on_failure"), "Missing roll_through",
+			"on_failure = \"roll_through\" promotes the version named by roll_through, which is not set. Name the next version to promote instead.")
+	case r.RollThrough != "" && m.Versions[r.RollThrough] == nil:
+		l.errorAt(l.rng(m, "rollout.roll_through"), "Unknown roll_through version",
+			unknownRef("version", r.RollThrough, versions, "roll_through names the version to promote if this rollout fails."))
+	case r.RollThrough != "" && r.RollThrough == m.Serve:
+		l.errorAt(l.rng(m, "rollout.roll_through"), "roll_through is the version being rolled out",
+			fmt.Sprintf("roll_through = %q is the version serve rolls out; if it fails, rolling through to it again would fail the same way. Name another version.", r.RollThrough))
+	}
+	if r.RollThrough != "" && r.OnFailure != "roll_through" && contains(onFailures, r.OnFailure) {
+		l.warnAt(l.rng(m, "rollout.roll_through"), "roll_through is ignored",
+			fmt.Sprintf("roll_through is only used with on_failure = \"roll_through\"; this rollout uses %q.", r.OnFailure))
+	}
+	if r.Strategy != "blue_green" && contains(strategies, r.Strategy) {
+		for _, f := range []string{"preview_header", "keep_previous"} {
+			if l.set(m, "rollout."+f) {
+				l.warnAt(l.rng(m, "rollout."+f), f+" is ignored",
+					fmt.Sprintf("%s is only used by the blue_green strategy; this rollout is %s.", f, r.Strategy))
+			}
+		}
+	}
+	if r.Strategy == "blue_green" {
+		if r.PreviewHeader != "" && !isToken(r.PreviewHeader) {
+			l.errorAt(l.rng(m, "rollout.preview_header"), "Invalid header name",
+				fmt.Sprintf("%q is not an HTTP header name: use letters, digits and '-', such as \"x-switchyard-preview\".", r.PreviewHeader))
+		}
+		if r.PreviewHeader != "" {
+			field := "rollout.preview_header"
+			if !l.set(m, field) {
+				field = "rollout.strategy"
+			}
+			l.capability(m, router, capPreview, field,
+				"Use a builtin or nginx router, or set preview_header = \"\" to switch without preview traffic.")
+		}
+	}
+}
+
+func isToken(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (l *loader) validateCheck(m *Model, c *Check) {
+	p := "checks." + c.Name
+	if c.Source != DefaultCheckSource && l.tree.Metrics[c.Source] == nil {
+		l.errorAt(l.rng(m, p+".source"), "Unknown metrics source",
+			unknownRef("metrics source", c.Source, append([]string{"router"}, sortedKeys(l.tree.Metrics)...),
+				`Define it with metrics "NAME" { type = "prometheus", url = "http://127.0.0.1:9090" }, or use source = "router".`))
+		return
+	}
+	switch {
+	case c.Source != DefaultCheckSource && c.Query == "":
+		l.errorAt(l.rng(m, p), "Missing query",
+			fmt.Sprintf("Check %q reads metrics source %q and needs query, such as query = \"sum(rate(errors_total{version=\\\"{{version}}\\\"}[1m]))\".", c.Name, c.Source))
+	case c.Metric == "" && c.Query == "":
+		if !l.bad[FieldKey{Model: m.Key(), Field: p + ".metric"}] {
+			l.errorAt(l.rng(m, p), "Check measures nothing",
+				fmt.Sprintf("Check %q needs metric (one of %s, measured by the router) or source and query (a metrics block).", c.Name, quoteList(routerMetrics)))
+		}
+	case c.Source == DefaultCheckSource && c.Query != "":
+		l.errorAt(l.rng(m, p+".query"), "Query on the router source",
+			"The router source measures fixed metrics and runs no queries. Use metric = \"error_rate\" (or another router metric), or set source to a metrics block to run this query.")
+	case c.Source == DefaultCheckSource && !contains(routerMetrics, c.Metric):
+		l.errorAt(l.rng(m, p+".metric"), "Unknown metric", oneOf("router metric", c.Metric, routerMetrics))
+	case c.Source != DefaultCheckSource && c.Metric != "":
+		l.errorAt(l.rng(m, p+".metric"), "Metric on a metrics source",
+			fmt.Sprintf("metric names a router measurement; check %q reads %q with its query. Remove metric, or remove source and query to use the router's %s.", c.Name, c.Source, c.Metric))
+	}
+	if c.MaxRatio != nil && (c.Source != DefaultCheckSource || c.Metric == "") {
+		l.errorAt(l.rng(m, p+".max_ratio"), "max_ratio needs a router metric",
+			"max_ratio compares the new version with the previous one in the same window, which only the router's own metrics support. Use max or min with a query.")
+	}
+	if c.MaxRatio != nil && *c.MaxRatio <= 0 {
+		l.errorAt(l.rng(m, p+".max_ratio"), "Invalid ratio", "max_ratio must be more than 0, such as 1.2 (20% worse than the previous version).")
+	}
+	if c.Min == nil && c.Max == nil && c.MaxRatio == nil && !l.anyBad(m, p+".min", p+".max", p+".max_ratio") {
+		l.errorAt(l.rng(m, p), "Check has no threshold",
+			fmt.Sprintf("Check %q needs max (fails above), min (fails below) or max_ratio.", c.Name))
+	}
+	if c.Min != nil && c.Max != nil && *c.Min > *c.Max {
+		l.errorAt(l.rng(m, p+".min"), "min above max",
+			fmt.Sprintf("min (%v) is above max (%v), so the check can never pass.", *c.Min, *c.Max))
+	}
+	if c.Metric == "error_rate" && c.Source == DefaultCheckSource {
+		for _, f := range []struct {
+			n string
+			v *float64
+		}{{"max", c.Max}, {"min", c.Min}} {
+			if f.v != nil && (*f.v < 0 || *f.v > 1) {
+				l.errorAt(l.rng(m, p+"."+f.n), "Error rate out of range",
+					fmt.Sprintf("error_rate is a fraction from 0 to 1 (got %v): write 0.01 for 1%%.", *f.v))
+			}
+		}
+	}
+}
+
+func (l *loader) validateShadow(m *Model, router *Router) {
+	s := m.Shadow
+	versions := sortedKeys(m.Versions)
+	switch {
+	case s.Version == "":
+	case m.Versions[s.Version] == nil:
+		l.errorAt(l.rng(m, "shadow.version"), "Unknown shadow version",
+			unknownRef("version", s.Version, versions, "The shadow runs one of the model's versions beside the live one."))
+	case s.Version == m.Serve:
+		l.errorAt(l.rng(m, "shadow.version"), "Shadow of the live version",
+			fmt.Sprintf("%q is the version serve already sends live traffic to; a shadow runs another version beside it. Name the candidate version.", s.Version))
+	}
+	l.percent(m, "shadow.percent", s.Percent, "percent")
+	if !contains(compares, s.Compare) {
+		l.errorAt(l.rng(m, "shadow.compare"), "Unknown compare", oneOf("comparison", s.Compare, compares))
+	}
+	if s.Tolerance < 0 {
+		l.errorAt(l.rng(m, "shadow.tolerance"), "Invalid tolerance", "tolerance is the largest difference between numbers still counted equal; it must be 0 or more.")
+	}
+	if s.MinAgreement < 0 || s.MinAgreement > 1 {
+		l.errorAt(l.rng(m, "shadow.min_agreement"), "Agreement out of range",
+			fmt.Sprintf("min_agreement is a fraction from 0 to 1 (got %v): write 0.98 for 98%%.", s.MinAgreement))
+	}
+	if s.MinSamples < 1 && l.set(m, "shadow.min_samples") {
+		l.errorAt(l.rng(m, "shadow.min_samples"), "Invalid min_samples", "min_samples must be at least 1.")
+	}
+	l.capability(m, router, capShadow, "shadow",
+		"Only the builtin router compares a shadow's answers with the live version's (nginx can mirror, but not compare). Use a builtin router for this model.")
+}
+
+func (l *loader) validateExperiment(m *Model, router *Router) {
+	e := m.Experiment
+	versions := sortedKeys(m.Versions)
+	if !contains(methods, e.Method) {
+		l.errorAt(l.rng(m, "experiment.method"), "Unknown method", oneOf("experiment method", e.Method, methods))
+	}
+	if l.set(m, "experiment.variants") && len(e.VariantOrder) < 2 && len(e.Variants) == len(e.VariantOrder) {
+		l.errorAt(l.rng(m, "experiment.variants"), "Experiment needs two variants",
+			"An experiment compares at least two versions, such as variants = { v7 = 50, v8 = 50 }.")
+	}
+	sum, valid := 0.0, true
+	for _, vn := range e.VariantOrder {
+		f := "experiment.variants." + vn
+		w := e.Variants[vn]
+		switch v := m.Versions[vn]; {
+		case v == nil:
+			l.errorAt(l.rng(m, f), "Unknown variant",
+				unknownRef("version", vn, versions, "Variants are version names of this model."))
+			valid = false
+		case v.Heuristic:
+			l.errorAt(l.rng(m, f), "Heuristic as experiment variant",
+				fmt.Sprintf("Version %q is a heuristic: a fallback target, never an experiment winner. Remove it from variants.", vn))
+		}
+		if !l.percent(m, f, w, fmt.Sprintf("The weight of %q", vn)) {
+			valid = false
+		}
+		sum += w
+	}
+	if valid && len(e.VariantOrder) >= 2 && e.Method == "ab" && math.Abs(sum-100) > 1e-6 {
+		l.errorAt(l.rng(m, "experiment.variants"), "Variant weights do not sum to 100",
+			fmt.Sprintf("An ab experiment splits all traffic: the weights add up to %v, not 100.", sum))
+	}
+	if valid && len(e.VariantOrder) >= 2 && e.Method == "bandit" && sum <= 0 {
+		l.errorAt(l.rng(m, "experiment.variants"), "Variant weights do not sum to 100",
+			"A bandit's starting split needs weights above zero, such as { a = 50, b = 50 }.")
+	}
+	if e.Sticky != "" {
+		kind, name, ok := strings.Cut(e.Sticky, ":")
+		if !ok || (kind != "header" && kind != "cookie") || !isToken(name) {
+			l.errorAt(l.rng(m, "experiment.sticky"), "Invalid sticky",
+				fmt.Sprintf("%q is not a sticky key: write \"header:NAME\" (such as \"header:x-user-id\") or \"cookie:NAME\" (such as \"cookie:uid\").", e.Sticky))
+		} else {
+			l.capability(m, router, capSticky, "experiment.sticky",
+				"Use a builtin or nginx router, or remove sticky to assign each request at random.")
+		}
+	}
+	switch {
+	case e.Reward == "feedback":
+		if e.Query != "" {
+			l.warnAt(l.rng(m, "experiment.query"), "query is ignored",
+				"query is only used when reward names a metrics source; rewards are posted as feedback here.")
+		}
+		l.capability(m, router, capFeedback, "experiment.reward",
+			"Feedback is posted to the builtin router's listener. Use a builtin router, or set reward to a metrics source with a query.")
+	case l.tree.Metrics[e.Reward] == nil:
+		l.errorAt(l.rng(m, "experiment.reward"), "Unknown reward source",
+			unknownRef("metrics source", e.Reward, append([]string{"feedback"}, sortedKeys(l.tree.Metrics)...),
+				`reward is "feedback" (posted to the router) or a metrics block with a query.`))
+	case e.Query == "":
+		l.errorAt(l.rng(m, "experiment.reward"), "Missing reward query",
+			fmt.Sprintf("reward = %q reads a metrics source and needs query, with {{version}} standing for each variant.", e.Reward))
+	}
+	if e.Alpha <= 0 || e.Alpha >= 1 {
+		l.errorAt(l.rng(m, "experiment.alpha"), "Alpha out of range",
+			fmt.Sprintf("alpha is the false-winner rate, between 0 and 1 exclusive (got %v), such as 0.05.", e.Alpha))
+	}
+	if e.MinSamples < 1 && l.set(m, "experiment.min_samples") {
+		l.errorAt(l.rng(m, "experiment.min_samples"), "Invalid min_samples", "min_samples must be at least 1.")
+	}
+	if e.PromoteWhen <= 0 || e.PromoteWhen > 1 {
+		l.errorAt(l.rng(m, "experiment.promote_when"), "promote_when out of range",
+			fmt.Sprintf("promote_when is a probability from 0 to 1 (got %v), such as 0.95.", e.PromoteWhen))
+	}
+	if n := len(e.VariantOrder); e.ExploreFloor < 0 || (n > 0 && e.ExploreFloor*float64(n) > 1) {
+		l.errorAt(l.rng(m, "experiment.explore_floor"), "explore_floor out of range",
+			fmt.Sprintf("explore_floor is the least share each variant keeps: from 0 to 1/%d with %d variants (got %v).", max(n, 1), n, e.ExploreFloor))
+	}
+	if e.Method == "bandit" {
+		l.capability(m, router, capBandit, "experiment.method",
+			"Only the builtin router runs Thompson sampling. Use a builtin router, or method = \"ab\".")
+	}
+}
+
+// validateRoutes rejects two models on one router with the same path.
+func (l *loader) validateRoutes() {
+	type route struct{ router, path string }
+	seen := map[route]*Model{}
+	// Models are still in file and position order here, so the later
+	// definition is the one reported.
+	for _, m := range l.tree.Models {
+		if m.Router == "" || m.Path == "" {
+			continue
+		}
+		k := route{m.Router, strings.TrimSuffix(m.Path, "/")}
+		if first, dup := seen[k]; dup {
+			fr, _ := l.tree.FieldRange(first.Key(), "path")
+			l.errorAt(l.rng(m, "path"), "Duplicate route",
+				fmt.Sprintf("Model %q %q already serves path %q on router %q (%s). Give each model and stage its own path.", first.Name, first.Stage, m.Path, m.Router, at(fr)))
+			continue
+		}
+		seen[k] = m
+	}
 }

@@ -40,6 +40,7 @@ func (a *attrs) value(name string, ty cty.Type, want string) (cty.Value, bool) {
 	v, ds := attr.Expr.Value(nil)
 	if ds.HasErrors() {
 		a.l.addHCL("schema", ds)
+		a.l.bad[key] = true
 		return cty.NilVal, false
 	}
 	if v.IsNull() || !v.IsWhollyKnown() {
@@ -47,6 +48,7 @@ func (a *attrs) value(name string, ty cty.Type, want string) (cty.Value, bool) {
 	}
 	cv, err := convert.Convert(v, ty)
 	if err != nil {
+		a.l.bad[key] = true
 		a.l.errorAt(attr.Expr.Range(), "Incorrect attribute value type",
 			fmt.Sprintf("Inappropriate value for attribute %q: %s required, for example %s.", name, ty.FriendlyName(), want))
 		return cty.NilVal, false
@@ -197,6 +199,7 @@ func (a *attrs) numberList(name string) ([]float64, bool) {
 		v, ds := e.Value(nil)
 		if ds.HasErrors() {
 			a.l.addHCL("schema", ds)
+			a.l.bad[key] = true
 			ok = false
 			continue
 		}
@@ -204,6 +207,7 @@ func (a *attrs) numberList(name string) ([]float64, bool) {
 		if err != nil || cv.IsNull() || !cv.IsKnown() {
 			a.l.errorAt(e.Range(), "Incorrect attribute value type",
 				fmt.Sprintf("Each element of %q must be a number, as in [5, 25, 50].", name))
+			a.l.bad[key] = true
 			ok = false
 			continue
 		}
@@ -230,6 +234,7 @@ func (a *attrs) weights(name string) (map[string]float64, []string, bool) {
 	a.vals[key] = attr.Expr.Range()
 	pairs, ds := hcl.ExprMap(attr.Expr)
 	if ds.HasErrors() {
+		a.l.bad[key] = true
 		a.l.errorAt(attr.Expr.Range(), "Incorrect attribute value type",
 			fmt.Sprintf("%q must be an object of version names to percentages, such as { v7 = 50, v8 = 50 }.", name))
 		return nil, nil, false

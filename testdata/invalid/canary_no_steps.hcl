@@ -1,0 +1,35 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  rollout { # ERROR: Canary without steps
+    strategy = "canary"
+  }
+}
+model "fraud" "staging" {
+  router = "edge"
+  path   = "/staging/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  rollout {
+    strategy = "canary"
+    steps    = [] # ERROR: Canary without steps
+  }
+}

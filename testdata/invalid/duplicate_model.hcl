@@ -1,0 +1,28 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+}
+model "fraud" "production" { # ERROR: Duplicate model
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+}

@@ -1,0 +1,28 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  version "v8" { url = "http://127.0.0.1:9104" } # ERROR: Duplicate version
+
+  check "errors" {
+    metric = "error_rate"
+    max    = 0.01
+  }
+  check "errors" { # ERROR: Duplicate check
+    metric = "error_rate"
+    max    = 0.02
+  }
+  rollout {}
+  rollout {} # ERROR: Duplicate rollout block
+}

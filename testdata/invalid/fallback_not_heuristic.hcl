@@ -1,0 +1,36 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  rollout {
+    on_failure = "fallback"
+    fallback   = "v8" # ERROR: Fallback is not a heuristic
+  }
+}
+model "fraud" "staging" {
+  router = "edge"
+  path   = "/staging/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  rollout {
+    on_failure = "fallback"
+    fallback   = "rulez" # ERROR: Unknown fallback version
+  }
+}

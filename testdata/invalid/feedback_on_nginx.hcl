@@ -1,0 +1,21 @@
+router "web" {
+  type        = "nginx"
+  config_file = "/tmp/switchyard.conf"
+}
+model "fraud" "production" {
+  router = "web"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  experiment {
+    method   = "ab"
+    variants = { v7 = 50, v8 = 50 }
+    reward   = "feedback" # ERROR: Router type "nginx" cannot collect feedback
+  }
+}

@@ -1,0 +1,22 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  rollout {
+    strategy       = "all_at_once"
+    steps          = [10] # WARNING: Steps ignored
+    fallback       = "rules" # WARNING: fallback is ignored
+    preview_header = "x-preview" # WARNING: preview_header is ignored
+  }
+}

@@ -1,0 +1,12 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+
+model "fraud detector" "production" { # ERROR: Invalid name
+  router = "edge"
+  path   = "fraud" # ERROR: Invalid path
+  serve  = "v7"
+
+  version "v7" { url = "127.0.0.1:9102" } # ERROR: Invalid version URL
+}

@@ -1,0 +1,49 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  shadow {
+    version = "v9" # ERROR: Unknown shadow version
+  }
+}
+model "fraud" "staging" {
+  router = "edge"
+  path   = "/staging/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  shadow {
+    version = "v7" # ERROR: Shadow of the live version
+  }
+}
+model "fraud" "canary" {
+  router = "edge"
+  path   = "/canary/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  shadow { # ERROR: Missing required argument
+    percent = 10
+  }
+}

@@ -1,0 +1,21 @@
+router "edge" {
+  type   = "envoy" # ERROR: Unknown router type
+  listen = "127.0.0.1:8080"
+}
+
+metrics "prom" {
+  type = "datadog" # ERROR: Unknown metrics type
+  url  = "http://127.0.0.1:9090"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+}

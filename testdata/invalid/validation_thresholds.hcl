@@ -1,0 +1,30 @@
+router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:8080"
+}
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "v7"
+
+  version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" { url = "http://127.0.0.1:9103" }
+  version "rules" {
+    url       = "http://127.0.0.1:9190"
+    heuristic = true
+  }
+  version "v9" {
+    url = "http://127.0.0.1:9109"
+    validation { # ERROR: Validation has no threshold
+      dataset = "datasets/present.jsonl"
+    }
+  }
+  version "v10" {
+    url = "http://127.0.0.1:9110"
+    validation {
+      dataset = "datasets/present.jsonl"
+      metric  = "rmse"
+      min     = 0.1 # ERROR: Wrong threshold for rmse
+    }
+  }
+}

@@ -1,0 +1,83 @@
+package router
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// MaxTableBytes bounds the body of PUT /v1/routes.
+const MaxTableBytes = 4 << 20
+
+// NewAdminHandler serves a router's admin API (SPEC.md §5): PUT and GET
+// /v1/routes, GET /v1/stats?window=10s and GET /metrics. Every call needs
+// "Authorization: Bearer <token>"; with an empty token every call is
+// refused.
+func NewAdminHandler(r *Router, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /v1/routes", func(w http.ResponseWriter, req *http.Request) {
+		var t traffic.Table
+		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, MaxTableBytes))
+		if err := dec.Decode(&t); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeError(w, http.StatusRequestEntityTooLarge, "routing table is larger than the limit of 4 MiB")
+				return
+			}
+			writeError(w, http.StatusBadRequest, "routing table is not valid JSON: "+err.Error())
+			return
+		}
+		if err := r.Update(t); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, r.Table())
+	})
+	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, req *http.Request) {
+		writeJSON(w, http.StatusOK, r.Table())
+	})
+	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, req *http.Request) {
+		window := 10 * time.Second
+		if s := req.URL.Query().Get("window"); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				writeError(w, http.StatusBadRequest, "window must be a positive duration such as 10s or 1m, got "+s)
+				return
+			}
+			window = d
+		}
+		writeJSON(w, http.StatusOK, r.Stats(window))
+	})
+	mux.Handle("GET /metrics", r.MetricsHandler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusNotFound, "no such admin endpoint: "+req.Method+" "+req.URL.Path)
+	})
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got := []byte(req.Header.Get("Authorization"))
+		// Compare the scheme case-insensitively, the token exactly and in
+		// constant time.
+		if len(got) > len("Bearer ") && strings.EqualFold(string(got[:len("Bearer ")]), "Bearer ") {
+			copy(got, "Bearer ")
+		}
+		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		mux.ServeHTTP(w, req)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,251 @@
+package router
+
+import (
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"sync/atomic"
+)
+
+// backend is one version of one route, with its proxies built once.
+type backend struct {
+	version string
+	hdr     []string // X-Switchyard-Version value, shared by every response
+	target  *url.URL
+	proxy   *httputil.ReverseProxy
+	proxyFB *httputil.ReverseProxy // turns a 5xx into an error so the fallback answers; nil without fallback
+	stats   *versionStats
+	weight  float64 // live percent, > 0 for choices
+	seed    uint64  // per-version hash seed for rendezvous hashing
+}
+
+// choose picks the version for a request: the preview header first, then the
+// sticky key, then the bandit, then the weighted split. It returns the key it
+// used ("" when none).
+func (r *route) choose(req *http.Request, rnd *rand.Rand) *backend {
+	if r.preview != nil {
+		if v := req.Header[r.previewHdr]; len(v) > 0 && v[0] != "" {
+			return r.preview
+		}
+	}
+	key := r.stickyKey(req)
+	if r.bandit != nil {
+		return r.bandit.choose(key, rnd)
+	}
+	if key != "" {
+		return rendezvous(r.choices, key, nil)
+	}
+	return r.weighted(rnd)
+}
+
+func (r *route) stickyKey(req *http.Request) string {
+	switch r.sticky {
+	case stickyHeader:
+		if v := req.Header[r.stickyName]; len(v) > 0 {
+			return v[0]
+		}
+	case stickyCookie:
+		if c, err := req.Cookie(r.stickyName); err == nil {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// versionForKey is the version a sticky key is routed to now, for feedback
+// by key; nil when the route is not sticky.
+func (r *route) versionForKey(key string, rnd *rand.Rand) *backend {
+	if r.sticky == stickyNone || key == "" {
+		return nil
+	}
+	if r.bandit != nil {
+		return r.bandit.choose(key, rnd)
+	}
+	return rendezvous(r.choices, key, nil)
+}
+
+func (r *route) weighted(rnd *rand.Rand) *backend {
+	if len(r.choices) == 1 {
+		return r.choices[0]
+	}
+	x := rnd.Float64() * r.cum[len(r.cum)-1]
+	for i, c := range r.cum {
+		if x < c {
+			return r.choices[i]
+		}
+	}
+	return r.choices[len(r.choices)-1]
+}
+
+// rendezvous is weighted rendezvous hashing: every version draws a
+// pseudo-random u in (0,1) from the key, and the one with the least
+// -ln(u)/weight wins. A version wins with probability weight/total, and a
+// key only ever moves to a version whose weight rose relative to its own:
+// raising a canary from 5% to 25% (others shrinking) moves users into the
+// canary and never out of it. weights overrides the backends' live weights.
+func rendezvous(bs []*backend, key string, weights []float64) *backend {
+	kh := hashString(key)
+	var best *backend
+	bestScore := math.Inf(1)
+	for i, b := range bs {
+		w := b.weight
+		if weights != nil {
+			w = weights[i]
+		}
+		if w <= 0 {
+			continue
+		}
+		h := mix64(kh ^ b.seed)
+		u := (float64(h>>11) + 0.5) / (1 << 53)
+		score := -math.Log(u) / w
+		if score < bestScore {
+			best, bestScore = b, score
+		}
+	}
+	if best == nil && len(bs) > 0 {
+		best = bs[0]
+	}
+	return best
+}
+
+// hashString is FNV-1a, finalised with mix64: stable across processes, so
+// that every router of a fleet sends a user to the same version.
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return mix64(h)
+}
+
+// mix64 is splitmix64's finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// bandit chooses among arms by Thompson sampling on Beta posteriors of the
+// rewards fed back, keeping at least floor of the traffic on every arm.
+type bandit struct {
+	arms  []*backend
+	floor float64
+	// alloc caches the probability-matching split used for sticky keys,
+	// recomputed at most once a second.
+	alloc atomic.Pointer[allocation]
+	now   func() int64
+}
+
+type allocation struct {
+	sec     int64
+	weights []float64
+}
+
+func (b *bandit) choose(key string, rnd *rand.Rand) *backend {
+	if key != "" {
+		return rendezvous(b.arms, key, b.allocation(rnd))
+	}
+	k := float64(len(b.arms))
+	if rnd.Float64() < b.floor*k {
+		return b.arms[rnd.IntN(len(b.arms))]
+	}
+	return b.thompson(rnd)
+}
+
+func (b *bandit) thompson(rnd *rand.Rand) *backend {
+	var best *backend
+	bestDraw := -1.0
+	for _, a := range b.arms {
+		alpha, beta := a.stats.posterior()
+		d := betaSample(rnd, alpha, beta)
+		if d > bestDraw {
+			best, bestDraw = a, d
+		}
+	}
+	return best
+}
+
+// allocation is each arm's share for sticky keys: the probability that it
+// is best (by Monte Carlo over the posteriors), lifted to the explore floor.
+func (b *bandit) allocation(rnd *rand.Rand) []float64 {
+	sec := int64(0)
+	if b.now != nil {
+		sec = b.now()
+	}
+	if a := b.alloc.Load(); a != nil && a.sec == sec {
+		return a.weights
+	}
+	const draws = 500
+	wins := make([]float64, len(b.arms))
+	for i := 0; i < draws; i++ {
+		best, bestDraw := 0, -1.0
+		for j, a := range b.arms {
+			alpha, beta := a.stats.posterior()
+			if d := betaSample(rnd, alpha, beta); d > bestDraw {
+				best, bestDraw = j, d
+			}
+		}
+		wins[best]++
+	}
+	k := float64(len(b.arms))
+	for j := range wins {
+		wins[j] = 100 * (b.floor + (1-b.floor*k)*wins[j]/draws)
+	}
+	b.alloc.Store(&allocation{sec: sec, weights: wins})
+	return wins
+}
+
+// betaSample draws from Beta(a, b) through two Gamma draws.
+func betaSample(rnd *rand.Rand, a, b float64) float64 {
+	x := gammaSample(rnd, a)
+	y := gammaSample(rnd, b)
+	return x / (x + y)
+}
+
+// gammaSample draws from Gamma(k, 1) (Marsaglia and Tsang, 2000).
+func gammaSample(rnd *rand.Rand, k float64) float64 {
+	if k < 1 {
+		return gammaSample(rnd, k+1) * math.Pow(rnd.Float64(), 1/k)
+	}
+	d := k - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rnd.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rnd.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
+}
+
+// randPool hands out seeded generators: math/rand/v2 generators are not
+// safe for concurrent use, and one per request would allocate.
+type randPool struct {
+	seed uint64
+	n    atomic.Uint64
+	pool sync.Pool
+}
+
+func newRandPool(seed uint64) *randPool {
+	p := &randPool{seed: seed}
+	p.pool.New = func() any {
+		i := p.n.Add(1)
+		return rand.New(rand.NewPCG(p.seed, mix64(p.seed^i)))
+	}
+	return p
+}
+
+func (p *randPool) get() *rand.Rand  { return p.pool.Get().(*rand.Rand) }
+func (p *randPool) put(r *rand.Rand) { p.pool.Put(r) }

@@ -1,0 +1,138 @@
+package router
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the router's Prometheus series.
+type metrics struct {
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	fallbacks    *prometheus.CounterVec
+	shadowCmp    *prometheus.CounterVec
+	shadowDur    *prometheus.HistogramVec
+	rewards      *prometheus.CounterVec
+	rewardSum    *prometheus.CounterVec
+	tableUpdates *prometheus.CounterVec
+	routes       prometheus.Gauge
+}
+
+var versionLabels = []string{"model", "stage", "version"}
+
+func newMetrics(extra prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_requests_total",
+			Help: "Requests proxied by the builtin router, by the version that was tried and the status code returned (502/504 for connection failures and timeouts).",
+		}, []string{"model", "stage", "version", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchyard_request_duration_seconds",
+			Help:    "Time to answer a proxied request, by version.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, versionLabels),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_fallbacks_total",
+			Help: "Requests whose chosen version failed and that were retried on the route's fallback, by the version that failed.",
+		}, versionLabels),
+		shadowCmp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_shadow_comparisons_total",
+			Help: "Shadow copies by outcome: agree, disagree, error (the shadow failed) or dropped (queue full or body too large).",
+		}, []string{"model", "stage", "version", "result"}),
+		shadowDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchyard_shadow_duration_seconds",
+			Help:    "Time the shadow version took to answer a copied request.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, versionLabels),
+		rewards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_rewards_total",
+			Help: "Feedback rewards received, by version.",
+		}, versionLabels),
+		rewardSum: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_reward_sum",
+			Help: "Sum of the feedback rewards received, by version.",
+		}, versionLabels),
+		tableUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_table_updates_total",
+			Help: "Routing table updates, by result (applied or rejected).",
+		}, []string{"result"}),
+		routes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_routes",
+			Help: "Routes in the live routing table.",
+		}),
+	}
+	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.routes}
+	for _, c := range cs {
+		m.registry.MustRegister(c)
+		if extra != nil {
+			if err := extra.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// versionMetrics are one version's series, resolved once so that the hot
+// path does no label lookups: counters per status code are created on first
+// use and cached.
+type versionMetrics struct {
+	m                     *metrics
+	model, stage, version string
+	codes                 [600]atomic.Pointer[counter]
+	duration              prometheus.Observer
+	fallbacks             prometheus.Counter
+	shadowDur             prometheus.Observer
+	rewards, rewardSum    prometheus.Counter
+}
+
+type counter struct{ prometheus.Counter }
+
+func (m *metrics) forVersion(model, stage, version string) *versionMetrics {
+	return &versionMetrics{
+		m: m, model: model, stage: stage, version: version,
+		duration:  m.duration.WithLabelValues(model, stage, version),
+		fallbacks: m.fallbacks.WithLabelValues(model, stage, version),
+		shadowDur: m.shadowDur.WithLabelValues(model, stage, version),
+		rewards:   m.rewards.WithLabelValues(model, stage, version),
+		rewardSum: m.rewardSum.WithLabelValues(model, stage, version),
+	}
+}
+
+func (v *versionMetrics) observe(code int, seconds float64, fellBack bool) {
+	if code < 0 || code >= len(v.codes) {
+		code = 0
+	}
+	c := v.codes[code].Load()
+	if c == nil {
+		c = &counter{v.m.requests.WithLabelValues(v.model, v.stage, v.version, strconv.Itoa(code))}
+		v.codes[code].Store(c)
+	}
+	c.Inc()
+	v.duration.Observe(seconds)
+	if fellBack {
+		v.fallbacks.Inc()
+	}
+}
+
+func (v *versionMetrics) shadow(result string, seconds float64) {
+	v.m.shadowCmp.WithLabelValues(v.model, v.stage, v.version, result).Inc()
+	if result != shadowDropped {
+		v.shadowDur.Observe(seconds)
+	}
+}
+
+func (v *versionMetrics) reward(r float64) {
+	v.rewards.Inc()
+	v.rewardSum.Add(r)
+}

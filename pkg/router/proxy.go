@@ -1,0 +1,371 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FeedbackPath is where the data plane takes rewards (SPEC.md §1).
+const FeedbackPath = "/_switchyard/feedback"
+
+const (
+	hdrVersion   = "X-Switchyard-Version"
+	hdrRequestID = "X-Request-Id"
+	maxIDLen     = 128
+)
+
+// ServeHTTP is the data plane: it routes by the longest path prefix,
+// chooses a version, proxies, falls back, copies to the shadow and measures.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == FeedbackPath {
+		rt.serveFeedback(w, req)
+		return
+	}
+	c := rt.table.Load()
+	r, rest := c.lookup(req.URL.Path)
+	id := rt.requestID(req)
+	if r == nil {
+		w.Header()[hdrRequestID] = req.Header[hdrRequestID]
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for path %q", req.URL.Path))
+		return
+	}
+	rnd := rt.rands.get()
+	b := r.choose(req, rnd)
+	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
+	rt.rands.put(rnd)
+
+	x := rt.exch.Get().(*exchange)
+	*x = exchange{w: w, in: req, r: r, b: b, rest: rest, id: id, replayable: true}
+	defer rt.finish(x)
+
+	canFallBack := r.fallback != nil && b != r.fallback
+	if shadow || canFallBack {
+		if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {
+			x.code = http.StatusBadRequest
+			writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+			return
+		}
+	} else if req.ContentLength != 0 {
+		x.replayable = false
+	}
+	if shadow {
+		if x.replayable {
+			x.shadow = true
+			x.capture = rt.getBuf()
+			x.captureMax = int(rt.opts.MaxBodyBytes)
+		} else {
+			r.shadow.to.stats.recordShadow(rt.now(), shadowDropped, 0)
+		}
+	}
+	rt.ids.put(id, b.stats)
+	x.start = rt.now()
+	if canFallBack && x.replayable {
+		b.proxyFB.ServeHTTP(x, req)
+		return
+	}
+	b.proxy.ServeHTTP(x, req)
+}
+
+// finish records the answer, hands the shadow copy to the queue and
+// recycles the exchange. It runs deferred, so even an aborted response is
+// counted.
+func (rt *Router) finish(x *exchange) {
+	now := rt.now()
+	b := x.b
+	if x.fellBack {
+		b = x.r.fallback
+	}
+	code := x.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	if !x.start.IsZero() {
+		b.stats.recordRequest(now, now.Sub(x.start), code, isFailure(code), false)
+	}
+	if x.shadow {
+		rt.shadow.enqueue(x)
+	} else if x.capture != nil {
+		rt.putBuf(x.capture)
+	}
+	*x = exchange{}
+	rt.exch.Put(x)
+}
+
+// isFailure says whether a status counts as an error of the version:
+// 5xx, including the router's own 502/504 for connection failures and
+// timeouts. 499 (the client went away) does not.
+func isFailure(code int) bool { return code >= 500 }
+
+// exchange is one request's state, and the ResponseWriter handed to the
+// proxy: it remembers the status, captures the body for the shadow's
+// comparison and lets the error handler replay the request on the fallback.
+type exchange struct {
+	w          http.ResponseWriter
+	in         *http.Request
+	r          *route
+	b          *backend
+	rest       string
+	id         string
+	code       int
+	body       []byte // buffered request body, when replayable
+	replayable bool
+	fellBack   bool
+	shadow     bool
+	capture    *bytes.Buffer
+	captureMax int
+	overflow   bool
+	start      time.Time
+}
+
+func (x *exchange) Header() http.Header { return x.w.Header() }
+
+func (x *exchange) WriteHeader(code int) {
+	if code >= 200 && x.code == 0 {
+		x.code = code
+	}
+	x.w.WriteHeader(code)
+}
+
+func (x *exchange) Write(p []byte) (int, error) {
+	if x.code == 0 {
+		x.code = http.StatusOK
+	}
+	if x.capture != nil && !x.overflow {
+		if x.capture.Len()+len(p) > x.captureMax {
+			x.overflow = true
+		} else {
+			x.capture.Write(p)
+		}
+	}
+	return x.w.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer (flushes).
+func (x *exchange) Unwrap() http.ResponseWriter { return x.w }
+
+// bufferBody reads a request body of at most max bytes so that it can be
+// replayed; a larger one is streamed through and the request is not
+// replayable.
+func (x *exchange) bufferBody(max int64) error {
+	req := x.in
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+		return nil
+	}
+	if req.ContentLength > max {
+		x.replayable = false
+		return nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(req.Body, max+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(buf)) > max {
+		x.replayable = false
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}
+		return nil
+	}
+	x.body = buf
+	req.Body = bodyReader(buf)
+	req.ContentLength = int64(len(buf))
+	req.TransferEncoding = nil
+	return nil
+}
+
+func bodyReader(b []byte) io.ReadCloser {
+	if len(b) == 0 {
+		return http.NoBody
+	}
+	return io.NopCloser(bytes.NewReader(b))
+}
+
+// requestID keeps a sane client id (at most 128 of [A-Za-z0-9._-]) and
+// otherwise makes one and puts it on the request.
+func (rt *Router) requestID(req *http.Request) string {
+	if v := req.Header[hdrRequestID]; len(v) == 1 && saneID(v[0]) {
+		return v[0]
+	}
+	id := rt.ids.next()
+	req.Header[hdrRequestID] = []string{id}
+	return id
+}
+
+func saneID(s string) bool {
+	if s == "" || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// statusError is a backend's 5xx turned into an error so that the
+// fallback answers instead.
+type statusError struct{ code int }
+
+func (e statusError) Error() string { return "backend answered " + strconv.Itoa(e.code) }
+
+// newProxy builds the proxy of one version of one route. With failOn5xx a
+// 5xx answer becomes an error, for the error handler to replay the request
+// on the route's fallback.
+func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.ReverseProxy {
+	prefix := r.path
+	target := b.target
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			in, out := pr.In.URL, pr.Out.URL
+			rest := strings.TrimPrefix(in.Path, prefix)
+			out.Scheme, out.Host = target.Scheme, target.Host
+			out.Path = joinPath(target.Path, rest)
+			out.RawPath = ""
+			if in.RawPath != "" {
+				if esc := in.EscapedPath(); strings.HasPrefix(esc, prefix) {
+					out.RawPath = joinPath(target.EscapedPath(), esc[len(prefix):])
+				}
+			}
+			if target.RawQuery != "" {
+				if out.RawQuery == "" {
+					out.RawQuery = target.RawQuery
+				} else {
+					out.RawQuery = target.RawQuery + "&" + out.RawQuery
+				}
+			}
+			pr.Out.Host = ""
+			pr.SetXForwarded()
+		},
+		Transport:  rt.opts.Transport,
+		BufferPool: &rt.copyBufs,
+		ModifyResponse: func(resp *http.Response) error {
+			if failOn5xx && resp.StatusCode >= 500 {
+				return statusError{resp.StatusCode}
+			}
+			resp.Header[hdrVersion] = b.hdr
+			if id := resp.Request.Header[hdrRequestID]; len(id) > 0 {
+				resp.Header[hdrRequestID] = id
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, out *http.Request, err error) {
+			rt.proxyError(r, b, w, out, err)
+		},
+		ErrorLog: nil,
+	}
+}
+
+// proxyError handles a failed attempt: it counts the failure against the
+// version and replays the request on the fallback when it can, or answers
+// 502 (504 on a timeout) itself.
+func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *http.Request, err error) {
+	code := http.StatusBadGateway
+	var se statusError
+	switch {
+	case errors.As(err, &se):
+		code = se.code
+	case out.Context().Err() != nil && errors.Is(out.Context().Err(), context.Canceled):
+		code = 499 // the client went away
+	case isTimeout(err):
+		code = http.StatusGatewayTimeout
+	}
+	x, ok := w.(*exchange)
+	if ok && code != 499 && r.fallback != nil && b != r.fallback && x.replayable && !x.fellBack {
+		now := rt.now()
+		b.stats.recordRequest(now, now.Sub(x.start), code, true, true)
+		rt.opts.Logger.Debug("answering from the fallback", "model", r.model, "stage", r.stage, "version", b.version, "fallback", r.fallback.version, "err", err)
+		x.fellBack = true
+		x.start = now
+		x.in.Body = bodyReader(x.body)
+		rt.ids.put(x.id, r.fallback.stats)
+		r.fallback.proxy.ServeHTTP(x, x.in)
+		return
+	}
+	h := w.Header()
+	h[hdrVersion] = b.hdr
+	if id := out.Header[hdrRequestID]; len(id) > 0 {
+		h[hdrRequestID] = id
+	}
+	if code == 499 {
+		if ok {
+			x.code = code
+		}
+		return
+	}
+	if code < 500 || code > 599 || se.code != 0 {
+		code = http.StatusBadGateway
+	}
+	writeError(w, code, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, err))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// joinPath appends rest (empty or starting with /) to a base path.
+func joinPath(base, rest string) string {
+	base = strings.TrimSuffix(base, "/")
+	switch {
+	case base == "" && rest == "":
+		return "/"
+	case base == "":
+		return rest
+	case rest == "":
+		return base
+	}
+	return base + rest
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// copyPool recycles ReverseProxy's copy buffers (32 KiB each, otherwise
+// allocated per request).
+type copyPool struct{ p sync.Pool }
+
+func (c *copyPool) Get() []byte {
+	if b, ok := c.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (c *copyPool) Put(b []byte) { c.p.Put(&b) }
+
+func (rt *Router) getBuf() *bytes.Buffer {
+	if b, ok := rt.bufs.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (rt *Router) putBuf(b *bytes.Buffer) {
+	if b.Cap() > 4<<20 {
+		return
+	}
+	rt.bufs.Put(b)
+}

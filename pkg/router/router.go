@@ -1,0 +1,232 @@
+// Package router is Switchyard's builtin data plane: it proxies each
+// model's requests to a version chosen from an atomically swapped routing
+// table (weighted split, sticky users, preview header, Thompson-sampling
+// bandit), copies requests to a shadow and compares the answers, retries on
+// a fallback, takes feedback, and measures it all per model, stage and
+// version.
+package router
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// Options configure a Router. Zero values take the defaults noted.
+type Options struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Transport carries live and shadow requests (default: a shared
+	// http.Transport tuned for many keep-alive connections per backend,
+	// with BackendTimeout as its response header timeout).
+	Transport http.RoundTripper
+	// BackendTimeout bounds the wait for a live backend's response headers
+	// when the default transport is used (default 30s).
+	BackendTimeout time.Duration
+	// Seed seeds the generators of the weighted split and the bandit.
+	Seed uint64
+	// ShadowQueue is how many shadow copies may wait (default 1024);
+	// ShadowWorkers send them (default 32); ShadowTimeout bounds each
+	// (default 5s).
+	ShadowQueue   int
+	ShadowWorkers int
+	ShadowTimeout time.Duration
+	// MaxBodyBytes is the most of a request or response body buffered for
+	// shadow copies, comparisons and fallback replays (default 1 MiB).
+	// Larger requests are proxied without a shadow copy or a fallback.
+	MaxBodyBytes int64
+	// StatsHorizon is the longest window Stats can cover (default 10m).
+	StatsHorizon time.Duration
+	// RequestIDs is how many recent request ids are remembered for
+	// feedback (default 65536).
+	RequestIDs int
+	// Logger receives operational messages (default: discarded).
+	Logger *slog.Logger
+	// Registerer, when set, also receives the router's Prometheus
+	// collectors; MetricsHandler always serves them.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BackendTimeout <= 0 {
+		o.BackendTimeout = 30 * time.Second
+	}
+	if o.Transport == nil {
+		o.Transport = newTransport(o.BackendTimeout)
+	}
+	if o.ShadowQueue <= 0 {
+		o.ShadowQueue = 1024
+	}
+	if o.ShadowWorkers <= 0 {
+		o.ShadowWorkers = 32
+	}
+	if o.ShadowTimeout <= 0 {
+		o.ShadowTimeout = 5 * time.Second
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.StatsHorizon < time.Second {
+		o.StatsHorizon = 10 * time.Minute
+	}
+	if o.RequestIDs <= 0 {
+		o.RequestIDs = 1 << 16
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func newTransport(headerTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true, // pass bodies through as the backend encoded them
+		ForceAttemptHTTP2:     false,
+	}
+}
+
+// Router is the builtin router. Its methods are safe for concurrent use.
+type Router struct {
+	opts    Options
+	now     func() time.Time
+	table   atomic.Pointer[compiled]
+	rands   *randPool
+	metrics *metrics
+	ids     *idMemory
+	shadow  *shadowQueue
+	bufs    sync.Pool // *bytes.Buffer for captured live answers
+	exch    sync.Pool // *exchange
+	copyBufs copyPool
+
+	mu    sync.Mutex // serialises Update and guards stats
+	stats map[[3]string]*versionStats
+}
+
+// New returns a router with an empty table (every path answers 404) and
+// starts its shadow workers; Close stops them.
+func New(opts Options) *Router {
+	opts.defaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		opts.Logger.Warn("router metrics not registered with the given registerer", "err", err)
+		m, _ = newMetrics(nil)
+	}
+	rt := &Router{
+		opts:    opts,
+		now:     opts.Now,
+		rands:   newRandPool(opts.Seed),
+		metrics: m,
+		ids:     newIDMemory(opts.RequestIDs),
+		stats:   map[[3]string]*versionStats{},
+	}
+	rt.exch.New = func() any { return new(exchange) }
+	rt.table.Store(&compiled{byPath: map[string]*route{}, byName: map[string]*route{}})
+	rt.shadow = newShadowQueue(rt)
+	return rt
+}
+
+// Update validates t and, when it can be served, swaps it in atomically:
+// requests in flight finish on the table they started with and new ones
+// see only the new one. A bad table changes nothing.
+func (rt *Router) Update(t traffic.Table) error {
+	if err := validate(t); err != nil {
+		rt.metrics.tableUpdates.WithLabelValues("rejected").Inc()
+		return fmt.Errorf("routing table rejected: %w", err)
+	}
+	rt.mu.Lock()
+	c := rt.compile(t)
+	rt.table.Store(c)
+	rt.mu.Unlock()
+	rt.metrics.tableUpdates.WithLabelValues("applied").Inc()
+	rt.metrics.routes.Set(float64(len(t.Routes)))
+	rt.opts.Logger.Info("routing table applied", "routes", len(t.Routes))
+	return nil
+}
+
+// Table returns a copy of the live routing table.
+func (rt *Router) Table() traffic.Table {
+	return copyTable(rt.table.Load().table)
+}
+
+// statsFor returns the measurements of one version, kept across table
+// updates. The caller holds rt.mu.
+func (rt *Router) statsFor(model, stage, version string) *versionStats {
+	k := [3]string{model, stage, version}
+	s, ok := rt.stats[k]
+	if !ok {
+		s = newVersionStats(model, stage, version, int(rt.opts.StatsHorizon/time.Second), rt.metrics)
+		rt.stats[k] = s
+	}
+	return s
+}
+
+// Stats returns what was measured over the last window (at most the
+// StatsHorizon), for every version of the live table and every other
+// version that was measured in that window, sorted by model, stage, version.
+func (rt *Router) Stats(window time.Duration) traffic.Stats {
+	now := rt.now()
+	live := map[[3]string]bool{}
+	for _, r := range rt.table.Load().table.Routes {
+		for v := range r.Backends {
+			live[[3]string{r.Model, r.Stage, v}] = true
+		}
+	}
+	rt.mu.Lock()
+	all := make([]*versionStats, 0, len(rt.stats))
+	for _, s := range rt.stats {
+		all = append(all, s)
+	}
+	rt.mu.Unlock()
+	out := traffic.Stats{Window: window}
+	for _, s := range all {
+		vs := s.snapshot(now, window)
+		if !live[[3]string{s.model, s.stage, s.version}] && vs.Requests == 0 && vs.ShadowPairs == 0 && vs.ShadowDropped == 0 && vs.Rewards == 0 {
+			continue
+		}
+		out.Versions = append(out.Versions, vs)
+	}
+	sort.Slice(out.Versions, func(i, j int) bool {
+		a, b := out.Versions[i], out.Versions[j]
+		if a.Model != b.Model {
+			return a.Model < b.Model
+		}
+		if a.Stage != b.Stage {
+			return a.Stage < b.Stage
+		}
+		return a.Version < b.Version
+	})
+	return out
+}
+
+// MetricsHandler serves the router's Prometheus metrics.
+func (rt *Router) MetricsHandler() http.Handler { return rt.metrics.handler() }
+
+// Shutdown stops taking shadow copies and waits for the queued ones to be
+// sent and compared, or for ctx to end (then the rest are abandoned).
+func (rt *Router) Shutdown(ctx context.Context) error { return rt.shadow.shutdown(ctx) }
+
+// Close is Shutdown bounded by the shadow timeout.
+func (rt *Router) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), rt.opts.ShadowTimeout)
+	defer cancel()
+	return rt.Shutdown(ctx)
+}

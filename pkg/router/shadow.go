@@ -1,0 +1,180 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"strings"
+	"sync/atomic"
+)
+
+// shadowJob is one live request copied for the shadow, with the live
+// answer to compare against.
+type shadowJob struct {
+	sr       *shadowRoute
+	method   string
+	rest     string
+	rawQuery string
+	header   http.Header
+	body     []byte
+	liveCode int
+	live     *bytes.Buffer
+}
+
+// shadowQueue sends shadow copies from a bounded queue through a fixed pool
+// of workers, each copy bounded by its own timeout, over the shared
+// transport (so connections to the shadow are reused). Nothing here ever
+// blocks a live request: a full queue drops the copy and counts it.
+type shadowQueue struct {
+	rt       *Router
+	jobs     chan *shadowJob
+	closed   atomic.Bool
+	done     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+func newShadowQueue(rt *Router) *shadowQueue {
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &shadowQueue{
+		rt:     rt,
+		jobs:   make(chan *shadowJob, rt.opts.ShadowQueue),
+		done:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	q.wg.Add(rt.opts.ShadowWorkers)
+	for i := 0; i < rt.opts.ShadowWorkers; i++ {
+		go q.work()
+	}
+	return q
+}
+
+// enqueue copies what the shadow needs out of a finished exchange.
+func (q *shadowQueue) enqueue(x *exchange) {
+	sr := x.r.shadow
+	if x.overflow || q.closed.Load() {
+		sr.to.stats.recordShadow(q.rt.now(), shadowDropped, 0)
+		q.rt.putBuf(x.capture)
+		return
+	}
+	h := x.in.Header.Clone()
+	removeHopByHop(h)
+	h.Set("X-Switchyard-Shadow", "true")
+	code := x.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	j := &shadowJob{
+		sr: sr, method: x.in.Method, rest: x.rest, rawQuery: x.in.URL.RawQuery,
+		header: h, body: x.body, liveCode: code, live: x.capture,
+	}
+	select {
+	case q.jobs <- j:
+	default:
+		sr.to.stats.recordShadow(q.rt.now(), shadowDropped, 0)
+		q.rt.putBuf(x.capture)
+	}
+}
+
+func (q *shadowQueue) work() {
+	defer q.wg.Done()
+	for {
+		select {
+		case j := <-q.jobs:
+			q.run(j)
+		case <-q.done:
+			for {
+				select {
+				case j := <-q.jobs:
+					q.run(j)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// run sends one copy and records how its answer compares with the live one.
+func (q *shadowQueue) run(j *shadowJob) {
+	rt := q.rt
+	defer rt.putBuf(j.live)
+	to := j.sr.to
+	ctx, cancel := context.WithTimeout(q.ctx, rt.opts.ShadowTimeout)
+	defer cancel()
+	u := &url.URL{Scheme: to.target.Scheme, Host: to.target.Host, Path: joinPath(to.target.Path, j.rest), RawQuery: j.rawQuery}
+	req, err := http.NewRequestWithContext(ctx, j.method, u.String(), bodyReader(j.body))
+	if err != nil {
+		to.stats.recordShadow(rt.now(), shadowError, 0)
+		return
+	}
+	req.Header = j.header
+	start := rt.now()
+	resp, err := rt.opts.Transport.RoundTrip(req)
+	if err != nil {
+		to.stats.recordShadow(rt.now(), shadowError, rt.now().Sub(start))
+		rt.opts.Logger.Debug("shadow copy failed", "version", to.version, "err", err)
+		return
+	}
+	got := rt.getBuf()
+	defer rt.putBuf(got)
+	max := rt.opts.MaxBodyBytes
+	_, err = io.Copy(got, io.LimitReader(resp.Body, max+1))
+	// Drain a little more so that the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
+	resp.Body.Close()
+	lat := rt.now().Sub(start)
+	switch {
+	case err != nil || resp.StatusCode >= 500:
+		to.stats.recordShadow(rt.now(), shadowError, lat)
+	case int64(got.Len()) > max:
+		to.stats.recordShadow(rt.now(), shadowDropped, 0)
+	case resp.StatusCode == j.liveCode && sameBody(j.live.Bytes(), got.Bytes(), j.sr.json, j.sr.tolerance):
+		to.stats.recordShadow(rt.now(), shadowAgree, lat)
+	default:
+		to.stats.recordShadow(rt.now(), shadowDisagree, lat)
+	}
+}
+
+// shutdown stops new copies, lets the workers drain the queue and waits
+// for them, or abandons what is left when ctx ends.
+func (q *shadowQueue) shutdown(ctx context.Context) error {
+	q.stopOnce.Do(func() {
+		q.closed.Store(true)
+		close(q.done)
+	})
+	finished := make(chan struct{})
+	go func() { q.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		q.cancel()
+		return nil
+	case <-ctx.Done():
+		q.cancel()
+		<-finished
+		return ctx.Err()
+	}
+}
+
+// hop-by-hop headers (RFC 9110 §7.6.1) are not copied to the shadow.
+var hopHeaders = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func removeHopByHop(h http.Header) {
+	for _, f := range h["Connection"] {
+		for _, name := range strings.Split(f, ",") {
+			h.Del(strings.TrimSpace(name))
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+}

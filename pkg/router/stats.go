@@ -1,0 +1,238 @@
+package router
+
+import (
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// Latency histograms are log-spaced: bucket i holds latencies in
+// [histMin·histFactor^i, histMin·histFactor^(i+1)), from 1µs to about 80s.
+const (
+	histBuckets = 100
+	histMin     = 1e-6 // seconds
+	histFactor  = 1.2
+	sampleSize  = 1024 // latencies kept per version for rank tests
+)
+
+var logHistFactor = math.Log(histFactor)
+
+func histIndex(seconds float64) int {
+	if seconds <= histMin {
+		return 0
+	}
+	i := int(math.Log(seconds/histMin) / logHistFactor)
+	if i >= histBuckets {
+		return histBuckets - 1
+	}
+	return i
+}
+
+// histQuantile returns the q-quantile of a histogram, interpolating
+// geometrically inside the bucket that holds it; 0 when it is empty.
+func histQuantile(h *[histBuckets]uint64, total uint64, q float64) float64 {
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	var cum float64
+	for i, c := range h {
+		if c == 0 {
+			continue
+		}
+		next := cum + float64(c)
+		if next >= rank {
+			frac := (rank - cum) / float64(c)
+			lo := histMin * math.Pow(histFactor, float64(i))
+			return lo * math.Pow(histFactor, frac)
+		}
+		cum = next
+	}
+	return histMin * math.Pow(histFactor, histBuckets)
+}
+
+// bucket is one second of one version's measurements.
+type bucket struct {
+	sec           int64
+	requests      int64
+	errors        int64
+	fallbacks     int64
+	hist          [histBuckets]uint32
+	shadowPairs   int64
+	shadowAgree   int64
+	shadowErrors  int64
+	shadowDropped int64
+	shadowHist    [histBuckets]uint32
+	rewards       int64
+	rewardSum     float64
+	rewardSumSq   float64
+}
+
+type sample struct {
+	sec     int64
+	seconds float64
+}
+
+// versionStats holds one model/stage/version's measurements: a ring of
+// per-second buckets (so that a window covers the last seconds, not the time
+// since start), a bounded latency sample, the cumulative rewards the bandit
+// learns from, and its Prometheus series.
+type versionStats struct {
+	model, stage, version string
+	prom                  *versionMetrics
+
+	mu      sync.Mutex
+	ring    []bucket
+	samples [sampleSize]sample
+	nextS   int
+	// cumulative rewards, for the bandit's posteriors
+	totalRewards   float64
+	totalRewardSum float64
+}
+
+func newVersionStats(model, stage, version string, horizon int, m *metrics) *versionStats {
+	return &versionStats{
+		model: model, stage: stage, version: version,
+		ring: make([]bucket, horizon),
+		prom: m.forVersion(model, stage, version),
+	}
+}
+
+// at returns the bucket of second sec, reset if it held an older second.
+// The caller holds s.mu.
+func (s *versionStats) at(sec int64) *bucket {
+	b := &s.ring[int(sec%int64(len(s.ring)))]
+	if b.sec != sec {
+		*b = bucket{sec: sec}
+	}
+	return b
+}
+
+// recordRequest counts one attempt answered with code after latency.
+func (s *versionStats) recordRequest(now time.Time, latency time.Duration, code int, isErr, fellBack bool) {
+	sec := now.Unix()
+	lat := latency.Seconds()
+	idx := histIndex(lat)
+	s.mu.Lock()
+	b := s.at(sec)
+	b.requests++
+	if isErr {
+		b.errors++
+	}
+	if fellBack {
+		b.fallbacks++
+	}
+	b.hist[idx]++
+	s.samples[s.nextS] = sample{sec: sec, seconds: lat}
+	s.nextS = (s.nextS + 1) % sampleSize
+	s.mu.Unlock()
+	s.prom.observe(code, lat, fellBack)
+}
+
+// Shadow outcomes.
+const (
+	shadowAgree    = "agree"
+	shadowDisagree = "disagree"
+	shadowError    = "error"
+	shadowDropped  = "dropped"
+)
+
+// recordShadow counts one shadow copy's outcome; a shadow error is a pair
+// that disagrees, so that a failing shadow can never pass an assessment.
+func (s *versionStats) recordShadow(now time.Time, result string, latency time.Duration) {
+	s.mu.Lock()
+	b := s.at(now.Unix())
+	switch result {
+	case shadowDropped:
+		b.shadowDropped++
+	default:
+		b.shadowPairs++
+		b.shadowHist[histIndex(latency.Seconds())]++
+		switch result {
+		case shadowAgree:
+			b.shadowAgree++
+		case shadowError:
+			b.shadowErrors++
+		}
+	}
+	s.mu.Unlock()
+	s.prom.shadow(result, latency.Seconds())
+}
+
+func (s *versionStats) recordReward(now time.Time, reward float64) {
+	s.mu.Lock()
+	b := s.at(now.Unix())
+	b.rewards++
+	b.rewardSum += reward
+	b.rewardSumSq += reward * reward
+	s.totalRewards++
+	s.totalRewardSum += reward
+	s.mu.Unlock()
+	s.prom.reward(reward)
+}
+
+// posterior returns the Beta posterior parameters from all rewards so far,
+// starting from Beta(1,1).
+func (s *versionStats) posterior() (alpha, beta float64) {
+	s.mu.Lock()
+	n, sum := s.totalRewards, s.totalRewardSum
+	s.mu.Unlock()
+	return 1 + sum, 1 + n - sum
+}
+
+// snapshot sums the buckets of the last window seconds ending at now.
+func (s *versionStats) snapshot(now time.Time, window time.Duration) traffic.VersionStats {
+	secs := int64(math.Ceil(window.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	if secs > int64(len(s.ring)) {
+		secs = int64(len(s.ring))
+	}
+	nowSec := now.Unix()
+	oldest := nowSec - secs + 1
+	out := traffic.VersionStats{Model: s.model, Stage: s.stage, Version: s.version}
+	var hist, shist [histBuckets]uint64
+	var total, stotal uint64
+	s.mu.Lock()
+	for i := range s.ring {
+		b := &s.ring[i]
+		if b.sec < oldest || b.sec > nowSec {
+			continue
+		}
+		out.Requests += b.requests
+		out.Errors += b.errors
+		out.Fallbacks += b.fallbacks
+		out.ShadowPairs += b.shadowPairs
+		out.ShadowAgreements += b.shadowAgree
+		out.ShadowErrors += b.shadowErrors
+		out.ShadowDropped += b.shadowDropped
+		out.Rewards += b.rewards
+		out.RewardSum += b.rewardSum
+		out.RewardSumSq += b.rewardSumSq
+		for j := range b.hist {
+			hist[j] += uint64(b.hist[j])
+			shist[j] += uint64(b.shadowHist[j])
+		}
+	}
+	for _, sm := range s.samples {
+		if sm.sec >= oldest && sm.sec <= nowSec && sm.sec != 0 {
+			out.LatencySample = append(out.LatencySample, sm.seconds)
+		}
+	}
+	s.mu.Unlock()
+	for j := range hist {
+		total += hist[j]
+		stotal += shist[j]
+	}
+	out.RequestRate = float64(out.Requests) / float64(secs)
+	out.LatencyP50 = histQuantile(&hist, total, 0.50)
+	out.LatencyP90 = histQuantile(&hist, total, 0.90)
+	out.LatencyP99 = histQuantile(&hist, total, 0.99)
+	out.ShadowLatencyP99 = histQuantile(&shist, stotal, 0.99)
+	sort.Float64s(out.LatencySample)
+	return out
+}

@@ -106,15 +106,15 @@ func newTransport(headerTimeout time.Duration) *http.Transport {
 
 // Router is the builtin router. Its methods are safe for concurrent use.
 type Router struct {
-	opts    Options
-	now     func() time.Time
-	table   atomic.Pointer[compiled]
-	rands   *randPool
-	metrics *metrics
-	ids     *idMemory
-	shadow  *shadowQueue
-	bufs    sync.Pool // *bytes.Buffer for captured live answers
-	exch    sync.Pool // *exchange
+	opts     Options
+	now      func() time.Time
+	table    atomic.Pointer[compiled]
+	rands    *randPool
+	metrics  *metrics
+	ids      *idMemory
+	shadow   *shadowQueue
+	bufs     sync.Pool // *bytes.Buffer for captured live answers
+	exch     sync.Pool // *exchange
 	copyBufs copyPool
 
 	mu    sync.Mutex // serialises Update and guards stats

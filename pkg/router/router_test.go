@@ -112,8 +112,14 @@ func TestUpdateRejectsBadTablesAndChangesNothing(t *testing.T) {
 	}{
 		{"weights sum", func(r *traffic.Route) []traffic.Route { r.Weights = weights("a", 90, "b", 20); return nil }, "sum to 110"},
 		{"unknown weighted version", func(r *traffic.Route) []traffic.Route { r.Weights = weights("a", 90, "c", 10); return nil }, `"c"`},
-		{"bad url", func(r *traffic.Route) []traffic.Route { r.Backends = map[string]string{"a": "ftp://x", "b": "http://h"}; return nil }, "scheme"},
-		{"no host", func(r *traffic.Route) []traffic.Route { r.Backends = map[string]string{"a": "http://", "b": "http://h"}; return nil }, "no host"},
+		{"bad url", func(r *traffic.Route) []traffic.Route {
+			r.Backends = map[string]string{"a": "ftp://x", "b": "http://h"}
+			return nil
+		}, "scheme"},
+		{"no host", func(r *traffic.Route) []traffic.Route {
+			r.Backends = map[string]string{"a": "http://", "b": "http://h"}
+			return nil
+		}, "no host"},
 		{"unknown shadow", func(r *traffic.Route) []traffic.Route {
 			r.Shadow = &traffic.Shadow{Version: "z", Percent: 100}
 			return nil

@@ -6,8 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 

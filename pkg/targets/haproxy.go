@@ -1,0 +1,411 @@
+package targets
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+const (
+	// haproxyWeightScale turns percents into server weights (0..200: half
+	// a percent of resolution, within HAProxy's 0..256).
+	haproxyWeightScale = 2
+	structureMarker    = "# switchyard-structure: "
+	// Bounds on waiting for a reloaded HAProxy's new worker.
+	reloadWait = 15 * time.Second
+	reloadPoll = 50 * time.Millisecond
+)
+
+// HAProxy applies tables to HAProxy. It owns one config file (a frontend
+// bound to listen, a backend per route with one server per version). A
+// change of structure (routes, versions, paths, preview, stickiness) is
+// written, checked with `<command> -c` and reloaded by sending SIGUSR2 to
+// the master process (HAProxy in master-worker mode, its pid file given
+// with -p in command). A change of weights only is made through the
+// runtime API, without a reload; weights are set again after every
+// reload. The file always holds the current weights, so any later reload
+// keeps them.
+type HAProxy struct {
+	name    string
+	file    string
+	listen  string
+	socket  string
+	command []string
+	pidFile string
+	run     Runner
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	mu     sync.Mutex
+	synced bool
+}
+
+// NewHAProxy returns the target of an haproxy router block. config_file,
+// listen and runtime_api are required; command defaults to
+// ["haproxy", "-f", config_file].
+func NewHAProxy(r *spec.Router, d Deps) (*HAProxy, error) {
+	d = d.withDefaults()
+	if r.ConfigFile == "" {
+		return nil, fmt.Errorf("router %q (haproxy): config_file is required: the one file switchyard owns and rewrites", r.Name)
+	}
+	if !listenRe.MatchString(r.Listen) {
+		return nil, fmt.Errorf("router %q (haproxy): listen %q: want an address such as 127.0.0.1:8080", r.Name, r.Listen)
+	}
+	if r.RuntimeAPI == "" {
+		return nil, fmt.Errorf("router %q (haproxy): runtime_api is required: the admin socket where weights change without a reload", r.Name)
+	}
+	cmd := r.Command
+	if len(cmd) == 0 {
+		cmd = []string{"haproxy", "-f", r.ConfigFile}
+	}
+	h := &HAProxy{name: r.Name, file: r.ConfigFile, listen: r.Listen, socket: r.RuntimeAPI,
+		command: cmd, run: d.Runner, dial: d.Dial}
+	for i := 1; i+1 < len(cmd); i++ {
+		if cmd[i] == "-p" {
+			h.pidFile = cmd[i+1]
+		}
+	}
+	return h, nil
+}
+
+// Capabilities of HAProxy: weights, sticky, preview.
+func (h *HAProxy) Capabilities() Capabilities { return haproxyCaps() }
+
+// serverWeight is one server's weight in one backend.
+type serverWeight struct {
+	backend, server string
+	weight          int
+}
+
+// haproxyConfig is a rendered config file and what Apply needs of it.
+type haproxyConfig struct {
+	data      []byte
+	structure string // digest of the file without its weights
+	weights   []serverWeight
+}
+
+// Apply makes HAProxy serve t: a reload when the structure changes, the
+// runtime API when only weights do, nothing when nothing does.
+func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
+	if err := checkCapabilities(h.name, "haproxy", h.Capabilities(), t); err != nil {
+		return err
+	}
+	cfg, err := h.render(t)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f, err := readOwned(h.file)
+	if err != nil {
+		return fmt.Errorf("router %q: %w", h.name, err)
+	}
+	same := f.existed && bytes.Equal(f.prev, cfg.data)
+	if same && h.synced {
+		return nil
+	}
+	if f.existed && fileStructure(f.prev) == cfg.structure {
+		// Weights only: no reload. The file is rewritten so that a later
+		// reload, by us or anyone, keeps the new weights.
+		h.synced = false
+		if !same {
+			if err := f.write(cfg.data); err != nil {
+				return fmt.Errorf("router %q: %w", h.name, err)
+			}
+		}
+		if err := h.setWeights(ctx, cfg.weights); err != nil {
+			return err
+		}
+		h.synced = true
+		return nil
+	}
+	h.synced = false
+	if err := f.write(cfg.data); err != nil {
+		return fmt.Errorf("router %q: %w", h.name, err)
+	}
+	if err := h.check(ctx, f); err != nil {
+		return err
+	}
+	if err := h.reload(ctx); err != nil {
+		return err
+	}
+	if err := h.setWeights(ctx, cfg.weights); err != nil {
+		return err
+	}
+	h.synced = true
+	return nil
+}
+
+// check runs `<command> [-f file] -c`, restoring the previous file when
+// HAProxy rejects the new one.
+func (h *HAProxy) check(ctx context.Context, f *ownedFile) error {
+	args := append([]string(nil), h.command[1:]...)
+	if !containsArg(args, h.file) {
+		args = append(args, "-f", h.file)
+	}
+	args = append(args, "-c")
+	out, err := h.run.Run(ctx, h.command[0], args...)
+	if err == nil {
+		return nil
+	}
+	what := "previous config restored"
+	if rerr := f.restore(); rerr != nil {
+		what = "and restoring the previous config failed too: " + rerr.Error()
+	}
+	return fmt.Errorf("router %q: `%s %s` rejected the config (%s): %w: %s", h.name,
+		h.command[0], strings.Join(args, " "), what, err, strings.TrimSpace(string(out)))
+}
+
+// reload signals the master to reload and waits until a new worker
+// answers on the runtime API.
+func (h *HAProxy) reload(ctx context.Context) error {
+	if h.pidFile == "" {
+		return fmt.Errorf("router %q: cannot reload HAProxy: give its master's pid file with -p in command (HAProxy in master-worker mode, -W or -Ws)", h.name)
+	}
+	before, err := h.workerPid(ctx)
+	if err != nil {
+		return fmt.Errorf("router %q: before reload: %w", h.name, err)
+	}
+	raw, err := os.ReadFile(h.pidFile)
+	if err != nil {
+		return fmt.Errorf("router %q: read HAProxy's pid file: %w", h.name, err)
+	}
+	master := strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0])
+	if _, err := strconv.Atoi(master); err != nil {
+		return fmt.Errorf("router %q: pid file %s holds %q, not a pid", h.name, h.pidFile, master)
+	}
+	if out, err := h.run.Run(ctx, "kill", "-USR2", master); err != nil {
+		return fmt.Errorf("router %q: signal HAProxy's master %s to reload: %w: %s", h.name, master, err, strings.TrimSpace(string(out)))
+	}
+	ctx, cancel := context.WithTimeout(ctx, reloadWait)
+	defer cancel()
+	tick := time.NewTicker(reloadPoll)
+	defer tick.Stop()
+	for {
+		if pid, err := h.workerPid(ctx); err == nil && pid != before {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("router %q: HAProxy's worker did not change after the reload signal (is it in master-worker mode?): %w", h.name, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// workerPid asks the runtime API for the worker's pid.
+func (h *HAProxy) workerPid(ctx context.Context) (string, error) {
+	out, err := h.runtime(ctx, "show info")
+	if err != nil {
+		return "", err
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Pid: "); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("runtime API %s: no Pid in show info", h.socket)
+}
+
+// setWeights sets every server's weight through the runtime API.
+func (h *HAProxy) setWeights(ctx context.Context, ws []serverWeight) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	cmds := make([]string, len(ws))
+	for i, w := range ws {
+		cmds[i] = fmt.Sprintf("set server %s/%s weight %d", w.backend, w.server, w.weight)
+	}
+	out, err := h.runtime(ctx, strings.Join(cmds, ";"))
+	if err != nil {
+		return fmt.Errorf("router %q: set weights: %w", h.name, err)
+	}
+	if msg := strings.TrimSpace(out); msg != "" {
+		return fmt.Errorf("router %q: set weights through %s: %s", h.name, h.socket, msg)
+	}
+	return nil
+}
+
+// runtime sends one command line to the runtime API and returns the answer.
+func (h *HAProxy) runtime(ctx context.Context, line string) (string, error) {
+	network, addr := "unix", h.socket
+	if a, ok := strings.CutPrefix(addr, "unix@"); ok {
+		addr = a
+	} else if a, ok := strings.CutPrefix(addr, "ipv4@"); ok {
+		network, addr = "tcp", a
+	} else if !strings.HasPrefix(addr, "/") {
+		network = "tcp"
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultHTTPTimeout)
+	defer cancel()
+	conn, err := h.dial(ctx, network, addr)
+	if err != nil {
+		return "", fmt.Errorf("runtime API %s: %w", h.socket, err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if _, err := io.WriteString(conn, line+"\n"); err != nil {
+		return "", fmt.Errorf("runtime API %s: %w", h.socket, err)
+	}
+	b, err := io.ReadAll(conn)
+	if err != nil {
+		return "", fmt.Errorf("runtime API %s: %w", h.socket, err)
+	}
+	return string(b), nil
+}
+
+// Render returns the owned config file for a table.
+func (h *HAProxy) Render(t traffic.Table) ([]byte, error) {
+	cfg, err := h.render(t)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.data, nil
+}
+
+func (h *HAProxy) render(t traffic.Table) (*haproxyConfig, error) {
+	plans, err := planTable(t)
+	if err != nil {
+		return nil, fmt.Errorf("router %q: %w", h.name, err)
+	}
+	cfg := &haproxyConfig{}
+	for _, p := range plans {
+		for _, v := range p.versions {
+			cfg.weights = append(cfg.weights, serverWeight{backend: p.id, server: v, weight: haproxyWeight(p, v)})
+		}
+	}
+	structure := h.renderWith(plans, nil)
+	cfg.structure = hashHex(string(structure))
+	body := h.renderWith(plans, cfg.weights)
+	w := &confWriter{}
+	w.line("# Owned by switchyard (router %q): rewritten on every change, do not edit.", h.name)
+	w.line("%s%s", structureMarker, cfg.structure)
+	w.Write(body)
+	cfg.data = w.Bytes()
+	return cfg, nil
+}
+
+func haproxyWeight(p *routePlan, version string) int {
+	for _, w := range p.Weights {
+		if w.Version == version {
+			n := int(math.Round(w.Percent * haproxyWeightScale))
+			if n == 0 && w.Percent > 0 {
+				n = 1
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// renderWith writes the config; with weights nil, every weight is left
+// out, which gives the structure that decides between reload and runtime
+// API.
+func (h *HAProxy) renderWith(plans []*routePlan, weights []serverWeight) []byte {
+	weightOf := map[string]int{}
+	for _, sw := range weights {
+		weightOf[sw.backend+"/"+sw.server] = sw.weight
+	}
+	// Longest prefix first, so that /a/b wins over /a.
+	byPath := append([]*routePlan(nil), plans...)
+	sort.SliceStable(byPath, func(i, j int) bool { return len(byPath[i].prefix) > len(byPath[j].prefix) })
+
+	w := &confWriter{}
+	w.line("")
+	w.line("frontend sy_%s", idRe.ReplaceAllString(h.name, "_"))
+	w.line("    mode http")
+	w.line("    bind %s", h.listen)
+	w.line("    timeout client 60s")
+	w.line(`    http-request set-header X-Request-Id %%[uuid] unless { req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:-]{1,128}$ }`)
+	w.line("    http-request set-var(txn.sy_request_id) req.hdr(x-request-id)")
+	w.line("    http-response set-header X-Request-Id %%[var(txn.sy_request_id)]")
+	var none []string
+	for _, p := range byPath {
+		w.line("    acl %s path_beg %s/", p.id, p.prefix)
+		none = append(none, "!"+p.id)
+		if p.Preview != nil {
+			w.line("    acl %s_preview req.hdr(%s) -m found", p.id, strings.ToLower(p.Preview.Header))
+		}
+	}
+	if len(none) == 0 {
+		w.line("    http-request return status 404")
+	} else {
+		w.line("    http-request return status 404 if %s", strings.Join(none, " "))
+	}
+	for _, p := range byPath {
+		if p.Preview != nil {
+			w.line("    use_backend %s_preview if %s %s_preview", p.id, p.id, p.id)
+		}
+		w.line("    use_backend %s if %s", p.id, p.id)
+	}
+	for _, p := range plans {
+		h.renderBackend(w, p, p.id, p.versions, func(v string) string {
+			if weights == nil {
+				return ""
+			}
+			return fmt.Sprintf(" weight %d", weightOf[p.id+"/"+v])
+		})
+		if p.Preview != nil {
+			h.renderBackend(w, p, p.id+"_preview", []string{p.Preview.Version}, func(string) string { return "" })
+		}
+	}
+	return w.Bytes()
+}
+
+func (h *HAProxy) renderBackend(w *confWriter, p *routePlan, name string, versions []string, weight func(string) string) {
+	w.line("")
+	w.line("backend %s", name)
+	w.line("    mode http")
+	switch p.stickyOn {
+	case "header":
+		w.line("    balance hdr(%s)", strings.ToLower(p.stickyBy))
+		w.line("    hash-type consistent")
+	case "cookie":
+		w.line("    balance hash req.cook(%s)", p.stickyBy)
+		w.line("    hash-type consistent")
+	default:
+		w.line("    balance roundrobin")
+	}
+	w.line("    timeout connect 5s")
+	w.line("    timeout server 60s")
+	w.line(`    http-request replace-path ^%s(/.*)$ %s\1`, regexQuote(p.prefix), p.base)
+	w.line("    http-response set-header X-Switchyard-Version %%[srv_name]")
+	for _, v := range versions {
+		w.line("    server %s %s%s", v, p.backends[v].hostport, weight(v))
+	}
+}
+
+// fileStructure reads the structure digest from a file written by render.
+func fileStructure(data []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for i := 0; i < 3 && sc.Scan(); i++ {
+		if v, ok := strings.CutPrefix(sc.Text(), structureMarker); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func containsArg(args []string, s string) bool {
+	for _, a := range args {
+		if a == s {
+			return true
+		}
+	}
+	return false
+}

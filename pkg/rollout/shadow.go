@@ -1,0 +1,56 @@
+package rollout
+
+import "fmt"
+
+// shadow runs the spec's shadow block beside whatever is live, and
+// records one verdict once min_samples pairs were compared. It never
+// promotes: that stays a human's PR.
+func (s *stepper) shadow() {
+	sh, st := s.m.Shadow, s.st
+	if sh == nil {
+		if x := st.Shadow; x != nil {
+			if !x.Decided {
+				s.event(LevelInfo, "%s shadow of %s removed from the spec before a verdict (%d of %d pairs)", s.key, x.Version, x.Pairs, x.MinSamples)
+			}
+			st.Shadow = nil
+		}
+		return
+	}
+	if _, ok := s.m.Versions[sh.Version]; !ok || sh.Version == st.Stable || (st.Rollout != nil && sh.Version == st.Rollout.To) {
+		// Nothing to compare: the shadow is (becoming) the live version.
+		st.Shadow = nil
+		return
+	}
+	fp := fingerprint(sh)
+	if st.Shadow == nil || st.Shadow.Fingerprint != fp {
+		st.Shadow = &ShadowState{Version: sh.Version, Fingerprint: fp, Commit: s.commit, StartedAt: s.now, MinSamples: sh.MinSamples}
+		s.event(LevelInfo, "%s shadow assessment of %s started: %s%% of live requests copied, verdict after %d pairs",
+			s.key, sh.Version, pct(sh.Percent), sh.MinSamples)
+		return
+	}
+	x := st.Shadow
+	if !s.due {
+		return
+	}
+	if vs, ok := s.obs.Versions[sh.Version]; ok {
+		x.Pairs += vs.ShadowPairs
+		x.Agreements += vs.ShadowAgreements
+		x.Errors += vs.ShadowErrors
+	}
+	v := s.j.shadow(x.Pairs, x.Agreements, sh.MinAgreement, int64(sh.MinSamples))
+	x.Lower, x.Upper = v.Lower, v.Upper
+	if x.Decided || !v.Decided {
+		return
+	}
+	x.Decided, x.Passed = true, v.Passed
+	s.verdict(VerdictShadow, x.Commit, ShadowVerdict{
+		Version: x.Version, Passed: v.Passed, Agreement: v.Agreement, Lower: v.Lower, Upper: v.Upper,
+		Samples: v.Samples, MinAgreement: sh.MinAgreement, Errors: x.Errors,
+	})
+	word := "failed"
+	if v.Passed {
+		word = "passed"
+	}
+	s.event(LevelInfo, "%s shadow assessment of %s %s: agreement %.4f (95%% interval %.4f–%.4f) over %d pairs, min_agreement %s; promotion stays a PR",
+		s.key, x.Version, word, v.Agreement, v.Lower, v.Upper, v.Samples, fmt.Sprint(sh.MinAgreement))
+}

@@ -72,6 +72,21 @@ type abSim struct {
 	looks      int
 	alpha      float64
 	minSamples int64
+	// halves makes rewards fractional: 0.5 with probability 0.3, 1 with
+	// probability pa (pb), else 0; the test then runs on means with the
+	// pooled sample variance instead of proportions.
+	halves bool
+}
+
+// draw is one arm's batch: the sum of rewards and of their squares.
+func (s abSim) draw(r *rand.Rand, p float64) (sum, sumSq float64) {
+	if !s.halves {
+		k := float64(binomial(r, s.batch, p))
+		return k, k
+	}
+	half := binomial(r, s.batch, 0.3)
+	ones := binomial(r, s.batch-int(half), p/0.7)
+	return 0.5*float64(half) + float64(ones), 0.25*float64(half) + float64(ones)
 }
 
 type abOutcome struct {
@@ -86,13 +101,14 @@ func (s abSim) run(r *rand.Rand) abOutcome {
 	seq := Sequential{Alpha: s.alpha, MinSamples: s.minSamples}
 	var o abOutcome
 	for look := 0; look < s.looks && (o.msprtAt == 0 || o.naiveAt == 0); look++ {
-		ka, kb := binomial(r, s.batch, s.pa), binomial(r, s.batch, s.pb)
+		sa, qa := s.draw(r, s.pa)
+		sb, qb := s.draw(r, s.pb)
 		a.N += int64(s.batch)
 		b.N += int64(s.batch)
-		a.Sum += float64(ka)
-		a.SumSq += float64(ka)
-		b.Sum += float64(kb)
-		b.SumSq += float64(kb)
+		a.Sum += sa
+		a.SumSq += qa
+		b.Sum += sb
+		b.SumSq += qb
 		res := seq.Look(a, b)
 		if o.msprtAt == 0 && res.Decided {
 			o.msprtAt, o.msprtWinner = a.N, res.Winner
@@ -111,31 +127,41 @@ func (s abSim) run(r *rand.Rand) abOutcome {
 }
 
 // TestSimABAA: A/A tests monitored at every interval. The mSPRT's false
-// winner rate stays under alpha; a naive z-test at every look does not.
+// winner rate stays under alpha, for proportions and for means; a naive
+// z-test at every look does not.
 func TestSimABAA(t *testing.T) {
-	runs := scaled(2000, 10)
-	s := abSim{pa: 0.05, pb: 0.05, batch: 250, looks: 200, alpha: 0.05, minSamples: 1000}
-	r := NewRand(2017)
-	msprt, naive := 0, 0
-	for i := 0; i < runs; i++ {
-		o := s.run(r)
-		if o.msprtAt > 0 {
-			msprt++
+	for _, tc := range []struct {
+		name string
+		runs int
+		s    abSim
+		seed uint64
+	}{
+		{"proportions, p=0.05 both arms", scaled(2000, 10), abSim{pa: 0.05, pb: 0.05, batch: 250, looks: 200, alpha: 0.05, minSamples: 1000}, 2017},
+		{"means, rewards in {0, 0.5, 1} with mean 0.25 both arms", scaled(1000, 10), abSim{pa: 0.1, pb: 0.1, batch: 250, looks: 200, alpha: 0.05, minSamples: 1000, halves: true}, 2018},
+	} {
+		s := tc.s
+		r := NewRand(tc.seed)
+		msprt, naive := 0, 0
+		for i := 0; i < tc.runs; i++ {
+			o := s.run(r)
+			if o.msprtAt > 0 {
+				msprt++
+			}
+			if o.naiveAt > 0 {
+				naive++
+			}
 		}
-		if o.naiveAt > 0 {
-			naive++
+		m, n := newRate(msprt, tc.runs), newRate(naive, tc.runs)
+		t.Logf("A/A, %s, %d per arm per look, %d looks (%d per arm), min_samples %d, alpha %.2f, %d experiments",
+			tc.name, s.batch, s.looks, s.batch*s.looks, s.minSamples, s.alpha, tc.runs)
+		t.Logf("  mSPRT false winners: %d/%d = %.4f (95%% CI %.4f-%.4f)", m.k, m.n, m.p, m.lo, m.hi)
+		t.Logf("  naive z-test every look: %d/%d = %.4f (95%% CI %.4f-%.4f), %.1fx alpha", n.k, n.n, n.p, n.lo, n.hi, n.p/s.alpha)
+		if full() && m.p > s.alpha {
+			t.Errorf("%s: mSPRT false winner rate %.4f > alpha %.2f", tc.name, m.p, s.alpha)
 		}
-	}
-	m, n := newRate(msprt, runs), newRate(naive, runs)
-	t.Logf("A/A, p=0.05 both arms, %d per arm per look, %d looks (%d per arm), min_samples %d, alpha %.2f, %d experiments",
-		s.batch, s.looks, s.batch*s.looks, s.minSamples, s.alpha, runs)
-	t.Logf("  mSPRT false winners: %d/%d = %.4f (95%% CI %.4f-%.4f)", m.k, m.n, m.p, m.lo, m.hi)
-	t.Logf("  naive z-test every look: %d/%d = %.4f (95%% CI %.4f-%.4f), %.1fx alpha", n.k, n.n, n.p, n.lo, n.hi, n.p/s.alpha)
-	if full() && m.p > s.alpha {
-		t.Errorf("mSPRT false winner rate %.4f > alpha %.2f", m.p, s.alpha)
-	}
-	if n.p < 2*m.p || (full() && n.p < 3*s.alpha) {
-		t.Errorf("naive z-test false winners %.4f: expected several times alpha", n.p)
+		if n.p < 2*m.p || (full() && n.p < 3*s.alpha) {
+			t.Errorf("%s: naive z-test false winners %.4f: expected several times alpha", tc.name, n.p)
+		}
 	}
 }
 

@@ -363,6 +363,27 @@ func (s canarySim) run(r *rand.Rand, pErr float64) int {
 	return 0
 }
 
+// failProb is the exact probability that one interval's measurement
+// fails, at error rate pErr.
+func (s canarySim) failProb(pErr float64) float64 {
+	total := 0.0
+	n := s.perInterval
+	for k := 0; k <= n; k++ {
+		m := Measurement{Value: float64(k) / float64(n), Requests: int64(n)}
+		if s.plain {
+			m.Requests = -1
+		}
+		if v, _ := Judge(s.check, m); v != Fail {
+			continue
+		}
+		lg := func(x float64) float64 { v, _ := math.Lgamma(x); return v }
+		logPMF := lg(float64(n+1)) - lg(float64(k+1)) - lg(float64(n-k+1)) +
+			float64(k)*math.Log(pErr) + float64(n-k)*math.Log1p(-pErr)
+		total += math.Exp(logPMF)
+	}
+	return total
+}
+
 // TestSimCanary: a canary whose error rate goes from 1% to 5% is caught
 // within 3 intervals; a healthy canary (1%) is rolled back in under 0.5%
 // of runs. Canary with steps [5, 25, 50] then 100%, bake 1m, interval 10s:
@@ -408,10 +429,24 @@ func TestSimCanary(t *testing.T) {
 		if rw.plain {
 			judge = "plain threshold"
 		}
+		if rw.fl == 0 {
+			// Exact figures: the probability that one interval fails, from
+			// the binomial distribution of the errors.
+			healthy, bad := s.failProb(0.01), s.failProb(0.05)
+			t.Logf("  max %.3f, %s: exactly, one interval fails with p %.3g (healthy) and %.4f (bad): healthy rolled back %.3g per 24 intervals, bad caught within 3 intervals %.6f",
+				rw.max, judge, healthy, bad, 1-math.Pow(1-healthy, 24), 1-math.Pow(1-bad, 3))
+		}
 		fr, c3 := newRate(falseRB, runs), newRate(caught3, runs)
 		t.Logf("  max %.3f, %s, failure_limit %d: healthy rolled back %.4f (95%% CI %.4f-%.4f); bad caught within 3 intervals %.4f (CI %.4f-%.4f), mean interval %.2f",
 			rw.max, judge, rw.fl, fr.p, fr.lo, fr.hi, c3.p, c3.lo, c3.hi, float64(sumAt)/float64(runs))
 		if i == 0 { // the default settings
+			for _, n := range []int{50, 100, 250, 1000} {
+				less := s
+				less.perInterval = n
+				healthy, bad := less.failProb(0.01), less.failProb(0.05)
+				t.Logf("  max %.3f, %s, %d requests per interval: exactly, healthy rolled back %.3g per 24 intervals, bad caught within 3 intervals %.4f",
+					rw.max, judge, n, 1-math.Pow(1-healthy, 24), 1-math.Pow(1-bad, 3))
+			}
 			if full() && fr.p >= 0.005 {
 				t.Errorf("healthy canary rolled back in %.4f of runs, want < 0.005", fr.p)
 			}

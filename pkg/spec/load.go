@@ -297,7 +297,7 @@ func (l *loader) parseFile(name string) {
 	}
 	if rng, ok := tooDeep(name, src); ok {
 		l.add(fromRange(diag.Error, diag.SourceHCL, "Nesting too deep",
-			fmt.Sprintf("Expressions may nest at most %d levels deep. Simplify this expression.", MaxNesting), rng))
+			fmt.Sprintf("Blocks and expressions may nest at most %d levels deep, and one expression may chain at most %d operators. Simplify this part of the file.", MaxNesting, MaxOperators), rng))
 		return
 	}
 	f, ds := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
@@ -317,14 +317,17 @@ func (l *loader) parseFile(name string) {
 // recursive parser or evaluator could turn into a stack overflow. A file
 // with few such tokens is accepted without lexing.
 func tooDeep(name string, src []byte) (hcl.Range, bool) {
-	openers := 0
+	openers, operators := 0, 0
 	for _, c := range src {
 		switch c {
-		case '{', '[', '(', '!', '-', '?', '+', '*', '/', '%', '&', '|', '=', '<', '>':
+		case '{', '[', '(', '!', '-', '?':
 			openers++
+			operators++
+		case '+', '*', '/', '%', '&', '|', '=', '<', '>':
+			operators++
 		}
 	}
-	if openers <= MaxNesting {
+	if openers <= MaxNesting && operators <= MaxOperators {
 		return hcl.Range{}, false
 	}
 	toks, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)

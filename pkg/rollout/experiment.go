@@ -220,7 +220,12 @@ func (s *stepper) ab(e *spec.Experiment, x *ExperimentState) {
 			continue
 		}
 		treatments++
-		res := s.j.sequential(x.arm(control), x.arm(t), alpha, minSamples(e))
+		// The always-valid p-value is the running minimum over looks.
+		res := s.j.sequential(x.PValues[t], x.arm(control), x.arm(t), alpha, minSamples(e))
+		if x.PValues == nil {
+			x.PValues = map[string]float64{}
+		}
+		x.PValues[t] = res.PValue
 		x.PValue = math.Min(x.PValue, res.PValue)
 		if !res.Decided {
 			continue

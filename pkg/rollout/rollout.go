@@ -67,7 +67,7 @@ const (
 // package-level state.
 type judges struct {
 	judge         func(*spec.Check, analysis.Measurement) (analysis.Verdict, string)
-	sequential    func(a, b analysis.Arm, alpha float64, minSamples int64) analysis.ABResult
+	sequential    func(prevP float64, a, b analysis.Arm, alpha float64, minSamples int64) analysis.ABResult
 	probBest      func(arms []analysis.Arm, draws int, seed uint64) []float64
 	banditWeights func(probBest []float64, floor float64) []float64
 	shadow        func(pairs, agreements int64, minAgreement float64, minSamples int64) analysis.ShadowVerdict
@@ -76,7 +76,7 @@ type judges struct {
 func analysisJudges() judges {
 	return judges{
 		judge:         analysis.Judge,
-		sequential:    analysis.SequentialTest,
+		sequential:    analysis.SequentialStep,
 		probBest:      analysis.ProbBest,
 		banditWeights: analysis.BanditWeights,
 		shadow:        analysis.JudgeShadow,

@@ -167,7 +167,8 @@ type ExperimentState struct {
 	Stats       map[string]ArmStats `json:"stats"`
 	Weights     []float64           `json:"weights"` // live split, same order as Arms
 	ProbBest    []float64           `json:"prob_best,omitempty"`
-	PValue      float64             `json:"p_value,omitempty"`
+	PValue      float64             `json:"p_value,omitempty"`  // smallest over the comparisons
+	PValues     map[string]float64  `json:"p_values,omitempty"` // ab: running always-valid p-value per treatment
 	// Decided: a winner was found (or no difference concluded) and the
 	// verdict recorded. Done: the experiment no longer drives traffic.
 	Decided bool   `json:"decided"`
@@ -251,6 +252,7 @@ func (s ModelState) clone() ModelState {
 		e.Weights = append([]float64(nil), s.Experiment.Weights...)
 		e.ProbBest = append([]float64(nil), s.Experiment.ProbBest...)
 		e.Stats = cloneMap(s.Experiment.Stats)
+		e.PValues = cloneMap(s.Experiment.PValues)
 		c.Experiment = &e
 	}
 	return c

@@ -117,9 +117,15 @@ func versionBackend(t *testing.T, version string) *httptest.Server {
 	return s
 }
 
-// route builds a route on /v1/fraud for fraud/production.
+// route builds a route on /v1/fraud for fraud/production, with its own
+// copy of backends.
 func route(backends map[string]string, weights ...traffic.Weight) traffic.Route {
-	return traffic.Route{Model: "fraud", Stage: "production", Path: "/v1/fraud", Backends: backends, Weights: weights}
+	own := make(map[string]string, len(backends))
+	for k, v := range backends {
+		own[k] = v
+	}
+	return traffic.Route{Model: "fraud", Stage: "production", Path: "/v1/fraud", Backends: own,
+		Weights: append([]traffic.Weight(nil), weights...)}
 }
 
 func w(version string, percent float64) traffic.Weight {

@@ -19,5 +19,12 @@ func (r *Repo) Repack(ctx context.Context) error {
 	if err := r.repo.RepackObjects(&git.RepackConfig{}); err != nil {
 		return fmt.Errorf("repack %s: %w", r.opts.Dir, err)
 	}
+	// The object storage caches the pack list and indexes it loaded:
+	// reopen the clone so that it reads the new pack.
+	repo, err := git.PlainOpen(r.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("reopen %s after repack: %w", r.opts.Dir, err)
+	}
+	r.repo = repo
 	return nil
 }

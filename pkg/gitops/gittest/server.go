@@ -7,6 +7,7 @@ package gittest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -32,6 +33,7 @@ type Server struct {
 	user     string
 	password string
 	pushes   int
+	onPush   func()
 }
 
 // Option configures a Server.
@@ -80,7 +82,9 @@ func findBackend(t testing.TB) string {
 
 func (s *Server) serve(ln net.Listener) {
 	h := &cgi.Handler{
-		Path: s.backend,
+		Path:   s.backend,
+		Stderr: io.Discard, // "Not a git repository" for missing repos is expected noise
+
 		Env: []string{
 			"GIT_PROJECT_ROOT=" + s.root,
 			"GIT_HTTP_EXPORT_ALL=1",
@@ -102,12 +106,30 @@ func (s *Server) serve(ln net.Listener) {
 			s.pushes++
 			s.mu.Unlock()
 		}
+		if r.Method == http.MethodGet && r.URL.Query().Get("service") == "git-receive-pack" {
+			s.mu.Lock()
+			hook := s.onPush
+			s.onPush = nil
+			s.mu.Unlock()
+			if hook != nil {
+				hook()
+			}
+		}
 		h.ServeHTTP(w, r)
 	})}
 	s.mu.Lock()
 	s.srv = srv
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
+}
+
+// BeforeNextPush runs f once, when the next push starts (before the
+// server advertises its refs): a test can have someone else push in
+// between, so that the push is rejected as non-fast-forward.
+func (s *Server) BeforeNextPush(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onPush = f
 }
 
 // Stop closes the listener and every connection: clients see the server

@@ -1,0 +1,370 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+)
+
+func TestOpenFetchReuse(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	head, err := r.Head()
+	if err != nil || head != srv.Head("specs") {
+		t.Fatalf("Head = %s, %v; server has %s", head, err, srv.Head("specs"))
+	}
+	sha, changed, err := r.Fetch(ctx)
+	if err != nil || changed || sha != head {
+		t.Fatalf("Fetch with nothing new = %s, %v, %v", sha, changed, err)
+	}
+	want := promote(t, srv)
+	sha, changed, err = r.Fetch(ctx)
+	if err != nil || !changed || sha != want {
+		t.Fatalf("Fetch after a push = %s, %v, %v; want %s, changed", sha, changed, err, want)
+	}
+	b, err := r.ReadFile("HEAD", fraudFile)
+	if err != nil || !strings.Contains(string(b), `serve  = "v8"`) {
+		t.Fatalf("ReadFile = %q, %v", b, err)
+	}
+
+	// A second Open of the same directory reuses the clone.
+	r2, err := Open(ctx, Options{URL: srv.RepoURL("specs"), Dir: r.Dir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := r2.Head(); h != want {
+		t.Fatalf("reused clone head %s, want %s", h, want)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	srv := gittest.NewServer(t)
+	ctx := context.Background()
+	_, err := Open(ctx, Options{URL: srv.RepoURL("missing"), Dir: filepath.Join(t.TempDir(), "c")})
+	if err == nil || !strings.Contains(err.Error(), "clone") {
+		t.Fatalf("Open of a missing repository: %v", err)
+	}
+	srv.CreateRepo("specs", map[string]string{"a": "1\n"})
+	_, err = Open(ctx, Options{URL: srv.RepoURL("specs"), Branch: "release", Dir: filepath.Join(t.TempDir(), "c")})
+	if err == nil {
+		t.Fatal("Open of a missing branch: want error")
+	}
+	if _, err := Open(ctx, Options{Dir: t.TempDir()}); err == nil {
+		t.Fatal("Open without URL: want error")
+	}
+}
+
+func TestOpenWithToken(t *testing.T) {
+	srv := gittest.NewServer(t, gittest.WithBasicAuth("x-access-token", "s3cret"))
+	url := srv.CreateRepo("specs", map[string]string{fraudFile: fraudSpec})
+	ctx := context.Background()
+	if _, err := Open(ctx, Options{URL: url, Dir: filepath.Join(t.TempDir(), "c")}); err == nil {
+		t.Fatal("Open without the token: want an authentication error")
+	}
+	r, err := Open(ctx, Options{URL: url, Token: "s3cret", Dir: filepath.Join(t.TempDir(), "c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.WriteOutcome(ctx, Outcome{Action: ActionFallback, Model: "fraud", Stage: "production", File: fraudFile, From: "v7", To: "rules"}); err != nil {
+		t.Fatalf("push with the token: %v", err)
+	}
+	if got := srv.Git("specs", "log", "-1", "--format=%s"); got != "Fall back fraud/production to rules\n" {
+		t.Fatalf("remote head title %q", got)
+	}
+}
+
+func TestOpenLocalPath(t *testing.T) {
+	srv := gittest.NewServer(t)
+	srv.CreateRepo("specs", map[string]string{fraudFile: fraudSpec})
+	ctx := context.Background()
+	r, err := Open(ctx, Options{URL: srv.RepoPath("specs"), Dir: filepath.Join(t.TempDir(), "c"), Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	promote(t, srv)
+	if _, err := r.WriteOutcome(ctx, rollback()); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Show("specs", "main", fraudFile); got != fraudSpec {
+		t.Fatalf("spec after rollback through a local path:\n%s", got)
+	}
+}
+
+func TestLastServeChange(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	srv.CommitAs("specs", "tighten canary", map[string]string{fraudFile: strings.Replace(fraudSpec, "[5, 25, 50]", "[1, 5, 25, 50]", 1)})
+	want := srv.CommitAs("specs", "promote fraud v8", map[string]string{fraudFile: setServe(strings.Replace(fraudSpec, "[5, 25, 50]", "[1, 5, 25, 50]", 1), "v8")})
+	srv.CommitAs("specs", "docs", map[string]string{"README.md": "more docs\n"})
+	srv.CommitAs("specs", "comment", map[string]string{fraudFile: "# top\n" + setServe(strings.Replace(fraudSpec, "[5, 25, 50]", "[1, 5, 25, 50]", 1), "v8")})
+	mustFetch(t, r)
+	c, err := r.LastServeChange(ctx, fraudFile, "fraud", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SHA != want || c.Title != "promote fraud v8" || c.Author != "Someone Else <someone@example.com>" {
+		t.Fatalf("LastServeChange = %+v, want %s", c, want)
+	}
+	if _, err := r.LastServeChange(ctx, fraudFile, "fraud", "canary"); err == nil {
+		t.Fatal("LastServeChange of a missing model: want error")
+	}
+	// With no change since the first commit, the first commit is the answer.
+	srv2, r2, _ := setup(t)
+	c, err = r2.LastServeChange(ctx, fraudFile, "fraud", "production")
+	if err != nil || c.SHA != srv2.Head("specs") {
+		t.Fatalf("LastServeChange on one commit = %+v, %v", c, err)
+	}
+}
+
+func TestRollbackTrueRevert(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	bad := promote(t, srv)
+	mustFetch(t, r)
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Revert || w.SHA != srv.Head("specs") {
+		t.Fatalf("Written = %+v, remote head %s", w, srv.Head("specs"))
+	}
+	msg := srv.Git("specs", "log", "-1", "--format=%B")
+	wantMsg := `Revert "promote fraud v8"
+
+This reverts commit ` + bad + `.
+
+fraud/production rolled back from v8 to v7: check "errors" failed:
+error_rate 0.052 > max 0.01 at step 2 of 4 (25% traffic), 3 of 3 measurements.
+
+Switchyard-Action: rollback
+Switchyard-Model: fraud/production
+Switchyard-Reverts: ` + bad + "\n\n"
+	if msg != wantMsg {
+		t.Fatalf("message:\n%s\nwant:\n%s", msg, wantMsg)
+	}
+	if got := srv.Git("specs", "log", "-1", "--format=%an <%ae> %cn %aI"); got != "Switchyard <switchyard@localhost> Switchyard 2026-11-26T10:00:00+00:00\n" {
+		t.Fatalf("author line %q", got)
+	}
+	if got := srv.Git("specs", "diff", bad+"~1", "main"); got != "" {
+		t.Fatalf("a true revert leaves the tree as before the bad commit; diff:\n%s", got)
+	}
+	if tr := Trailers(msg); tr[TrailerAction] != "rollback" || tr[TrailerModel] != "fraud/production" || tr[TrailerReverts] != bad {
+		t.Fatalf("trailers %v", tr)
+	}
+	// git itself agrees the trailers parse.
+	if got := srv.Git("specs", "log", "-1", "--format=%(trailers:key=Switchyard-Action,valueonly)"); strings.TrimSpace(got) != "rollback" {
+		t.Fatalf("git trailers: %q", got)
+	}
+}
+
+func TestRollbackEditWhenNotClean(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	bad := promote(t, srv)
+	edited := strings.Replace(setServe(fraudSpec, "v8"), "steps    = [5, 25, 50]", "steps    = [5, 25, 50]   # tuned", 1)
+	srv.CommitAs("specs", "tune", map[string]string{fraudFile: edited})
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Revert {
+		t.Fatal("the file changed after the bad commit: want an edit, not a true revert")
+	}
+	if got := srv.Show("specs", "main", fraudFile); got != strings.Replace(edited, `serve  = "v8"`, `serve  = "v7"`, 1) {
+		t.Fatalf("edit changed more than serve:\n%s", got)
+	}
+	msg := srv.Git("specs", "log", "-1", "--format=%B")
+	if !strings.HasPrefix(msg, "Roll back fraud/production from v8 to v7\n\n") || !strings.Contains(msg, "Switchyard-Reverts: "+bad+"\n") || strings.Contains(msg, "This reverts commit") {
+		t.Fatalf("message:\n%s", msg)
+	}
+}
+
+func TestSomeoneElsePushedInBetween(t *testing.T) {
+	srv, r, sl := setup(t)
+	ctx := context.Background()
+	promote(t, srv)
+	mustFetch(t, r)
+	var other string
+	srv.BeforeNextPush(func() {
+		other = srv.CommitAs("specs", "docs", map[string]string{"README.md": "someone else was here\n"})
+	})
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sl.count() != 1 {
+		t.Fatalf("backoff waits = %d, want 1 (one rejected push)", sl.count())
+	}
+	if !w.Revert {
+		t.Fatal("want a true revert re-applied on the new head")
+	}
+	if parent := strings.TrimSpace(srv.Git("specs", "rev-parse", "main~1")); parent != other {
+		t.Fatalf("revert's parent %s, want the other push %s", parent, other)
+	}
+	if got := srv.Show("specs", "main", "README.md"); got != "someone else was here\n" {
+		t.Fatalf("the other push was lost: README %q", got)
+	}
+	if got := srv.Show("specs", "main", fraudFile); got != fraudSpec {
+		t.Fatalf("spec at the remote head:\n%s", got)
+	}
+}
+
+func TestPushGivesUpAfterBoundedAttempts(t *testing.T) {
+	srv, r, sl := setup(t, func(o *Options) { o.PushAttempts = 3 })
+	ctx := context.Background()
+	promote(t, srv)
+	n := 0
+	var again func()
+	again = func() {
+		n++
+		srv.CommitAs("specs", "busy", map[string]string{"README.md": strings.Repeat("x", n) + "\n"})
+		srv.BeforeNextPush(again)
+	}
+	srv.BeforeNextPush(again)
+	_, err := r.WriteOutcome(ctx, rollback())
+	srv.BeforeNextPush(nil)
+	if err == nil || !strings.Contains(err.Error(), "failed to push to remote") || !strings.Contains(err.Error(), "3 attempts") {
+		t.Fatalf("err = %v", err)
+	}
+	if sl.count() != 2 || len(r.Pending()) != 1 {
+		t.Fatalf("waits %d, pending %d; want 2 and 1", sl.count(), len(r.Pending()))
+	}
+	// Once the others stop, the queued rollback lands.
+	if _, err := r.PushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Show("specs", "main", fraudFile); !strings.Contains(got, `serve  = "v7"`) {
+		t.Fatalf("spec after retry:\n%s", got)
+	}
+}
+
+func TestServerDownThenRetried(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	promote(t, srv)
+	mustFetch(t, r)
+	srv.Stop()
+	_, err := r.WriteOutcome(ctx, rollback())
+	if err == nil || !strings.Contains(err.Error(), "failed to push to remote") {
+		t.Fatalf("push to a stopped server: err = %v", err)
+	}
+	if p := r.Pending(); len(p) != 1 || p[0].Key() != "fraud/production" {
+		t.Fatalf("Pending = %+v", p)
+	}
+	srv.Start()
+	res, err := r.PushPending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["fraud/production"].SHA != srv.Head("specs") || len(r.Pending()) != 0 {
+		t.Fatalf("PushPending = %+v; remote head %s; pending %d", res, srv.Head("specs"), len(r.Pending()))
+	}
+	head := srv.Head("specs")
+	// Writing the same outcome again writes nothing.
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil || !w.AlreadyDone || w.SHA != head || srv.Head("specs") != head {
+		t.Fatalf("second write = %+v, %v; remote head moved: %v", w, err, srv.Head("specs") != head)
+	}
+}
+
+func TestSupersededByHuman(t *testing.T) {
+	srv, r, _ := setup(t)
+	promote(t, srv)
+	srv.CommitAs("specs", "promote fraud v9", map[string]string{fraudFile: setServe(fraudSpec, "v9")})
+	head := srv.Head("specs")
+	_, err := r.WriteOutcome(context.Background(), rollback())
+	if !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("err = %v, want ErrSuperseded", err)
+	}
+	if srv.Head("specs") != head || len(r.Pending()) != 0 {
+		t.Fatal("a superseded outcome must write nothing and leave the queue")
+	}
+}
+
+func TestOutcomeEdits(t *testing.T) {
+	withExperiment := strings.Replace(fraudSpec, "  rollout {", `  # A/B test.
+  experiment {
+    method   = "ab"
+    variants = { v7 = 50, v8 = 50 }
+  }
+
+  rollout {`, 1)
+	tests := []struct {
+		name      string
+		start     string
+		o         Outcome
+		wantTitle string
+		wantSpec  string
+	}{
+		{"fallback", setServe(fraudSpec, "v8"),
+			Outcome{Action: ActionFallback, From: "v8", To: "rules", Reason: "error_rate 0.2 > max 0.01"},
+			"Fall back fraud/production to rules", setServe(fraudSpec, "rules")},
+		{"roll_through", setServe(fraudSpec, "v8"),
+			Outcome{Action: ActionRollThrough, From: "v8", To: "v9"},
+			"Roll fraud/production through to v9", setServe(fraudSpec, "v9")},
+		{"promote", withExperiment,
+			Outcome{Action: ActionPromote, From: "v7", To: "v8", Reason: "v8 wins: conversion 0.121 vs 0.104, p = 0.003"},
+			"Promote fraud/production to v8 (experiment winner)", setServe(fraudSpec, "v8")},
+		{"conclude", withExperiment,
+			Outcome{Action: ActionConclude, From: "v7", To: "v7", Reason: "no winner after 20000 samples per variant"},
+			"Conclude experiment on fraud/production", fraudSpec},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, r, _ := setup(t)
+			srv.CommitAs("specs", "start", map[string]string{fraudFile: tc.start})
+			o := tc.o
+			o.Model, o.Stage, o.File = "fraud", "production", fraudFile
+			w, err := r.WriteOutcomeDetail(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Revert || w.AlreadyDone {
+				t.Fatalf("Written = %+v", w)
+			}
+			if got := srv.Git("specs", "log", "-1", "--format=%s"); got != tc.wantTitle+"\n" {
+				t.Fatalf("title %q, want %q", got, tc.wantTitle)
+			}
+			if got := srv.Show("specs", "main", fraudFile); got != tc.wantSpec {
+				t.Fatalf("spec:\n%s\nwant:\n%s", got, tc.wantSpec)
+			}
+			tr := Trailers(srv.Git("specs", "log", "-1", "--format=%B"))
+			if tr[TrailerAction] != string(tc.o.Action) || tr[TrailerModel] != "fraud/production" || tr[TrailerReverts] != "" {
+				t.Fatalf("trailers %v", tr)
+			}
+		})
+	}
+}
+
+func TestRepack(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	for i := range 4 {
+		srv.CommitAs("specs", "docs", map[string]string{"README.md": strings.Repeat("more ", i+1) + "\n"})
+		mustFetch(t, r)
+	}
+	packs := func() int {
+		m, _ := filepath.Glob(filepath.Join(r.Dir(), "objects", "pack", "*.pack"))
+		return len(m)
+	}
+	if packs() < 2 {
+		t.Fatalf("fetches left %d packs; the test needs several", packs())
+	}
+	if err := r.Repack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if packs() != 1 {
+		t.Fatalf("after Repack: %d packs, want 1", packs())
+	}
+	if b, err := r.ReadFile("HEAD", "README.md"); err != nil || string(b) != "more more more more \n" {
+		t.Fatalf("ReadFile after repack = %q, %v", b, err)
+	}
+	if _, err := r.LastServeChange(ctx, fraudFile, "fraud", "production"); err != nil {
+		t.Fatal(err)
+	}
+}

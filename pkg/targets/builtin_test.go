@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
@@ -234,7 +235,9 @@ func TestTablesRefusedBeforeRendering(t *testing.T) {
 		{"nothing live", mod(func(r *traffic.Route) { r.Weights = []traffic.Weight{w("v6", 0)} }), "no version has a weight above 0"},
 		{"injected path", mod(func(r *traffic.Route) { r.Path = "/x { return 200; }" }), "must start with / and hold only"},
 		{"relative path", mod(func(r *traffic.Route) { r.Path = "v1" }), "must start with /"},
-		{"bad url", mod(func(r *traffic.Route) { r.Backends = map[string]string{"v6": "tcp://127.0.0.1:9", "v7": "http://127.0.0.1:9"} }), "want http(s)://host"},
+		{"bad url", mod(func(r *traffic.Route) {
+			r.Backends = map[string]string{"v6": "tcp://127.0.0.1:9", "v7": "http://127.0.0.1:9"}
+		}), "want http(s)://host"},
 		{"https", mod(func(r *traffic.Route) { r.Backends = map[string]string{"v6": "https://a:1", "v7": "https://a:2"} }), "https backends are not supported"},
 		{"mixed base paths", mod(func(r *traffic.Route) { r.Backends = map[string]string{"v6": "http://a:1/x", "v7": "http://a:2/y"} }), "differ in scheme or base path"},
 		{"unknown preview", mod(func(r *traffic.Route) { r.Preview = &traffic.Preview{Header: "x-p", Version: "v9"} }), `preview version "v9"`},
@@ -253,3 +256,6 @@ func TestTablesRefusedBeforeRendering(t *testing.T) {
 		})
 	}
 }
+
+// The builtin router satisfies what the builtin target needs of it.
+var _ BuiltinRouter = (*router.Router)(nil)

@@ -259,3 +259,32 @@ func TestTablesRefusedBeforeRendering(t *testing.T) {
 
 // The builtin router satisfies what the builtin target needs of it.
 var _ BuiltinRouter = (*router.Router)(nil)
+
+// TestBuiltinRemoteAgainstTheRouter drives a real builtin router through
+// its admin API, as `reconciler router` serves it.
+func TestBuiltinRemoteAgainstTheRouter(t *testing.T) {
+	rt := router.New(router.Options{})
+	t.Cleanup(func() { rt.Close() })
+	admin := httptest.NewServer(router.NewAdminHandler(rt, "s3cret"))
+	t.Cleanup(admin.Close)
+	data := httptest.NewServer(rt)
+	t.Cleanup(data.Close)
+	tg, err := New(&spec.Router{Name: "edge", Type: "builtin", Admin: admin.URL, TokenEnv: "EDGE_TOKEN"},
+		Deps{Getenv: func(string) string { return "s3cret" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backends := map[string]string{"v7": versionBackend(t, "v7").URL}
+	ctx := context.Background()
+	if err := tg.Apply(ctx, traffic.Table{Routes: []traffic.Route{route(backends, w("v7", 100))}}); err != nil {
+		t.Fatal(err)
+	}
+	c := newProxyClient(t, strings.TrimPrefix(data.URL, "http://"))
+	if v, p := c.get("/v1/fraud/predict", nil); v != "v7" || p != "/predict" {
+		t.Errorf("router answered %s %s, want v7 /predict", v, p)
+	}
+	err = tg.Apply(ctx, traffic.Table{Routes: []traffic.Route{route(backends, w("v9", 100))}})
+	if err == nil || !strings.Contains(err.Error(), "400 Bad Request") || !strings.Contains(err.Error(), "v9") {
+		t.Errorf("err = %v; want the router's refusal naming v9", err)
+	}
+}

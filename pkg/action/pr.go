@@ -1,0 +1,328 @@
+package action
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/offline"
+	"github.com/switchyard-dev/switchyard/pkg/plan"
+	"github.com/switchyard-dev/switchyard/pkg/policy"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+)
+
+// pullRequest judges the change of a pull request and reports it.
+func (r *runner) pullRequest(ctx context.Context) (int, error) {
+	pr := r.ev.pr
+	repo, err := openRepo(r.cfg.Workspace)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	baseC, err := commitOf(repo, pr.baseSHA, "base")
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	headC, err := headCommit(repo, baseC, pr.headSHA)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	baseFS, err := newTreeFS(baseC)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	headFS, err := newTreeFS(headC)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	// The policies that judge the change come from the base commit, so
+	// the change cannot weaken them.
+	pols, noPolicies, err := loadBasePolicies(ctx, baseFS, r.cfg.Policies, pr.baseSHA, r.cfg.Now)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	shadow, err := shadowEvidence(repo)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	rep, err := r.judge(ctx, judgeInput{
+		baseFS: baseFS, headFS: headFS, baseSHA: pr.baseSHA, headSHA: headC.Hash.String(),
+		policies: pols, noPolicies: noPolicies, shadow: shadow,
+		context: policy.Context{Event: r.ev.name, Actor: r.ev.actor, Labels: pr.labels, Now: r.cfg.Now()},
+	})
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	return r.reportPR(ctx, pr, rep)
+}
+
+// loadBasePolicies loads the policy set of the base commit. A base
+// without a policy directory has no policies; policies that do not compile
+// are an environment error: the change cannot be judged.
+func loadBasePolicies(ctx context.Context, baseFS fs.FS, dir, baseSHA string, now func() time.Time) (*policy.Set, bool, error) {
+	set, err := policy.Load(ctx, baseFS, dir, policy.WithClock(now))
+	if err != nil {
+		var le *policy.LoadError
+		switch {
+		case errors.As(err, &le):
+			return nil, false, envErrorf("the policies in %s/ at the base commit %s do not compile, so this change cannot be judged: %v. Fix them on the base branch first (a pull request cannot change the policies that judge it)", dir, short(baseSHA), err)
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, true, nil
+		}
+		return nil, false, envErrorf("loading the policies of the base commit %s: %v", short(baseSHA), err)
+	}
+	return set, false, nil
+}
+
+// judgeInput is what judge compares and with what.
+type judgeInput struct {
+	baseFS, headFS   fs.FS
+	baseSHA, headSHA string
+	policies         *policy.Set // nil: none
+	noPolicies       bool
+	shadow           map[string]map[string]any
+	context          policy.Context
+}
+
+// judge validates the head, diffs it against the base, runs offline
+// validation of promoted and added versions, and evaluates the policies.
+func (r *runner) judge(ctx context.Context, in judgeInput) (*Report, error) {
+	headTree, headDiags := spec.Load(in.headFS, r.cfg.Path)
+	baseTree, _ := spec.Load(in.baseFS, r.cfg.Path) // the base's own problems are not this change's
+	changes := plan.Diff(baseTree, headTree)
+	rep := &Report{BaseSHA: in.baseSHA, HeadSHA: in.headSHA, SpecDir: r.cfg.Path, PolicyDir: r.cfg.Policies,
+		NoPolicies: in.noPolicies, Evidence: map[string]*Evidence{}}
+	if in.policies != nil {
+		rep.PolicyFiles = in.policies.Files()
+	}
+
+	// Shadow evidence for the versions each change serves.
+	for _, c := range changes {
+		for _, v := range changedVersions(c, baseTree, headTree) {
+			if e, ok := in.shadow[c.Key()+"/"+v]; ok {
+				ev := rep.evidenceFor(c.Key())
+				if ev.Shadow == nil {
+					ev.Shadow = map[string]map[string]any{}
+				}
+				ev.Shadow[v] = e
+			}
+		}
+	}
+
+	var findings []policy.Finding
+	var valDiags []diag.Diagnostic
+	if diag.HasErrors(headDiags) {
+		rep.PoliciesSkip = "the specs have errors; fix them first"
+	} else {
+		if r.cfg.OfflineValidation {
+			valDiags = r.validate(ctx, in.headFS, baseTree, headTree, changes, rep)
+		}
+		if in.policies != nil {
+			input := policy.Input{
+				Models:   headTree.PolicyModels(),
+				Routers:  headTree.PolicyRouters(),
+				Changes:  plan.PolicyChanges(changes),
+				Base:     policy.Base{Models: baseTree.PolicyModels()},
+				Evidence: evidenceInput(rep),
+				Context:  in.context,
+			}
+			fs, err := in.policies.Evaluate(ctx, input)
+			if err != nil {
+				return nil, envErrorf("evaluating the base commit's policies: %v", err)
+			}
+			findings = fs
+		}
+	}
+	p := plan.New(changes, headDiags, findings, headTree)
+	p.Base, p.Head = short(in.baseSHA), short(in.headSHA)
+	attachDiagnostics(p, valDiags)
+	rep.Plan = p
+	return rep, nil
+}
+
+func (r *Report) evidenceFor(key string) *Evidence {
+	e := r.Evidence[key]
+	if e == nil {
+		e = &Evidence{}
+		r.Evidence[key] = e
+	}
+	return e
+}
+
+// attachDiagnostics adds validation diagnostics to the change they are
+// about (their detail names "model name/stage") and counts them.
+func attachDiagnostics(p *plan.Plan, ds []diag.Diagnostic) {
+	for _, d := range ds {
+		placed := false
+		for i := range p.Changes {
+			if strings.Contains(d.Detail, "model "+p.Changes[i].Key()+" ") {
+				p.Changes[i].Findings = append(p.Changes[i].Findings, d)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			p.Diagnostics = append(p.Diagnostics, d)
+		}
+		if d.Severity == diag.Error {
+			p.Errors++
+			p.Valid = false
+		} else {
+			p.Warnings++
+		}
+	}
+}
+
+// changedVersions are the versions a change promotes or adds: the served
+// version when it changed, and every version new at the head or whose
+// definition changed.
+func changedVersions(c plan.Change, base, head *spec.Tree) []string {
+	if c.Kind == plan.Remove {
+		return nil
+	}
+	hm := head.Model(c.Model, c.Stage)
+	if hm == nil {
+		return nil
+	}
+	var bm *spec.Model
+	if base != nil {
+		bm = base.Model(c.Model, c.Stage)
+	}
+	set := map[string]bool{}
+	if c.ServeChanged() {
+		set[c.To] = true
+	}
+	for name, v := range hm.Versions {
+		if bm == nil {
+			set[name] = true
+			continue
+		}
+		old, ok := bm.Versions[name]
+		if !ok || !sameVersion(old, v) {
+			set[name] = true
+		}
+	}
+	if hm.Shadow != nil && (bm == nil || bm.Shadow == nil || bm.Shadow.Version != hm.Shadow.Version) {
+		set[hm.Shadow.Version] = true
+	}
+	out := make([]string, 0, len(set))
+	for v := range set {
+		if _, ok := hm.Versions[v]; ok {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sameVersion(a, b *spec.Version) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// validationJob is one version to validate offline.
+type validationJob struct {
+	key, version string
+	v            *spec.Version
+	file         string
+}
+
+// validate runs the offline validation of every promoted or added version
+// that has a validation block, a bounded number at a time, and returns a
+// diagnostic for each one that failed or could not run.
+func (r *runner) validate(ctx context.Context, headFS fs.FS, base, head *spec.Tree, changes []plan.Change, rep *Report) []diag.Diagnostic {
+	var jobs []validationJob
+	for _, c := range changes {
+		hm := head.Model(c.Model, c.Stage)
+		for _, name := range changedVersions(c, base, head) {
+			if v := hm.Versions[name]; v != nil && v.Validation != nil {
+				jobs = append(jobs, validationJob{key: c.Key(), version: name, v: v, file: hm.File})
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	runner := &offline.Runner{Client: r.cfg.ModelClient, Concurrency: r.cfg.ValidationConcurrency,
+		Timeout: r.cfg.ValidationTimeout, Now: r.cfg.Now}
+	outcomes := make([]*ValidationOutcome, len(jobs))
+	sem := make(chan struct{}, max(1, r.cfg.ValidationConcurrency/4))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res, err := runner.Run(ctx, headFS, j.v)
+			if err != nil {
+				outcomes[i] = &ValidationOutcome{Err: err.Error()}
+				return
+			}
+			outcomes[i] = &ValidationOutcome{Result: &res}
+		}()
+	}
+	wg.Wait()
+	var out []diag.Diagnostic
+	for i, j := range jobs {
+		o := outcomes[i]
+		e := rep.evidenceFor(j.key)
+		if e.Validations == nil {
+			e.Validations = map[string]*ValidationOutcome{}
+		}
+		e.Validations[j.version] = o
+		if o.Passed() {
+			continue
+		}
+		d := diag.Diagnostic{Severity: diag.Error, Source: diag.SourceValidation, File: j.file,
+			Summary: fmt.Sprintf("Offline validation of %s failed", j.version),
+			Detail:  fmt.Sprintf("Version %s of model %s did not pass its offline validation: ", j.version, j.key)}
+		if o.Err != "" {
+			d.Summary = fmt.Sprintf("Offline validation of %s could not run", j.version)
+			d.Detail += o.Err
+		} else {
+			d.Detail += o.Result.Reason
+		}
+		if rng, ok := head.FieldRange(j.key, "versions."+j.version+".validation"); ok {
+			d.File, d.Line, d.Column, d.EndLine, d.EndCol = rng.Filename, rng.Start.Line, rng.Start.Column, rng.End.Line, rng.End.Column
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// evidenceInput is the policy input's "evidence": validation results and
+// shadow assessments by "model/stage/version".
+func evidenceInput(rep *Report) map[string]any {
+	out := map[string]any{}
+	for key, e := range rep.Evidence {
+		for v, o := range e.Validations {
+			ent := entry(out, key+"/"+v)
+			if o.Err != "" {
+				ent["validation"] = map[string]any{"passed": false, "error": o.Err}
+			} else {
+				ent["validation"] = o.Result
+			}
+		}
+		for v, s := range e.Shadow {
+			entry(out, key+"/"+v)["shadow"] = s
+		}
+	}
+	return out
+}
+
+func entry(m map[string]any, k string) map[string]any {
+	if e, ok := m[k].(map[string]any); ok {
+		return e
+	}
+	e := map[string]any{}
+	m[k] = e
+	return e
+}

@@ -1,0 +1,56 @@
+package action
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/switchyard-dev/switchyard/pkg/plan"
+)
+
+// reportPR posts the sticky comment and the annotations, writes the job
+// summary and the outputs, and returns the exit code.
+func (r *runner) reportPR(ctx context.Context, pr *prEvent, rep *Report) (int, error) {
+	md := rep.Markdown()
+	if r.cfg.Comment {
+		if err := r.upsertComment(ctx, pr.number, md); err != nil {
+			return ExitEnvironment, fmt.Errorf("posting the plan comment on #%d: %w (the token needs `pull-requests: write`)", pr.number, err)
+		}
+	}
+	diags := rep.Diagnostics()
+	failed := rep.Plan.Errors > 0
+	warned := rep.Plan.Warnings > 0
+	title := rep.Headline()
+	if err := r.annotate(ctx, rep.HeadSHA, title, title, md, diags, conclusion(failed, warned && r.cfg.FailOnWarn)); err != nil {
+		return ExitEnvironment, err
+	}
+	if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
+		return ExitEnvironment, err
+	}
+	changes := rep.Plan.Changes
+	if changes == nil {
+		changes = []plan.Change{}
+	}
+	cj, err := json.Marshal(changes)
+	if err != nil {
+		return ExitEnvironment, fmt.Errorf("encoding the changes output: %w", err)
+	}
+	valid := "true"
+	if failed {
+		valid = "false"
+	}
+	if err := writeOutputs(r.cfg.OutputPath, []Output{
+		{"valid", valid}, {"changes", string(cj)}, {"plan", md},
+	}); err != nil {
+		return ExitEnvironment, err
+	}
+	fmt.Fprintf(r.cfg.Stdout, "switchyard: %s\n", title)
+	switch {
+	case failed:
+		return ExitFailed, nil
+	case warned && r.cfg.FailOnWarn:
+		fmt.Fprintln(r.cfg.Stdout, "switchyard: failing on warnings (fail-on-warn)")
+		return ExitFailed, nil
+	}
+	return ExitOK, nil
+}

@@ -1,0 +1,95 @@
+package action
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/switchyard-dev/switchyard/pkg/plan"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+)
+
+// DeploymentPayload is the payload of a deployment the action records.
+type DeploymentPayload struct {
+	Model string `json:"model"`
+	Stage string `json:"stage"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// push records a GitHub deployment per model and stage whose served
+// version the push to the default branch changes. The reconciler, not the
+// action, carries the rollout out.
+func (r *runner) push(ctx context.Context) (int, error) {
+	p := r.ev.push
+	repo, err := openRepo(r.cfg.Workspace)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	after, err := commitOf(repo, p.after, "pushed")
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	afterFS, err := newTreeFS(after)
+	if err != nil {
+		return ExitEnvironment, err
+	}
+	headTree, headDiags := spec.Load(afterFS, r.cfg.Path)
+	var baseTree *spec.Tree
+	if !isZeroSHA(p.before) {
+		before, err := commitOf(repo, p.before, "previous")
+		if err != nil {
+			return ExitEnvironment, err
+		}
+		beforeFS, err := newTreeFS(before)
+		if err != nil {
+			return ExitEnvironment, err
+		}
+		baseTree, _ = spec.Load(beforeFS, r.cfg.Path)
+	}
+	if len(headDiags) > 0 {
+		WriteWorkflowCommands(r.cfg.Stdout, headDiags)
+	}
+	var deployed []DeploymentPayload
+	for _, c := range plan.Diff(baseTree, headTree) {
+		if !c.ServeChanged() {
+			continue
+		}
+		pl := DeploymentPayload{Model: c.Model, Stage: c.Stage, From: c.From, To: c.To}
+		from := c.From
+		if from == "" {
+			from = "nothing"
+		}
+		id, err := r.gh.CreateDeployment(ctx, r.owner, r.repo, Deployment{
+			Ref: p.after, Environment: c.Stage, Payload: pl,
+			Description: fmt.Sprintf("switchyard: %s %s → %s", c.Key(), from, c.To),
+		})
+		if err != nil {
+			return ExitEnvironment, fmt.Errorf("recording the deployment of %s: %w (the token needs `deployments: write`)", c.Key(), err)
+		}
+		fmt.Fprintf(r.cfg.Stdout, "switchyard: deployment %d: %s %s → %s in %s\n", id, c.Key(), from, c.To, c.Stage)
+		deployed = append(deployed, pl)
+	}
+	if len(deployed) == 0 {
+		fmt.Fprintln(r.cfg.Stdout, "switchyard: the push changes no served version: no deployment")
+	}
+	md := deploymentsMarkdown(short(p.after), deployed)
+	if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
+		return ExitEnvironment, err
+	}
+	if err := writeOutputs(r.cfg.OutputPath, []Output{{"valid", fmt.Sprint(!hasErrors(headDiags))}, {"changes", jsonString(deployed)}}); err != nil {
+		return ExitEnvironment, err
+	}
+	return ExitOK, nil
+}
+
+func deploymentsMarkdown(sha string, ds []DeploymentPayload) string {
+	s := fmt.Sprintf("## Switchyard: deployments for `%s`\n\n", sha)
+	if len(ds) == 0 {
+		return s + "The push changes no served version.\n"
+	}
+	s += "| model | stage | from | to |\n|---|---|---|---|\n"
+	for _, d := range ds {
+		s += fmt.Sprintf("| `%s` | %s | `%s` | `%s` |\n", d.Model, d.Stage, d.From, d.To)
+	}
+	return s + "\nThe reconciler carries each one out; revert the merge commit to roll back.\n"
+}

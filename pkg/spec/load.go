@@ -286,6 +286,30 @@ func (l *loader) parseFile(name string) {
 		return
 	}
 	l.tree.Sources[name] = src
+	f, ds := Parse(name, src)
+	l.diags = append(l.diags, ds...)
+	if f == nil {
+		return
+	}
+	if body, ok := f.Body.(*hclsyntax.Body); ok {
+		l.files = append(l.files, parsedFile{name: name, body: body})
+	}
+}
+
+// Parse checks that src is a spec file HCL can read safely (not too
+// large, UTF-8 text, not nested too deeply) and parses it. The file is nil
+// when any error was found; diagnostics name the file as name.
+func Parse(name string, src []byte) (*hcl.File, []diag.Diagnostic) {
+	l := &loader{}
+	if len(src) > MaxFileSize {
+		l.add(diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourceHCL,
+			Summary: "Spec file too large",
+			Detail:  fmt.Sprintf("%s is larger than the %d MiB limit for a spec file. Split it into several files.", name, MaxFileSize>>20),
+			File:    name,
+		})
+		return nil, l.diags
+	}
 	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
 		l.add(diag.Diagnostic{
 			Severity: diag.Error, Source: diag.SourceHCL,
@@ -293,23 +317,19 @@ func (l *loader) parseFile(name string) {
 			Detail:  fmt.Sprintf("%s contains binary data (NUL bytes or invalid UTF-8). Spec files must be UTF-8 HCL text; rename the file if it is not a spec.", name),
 			File:    name,
 		})
-		return
+		return nil, l.diags
 	}
 	if rng, ok := tooDeep(name, src); ok {
 		l.add(fromRange(diag.Error, diag.SourceHCL, "Nesting too deep",
 			fmt.Sprintf("Blocks and expressions may nest at most %d levels deep, and one expression may chain at most %d operators. Simplify this part of the file.", MaxNesting, MaxOperators), rng))
-		return
+		return nil, l.diags
 	}
 	f, ds := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	l.addHCL(diag.SourceHCL, ds)
 	if ds.HasErrors() || f == nil {
-		return
+		return nil, l.diags
 	}
-	body, ok := f.Body.(*hclsyntax.Body)
-	if !ok {
-		return
-	}
-	l.files = append(l.files, parsedFile{name: name, body: body})
+	return f, l.diags
 }
 
 // tooDeep reports whether src nests deeper than MaxNesting, or chains more

@@ -99,7 +99,7 @@ func (p Plan) describe() string {
 func (s *stepper) start(from, to string) {
 	s.endExperiment("serve changed")
 	p := planOf(s.m)
-	s.st.Keep = nil
+	s.st.Keep, s.st.Last = nil, nil
 	s.st.Rollout = &RolloutState{
 		From: from, To: to, Commit: s.commit, Plan: p,
 		StartedAt: s.now, StepStartedAt: s.now,

@@ -48,8 +48,9 @@ type HAProxy struct {
 	run     Runner
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	mu     sync.Mutex
-	synced bool
+	mu         sync.Mutex
+	synced     bool
+	reloadWait time.Duration // bound on waiting for a new worker
 }
 
 // NewHAProxy returns the target of an haproxy router block. config_file,
@@ -71,7 +72,7 @@ func NewHAProxy(r *spec.Router, d Deps) (*HAProxy, error) {
 		cmd = []string{"haproxy", "-f", r.ConfigFile}
 	}
 	h := &HAProxy{name: r.Name, file: r.ConfigFile, listen: r.Listen, socket: r.RuntimeAPI,
-		command: cmd, run: d.Runner, dial: d.Dial}
+		command: cmd, run: d.Runner, dial: d.Dial, reloadWait: reloadWait}
 	for i := 1; i+1 < len(cmd); i++ {
 		if cmd[i] == "-p" {
 			h.pidFile = cmd[i+1]
@@ -139,7 +140,12 @@ func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
 		return err
 	}
 	if err := h.reload(ctx); err != nil {
-		return err
+		// Put the old file back so that the next Apply sees a structure
+		// change again and retries the reload.
+		if rerr := f.restore(); rerr != nil {
+			return fmt.Errorf("%w; restoring the previous config failed too: %v", err, rerr)
+		}
+		return fmt.Errorf("%w (previous config restored)", err)
 	}
 	if err := h.setWeights(ctx, cfg.weights); err != nil {
 		return err
@@ -189,7 +195,7 @@ func (h *HAProxy) reload(ctx context.Context) error {
 	if out, err := h.run.Run(ctx, "kill", "-USR2", master); err != nil {
 		return fmt.Errorf("router %q: signal HAProxy's master %s to reload: %w: %s", h.name, master, err, strings.TrimSpace(string(out)))
 	}
-	ctx, cancel := context.WithTimeout(ctx, reloadWait)
+	ctx, cancel := context.WithTimeout(ctx, h.reloadWait)
 	defer cancel()
 	tick := time.NewTicker(reloadPoll)
 	defer tick.Stop()

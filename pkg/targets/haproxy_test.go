@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
@@ -147,6 +148,41 @@ func TestHAProxyApplyReloadsOnlyOnStructure(t *testing.T) {
 	}
 	if l := run.lines(); l[len(l)-1] == "kill -USR2 4242" {
 		t.Errorf("reloaded after a failed check")
+	}
+}
+
+func TestHAProxyReloadThatNeverLandsIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "switchyard.cfg")
+	pidFile := filepath.Join(dir, "haproxy.pid")
+	os.WriteFile(pidFile, []byte("4242\n"), 0o644)
+	rt := startFakeRuntime(t, filepath.Join(dir, "admin.sock"))
+	lands := false
+	run := &fakeRunner{hook: func(c call) {
+		if c.name == "kill" && lands {
+			rt.reloaded()
+		}
+	}}
+	h, err := NewHAProxy(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: file, Listen: "127.0.0.1:8081",
+		RuntimeAPI: filepath.Join(dir, "admin.sock"), Command: []string{"haproxy", "-W", "-p", pidFile}}, Deps{Runner: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.reloadWait = 200 * time.Millisecond
+	table := traffic.Table{Routes: []traffic.Route{route(fraudBackends, w("v6", 100))}}
+	err = h.Apply(context.Background(), table)
+	if err == nil || !strings.Contains(err.Error(), "did not change after the reload signal") || !strings.Contains(err.Error(), "previous config restored") {
+		t.Fatalf("err = %v; want a reload that never landed, and a restore", err)
+	}
+	if _, err := os.Stat(file); err == nil {
+		t.Errorf("the new file stayed after a failed reload (there was none before)")
+	}
+	lands = true
+	if err := h.Apply(context.Background(), table); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got := len(rt.take()); got != 4 {
+		t.Errorf("weights set for %d servers after the reload, want 4", got)
 	}
 }
 

@@ -57,7 +57,7 @@ const zErrorRate = 2.3263478740408408
 // like `error_rate 0.052 > max 0.01`.
 //
 // Rules, in order:
-//   - Requests known (>= 0) and below c.MinRequests: NoData.
+//   - Requests known (>= 0) and below c.MinRequests, or 0: NoData.
 //   - A value that is NaN or infinite: NoData.
 //   - max fails above, min fails below, max_ratio fails when
 //     value/baseline is above it. A ratio with no baseline (or a zero
@@ -81,6 +81,9 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 	}
 	if m.Requests >= 0 && m.Requests < int64(c.MinRequests) {
 		return NoData, fmt.Sprintf("%s: %d requests < min_requests %d", label, m.Requests, c.MinRequests)
+	}
+	if m.Requests == 0 {
+		return NoData, fmt.Sprintf("%s: no requests in the window", label)
 	}
 	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
 		return NoData, fmt.Sprintf("%s: no value", label)

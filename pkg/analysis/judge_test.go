@@ -31,6 +31,8 @@ func TestJudge(t *testing.T) {
 			"error_rate 0.004 <= max 0.01"},
 		{"error rate unknown count: plain threshold", errMax, Measurement{Value: 0.02, Requests: -1}, Fail,
 			"error_rate 0.02 > max 0.01"},
+		{"no requests, min_requests 0", &spec.Check{Name: "lat", Metric: "latency_p99", Max: f(0.5)}, Measurement{Value: 0, Requests: 0}, NoData,
+			"latency_p99: no requests in the window"},
 		{"nan", errMax, Measurement{Value: math.NaN(), Requests: -1}, NoData, "error_rate: no value"},
 		{"ratio above", latRatio, Measurement{Value: 0.27, Baseline: 0.2, HasBaseline: true, Requests: 100}, Fail,
 			"latency_p99 ratio 1.35 > max_ratio 1.2 (0.270 vs 0.200)"},

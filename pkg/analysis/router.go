@@ -23,6 +23,15 @@ type RouterSource struct {
 	Stats StatsFunc
 }
 
+// Snapshot reads the stats once and returns a source answering from them.
+func (s RouterSource) Snapshot(ctx context.Context, window time.Duration) (Source, error) {
+	st, err := s.Stats(ctx, window)
+	if err != nil {
+		return nil, fmt.Errorf("reading router stats: %w", err)
+	}
+	return RouterSource{Stats: func(context.Context, time.Duration) (traffic.Stats, error) { return st, nil }}, nil
+}
+
 // Query computes q.Metric for q.Version and q.Baseline from one stats
 // snapshot, so both come from the same window. Requests is the version's
 // request count in the window; a version absent from the stats has 0. The

@@ -46,6 +46,13 @@ var (
 	_ Source = (*Prometheus)(nil)
 )
 
+// snapshotter is a Source that can read everything it knows about a
+// window at once (the router's stats), so that one Measure reads it once
+// for all checks and every check sees the same window.
+type snapshotter interface {
+	Snapshot(ctx context.Context, window time.Duration) (Source, error)
+}
+
 // Meter measures a model's checks through named sources: "router" and
 // each metrics block's name.
 type Meter struct {
@@ -60,6 +67,8 @@ type Meter struct {
 func (mt Meter) Measure(ctx context.Context, m *spec.Model, to, from string, window time.Duration) (map[string]Measurement, error) {
 	out := make(map[string]Measurement, len(m.Checks))
 	var errs []error
+	snaps := map[string]Source{}
+	snapErrs := map[string]error{}
 	for _, c := range m.Checks {
 		name := c.Source
 		if name == "" {
@@ -69,6 +78,16 @@ func (mt Meter) Measure(ctx context.Context, m *spec.Model, to, from string, win
 		if !ok {
 			errs = append(errs, fmt.Errorf("check %q of %s: no metrics source %q", c.Name, m.Key(), name))
 			continue
+		}
+		if sn, ok := src.(snapshotter); ok {
+			if _, done := snaps[name]; !done && snapErrs[name] == nil {
+				snaps[name], snapErrs[name] = sn.Snapshot(ctx, window)
+			}
+			if err := snapErrs[name]; err != nil {
+				errs = append(errs, fmt.Errorf("check %q of %s on %s: %w", c.Name, m.Key(), to, err))
+				continue
+			}
+			src = snaps[name]
 		}
 		r, err := src.Query(ctx, Query{
 			Model: m.Name, Stage: m.Stage, Version: to, Baseline: from,

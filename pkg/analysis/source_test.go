@@ -122,8 +122,19 @@ func TestMeterMeasure(t *testing.T) {
 		{Name: "other", Source: "broken", Query: "y", Max: f(1)},
 		{Name: "missing", Source: "nowhere", Query: "z", Max: f(1)},
 	}}
-	mt := Meter{Sources: map[string]Source{"router": RouterSource{Stats: fixedStats(testStats)}, "prom": prom, "broken": broken}}
+	calls := 0
+	stats := func(_ context.Context, w time.Duration) (traffic.Stats, error) {
+		calls++
+		if w != 10*time.Second {
+			t.Errorf("window %v", w)
+		}
+		return testStats, nil
+	}
+	mt := Meter{Sources: map[string]Source{"router": RouterSource{Stats: stats}, "prom": prom, "broken": broken}}
 	got, err := mt.Measure(context.Background(), m, "v8", "v7", 10*time.Second)
+	if calls != 1 {
+		t.Errorf("router stats read %d times for one Measure, want once", calls)
+	}
 	want := map[string]Measurement{
 		"errors":   {Check: "errors", Version: "v8", Value: 0.052, Baseline: 0.01, HasBaseline: true, Requests: 500},
 		"latency":  {Check: "latency", Version: "v8", Value: 0.27, Baseline: 0.2, HasBaseline: true, Requests: 500},
@@ -152,6 +163,27 @@ func TestMeterMeasure(t *testing.T) {
 	}
 	if v, reason := Judge(m.Checks[1], got["latency"]); v != Fail || reason != "latency_p99 ratio 1.35 > max_ratio 1.2 (0.270 vs 0.200)" {
 		t.Errorf("latency: %v %s", v, reason)
+	}
+}
+
+func TestMeterRouterDown(t *testing.T) {
+	m := &spec.Model{Name: "fraud", Stage: "production", Checks: []*spec.Check{
+		{Name: "errors", Metric: "error_rate", Max: f(0.02)},
+		{Name: "latency", Metric: "latency_p99", Source: "router", MaxRatio: f(1.2)},
+	}}
+	calls := 0
+	down := func(context.Context, time.Duration) (traffic.Stats, error) {
+		calls++
+		return traffic.Stats{}, errors.New("dial tcp 127.0.0.1:8081: connection refused")
+	}
+	got, err := Meter{Sources: map[string]Source{"router": RouterSource{Stats: down}}}.Measure(context.Background(), m, "v8", "", time.Minute)
+	if len(got) != 0 || calls != 1 {
+		t.Errorf("got %v after %d calls", got, calls)
+	}
+	for _, s := range []string{`check "errors" of fraud/production on v8: reading router stats: dial tcp`, `check "latency"`} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("err = %v, want %q", err, s)
+		}
 	}
 }
 

@@ -246,3 +246,13 @@ func TestExperimentLifecycle(t *testing.T) {
 		})
 	})
 }
+
+func TestABControlWinsIsPromotedWithoutAHold(t *testing.T) {
+	sc := newScenario(abModel(map[string]float64{"v6": 50, "v7": 50}, []string{"v6", "v7"}))
+	sc.play(t, []tick{{at: 0, obs: none}})
+	sec, acts := runUntilCommit(t, sc, 0, 50, rewards(map[string][2]int64{"v6": {500, 50}, "v7": {500, 25}}))
+	if got := summarize(acts); got != "verdict:experiment:winner commit:promote(v6>v6)" {
+		t.Fatalf("actions %q", got)
+	}
+	sc.play(t, []tick{{at: sec + 10, obs: none, phase: PhaseIdle, weights: "v6:100"}})
+}

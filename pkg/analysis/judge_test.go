@@ -171,6 +171,10 @@ func TestSequentialTest(t *testing.T) {
 	if second.PValue != first.PValue || !second.Decided || s.Looks != 2 {
 		t.Errorf("running p: first %+v second %+v", first, second)
 	}
+	// Too few observations: no evidence yet, however lopsided.
+	if r := SequentialTest(Arm{Name: "a", N: 20, Sum: 10, SumSq: 5.0001}, Arm{Name: "b", N: 20, Sum: 12, SumSq: 7.2}, 0.05, 0); r.PValue != 1 {
+		t.Errorf("20 observations: %+v", r)
+	}
 	// Means (non-binary rewards) use the pooled sample variance.
 	ma := Arm{Name: "a", N: 5000, Sum: 2500, SumSq: 1450}
 	mb := Arm{Name: "b", N: 5000, Sum: 2750, SumSq: 1712.5}

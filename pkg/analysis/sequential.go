@@ -41,6 +41,12 @@ type ABResult struct {
 // (Johari et al. 2017, section 4: tau should match the effects expected).
 const MixingSD = 0.05
 
+// MinObservations is the fewest observations per arm before the mSPRT
+// weighs any evidence: below it the variance estimate is too rough for
+// the normal approximation, and because the always-valid p-value keeps
+// its running minimum, an early fluke would otherwise last forever.
+const MinObservations = 30
+
 // minP keeps an always-valid p-value positive, so that 0 can mean "no
 // previous look" in SequentialStep.
 const minP = 1e-300
@@ -110,14 +116,14 @@ func (s *Sequential) Look(a, b Arm) ABResult {
 // MixtureLR is the mSPRT's mixture likelihood ratio Λ of "the means
 // differ" against "they are equal" for arms a and b, with the mixing
 // standard deviation tauSD in per-observation standard deviations. It is
-// 1 (no evidence) while either arm has fewer than 2 observations or the
+// 1 (no evidence) while either arm has fewer than MinObservations or the
 // pooled variance is 0.
 func MixtureLR(a, b Arm, tauSD float64) float64 {
 	return math.Exp(logMixtureLR(a, b, tauSD))
 }
 
 func logMixtureLR(a, b Arm, tauSD float64) float64 {
-	if a.N < 2 || b.N < 2 {
+	if a.N < MinObservations || b.N < MinObservations {
 		return 0
 	}
 	na, nb := float64(a.N), float64(b.N)

@@ -137,6 +137,7 @@ func TestSimABAA(t *testing.T) {
 		seed uint64
 	}{
 		{"proportions, p=0.05 both arms", scaled(2000, 10), abSim{pa: 0.05, pb: 0.05, batch: 250, looks: 200, alpha: 0.05, minSamples: 1000}, 2017},
+		{"proportions, p=0.05 both arms, small batches", scaled(1000, 10), abSim{pa: 0.05, pb: 0.05, batch: 25, looks: 400, alpha: 0.05, minSamples: 100}, 2019},
 		{"means, rewards in {0, 0.5, 1} with mean 0.25 both arms", scaled(1000, 10), abSim{pa: 0.1, pb: 0.1, batch: 250, looks: 200, alpha: 0.05, minSamples: 1000, halves: true}, 2018},
 	} {
 		s := tc.s

@@ -2,11 +2,49 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/demo"
+	"github.com/switchyard-dev/switchyard/policies"
 )
 
-// PLACEHOLDER: replaced by the implementation of 'reconciler demo'.
+// cmdDemo plays the self-contained demo on embedded defaults.
 func cmdDemo(ctx context.Context, e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "reconciler demo: not implemented yet")
-	return exitUsage
+	fset := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	timeout := fset.Duration("timeout", 60*time.Second, "longest wait for each act of the demo")
+	verbose := fset.Bool("v", false, "also print the reconciler's log")
+	if err := fset.Parse(args); err != nil {
+		return exitUsage
+	}
+	pol := map[string][]byte{}
+	entries, err := fs.ReadDir(policies.Files, ".")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "reconciler demo: %v\n", err)
+		return exitUsage
+	}
+	for _, en := range entries {
+		if strings.HasSuffix(en.Name(), "_test.rego") {
+			continue
+		}
+		b, err := fs.ReadFile(policies.Files, en.Name())
+		if err != nil {
+			fmt.Fprintf(e.stderr, "reconciler demo: %v\n", err)
+			return exitUsage
+		}
+		pol[en.Name()] = b
+	}
+	o := demo.Options{Out: e.stdout, Policies: pol, Timeout: *timeout}
+	if *verbose {
+		o.Log = e.stderr
+	}
+	if err := demo.Run(ctx, o); err != nil {
+		fmt.Fprintf(e.stderr, "reconciler demo: %v\n", err)
+		return exitInvalid
+	}
+	return exitOK
 }

@@ -2,11 +2,69 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/wiring"
 )
 
-// PLACEHOLDER: replaced by the implementation of 'reconciler run'.
+// cmdRun runs the GitOps reconciler until interrupted.
 func cmdRun(ctx context.Context, e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "reconciler run: not implemented yet")
-	return exitUsage
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	repo := fs.String("repo", "", "the spec repository: an https or ssh URL, or a local path (required)")
+	branch := fs.String("branch", "main", "the branch to follow and write to")
+	path := fs.String("path", "rollouts", "the spec directory inside the repository")
+	policies := fs.String("policies", "policies", "the policy directory inside the repository")
+	interval := fs.Duration("interval", 30*time.Second, "how often to fetch the repository without a webhook")
+	listen := fs.String("listen", "127.0.0.1:9400", "address of the status API, metrics and webhook")
+	stateFile := fs.String("state", "switchyard.db", "the state file; a restart resumes from it")
+	workDir := fs.String("workdir", "", "where the local clone lives (default: beside --state)")
+	push := fs.String("push", "direct", "how outcome commits reach the remote: direct | pr")
+	tokenEnv := fs.String("token-env", "SWITCHYARD_GIT_TOKEN", "environment variable holding the HTTPS token for --repo")
+	sshKey := fs.String("ssh-key", "", "private key file for an ssh --repo")
+	webhookEnv := fs.String("webhook-secret-env", "SWITCHYARD_WEBHOOK_SECRET", "environment variable holding the GitHub webhook secret (unset: no webhook)")
+	ghAPI := fs.String("github-api", "https://api.github.com/", "GitHub API URL for --push pr (GitHub Enterprise: https://HOST/api/v3/)")
+	ghTokenEnv := fs.String("github-token-env", "GITHUB_TOKEN", "environment variable holding the GitHub token for --push pr")
+	logFormat := fs.String("log", "text", "log format: text | json")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *repo == "" {
+		fmt.Fprintln(e.stderr, "reconciler run: --repo is required (a URL or a local path)")
+		return exitUsage
+	}
+	if *push != "direct" && *push != "pr" {
+		fmt.Fprintf(e.stderr, "reconciler run: --push must be direct or pr, not %q\n", *push)
+		return exitUsage
+	}
+	var handler slog.Handler = slog.NewTextHandler(e.stderr, nil)
+	if *logFormat == "json" {
+		handler = slog.NewJSONHandler(e.stderr, nil)
+	}
+	logger := slog.New(handler)
+	st, _ := filepath.Abs(*stateFile)
+	opts := wiring.Options{
+		Repo: *repo, Branch: *branch, Path: *path, Policies: *policies,
+		WorkDir: *workDir, State: st, Listen: *listen, PollInterval: *interval,
+		Push: *push, Token: e.getenv(*tokenEnv), SSHKeyFile: *sshKey,
+		WebhookSecret: []byte(e.getenv(*webhookEnv)),
+		GitHubAPI:     *ghAPI, GitHubToken: e.getenv(*ghTokenEnv),
+		Getenv: e.getenv, Logger: logger,
+	}
+	running, err := wiring.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "reconciler run: %v\n", err)
+		return exitUsage
+	}
+	defer running.Close()
+	logger.Info("reconciler started", "repo", *repo, "branch", *branch, "listen", running.Addr, "state", st)
+	if err := running.Daemon.Run(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "reconciler run: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
 }

@@ -34,6 +34,11 @@ type Repo interface {
 	Note(ctx context.Context, commit string, note []byte) error
 }
 
+// ErrSuperseded is wrapped by Repo.Write when Git no longer says what the
+// outcome undoes (a human committed a new intent): nothing is written and
+// the outcome is dropped.
+var ErrSuperseded = errors.New("superseded by a newer commit")
+
 // Outcome is a commit the engine asked for, with the file it edits.
 type Outcome struct {
 	rollout.WriteCommit
@@ -107,6 +112,7 @@ type Daemon struct {
 	mu        sync.Mutex // guards everything below
 	state     rollout.State
 	head      string
+	checked   string // the last head validated (applied or rejected)
 	applied   string
 	tree      *spec.Tree
 	headErr   string
@@ -277,8 +283,8 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	}
 	d.fetchErr = ""
 	d.lastFetch = now
-	same := head == d.head && d.tree != nil
-	d.head = head
+	same := head == d.checked
+	d.head, d.checked = head, head
 	d.mu.Unlock()
 	d.deps.Metrics.lastFetch.Set(float64(now.Unix()))
 	if same {
@@ -493,6 +499,10 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 			continue
 		}
 		sha, err := d.deps.Repo.Write(ctx, p.out)
+		if errors.Is(err, ErrSuperseded) {
+			d.log.Info("outcome superseded by a newer commit; nothing written", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind))
+			continue
+		}
 		if err != nil {
 			p.attempts++
 			p.lastErr = err.Error()

@@ -66,6 +66,23 @@ func renderModel(w io.Writer, m ModelStatus) {
 	for _, ms := range m.Measurements {
 		fmt.Fprintf(w, "  check %-12s %-8s %s (%d requests)\n", ms.Check, ms.Verdict, ms.Reason, ms.Requests)
 	}
+	if sh := m.Shadow; sh != nil {
+		fmt.Fprintf(w, "  shadow %s: %d pairs compared, agreement %.1f%%", sh.Version, sh.Pairs, sh.Agreement*100)
+		if sh.Upper > 0 {
+			fmt.Fprintf(w, " (95%% interval %.1f%%–%.1f%%)", sh.Lower*100, sh.Upper*100)
+		}
+		fmt.Fprintf(w, ", %d shadow errors\n", sh.Errors)
+	}
+	if ex := m.Experiment; ex != nil {
+		fmt.Fprintf(w, "  experiment %s:", ex.Method)
+		for _, a := range ex.Arms {
+			fmt.Fprintf(w, " %s %g%% (n=%d, mean %.3f)", a.Version, a.Weight, a.Samples, a.Mean)
+		}
+		if ex.PValue > 0 {
+			fmt.Fprintf(w, ", p=%.4f", ex.PValue)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, v := range m.Verdicts {
 		fmt.Fprintf(w, "  verdict: %s\n", v)
 	}

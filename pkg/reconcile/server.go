@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
 // Handler serves the reconciler's HTTP surface (SPEC.md §4): /api/status,
@@ -23,6 +25,13 @@ func (d *Daemon) Handler(webhook http.Handler) http.Handler {
 		mux.Handle("POST /webhook/github", webhook)
 	}
 	return mux
+}
+
+// Tree is the spec tree being carried out (nil before the first good head).
+func (d *Daemon) Tree() *spec.Tree {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tree
 }
 
 // Status is a snapshot of everything the daemon knows.
@@ -76,6 +85,31 @@ func (d *Daemon) Status() Status {
 			ms.Measurements = append(ms.Measurements, Measurement{
 				Check: n, Value: c.Value, Baseline: c.Baseline, Verdict: c.Verdict, Reason: c.Reason, Requests: c.Requests,
 			})
+		}
+		if sh := st.Shadow; sh != nil {
+			ss := &ShadowStatus{Version: sh.Version, Pairs: sh.Pairs, Errors: sh.Errors,
+				Lower: sh.Lower, Upper: sh.Upper, Decided: sh.Decided, Passed: sh.Passed}
+			if sh.Pairs > 0 {
+				ss.Agreement = float64(sh.Agreements) / float64(sh.Pairs)
+			}
+			ms.Shadow = ss
+		}
+		if ex := st.Experiment; ex != nil {
+			es := &ExperimentStatus{Method: ex.Method, PValue: ex.PValue, Decided: ex.Decided, Winner: ex.Winner}
+			for i, arm := range ex.Arms {
+				a := ArmStatus{Version: arm, Samples: ex.Stats[arm].N}
+				if a.Samples > 0 {
+					a.Mean = ex.Stats[arm].Sum / float64(a.Samples)
+				}
+				if i < len(ex.Weights) {
+					a.Weight = ex.Weights[i]
+				}
+				if i < len(ex.ProbBest) {
+					a.ProbBest = ex.ProbBest[i]
+				}
+				es.Arms = append(es.Arms, a)
+			}
+			ms.Experiment = es
 		}
 		if sh := st.Shadow; sh != nil && sh.Decided {
 			verdict := "failed"

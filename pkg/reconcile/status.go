@@ -47,6 +47,39 @@ type ModelStatus struct {
 	Verdicts     []string      `json:"verdicts,omitempty"`
 	LastCommit   string        `json:"last_commit,omitempty"`
 	Error        string        `json:"error,omitempty"`
+	// Shadow and Experiment are shown while one runs or has a verdict.
+	Shadow     *ShadowStatus     `json:"shadow,omitempty"`
+	Experiment *ExperimentStatus `json:"experiment,omitempty"`
+}
+
+// ShadowStatus is a shadow assessment's progress.
+type ShadowStatus struct {
+	Version   string  `json:"version"`
+	Pairs     int64   `json:"pairs"`
+	Agreement float64 `json:"agreement"`
+	Lower     float64 `json:"lower,omitempty"`
+	Upper     float64 `json:"upper,omitempty"`
+	Errors    int64   `json:"errors"`
+	Decided   bool    `json:"decided"`
+	Passed    bool    `json:"passed"`
+}
+
+// ExperimentStatus is an A/B test's or bandit's progress.
+type ExperimentStatus struct {
+	Method  string      `json:"method"`
+	Arms    []ArmStatus `json:"arms"`
+	PValue  float64     `json:"p_value,omitempty"`
+	Decided bool        `json:"decided"`
+	Winner  string      `json:"winner,omitempty"`
+}
+
+// ArmStatus is one variant of an experiment.
+type ArmStatus struct {
+	Version  string  `json:"version"`
+	Weight   float64 `json:"weight"`
+	Samples  int64   `json:"samples"`
+	Mean     float64 `json:"mean"`
+	ProbBest float64 `json:"prob_best,omitempty"`
 }
 
 // Measurement is one check's last value.

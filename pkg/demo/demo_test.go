@@ -1,0 +1,51 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/policies"
+)
+
+// TestDemo plays the whole demo end to end on 127.0.0.1: a real Git
+// repository, the reconciler, the builtin router, model servers and
+// traffic. It checks what the narration and Git say happened.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo takes about 20 s")
+	}
+	pol := map[string][]byte{}
+	for _, name := range []string{"lib.rego", "rollout.rego", "promotion.rego", "experiment.rego", "network.rego"} {
+		b, err := policies.Files.ReadFile(name)
+		if err != nil {
+			t.Fatalf("default policy %s: %v", name, err)
+		}
+		pol[name] = b
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := Run(ctx, Options{Out: &out, Dir: t.TempDir(), Policies: pol, Timeout: 90 * time.Second})
+	t.Log(out.String())
+	if err != nil {
+		t.Fatalf("demo failed: %v", err)
+	}
+	for _, want := range []string{
+		"The canary completed: 100% of traffic on v2",
+		`Revert "Promote fraud v3"`,
+		"Switchyard-Action: rollback",
+		"Switchyard-Model: fraud/production",
+		"Switchyard-Reverts: ",
+		`Git and traffic agree again: serve = "v2"`,
+		"Shadow verdict: v1 agreed with v2 on",
+		"Switchyard-Action: promote",
+		"The winner is serving and the experiment block is gone",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the demo's output lacks %q", want)
+		}
+	}
+}

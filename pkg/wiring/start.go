@@ -1,0 +1,242 @@
+// Package wiring builds a running reconciler from its options: it connects
+// the Git repository, the spec loader and policies, the routers (starting
+// in-process builtin routers), the metric sources and the state store to
+// the reconcile loop. `reconciler run` and `reconciler demo` share it.
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/gitops"
+	"github.com/switchyard-dev/switchyard/pkg/plan"
+	"github.com/switchyard-dev/switchyard/pkg/policy"
+	"github.com/switchyard-dev/switchyard/pkg/reconcile"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/state"
+)
+
+// Options are `reconciler run`'s settings, already read from flags and
+// the environment by cmd.
+type Options struct {
+	Repo     string // URL or local path
+	Branch   string
+	Path     string // spec directory in the repository
+	Policies string // policy directory in the repository ("" or missing: none)
+	// WorkDir holds the local clone (default: a directory beside State).
+	WorkDir string
+	// State is the state file (bbolt).
+	State        string
+	Listen       string // the reconciler's HTTP surface ("" for none)
+	PollInterval time.Duration
+	Tick         time.Duration
+	Push         string // direct | pr
+	Token        string // HTTPS token for the repository
+	SSHKeyFile   string
+	// WebhookSecret verifies GitHub push webhooks (empty: no webhook).
+	WebhookSecret []byte
+	// GitHubAPI and GitHubToken are used with Push "pr".
+	GitHubAPI   string
+	GitHubToken string
+	Getenv      func(string) string
+	Logger      *slog.Logger
+	Clock       reconcile.Clock
+}
+
+// Running is a started reconciler.
+type Running struct {
+	Daemon  *reconcile.Daemon
+	Repo    *gitops.Repo
+	Routers *Routers
+	// Addr is the HTTP surface's address, when Listen was set.
+	Addr string
+
+	server *http.Server
+	store  *state.Store
+	once   sync.Once
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Start opens the repository, restores state and starts serving; call Run
+// on the returned Daemon and Close when done.
+func Start(ctx context.Context, o Options) (*Running, error) {
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if o.Path == "" {
+		o.Path = spec.DefaultPath
+	}
+	if o.State == "" {
+		return nil, errors.New("no state file given (--state)")
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = o.State + ".repo"
+	}
+	if err := os.MkdirAll(filepath.Dir(o.State), 0o755); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	gopts := gitops.Options{
+		URL: o.Repo, Branch: o.Branch, Dir: o.WorkDir, Token: o.Token, SSHKeyFile: o.SSHKeyFile,
+		Now: o.Clock.Now,
+	}
+	if o.Push == "pr" {
+		owner, name, ok := gitops.ParseGitHubRepo(o.Repo)
+		if !ok {
+			return nil, fmt.Errorf("--push pr needs a GitHub repository URL, got %q", o.Repo)
+		}
+		gh, err := gitops.NewGitHub(&http.Client{Timeout: 30 * time.Second}, o.GitHubAPI, o.GitHubToken, owner, name)
+		if err != nil {
+			return nil, err
+		}
+		gopts.PullRequests = gh
+	}
+	repo, err := gitops.Open(ctx, gopts)
+	if err != nil {
+		return nil, fmt.Errorf("opening the spec repository: %w", err)
+	}
+	store, err := state.Open(o.State)
+	if err != nil {
+		return nil, fmt.Errorf("opening the state file: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	metrics := reconcile.NewMetrics(reg)
+	routers := &Routers{Getenv: o.Getenv, Logger: o.Logger, Registerer: reg, Now: o.Clock.Now}
+	run := &Running{Repo: repo, Routers: routers, store: store}
+	var d *reconcile.Daemon
+	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() }}
+	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
+		Repo:     &repoAdapter{repo: repo},
+		Check:    Checker(o.Path, o.Policies, func() *spec.Tree { return d.Tree() }, o.Clock),
+		Routers:  routers,
+		Measurer: measurer,
+		Store:    store,
+		Clock:    o.Clock,
+		Logger:   o.Logger,
+		Metrics:  metrics,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	run.Daemon = d
+	if o.Listen != "" {
+		var hook http.Handler
+		if len(o.WebhookSecret) > 0 {
+			hook = &gitops.WebhookHandler{Secret: o.WebhookSecret, Branch: repo.Branch(), Trigger: d.Trigger}
+		}
+		ln, err := net.Listen("tcp", o.Listen)
+		if err != nil {
+			run.Close()
+			return nil, fmt.Errorf("cannot listen on %s: %w", o.Listen, err)
+		}
+		run.Addr = ln.Addr().String()
+		run.server = &http.Server{Handler: d.Handler(hook), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = run.server.Serve(ln) }()
+	}
+	return run, nil
+}
+
+// Close stops the HTTP surface and the in-process routers and closes the
+// state file.
+func (r *Running) Close() {
+	r.once.Do(func() {
+		if r.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = r.server.Shutdown(ctx)
+			cancel()
+		}
+		r.Routers.Close()
+		if r.store != nil {
+			_ = r.store.Close()
+		}
+	})
+}
+
+// Checker loads and validates a tree, then judges it with the policies of
+// the same commit against the tree in force (base).
+func Checker(path, policies string, base func() *spec.Tree, clock reconcile.Clock) reconcile.Checker {
+	return func(ctx context.Context, fsys fs.FS) (*spec.Tree, []diag.Diagnostic) {
+		tree, diags := spec.Load(fsys, path)
+		if diag.HasErrors(diags) || tree == nil {
+			return tree, diags
+		}
+		var set *policy.Set
+		if policies != "" {
+			if _, err := fs.Stat(fsys, policies); err == nil {
+				s, err := policy.Load(ctx, fsys, policies, policy.WithClock(clock.Now))
+				if err != nil {
+					return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
+						Summary: "Policies do not compile", Detail: err.Error()})
+				}
+				set = s
+			}
+		}
+		p, err := plan.Make(ctx, base(), tree, diags, plan.Options{Policies: set,
+			Context: policy.Context{Event: "push", Actor: "switchyard-reconciler", Now: clock.Now()}})
+		if err != nil {
+			return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
+				Summary: "Policy evaluation failed", Detail: err.Error()})
+		}
+		out := append([]diag.Diagnostic(nil), p.Diagnostics...)
+		for _, c := range p.Changes {
+			out = append(out, c.Findings...)
+		}
+		return tree, out
+	}
+}
+
+// repoAdapter gives the daemon the gitops repository.
+type repoAdapter struct {
+	repo *gitops.Repo
+}
+
+func (a *repoAdapter) Fetch(ctx context.Context) (string, error) {
+	sha, _, err := a.repo.Fetch(ctx)
+	return sha, err
+}
+
+func (a *repoAdapter) Tree(ctx context.Context, commit string) (fs.FS, error) {
+	g, err := git.PlainOpen(a.repo.Dir())
+	if err != nil {
+		return nil, fmt.Errorf("open clone: %w", err)
+	}
+	fsys, _, err := gitops.TreeFS(g, commit)
+	return fsys, err
+}
+
+func (a *repoAdapter) Write(ctx context.Context, o reconcile.Outcome) (string, error) {
+	sha, err := a.repo.WriteOutcome(ctx, gitops.Outcome{
+		Action: gitops.Action(o.Kind), Model: o.Model, Stage: o.Stage, File: o.File,
+		From: o.From, To: o.To, Reason: o.Reason,
+	})
+	if errors.Is(err, gitops.ErrSuperseded) {
+		return "", fmt.Errorf("%w: %w", reconcile.ErrSuperseded, err)
+	}
+	return sha, err
+}
+
+func (a *repoAdapter) Note(ctx context.Context, commit string, note []byte) error {
+	return a.repo.AddNote(ctx, commit, note)
+}

@@ -35,11 +35,11 @@ func (r *Repo) AddNote(ctx context.Context, commit string, verdict []byte) error
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h, err := r.repo.ResolveRevision(plumbing.Revision(commit))
+	h, err := r.objectID(ctx, commit)
 	if err != nil {
 		return fmt.Errorf("note for %s: %w", commit, err)
 	}
-	r.notes = append(r.notes, pendingNote{target: *h, data: buf.Bytes()})
+	r.notes = append(r.notes, pendingNote{target: h, data: buf.Bytes()})
 	res, err := r.flush(ctx)
 	if err != nil {
 		return err
@@ -58,10 +58,11 @@ func (r *Repo) AddNote(ctx context.Context, commit string, verdict []byte) error
 func (r *Repo) ReadNotes(commit string) ([]json.RawMessage, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h, err := r.repo.ResolveRevision(plumbing.Revision(commit))
+	hash, err := r.objectID(context.Background(), commit)
 	if err != nil {
 		return nil, fmt.Errorf("read notes of %s: %w", commit, err)
 	}
+	h := &hash
 	var content []byte
 	if ref, err := r.repo.Reference(remoteNotesRef, true); err == nil {
 		nc, err := r.repo.CommitObject(ref.Hash())
@@ -85,6 +86,24 @@ func (r *Repo) ReadNotes(commit string) ([]json.RawMessage, error) {
 		}
 	}
 	return out, nil
+}
+
+// objectID is a full sha as given (the commit may not be fetched yet), or
+// a revision resolved in the clone, fetching once if it is not found.
+func (r *Repo) objectID(ctx context.Context, rev string) (plumbing.Hash, error) {
+	if plumbing.IsHash(rev) {
+		return plumbing.NewHash(rev), nil
+	}
+	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		if _, _, ferr := r.fetch(ctx); ferr != nil {
+			return plumbing.ZeroHash, err
+		}
+		if h, err = r.repo.ResolveRevision(plumbing.Revision(rev)); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	return *h, nil
 }
 
 // noteIn reads target's note from a notes tree, flat or with fanout

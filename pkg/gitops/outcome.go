@@ -131,18 +131,24 @@ func message(o Outcome, rev *revertInfo) string {
 	return b.String()
 }
 
-// withReason joins the summary and the measured reason. A reason of the
-// form "what failed: detail" puts the detail on its own line, as in
-// SPEC.md §6; lines are not otherwise wrapped.
+// withReason joins the summary and the measured reason, breaking the line
+// as SPEC.md §6 does when it would pass 72 columns: after the reason's
+// first clause ("check "errors" failed:") when that fits, otherwise before
+// the reason. Long reasons are not wrapped further.
 func withReason(summary, reason string) string {
+	const width = 72
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return summary + "."
 	}
-	if head, detail, ok := strings.Cut(reason, ": "); ok && !strings.Contains(head, "\n") {
+	line := summary + ": " + reason
+	if len(line) <= width && !strings.Contains(reason, "\n") {
+		return line
+	}
+	if head, detail, ok := strings.Cut(reason, ": "); ok && len(summary)+len(head)+3 <= width && !strings.Contains(head, "\n") {
 		return summary + ": " + head + ":\n" + strings.TrimSpace(detail)
 	}
-	return summary + ": " + reason
+	return summary + ":\n" + reason
 }
 
 func short(sha string) string {

@@ -1,0 +1,83 @@
+package gitops
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+const badSHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+
+// TestMessageGolden pins every kind of commit message to SPEC.md §6.
+func TestMessageGolden(t *testing.T) {
+	reason := `check "errors" failed: error_rate 0.052 > max 0.01 at step 2 of 4 (25% traffic), 3 of 3 measurements.`
+	base := Outcome{Model: "fraud", Stage: "production", File: fraudFile, Reason: reason}
+	with := func(a Action, from, to string) Outcome {
+		o := base
+		o.Action, o.From, o.To = a, from, to
+		return o
+	}
+	tests := []struct {
+		name string
+		o    Outcome
+		rev  *revertInfo
+	}{
+		{"rollback_revert", with(ActionRollback, "v8", "v7"), &revertInfo{sha: badSHA, title: "promote fraud v8", clean: true}},
+		{"rollback_edit", with(ActionRollback, "v8", "v7"), &revertInfo{sha: badSHA, title: "promote fraud v8", why: "rollouts/fraud.hcl changed since"}},
+		{"fallback", with(ActionFallback, "v8", "rules"), nil},
+		{"roll_through", with(ActionRollThrough, "v8", "v9"), nil},
+		{"promote", func() Outcome {
+			o := with(ActionPromote, "v7", "v8")
+			o.Reason = "v8 beat v7 on feedback: 0.121 vs 0.104 (always-valid p = 0.003, 2 x 12000 samples)."
+			return o
+		}(), nil},
+		{"conclude", func() Outcome {
+			o := with(ActionConclude, "v7", "v7")
+			o.Reason = "no winner after 20000 samples per variant (always-valid p = 0.41)."
+			return o
+		}(), nil},
+		{"no_reason", with(ActionFallback, "v8", "rules"), nil},
+	}
+	tests[len(tests)-1].o.Reason = ""
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := message(tc.o, tc.rev)
+			path := filepath.Join("testdata", "messages", tc.name+".txt")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test -update writes it)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("message differs from %s:\n%s\nwant:\n%s", path, got, want)
+			}
+			tr := Trailers(got)
+			if tr[TrailerAction] != string(tc.o.Action) || tr[TrailerModel] != "fraud/production" {
+				t.Fatalf("trailers %v", tr)
+			}
+			if (tr[TrailerReverts] != "") != (tc.o.Action == ActionRollback) {
+				t.Fatalf("Switchyard-Reverts is for rollbacks only: %v", tr)
+			}
+		})
+	}
+}
+
+func TestOutcomeValidate(t *testing.T) {
+	for _, o := range []Outcome{
+		{Action: "explode", Model: "a", Stage: "b", File: "f", To: "v1"},
+		{Action: ActionRollback, Model: "a", Stage: "b", File: "f"},
+		{Action: ActionConclude, Model: "a", File: "f"},
+	} {
+		if err := o.validate(); err == nil {
+			t.Errorf("validate(%+v): want error", o)
+		}
+	}
+}

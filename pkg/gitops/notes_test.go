@@ -1,0 +1,118 @@
+package gitops
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestNotesReadableByGit(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	judged := promote(t, srv)
+	mustFetch(t, r)
+	verdicts := []string{
+		`{"kind": "rollout", "outcome": "failed", "check": "errors"}`,
+		`{"kind":"shadow","agreement":0.991,"samples":1200}`,
+	}
+	for _, v := range verdicts {
+		if err := r.AddNote(ctx, judged, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same verdict again changes nothing.
+	if err := r.AddNote(ctx, judged, []byte(verdicts[1])); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"kind":"rollout","outcome":"failed","check":"errors"}` + "\n" + `{"kind":"shadow","agreement":0.991,"samples":1200}` + "\n"
+	if got := srv.Git("specs", "notes", "--ref", "switchyard", "show", judged); got != want {
+		t.Fatalf("git notes show:\n%q\nwant:\n%q", got, want)
+	}
+	got, err := r.ReadNotes(judged)
+	if err != nil || len(got) != 2 || string(got[1]) != `{"kind":"shadow","agreement":0.991,"samples":1200}` {
+		t.Fatalf("ReadNotes = %s, %v", got, err)
+	}
+	if err := r.AddNote(ctx, judged, []byte("not json")); err == nil {
+		t.Fatal("AddNote with invalid JSON: want error")
+	}
+}
+
+func TestNotesKeepOthersNotes(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	first := srv.Head("specs")
+	judged := promote(t, srv)
+	// Someone else (the GitHub Action, say) adds a note with the git CLI.
+	srv.Git("specs", "notes", "--ref", "switchyard", "add", "-m", `{"kind":"validation","passed":true}`, first)
+	if err := r.AddNote(ctx, judged, []byte(`{"kind":"rollout"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Git("specs", "notes", "--ref", "switchyard", "show", first); !strings.Contains(got, "validation") {
+		t.Fatalf("the other note was lost: %q", got)
+	}
+	if got := srv.Git("specs", "notes", "--ref", "switchyard", "show", judged); got != "{\"kind\":\"rollout\"}\n" {
+		t.Fatalf("our note: %q", got)
+	}
+	// The git CLI appends to our note; we append after it.
+	srv.Git("specs", "notes", "--ref", "switchyard", "append", "-m", `{"kind":"human"}`, judged)
+	if err := r.AddNote(ctx, judged, []byte(`{"kind":"experiment"}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.ReadNotes(judged)
+	if err != nil || len(got) != 3 || string(got[2]) != `{"kind":"experiment"}` {
+		t.Fatalf("ReadNotes = %s, %v", got, err)
+	}
+	if got, _ := r.ReadNotes(first); len(got) != 1 {
+		t.Fatalf("ReadNotes of the CLI-noted commit = %s", got)
+	}
+}
+
+func TestNotesQueuedWhileServerDown(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	judged := promote(t, srv)
+	mustFetch(t, r)
+	srv.Stop()
+	if err := r.AddNote(ctx, judged, []byte(`{"kind":"rollout"}`)); err == nil {
+		t.Fatal("AddNote with the server down: want error")
+	}
+	if r.PendingNotes() != 1 {
+		t.Fatalf("PendingNotes = %d", r.PendingNotes())
+	}
+	if got, _ := r.ReadNotes(judged); len(got) != 1 {
+		t.Fatalf("a queued note is readable locally: %s", got)
+	}
+	srv.Start()
+	if _, err := r.PushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Git("specs", "notes", "--ref", "switchyard", "show", judged); got != "{\"kind\":\"rollout\"}\n" {
+		t.Fatalf("note after retry: %q", got)
+	}
+}
+
+func TestOutcomeAndNoteInOnePush(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	judged := promote(t, srv)
+	mustFetch(t, r)
+	srv.Stop()
+	_ = r.AddNote(ctx, judged, []byte(`{"kind":"rollout","outcome":"failed"}`))
+	if _, err := r.WriteOutcome(ctx, rollback()); err == nil {
+		t.Fatal("want error while the server is down")
+	}
+	srv.Start()
+	before := srv.Pushes()
+	if _, err := r.PushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Pushes()-before != 1 {
+		t.Fatalf("pushes = %d, want 1 carrying both refs", srv.Pushes()-before)
+	}
+	if !strings.HasPrefix(srv.Git("specs", "log", "-1", "--format=%s"), `Revert "promote fraud v8"`) {
+		t.Fatal("revert did not land")
+	}
+	if _, err := srv.TryGit("specs", "notes", "--ref", "switchyard", "show", judged); err != nil {
+		t.Fatal(err)
+	}
+}

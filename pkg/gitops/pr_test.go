@@ -1,0 +1,93 @@
+package gitops
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type fakeGitHub struct {
+	mu   sync.Mutex
+	reqs []map[string]string
+	errs []string
+}
+
+func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method != http.MethodPost || r.URL.Path != "/api/v3/repos/acme/specs/pulls" {
+		f.errs = append(f.errs, r.Method+" "+r.URL.Path)
+		http.NotFound(w, r)
+		return
+	}
+	if got := r.Header.Get("Authorization"); got != "Bearer ghp_test" {
+		f.errs = append(f.errs, "Authorization: "+got)
+	}
+	var body map[string]string
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		f.errs = append(f.errs, err.Error())
+	}
+	f.reqs = append(f.reqs, body)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write([]byte(`{"number": 7, "html_url": "https://github.com/acme/specs/pull/7"}`))
+}
+
+func TestPushPullRequest(t *testing.T) {
+	fake := &fakeGitHub{}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	gh, err := NewGitHub(api.Client(), api.URL+"/", "ghp_test", "acme", "specs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, r, _ := setup(t, func(o *Options) { o.PullRequests = gh })
+	ctx := context.Background()
+	promote(t, srv)
+	mainBefore := srv.Head("specs")
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.PullRequest != "https://github.com/acme/specs/pull/7" || !w.Revert {
+		t.Fatalf("Written = %+v", w)
+	}
+	if srv.Head("specs") != mainBefore {
+		t.Fatal("--push pr must leave the branch alone")
+	}
+	branch := "switchyard/rollback-fraud-production-" + w.SHA[:8]
+	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != w.SHA {
+		t.Fatalf("branch %s at %q, want %s", branch, got, w.SHA)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.errs) > 0 || len(fake.reqs) != 1 {
+		t.Fatalf("GitHub requests: %v; errors %v", fake.reqs, fake.errs)
+	}
+	req := fake.reqs[0]
+	if req["head"] != branch || req["base"] != "main" || req["title"] != `Revert "promote fraud v8"` ||
+		!strings.Contains(req["body"], "Switchyard-Action: rollback") {
+		t.Fatalf("pull request %v", req)
+	}
+}
+
+func TestParseGitHubRepo(t *testing.T) {
+	tests := []struct{ url, owner, repo string }{
+		{"https://github.com/acme/specs.git", "acme", "specs"},
+		{"https://github.com/acme/specs", "acme", "specs"},
+		{"https://x-access-token:t@github.com/acme/specs.git", "acme", "specs"},
+		{"git@github.com:acme/specs.git", "acme", "specs"},
+		{"ssh://git@github.com/acme/specs.git", "acme", "specs"},
+		{"https://gitlab.com/acme/specs.git", "", ""},
+		{"/srv/git/specs.git", "", ""},
+	}
+	for _, tc := range tests {
+		o, r, ok := ParseGitHubRepo(tc.url)
+		if o != tc.owner || r != tc.repo || ok != (tc.owner != "") {
+			t.Errorf("ParseGitHubRepo(%q) = %q %q %v", tc.url, o, r, ok)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -260,4 +261,20 @@ func hasBlock(src []byte, file, model, stage, typ string) bool {
 		}
 	}
 	return false
+}
+
+// TreeAt returns a read-only fs.FS over the tree of the commit rev names
+// ("HEAD" is the followed branch), and that commit's sha; see TreeFS.
+// Files are read lazily: do not use the FS across a Repack.
+func (r *Repo) TreeAt(rev string) (fs.FS, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rev == "" || rev == "HEAD" {
+		rev = r.branchRef().String()
+	}
+	fsys, h, err := TreeFS(r.repo, rev)
+	if err != nil {
+		return nil, "", err
+	}
+	return fsys, h.String(), nil
 }

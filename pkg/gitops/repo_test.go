@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -366,5 +367,27 @@ func TestRepack(t *testing.T) {
 	}
 	if _, err := r.LastServeChange(ctx, fraudFile, "fraud", "production"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTreeAt(t *testing.T) {
+	srv, r, _ := setup(t)
+	first := srv.Head("specs")
+	promote(t, srv)
+	head := mustFetch(t, r)
+	fsys, sha, err := r.TreeAt("HEAD")
+	if err != nil || sha != head {
+		t.Fatalf("TreeAt(HEAD) = %s, %v; want %s", sha, err, head)
+	}
+	b, err := fs.ReadFile(fsys, fraudFile)
+	if err != nil || !strings.Contains(string(b), `serve  = "v8"`) {
+		t.Fatalf("read at HEAD = %q, %v", b, err)
+	}
+	fsys, _, err = r.TreeAt(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := fs.ReadFile(fsys, fraudFile); string(b) != fraudSpec {
+		t.Fatalf("read at the first commit = %q", b)
 	}
 }

@@ -43,7 +43,7 @@ warn contains finding(m, "rollout.bake", "bake_two_intervals", msg) if {
 	some m in input.models
 	r := rollout_of(m)
 	r.bake_seconds < 2 * r.interval_seconds
-	msg := sprintf("bake %v is shorter than two check intervals (%v): each step gets at most one measurement", [r.bake, r.interval])
+	msg := sprintf("bake %v is shorter than two check intervals (2 × %v): each step gets at most one measurement", [r.bake, r.interval])
 }
 
 # all_at_once in production with nothing measured cannot roll back on its own.

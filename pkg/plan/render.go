@@ -36,12 +36,10 @@ func Render(w io.Writer, p *Plan, format string) error {
 
 // RenderJSON writes p as indented JSON.
 func RenderJSON(w io.Writer, p *Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
 }
 
 func (p *Plan) summary() string {

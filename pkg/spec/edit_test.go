@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,8 +8,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclparse"
 )
-
-var updateEditGoldens = flag.Bool("update-edit", false, "rewrite testdata/edit golden files")
 
 // TestEditGolden runs every case in testdata/edit: in.hcl, op (one edit
 // per line: "serve MODEL STAGE VERSION" or "remove MODEL STAGE BLOCK"), and
@@ -62,7 +59,7 @@ func applyOps(src []byte, ops string) ([]byte, error) {
 
 func compareGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *updateEditGoldens {
+	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +67,7 @@ func compareGolden(t *testing.T, path string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update-edit to create it)", err)
+		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if string(want) != string(got) {
 		t.Errorf("%s differs:\n--- got ---\n%s\n--- want ---\n%s", path, got, want)

@@ -333,7 +333,7 @@ func (h *HAProxy) renderWith(plans []*routePlan, weights []serverWeight) []byte 
 
 	w := &confWriter{}
 	w.line("")
-	w.line("frontend sy_%s", idRe.ReplaceAllString(h.name, "_"))
+	w.line("frontend sy_%s", configID(h.name))
 	w.line("    mode http")
 	w.line("    bind %s", h.listen)
 	w.line("    timeout client 60s")

@@ -207,7 +207,7 @@ func TestHAProxyRefusesShadowAndFallback(t *testing.T) {
 
 // writeHAProxyMain writes a main HAProxy config with its runtime API at
 // dir/admin.sock and returns its path.
-func writeHAProxyMain(t *testing.T, dir string) string {
+func writeHAProxyMain(t testing.TB, dir string) string {
 	t.Helper()
 	main := filepath.Join(dir, "haproxy.cfg")
 	body := fmt.Sprintf(`global

@@ -85,7 +85,7 @@ func (f *fakeRunner) lines() []string {
 }
 
 // needBinary skips the test when a router binary is absent.
-func needBinary(t *testing.T, path string) string {
+func needBinary(t testing.TB, path string) string {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		if p, err := exec.LookPath(filepath.Base(path)); err == nil {
@@ -97,7 +97,7 @@ func needBinary(t *testing.T, path string) string {
 }
 
 // freeAddr returns a 127.0.0.1 address with a port free at the time.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -108,7 +108,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // versionBackend answers every request with "<version> <path>".
-func versionBackend(t *testing.T, version string) *httptest.Server {
+func versionBackend(t testing.TB, version string) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", version, r.URL.Path)

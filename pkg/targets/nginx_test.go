@@ -112,7 +112,7 @@ func TestNginxRefusesWhatItCannotDo(t *testing.T) {
 
 // writeNginxMain writes a main nginx config under dir that includes the
 // owned file, and returns its path.
-func writeNginxMain(t *testing.T, dir, include string) string {
+func writeNginxMain(t testing.TB, dir, include string) string {
 	t.Helper()
 	user := ""
 	if os.Geteuid() == 0 {
@@ -141,7 +141,7 @@ http {
 }
 
 // startProcess starts a router in the foreground and stops it at cleanup.
-func startProcess(t *testing.T, name string, args ...string) {
+func startProcess(t testing.TB, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	out, err := os.Create(filepath.Join(t.TempDir(), "out.log"))
@@ -166,7 +166,7 @@ func startProcess(t *testing.T, name string, args ...string) {
 }
 
 // waitListening waits (bounded) until addr accepts connections.
-func waitListening(t *testing.T, network, addr string) {
+func waitListening(t testing.TB, network, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -24,7 +24,6 @@ var (
 	pathRe   = regexp.MustCompile(`^/[A-Za-z0-9._~/-]*$`)
 	headerRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
 	cookieRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-	idRe     = regexp.MustCompile(`[^A-Za-z0-9_]`)
 	hostRe   = regexp.MustCompile(`^[A-Za-z0-9.\-\[\]:]+$`)
 	listenRe = regexp.MustCompile(`^[A-Za-z0-9.\[\]:*]+$`)
 )
@@ -48,11 +47,21 @@ type routePlan struct {
 	base     string             // shared by every backend of the route
 	stickyOn string             // "header" | "cookie" | ""
 	stickyBy string             // header or cookie name
+	ups      map[string]string  // upstream name by version
 }
 
 // upstream names one (route, version) pair in a config file.
-func (p *routePlan) upstream(version string) string {
-	return p.id + "__" + idRe.ReplaceAllString(version, "_")
+func (p *routePlan) upstream(version string) string { return p.ups[version] }
+
+// configID maps a name to a config identifier: letters, digits and '_'.
+func configID(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // planTable validates a table for a config-file router and returns its
@@ -90,9 +99,10 @@ func planRoute(r traffic.Route) (*routePlan, error) {
 	}
 	p := &routePlan{
 		Route:    r,
-		id:       "sy_" + idRe.ReplaceAllString(r.Model, "_") + "_" + idRe.ReplaceAllString(r.Stage, "_"),
+		id:       "sy_" + configID(r.Model) + "_" + configID(r.Stage),
 		prefix:   strings.TrimSuffix(r.Path, "/"),
 		backends: map[string]backend{},
+		ups:      map[string]string{},
 	}
 	if len(r.Backends) == 0 {
 		return nil, errors.New("no backends")
@@ -108,10 +118,11 @@ func planRoute(r traffic.Route) (*routePlan, error) {
 		}
 		p.backends[v] = b
 		p.versions = append(p.versions, v)
-		if other, dup := ups[p.upstream(v)]; dup {
+		p.ups[v] = p.id + "__" + configID(v)
+		if other, dup := ups[p.ups[v]]; dup {
 			return nil, fmt.Errorf("versions %s and %s map to the same config name: rename one", other, v)
 		}
-		ups[p.upstream(v)] = v
+		ups[p.ups[v]] = v
 	}
 	sort.Strings(p.versions)
 	p.scheme, p.base = p.backends[p.versions[0]].scheme, p.backends[p.versions[0]].base

@@ -42,6 +42,9 @@ type Measurement struct {
 	Baseline    float64
 	HasBaseline bool
 	Requests    int64 // requests the value is based on (router source); -1 if unknown
+	// BaselineRequests is the baseline's request count (router source);
+	// 0 if unknown.
+	BaselineRequests int64
 }
 
 // ErrorRateConfidence is the one-sided confidence with which Judge must
@@ -61,7 +64,8 @@ const zErrorRate = 2.3263478740408408
 //   - A value that is NaN or infinite: NoData.
 //   - max fails above, min fails below, max_ratio fails when
 //     value/baseline is above it. A ratio with no baseline (or a zero
-//     baseline under a non-zero value) is not judged.
+//     baseline under a non-zero value, unless both are error rates with
+//     known request counts) is not judged.
 //   - error_rate with a known request count is a binomial proportion: it
 //     fails its max only when the one-sided 99% Wilson lower bound of the
 //     rate is above max too, so that binomial noise on a few hundred
@@ -69,6 +73,8 @@ const zErrorRate = 2.3263478740408408
 //     "analysis": a plain threshold at 2x the healthy rate rolls back about
 //     a quarter of healthy canaries; the bound, under 0.1%). An observed
 //     rate above max that is within noise passes, and the reason says so.
+//     Its max_ratio likewise fails only when the rate is significantly
+//     above max_ratio times the baseline's (judgeRatio).
 //     Every other metric (latencies, request_rate, Prometheus queries) is
 //     compared as is.
 //   - Any failing part fails the check (reasons joined with "; "). If no
@@ -120,27 +126,12 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 		}
 	}
 	if c.MaxRatio != nil {
-		mr := *c.MaxRatio
-		switch {
-		case !m.HasBaseline:
-			passes = append(passes, fmt.Sprintf("%s ratio: no baseline", label))
-		case m.Baseline <= 0 && m.Value > 0:
-			passes = append(passes, fmt.Sprintf("%s ratio: baseline is %s", label, num(m.Baseline)))
-		default:
-			judged = true
-			ratio := 1.0
-			if m.Baseline > 0 {
-				ratio = m.Value / m.Baseline
-			}
-			detail := fmt.Sprintf("%s ratio %.2f", label, ratio)
-			vs := fmt.Sprintf("(%.3f vs %.3f)", m.Value, m.Baseline)
-			if ratio > mr {
-				fails = append(fails, fmt.Sprintf("%s > max_ratio %s %s", detail, num(mr), vs))
-			} else {
-				passes = append(passes, fmt.Sprintf("%s <= max_ratio %s %s", detail, num(mr), vs))
-			}
-		}
+		judgedRatio, f, p := judgeRatio(c, m, label)
+		judged = judged || judgedRatio
+		fails = append(fails, f...)
+		passes = append(passes, p...)
 	}
+
 	switch {
 	case len(fails) > 0:
 		return Fail, strings.Join(fails, "; ")
@@ -151,6 +142,52 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 		return NoData, strings.Join(passes, "; ")
 	}
 	return Pass, strings.Join(passes, "; ")
+}
+
+// judgeRatio judges max_ratio. An error_rate with both request counts
+// known is two binomial proportions: it fails only when the canary's rate
+// is above max_ratio times the baseline's by a one-sided z-test at
+// ErrorRateConfidence, z = (p - r·q) / sqrt(p(1-p)/n + r²q(1-q)/m), so
+// that a zero baseline is judged too. Other ratios compare point values.
+func judgeRatio(c *spec.Check, m Measurement, label string) (judged bool, fails, passes []string) {
+	mr := *c.MaxRatio
+	binomial := c.Metric == "error_rate" && m.Requests > 0 && m.BaselineRequests > 0
+	switch {
+	case !m.HasBaseline:
+		return false, nil, []string{fmt.Sprintf("%s ratio: no baseline", label)}
+	case m.Baseline <= 0 && m.Value > 0 && !binomial:
+		return false, nil, []string{fmt.Sprintf("%s ratio: baseline is %s", label, num(m.Baseline))}
+	}
+	ratio := 1.0
+	switch {
+	case m.Baseline > 0:
+		ratio = m.Value / m.Baseline
+	case m.Value > 0:
+		ratio = math.Inf(1)
+	}
+	detail := fmt.Sprintf("%s ratio %.2f", label, ratio)
+	vs := fmt.Sprintf("(%.3f vs %.3f)", m.Value, m.Baseline)
+	if !binomial {
+		if ratio > mr {
+			return true, []string{fmt.Sprintf("%s > max_ratio %s %s", detail, num(mr), vs)}, nil
+		}
+		return true, nil, []string{fmt.Sprintf("%s <= max_ratio %s %s", detail, num(mr), vs)}
+	}
+	if ratio <= mr {
+		return true, nil, []string{fmt.Sprintf("%s <= max_ratio %s %s", detail, num(mr), vs)}
+	}
+	p, q := m.Value, m.Baseline
+	n, nb := float64(m.Requests), float64(m.BaselineRequests)
+	z := math.Inf(1)
+	if se := math.Sqrt(p*(1-p)/n + mr*mr*q*(1-q)/nb); se > 0 {
+		z = (p - mr*q) / se
+	}
+	counts := fmt.Sprintf("z %.2f over %d and %d requests", z, m.Requests, m.BaselineRequests)
+	vs = fmt.Sprintf("(%.3f vs %.3f, %s)", m.Value, m.Baseline, counts)
+	if z > zErrorRate {
+		return true, []string{fmt.Sprintf("%s > max_ratio %s %s", detail, num(mr), vs)}, nil
+	}
+	return true, nil, []string{fmt.Sprintf("%s above max_ratio %s within noise %s", detail, num(mr), vs)}
 }
 
 // num formats a value with up to 4 significant digits and no trailing

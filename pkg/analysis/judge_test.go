@@ -13,6 +13,7 @@ func TestJudge(t *testing.T) {
 	errMax := &spec.Check{Name: "errors", Metric: "error_rate", Source: "router", Max: f(0.01), MinRequests: 50}
 	latRatio := &spec.Check{Name: "latency", Metric: "latency_p99", Source: "router", MaxRatio: f(1.2), MinRequests: 20}
 	latBoth := &spec.Check{Name: "latency", Metric: "latency_p99", Source: "router", Max: f(0.5), MaxRatio: f(1.2), MinRequests: 20}
+	errRatio := &spec.Check{Name: "errors", Metric: "error_rate", Source: "router", MaxRatio: f(2), MinRequests: 50}
 	business := &spec.Check{Name: "business", Source: "prom", Query: "x", Min: f(0.5)}
 	tests := []struct {
 		name   string
@@ -46,6 +47,16 @@ func TestJudge(t *testing.T) {
 			"latency_p99 0.3 <= max 0.5; latency_p99 ratio: no baseline"},
 		{"both fail", latBoth, Measurement{Value: 0.6, Baseline: 0.2, HasBaseline: true, Requests: 100}, Fail,
 			"latency_p99 0.6 > max 0.5; latency_p99 ratio 3.00 > max_ratio 1.2 (0.600 vs 0.200)"},
+		{"error ratio significant", errRatio, Measurement{Value: 0.05, Requests: 500, Baseline: 0.01, HasBaseline: true, BaselineRequests: 2000}, Fail,
+			"error_rate ratio 5.00 > max_ratio 2 (0.050 vs 0.010, z 2.80 over 500 and 2000 requests)"},
+		{"error ratio within noise", errRatio, Measurement{Value: 0.026, Requests: 500, Baseline: 0.01, HasBaseline: true, BaselineRequests: 2000}, Pass,
+			"error_rate ratio 2.60 above max_ratio 2 within noise (0.026 vs 0.010, z 0.71 over 500 and 2000 requests)"},
+		{"error ratio over a zero baseline", errRatio, Measurement{Value: 0.04, Requests: 500, Baseline: 0, HasBaseline: true, BaselineRequests: 2000}, Fail,
+			"error_rate ratio +Inf > max_ratio 2 (0.040 vs 0.000, z 4.56 over 500 and 2000 requests)"},
+		{"error ratio, counts unknown: plain", errRatio, Measurement{Value: 0.026, Requests: -1, Baseline: 0.01, HasBaseline: true}, Fail,
+			"error_rate ratio 2.60 > max_ratio 2 (0.026 vs 0.010)"},
+		{"error ratio, both zero", errRatio, Measurement{Value: 0, Requests: 500, Baseline: 0, HasBaseline: true, BaselineRequests: 2000}, Pass,
+			"error_rate ratio 1.00 <= max_ratio 2 (0.000 vs 0.000)"},
 		{"prometheus min fails", business, Measurement{Value: 0.4, Requests: -1}, Fail, "business 0.4 < min 0.5"},
 		{"prometheus min passes", business, Measurement{Value: 0.5, Requests: -1}, Pass, "business 0.5 >= min 0.5"},
 		{"nothing to judge", &spec.Check{Name: "x", Metric: "request_rate"}, Measurement{Value: 1, Requests: -1}, NoData,

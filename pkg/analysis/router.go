@@ -52,6 +52,7 @@ func (s RouterSource) Query(ctx context.Context, q Query) (Result, error) {
 		if ok && bs.Requests > 0 && bs.Requests >= int64(q.MinRequests) {
 			r.Baseline, _ = routerMetric(q.Metric, bs)
 			r.HasBaseline = true
+			r.BaselineRequests = bs.Requests
 		}
 	}
 	return r, nil

@@ -344,6 +344,7 @@ type canarySim struct {
 	looks        int
 	failureLimit int
 	plain        bool // judge without the request count: a plain threshold
+	baselineN    int  // requests per interval on the baseline (1% errors), for max_ratio
 }
 
 func (s canarySim) run(r *rand.Rand, pErr float64) int {
@@ -351,8 +352,12 @@ func (s canarySim) run(r *rand.Rand, pErr float64) int {
 	for look := 1; look <= s.looks; look++ {
 		errs := binomial(r, s.perInterval, pErr)
 		m := Measurement{Value: float64(errs) / float64(s.perInterval), Requests: int64(s.perInterval)}
+		if s.baselineN > 0 {
+			m.Baseline = float64(binomial(r, s.baselineN, 0.01)) / float64(s.baselineN)
+			m.HasBaseline, m.BaselineRequests = true, int64(s.baselineN)
+		}
 		if s.plain {
-			m.Requests = -1
+			m.Requests, m.BaselineRequests = -1, 0
 		}
 		if v, _ := Judge(s.check, m); v == Fail {
 			fails++
@@ -454,6 +459,45 @@ func TestSimCanary(t *testing.T) {
 			if c3.p < 0.99 {
 				t.Errorf("bad canary caught within 3 intervals in %.4f of runs, want >= 0.99", c3.p)
 			}
+		}
+	}
+	// max_ratio on error_rate, against a baseline taking 2000 requests per
+	// interval at 1%.
+	for i, plain := range []bool{false, true} {
+		if !full() && plain {
+			break
+		}
+		s := canarySim{
+			check:       &spec.Check{Name: "errors", Metric: "error_rate", Source: "router", MaxRatio: f(2), MinRequests: 50},
+			perInterval: 500,
+			looks:       24,
+			plain:       plain,
+			baselineN:   2000,
+		}
+		r := NewRand(uint64(200 + i))
+		falseRB, caught3, sumAt := 0, 0, 0
+		for run := 0; run < runs; run++ {
+			if s.run(r, 0.01) > 0 {
+				falseRB++
+			}
+			at := s.run(r, 0.05)
+			if at > 0 && at <= 3 {
+				caught3++
+			}
+			if at == 0 {
+				at = s.looks + 1
+			}
+			sumAt += at
+		}
+		judge := "99% one-sided z-test (Judge)"
+		if plain {
+			judge = "plain ratio"
+		}
+		fr, c3 := newRate(falseRB, runs), newRate(caught3, runs)
+		t.Logf("  max_ratio 2 vs a baseline on 2000 requests per interval, %s: healthy rolled back %.4f (95%% CI %.4f-%.4f); bad caught within 3 intervals %.4f (CI %.4f-%.4f), mean interval %.2f",
+			judge, fr.p, fr.lo, fr.hi, c3.p, c3.lo, c3.hi, float64(sumAt)/float64(runs))
+		if !plain && (c3.p < 0.95 || (full() && fr.p >= 0.005)) {
+			t.Errorf("max_ratio: healthy rolled back %.4f, bad caught within 3 intervals %.4f", fr.p, c3.p)
 		}
 	}
 }

@@ -29,10 +29,11 @@ type Query struct {
 
 // Result is a source's answer to a Query.
 type Result struct {
-	Value       float64
-	Requests    int64 // -1 when the source does not know
-	Baseline    float64
-	HasBaseline bool
+	Value            float64
+	Requests         int64 // -1 when the source does not know
+	Baseline         float64
+	HasBaseline      bool
+	BaselineRequests int64 // 0 when the source does not know
 }
 
 // Source reads metrics. The builtin router's stats (RouterSource) and the
@@ -100,6 +101,7 @@ func (mt Meter) Measure(ctx context.Context, m *spec.Model, to, from string, win
 		out[c.Name] = Measurement{
 			Check: c.Name, Version: to, Value: r.Value,
 			Baseline: r.Baseline, HasBaseline: r.HasBaseline, Requests: r.Requests,
+			BaselineRequests: r.BaselineRequests,
 		}
 	}
 	return out, errors.Join(errs...)

@@ -35,9 +35,9 @@ func TestRouterSource(t *testing.T) {
 		err  string
 	}{
 		{"error rate with baseline", Query{Model: "fraud", Stage: "production", Version: "v8", Baseline: "v7", Metric: "error_rate", MinRequests: 50},
-			Result{Value: 0.052, Requests: 500, Baseline: 0.01, HasBaseline: true}, ""},
+			Result{Value: 0.052, Requests: 500, Baseline: 0.01, HasBaseline: true, BaselineRequests: 1000}, ""},
 		{"latency p99", Query{Model: "fraud", Stage: "production", Version: "v8", Baseline: "v7", Metric: "latency_p99"},
-			Result{Value: 0.27, Requests: 500, Baseline: 0.2, HasBaseline: true}, ""},
+			Result{Value: 0.27, Requests: 500, Baseline: 0.2, HasBaseline: true, BaselineRequests: 1000}, ""},
 		{"p50 and p90", Query{Model: "fraud", Stage: "production", Version: "v7", Metric: "latency_p90"},
 			Result{Value: 0.1, Requests: 1000}, ""},
 		{"request rate", Query{Model: "fraud", Stage: "production", Version: "v7", Metric: "request_rate"},
@@ -45,7 +45,7 @@ func TestRouterSource(t *testing.T) {
 		{"baseline with too few requests", Query{Model: "fraud", Stage: "production", Version: "v8", Baseline: "v9", Metric: "latency_p99", MinRequests: 20},
 			Result{Value: 0.27, Requests: 500}, ""},
 		{"version absent: zero requests", Query{Model: "fraud", Stage: "production", Version: "v10", Baseline: "v7", Metric: "error_rate"},
-			Result{Value: 0, Requests: 0, Baseline: 0.01, HasBaseline: true}, ""},
+			Result{Value: 0, Requests: 0, Baseline: 0.01, HasBaseline: true, BaselineRequests: 1000}, ""},
 		{"stage is part of the key", Query{Model: "fraud", Stage: "staging", Version: "v8", Metric: "error_rate"},
 			Result{Value: 1, Requests: 7}, ""},
 		{"unknown metric", Query{Model: "fraud", Stage: "production", Version: "v8", Metric: "latency_p95"},
@@ -136,8 +136,8 @@ func TestMeterMeasure(t *testing.T) {
 		t.Errorf("router stats read %d times for one Measure, want once", calls)
 	}
 	want := map[string]Measurement{
-		"errors":   {Check: "errors", Version: "v8", Value: 0.052, Baseline: 0.01, HasBaseline: true, Requests: 500},
-		"latency":  {Check: "latency", Version: "v8", Value: 0.27, Baseline: 0.2, HasBaseline: true, Requests: 500},
+		"errors":   {Check: "errors", Version: "v8", Value: 0.052, Baseline: 0.01, HasBaseline: true, Requests: 500, BaselineRequests: 1000},
+		"latency":  {Check: "latency", Version: "v8", Value: 0.27, Baseline: 0.2, HasBaseline: true, Requests: 500, BaselineRequests: 1000},
 		"business": {Check: "business", Version: "v8", Value: 0.3, Baseline: 0.2, HasBaseline: true, Requests: -1},
 	}
 	if len(got) != len(want) {

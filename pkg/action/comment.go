@@ -49,58 +49,60 @@ func markerPart(body string) int {
 }
 
 // SplitComment cuts markdown into comment bodies of at most limit bytes,
-// each starting with its marker. Cuts fall between lines; a code fence
-// open at a cut is closed and reopened.
+// each starting with its marker. Cuts fall between lines (a line longer
+// than a part is cut on a rune boundary); a code fence open at a cut is
+// closed and reopened.
 func SplitComment(md string, limit int) []string {
-	single := Marker + "\n" + md
-	if len(single) <= limit {
+	if single := Marker + "\n" + md; len(single) <= limit {
 		return []string{single}
 	}
-	const reserve = 96 // marker, "part k of n" line, fence repair
-	budget := limit - reserve
-	var parts []string
-	var cur strings.Builder
-	fence := "" // the opening fence line while inside a code block
-	flush := func() {
-		if fence != "" {
-			cur.WriteString("```\n")
-		}
-		parts = append(parts, cur.String())
-		cur.Reset()
-		if fence != "" {
-			cur.WriteString(fence + "\n")
-		}
-	}
-	lines := strings.SplitAfter(md, "\n")
-	for _, line := range lines {
-		for len(line) > budget-len(fence)-8 { // a line longer than a part: hard cut
-			cut := budget - len(fence) - 8 - cur.Len()
-			if cut <= 0 {
-				flush()
-				continue
-			}
+	const (
+		header  = 80 // marker and "part k of n" line
+		fenceIO = 24 // closing "```" and a reopening fence line
+	)
+	budget := limit - header - fenceIO
+	var pieces []string
+	for _, line := range strings.SplitAfter(md, "\n") {
+		for len(line) > budget/2 {
+			cut := budget / 2
 			for cut > 0 && !utf8.RuneStart(line[cut]) {
 				cut--
 			}
-			cur.WriteString(line[:cut])
+			pieces = append(pieces, line[:cut])
 			line = line[cut:]
-			flush()
 		}
-		if cur.Len()+len(line)+len(fence)+8 > budget {
-			flush()
+		if line != "" {
+			pieces = append(pieces, line)
 		}
-		cur.WriteString(line)
-		if t := strings.TrimSpace(line); strings.HasPrefix(t, "```") {
-			if fence == "" {
+	}
+	var parts []string
+	var cur strings.Builder
+	fence := "" // the opening fence while inside a code block
+	for _, p := range pieces {
+		if cur.Len()+len(p) > budget {
+			if fence != "" {
+				cur.WriteString("\n```\n")
+			}
+			parts = append(parts, cur.String())
+			cur.Reset()
+			if fence != "" {
+				cur.WriteString(fence + "\n")
+			}
+		}
+		cur.WriteString(p)
+		if t := strings.TrimSpace(p); strings.HasPrefix(t, "```") && strings.HasSuffix(p, "\n") {
+			switch {
+			case fence == "" && len(t) <= 16:
 				fence = t
-			} else if t == "```" {
+			case fence == "":
+				fence = "```"
+			case t == "```":
 				fence = ""
 			}
 		}
 	}
 	if cur.Len() > 0 {
-		fence = ""
-		flush()
+		parts = append(parts, cur.String())
 	}
 	out := make([]string, len(parts))
 	for i, p := range parts {

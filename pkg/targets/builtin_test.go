@@ -288,3 +288,29 @@ func TestBuiltinRemoteAgainstTheRouter(t *testing.T) {
 		t.Errorf("err = %v; want the router's refusal naming v9", err)
 	}
 }
+
+func TestUnusedIncompatibleVersionsLeftOut(t *testing.T) {
+	n, err := NewNginx(&spec.Router{Name: "web", Type: "nginx", ConfigFile: "/x", Listen: "127.0.0.1:80"}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := route(map[string]string{
+		"v6":   "http://127.0.0.1:9101",
+		"v7":   "http://127.0.0.1:9102",
+		"old":  "http://127.0.0.1:9100/legacy",
+		"saas": "https://models.example.com",
+	}, w("v6", 90), w("v7", 10))
+	got, err := n.Render(traffic.Table{Routes: []traffic.Route{r}})
+	if err != nil {
+		t.Fatalf("versions without traffic and another base path refused the route: %v", err)
+	}
+	for _, absent := range []string{"legacy", "example.com"} {
+		if strings.Contains(string(got), absent) {
+			t.Errorf("config mentions %q, a version without traffic that the route cannot serve", absent)
+		}
+	}
+	r.Preview = &traffic.Preview{Header: "x-preview", Version: "old"}
+	if _, err := n.Render(traffic.Table{Routes: []traffic.Route{r}}); err == nil || !strings.Contains(err.Error(), "differ in scheme or base path") {
+		t.Errorf("err = %v; want a refusal once the other base path gets traffic", err)
+	}
+}

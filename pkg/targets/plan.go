@@ -125,17 +125,10 @@ func planRoute(r traffic.Route) (*routePlan, error) {
 		ups[p.ups[v]] = v
 	}
 	sort.Strings(p.versions)
-	p.scheme, p.base = p.backends[p.versions[0]].scheme, p.backends[p.versions[0]].base
-	if p.scheme != "http" {
-		return nil, fmt.Errorf("version %s: %s backends are not supported by this router type yet (only http)", p.versions[0], p.scheme)
-	}
-	for _, v := range p.versions {
-		if b := p.backends[v]; b.scheme != p.scheme || b.base != p.base {
-			return nil, fmt.Errorf("versions %s and %s differ in scheme or base path (%s vs %s); this router needs them equal",
-				p.versions[0], v, r.Backends[p.versions[0]], r.Backends[v])
-		}
-	}
 	if err := p.checkWeights(); err != nil {
+		return nil, err
+	}
+	if err := p.checkShared(); err != nil {
 		return nil, err
 	}
 	known := func(what, v string) error {
@@ -176,6 +169,50 @@ func planRoute(r traffic.Route) (*routePlan, error) {
 		p.stickyOn, p.stickyBy = on, by
 	}
 	return p, nil
+}
+
+// checkShared checks that every version the route can send traffic to
+// (weighted, even at 0, preview, shadow, fallback) shares one scheme and
+// base path, which the generated configs need; other versions that do
+// not are left out of the config (they get no traffic).
+func (p *routePlan) checkShared() error {
+	used := map[string]bool{}
+	for _, w := range p.Weights {
+		used[w.Version] = true
+	}
+	if p.Preview != nil {
+		used[p.Preview.Version] = true
+	}
+	if p.Shadow != nil {
+		used[p.Shadow.Version] = true
+	}
+	if p.Fallback != "" {
+		used[p.Fallback] = true
+	}
+	ref := ""
+	for _, v := range p.versions {
+		if !used[v] {
+			continue
+		}
+		b := p.backends[v]
+		if ref == "" {
+			ref, p.scheme, p.base = v, b.scheme, b.base
+			if b.scheme != "http" {
+				return fmt.Errorf("version %s: %s backends are not supported by this router type yet (only http)", v, b.scheme)
+			}
+		} else if b.scheme != p.scheme || b.base != p.base {
+			return fmt.Errorf("versions %s and %s differ in scheme or base path (%s vs %s); this router needs them equal",
+				ref, v, p.Backends[ref], p.Backends[v])
+		}
+	}
+	kept := p.versions[:0]
+	for _, v := range p.versions {
+		if b := p.backends[v]; used[v] || (b.scheme == p.scheme && b.base == p.base) {
+			kept = append(kept, v)
+		}
+	}
+	p.versions = kept
+	return nil
 }
 
 func (p *routePlan) checkWeights() error {

@@ -77,10 +77,6 @@ type LatencyComparison struct {
 	Canary, Baseline     int
 }
 
-// maxHLSide bounds each sample for the Hodges–Lehmann estimate (evenly
-// spaced order statistics are kept), so it costs at most 1M differences.
-const maxHLSide = 1024
-
 // CompareLatency compares the canary's latencies with the baseline's.
 func CompareLatency(canary, baseline []float64) LatencyComparison {
 	c := LatencyComparison{Canary: len(canary), Baseline: len(baseline)}
@@ -89,14 +85,7 @@ func CompareLatency(canary, baseline []float64) LatencyComparison {
 		return c
 	}
 	c.Superiority = c.U / (float64(len(canary)) * float64(len(baseline)))
-	a, b := thin(canary), thin(baseline)
-	diffs := make([]float64, 0, len(a)*len(b))
-	for _, x := range a {
-		for _, y := range b {
-			diffs = append(diffs, x-y)
-		}
-	}
-	c.Shift = median(diffs)
+	c.Shift = hodgesLehmann(canary, baseline)
 	if mb := median(slices.Clone(baseline)); mb > 0 {
 		c.RelativeShift = c.Shift / mb
 	}
@@ -121,18 +110,51 @@ func JudgeLatencyShift(canary, baseline []float64, alpha, tolerance float64, min
 	return Pass, detail
 }
 
-// thin returns at most maxHLSide evenly spaced order statistics of xs.
-func thin(xs []float64) []float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) <= maxHLSide {
-		return s
+// hodgesLehmann is the median of all differences x_i - y_j, found
+// without listing them: bisection on the shift d, counting the pairs with
+// x_i - y_j <= d in one merge-like pass over the sorted samples.
+func hodgesLehmann(xs, ys []float64) float64 {
+	x, y := slices.Clone(xs), slices.Clone(ys)
+	slices.Sort(x)
+	slices.Sort(y)
+	total := int64(len(x)) * int64(len(y))
+	k := (total + 1) / 2
+	if total%2 == 1 {
+		return kthDiff(x, y, k)
 	}
-	out := make([]float64, maxHLSide)
-	for i := range out {
-		out[i] = s[i*(len(s)-1)/(maxHLSide-1)]
+	return (kthDiff(x, y, k) + kthDiff(x, y, k+1)) / 2
+}
+
+// kthDiff is the k-th smallest of the differences x_i - y_j (x and y
+// sorted, 1 <= k <= len(x)·len(y)).
+func kthDiff(x, y []float64, k int64) float64 {
+	countLE := func(d float64) int64 {
+		var n int64
+		j := 0
+		for _, xi := range x { // y_j >= xi - d  <=>  xi - y_j <= d
+			for j < len(y) && y[j] < xi-d {
+				j++
+			}
+			n += int64(len(y) - j)
+		}
+		return n
 	}
-	return out
+	lo, hi := x[0]-y[len(y)-1], x[len(x)-1]-y[0]
+	if countLE(lo) >= k {
+		return lo
+	}
+	for i := 0; i < 200; i++ { // countLE(lo) < k <= countLE(hi)
+		mid := lo + (hi-lo)/2
+		if mid <= lo || mid >= hi {
+			break
+		}
+		if countLE(mid) >= k {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 // median sorts xs in place and returns its median (0 when empty).

@@ -53,7 +53,23 @@ func TestJudgeLatencyShift(t *testing.T) {
 	if c.RelativeShift < 0.15 || c.RelativeShift > 0.45 || c.Superiority < 0.6 {
 		t.Errorf("effect sizes of a 30%% slowdown: %+v", c)
 	}
-	// Bounded cost on large samples: thinned for Hodges–Lehmann.
+	// Hodges–Lehmann against the definition, on small samples.
+	for _, tc := range []struct{ x, y []float64 }{
+		{[]float64{1, 2, 3}, []float64{0, 1}},
+		{[]float64{5, 1, 4, 4}, []float64{2, 7, 1}},
+		{slower[:37], base[:23]},
+	} {
+		var diffs []float64
+		for _, x := range tc.x {
+			for _, y := range tc.y {
+				diffs = append(diffs, x-y)
+			}
+		}
+		if got, want := hodgesLehmann(tc.x, tc.y), median(diffs); math.Abs(got-want) > 1e-12 {
+			t.Errorf("hodgesLehmann(%v, %v) = %v, want %v", tc.x, tc.y, got, want)
+		}
+	}
+	// Large samples: no pairwise listing.
 	big := CompareLatency(lognormal(5000, 1.3), lognormal(5000, 1))
 	if big.RelativeShift < 0.15 || big.P > 1e-6 {
 		t.Errorf("large samples: %+v", big)

@@ -274,8 +274,12 @@ func (s *stepper) bandit(e *spec.Experiment, x *ExperimentState, fresh bool) {
 	if len(p) != len(x.Arms) {
 		return
 	}
+	w := s.j.banditWeights(p, e.ExploreFloor)
+	if len(w) != len(x.Arms) {
+		return
+	}
 	x.ProbBest = p
-	x.Weights = normalize(s.j.banditWeights(p, e.ExploreFloor))
+	x.Weights = normalize(w)
 	if x.Decided {
 		return
 	}
@@ -299,9 +303,9 @@ func (s *stepper) bandit(e *spec.Experiment, x *ExperimentState, fresh bool) {
 		promoteWhen = 0.95
 	}
 	if best >= 0 && enough && p[best] >= promoteWhen {
-		w := x.Arms[best]
-		s.winner(e, x, w, fmt.Sprintf("%s is best with probability %.3f ≥ promote_when %.3g (mean reward %.4g over %d samples)",
-			w, p[best], promoteWhen, x.mean(w), x.Stats[w].N))
+		arm := x.Arms[best]
+		s.winner(e, x, arm, fmt.Sprintf("%s is best with probability %.3f ≥ promote_when %.3g (mean reward %.4g over %d samples)",
+			arm, p[best], promoteWhen, x.mean(arm), x.Stats[arm].N))
 		return
 	}
 	if done, why := s.horizon(e, x); done {

@@ -2,12 +2,19 @@ package gitops
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 )
@@ -389,5 +396,78 @@ func TestTreeAt(t *testing.T) {
 	}
 	if b, _ := fs.ReadFile(fsys, fraudFile); string(b) != fraudSpec {
 		t.Fatalf("read at the first commit = %q", b)
+	}
+}
+
+func TestRollbackRevertsMergedPullRequest(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	merge := srv.MergeAs("specs", "promote-v8", "Merge pull request #42 from acme/promote-v8", map[string]string{fraudFile: setServe(fraudSpec, "v8")})
+	mustFetch(t, r)
+	c, err := r.LastServeChange(ctx, fraudFile, "fraud", "production")
+	if err != nil || c.SHA != merge {
+		t.Fatalf("LastServeChange = %+v, %v; want the merge %s", c, err, merge)
+	}
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil || !w.Revert {
+		t.Fatalf("Written = %+v, %v", w, err)
+	}
+	if got := srv.Git("specs", "log", "-1", "--format=%s"); got != "Revert \"Merge pull request #42 from acme/promote-v8\"\n" {
+		t.Fatalf("title %q", got)
+	}
+	if got := srv.Show("specs", "main", fraudFile); got != fraudSpec {
+		t.Fatalf("spec:\n%s", got)
+	}
+}
+
+func TestURLKinds(t *testing.T) {
+	tests := []struct {
+		url        string
+		local, ssh bool
+	}{
+		{"https://github.com/acme/specs.git", false, false},
+		{"http://127.0.0.1:8080/specs.git", false, false},
+		{"ssh://git@github.com/acme/specs.git", false, true},
+		{"git@github.com:acme/specs.git", false, true},
+		{"/srv/git/specs.git", true, false},
+		{"./specs", true, false},
+		{"specs", true, false},
+	}
+	for _, tc := range tests {
+		if isLocalPath(tc.url) != tc.local || isSSH(tc.url) != tc.ssh {
+			t.Errorf("%s: local %v ssh %v", tc.url, isLocalPath(tc.url), isSSH(tc.url))
+		}
+	}
+	if got := redact("https://x-access-token:s3cret@github.com/acme/specs.git"); got != "https://***@github.com/acme/specs.git" {
+		t.Errorf("redact = %s", got)
+	}
+}
+
+func TestSSHKeyAuth(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := authFor(withDefaults(Options{URL: "ssh://deploy@git.example.com/specs.git", SSHKeyFile: key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, ok := auth.(*gitssh.PublicKeys)
+	if !ok || pk.User != "deploy" {
+		t.Fatalf("auth = %#v", auth)
+	}
+	if _, err := authFor(withDefaults(Options{URL: "git@github.com:a/b.git", SSHKeyFile: filepath.Join(t.TempDir(), "missing")})); err == nil {
+		t.Fatal("a missing key file: want error")
+	}
+	if auth, _ := authFor(withDefaults(Options{URL: "https://github.com/a/b.git", Token: "t"})); auth == nil {
+		t.Fatal("https with a token: want basic auth")
 	}
 }

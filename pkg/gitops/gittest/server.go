@@ -206,6 +206,23 @@ func (s *Server) CommitAs(name, message string, files map[string]string) string 
 	return strings.TrimSpace(s.git(work, "rev-parse", "HEAD"))
 }
 
+// MergeAs commits files on a new branch off main as "Someone Else", then
+// merges it into main with a merge commit titled message (like a merged
+// pull request), and returns the merge commit's sha.
+func (s *Server) MergeAs(name, branch, message string, files map[string]string) string {
+	s.t.Helper()
+	work := s.t.TempDir()
+	s.git("", "clone", "--quiet", "--branch", "main", s.RepoPath(name), work)
+	s.git(work, "checkout", "--quiet", "-b", branch)
+	s.writeFiles(work, files)
+	s.git(work, "add", "-A")
+	s.git(work, "commit", "--quiet", "-m", "change on "+branch)
+	s.git(work, "checkout", "--quiet", "main")
+	s.git(work, "merge", "--quiet", "--no-ff", "-m", message, branch)
+	s.git(work, "push", "--quiet", "origin", "main")
+	return strings.TrimSpace(s.git(work, "rev-parse", "HEAD"))
+}
+
 // Head returns the sha of main in the bare repository.
 func (s *Server) Head(name string) string {
 	s.t.Helper()

@@ -19,6 +19,21 @@
 // it atomically, validate it with the router's own check, and restore the
 // previous file when the check fails. Applying the same table twice changes
 // nothing and reloads nothing.
+//
+// Operating notes. nginx: the owned file is an http-context include (the
+// main nginx.conf includes it); command defaults to ["nginx"], and `-t`
+// and `-s reload` are appended, so pass `-p`/`-c` there if needed. A
+// reload is asynchronous: Apply returns once nginx accepted the signal,
+// and nginx drops idle keep-alive connections as it reloads. Sticky splits
+// use split_clients ranges in table order, so with two versions a weight
+// change only moves users from the shrinking version to the growing one.
+// HAProxy: the owned file must be loaded by HAProxy beside its main config
+// (`-f main.cfg -f switchyard.cfg`, or a config directory), HAProxy must
+// run in master-worker mode (-W or -Ws) with its pid file given by -p in
+// command (the master is sent SIGUSR2 to reload), and runtime_api is its
+// `stats socket ... level admin`. Weights are percents times two (0..200).
+// Versions must share a scheme (http) and base path within a route on
+// nginx and HAProxy.
 package targets
 
 import (

@@ -82,6 +82,14 @@ type ArmStatus struct {
 	ProbBest float64 `json:"prob_best,omitempty"`
 }
 
+// Rollout is "from→to" while a rollout runs, "" otherwise.
+func (m ModelStatus) Rollout() string {
+	if m.From == "" || m.To == "" || m.From == m.To {
+		return ""
+	}
+	return m.From + "→" + m.To
+}
+
 // Measurement is one check's last value.
 type Measurement struct {
 	Check    string  `json:"check"`

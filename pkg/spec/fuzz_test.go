@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 )

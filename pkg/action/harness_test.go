@@ -43,15 +43,16 @@ type fakeGitHub struct {
 	srv    *httptest.Server
 	prefix string // "/api/v3": GitHub Enterprise Server's API path
 
-	mu          sync.Mutex
-	log         []string // "METHOD path" of every request
-	comments    []*fakeComment
-	nextID      int64
-	checkStatus int // status to answer check-run creation with (0: created)
-	checkRuns   map[int64]*fakeCheckRun
-	checkReqs   []map[string]any // bodies of check-run requests, in order
-	deployments []map[string]any
-	pulls       []map[string]any
+	mu            sync.Mutex
+	log           []string // "METHOD path" of every request
+	comments      []*fakeComment
+	nextID        int64
+	checkStatus   int // status to answer check-run creation with (0: created)
+	commentStatus int // status to answer every comment request with (0: normal)
+	checkRuns     map[int64]*fakeCheckRun
+	checkReqs     []map[string]any // bodies of check-run requests, in order
+	deployments   []map[string]any
+	pulls         []map[string]any
 }
 
 type fakeComment struct {
@@ -151,6 +152,11 @@ func (g *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if g.commentStatus != 0 && strings.Contains(path, "/comments") {
+		w.WriteHeader(g.commentStatus)
+		io.WriteString(w, `{"message":"Resource not accessible by integration"}`)
+		return
+	}
 	switch {
 	case reComments.MatchString(path) && r.Method == http.MethodGet:
 		g.listComments(w, r, path)

@@ -14,7 +14,13 @@ func (r *runner) reportPR(ctx context.Context, pr *prEvent, rep *Report) (int, e
 	md := rep.Markdown()
 	if r.cfg.Comment {
 		if err := r.upsertComment(ctx, pr.number, md); err != nil {
-			return ExitEnvironment, fmt.Errorf("posting the plan comment on #%d: %w (the token needs `pull-requests: write`)", pr.number, err)
+			if s := statusOf(err); s != 403 && s != 404 {
+				return ExitEnvironment, fmt.Errorf("posting the plan comment on #%d: %w", pr.number, err)
+			}
+			// A read-only token (a pull request from a fork): the summary
+			// and the annotations still carry the plan.
+			fmt.Fprintf(r.cfg.Stdout, "::warning title=switchyard::%s\n", escapeData(fmt.Sprintf(
+				"cannot comment on #%d (%v): grant `pull-requests: write`; the plan is in the job summary", pr.number, err)))
 		}
 	}
 	diags := rep.Diagnostics()

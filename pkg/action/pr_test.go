@@ -286,3 +286,24 @@ func TestPullRequestCheckRunForbidden(t *testing.T) {
 		})
 	}
 }
+
+// A pull request from a fork gets a read-only token: no comment, no check
+// run, but the verdict, the workflow-command annotations and the summary.
+func TestPullRequestReadOnlyToken(t *testing.T) {
+	model := fraudModel(t, 0)
+	gh := newFakeGitHub(t)
+	gh.checkStatus, gh.commentStatus = 403, 403
+	r := newPRRepo(t, model.URL, nil)
+	res := runAction(t, baseConfig(t, gh, r.dir, "pull_request", prEventFile(t, "pull_request.opened", r.base, r.head)))
+	if res.code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	for _, w := range []string{"::warning title=switchyard::cannot comment on #42", "::warning file=rollouts/fraud.hcl,line=18,"} {
+		if !strings.Contains(res.stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
+		}
+	}
+	if !strings.Contains(res.summary, "⚠️ Switchyard: this change may merge, with 1 warning") {
+		t.Errorf("summary:\n%s", res.summary)
+	}
+}

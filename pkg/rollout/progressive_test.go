@@ -374,6 +374,9 @@ func TestNextWake(t *testing.T) {
 		t.Errorf("idle model wakes at %v, want nothing scheduled", w)
 	}
 	sc.play(t, []tick{{at: 5, serve: "v7", obs: none}})
+	if v, base, ok := sc.st.Measuring(); !ok || v != "v7" || base != "v6" {
+		t.Errorf("measuring %q against %q (%v), want v7 against v6", v, base, ok)
+	}
 	if w := NextWake(State{Models: map[string]ModelState{"a": sc.st}}); !w.Equal(at(15)) {
 		t.Errorf("next wake %v, want the next measurement at t=15", w)
 	}

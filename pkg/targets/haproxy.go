@@ -33,8 +33,9 @@ const (
 // bound to listen, a backend per route with one server per version). A
 // change of structure (routes, versions, paths, preview, stickiness) is
 // written, checked with `<command> -c` and reloaded by sending SIGUSR2 to
-// the master process (HAProxy in master-worker mode, its pid file given
-// with -p in command). A change of weights only is made through the
+// the master process (HAProxy in master-worker mode; the master's pid is
+// read from the pid file given with -p in command, or found as the
+// worker's parent). A change of weights only is made through the
 // runtime API, without a reload; weights are set again after every
 // reload. The file always holds the current weights, so any later reload
 // keeps them.
@@ -177,20 +178,13 @@ func (h *HAProxy) check(ctx context.Context, f *ownedFile) error {
 // reload signals the master to reload and waits until a new worker
 // answers on the runtime API.
 func (h *HAProxy) reload(ctx context.Context) error {
-	if h.pidFile == "" {
-		return fmt.Errorf("router %q: cannot reload HAProxy: give its master's pid file with -p in command (HAProxy in master-worker mode, -W or -Ws)", h.name)
-	}
 	before, err := h.workerPid(ctx)
 	if err != nil {
 		return fmt.Errorf("router %q: before reload: %w", h.name, err)
 	}
-	raw, err := os.ReadFile(h.pidFile)
+	master, err := h.masterPid(before)
 	if err != nil {
-		return fmt.Errorf("router %q: read HAProxy's pid file: %w", h.name, err)
-	}
-	master := strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0])
-	if _, err := strconv.Atoi(master); err != nil {
-		return fmt.Errorf("router %q: pid file %s holds %q, not a pid", h.name, h.pidFile, master)
+		return fmt.Errorf("router %q: cannot reload HAProxy: %w", h.name, err)
 	}
 	if out, err := h.run.Run(ctx, "kill", "-USR2", master); err != nil {
 		return fmt.Errorf("router %q: signal HAProxy's master %s to reload: %w: %s", h.name, master, err, strings.TrimSpace(string(out)))
@@ -209,6 +203,37 @@ func (h *HAProxy) reload(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// masterPid finds the master process: from the pid file given with -p in
+// command, or else as the parent of the worker (Linux /proc).
+func (h *HAProxy) masterPid(worker string) (string, error) {
+	if h.pidFile != "" {
+		raw, err := os.ReadFile(h.pidFile)
+		if err != nil {
+			return "", fmt.Errorf("read the pid file given with -p: %w", err)
+		}
+		pid := strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0])
+		if _, err := strconv.Atoi(pid); err != nil {
+			return "", fmt.Errorf("pid file %s holds %q, not a pid", h.pidFile, pid)
+		}
+		return pid, nil
+	}
+	hint := "run HAProxy in master-worker mode (-W or -Ws) and give its pid file with -p in command"
+	stat, err := os.ReadFile("/proc/" + worker + "/stat")
+	if err != nil {
+		return "", fmt.Errorf("find the master of worker %s: %w; %s", worker, err, hint)
+	}
+	// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 2 || fields[1] == "1" || fields[1] == "0" {
+		return "", fmt.Errorf("worker %s has no master process; %s", worker, hint)
+	}
+	comm, err := os.ReadFile("/proc/" + fields[1] + "/comm")
+	if err != nil || strings.TrimSpace(string(comm)) != "haproxy" {
+		return "", fmt.Errorf("the parent of worker %s is not HAProxy's master; %s", worker, hint)
+	}
+	return fields[1], nil
 }
 
 // workerPid asks the runtime API for the worker's pid.

@@ -186,6 +186,27 @@ func TestHAProxyReloadThatNeverLandsIsRetried(t *testing.T) {
 	}
 }
 
+func TestHAProxyReloadWithoutAMaster(t *testing.T) {
+	dir := t.TempDir()
+	rt := startFakeRuntime(t, filepath.Join(dir, "admin.sock"))
+	rt.mu.Lock()
+	rt.pid = os.Getpid() // a worker whose parent is not HAProxy
+	rt.mu.Unlock()
+	file := filepath.Join(dir, "switchyard.cfg")
+	h, err := NewHAProxy(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: file, Listen: "127.0.0.1:8081",
+		RuntimeAPI: filepath.Join(dir, "admin.sock")}, Deps{Runner: &fakeRunner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Apply(context.Background(), traffic.Table{Routes: []traffic.Route{route(fraudBackends, w("v6", 100))}})
+	if err == nil || !strings.Contains(err.Error(), "master-worker mode") {
+		t.Fatalf("err = %v; want advice on master-worker mode", err)
+	}
+	if _, err := os.Stat(file); err == nil {
+		t.Errorf("the file stayed although HAProxy could not be reloaded")
+	}
+}
+
 func TestHAProxyRefusesShadowAndFallback(t *testing.T) {
 	dir := t.TempDir()
 	h, err := NewHAProxy(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: filepath.Join(dir, "s.cfg"),
@@ -234,7 +255,8 @@ func TestHAProxyReal(t *testing.T) {
 	listen := freeAddr(t)
 	backends := map[string]string{"v6": versionBackend(t, "v6").URL, "v7": versionBackend(t, "v7").URL,
 		"v8": versionBackend(t, "v8").URL}
-	command := []string{bin, "-W", "-f", main, "-f", owned, "-p", filepath.Join(dir, "haproxy.pid")}
+	// No -p: the target finds the master as the worker's parent.
+	command := []string{bin, "-W", "-f", main, "-f", owned}
 	tg, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: owned, Listen: listen,
 		RuntimeAPI: sock, Command: command}, Deps{})
 	if err != nil {

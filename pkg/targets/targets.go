@@ -29,8 +29,9 @@
 // change only moves users from the shrinking version to the growing one.
 // HAProxy: the owned file must be loaded by HAProxy beside its main config
 // (`-f main.cfg -f switchyard.cfg`, or a config directory), HAProxy must
-// run in master-worker mode (-W or -Ws) with its pid file given by -p in
-// command (the master is sent SIGUSR2 to reload), and runtime_api is its
+// run in master-worker mode (-W or -Ws); the master is sent SIGUSR2 to
+// reload (its pid from the pid file given with -p in command, or else the
+// parent of the worker named by the runtime API), and runtime_api is its
 // `stats socket ... level admin`. Weights are percents times two (0..200).
 // Versions must share a scheme (http) and base path within a route on
 // nginx and HAProxy.

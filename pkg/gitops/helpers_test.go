@@ -62,6 +62,7 @@ func (s *sleeps) count() int {
 // setup starts a git server with the fraud spec and opens a clone of it.
 func setup(t *testing.T, opts ...func(*Options)) (*gittest.Server, *Repo, *sleeps) {
 	t.Helper()
+	t.Parallel() // each test has its own server and clone
 	srv := gittest.NewServer(t)
 	url := srv.CreateRepo("specs", map[string]string{fraudFile: fraudSpec, "README.md": "specs\n"})
 	sl := &sleeps{}

@@ -121,10 +121,13 @@ func TestLastServeChange(t *testing.T) {
 	if _, err := r.LastServeChange(ctx, fraudFile, "fraud", "canary"); err == nil {
 		t.Fatal("LastServeChange of a missing model: want error")
 	}
-	// With no change since the first commit, the first commit is the answer.
-	srv2, r2, _ := setup(t)
-	c, err = r2.LastServeChange(ctx, fraudFile, "fraud", "production")
-	if err != nil || c.SHA != srv2.Head("specs") {
+}
+
+// With no change since the first commit, the first commit is the answer.
+func TestLastServeChangeFirstCommit(t *testing.T) {
+	srv, r, _ := setup(t)
+	c, err := r.LastServeChange(context.Background(), fraudFile, "fraud", "production")
+	if err != nil || c.SHA != srv.Head("specs") {
 		t.Fatalf("LastServeChange on one commit = %+v, %v", c, err)
 	}
 }

@@ -321,6 +321,20 @@ func TestFailurePaths(t *testing.T) {
 			),
 		},
 		{
+			name: "superseded after a blue_green switch: the new version starts from the stable one in preview", strategy: BlueGreen,
+			ticks: concat(
+				[]tick{adopted, {at: 5, serve: "v7", obs: none}},
+				every(15, 35, good),
+				[]tick{{at: 36, obs: none, phase: PhaseSwitched, weights: "v6:0 v7:100"}},
+				[]tick{{at: 40, serve: "v8", obs: none, phase: PhasePreview, weights: "v6:100 v8:0", acts: "verdict:rollout:superseded",
+					check: func(t *testing.T, _ ModelState, rt traffic.Route, _ []Action) {
+						if rt.Preview == nil || rt.Preview.Version != "v8" {
+							t.Errorf("preview %+v, want v8", rt.Preview)
+						}
+					}}},
+			),
+		},
+		{
 			name: "a revert mid-rollout aborts at once: no commit, no waiting on checks", strategy: Canary,
 			ticks: concat(
 				[]tick{adopted, {at: 5, serve: "v7", obs: none}},

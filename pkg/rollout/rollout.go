@@ -21,6 +21,21 @@
 //     failing more than failure_limit times carries out on_failure.
 //  5. Experiment (only when no rollout runs and nothing is held) and
 //     shadow (beside whatever is live).
+//
+// Decisions the spec leaves open, made here:
+//   - A superseded rollout restarts from the stable version (the last one
+//     known good), never from the half-proven one it replaces.
+//   - A stage completes only when every check had data during its bake;
+//     otherwise the rollout pauses at the stage's traffic, and when data
+//     returns the stage's bake restarts.
+//   - Failures count per check over the whole rollout, not per stage.
+//   - A rollout carries out the rollout block in force when it started
+//     (Plan); check edits apply at once.
+//   - roll_through restores the source version first and lets the
+//     commit setting serve to the roll_through version drive its rollout.
+//   - An A/B test or bandit without a winner concludes once every variant
+//     has ExperimentSampleHorizon × min_samples rewards, or after
+//     ExperimentMaxDuration. A heuristic never wins.
 package rollout
 
 import (

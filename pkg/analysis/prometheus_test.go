@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,8 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
 func TestExpand(t *testing.T) {
@@ -113,18 +119,20 @@ func TestPrometheusReal(t *testing.T) {
 		fmt.Fprint(w, exporterMetrics)
 	}))
 	defer exporter.Close()
+	routerMetrics, hits, errs := routerWithTraffic(t)
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	target := strings.TrimPrefix(exporter.URL, "http://")
+	target2 := strings.TrimPrefix(routerMetrics, "http://")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
 scrape_configs:
   - job_name: exporter
     static_configs:
-      - targets: [%q]
-`, target)), 0o644); err != nil {
+      - targets: [%q, %q]
+`, target, target2)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
@@ -165,8 +173,9 @@ scrape_configs:
 	}
 	p := &Prometheus{URL: base}
 	if !poll(ctx, func() bool {
-		_, err := p.Instant(ctx, `fraud_error_ratio{stage="production",version="v8"}`)
-		return err == nil
+		_, err1 := p.Instant(ctx, `fraud_error_ratio{stage="production",version="v8"}`)
+		_, err2 := p.Instant(ctx, `sum(switchyard_requests_total{version="v8"})`)
+		return err1 == nil && err2 == nil
 	}) {
 		t.Fatalf("series never scraped; log:\n%s", logs())
 	}
@@ -194,6 +203,55 @@ scrape_configs:
 	if _, err := p.Instant(ctx, `sum(`); err == nil || !strings.Contains(err.Error(), "bad_data") {
 		t.Errorf("bad query: %v", err)
 	}
+
+	// The builtin router's own metrics, scraped by Prometheus: its error
+	// rate for a version, as a check on source "prom" would read it.
+	sel := `model="{{model}}",stage="{{stage}}",version="{{version}}"`
+	rq := Query{Model: "fraud", Stage: "production", Version: "v8",
+		Expr: `sum(switchyard_requests_total{` + sel + `,code=~"5.."}) / sum(switchyard_requests_total{` + sel + `})`}
+	r, err = p.Query(ctx, rq)
+	if want := float64(errs) / float64(hits); err != nil || math.Abs(r.Value-want) > 1e-12 {
+		t.Errorf("router error rate through Prometheus = %+v %v, want %v (%d of %d)", r, err, want, errs, hits)
+	}
+}
+
+// routerWithTraffic starts a builtin router whose v8 fails every fifth
+// request, sends it 100 requests, and returns its /metrics URL and the
+// requests and errors v8 saw.
+func routerWithTraffic(t *testing.T) (metricsURL string, hits, errs int64) {
+	t.Helper()
+	var nHits, nErrs atomic.Int64
+	v8 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if nHits.Add(1)%5 == 0 {
+			nErrs.Add(1)
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(v8.Close)
+	rt := router.New(router.Options{Seed: 1})
+	t.Cleanup(func() { rt.Close() })
+	if err := rt.Update(traffic.Table{Routes: []traffic.Route{{
+		Model: "fraud", Stage: "production", Path: "/v1/fraud",
+		Backends: map[string]string{"v8": v8.URL},
+		Weights:  []traffic.Weight{{Version: "v8", Percent: 100}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	data := httptest.NewServer(rt)
+	t.Cleanup(data.Close)
+	for i := 0; i < 100; i++ {
+		resp, err := data.Client().Get(data.URL + "/v1/fraud/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	m := httptest.NewServer(rt.MetricsHandler())
+	t.Cleanup(m.Close)
+	return m.URL, nHits.Load(), nErrs.Load()
 }
 
 // freeAddr returns a 127.0.0.1 address with a port free right now.

@@ -8,8 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing/fstest"
 	"unicode/utf8"
 
@@ -48,9 +51,7 @@ func Load(fsys fs.FS, dir string) (*Tree, []diag.Diagnostic) {
 	dir = path.Clean(strings.TrimPrefix(dir, "./"))
 	files, ok := l.listFiles(dir)
 	if ok {
-		for _, name := range files {
-			l.parseFile(name)
-		}
+		l.parseFiles(files)
 		if len(files) == 0 {
 			l.add(diag.Diagnostic{
 				Severity: diag.Error, Source: diag.SourceSchema,
@@ -108,6 +109,13 @@ type loader struct {
 	metricsRanges map[FieldKey]hcl.Range
 	// bad marks fields whose value was reported as wrong.
 	bad map[FieldKey]bool
+	// stats caches fs.Stat of dataset paths.
+	stats map[string]statResult
+}
+
+type statResult struct {
+	info fs.FileInfo
+	err  error
 }
 
 func newLoader(fsys fs.FS) *loader {
@@ -127,6 +135,7 @@ func newLoader(fsys fs.FS) *loader {
 		routerRanges:  map[FieldKey]hcl.Range{},
 		metricsRanges: map[FieldKey]hcl.Range{},
 		bad:           map[FieldKey]bool{},
+		stats:         map[string]statResult{},
 	}
 }
 
@@ -263,9 +272,57 @@ func (l *loader) readFile(name string) ([]byte, error) {
 
 var errTooLarge = errors.New("file too large")
 
-// parseFile reads and parses one file, adding it to l.files when it parsed
-// well enough to decode.
-func (l *loader) parseFile(name string) {
+// parseFiles reads every file (in order: fsys need not be safe for
+// concurrent use), parses them on all CPUs, and keeps those that parsed in
+// l.files, in order.
+func (l *loader) parseFiles(names []string) {
+	type result struct {
+		name  string
+		src   []byte
+		file  *hcl.File
+		diags []diag.Diagnostic
+	}
+	results := make([]result, len(names))
+	for i, name := range names {
+		results[i].name = name
+		results[i].src = l.readSpec(name)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(names))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(results) {
+					return
+				}
+				if r := &results[i]; r.src != nil {
+					r.file, r.diags = Parse(r.name, r.src)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.src == nil {
+			continue
+		}
+		l.tree.Sources[r.name] = r.src
+		l.diags = append(l.diags, r.diags...)
+		if r.file == nil {
+			continue
+		}
+		if body, ok := r.file.Body.(*hclsyntax.Body); ok {
+			l.files = append(l.files, parsedFile{name: r.name, body: body})
+		}
+	}
+}
+
+// readSpec reads one spec file, or reports why it cannot and returns nil.
+func (l *loader) readSpec(name string) []byte {
 	src, err := l.readFile(name)
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -275,7 +332,7 @@ func (l *loader) parseFile(name string) {
 			Detail:  fmt.Sprintf("%s is larger than the %d MiB limit for a spec file. Split it into several files.", name, MaxFileSize>>20),
 			File:    name,
 		})
-		return
+		return nil
 	case err != nil:
 		l.add(diag.Diagnostic{
 			Severity: diag.Error, Source: diag.SourceHCL,
@@ -283,17 +340,12 @@ func (l *loader) parseFile(name string) {
 			Detail:  fmt.Sprintf("Reading %s failed: %v.", name, cleanErr(err)),
 			File:    name,
 		})
-		return
+		return nil
 	}
-	l.tree.Sources[name] = src
-	f, ds := Parse(name, src)
-	l.diags = append(l.diags, ds...)
-	if f == nil {
-		return
+	if src == nil {
+		src = []byte{}
 	}
-	if body, ok := f.Body.(*hclsyntax.Body); ok {
-		l.files = append(l.files, parsedFile{name: name, body: body})
-	}
+	return src
 }
 
 // Parse checks that src is a spec file HCL can read safely (not too

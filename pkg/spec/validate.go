@@ -285,7 +285,12 @@ func (l *loader) validateDataset(m *Model, field, ds string) {
 			fmt.Sprintf("%q must be a slash-separated path inside the repository, relative to its root, such as \"datasets/holdout.jsonl\".", ds))
 		return
 	}
-	info, err := fs.Stat(l.fsys, clean)
+	st, ok := l.stats[clean]
+	if !ok {
+		st.info, st.err = fs.Stat(l.fsys, clean)
+		l.stats[clean] = st
+	}
+	info, err := st.info, st.err
 	switch {
 	case err != nil:
 		l.errorAt(l.rng(m, field), "Dataset not found",

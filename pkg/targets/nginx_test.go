@@ -343,7 +343,7 @@ func TestNginxReal(t *testing.T) {
 
 	// Shadow at 100%: every request is copied to the shadow, prefix
 	// stripped; the client still gets the live answer.
-	seen := make(chan string, 100)
+	seen := make(chan string, 1000)
 	shadowSrv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Switchyard-Shadow") == "1" {
 			select {
@@ -365,6 +365,18 @@ func TestNginxReal(t *testing.T) {
 		t.Errorf("with a shadow: answers %v, want all from the live v7", got)
 	}
 
+	// Shadow at 50%: about half the requests are copied.
+	shadow.Routes[0].Shadow.Percent = 50
+	if err := n.Apply(ctx, shadow); err != nil {
+		t.Fatal(err)
+	}
+	c.settle("/v1/fraud/settle", nil, "v7", 20) // let the old workers go
+	drain(seen)
+	c.count("/v1/fraud/half", nil, 200)
+	if copies := drain(seen); copies < 50 || copies > 150 {
+		t.Errorf("shadow at 50%%: %d of 200 requests copied, want about 100", copies)
+	}
+
 	// Fallback: a failing version's requests are answered by the fallback.
 	broken := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "model crashed", http.StatusInternalServerError)
@@ -378,6 +390,20 @@ func TestNginxReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.settle("/v1/fraud/predict", nil, "rules", 10)
+}
+
+// drain counts what arrives on seen until it is quiet for 300 ms (bounded).
+func drain(seen <-chan string) int {
+	n := 0
+	for i := 0; i < 10000; i++ {
+		select {
+		case <-seen:
+			n++
+		case <-time.After(300 * time.Millisecond):
+			return n
+		}
+	}
+	return n
 }
 
 // waitFor calls send (bounded) until want arrives on seen.

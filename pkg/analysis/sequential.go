@@ -126,35 +126,23 @@ func logMixtureLR(a, b Arm, tauSD float64) float64 {
 	if a.N < MinObservations || b.N < MinObservations {
 		return 0
 	}
-	na, nb := float64(a.N), float64(b.N)
-	var sigma2 float64
-	if a.binary() && b.binary() {
-		pool := (a.Sum + b.Sum) / (na + nb)
-		sigma2 = pool * (1 - pool)
-	} else {
-		ssa := a.SumSq - a.Sum*a.Sum/na
-		ssb := b.SumSq - b.Sum*b.Sum/nb
-		sigma2 = (ssa + ssb) / (na + nb - 2)
-	}
-	if !(sigma2 > 0) {
+	d, sigma2, s2, ok := difference(a, b)
+	if !ok {
 		return 0
 	}
-	s2 := sigma2 * (1/na + 1/nb)
 	t2 := tauSD * tauSD * sigma2
-	d := b.Sum/nb - a.Sum/na
 	return 0.5*math.Log(s2/(s2+t2)) + d*d*t2/(2*s2*(s2+t2))
 }
 
-// ZTest is the fixed-horizon two-sided z-test of the same difference,
-// with the same variance estimate: the naive test whose repeated use
-// inflates false winners (kept for comparison in simulations and
-// reports).
-func ZTest(a, b Arm) (z, p float64) {
+// difference is mean_b - mean_a, the per-observation variance sigma²
+// (pooled rate p̄(1-p̄) when both arms are binary, else the pooled sample
+// variance), and the variance of the difference sigma²(1/n_a + 1/n_b);
+// ok is false without at least 2 observations per arm or with sigma² = 0.
+func difference(a, b Arm) (d, sigma2, s2 float64, ok bool) {
 	if a.N < 2 || b.N < 2 {
-		return 0, 1
+		return 0, 0, 0, false
 	}
 	na, nb := float64(a.N), float64(b.N)
-	var sigma2 float64
 	if a.binary() && b.binary() {
 		pool := (a.Sum + b.Sum) / (na + nb)
 		sigma2 = pool * (1 - pool)
@@ -162,8 +150,20 @@ func ZTest(a, b Arm) (z, p float64) {
 		sigma2 = (a.SumSq - a.Sum*a.Sum/na + b.SumSq - b.Sum*b.Sum/nb) / (na + nb - 2)
 	}
 	if !(sigma2 > 0) {
+		return 0, 0, 0, false
+	}
+	return b.Sum/nb - a.Sum/na, sigma2, sigma2 * (1/na + 1/nb), true
+}
+
+// ZTest is the fixed-horizon two-sided z-test of the same difference,
+// with the same variance estimate: the naive test whose repeated use
+// inflates false winners (kept for comparison in simulations and
+// reports).
+func ZTest(a, b Arm) (z, p float64) {
+	d, _, s2, ok := difference(a, b)
+	if !ok {
 		return 0, 1
 	}
-	z = (b.Sum/nb - a.Sum/na) / math.Sqrt(sigma2*(1/na+1/nb))
+	z = d / math.Sqrt(s2)
 	return z, 2 * normalSF(math.Abs(z))
 }

@@ -1,0 +1,218 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+func mkShadowRoute(live, shadow string, compare string, tol float64) traffic.Route {
+	r := mkRoute("m", map[string]string{"live": live, "shadow": shadow}, weights("live", 100))
+	r.Shadow = &traffic.Shadow{Version: "shadow", Percent: 100, Compare: compare, Tolerance: tol}
+	return r
+}
+
+// waitShadow waits (bounded) until the shadow has settled n copies.
+func waitShadow(t *testing.T, rt *Router, n int64) traffic.VersionStats {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := find(t, rt.Stats(time.Minute), "m", "production", "shadow")
+		if s.ShadowPairs+s.ShadowDropped >= n || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestShadowComparesAnswers(t *testing.T) {
+	fixed := func(body string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			if r.Method == "POST" && string(b) != `{"x":1}` {
+				http.Error(w, "body not copied: "+string(b), 400)
+				return
+			}
+			io.WriteString(w, body)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	cases := []struct {
+		name, live, shadow, compare string
+		tol                         float64
+		agree                       bool
+	}{
+		{"exact equal", `{"score":0.5}`, `{"score":0.5}`, "exact", 0, true},
+		{"exact differs in spacing", `{"score":0.5}`, `{ "score": 0.5 }`, "exact", 0, false},
+		{"json equal with spacing and order", `{"a":1,"b":[1,2]}`, `{ "b": [1, 2], "a": 1 }`, "json", 0, true},
+		{"json within tolerance", `{"score":0.5001,"p":[0.1]}`, `{"score":0.5,"p":[0.1004]}`, "json", 0.001, true},
+		{"json outside tolerance", `{"score":0.51}`, `{"score":0.5}`, "json", 0.001, false},
+		{"json missing key", `{"score":0.5,"label":"x"}`, `{"score":0.5}`, "json", 0.1, false},
+		{"json type differs", `{"score":"0.5"}`, `{"score":0.5}`, "json", 0.1, false},
+		{"not json", `hello`, `hellO`, "json", 0.1, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			live, shadow := fixed(c.live), fixed(c.shadow)
+			rt := newTestRouter(t, Options{})
+			mustUpdate(t, rt, mkShadowRoute(live.URL, shadow.URL, c.compare, c.tol))
+			w := do(rt, "POST", "/v1/m/predict", `{"x":1}`)
+			if w.Body.String() != c.live {
+				t.Fatalf("client got %q, want the live answer %q", w.Body, c.live)
+			}
+			s := waitShadow(t, rt, 1)
+			if s.ShadowPairs != 1 || (s.ShadowAgreements == 1) != c.agree || s.ShadowErrors != 0 {
+				t.Fatalf("shadow stats %+v, want agreement %v", s, c.agree)
+			}
+		})
+	}
+}
+
+func TestClientNeverWaitsForAHangingShadow(t *testing.T) {
+	live := backendServer(t, "live")
+	release := make(chan struct{})
+	var hits atomic.Int64
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) })
+	rt := newTestRouter(t, Options{ShadowTimeout: 200 * time.Millisecond, ShadowWorkers: 2, ShadowQueue: 4})
+	mustUpdate(t, rt, mkShadowRoute(live.URL, hang.URL, "json", 0))
+	srv := serve(t, rt)
+	// Far more requests than workers and queue: every client is answered
+	// by the live version while the shadow hangs; the excess is dropped.
+	for i := 0; i < 50; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/m/x", nil)
+		resp, err := http.DefaultClient.Do(req)
+		cancel()
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get(hdrVersion) != "live" {
+			t.Fatalf("request %d: %d from %s", i, resp.StatusCode, resp.Header.Get(hdrVersion))
+		}
+	}
+	s := waitShadow(t, rt, 50)
+	if s.ShadowDropped == 0 || s.ShadowErrors == 0 || s.ShadowAgreements != 0 {
+		t.Fatalf("shadow stats %+v: want drops and timeouts counted, no agreement", s)
+	}
+	if s.ShadowPairs+s.ShadowDropped != 50 {
+		t.Fatalf("pairs %d + dropped %d != 50 copies", s.ShadowPairs, s.ShadowDropped)
+	}
+	l := find(t, rt.Stats(time.Minute), "m", "production", "live")
+	if l.Requests != 50 || l.Errors != 0 {
+		t.Fatalf("live stats %+v", l)
+	}
+}
+
+func TestFailingShadowCountsErrorsNotClientFailures(t *testing.T) {
+	live := backendServer(t, "live")
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	t.Cleanup(broken.Close)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkShadowRoute(live.URL, broken.URL, "exact", 0))
+	for i := 0; i < 20; i++ {
+		if w := do(rt, "GET", "/v1/m/x", ""); w.Code != 200 {
+			t.Fatalf("client got %d", w.Code)
+		}
+	}
+	s := waitShadow(t, rt, 20)
+	if s.ShadowPairs != 20 || s.ShadowErrors != 20 || s.ShadowAgreements != 0 {
+		t.Fatalf("shadow stats %+v", s)
+	}
+	if l := find(t, rt.Stats(time.Minute), "m", "production", "live"); l.Errors != 0 || l.Requests != 20 {
+		t.Fatalf("live stats %+v", l)
+	}
+}
+
+func TestShadowPercentAndLargeBodies(t *testing.T) {
+	live, shadow := backendServer(t, "live"), backendServer(t, "shadow")
+	rt := newTestRouter(t, Options{MaxBodyBytes: 64})
+	r := mkShadowRoute(live.URL, shadow.URL, "exact", 0)
+	r.Shadow.Percent = 0.0001
+	mustUpdate(t, rt, r)
+	for i := 0; i < 200; i++ {
+		do(rt, "GET", "/v1/m/x", "")
+	}
+	if s := find(t, rt.Stats(time.Minute), "m", "production", "shadow"); s.ShadowPairs+s.ShadowDropped > 1 {
+		t.Fatalf("0.0001%% shadow copied %d requests", s.ShadowPairs+s.ShadowDropped)
+	}
+	r.Shadow.Percent = 100
+	mustUpdate(t, rt, r)
+	big := strings.Repeat("x", 100)
+	w := do(rt, "POST", "/v1/m/x", big)
+	if e := decodeEcho(t, w); e.Body != big {
+		t.Fatalf("large body not proxied whole: %d bytes", len(e.Body))
+	}
+	if s := waitShadow(t, rt, 1); s.ShadowDropped != 1 {
+		t.Fatalf("a body over the limit should be dropped from the shadow: %+v", s)
+	}
+}
+
+func TestShutdownDrainsTheShadowQueue(t *testing.T) {
+	live := backendServer(t, "live")
+	var got atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(10 * time.Millisecond)
+		got.Add(1)
+	}))
+	t.Cleanup(slow.Close)
+	rt := New(Options{ShadowWorkers: 1, ShadowQueue: 100})
+	mustUpdate(t, rt, mkShadowRoute(live.URL, slow.URL, "exact", 0))
+	for i := 0; i < 20; i++ {
+		do(rt, "GET", "/v1/m/x", "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rt.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != 20 {
+		t.Fatalf("shadow received %d of 20 queued copies", got.Load())
+	}
+	do(rt, "GET", "/v1/m/x", "")
+	if s := find(t, rt.Stats(time.Minute), "m", "production", "shadow"); s.ShadowDropped != 1 {
+		t.Fatalf("a copy after shutdown should be dropped: %+v", s)
+	}
+}
+
+func TestSameBody(t *testing.T) {
+	cases := []struct {
+		a, b  string
+		tol   float64
+		equal bool
+	}{
+		{`1`, `1.0`, 0, true},
+		{`{"a":[{"b":1e3}]}`, `{"a":[{"b":1000.4}]}`, 0.001, true}, // relative
+		{`{"a":[{"b":1e3}]}`, `{"a":[{"b":1002}]}`, 0.001, false},
+		{`[1,2]`, `[1,2,3]`, 1, false},
+		{`null`, `null`, 0, true},
+		{`{"a":true}`, `{"a":false}`, 1, false},
+		{`{"a":1} x`, `{"a":1}`, 1, false},
+	}
+	for _, c := range cases {
+		if got := sameBody([]byte(c.a), []byte(c.b), true, c.tol); got != c.equal {
+			t.Errorf("sameBody(%s, %s, %g) = %v", c.a, c.b, c.tol, got)
+		}
+	}
+}
+
+var _ = fmt.Sprint

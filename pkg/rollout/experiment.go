@@ -333,10 +333,10 @@ func (s *stepper) winner(e *spec.Experiment, x *ExperimentState, w, reason strin
 		Facts: map[string]string{"method": x.Method, "winner": w, "from": serve, "to": w}}
 	s.verdict(VerdictExperiment, x.Commit, s.experimentVerdict("winner", w, reason, true))
 	s.event(LevelInfo, "%s experiment promoted %s: %s", s.key, w, reason)
-	s.acts = append(s.acts, wc)
+	s.write(wc)
 	if w != s.st.Stable {
 		s.st.Stable = w
-		s.st.Held = &Hold{Kind: string(CommitPromote), Restored: w, Bad: serve, Expect: w, Since: s.now, Commit: wc}
+		s.st.Held = &Hold{Kind: string(CommitPromote), Restored: w, Bad: serve, Expect: w, Since: s.now}
 	}
 }
 
@@ -350,5 +350,5 @@ func (s *stepper) noDifference(e *spec.Experiment, x *ExperimentState, reason st
 		Facts: map[string]string{"method": x.Method, "from": serve, "to": serve}}
 	s.verdict(VerdictExperiment, x.Commit, s.experimentVerdict("no_difference", "", reason, false))
 	s.event(LevelInfo, "%s experiment concluded without a winner: %s; 100%% on %s", s.key, reason, serve)
-	s.acts = append(s.acts, wc)
+	s.write(wc)
 }

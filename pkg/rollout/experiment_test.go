@@ -69,9 +69,9 @@ func TestABWinnerIsPromoted(t *testing.T) {
 	}
 	sc.play(t, []tick{
 		{at: sec, obs: win, phase: PhaseHeld, weights: "v7:100", acts: "*"},
-		{at: sec + 10, obs: win, phase: PhaseHeld, weights: "v7:100"},
+		{at: sec + 10, obs: win, phase: PhaseHeld, weights: "v7:100", check: awaiting(CommitPromote)},
 		// The promote commit lands: serve = v7 and no experiment block.
-		{at: sec + 20, serve: "v7", edit: func(m *spec.Model) { m.Experiment = nil }, obs: win, phase: PhaseIdle, weights: "v7:100", event: "Git agrees"},
+		{at: sec + 20, serve: "v7", edit: func(m *spec.Model) { m.Experiment = nil }, obs: win, phase: PhaseIdle, weights: "v7:100", event: "Git agrees", check: awaiting("")},
 		{at: sec + 30, obs: win, phase: PhaseIdle, weights: "v7:100"},
 	})
 }
@@ -92,8 +92,8 @@ func TestABWithoutDifferenceConcludes(t *testing.T) {
 	sc.play(t, []tick{
 		{at: sec, obs: same, phase: PhaseIdle, weights: "v6:100", acts: "*"},
 		// The block is still in Git until the conclude commit lands: no restart.
-		{at: sec + 10, obs: same, phase: PhaseIdle, weights: "v6:100"},
-		{at: sec + 20, edit: func(m *spec.Model) { m.Experiment = nil }, obs: same, phase: PhaseIdle, weights: "v6:100"},
+		{at: sec + 10, obs: same, phase: PhaseIdle, weights: "v6:100", check: awaiting(CommitConclude)},
+		{at: sec + 20, edit: func(m *spec.Model) { m.Experiment = nil }, obs: same, phase: PhaseIdle, weights: "v6:100", check: awaiting("")},
 	})
 }
 

@@ -363,10 +363,10 @@ func (s *stepper) fail(c *spec.Check, judged string) {
 		outcome, summary = "rolled_back", fmt.Sprintf("rolled back from %s to %s", r.To, r.From)
 	}
 	wc.Facts["from"], wc.Facts["to"] = wc.From, wc.To
-	h.Kind, h.Commit = string(wc.Kind), wc
+	h.Kind = string(wc.Kind)
 	s.verdict(VerdictRollout, r.Commit, s.rolloutVerdict(outcome, reason))
 	s.event(LevelError, "%s %s: %s", s.key, summary, reason)
-	s.acts = append(s.acts, wc)
+	s.write(wc)
 	s.st.Stable = h.Restored
 	s.st.Held = &h
 	s.st.Rollout = nil

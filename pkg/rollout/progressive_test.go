@@ -171,15 +171,15 @@ func TestFailurePaths(t *testing.T) {
 						if c.Facts["step"] != "2" || c.Facts["traffic"] != "50" || c.Facts["value"] != "0.2" {
 							t.Errorf("facts = %v", c.Facts)
 						}
-						if st.Held == nil || st.Held.Commit.Kind != CommitRollback {
-							t.Errorf("held = %+v: the commit must be kept for retries", st.Held)
+						if st.Held == nil || st.Awaiting == nil || st.Awaiting.Kind != CommitRollback || st.Awaiting.Reason != c.Reason {
+							t.Errorf("held = %+v, awaiting %+v: the commit must be kept for retries", st.Held, st.Awaiting)
 						}
 					}}},
 				// Held: the spec still says v7, measurements are ignored, v7 is not re-rolled.
-				[]tick{{at: 55, obs: bad, phase: PhaseFailedHeld, weights: "v6:100"}},
+				[]tick{{at: 55, obs: bad, phase: PhaseFailedHeld, weights: "v6:100", check: awaiting(CommitRollback)}},
 				[]tick{{at: 65, edit: func(m *spec.Model) { m.Path = "/v1/fraud" }, obs: good, phase: PhaseFailedHeld, weights: "v6:100"}},
 				// Git agrees: our revert landed.
-				[]tick{{at: 75, serve: "v6", obs: none, phase: PhaseIdle, weights: "v6:100", event: "Git agrees (serve = v6)"}},
+				[]tick{{at: 75, serve: "v6", obs: none, phase: PhaseIdle, weights: "v6:100", event: "Git agrees (serve = v6)", check: awaiting("")}},
 			),
 		},
 		{
@@ -246,8 +246,8 @@ func TestFailurePaths(t *testing.T) {
 			ticks: []tick{adopted,
 				{at: 5, serve: "v7", obs: none},
 				{at: 15, obs: bad, phase: PhaseFailedHeld, weights: "v6:100", acts: "verdict:rollout:rolled_through commit:roll_through(v7>v8)"},
-				{at: 25, obs: bad, phase: PhaseFailedHeld, weights: "v6:100"},
-				{at: 35, serve: "v8", obs: none, phase: PhaseProgressing, weights: "v6:75 v8:25", event: "rolling out v8 (from v6)"},
+				{at: 25, obs: bad, phase: PhaseFailedHeld, weights: "v6:100", check: awaiting(CommitRollThrough)},
+				{at: 35, serve: "v8", obs: none, phase: PhaseProgressing, weights: "v6:75 v8:25", event: "rolling out v8 (from v6)", check: awaiting("")},
 			},
 		},
 		{
@@ -263,7 +263,7 @@ func TestFailurePaths(t *testing.T) {
 			ticks: []tick{adopted,
 				{at: 5, serve: "v7", obs: none},
 				{at: 15, obs: bad, phase: PhaseFailedHeld, acts: "verdict:rollout:rolled_back commit:rollback(v7>v6)"},
-				{at: 25, serve: "v8", obs: none, phase: PhaseBaking, weights: "v6:0 v8:100", event: "new intent in Git (serve = v8, not v7)"},
+				{at: 25, serve: "v8", obs: none, phase: PhaseBaking, weights: "v6:0 v8:100", event: "new intent in Git (serve = v8, not v7)", check: awaiting("")},
 			},
 		},
 		{
@@ -360,6 +360,19 @@ func TestFailurePaths(t *testing.T) {
 			}
 			newScenario(m).play(t, tc.ticks)
 		})
+	}
+}
+
+// awaiting checks the commit the state remembers until Git agrees.
+func awaiting(kind CommitKind) func(*testing.T, ModelState, traffic.Route, []Action) {
+	return func(t *testing.T, st ModelState, _ traffic.Route, _ []Action) {
+		t.Helper()
+		switch {
+		case kind == "" && st.Awaiting != nil:
+			t.Errorf("still awaiting %+v", st.Awaiting)
+		case kind != "" && (st.Awaiting == nil || st.Awaiting.Kind != kind):
+			t.Errorf("awaiting %+v, want a %s commit", st.Awaiting, kind)
+		}
 	}
 }
 

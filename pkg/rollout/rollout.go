@@ -167,6 +167,9 @@ func (j judges) step(m *spec.Model, commit string, in ModelState, obs Observatio
 		s.adopt()
 	}
 	s.due = st.MeasuredAt.IsZero() || !now.Before(st.MeasuredAt.Add(st.Interval))
+	if st.Awaiting != nil && gitMovedOn(m, *st.Awaiting) {
+		st.Awaiting = nil
+	}
 
 	if st.Held != nil {
 		s.held()
@@ -193,6 +196,26 @@ func (s *stepper) event(level, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.st.Message = msg
 	s.acts = append(s.acts, Event{Level: level, Model: s.key, Message: msg})
+}
+
+// write asks for a commit and remembers it until Git agrees.
+func (s *stepper) write(wc WriteCommit) {
+	s.acts = append(s.acts, wc)
+	c := wc
+	c.Facts = cloneMap(wc.Facts)
+	s.st.Awaiting = &c
+}
+
+// gitMovedOn reports whether the spec no longer needs the commit wc:
+// it already says what wc writes, or a human changed serve since.
+func gitMovedOn(m *spec.Model, wc WriteCommit) bool {
+	switch wc.Kind {
+	case CommitConclude:
+		return m.Experiment == nil || m.Serve != wc.From
+	case CommitPromote:
+		return (m.Serve == wc.To && m.Experiment == nil) || (m.Serve != wc.From && m.Serve != wc.To)
+	}
+	return m.Serve != wc.From
 }
 
 func (s *stepper) verdict(kind VerdictKind, commit string, payload any) {

@@ -47,6 +47,11 @@ type ModelState struct {
 	// Message is a one-line human summary of the latest decision.
 	Message string `json:"message,omitempty"`
 
+	// Awaiting is the commit the engine asked for that Git does not say
+	// yet. It is cleared once Git agrees or moves on (see Step). A daemon
+	// that lost its queue (a restart) re-queues it from here.
+	Awaiting *WriteCommit `json:"awaiting,omitempty"`
+
 	Rollout    *RolloutState    `json:"rollout,omitempty"`
 	Held       *Hold            `json:"held,omitempty"`
 	Keep       *Keep            `json:"keep,omitempty"`
@@ -111,9 +116,6 @@ type Hold struct {
 	Bad      string    `json:"bad"`      // the serve value that keeps the hold
 	Expect   string    `json:"expect"`   // the serve value our commit writes
 	Since    time.Time `json:"since"`
-	// Commit is the commit the engine asked for; the daemon may retry it
-	// from here if a push failed.
-	Commit WriteCommit `json:"commit"`
 }
 
 // Keep is blue_green's previous version, kept at weight 0 for an instant
@@ -235,8 +237,12 @@ func (s ModelState) clone() ModelState {
 	}
 	if s.Held != nil {
 		h := *s.Held
-		h.Commit.Facts = cloneMap(s.Held.Commit.Facts)
 		c.Held = &h
+	}
+	if s.Awaiting != nil {
+		a := *s.Awaiting
+		a.Facts = cloneMap(s.Awaiting.Facts)
+		c.Awaiting = &a
 	}
 	if s.Keep != nil {
 		k := *s.Keep

@@ -109,6 +109,10 @@ type loader struct {
 	metricsRanges map[FieldKey]hcl.Range
 	// bad marks fields whose value was reported as wrong.
 	bad map[FieldKey]bool
+	// incomplete is set when a file could not be read or parsed: a
+	// reference to a router or metrics source is then not reported as
+	// unknown, since it may be defined in that file.
+	incomplete bool
 	// stats caches fs.Stat of dataset paths.
 	stats map[string]statResult
 }
@@ -308,11 +312,13 @@ func (l *loader) parseFiles(names []string) {
 	wg.Wait()
 	for _, r := range results {
 		if r.src == nil {
+			l.incomplete = true
 			continue
 		}
 		l.tree.Sources[r.name] = r.src
 		l.diags = append(l.diags, r.diags...)
 		if r.file == nil {
+			l.incomplete = true
 			continue
 		}
 		if body, ok := r.file.Body.(*hclsyntax.Body); ok {

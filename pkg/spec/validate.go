@@ -166,7 +166,7 @@ func (l *loader) validateModel(m *Model) {
 	var router *Router
 	if m.Router != "" {
 		router = l.tree.Routers[m.Router]
-		if router == nil {
+		if router == nil && !l.incomplete {
 			l.errorAt(l.rng(m, "router"), "Unknown router", unknownRef("router", m.Router, sortedKeys(l.tree.Routers),
 				`Define it with router "NAME" { type = "builtin", listen = "127.0.0.1:8080" }.`))
 		}
@@ -414,6 +414,9 @@ func isToken(s string) bool {
 func (l *loader) validateCheck(m *Model, c *Check) {
 	p := "checks." + c.Name
 	if c.Source != DefaultCheckSource && l.tree.Metrics[c.Source] == nil {
+		if l.incomplete {
+			return // it may be defined in the file that did not parse
+		}
 		l.errorAt(l.rng(m, p+".source"), "Unknown metrics source",
 			unknownRef("metrics source", c.Source, append([]string{"router"}, sortedKeys(l.tree.Metrics)...),
 				`Define it with metrics "NAME" { type = "prometheus", url = "http://127.0.0.1:9090" }, or use source = "router".`))
@@ -549,6 +552,8 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 		}
 		l.capability(m, router, capFeedback, "experiment.reward",
 			"Feedback is posted to the builtin router's listener. Use a builtin router, or set reward to a metrics source with a query.")
+	case l.tree.Metrics[e.Reward] == nil && l.incomplete:
+		// it may be defined in the file that did not parse
 	case l.tree.Metrics[e.Reward] == nil:
 		l.errorAt(l.rng(m, "experiment.reward"), "Unknown reward source",
 			unknownRef("metrics source", e.Reward, append([]string{"feedback"}, sortedKeys(l.tree.Metrics)...),

@@ -531,7 +531,7 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 			fmt.Sprintf("An ab experiment splits all traffic: the weights add up to %v, not 100.", sum))
 	}
 	if valid && len(e.VariantOrder) >= 2 && e.Method == "bandit" && sum <= 0 {
-		l.errorAt(l.rng(m, "experiment.variants"), "Variant weights do not sum to 100",
+		l.errorAt(l.rng(m, "experiment.variants"), "Variant weights are all zero",
 			"A bandit's starting split needs weights above zero, such as { a = 50, b = 50 }.")
 	}
 	if e.Sticky != "" {

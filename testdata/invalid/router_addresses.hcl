@@ -1,0 +1,26 @@
+router "edge" {
+  type   = "builtin"
+  listen = "8080" # ERROR: Invalid listen address
+}
+
+router "remote" {
+  type      = "builtin"
+  admin     = "10.0.0.7:9901" # ERROR: Invalid admin URL
+  token_env = "EDGE_TOKEN"
+}
+
+router "solo" {
+  type      = "builtin"
+  listen    = "127.0.0.1:8081"
+  token_env = "SOLO_TOKEN" # WARNING: token_env without admin
+}
+
+metrics "prom" {
+  type = "prometheus"
+  url  = "localhost:9090" # ERROR: Invalid metrics URL
+}
+
+metrics "router" { # ERROR: Reserved metrics name
+  type = "prometheus"
+  url  = "http://127.0.0.1:9090"
+}

@@ -3,9 +3,9 @@ package gitops
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"os/exec"
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"

@@ -69,10 +69,7 @@ func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
 		}
 	}
 	if len(r.notes) > 0 {
-		saved := r.opts.PullRequests
-		r.opts.PullRequests = nil
-		defer func() { r.opts.PullRequests = saved }()
-		if _, err := r.flush(ctx); err != nil {
+		if _, err := r.flushDirect(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -116,6 +116,8 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 			return nil, err
 		}
 	case errors.Is(err, git.ErrRepositoryNotExists):
+		_, statErr := os.Stat(opts.Dir)
+		created := os.IsNotExist(statErr)
 		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create work directory: %w", err)
 		}
@@ -128,8 +130,10 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 			Tags:          git.NoTags,
 		})
 		if err != nil {
-			_ = os.RemoveAll(opts.Dir)
-			return nil, fmt.Errorf("clone %s (branch %s): %w", redact(opts.URL), opts.Branch, err)
+			if created {
+				_ = os.RemoveAll(opts.Dir) // never remove a directory we did not create
+			}
+			return nil, fmt.Errorf("clone %s (branch %s) into %s: %w", redact(opts.URL), opts.Branch, opts.Dir, err)
 		}
 	default:
 		return nil, fmt.Errorf("open clone in %s: %w", opts.Dir, err)

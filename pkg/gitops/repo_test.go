@@ -474,3 +474,18 @@ func TestSSHKeyAuth(t *testing.T) {
 		t.Fatal("https with a token: want basic auth")
 	}
 }
+
+func TestFailedCloneKeepsExistingDir(t *testing.T) {
+	srv := gittest.NewServer(t)
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "precious.txt")
+	if err := os.WriteFile(keep, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), Options{URL: srv.RepoURL("missing"), Dir: dir}); err == nil {
+		t.Fatal("want a clone error")
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatalf("a failed clone removed a directory it did not create: %v", err)
+	}
+}

@@ -119,6 +119,12 @@ func (r *Repo) flush(ctx context.Context) (map[string]result, error) {
 	if r.opts.PullRequests != nil {
 		return r.flushPR(ctx)
 	}
+	return r.flushDirect(ctx)
+}
+
+// flushDirect pushes the queued outcomes to the branch and the queued
+// notes to the notes ref, retrying non-fast-forward rejections.
+func (r *Repo) flushDirect(ctx context.Context) (map[string]result, error) {
 	backoff := r.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		if _, _, err := r.fetch(ctx); err != nil {
@@ -263,10 +269,13 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 	var rev *revertInfo
 	if o.Action == ActionRollback {
 		rev, err = r.revertTarget(ctx, tip, o)
+		if errors.Is(err, ErrNoServeChange) {
+			rev, err = nil, nil // history too short to know: set serve back by an edit
+		}
 		if err != nil {
 			return Written{}, nil, err
 		}
-		if rev.clean {
+		if rev != nil && rev.clean {
 			tree, ok, why, err := r.inverseTree(tip, rev.sha, o)
 			if err != nil {
 				return Written{}, nil, err

@@ -1,0 +1,76 @@
+package router
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+func TestAdminAPI(t *testing.T) {
+	a := backendServer(t, "a")
+	rt := newTestRouter(t, Options{})
+	admin := NewAdminHandler(rt, "s3cret")
+	auth := []string{"Authorization", "Bearer s3cret"}
+	good := mkRoute("m", map[string]string{"a": a.URL}, weights("a", 100))
+	goodJSON, _ := json.Marshal(traffic.Table{Routes: []traffic.Route{good}})
+
+	for _, h := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "Basic s3cret"}, {"Authorization", "Bearer s3cret2"}} {
+		w := do(admin, "GET", "/v1/routes", "", h...)
+		if w.Code != 401 || w.Header().Get("WWW-Authenticate") == "" || !strings.Contains(w.Body.String(), `"error"`) {
+			t.Fatalf("with %v: %d %q", h, w.Code, w.Body)
+		}
+	}
+	if w := do(admin, "PUT", "/v1/routes", string(goodJSON), "Authorization", "bearer s3cret"); w.Code != 200 {
+		t.Fatalf("PUT good table: %d %s", w.Code, w.Body)
+	}
+	bad := []struct{ name, body, want string }{
+		{"not json", `{"routes": [`, "not valid JSON"},
+		{"weights", strings.Replace(string(goodJSON), `"percent":100`, `"percent":90`, 1), "sum to 90"},
+		{"unknown version", strings.Replace(string(goodJSON), `"version":"a"`, `"version":"zz"`, 1), `"zz"`},
+		{"too large", `{"routes":[` + strings.Repeat(" ", MaxTableBytes) + `]}`, "larger than"},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			w := do(admin, "PUT", "/v1/routes", c.body, auth...)
+			var e struct{ Error string }
+			if (w.Code != 400 && w.Code != 413) || json.Unmarshal(w.Body.Bytes(), &e) != nil || !strings.Contains(e.Error, c.want) {
+				t.Fatalf("got %d %s, want a JSON error mentioning %q", w.Code, w.Body, c.want)
+			}
+		})
+	}
+	w := do(admin, "GET", "/v1/routes", "", auth...)
+	var got traffic.Table
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || len(got.Routes) != 1 || got.Routes[0].Weights[0].Percent != 100 {
+		t.Fatalf("GET routes after bad PUTs: %s", w.Body)
+	}
+	for i := 0; i < 5; i++ {
+		do(rt, "GET", "/v1/m/x", "")
+	}
+	w = do(admin, "GET", "/v1/stats?window=30s", "", auth...)
+	var st traffic.Stats
+	if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || st.Window != 30*time.Second {
+		t.Fatalf("stats: %d %s", w.Code, w.Body)
+	}
+	if v := find(t, st, "m", "production", "a"); v.Requests != 5 {
+		t.Fatalf("stats over the admin API: %+v", v)
+	}
+	if w := do(admin, "GET", "/v1/stats?window=soon", "", auth...); w.Code != 400 {
+		t.Fatalf("bad window: %d", w.Code)
+	}
+	w = do(admin, "GET", "/metrics", "", auth...)
+	for _, want := range []string{
+		`switchyard_requests_total{code="200",model="m",stage="production",version="a"} 5`,
+		`switchyard_request_duration_seconds_count{model="m",stage="production",version="a"} 5`,
+		`switchyard_table_updates_total{result="rejected"} 2`,
+	} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if w := do(NewAdminHandler(rt, ""), "GET", "/v1/routes", "", "Authorization", "Bearer "); w.Code != 401 {
+		t.Fatalf("an empty token must refuse every call, got %d", w.Code)
+	}
+}

@@ -409,17 +409,19 @@ func tooDeep(name string, src []byte) (hcl.Range, bool) {
 		return hcl.Range{}, false
 	}
 	toks, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)
-	depth, unary, cond, ops := 0, 0, 0, 0
+	// open holds the unclosed openers; its length is the nesting depth.
+	var open []hclsyntax.TokenType
+	unary, cond, ops := 0, 0, 0
 	for _, t := range toks {
 		switch t.Type {
 		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
 			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl,
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
-			depth++
+			open = append(open, t.Type)
 		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
 			hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
-			if depth > 0 {
-				depth--
+			if len(open) > 0 {
+				open = open[:len(open)-1]
 			}
 		case hclsyntax.TokenQuestion:
 			cond++
@@ -428,10 +430,12 @@ func tooDeep(name string, src []byte) (hcl.Range, bool) {
 				cond--
 			}
 		case hclsyntax.TokenNewline:
-			if depth == 0 {
+			// In a body (or an object) a newline ends an expression.
+			if len(open) == 0 || open[len(open)-1] == hclsyntax.TokenOBrace {
 				cond, ops = 0, 0
 			}
 		}
+		depth := len(open)
 		switch t.Type {
 		case hclsyntax.TokenBang, hclsyntax.TokenMinus:
 			unary++

@@ -267,6 +267,9 @@ func TestServerDownThenRetried(t *testing.T) {
 	if p := r.Pending(); len(p) != 1 || p[0].Key() != "fraud/production" {
 		t.Fatalf("Pending = %+v", p)
 	}
+	if h, _ := r.Head(); h != srv.Head("specs") {
+		t.Fatalf("after a failed push the local head %s is not the remote's %s", h, srv.Head("specs"))
+	}
 	srv.Start()
 	res, err := r.PushPending(ctx)
 	if err != nil {
@@ -487,5 +490,30 @@ func TestFailedCloneKeepsExistingDir(t *testing.T) {
 	}
 	if _, err := os.Stat(keep); err != nil {
 		t.Fatalf("a failed clone removed a directory it did not create: %v", err)
+	}
+}
+
+func TestServerDiesDuringPush(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	promote(t, srv)
+	remote := srv.Head("specs")
+	srv.BeforeNextPush(srv.Stop) // fetched fine, then the server goes away
+	_, err := r.WriteOutcome(ctx, rollback())
+	if err == nil || !strings.Contains(err.Error(), "failed to push to remote") {
+		t.Fatalf("err = %v", err)
+	}
+	if h, _ := r.Head(); h != remote {
+		t.Fatalf("local head %s after a failed push; want the remote's %s", h, remote)
+	}
+	if len(r.Pending()) != 1 {
+		t.Fatalf("pending = %d", len(r.Pending()))
+	}
+	srv.Start()
+	if _, err := r.PushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Git("specs", "log", "-1", "--format=%s"); got != "Revert \"promote fraud v8\"\n" {
+		t.Fatalf("remote head %q", got)
 	}
 }

@@ -172,6 +172,10 @@ func (r *Repo) flushDirect(ctx context.Context) (map[string]result, error) {
 			r.pending, r.notes = nil, nil
 			return res, nil
 		}
+		// The branch says only what the remote has; the queue keeps the rest.
+		if rerr := r.repo.Storer.SetReference(plumbing.NewHashReference(r.branchRef(), head)); rerr != nil {
+			return nil, fmt.Errorf("reset %s after a failed push: %w", r.opts.Branch, rerr)
+		}
 		if !isNonFastForward(err) {
 			return nil, fmt.Errorf("failed to push to remote: %w", err)
 		}

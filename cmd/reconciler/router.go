@@ -2,11 +2,121 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-// PLACEHOLDER: replaced by the implementation of 'reconciler router'.
+const defaultRouterTokenEnv = "SWITCHYARD_ROUTER_TOKEN"
+
+// cmdRouter serves a standalone builtin router: traffic on --listen and the
+// admin API (SPEC.md §5) on --admin, until ctx ends; then it stops taking
+// connections, lets requests in flight finish and drains the shadow queue.
 func cmdRouter(ctx context.Context, e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "reconciler router: not implemented yet")
-	return exitUsage
+	fl := flag.NewFlagSet("router", flag.ContinueOnError)
+	fl.SetOutput(e.stderr)
+	listen := fl.String("listen", "", "traffic `ADDR` (host:port)")
+	adminAddr := fl.String("admin", "", "admin API `ADDR` (host:port)")
+	tokenEnv := fl.String("token-env", defaultRouterTokenEnv, "environment variable `NAME` holding the admin API's bearer token")
+	routes := fl.String("routes", "", "optional JSON routing table `FILE` to serve at start (as PUT /v1/routes takes)")
+	fl.Usage = func() {
+		fmt.Fprintln(fl.Output(), "usage: reconciler router --listen ADDR --admin ADDR [--token-env NAME] [--routes FILE]")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "reconciler router: unexpected argument %q\n", fl.Arg(0))
+		return exitUsage
+	}
+	if *listen == "" || *adminAddr == "" {
+		fmt.Fprintln(e.stderr, "reconciler router: --listen and --admin are required")
+		fl.Usage()
+		return exitUsage
+	}
+	token := e.getenv(*tokenEnv)
+	if token == "" {
+		fmt.Fprintf(e.stderr, "reconciler router: the admin API needs a bearer token: set the environment variable %s (or name another with --token-env)\n", *tokenEnv)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	rt := router.New(router.Options{Logger: logger})
+	if *routes != "" {
+		if err := loadRoutes(rt, *routes); err != nil {
+			fmt.Fprintf(e.stderr, "reconciler router: %v\n", err)
+			rt.Close()
+			return exitUsage
+		}
+	}
+	trafficLn, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "reconciler router: cannot listen for traffic: %v\n", err)
+		rt.Close()
+		return exitUsage
+	}
+	admin, err := net.Listen("tcp", *adminAddr)
+	if err != nil {
+		trafficLn.Close()
+		fmt.Fprintf(e.stderr, "reconciler router: cannot listen for the admin API: %v\n", err)
+		rt.Close()
+		return exitUsage
+	}
+	servers := []*http.Server{
+		{Handler: rt, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		{Handler: router.NewAdminHandler(rt, token), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second},
+	}
+	lns := []net.Listener{trafficLn, admin}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func(s *http.Server, ln net.Listener) { errc <- s.Serve(ln) }(s, lns[i])
+	}
+	logger.Info("router serving", "listen", trafficLn.Addr().String(), "admin", admin.Addr().String())
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		logger.Error("router server stopped", "err", err)
+		code = exitUsage
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(shutCtx); err != nil {
+			logger.Warn("shutdown", "err", err)
+		}
+	}
+	if err := rt.Shutdown(shutCtx); err != nil {
+		logger.Warn("shadow queue not drained", "err", err)
+	}
+	logger.Info("router stopped")
+	return code
+}
+
+func loadRoutes(rt *router.Router, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading --routes: %w", err)
+	}
+	var t traffic.Table
+	if err := json.Unmarshal(b, &t); err != nil {
+		return fmt.Errorf("--routes %s is not a JSON routing table: %w", path, err)
+	}
+	if err := rt.Update(t); err != nil {
+		return fmt.Errorf("--routes %s: %w", path, err)
+	}
+	return nil
 }

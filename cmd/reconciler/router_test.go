@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRouterRefusesToStartWithoutToken(t *testing.T) {
+	var stderr bytes.Buffer
+	e := &env{stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" }}
+	code := cmdRouter(context.Background(), e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--token-env", "EDGE_TOKEN"})
+	if code != exitUsage || !strings.Contains(stderr.String(), "EDGE_TOKEN") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := cmdRouter(context.Background(), e, []string{"--listen", "127.0.0.1:0"}); code != exitUsage {
+		t.Fatalf("missing --admin: exit %d", code)
+	}
+}
+
+func TestRouterServesTrafficAndAdminAPI(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "v1 %s", r.URL.Path)
+	}))
+	defer backend.Close()
+	stderr := &syncBuffer{}
+	e := &env{stdout: io.Discard, stderr: stderr, getenv: func(k string) string {
+		if k == defaultRouterTokenEnv {
+			return "tok"
+		}
+		return ""
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- cmdRouter(ctx, e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}) }()
+
+	re := regexp.MustCompile(`listen=(\S+) admin=(\S+)`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		m = re.FindStringSubmatch(stderr.String())
+	}
+	if m == nil {
+		cancel()
+		t.Fatalf("router did not start: %s", stderr.String())
+	}
+	listen, admin := "http://"+m[1], "http://"+m[2]
+
+	call := func(method, url, token, body string) (int, string) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	table := fmt.Sprintf(`{"routes":[{"model":"fraud","stage":"production","path":"/v1/fraud","backends":{"v1":%q},"weights":[{"version":"v1","percent":100}]}]}`, backend.URL)
+	if code, _ := call("PUT", admin+"/v1/routes", "", table); code != 401 {
+		t.Fatalf("PUT without token: %d", code)
+	}
+	if code, body := call("PUT", admin+"/v1/routes", "tok", table); code != 200 {
+		t.Fatalf("PUT: %d %s", code, body)
+	}
+	if code, body := call("GET", listen+"/v1/fraud/predict", "", ""); code != 200 || body != "v1 /predict" {
+		t.Fatalf("traffic: %d %q", code, body)
+	}
+	if code, body := call("GET", admin+"/v1/stats?window=10s", "tok", ""); code != 200 || !strings.Contains(body, `"requests": 1`) {
+		t.Fatalf("stats: %d %s", code, body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("router did not shut down")
+	}
+}

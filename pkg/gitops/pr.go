@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -27,8 +28,9 @@ type PullRequestOpener interface {
 }
 
 // flushPR pushes each queued outcome's commit to its own branch
-// `switchyard/<action>-<model>-<stage>-<short sha>` and opens a pull request
-// for it; queued notes then go straight to the notes ref.
+// `switchyard/<action>-<model>-<stage>-<short sha of the base head>` and
+// opens a pull request for it (or finds the one already open for that
+// branch); queued notes then go straight to the notes ref.
 func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
 	res := map[string]result{}
 	if len(r.pending) > 0 {
@@ -47,7 +49,9 @@ func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
 			o := r.pending[0]
 			w, c, err := r.apply(ctx, tip, o)
 			if err == nil && c != nil {
-				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, short(c.Hash.String()))
+				// Named after the head it applies to, so that a retry on the
+				// same head reuses the branch and its pull request.
+				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, short(tip.Hash.String()))
 				ref := plumbing.NewBranchReferenceName(branch)
 				if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
 					return nil, fmt.Errorf("create branch %s: %w", branch, err)
@@ -101,7 +105,8 @@ func NewGitHub(httpClient *http.Client, apiURL, token, owner, repo string) (*Git
 	return &GitHub{client: c, owner: owner, repo: repo}, nil
 }
 
-// OpenPullRequest creates the pull request and returns its HTML URL.
+// OpenPullRequest creates the pull request and returns its HTML URL. When
+// one is already open from the same branch, it returns that one's URL.
 func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (string, error) {
 	created, _, err := g.client.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
 		Title: github.String(pr.Title),
@@ -109,10 +114,19 @@ func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (string, e
 		Base:  github.String(pr.Base),
 		Body:  github.String(pr.Body),
 	})
-	if err != nil {
-		return "", fmt.Errorf("create pull request on %s/%s from %s: %w", g.owner, g.repo, pr.Branch, err)
+	if err == nil {
+		return created.GetHTMLURL(), nil
 	}
-	return created.GetHTMLURL(), nil
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusUnprocessableEntity {
+		open, _, lerr := g.client.PullRequests.List(ctx, g.owner, g.repo, &github.PullRequestListOptions{
+			State: "open", Head: g.owner + ":" + pr.Branch, Base: pr.Base,
+		})
+		if lerr == nil && len(open) > 0 {
+			return open[0].GetHTMLURL(), nil
+		}
+	}
+	return "", fmt.Errorf("create pull request on %s/%s from %s: %w", g.owner, g.repo, pr.Branch, err)
 }
 
 var githubRepoRE = regexp.MustCompile(`^(?:https?://(?:[^@/]+@)?github\.com/|ssh://git@github\.com/|git@github\.com:)([^/]+)/([^/]+?)(?:\.git)?/?$`)

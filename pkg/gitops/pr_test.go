@@ -11,14 +11,21 @@ import (
 )
 
 type fakeGitHub struct {
-	mu   sync.Mutex
-	reqs []map[string]string
-	errs []string
+	mu    sync.Mutex
+	reqs  []map[string]string
+	errs  []string
+	heads map[string]bool // branches with an open pull request
+	lists []string        // head filters of list requests
 }
 
 func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.Method == http.MethodGet && r.URL.Path == "/api/v3/repos/acme/specs/pulls" {
+		f.lists = append(f.lists, r.URL.Query().Get("head"))
+		_, _ = w.Write([]byte(`[{"number": 7, "html_url": "https://github.com/acme/specs/pull/7"}]`))
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/api/v3/repos/acme/specs/pulls" {
 		f.errs = append(f.errs, r.Method+" "+r.URL.Path)
 		http.NotFound(w, r)
@@ -32,6 +39,15 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.errs = append(f.errs, err.Error())
 	}
 	f.reqs = append(f.reqs, body)
+	if f.heads[body["head"]] {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = w.Write([]byte(`{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:` + body["head"] + `."}]}`))
+		return
+	}
+	if f.heads == nil {
+		f.heads = map[string]bool{}
+	}
+	f.heads[body["head"]] = true
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write([]byte(`{"number": 7, "html_url": "https://github.com/acme/specs/pull/7"}`))
 }
@@ -58,7 +74,7 @@ func TestPushPullRequest(t *testing.T) {
 	if srv.Head("specs") != mainBefore {
 		t.Fatal("--push pr must leave the branch alone")
 	}
-	branch := "switchyard/rollback-fraud-production-" + w.SHA[:8]
+	branch := "switchyard/rollback-fraud-production-" + mainBefore[:8]
 	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != w.SHA {
 		t.Fatalf("branch %s at %q, want %s", branch, got, w.SHA)
 	}
@@ -71,6 +87,17 @@ func TestPushPullRequest(t *testing.T) {
 	if req["head"] != branch || req["base"] != "main" || req["title"] != `Revert "promote fraud v8"` ||
 		!strings.Contains(req["body"], "Switchyard-Action: rollback") {
 		t.Fatalf("pull request %v", req)
+	}
+	fake.mu.Unlock()
+
+	// A retry on the same head reuses the branch and finds the open PR.
+	w2, err := r.WriteOutcomeDetail(ctx, rollback())
+	fake.mu.Lock()
+	if err != nil || w2.PullRequest != w.PullRequest {
+		t.Fatalf("retry = %+v, %v", w2, err)
+	}
+	if len(fake.lists) != 1 || fake.lists[0] != "acme:"+branch {
+		t.Fatalf("list requests %v", fake.lists)
 	}
 }
 

@@ -93,8 +93,15 @@ type judgeInput struct {
 // judge validates the head, diffs it against the base, runs offline
 // validation of promoted and added versions, and evaluates the policies.
 func (r *runner) judge(ctx context.Context, in judgeInput) (*Report, error) {
+	// The two loads are independent: run them side by side.
+	var baseTree *spec.Tree
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		baseTree, _ = spec.Load(in.baseFS, r.cfg.Path) // the base's own problems are not this change's
+	}()
 	headTree, headDiags := spec.Load(in.headFS, r.cfg.Path)
-	baseTree, _ := spec.Load(in.baseFS, r.cfg.Path) // the base's own problems are not this change's
+	<-loaded
 	changes := plan.Diff(baseTree, headTree)
 	rep := &Report{BaseSHA: in.baseSHA, HeadSHA: in.headSHA, SpecDir: r.cfg.Path, PolicyDir: r.cfg.Policies,
 		NoPolicies: in.noPolicies, Evidence: map[string]*Evidence{}}

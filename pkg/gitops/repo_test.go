@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,6 +167,21 @@ Switchyard-Reverts: ` + bad + "\n\n"
 	}
 	if tr := Trailers(msg); tr[TrailerAction] != "rollback" || tr[TrailerModel] != "fraud/production" || tr[TrailerReverts] != bad {
 		t.Fatalf("trailers %v", tr)
+	}
+	// The tree is the one `git revert` makes.
+	work := t.TempDir()
+	for _, args := range [][]string{
+		{"clone", "--quiet", srv.RepoPath("specs"), work},
+		{"-C", work, "reset", "--quiet", "--hard", bad},
+		{"-C", work, "-c", "user.name=T", "-c", "user.email=t@x", "revert", "--no-edit", bad},
+	} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	cliTree, _ := exec.Command("git", "-C", work, "rev-parse", "HEAD^{tree}").Output()
+	if ours := srv.Git("specs", "rev-parse", "main^{tree}"); ours != string(cliTree) {
+		t.Fatalf("tree %s, git revert makes %s", ours, cliTree)
 	}
 	// git itself agrees the trailers parse.
 	if got := srv.Git("specs", "log", "-1", "--format=%(trailers:key=Switchyard-Action,valueonly)"); strings.TrimSpace(got) != "rollback" {

@@ -343,17 +343,23 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 // copyPool recycles ReverseProxy's copy buffers (32 KiB each, otherwise
-// allocated per request).
+// allocated per request). It pools array pointers, so Put allocates nothing.
 type copyPool struct{ p sync.Pool }
 
+const copyBufSize = 32 << 10
+
 func (c *copyPool) Get() []byte {
-	if b, ok := c.p.Get().(*[]byte); ok {
-		return *b
+	if b, ok := c.p.Get().(*[copyBufSize]byte); ok {
+		return b[:]
 	}
-	return make([]byte, 32<<10)
+	return new([copyBufSize]byte)[:]
 }
 
-func (c *copyPool) Put(b []byte) { c.p.Put(&b) }
+func (c *copyPool) Put(b []byte) {
+	if len(b) == copyBufSize {
+		c.p.Put((*[copyBufSize]byte)(b))
+	}
+}
 
 func (rt *Router) getBuf() *bytes.Buffer {
 	if b, ok := rt.bufs.Get().(*bytes.Buffer); ok {

@@ -1,0 +1,95 @@
+package router
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// discardWriter is a ResponseWriter that keeps nothing, so that the
+// benchmark measures the router and the transport only.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+func benchBackend(b *testing.B) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"score":0.5}`)
+	}))
+	b.Cleanup(s.Close)
+	return s
+}
+
+func benchProxy(b *testing.B, r traffic.Route) {
+	rt := newTestRouter(b, Options{})
+	mustUpdate(b, rt, r)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/v1/m/predict", nil)
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			delete(req.Header, hdrRequestID)
+			clear(w.h)
+			rt.ServeHTTP(w, req)
+		}
+	})
+}
+
+// BenchmarkProxy90_10 is one proxied request on a 90/10 split, the hot path.
+func BenchmarkProxy90_10(b *testing.B) {
+	a, c := benchBackend(b), benchBackend(b)
+	benchProxy(b, mkRoute("m", map[string]string{"a": a.URL, "c": c.URL}, weights("a", 90, "c", 10)))
+}
+
+// BenchmarkProxyShadow is one proxied request copied to a shadow with JSON
+// comparison (the copy's work happens on the shadow workers).
+func BenchmarkProxyShadow(b *testing.B) {
+	a, c := benchBackend(b), benchBackend(b)
+	benchProxy(b, mkShadowRoute(a.URL, c.URL, "json", 0.001))
+}
+
+// BenchmarkChooseSticky is the choice of a version for a sticky user.
+func BenchmarkChooseSticky(b *testing.B) {
+	rt := newTestRouter(b, Options{})
+	r := mkRoute("m", map[string]string{"a": "http://127.0.0.1:1", "c": "http://127.0.0.1:2"}, weights("a", 90, "c", 10))
+	r.Sticky = "header:x-user-id"
+	mustUpdate(b, rt, r)
+	live, _ := rt.table.Load().lookup("/v1/m")
+	req := httptest.NewRequest("GET", "/v1/m", nil)
+	req.Header.Set("X-User-Id", "user-12345")
+	rnd := rt.rands.get()
+	b.ReportAllocs()
+	for b.Loop() {
+		live.choose(req, rnd)
+	}
+}
+
+// BenchmarkBaselineReverseProxy is a plain httputil.ReverseProxy to one
+// backend, for comparison: what the standard library costs by itself.
+func BenchmarkBaselineReverseProxy(b *testing.B) {
+	a := benchBackend(b)
+	u, _ := url.Parse(a.URL)
+	p := &httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
+		Transport: newTransport(0),
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/predict", nil)
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			clear(w.h)
+			p.ServeHTTP(w, req)
+		}
+	})
+}

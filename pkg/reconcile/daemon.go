@@ -177,6 +177,11 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 			}
 			d.state.Models[k] = ms
 			d.saved[k] = string(v)
+			// A commit asked for before a restart and never confirmed by
+			// Git is written again (the remote side is idempotent).
+			if ms.Awaiting != nil {
+				d.pending = append(d.pending, &pending{out: Outcome{WriteCommit: *ms.Awaiting}})
+			}
 		}
 	}
 	return d, nil
@@ -471,12 +476,22 @@ func (d *Daemon) act(ctx context.Context, tree *spec.Tree, actions []rollout.Act
 			if m == nil {
 				continue
 			}
-			p := &pending{out: Outcome{WriteCommit: a, File: m.File}}
-			d.mu.Lock()
-			d.pending = append(d.pending, p)
-			d.mu.Unlock()
+			d.queue(&pending{out: Outcome{WriteCommit: a, File: m.File}})
 		}
 	}
+}
+
+// queue adds a pending commit, replacing one queued for the same model.
+func (d *Daemon) queue(p *pending) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, q := range d.pending {
+		if q.out.Model == p.out.Model && q.out.Stage == p.out.Stage {
+			d.pending[i] = p
+			return
+		}
+	}
+	d.pending = append(d.pending, p)
 }
 
 // retryPending writes the commits that are due; a failed write stays
@@ -493,6 +508,9 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 			// Git moved on (a human committed a new intent, or our commit
 			// already landed): nothing to write any more.
 			continue
+		}
+		if p.out.File == "" {
+			p.out.File = m.File
 		}
 		if now.Before(p.nextTry) {
 			keep = append(keep, p)

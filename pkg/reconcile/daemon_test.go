@@ -395,3 +395,29 @@ func TestRestartResumesAtTheSameStep(t *testing.T) {
 		t.Fatalf("after resuming: weights %q, want v2=100", got)
 	}
 }
+
+func TestRestartRewritesACommitThatNeverLanded(t *testing.T) {
+	h := newHarness(t)
+	h.repo.commit("v2")
+	h.run(1, time.Second)
+	h.measure.set("v3", 0.4)
+	h.repo.failPush = errors.New("connection refused")
+	h.repo.commit("v3")
+	h.run(15, time.Second)
+	if len(h.repo.written) != 0 || len(h.d.Status().PendingCommits) != 1 {
+		t.Fatalf("want one pending commit, got written %d pending %+v", len(h.repo.written), h.d.Status().PendingCommits)
+	}
+	// The reconciler restarts while the remote is still down, then the
+	// remote comes back: the rollback is written from the persisted state.
+	h.start()
+	h.repo.mu.Lock()
+	h.repo.failPush = nil
+	h.repo.mu.Unlock()
+	h.run(5, time.Second)
+	if len(h.repo.written) != 1 || h.repo.written[0].Kind != rollout.CommitRollback || h.repo.written[0].File != "rollouts/fraud.hcl" {
+		t.Fatalf("after restart: written %+v", h.repo.written)
+	}
+	if got := h.target.weights(); got != "v2=100" {
+		t.Fatalf("weights %q after restart, want v2=100", got)
+	}
+}

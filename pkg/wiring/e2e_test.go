@@ -28,7 +28,7 @@ import (
 // e2e is one end-to-end world on 127.0.0.1: a git smart-HTTP server, model
 // servers, the reconciler with its in-process builtin router, and traffic.
 type e2e struct {
-	t        *testing.T
+	t        testing.TB
 	git      *gittest.Server
 	urls     map[string]string
 	router   string // the builtin router's listen address
@@ -44,7 +44,7 @@ type e2e struct {
 
 const e2eRepo = "specs"
 
-func newE2E(t *testing.T) *e2e {
+func newE2E(t testing.TB) *e2e {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test with a real git server; skipped in -short")
@@ -85,7 +85,14 @@ func newE2E(t *testing.T) *e2e {
 	return e
 }
 
+// spec is the e2e spec serving serve by a canary with steps ("" for
+// all_at_once).
 func (e *e2e) spec(serve, steps string) string {
+	strategy := `strategy      = "canary"
+    steps         = ` + steps
+	if steps == "" {
+		strategy = `strategy      = "all_at_once"`
+	}
 	return fmt.Sprintf(`router "edge" {
   type   = "builtin"
   listen = %q
@@ -101,8 +108,7 @@ model "fraud" "production" {
   version "v3" { url = %q }
 
   rollout {
-    strategy      = "canary"
-    steps         = %s
+    %s
     bake          = "1500ms"
     interval      = "500ms"
     failure_limit = 1
@@ -114,7 +120,7 @@ model "fraud" "production" {
     min_requests = 10
   }
 }
-`, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], steps)
+`, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], strategy)
 }
 
 // start runs the reconciler; the poll interval is long, so that only the

@@ -127,7 +127,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	var d *reconcile.Daemon
 	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() }}
 	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
-		Repo:     &repoAdapter{repo: repo},
+		Repo:     &repoAdapter{repo: repo, log: o.Logger},
 		Check:    Checker(o.Path, o.Policies, func() *spec.Tree { return d.Tree() }, o.Clock),
 		Routers:  routers,
 		Measurer: measurer,
@@ -207,13 +207,28 @@ func Checker(path, policies string, base func() *spec.Tree, clock reconcile.Cloc
 	}
 }
 
+// repackEvery is how many fetches that brought something new go by
+// between two repacks: go-git slows as fetched packfiles pile up.
+const repackEvery = 50
+
 // repoAdapter gives the daemon the gitops repository.
 type repoAdapter struct {
-	repo *gitops.Repo
+	repo    *gitops.Repo
+	log     *slog.Logger
+	fetched int // fetches that changed the head since the last repack
 }
 
 func (a *repoAdapter) Fetch(ctx context.Context) (string, error) {
-	sha, _, err := a.repo.Fetch(ctx)
+	sha, changed, err := a.repo.Fetch(ctx)
+	if err == nil && changed {
+		a.fetched++
+		if a.fetched >= repackEvery {
+			a.fetched = 0
+			if err := a.repo.Repack(ctx); err != nil {
+				a.log.Warn("repacking the local clone failed", "err", err)
+			}
+		}
+	}
 	return sha, err
 }
 

@@ -4,6 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
 
 func TestNotesReadableByGit(t *testing.T) {
@@ -114,5 +118,42 @@ func TestOutcomeAndNoteInOnePush(t *testing.T) {
 	}
 	if _, err := srv.TryGit("specs", "notes", "--ref", "switchyard", "show", judged); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNotesFanout appends to a note that git stored in a fanout directory
+// ("ab/cdef..."), as git does once a notes tree grows large.
+func TestNotesFanout(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	judged := promote(t, srv)
+	mustFetch(t, r)
+	blob, err := r.writeBlob([]byte(`{"kind":"validation"}` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fanout := judged[:2] + "/" + judged[2:]
+	tree, err := r.rewriteTree(plumbing.ZeroHash, map[string]treeChange{fanout: {hash: blob, mode: filemode.Regular}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.writeCommit(tree, nil, "Notes added by git\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(NotesRef, c)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.push(ctx, []config.RefSpec{NotesRef + ":" + NotesRef}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddNote(ctx, judged, []byte(`{"kind":"rollout"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Git("specs", "notes", "--ref", "switchyard", "show", judged); got != "{\"kind\":\"validation\"}\n{\"kind\":\"rollout\"}\n" {
+		t.Fatalf("git notes show: %q", got)
+	}
+	if got := srv.Git("specs", "ls-tree", "-r", "--name-only", NotesRef); got != fanout+"\n" {
+		t.Fatalf("notes tree: %q, want only %s", got, fanout)
 	}
 }

@@ -126,6 +126,7 @@ func (l *loader) decodeModel(file string, b *hcl.Block) {
 				continue
 			}
 			m.Versions[vn] = l.decodeVersion(key, blk)
+			m.VersionOrder = append(m.VersionOrder, vn)
 		case "check":
 			cn := blk.Labels[0]
 			if first, dup := checkAt[cn]; dup {

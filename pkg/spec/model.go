@@ -68,17 +68,19 @@ type MetricsSource struct {
 
 // Model is one model at one stage.
 type Model struct {
-	Name       string              `json:"name"`
-	Stage      string              `json:"stage"`
-	File       string              `json:"file"`
-	Router     string              `json:"router"`
-	Path       string              `json:"path"`
-	Serve      string              `json:"serve"`
-	Versions   map[string]*Version `json:"versions"`
-	Rollout    *Rollout            `json:"rollout,omitempty"` // nil: no rollout block (all_at_once, defaults)
-	Checks     []*Check            `json:"-"`                 // in file order; JSON: object by name
-	Shadow     *Shadow             `json:"shadow,omitempty"`
-	Experiment *Experiment         `json:"experiment,omitempty"`
+	Name     string              `json:"name"`
+	Stage    string              `json:"stage"`
+	File     string              `json:"file"`
+	Router   string              `json:"router"`
+	Path     string              `json:"path"`
+	Serve    string              `json:"serve"`
+	Versions map[string]*Version `json:"versions"`
+	// VersionOrder lists the versions in source order.
+	VersionOrder []string    `json:"-"`
+	Rollout      *Rollout    `json:"rollout,omitempty"` // nil: no rollout block (all_at_once, defaults)
+	Checks       []*Check    `json:"-"`                 // in file order; JSON: object by name
+	Shadow       *Shadow     `json:"shadow,omitempty"`
+	Experiment   *Experiment `json:"experiment,omitempty"`
 }
 
 // Key is "name/stage".

@@ -61,6 +61,9 @@ func TestDecodedValues(t *testing.T) {
 	if len(m.Checks) != 3 || m.Checks[0].Name != "errors" || m.Checks[0].Source != "router" || m.Checks[1].MinRequests != DefaultMinRequests || *m.Checks[1].MaxRatio != 1.2 {
 		t.Errorf("checks: %+v", m.Checks)
 	}
+	if got := m.VersionOrder; len(got) != 3 || got[0] != "v6" || got[2] != "rules" {
+		t.Errorf("version order %v", got)
+	}
 	if !m.Versions["rules"].Heuristic {
 		t.Error("rules is a heuristic")
 	}

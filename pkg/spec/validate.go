@@ -130,6 +130,9 @@ func (l *loader) validateMetrics(ms *MetricsSource) {
 		}
 		return l.metricsRanges[FieldKey{Model: ms.Name}]
 	}
+	if !nameRE.MatchString(ms.Name) {
+		l.errorAt(at(""), "Invalid name", nameDetail("metrics", ms.Name))
+	}
 	if ms.Type != "" && !contains(metricsTypes, ms.Type) {
 		l.errorAt(at("type"), "Unknown metrics type", oneOf("metrics type", ms.Type, metricsTypes))
 	}

@@ -24,3 +24,8 @@ metrics "router" { # ERROR: Reserved metrics name
   type = "prometheus"
   url  = "http://127.0.0.1:9090"
 }
+
+metrics "" { # ERROR: Invalid name
+  type = "prometheus"
+  url  = "http://127.0.0.1:9090"
+}

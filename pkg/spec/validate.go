@@ -174,9 +174,14 @@ func (l *loader) validateModel(m *Model) {
 				`Define it with router "NAME" { type = "builtin", listen = "127.0.0.1:8080" }.`))
 		}
 	}
-	if l.set(m, "path") && !strings.HasPrefix(m.Path, "/") {
+	switch {
+	case !l.set(m, "path"):
+	case !strings.HasPrefix(m.Path, "/") || strings.ContainsAny(m.Path, "?# \t\r\n"):
 		l.errorAt(l.rng(m, "path"), "Invalid path",
-			fmt.Sprintf("%q is not a route prefix: it must start with \"/\", such as \"/v1/%s\".", m.Path, m.Name))
+			fmt.Sprintf("%q is not a route prefix: it must start with \"/\" and hold no query, fragment or spaces, such as \"/v1/%s\".", m.Path, m.Name))
+	case m.Path == "/_switchyard" || strings.HasPrefix(m.Path, "/_switchyard/"):
+		l.errorAt(l.rng(m, "path"), "Reserved path",
+			"Paths under /_switchyard belong to the router itself (POST /_switchyard/feedback). Choose another prefix.")
 	}
 	if m.Serve != "" && len(m.Versions) > 0 && m.Versions[m.Serve] == nil {
 		l.errorAt(l.rng(m, "serve"), "Unknown version in serve",

@@ -113,8 +113,9 @@ func SplitComment(md string, limit int) []string {
 
 // upsertComment makes the pull request's sticky plan comment hold md:
 // existing parts are edited in place, missing ones created, surplus ones
-// (from a longer earlier plan, or duplicates) deleted.
-func (r *runner) upsertComment(ctx context.Context, number int, md string) error {
+// (from a longer earlier plan, or duplicates) deleted. With create false,
+// nothing is posted unless a plan comment exists already.
+func (r *runner) upsertComment(ctx context.Context, number int, md string, create bool) error {
 	bodies := SplitComment(md, MaxCommentBytes)
 	existing, err := r.gh.ListIssueComments(ctx, r.owner, r.repo, number)
 	if err != nil {
@@ -132,6 +133,9 @@ func (r *runner) upsertComment(ctx context.Context, number int, md string) error
 			continue
 		}
 		byPart[n] = c.ID
+	}
+	if _, ok := byPart[1]; !ok && !create {
+		return nil
 	}
 	for i, body := range bodies {
 		if id, ok := byPart[i+1]; ok {

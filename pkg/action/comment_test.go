@@ -99,14 +99,14 @@ func TestUpsertSplitComment(t *testing.T) {
 	}
 	r := &runner{cfg: &Config{}, gh: client, owner: testOwner, repo: testRepoName}
 	big := strings.Repeat("- a line of the plan that is long enough to add up\n", 3000)
-	if err := r.upsertComment(context.Background(), 42, big); err != nil {
+	if err := r.upsertComment(context.Background(), 42, big, true); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(gh.planComments()); n != 3 {
 		t.Fatalf("%d plan comments, want 3", n)
 	}
 	first := gh.planComments()[0].ID
-	if err := r.upsertComment(context.Background(), 42, "## small plan\n"); err != nil {
+	if err := r.upsertComment(context.Background(), 42, "## small plan\n", false); err != nil {
 		t.Fatal(err)
 	}
 	plans := gh.planComments()

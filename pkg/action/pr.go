@@ -33,11 +33,11 @@ func (r *runner) pullRequest(ctx context.Context) (int, error) {
 	if err != nil {
 		return ExitEnvironment, err
 	}
-	baseFS, err := newTreeFS(baseC)
+	baseFS, err := newTreeFS(repo, baseC)
 	if err != nil {
 		return ExitEnvironment, err
 	}
-	headFS, err := newTreeFS(headC)
+	headFS, err := newTreeFS(repo, headC)
 	if err != nil {
 		return ExitEnvironment, err
 	}

@@ -13,7 +13,10 @@ import (
 func (r *runner) reportPR(ctx context.Context, pr *prEvent, rep *Report) (int, error) {
 	md := rep.Markdown()
 	if r.cfg.Comment {
-		if err := r.upsertComment(ctx, pr.number, md); err != nil {
+		// A pull request that touches no model gets no new comment, but an
+		// earlier plan is brought up to date.
+		quiet := len(rep.Plan.Changes) == 0 && len(rep.Diagnostics()) == 0
+		if err := r.upsertComment(ctx, pr.number, md, !quiet); err != nil {
 			if s := statusOf(err); s != 403 && s != 404 {
 				return ExitEnvironment, fmt.Errorf("posting the plan comment on #%d: %w", pr.number, err)
 			}
@@ -27,7 +30,9 @@ func (r *runner) reportPR(ctx context.Context, pr *prEvent, rep *Report) (int, e
 	failed := rep.Plan.Errors > 0
 	warned := rep.Plan.Warnings > 0
 	title := rep.Headline()
-	if err := r.annotate(ctx, rep.HeadSHA, title, title, md, diags, conclusion(failed, warned && r.cfg.FailOnWarn)); err != nil {
+	// The check run goes on the pull request's head commit, even when the
+	// judged commit is the merge of it into the base.
+	if err := r.annotate(ctx, pr.headSHA, title, title, md, diags, conclusion(failed, warned && r.cfg.FailOnWarn)); err != nil {
 		return ExitEnvironment, err
 	}
 	if err := writeSummary(r.cfg.SummaryPath, md); err != nil {

@@ -2,9 +2,15 @@ package action
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // prRepo is a workspace with a base commit (the fixture) and a PR head
@@ -305,5 +311,73 @@ func TestPullRequestReadOnlyToken(t *testing.T) {
 	}
 	if !strings.Contains(res.summary, "⚠️ Switchyard: this change may merge, with 1 warning") {
 		t.Errorf("summary:\n%s", res.summary)
+	}
+}
+
+// actions/checkout checks out the merge of the pull request into its base
+// (refs/pull/N/merge). The action judges that merge, so changes merged to
+// the base since the branch was cut are not mistaken for the PR's, and puts
+// the check run on the PR's head commit.
+func TestPullRequestMergeCheckout(t *testing.T) {
+	model := fraudModel(t, 0)
+	gh := newFakeGitHub(t)
+	r := newTestRepo(t)
+	files := fixture(t, model.URL)
+	base := r.commit("base", files)
+	promoted := ptr(strings.Replace(*files["rollouts/fraud.hcl"], `serve  = "v7"`, `serve  = "v8"`, 1))
+	head := r.commit("Promote fraud v8", map[string]*string{"rollouts/fraud.hcl": promoted})
+	// Meanwhile main moves on: search serves s2.
+	r.checkout(base)
+	search := ptr(strings.Replace(*files["rollouts/search.hcl"], `serve  = "s1"`, `serve  = "s2"`, 1))
+	base2 := r.commit("Promote search s2", map[string]*string{"rollouts/search.hcl": search})
+	// The merge commit GitHub makes: first parent the base, second the head.
+	wt, _ := r.repo.Worktree()
+	os.WriteFile(filepath.Join(r.dir, "rollouts", "fraud.hcl"), []byte(*promoted), 0o644)
+	wt.Add("rollouts/fraud.hcl")
+	sig := &object.Signature{Name: "GitHub", Email: "noreply@github.com", When: r.when.Add(time.Minute)}
+	merge, err := wt.Commit("Merge "+head+" into "+base2, &git.CommitOptions{Author: sig, Committer: sig,
+		Parents: []plumbing.Hash{plumbing.NewHash(base2), plumbing.NewHash(head)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(t, gh, r.dir, "pull_request", prEventFile(t, "pull_request.opened", base2, head))
+	cfg.OfflineValidation = false
+	res := runAction(t, cfg)
+	if res.code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if strings.Contains(res.outputs, `"model":"search"`) || !strings.Contains(res.outputs, `"model":"fraud","stage":"production"`) {
+		t.Fatalf("changes: %s", res.outputs)
+	}
+	if !strings.Contains(res.summary, "head `"+short(merge.String())+"`") {
+		t.Errorf("the summary does not name the merge commit:\n%s", res.summary)
+	}
+	if got := gh.checkReqs[0]["head_sha"]; got != head {
+		t.Fatalf("check run on %v, want the PR head %s", got, head)
+	}
+}
+
+// A pull request that touches no model gets no comment, unless an earlier
+// plan comment exists: then that one is brought up to date.
+func TestPullRequestWithoutModelChanges(t *testing.T) {
+	gh := newFakeGitHub(t)
+	r := newTestRepo(t)
+	files := fixture(t, "http://127.0.0.1:9999")
+	base := r.commit("base", files)
+	head := r.commit("Docs", map[string]*string{"README.md": ptr("# models\n")})
+	cfg := baseConfig(t, gh, r.dir, "pull_request", prEventFile(t, "pull_request.opened", base, head))
+	res := runAction(t, cfg)
+	if res.code != ExitOK || len(gh.planComments()) != 0 {
+		t.Fatalf("exit %d, %d plan comments\n%s", res.code, len(gh.planComments()), res.stderr)
+	}
+	if !strings.Contains(res.summary, "✅ Switchyard: no model changes") || !strings.Contains(res.outputs, "changes=[]\n") {
+		t.Fatalf("summary:\n%s\noutputs:\n%s", res.summary, res.outputs)
+	}
+	gh.comments = append(gh.comments, &fakeComment{ID: 7, Body: Marker + "\nan old plan"})
+	if res := runAction(t, cfg); res.code != ExitOK {
+		t.Fatalf("exit %d", res.code)
+	}
+	if p := gh.planComments(); len(p) != 1 || !strings.Contains(p[0].Body, "no model changes") {
+		t.Fatalf("plan comments: %+v", p)
 	}
 }

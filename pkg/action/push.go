@@ -29,7 +29,7 @@ func (r *runner) push(ctx context.Context) (int, error) {
 	if err != nil {
 		return ExitEnvironment, err
 	}
-	afterFS, err := newTreeFS(after)
+	afterFS, err := newTreeFS(repo, after)
 	if err != nil {
 		return ExitEnvironment, err
 	}
@@ -40,7 +40,7 @@ func (r *runner) push(ctx context.Context) (int, error) {
 		if err != nil {
 			return ExitEnvironment, err
 		}
-		beforeFS, err := newTreeFS(before)
+		beforeFS, err := newTreeFS(repo, before)
 		if err != nil {
 			return ExitEnvironment, err
 		}

@@ -145,6 +145,15 @@ func Load(ctx context.Context, fsys fs.FS, dir string, opts ...Option) (*Set, er
 	if len(loadDiags) > 0 {
 		return nil, &LoadError{Diagnostics: loadDiags}
 	}
+	if len(renamed) > 0 {
+		// deny and warn stay defined as the union of every file's rules,
+		// for policies that refer to them.
+		agg, err := ast.ParseModuleWithOpts(aggregateFile, aggregate(renamed), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, fmt.Errorf("policy loader: %w", err)
+		}
+		modules[aggregateFile] = agg
+	}
 
 	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
 	compiler.Compile(modules)
@@ -173,6 +182,7 @@ type renamedRule struct {
 	name     string
 	file     string
 	severity diag.Severity
+	multi    bool // a "contains" (multi-value) rule
 }
 
 // renameRules gives the deny and warn rules of module number i a name of
@@ -203,10 +213,30 @@ func renameRules(m *ast.Module, i int, file string) []renamedRule {
 		}
 		if !seen[nn] {
 			seen[nn] = true
-			out = append(out, renamedRule{name: nn, file: file, severity: sev})
+			multi := r.Head.RuleKind() == ast.MultiValue
+			out = append(out, renamedRule{name: nn, file: file, severity: sev, multi: multi})
 		}
 	}
 	return out
+}
+
+// aggregateFile names the generated module that unions the renamed rules.
+const aggregateFile = "switchyard-generated-aggregate.rego"
+
+func aggregate(rs []renamedRule) string {
+	var b strings.Builder
+	b.WriteString("package " + Package + "\n\n")
+	for _, r := range rs {
+		if !r.multi {
+			continue
+		}
+		rule := RuleWarn
+		if r.severity == diag.Error {
+			rule = RuleDeny
+		}
+		fmt.Fprintf(&b, "%s contains x if {\n\tsome x in data.%s.%s\n}\n\n", rule, Package, r.name)
+	}
+	return b.String()
 }
 
 func astDiagnostics(file string, err error) []diag.Diagnostic {

@@ -229,3 +229,20 @@ func TestLoadDefaultPolicies(t *testing.T) {
 		t.Errorf("loaded %v", s.Files())
 	}
 }
+
+func TestRulesMayReferToDenyAndWarn(t *testing.T) {
+	s, err := load(t, map[string]string{
+		"policies/a.rego": "package switchyard\n\ndeny contains \"a\" if true\n",
+		"policies/b.rego": "package switchyard\n\nwarn contains sprintf(\"%d denials\", [count(deny)]) if true\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Evaluate(context.Background(), policy.Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Msg != "1 denials" || got[1].File != "policies/b.rego" {
+		t.Errorf("got %+v", got)
+	}
+}

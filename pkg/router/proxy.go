@@ -23,6 +23,9 @@ const (
 	hdrVersion   = "X-Switchyard-Version"
 	hdrRequestID = "X-Request-Id"
 	maxIDLen     = 128
+	// statusClientGone is recorded (never sent) when the client went away
+	// before the answer, as nginx logs it.
+	statusClientGone = 499
 )
 
 // ServeHTTP is the data plane: it routes by the longest path prefix,
@@ -104,7 +107,7 @@ func (rt *Router) finish(x *exchange) {
 
 // isFailure says whether a status counts as an error of the version:
 // 5xx, including the router's own 502/504 for connection failures and
-// timeouts. 499 (the client went away) does not.
+// timeouts. statusClientGone (499) does not.
 func isFailure(code int) bool { return code >= 500 }
 
 // exchange is one request's state, and the ResponseWriter handed to the
@@ -279,12 +282,12 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 	case errors.As(err, &se):
 		code = se.code
 	case out.Context().Err() != nil && errors.Is(out.Context().Err(), context.Canceled):
-		code = 499 // the client went away
+		code = statusClientGone
 	case isTimeout(err):
 		code = http.StatusGatewayTimeout
 	}
 	x, ok := w.(*exchange)
-	if ok && code != 499 && r.fallback != nil && b != r.fallback && x.replayable && !x.fellBack {
+	if ok && code != statusClientGone && r.fallback != nil && b != r.fallback && x.replayable && !x.fellBack {
 		now := rt.now()
 		b.stats.recordRequest(now, now.Sub(x.start), code, true, true)
 		rt.opts.Logger.Debug("answering from the fallback", "model", r.model, "stage", r.stage, "version", b.version, "fallback", r.fallback.version, "err", err)
@@ -300,7 +303,7 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 	if id := out.Header[hdrRequestID]; len(id) > 0 {
 		h[hdrRequestID] = id
 	}
-	if code == 499 {
+	if code == statusClientGone {
 		if ok {
 			x.code = code
 		}

@@ -58,7 +58,9 @@ func newShadowQueue(rt *Router) *shadowQueue {
 // enqueue copies what the shadow needs out of a finished exchange.
 func (q *shadowQueue) enqueue(x *exchange) {
 	sr := x.r.shadow
-	if x.overflow || q.closed.Load() {
+	// A live answer cut short (the client went away) or too large to keep
+	// cannot be compared.
+	if x.overflow || x.code == statusClientGone || q.closed.Load() {
 		sr.to.stats.recordShadow(q.rt.now(), shadowDropped, 0)
 		q.rt.putBuf(x.capture)
 		return

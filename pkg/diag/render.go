@@ -72,29 +72,36 @@ func NewReport(diags []Diagnostic) Report {
 // without its source line.
 func WriteText(w io.Writer, diags []Diagnostic, sources map[string][]byte) error {
 	var b bytes.Buffer
+	files := map[string]*lineIndex{}
 	for _, d := range diags {
-		writeOne(&b, d, sources)
+		idx, ok := files[d.File]
+		if !ok && d.File != "" {
+			if src, found := sources[d.File]; found {
+				idx = newLineIndex(src)
+			}
+			files[d.File] = idx
+		}
+		writeOne(&b, d, idx)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
 }
 
-func writeOne(b *bytes.Buffer, d Diagnostic, sources map[string][]byte) {
+func writeOne(b *bytes.Buffer, d Diagnostic, idx *lineIndex) {
 	label := "Error"
 	if d.Severity == Warning {
 		label = "Warning"
 	}
 	fmt.Fprintf(b, "%s: %s\n\n", label, d.Summary)
 	if d.File != "" {
-		src := sources[d.File]
 		switch {
 		case d.Line > 0:
 			fmt.Fprintf(b, "  on %s line %d", d.File, d.Line)
-			if ctx := enclosingBlock(src, d.Line); ctx != "" {
+			if ctx := idx.enclosingBlock(d.Line); ctx != "" {
 				fmt.Fprintf(b, ", in %s", ctx)
 			}
 			b.WriteString(":\n")
-			if line, ok := sourceLine(src, d.Line); ok {
+			if line, ok := idx.display(d.Line); ok {
 				gutter := fmt.Sprintf("  %3d: ", d.Line)
 				fmt.Fprintf(b, "%s%s\n", gutter, line)
 				if u := underline(line, d); u != "" {
@@ -112,23 +119,46 @@ func writeOne(b *bytes.Buffer, d Diagnostic, sources map[string][]byte) {
 	}
 }
 
-// sourceLine returns line n (1-based) of src with tabs expanded to one
-// space each, so the underline lines up, and trailing spaces dropped.
-func sourceLine(src []byte, n int) (string, bool) {
-	if src == nil || n < 1 {
+// lineIndex finds lines of one source file in constant time.
+type lineIndex struct {
+	src    []byte
+	starts []int // byte offset of each line's start
+}
+
+func newLineIndex(src []byte) *lineIndex {
+	idx := &lineIndex{src: src, starts: []int{0}}
+	for i, c := range src {
+		if c == '\n' {
+			idx.starts = append(idx.starts, i+1)
+		}
+	}
+	return idx
+}
+
+// line returns line n (1-based) without its newline.
+func (idx *lineIndex) line(n int) ([]byte, bool) {
+	if idx == nil || n < 1 || n > len(idx.starts) {
+		return nil, false
+	}
+	start := idx.starts[n-1]
+	end := len(idx.src)
+	if n < len(idx.starts) {
+		end = idx.starts[n] - 1
+	}
+	if start > end {
+		return nil, false
+	}
+	return idx.src[start:end], true
+}
+
+// display returns line n with tabs shown as one space each, so the
+// underline lines up, trailing spaces dropped and very long lines cut.
+func (idx *lineIndex) display(n int) (string, bool) {
+	raw, ok := idx.line(n)
+	if !ok {
 		return "", false
 	}
-	for i := 1; i < n; i++ {
-		j := bytes.IndexByte(src, '\n')
-		if j < 0 {
-			return "", false
-		}
-		src = src[j+1:]
-	}
-	if j := bytes.IndexByte(src, '\n'); j >= 0 {
-		src = src[:j]
-	}
-	line := strings.TrimRight(string(src), " \r")
+	line := strings.TrimRight(string(raw), " \r")
 	if !utf8.ValidString(line) {
 		line = strings.ToValidUTF8(line, "\uFFFD")
 	}
@@ -139,6 +169,9 @@ func sourceLine(src []byte, n int) (string, bool) {
 	}
 	return line, true
 }
+
+// maxContextLines bounds how far up enclosingBlock looks for a header.
+const maxContextLines = 500
 
 // underline marks the diagnostic's columns on its first line with carets.
 func underline(line string, d Diagnostic) string {
@@ -160,16 +193,13 @@ func underline(line string, d Diagnostic) string {
 // enclosingBlock finds the top-level block header (a line starting at
 // column 1 with an identifier and labels, ending in "{") at or above line n
 // and returns it as `model "fraud" "production"`.
-func enclosingBlock(src []byte, n int) string {
-	if src == nil {
-		return ""
-	}
-	lines := bytes.SplitN(src, []byte("\n"), n+1)
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimRight(string(lines[i]), " \r\t")
+func (idx *lineIndex) enclosingBlock(n int) string {
+	for i := n; i >= 1 && i > n-maxContextLines; i-- {
+		raw, ok := idx.line(i)
+		if !ok {
+			continue
+		}
+		l := strings.TrimRight(string(raw), " \r\t")
 		if l == "" || l[0] == ' ' || l[0] == '\t' || l[0] == '#' || l[0] == '/' {
 			continue
 		}

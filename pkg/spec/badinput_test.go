@@ -34,6 +34,7 @@ func TestBadInput(t *testing.T) {
 		{"operator chain", map[string][]byte{"rollouts/x.hcl": []byte("a = 1" + strings.Repeat(" + 1", 50000) + "\n")}, "Nesting too deep", "rollouts/x.hcl"},
 		{"interpolations", map[string][]byte{"rollouts/x.hcl": []byte("a = " + strings.Repeat(`"${`, 5000))}, "Nesting too deep", "rollouts/x.hcl"},
 		{"syntax error", map[string][]byte{"rollouts/x.hcl": []byte(okRouter + "model \"a\" \"b\" {\n  serve = \n}\n")}, "Invalid expression", "rollouts/x.hcl"},
+		{"many problems", map[string][]byte{"rollouts/x.hcl": []byte(strings.Repeat("x {}\n", 300))}, "Too many problems", "rollouts/x.hcl"},
 		{"spec path is a file", map[string][]byte{"rollouts": []byte("x")}, "Spec path is not a directory", "rollouts"},
 	}
 	for _, tc := range tests {
@@ -133,5 +134,19 @@ func TestLoadFromMapFSRoot(t *testing.T) {
 	tree, diags := Load(fsys, "./specs/")
 	if len(diags) != 0 || tree.Routers["edge"] == nil || tree.Routers["edge"].File != "specs/a.hcl" {
 		t.Fatalf("got %+v %+v", tree.Routers, diags)
+	}
+}
+
+func TestDiagnosticsCappedPerFile(t *testing.T) {
+	_, diags := LoadFiles(map[string][]byte{
+		"rollouts/a.hcl": []byte(strings.Repeat("x {}\n", 300)),
+		"rollouts/b.hcl": []byte(strings.Repeat("y {}\n", 3)),
+	}, "")
+	if len(diags) != MaxDiagnosticsPerFile+1+3 {
+		t.Fatalf("%d diagnostics", len(diags))
+	}
+	last := diags[MaxDiagnosticsPerFile]
+	if last.Summary != "Too many problems" || last.Line != MaxDiagnosticsPerFile+1 || !strings.Contains(last.Detail, "200 more problems") {
+		t.Errorf("summary diagnostic %+v", last)
 	}
 }

@@ -31,6 +31,9 @@ const (
 	MaxNesting = 64
 	// MaxOperators is the most operators accepted in one expression.
 	MaxOperators = 1000
+	// MaxDiagnosticsPerFile is the most diagnostics Load reports for one
+	// file; the rest are summarized in one more.
+	MaxDiagnosticsPerFile = 100
 )
 
 // Load reads every *.hcl file under dir (recursively) of the repository
@@ -66,7 +69,33 @@ func Load(fsys fs.FS, dir string) (*Tree, []diag.Diagnostic) {
 	}
 	l.validate()
 	diag.Sort(l.diags)
-	return l.tree, l.diags
+	return l.tree, capPerFile(l.diags, MaxDiagnosticsPerFile)
+}
+
+// capPerFile keeps the first max diagnostics of each file (diags sorted by
+// file) and replaces the rest with one that says how many were left out.
+func capPerFile(diags []diag.Diagnostic, max int) []diag.Diagnostic {
+	out := diags[:0:0]
+	for i := 0; i < len(diags); {
+		j := i
+		for j < len(diags) && diags[j].File == diags[i].File {
+			j++
+		}
+		if j-i <= max {
+			out = append(out, diags[i:j]...)
+		} else {
+			out = append(out, diags[i:i+max]...)
+			first := diags[i+max]
+			out = append(out, diag.Diagnostic{
+				Severity: diag.Error, Source: first.Source,
+				Summary: "Too many problems",
+				Detail:  fmt.Sprintf("%d more problems in %s are not shown. Fix the ones above first.", j-i-max, first.File),
+				File:    first.File, Line: first.Line, Column: first.Column,
+			})
+		}
+		i = j
+	}
+	return out
 }
 
 // LoadDir loads the spec directory dir (relative to repoRoot) from disk.

@@ -43,9 +43,9 @@ const (
 // tree and in diagnostics are slash paths relative to the repository root.
 //
 // Load never stops at the first problem: it returns every diagnostic it
-// found, sorted by file and position. The tree is non-nil whenever at least
-// one file could be read; callers must check diag.HasErrors before acting
-// on it.
+// found, sorted by file and position (at most MaxDiagnosticsPerFile per
+// file). The tree is never nil, but holds only what decoded: callers must
+// check diag.HasErrors before acting on it.
 func Load(fsys fs.FS, dir string) (*Tree, []diag.Diagnostic) {
 	l := newLoader(fsys)
 	if dir == "" {

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -47,5 +46,4 @@ func TestLoadFraudTree(t *testing.T) {
 			t.Fatalf("models %v, want %v", keys, want)
 		}
 	}
-	_ = os.Getenv
 }

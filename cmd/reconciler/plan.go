@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
+	"os"
 
 	"github.com/go-git/go-git/v5"
 
@@ -29,8 +31,9 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 	specDir := fl.String("path", spec.DefaultPath, "spec `DIR` inside the repository")
 	polDir := fl.String("policies", defaultPolicies, "Rego policy `DIR`, read from the BASE revision")
 	format := fl.String("format", "text", "output `FORMAT`: text, json or markdown")
+	evidenceFile := fl.String("evidence", "", "JSON `FILE` with the policy input's evidence ({\"model/stage/version\": {\"validation\": {\"passed\": true}}})")
 	fl.Usage = func() {
-		fmt.Fprintln(fl.Output(), "usage: reconciler plan [--repo DIR] --base REV [--head REV] [--format text|json|markdown]")
+		fmt.Fprintln(fl.Output(), "usage: reconciler plan [--repo DIR] --base REV [--head REV] [--format text|json|markdown] [--evidence FILE]")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -54,6 +57,16 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 	case plan.FormatText, plan.FormatJSON, plan.FormatMarkdown:
 	default:
 		return fail("unknown --format %q (want text, json or markdown)", *format)
+	}
+	var evidence map[string]any
+	if *evidenceFile != "" {
+		b, err := os.ReadFile(*evidenceFile)
+		if err != nil {
+			return fail("--evidence: %v", err)
+		}
+		if err := json.Unmarshal(b, &evidence); err != nil {
+			return fail("--evidence %s: not a JSON object: %v", *evidenceFile, err)
+		}
 	}
 	root, err := localRepoDir(*repo)
 	if err != nil {
@@ -100,6 +113,7 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 	}
 	p, err := plan.Make(ctx, baseTree, headTree, headDiags, plan.Options{
 		Policies: pols,
+		Evidence: evidence,
 		Context:  policy.Context{Event: "plan"},
 		Base:     fmt.Sprintf("%s (%s)", *base, baseHash.String()[:7]),
 		Head:     fmt.Sprintf("%s (%s)", *head, headHash.String()[:7]),

@@ -84,6 +84,26 @@ func planRepo(t *testing.T) string {
 	commit("broken", map[string]*string{
 		"rollouts/fraud.hcl": str(strings.Replace(fraudSpec("v7", "v8", true), "strategy", "stratgy", 1)),
 	})
+	// Staging serves v8 (declared with a validation), production v7.
+	staged := strings.Replace(fraudSpec("v7", "v7", true), `version "v7" { url = "http://127.0.0.1:9102" }`,
+		`version "v7" { url = "http://127.0.0.1:9102" }
+  version "v8" {
+    url = "http://127.0.0.1:9103"
+    validation {
+      dataset = "datasets/holdout.jsonl"
+      metric  = "accuracy"
+      min     = 0.9
+    }
+  }`, 1)
+	staged = strings.Replace(staged, `serve  = "v7"`, `serve  = "v8"`, 1)
+	commit("staged-v8", map[string]*string{
+		"rollouts/fraud.hcl":      str(staged),
+		"datasets/holdout.jsonl":  str("{\"input\": 1, \"expected\": 1}\n"),
+		"policies/promotion.rego": initial["policies/promotion.rego"],
+	})
+	commit("validated-v8", map[string]*string{
+		"rollouts/fraud.hcl": str(strings.Replace(staged, `serve  = "v7"`, `serve  = "v8"`, 1)),
+	})
 	return dir
 }
 
@@ -153,8 +173,9 @@ func TestPlan(t *testing.T) {
 			golden: "head-deletes-policy.md",
 			stdout: "staging_first",
 		},
-		{name: "head with a spec error", args: []string{"--base", "HEAD~1"}, code: exitInvalid, stdout: `An argument named "stratgy" is not expected here`},
+		{name: "head with a spec error", args: []string{"--base", "prod-v8-skip", "--head", "broken"}, code: exitInvalid, stdout: `An argument named "stratgy" is not expected here`},
 		{name: "no changes", args: []string{"--base", "prod-v7", "--head", "prod-v7"}, code: exitOK, stdout: "No changes"},
+		{name: "head defaults to HEAD", args: []string{"--base", "HEAD~1"}, code: exitInvalid, stdout: "→ HEAD ("},
 		{name: "unknown base", args: []string{"--base", "nope"}, code: exitUsage, stderr: `--base: resolve revision "nope"`},
 		{name: "unknown head", args: []string{"--base", "HEAD", "--head", "nope"}, code: exitUsage, stderr: `--head`},
 		{name: "missing base", args: nil, code: exitUsage, stderr: "--base is required"},
@@ -178,6 +199,41 @@ func TestPlan(t *testing.T) {
 				checkGolden(t, filepath.Join("..", "..", "testdata", "plan", tt.golden), []byte(stdout))
 			}
 		})
+	}
+}
+
+func TestPlanEvidence(t *testing.T) {
+	repo := planRepo(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// validated-v8 declares validation on v8 in production and stages v8.
+	tests := []struct {
+		evidence string
+		code     int
+		stdout   string
+		stderr   string
+	}{
+		{"", exitInvalid, "has no validation evidence", ""},
+		{write("failed.json", `{"fraud/staging/v8": {"validation": {"passed": false}}}`), exitInvalid, "failed its offline validation", ""},
+		{write("passed.json", `{"fraud/staging/v8": {"validation": {"passed": true, "metric": "accuracy", "value": 0.95}}}`), exitOK, "Valid", ""},
+		{write("bad.json", `[1, 2]`), exitUsage, "", "not a JSON object"},
+		{filepath.Join(dir, "missing.json"), exitUsage, "", "--evidence"},
+	}
+	for _, tt := range tests {
+		args := []string{"--repo", repo, "--base", "staged-v8", "--head", "validated-v8"}
+		if tt.evidence != "" {
+			args = append(args, "--evidence", tt.evidence)
+		}
+		code, stdout, stderr := runCommand(t, cmdPlan, args...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("evidence %s: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", filepath.Base(tt.evidence), code, tt.code, stdout, stderr)
+		}
 	}
 }
 

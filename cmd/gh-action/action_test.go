@@ -111,6 +111,9 @@ func TestActionRunsTheBinary(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	runnerTemp := t.TempDir()
 	env := append(os.Environ(), "RUNNER_TEMP="+runnerTemp, "PATH="+filepath.Dir(goBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if raceEnabled { // build in the mode whose packages the test build cached
+		env = append(env, "GOFLAGS=-race "+os.Getenv("GOFLAGS"))
+	}
 	build := exec.Command(bash, "-e", "-c", a.Runs.Steps[1].Run)
 	build.Dir, build.Env = root, env
 	if out, err := build.CombinedOutput(); err != nil {

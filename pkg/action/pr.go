@@ -59,6 +59,9 @@ func (r *runner) pullRequest(ctx context.Context) (int, error) {
 	if err != nil {
 		return ExitEnvironment, err
 	}
+	if r.cfg.ServerURL != "" && r.cfg.RunID != "" {
+		rep.RunURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(r.cfg.ServerURL, "/"), r.owner, r.repo, r.cfg.RunID)
+	}
 	return r.reportPR(ctx, pr, rep)
 }
 

@@ -381,3 +381,31 @@ func TestPullRequestWithoutModelChanges(t *testing.T) {
 		t.Fatalf("plan comments: %+v", p)
 	}
 }
+
+// A head whose specs do not load is invalid (exit 1): the errors are
+// annotated and listed, and policies are not evaluated on a broken tree.
+func TestPullRequestInvalidSpec(t *testing.T) {
+	gh := newFakeGitHub(t)
+	r := newPRRepo(t, "http://127.0.0.1:9999", func(files map[string]*string) {
+		src := strings.Replace(*files["rollouts/fraud.hcl"], `metric       = "error_rate"`, `metric       = "eror_rate"`, 1)
+		files["rollouts/fraud.hcl"] = &src
+	})
+	cfg := baseConfig(t, gh, r.dir, "pull_request", prEventFile(t, "pull_request.opened", r.base, r.head))
+	cfg.ServerURL, cfg.RunID = "https://github.com", "7"
+	res := runAction(t, cfg)
+	if res.code != ExitFailed {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	body := gh.planComments()[0].Body
+	for _, w := range []string{"### Problems", "policies not evaluated: the specs have errors", "eror_rate",
+		"[this workflow run](https://github.com/octo-org/models/actions/runs/7)"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("comment lacks %q:\n%s", w, body)
+		}
+	}
+	line, _ := lineOf(t, *r.headFiles["rollouts/fraud.hcl"], `"eror_rate"`)
+	anns := gh.checkRuns[lastKey(gh)].Annotations
+	if len(anns) == 0 || anns[0]["start_line"] != float64(line) || anns[0]["annotation_level"] != "failure" {
+		t.Fatalf("annotations %v, want a failure on line %d", anns, line)
+	}
+}

@@ -21,6 +21,7 @@ type Report struct {
 	PolicyFiles  []string // loaded from the base commit
 	NoPolicies   bool     // the base commit has no policy directory
 	PoliciesSkip string   // why policies were not evaluated, if they were not
+	RunURL       string   // the workflow run, linked at the end (optional)
 	Plan         *plan.Plan
 	// Evidence per change key ("model/stage").
 	Evidence map[string]*Evidence
@@ -108,6 +109,7 @@ func (r *Report) Markdown() string {
 	}
 	if len(r.Plan.Changes) == 0 {
 		b.WriteString("Merging changes no model.\n")
+		r.footer(&b)
 		return b.String()
 	}
 	b.WriteString("| model | change | rollout | offline validation | shadow | policy |\n|---|---|---|---|---|---|\n")
@@ -120,7 +122,14 @@ func (r *Report) Markdown() string {
 	for _, c := range r.Plan.Changes {
 		r.writeChange(&b, c)
 	}
+	r.footer(&b)
 	return b.String()
+}
+
+func (r *Report) footer(b *strings.Builder) {
+	if r.RunURL != "" {
+		fmt.Fprintf(b, "\n<sub>Judged by [this workflow run](%s).</sub>\n", r.RunURL)
+	}
 }
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

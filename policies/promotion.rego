@@ -2,11 +2,15 @@
 package switchyard
 
 # Production serves only what staging already serves (at the base), when
-# the model has a staging stage.
+# the model has a staging stage. Restoring service (a rollback, a fallback
+# to a heuristic) and the outcomes production decided itself (its
+# roll_through version, an experiment's winner) are not promotions.
 deny contains finding(m, "serve", "staging_first", msg) if {
 	some c in input.changes
 	c.stage == "production"
 	m := model_of(c)
+	not restoring(c, m)
+	not decided_in_production(c)
 	some b in input.base.models
 	b.name == c.model
 	b.stage == "staging"
@@ -21,6 +25,7 @@ deny contains finding(m, "serve", "validation_evidence", msg) if {
 	some c in input.changes
 	c.stage == "production"
 	m := model_of(c)
+	not restoring(c, m)
 	declares_validation(c.model, c.to)
 	not validation_passed(c.model, c.to)
 	not validation_failed(c.model, c.to)
@@ -31,6 +36,7 @@ deny contains finding(m, "serve", "validation_evidence", msg) if {
 	some c in input.changes
 	c.stage == "production"
 	m := model_of(c)
+	not restoring(c, m)
 	declares_validation(c.model, c.to)
 	not validation_passed(c.model, c.to)
 	validation_failed(c.model, c.to)
@@ -60,3 +66,28 @@ evidence_for(name, version) := [e |
 	parts[0] == name
 	parts[2] == version
 ]
+
+# restoring: the change puts back a known-good state rather than promoting.
+# The reconciler's rollback commits (Switchyard-Action: rollback) and pull
+# requests labelled "switchyard:rollback" carry that label in
+# input.context.labels; a move to a heuristic is a fallback.
+restoring(c, m) if "switchyard:rollback" in object.get(input.context, "labels", [])
+
+restoring(c, m) if m.versions[c.to].heuristic == true
+
+# decided_in_production: the base's production spec itself named the
+# target, as its roll_through version or as an experiment variant (a
+# winner being promoted).
+decided_in_production(c) if {
+	some b in input.base.models
+	b.name == c.model
+	b.stage == c.stage
+	b.rollout.roll_through == c.to
+}
+
+decided_in_production(c) if {
+	some b in input.base.models
+	b.name == c.model
+	b.stage == c.stage
+	_ = b.experiment.variants[c.to]
+}

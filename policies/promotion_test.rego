@@ -84,3 +84,48 @@ test_version_without_validation_needs_no_evidence if {
 	inp := {"models": [prod_v8], "changes": [promote_v8]}
 	not "validation_evidence" in rules_of(switchyard.deny) with input as inp
 }
+
+rollback_v6 := {"model": "fraud", "stage": "production", "from": "v7", "to": "v6", "strategy": "canary"}
+
+staging_v7 := object.union(staging, {"serve": "v7"})
+
+test_rollback_label_allows_leaving_staging if {
+	m := object.union(good, {"serve": "v6"})
+	inp := {
+		"models": [m], "changes": [rollback_v6],
+		"base": {"models": [good, staging_v7]},
+		"context": {"labels": ["switchyard:rollback"]},
+	}
+	not "staging_first" in rules_of(switchyard.deny) with input as inp
+}
+
+test_rollback_without_label_is_a_promotion if {
+	m := object.union(good, {"serve": "v6"})
+	inp := {"models": [m], "changes": [rollback_v6], "base": {"models": [good, staging_v7]}, "context": {"labels": []}}
+	"staging_first" in rules_of(switchyard.deny) with input as inp
+}
+
+test_rollback_needs_no_validation_evidence if {
+	m := object.union(good, {"serve": "v6", "versions": {"v6": {"validation": {"dataset": "d"}}}})
+	inp := {"models": [m], "changes": [rollback_v6], "context": {"labels": ["switchyard:rollback"]}}
+	not "validation_evidence" in rules_of(switchyard.deny) with input as inp
+}
+
+test_fallback_to_heuristic_allowed if {
+	m := object.union(good, {"serve": "rules"})
+	c := {"model": "fraud", "stage": "production", "from": "v7", "to": "rules", "strategy": "canary"}
+	inp := {"models": [m], "changes": [c], "base": {"models": [good, staging_v7]}}
+	count(switchyard.deny) == 0 with input as inp
+}
+
+test_roll_through_allowed if {
+	base := object.union(good, {"rollout": {"on_failure": "roll_through", "roll_through": "v8"}})
+	inp := {"models": [prod_v8], "changes": [promote_v8], "base": {"models": [base, staging_v7]}}
+	not "staging_first" in rules_of(switchyard.deny) with input as inp
+}
+
+test_experiment_winner_allowed if {
+	base := object.union(good, {"experiment": {"method": "ab", "variants": {"v7": 50, "v8": 50}}})
+	inp := {"models": [prod_v8], "changes": [promote_v8], "base": {"models": [base, staging_v7]}}
+	not "staging_first" in rules_of(switchyard.deny) with input as inp
+}

@@ -93,3 +93,23 @@ func BenchmarkBaselineReverseProxy(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBackendDirect is the benchmark's client and backend alone (no
+// proxy): subtract it from the others to get the proxy's own cost.
+func BenchmarkBackendDirect(b *testing.B) {
+	a := benchBackend(b)
+	tr := newTransport(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, _ := http.NewRequest("GET", a.URL+"/predict", nil)
+		for pb.Next() {
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}

@@ -54,21 +54,26 @@ func histQuantile(h *[histBuckets]uint64, total uint64, q float64) float64 {
 	return histMin * math.Pow(histFactor, histBuckets)
 }
 
-// bucket is one second of one version's measurements.
+// bucket is one second of one version's live measurements.
 type bucket struct {
-	sec           int64
-	requests      int64
-	errors        int64
-	fallbacks     int64
-	hist          [histBuckets]uint32
-	shadowPairs   int64
-	shadowAgree   int64
-	shadowErrors  int64
-	shadowDropped int64
-	shadowHist    [histBuckets]uint32
-	rewards       int64
-	rewardSum     float64
-	rewardSumSq   float64
+	sec         int64
+	requests    int64
+	errors      int64
+	fallbacks   int64
+	hist        [histBuckets]uint32
+	rewards     int64
+	rewardSum   float64
+	rewardSumSq float64
+}
+
+// shadowBucket is one second of a shadow version's comparisons.
+type shadowBucket struct {
+	sec     int64
+	pairs   int64
+	agree   int64
+	errors  int64
+	dropped int64
+	hist    [histBuckets]uint32
 }
 
 type sample struct {
@@ -84,8 +89,11 @@ type versionStats struct {
 	model, stage, version string
 	prom                  *versionMetrics
 
+	horizon int // seconds kept
+
 	mu      sync.Mutex
-	ring    []bucket
+	ring    []bucket       // allocated on first use
+	shadows []shadowBucket // allocated on first use: most versions are never shadows
 	samples [sampleSize]sample
 	nextS   int
 	// cumulative rewards, for the bandit's posteriors
@@ -96,7 +104,7 @@ type versionStats struct {
 func newVersionStats(model, stage, version string, horizon int, m *metrics) *versionStats {
 	return &versionStats{
 		model: model, stage: stage, version: version,
-		ring: make([]bucket, horizon),
+		horizon: horizon,
 		prom: m.forVersion(model, stage, version),
 	}
 }
@@ -104,9 +112,24 @@ func newVersionStats(model, stage, version string, horizon int, m *metrics) *ver
 // at returns the bucket of second sec, reset if it held an older second.
 // The caller holds s.mu.
 func (s *versionStats) at(sec int64) *bucket {
-	b := &s.ring[int(sec%int64(len(s.ring)))]
+	if s.ring == nil {
+		s.ring = make([]bucket, s.horizon)
+	}
+	b := &s.ring[int(sec%int64(s.horizon))]
 	if b.sec != sec {
 		*b = bucket{sec: sec}
+	}
+	return b
+}
+
+// shadowAt is at for the shadow ring. The caller holds s.mu.
+func (s *versionStats) shadowAt(sec int64) *shadowBucket {
+	if s.shadows == nil {
+		s.shadows = make([]shadowBucket, s.horizon)
+	}
+	b := &s.shadows[int(sec%int64(s.horizon))]
+	if b.sec != sec {
+		*b = shadowBucket{sec: sec}
 	}
 	return b
 }
@@ -144,18 +167,18 @@ const (
 // that disagrees, so that a failing shadow can never pass an assessment.
 func (s *versionStats) recordShadow(now time.Time, result string, latency time.Duration) {
 	s.mu.Lock()
-	b := s.at(now.Unix())
+	b := s.shadowAt(now.Unix())
 	switch result {
 	case shadowDropped:
-		b.shadowDropped++
+		b.dropped++
 	default:
-		b.shadowPairs++
-		b.shadowHist[histIndex(latency.Seconds())]++
+		b.pairs++
+		b.hist[histIndex(latency.Seconds())]++
 		switch result {
 		case shadowAgree:
-			b.shadowAgree++
+			b.agree++
 		case shadowError:
-			b.shadowErrors++
+			b.errors++
 		}
 	}
 	s.mu.Unlock()
@@ -189,8 +212,8 @@ func (s *versionStats) snapshot(now time.Time, window time.Duration) traffic.Ver
 	if secs < 1 {
 		secs = 1
 	}
-	if secs > int64(len(s.ring)) {
-		secs = int64(len(s.ring))
+	if secs > int64(s.horizon) {
+		secs = int64(s.horizon)
 	}
 	nowSec := now.Unix()
 	oldest := nowSec - secs + 1
@@ -206,16 +229,24 @@ func (s *versionStats) snapshot(now time.Time, window time.Duration) traffic.Ver
 		out.Requests += b.requests
 		out.Errors += b.errors
 		out.Fallbacks += b.fallbacks
-		out.ShadowPairs += b.shadowPairs
-		out.ShadowAgreements += b.shadowAgree
-		out.ShadowErrors += b.shadowErrors
-		out.ShadowDropped += b.shadowDropped
 		out.Rewards += b.rewards
 		out.RewardSum += b.rewardSum
 		out.RewardSumSq += b.rewardSumSq
-		for j := range b.hist {
-			hist[j] += uint64(b.hist[j])
-			shist[j] += uint64(b.shadowHist[j])
+		for j, c := range b.hist {
+			hist[j] += uint64(c)
+		}
+	}
+	for i := range s.shadows {
+		b := &s.shadows[i]
+		if b.sec < oldest || b.sec > nowSec {
+			continue
+		}
+		out.ShadowPairs += b.pairs
+		out.ShadowAgreements += b.agree
+		out.ShadowErrors += b.errors
+		out.ShadowDropped += b.dropped
+		for j, c := range b.hist {
+			shist[j] += uint64(c)
 		}
 	}
 	for _, sm := range s.samples {

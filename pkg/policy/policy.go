@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -24,6 +25,9 @@ import (
 
 // Package is the Rego package every policy file declares.
 const Package = "switchyard"
+
+// MaxFileSize is the largest policy file Load reads.
+const MaxFileSize = 1 << 20
 
 // Rule names evaluated in Package.
 const (
@@ -99,11 +103,16 @@ func Load(ctx context.Context, fsys fs.FS, dir string, opts ...Option) (*Set, er
 	}
 
 	sources := map[string][]byte{}
+	var tooBig []string
 	err = fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.Size() > MaxFileSize {
+			tooBig = append(tooBig, p)
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)
@@ -123,8 +132,23 @@ func Load(ctx context.Context, fsys fs.FS, dir string, opts ...Option) (*Set, er
 
 	modules := make(map[string]*ast.Module, len(s.files))
 	var loadDiags []diag.Diagnostic
+	for _, f := range tooBig {
+		loadDiags = append(loadDiags, diag.Diagnostic{
+			Severity: diag.Error, Source: diag.SourcePolicy, File: f,
+			Summary: "Policy file too large",
+			Detail:  fmt.Sprintf("Policy files are at most %d bytes; is this really a Rego policy?", MaxFileSize),
+		})
+	}
 	var renamed []renamedRule
 	for i, f := range s.files {
+		if !utf8.Valid(sources[f]) {
+			loadDiags = append(loadDiags, diag.Diagnostic{
+				Severity: diag.Error, Source: diag.SourcePolicy, File: f,
+				Summary: "Policy file is not text",
+				Detail:  "A .rego file must be UTF-8 text; this one holds binary data.",
+			})
+			continue
+		}
 		m, err := ast.ParseModuleWithOpts(f, string(sources[f]), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			loadDiags = append(loadDiags, astDiagnostics(f, err)...)

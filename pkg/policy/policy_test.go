@@ -55,6 +55,27 @@ func TestLoadReportsFileAndLine(t *testing.T) {
 			want: diag.Diagnostic{File: "policies/other.rego", Line: 1, Detail: "package switchyard"},
 		},
 		{
+			name: "binary",
+			files: map[string]string{
+				"policies/bin.rego": "package switchyard\n\xff\xfe\x00",
+			},
+			want: diag.Diagnostic{File: "policies/bin.rego", Detail: "binary"},
+		},
+		{
+			name: "too large",
+			files: map[string]string{
+				"policies/big.rego": "package switchyard\n\n# " + strings.Repeat("x", policy.MaxFileSize) + "\n",
+			},
+			want: diag.Diagnostic{File: "policies/big.rego", Detail: "at most"},
+		},
+		{
+			name: "deeply nested",
+			files: map[string]string{
+				"policies/deep.rego": "package switchyard\n\nx := " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n",
+			},
+			want: diag.Diagnostic{File: "policies/deep.rego", Line: 3, Detail: "recursion"},
+		},
+		{
 			name: "rego v0 syntax",
 			files: map[string]string{
 				"policies/v0.rego": "package switchyard\n\ndeny[msg] {\n\tmsg := \"x\"\n}\n",

@@ -113,6 +113,9 @@ func TestInvalidCases(t *testing.T) {
 				if d.Detail == "" {
 					t.Errorf("diagnostic without detail: %+v", d)
 				}
+				if src, ok := tree.Sources[d.File]; !ok || d.Line > bytes.Count(src, []byte("\n"))+1 {
+					t.Errorf("diagnostic outside its file: %+v", d)
+				}
 				for i, w := range want {
 					if !used[i] && w.file == d.File && w.line == d.Line && w.severity == d.Severity && strings.Contains(d.Summary, w.summary) {
 						used[i] = true

@@ -111,7 +111,9 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 	if code != exitOK {
 		return code
 	}
-	p, err := plan.Make(ctx, baseTree, headTree, headDiags, plan.Options{
+	ectx, cancel := context.WithTimeout(ctx, policyTimeout)
+	defer cancel()
+	p, err := plan.Make(ectx, baseTree, headTree, headDiags, plan.Options{
 		Policies: pols,
 		Evidence: evidence,
 		Context:  policy.Context{Event: "plan"},

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
@@ -20,6 +21,10 @@ import (
 )
 
 const defaultPolicies = "policies"
+
+// policyTimeout bounds one evaluation of the policies, so that a policy
+// that enumerates something huge fails instead of hanging the command.
+const policyTimeout = time.Minute
 
 // cmdValidate loads the specs of a working tree, checks them against the
 // policies and prints every problem, Terraform-style or as JSON.
@@ -87,7 +92,9 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	if pols != nil && tree != nil && !diag.HasErrors(diags) {
 		in := plan.Input(nil, tree, nil)
 		in.Context = policy.Context{Event: "validate"}
-		findings, err := pols.Evaluate(ctx, in)
+		ectx, cancel := context.WithTimeout(ctx, policyTimeout)
+		findings, err := pols.Evaluate(ectx, in)
+		cancel()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "reconciler validate: %v\n", err)
 			return exitUsage

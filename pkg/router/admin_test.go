@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -72,5 +74,27 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if w := do(NewAdminHandler(rt, ""), "GET", "/v1/routes", "", "Authorization", "Bearer "); w.Code != 401 {
 		t.Fatalf("an empty token must refuse every call, got %d", w.Code)
+	}
+}
+
+func TestMetricsRegisterAndUnregisterWithRegisterer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	first := New(Options{Registerer: reg})
+	mustUpdate(t, first, mkRoute("m", map[string]string{"a": "http://127.0.0.1:1"}, weights("a", 100)))
+	if mfs, err := reg.Gather(); err != nil || len(mfs) == 0 {
+		t.Fatalf("nothing gathered from the registerer: %v", err)
+	}
+	// A second live router on the same registerer still serves its own.
+	second := New(Options{Registerer: reg})
+	if w := do(second.MetricsHandler(), "GET", "/metrics", ""); w.Code != 200 {
+		t.Fatalf("second router's metrics: %d", w.Code)
+	}
+	_ = second.Close()
+	_ = first.Close()
+	// Once the first is closed, a new router registers in its place.
+	third := New(Options{Registerer: reg})
+	defer third.Close()
+	if third.metrics.extra == nil {
+		t.Fatal("a router created after Close could not register its metrics")
 	}
 }

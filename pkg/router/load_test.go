@@ -107,7 +107,7 @@ func TestKilledBackendCountsAgainstItsVersionOnly(t *testing.T) {
 			var by map[string]int64
 			done := make(chan struct{})
 			go func() {
-				_, failed, by = load(t, srv.URL+"/v1/m/x", 8, 200, stop)
+				_, failed, by = load(t, srv.URL+"/v1/m/x", 8, 100, stop)
 				close(done)
 			}()
 			time.Sleep(50 * time.Millisecond)

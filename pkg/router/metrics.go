@@ -12,6 +12,8 @@ import (
 // metrics are the router's Prometheus series.
 type metrics struct {
 	registry     *prometheus.Registry
+	extra        prometheus.Registerer
+	collectors   []prometheus.Collector
 	requests     *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	fallbacks    *prometheus.CounterVec
@@ -68,15 +70,34 @@ func newMetrics(extra prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.routes}
+	m.collectors = cs
 	for _, c := range cs {
 		m.registry.MustRegister(c)
-		if extra != nil {
+	}
+	if extra != nil {
+		for i, c := range cs {
 			if err := extra.Register(c); err != nil {
-				return nil, err
+				for _, done := range cs[:i] {
+					extra.Unregister(done)
+				}
+				return m, err
 			}
 		}
+		m.extra = extra
 	}
 	return m, nil
+}
+
+// unregister removes the collectors from the extra registerer, so that a
+// router created after this one can register its own.
+func (m *metrics) unregister() {
+	if m.extra == nil {
+		return
+	}
+	for _, c := range m.collectors {
+		m.extra.Unregister(c)
+	}
+	m.extra = nil
 }
 
 func (m *metrics) handler() http.Handler {

@@ -127,8 +127,9 @@ func New(opts Options) *Router {
 	opts.defaults()
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
+		// Still served by MetricsHandler; typically a second live router
+		// on the same registerer (wrap it with a constant label).
 		opts.Logger.Warn("router metrics not registered with the given registerer", "err", err)
-		m, _ = newMetrics(nil)
 	}
 	rt := &Router{
 		opts:    opts,
@@ -221,8 +222,15 @@ func (rt *Router) Stats(window time.Duration) traffic.Stats {
 func (rt *Router) MetricsHandler() http.Handler { return rt.metrics.handler() }
 
 // Shutdown stops taking shadow copies and waits for the queued ones to be
-// sent and compared, or for ctx to end (then the rest are abandoned).
-func (rt *Router) Shutdown(ctx context.Context) error { return rt.shadow.shutdown(ctx) }
+// sent and compared, or for ctx to end (then the rest are abandoned). It
+// also unregisters the metrics from Options.Registerer.
+func (rt *Router) Shutdown(ctx context.Context) error {
+	err := rt.shadow.shutdown(ctx)
+	rt.mu.Lock()
+	rt.metrics.unregister()
+	rt.mu.Unlock()
+	return err
+}
 
 // Close is Shutdown bounded by the shadow timeout.
 func (rt *Router) Close() error {

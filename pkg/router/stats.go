@@ -105,7 +105,7 @@ func newVersionStats(model, stage, version string, horizon int, m *metrics) *ver
 	return &versionStats{
 		model: model, stage: stage, version: version,
 		horizon: horizon,
-		prom: m.forVersion(model, stage, version),
+		prom:    m.forVersion(model, stage, version),
 	}
 }
 

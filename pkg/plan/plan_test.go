@@ -78,6 +78,19 @@ func TestDiff(t *testing.T) {
 	if d := plan.Diff(base, base); len(d) != 0 {
 		t.Errorf("a tree against itself: got %+v", d)
 	}
+	// A first pull request: the base has no specs.
+	added := plan.Diff(nil, head)
+	if len(added) != len(head.Models) {
+		t.Fatalf("from nothing: got %d changes, want %d", len(added), len(head.Models))
+	}
+	for _, c := range added {
+		if c.Kind != plan.Add || c.From != "" || !c.ServeChanged() {
+			t.Errorf("from nothing: got %+v", c)
+		}
+	}
+	if removed := plan.Diff(base, nil); len(removed) != len(base.Models) || removed[0].Kind != plan.Remove || removed[0].ServeChanged() {
+		t.Errorf("to nothing: got %+v", removed)
+	}
 }
 
 func TestPlanGoldens(t *testing.T) {

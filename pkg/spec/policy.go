@@ -61,8 +61,13 @@ func (t *Tree) Model(name, stage string) *Model {
 // "name/stage", field a dotted path as in FieldKey). When the field itself
 // was not written, it falls back to the closest enclosing field that was
 // ("rollout.steps" -> "rollout"), then to the model block. ok is false only
-// when the model is unknown.
+// when the model is unknown. Index notation is accepted too:
+// `rollout.steps[1]` and `checks["errors"].max` are `rollout.steps.1` and
+// `checks.errors.max`.
 func (t *Tree) FieldRange(model, field string) (hcl.Range, bool) {
+	if strings.ContainsAny(field, "[]") {
+		field = fieldPath.Replace(field)
+	}
 	for {
 		if r, ok := t.Ranges[FieldKey{Model: model, Field: field}]; ok {
 			return r, true
@@ -77,6 +82,8 @@ func (t *Tree) FieldRange(model, field string) (hcl.Range, bool) {
 		}
 	}
 }
+
+var fieldPath = strings.NewReplacer(`["`, ".", `"]`, "", "['", ".", "']", "", "[", ".", "]", "")
 
 // PolicyJSON is the model's object in the policy input.
 func (m *Model) PolicyJSON() map[string]any {

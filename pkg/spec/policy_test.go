@@ -158,6 +158,8 @@ func TestFieldRange(t *testing.T) {
 		{"fraud/staging", "versions.v8.validation.dataset", 10, true},
 		{"fraud/staging", "shadow.compare", 22, true},
 		{"recs/production", "experiment.variants.v3", 11, true},
+		{"fraud/production", "rollout.steps[2]", 43, true},
+		{"fraud/production", `checks["errors"].max`, 53, true},
 		{"nope/production", "serve", 0, false},
 	}
 	for _, tc := range tests {

@@ -66,7 +66,7 @@ func (t *Tree) Model(name, stage string) *Model {
 // `checks.errors.max`.
 func (t *Tree) FieldRange(model, field string) (hcl.Range, bool) {
 	if strings.ContainsAny(field, "[]") {
-		field = fieldPath.Replace(field)
+		field = strings.NewReplacer(`["`, ".", `"]`, "", "['", ".", "']", "", "[", ".", "]", "").Replace(field)
 	}
 	for {
 		if r, ok := t.Ranges[FieldKey{Model: model, Field: field}]; ok {
@@ -82,8 +82,6 @@ func (t *Tree) FieldRange(model, field string) (hcl.Range, bool) {
 		}
 	}
 }
-
-var fieldPath = strings.NewReplacer(`["`, ".", `"]`, "", "['", ".", "']", "", "[", ".", "]", "")
 
 // PolicyJSON is the model's object in the policy input.
 func (m *Model) PolicyJSON() map[string]any {

@@ -441,31 +441,54 @@ func (r *testRepo) branch(name, sha string) {
 }
 
 // addNote attaches content as the note of commit under refs/notes/switchyard.
-func (r *testRepo) addNote(commit, content string) {
+func (r *testRepo) addNote(commit, content string) { r.addNotes(map[string]string{commit: content}) }
+
+// addNotes writes a notes commit whose tree maps paths (a commit sha, or a
+// fanout path "ab/cdef...") to contents.
+func (r *testRepo) addNotes(notes map[string]string) {
 	r.t.Helper()
 	st := r.repo.Storer
-	blob := st.NewEncodedObject()
-	blob.SetType(plumbing.BlobObject)
-	w, _ := blob.Writer()
-	io.WriteString(w, content)
-	w.Close()
-	bh, err := st.SetEncodedObject(blob)
-	if err != nil {
-		r.t.Fatal(err)
+	store := func(o interface {
+		Encode(plumbing.EncodedObject) error
+	}, typ plumbing.ObjectType) plumbing.Hash {
+		eo := st.NewEncodedObject()
+		if err := o.Encode(eo); err != nil {
+			r.t.Fatal(err)
+		}
+		h, err := st.SetEncodedObject(eo)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		return h
 	}
-	tree := &object.Tree{Entries: []object.TreeEntry{{Name: commit, Mode: filemode.Regular, Hash: bh}}}
-	to := st.NewEncodedObject()
-	if err := tree.Encode(to); err != nil {
-		r.t.Fatal(err)
+	blobOf := func(content string) plumbing.Hash {
+		blob := st.NewEncodedObject()
+		blob.SetType(plumbing.BlobObject)
+		w, _ := blob.Writer()
+		io.WriteString(w, content)
+		w.Close()
+		h, err := st.SetEncodedObject(blob)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		return h
 	}
-	th, _ := st.SetEncodedObject(to)
+	root := map[string][]object.TreeEntry{}
+	var top []object.TreeEntry
+	for path, content := range notes {
+		if dir, name, ok := strings.Cut(path, "/"); ok {
+			root[dir] = append(root[dir], object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: blobOf(content)})
+			continue
+		}
+		top = append(top, object.TreeEntry{Name: path, Mode: filemode.Regular, Hash: blobOf(content)})
+	}
+	for dir, entries := range root {
+		top = append(top, object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: store(&object.Tree{Entries: entries}, plumbing.TreeObject)})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].Name < top[j].Name })
+	th := store(&object.Tree{Entries: top}, plumbing.TreeObject)
 	sig := object.Signature{Name: "Switchyard", Email: "switchyard@localhost", When: r.when}
-	c := &object.Commit{Author: sig, Committer: sig, Message: "Notes added by 'git notes add'", TreeHash: th}
-	co := st.NewEncodedObject()
-	if err := c.Encode(co); err != nil {
-		r.t.Fatal(err)
-	}
-	ch, _ := st.SetEncodedObject(co)
+	ch := store(&object.Commit{Author: sig, Committer: sig, Message: "Notes added by 'git notes add'", TreeHash: th}, plumbing.CommitObject)
 	if err := st.SetReference(plumbing.NewHashReference(NotesRef, ch)); err != nil {
 		r.t.Fatal(err)
 	}

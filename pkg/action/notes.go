@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -44,7 +45,7 @@ func shadowEvidence(repo *git.Repository) (map[string]map[string]any, error) {
 	walker := object.NewTreeWalker(tree, true, nil)
 	defer walker.Close()
 	for {
-		_, e, err := walker.Next()
+		name, e, err := walker.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -54,6 +55,7 @@ func shadowEvidence(repo *git.Repository) (map[string]map[string]any, error) {
 		if !e.Mode.IsFile() || e.Mode == filemode.Symlink {
 			continue
 		}
+		judged := noteTarget(repo, name)
 		blob, err := repo.BlobObject(e.Hash)
 		if err != nil || blob.Size > maxNoteBytes {
 			continue
@@ -68,6 +70,7 @@ func shadowEvidence(repo *git.Repository) (map[string]map[string]any, error) {
 			continue
 		}
 		for _, v := range verdicts(b) {
+			v = flattenPayload(v)
 			if !isShadow(v) {
 				continue
 			}
@@ -76,6 +79,13 @@ func shadowEvidence(repo *git.Repository) (map[string]map[string]any, error) {
 				continue
 			}
 			at := verdictTime(v)
+			if at == "" {
+				at = judged
+			}
+			if _, ok := v["commit"]; !ok && len(strings.ReplaceAll(name, "/", "")) == 40 {
+				v["commit"] = strings.ReplaceAll(name, "/", "")
+			}
+			// Later lines of one note are later verdicts: >= keeps them.
 			if prev, ok := latest[key]; ok && prev > at {
 				continue
 			}
@@ -84,6 +94,40 @@ func shadowEvidence(repo *git.Repository) (map[string]map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// noteTarget is the committer time (RFC 3339) of the commit a note entry
+// judges, "" when unknown. Fanout paths ("ab/cdef...") are joined.
+func noteTarget(repo *git.Repository, path string) string {
+	sha := strings.ReplaceAll(path, "/", "")
+	if len(sha) != 40 {
+		return ""
+	}
+	c, err := repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return ""
+	}
+	return c.Committer.When.UTC().Format(time.RFC3339)
+}
+
+// flattenPayload lifts the fields of a "payload" object (the reconciler's
+// RecordVerdict: {"kind", "model", "stage", "commit", "payload": {...}})
+// to the top level.
+func flattenPayload(v map[string]any) map[string]any {
+	p, ok := v["payload"].(map[string]any)
+	if !ok {
+		return v
+	}
+	out := make(map[string]any, len(v)+len(p))
+	for k, x := range v {
+		if k != "payload" {
+			out[k] = x
+		}
+	}
+	for k, x := range p {
+		out[k] = x
+	}
+	return out
 }
 
 // verdicts returns the verdict objects of a note: an object, an array of

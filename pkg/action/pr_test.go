@@ -58,8 +58,9 @@ func lineOf(t *testing.T, src, s string) (int, int) {
 	return line, col
 }
 
-const shadowNote = `{"kind":"rollout","model":"fraud/production","outcome":"completed","at":"2026-11-20T10:00:00Z"}
-{"kind":"shadow","model":"fraud","stage":"production","version":"v8","passed":true,"agreement":0.991,"samples":1200,"at":"2026-11-25T18:00:00Z"}
+// shadowNote is what the reconciler writes (rollout.RecordVerdict as JSON Lines).
+const shadowNote = `{"kind":"rollout","model":"fraud","stage":"production","payload":{"version":"v7","from":"v6","strategy":"canary","outcome":"succeeded"}}
+{"kind":"shadow","model":"fraud","stage":"production","payload":{"version":"v8","passed":true,"agreement":0.991,"lower":0.985,"upper":0.995,"samples":1200,"min_agreement":0.98,"errors":0}}
 `
 
 func TestPullRequestStickyComment(t *testing.T) {

@@ -46,8 +46,14 @@ type dispatchEvent struct {
 	defaultBranch string
 }
 
-// prActions are the pull_request actions that (re)judge a change.
-var prActions = map[string]bool{"opened": true, "synchronize": true, "reopened": true}
+// judgesChange reports whether a pull_request action (re)judges a change.
+func judgesChange(action string) bool {
+	switch action {
+	case "opened", "synchronize", "reopened":
+		return true
+	}
+	return false
+}
 
 // readEvent reads and parses GITHUB_EVENT_PATH for GITHUB_EVENT_NAME.
 func readEvent(name, path string) (*event, error) {
@@ -92,7 +98,7 @@ func parseEvent(name string, payload []byte) (*event, error) {
 		if pr == nil || pr.GetBase().GetSHA() == "" || pr.GetHead().GetSHA() == "" {
 			return nil, envErrorf("the %s event has no pull_request with base and head commits", name)
 		}
-		if !prActions[e.GetAction()] {
+		if !judgesChange(e.GetAction()) {
 			ev.skip = fmt.Sprintf("pull_request action %q does not change the code (opened, synchronize and reopened do)", e.GetAction())
 			return ev, nil
 		}

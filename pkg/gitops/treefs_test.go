@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -117,9 +118,41 @@ func TestTreeFS(t *testing.T) {
 		}
 	}
 
+	// A symbolic link is committed as a link, never followed.
+	if err := os.Symlink("fraud.hcl", filepath.Join(dir, "rollouts", "link.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wt.Add("rollouts/link.hcl"); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "test", Email: "test@example.com", When: t0.Add(2 * time.Hour)}
+	if _, err := wt.Commit("link", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
 	fsys, _, err := TreeFS(repo, "HEAD")
 	if err != nil {
 		t.Fatal(err)
+	}
+	entries, err := fs.ReadDir(fsys, "rollouts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		if e.Name() == "link.hcl" && e.Type() != fs.ModeSymlink {
+			t.Errorf("link.hcl has type %v, want a symlink", e.Type())
+		}
+	}
+	if got := strings.Join(names, ","); got != "fraud.hcl,link.hcl" {
+		t.Errorf("rollouts holds %s", got)
+	}
+	if b, err := fs.ReadFile(fsys, "rollouts/link.hcl"); err != nil || string(b) != "fraud.hcl" {
+		t.Errorf("link content %q, %v; want the target", b, err)
 	}
 	if _, err := fs.ReadFile(fsys, "missing.hcl"); !errorsIsNotExist(err) {
 		t.Errorf("missing file: got %v, want fs.ErrNotExist", err)
@@ -131,7 +164,7 @@ func TestTreeFS(t *testing.T) {
 		t.Error("ReadFile of a directory succeeded")
 	}
 	fi, err := fs.Stat(fsys, "rollouts/fraud.hcl")
-	if err != nil || fi.Size() != int64(len("serve = \"v7\"\n")) || !fi.ModTime().Equal(t0.Add(time.Hour)) {
+	if err != nil || fi.Size() != int64(len("serve = \"v7\"\n")) || !fi.ModTime().Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("stat: %v %v", fi, err)
 	}
 }

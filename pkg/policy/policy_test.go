@@ -267,3 +267,36 @@ func TestRulesMayReferToDenyAndWarn(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+func TestEvaluateConcurrently(t *testing.T) {
+	s, err := policy.Load(context.Background(), os.DirFS("../.."), "policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := policy.Input{Models: []map[string]any{{
+		"name": "fraud", "stage": "production", "versions": map[string]any{}, "checks": map[string]any{},
+		"rollout": map[string]any{"strategy": "canary", "steps": []any{50.0}, "bake_seconds": 60.0, "interval_seconds": 10.0},
+	}}}
+	done := make(chan []policy.Finding)
+	for i := 0; i < 4; i++ {
+		go func() {
+			fs, err := s.Evaluate(context.Background(), in)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- fs
+		}()
+	}
+	var first []policy.Finding
+	for i := 0; i < 4; i++ {
+		fs := <-done
+		if i == 0 {
+			first = fs
+		} else if !reflect.DeepEqual(fs, first) {
+			t.Errorf("evaluations differ:\n%+v\n%+v", fs, first)
+		}
+	}
+	if len(first) != 2 {
+		t.Errorf("got %+v, want canary_first_step and error_rate_check", first)
+	}
+}

@@ -196,3 +196,45 @@ func TestFeedbackByKeyAndErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestBackendDyingMidAnswerIsAnErrorOfItsVersion(t *testing.T) {
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(200)
+		io.WriteString(w, `{"score":`)
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(cut.Close)
+	shadow := backendServer(t, "shadow")
+	rt := newTestRouter(t, Options{})
+	r := mkShadowRoute(cut.URL, shadow.URL, "json", 0)
+	mustUpdate(t, rt, r)
+	srv := serve(t, rt)
+	resp, err := http.Get(srv.URL + "/v1/m/x")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("the client should see the answer cut short")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := rt.Stats(time.Minute)
+		live, sh := find(t, s, "m", "production", "live"), find(t, s, "m", "production", "shadow")
+		if live.Requests == 1 {
+			if live.Errors != 1 || sh.ShadowPairs != 0 || sh.ShadowDropped != 1 {
+				t.Fatalf("live %+v shadow %+v: want one error and the copy dropped", live, sh)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request never counted: %+v", live)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

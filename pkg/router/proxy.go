@@ -50,7 +50,16 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 	x := rt.exch.Get().(*exchange)
 	*x = exchange{w: w, in: req, r: r, b: b, rest: rest, id: id, replayable: true}
-	defer rt.finish(x)
+	defer func() {
+		if p := recover(); p != nil {
+			// The backend failed mid-answer (ReverseProxy aborts the
+			// response with http.ErrAbortHandler): a failure of the version.
+			x.code, x.shadow = http.StatusBadGateway, false
+			rt.finish(x)
+			panic(p)
+		}
+		rt.finish(x)
+	}()
 
 	canFallBack := r.fallback != nil && b != r.fallback
 	if shadow || canFallBack {
@@ -100,6 +109,9 @@ func (rt *Router) finish(x *exchange) {
 		rt.shadow.enqueue(x)
 	} else if x.capture != nil {
 		rt.putBuf(x.capture)
+		if x.r.shadow != nil {
+			x.r.shadow.to.stats.recordShadow(now, shadowDropped, 0)
+		}
 	}
 	*x = exchange{}
 	rt.exch.Put(x)
@@ -268,7 +280,7 @@ func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.Rever
 		ErrorHandler: func(w http.ResponseWriter, out *http.Request, err error) {
 			rt.proxyError(r, b, w, out, err)
 		},
-		ErrorLog: nil,
+		ErrorLog: rt.proxyLog,
 	}
 }
 

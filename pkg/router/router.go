@@ -9,6 +9,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -116,6 +117,7 @@ type Router struct {
 	bufs     sync.Pool // *bytes.Buffer for captured live answers
 	exch     sync.Pool // *exchange
 	copyBufs copyPool
+	proxyLog *log.Logger // ReverseProxy's own messages, at debug level
 
 	mu    sync.Mutex // serialises Update and guards stats
 	stats map[[3]string]*versionStats
@@ -139,6 +141,7 @@ func New(opts Options) *Router {
 		ids:     newIDMemory(opts.RequestIDs),
 		stats:   map[[3]string]*versionStats{},
 	}
+	rt.proxyLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
 	rt.exch.New = func() any { return new(exchange) }
 	rt.table.Store(&compiled{byPath: map[string]*route{}, byName: map[string]*route{}})
 	rt.shadow = newShadowQueue(rt)

@@ -97,7 +97,7 @@ func (r *runner) dispatch(ctx context.Context) (int, error) {
 	if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
 		return ExitEnvironment, err
 	}
-	if err := writeOutputs(r.cfg.OutputPath, []Output{{"pull-request", w.PullRequest}, {"commit", w.SHA}}); err != nil {
+	if err := writeOutputs(r.cfg.OutputPath, []Output{{"pull-request", w.PullRequest}}); err != nil {
 		return ExitEnvironment, err
 	}
 	return ExitOK, nil

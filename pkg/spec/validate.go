@@ -26,15 +26,23 @@ const (
 	capFeedback = "collect feedback rewards"
 )
 
-var routerCaps = map[string]map[string]bool{
-	"builtin": {capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true},
-	"nginx":   {capPreview: true, capSticky: true},
-	"haproxy": {},
+// routerCaps is what each router type can do, as pkg/targets implements
+// it (a test there keeps the two in step): nginx and HAProxy route preview
+// headers and sticky splits; only the builtin router compares shadow
+// answers, runs bandits and takes feedback.
+func routerCaps(routerType string) map[string]bool {
+	switch routerType {
+	case "builtin":
+		return map[string]bool{capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true}
+	case "nginx", "haproxy":
+		return map[string]bool{capPreview: true, capSticky: true}
+	}
+	return nil
 }
 
 // Supports reports whether a router type has a capability named as in
 // the capability constants' wording ("compare shadow responses", ...).
-func Supports(routerType, capability string) bool { return routerCaps[routerType][capability] }
+func Supports(routerType, capability string) bool { return routerCaps(routerType)[capability] }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 

@@ -18,7 +18,7 @@ model "fraud" "production" {
     heuristic = true
   }
   rollout {
-    strategy = "blue_green" # ERROR: Router type "haproxy" cannot route preview requests
+    strategy = "blue_green" # HAProxy routes preview headers through an ACL
   }
 }
 model "fraud" "staging" {
@@ -33,10 +33,9 @@ model "fraud" "staging" {
     heuristic = true
   }
   experiment {
-    method   = "ab"
+    method   = "bandit" # ERROR: Router type "haproxy" cannot run a bandit
     variants = { v7 = 50, v8 = 50 }
-    sticky   = "header:x-user-id" # ERROR: Router type "haproxy" cannot make sticky assignments
-    reward   = "prom"
-    query    = "sum(x)"
+    sticky   = "header:x-user-id"
+    reward   = "feedback" # ERROR: Router type "haproxy" cannot collect feedback rewards
   }
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +21,10 @@ import (
 // names (a branch, tag, full or short hash, HEAD, HEAD~1 ...), and that
 // commit's hash. Nothing is checked out: files are read from the object
 // store, so spec.Load and policy.Load can read any revision. Symbolic
-// links appear as fs.ModeSymlink entries whose content is the target;
-// submodules as empty directories.
+// links read as a checkout would: Open, Stat and ReadFile follow links to
+// paths inside the tree (one that leaves it, dangles or loops does not
+// exist); ReadDir, Lstat and ReadLink show the link itself. Submodules
+// are empty directories.
 func TreeFS(repo *git.Repository, rev string) (fs.FS, plumbing.Hash, error) {
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
@@ -50,6 +53,7 @@ var (
 	_ fs.ReadDirFS  = (*treeFS)(nil)
 	_ fs.ReadFileFS = (*treeFS)(nil)
 	_ fs.StatFS     = (*treeFS)(nil)
+	_ fs.ReadLinkFS = (*treeFS)(nil)
 )
 
 // node is one entry of the tree: a file, a directory or a link.
@@ -73,6 +77,45 @@ func (n node) mode() fs.FileMode {
 		return 0o555
 	default:
 		return 0o444
+	}
+}
+
+// maxLinkHops bounds how many symbolic links a lookup follows, so that a
+// link loop is an error rather than a hang.
+const maxLinkHops = 40
+
+// resolve is lookup following symbolic links, as a checkout would: a link
+// to a path inside the tree reads as its target; a link that leaves the
+// tree, dangles or loops does not exist. The node keeps the name asked for.
+func (f *treeFS) resolve(op, name string) (node, error) {
+	cur := name
+	for hop := 0; ; hop++ {
+		n, err := f.lookup(op, cur)
+		if err != nil {
+			if cur != name {
+				return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			}
+			return node{}, err
+		}
+		if n.entry.Mode != filemode.Symlink {
+			n.name = path.Base(name)
+			return n, nil
+		}
+		if hop == maxLinkHops {
+			return node{}, &fs.PathError{Op: op, Path: name, Err: errors.New("too many levels of symbolic links")}
+		}
+		target, err := f.contents(op, cur, n)
+		if err != nil {
+			return node{}, err
+		}
+		t := string(target)
+		if path.IsAbs(t) {
+			return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		cur = path.Join(path.Dir(cur), t)
+		if cur == ".." || strings.HasPrefix(cur, "../") {
+			return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
 	}
 }
 
@@ -119,18 +162,44 @@ func (f *treeFS) tree(op, name string, n node) (*object.Tree, error) {
 func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, err := f.lookup("stat", name)
+	n, err := f.resolve("stat", name)
 	if err != nil {
 		return nil, err
 	}
 	return info{n: n, modTime: f.modTime}, nil
 }
 
+// Lstat implements fs.ReadLinkFS: Stat without following a final link.
+func (f *treeFS) Lstat(name string) (fs.FileInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.lookup("lstat", name)
+	if err != nil {
+		return nil, err
+	}
+	return info{n: n, modTime: f.modTime}, nil
+}
+
+// ReadLink implements fs.ReadLinkFS: the target a link names.
+func (f *treeFS) ReadLink(name string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.lookup("readlink", name)
+	if err != nil {
+		return "", err
+	}
+	if n.entry.Mode != filemode.Symlink {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	b, err := f.contents("readlink", name, n)
+	return string(b), err
+}
+
 // ReadFile implements fs.ReadFileFS.
 func (f *treeFS) ReadFile(name string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, err := f.lookup("read", name)
+	n, err := f.resolve("read", name)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +267,7 @@ func (f *treeFS) readDir(name string) ([]fs.DirEntry, error) {
 func (f *treeFS) Open(name string) (fs.File, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, err := f.lookup("open", name)
+	n, err := f.resolve("open", name)
 	if err != nil {
 		return nil, err
 	}

@@ -151,8 +151,38 @@ func TestTreeFS(t *testing.T) {
 	if got := strings.Join(names, ","); got != "fraud.hcl,link.hcl" {
 		t.Errorf("rollouts holds %s", got)
 	}
-	if b, err := fs.ReadFile(fsys, "rollouts/link.hcl"); err != nil || string(b) != "fraud.hcl" {
-		t.Errorf("link content %q, %v; want the target", b, err)
+	if b, err := fs.ReadFile(fsys, "rollouts/link.hcl"); err != nil || string(b) != "serve = \"v7\"\n" {
+		t.Errorf("link reads %q, %v; want the target's content", b, err)
+	}
+	if target, err := fs.ReadLink(fsys, "rollouts/link.hcl"); err != nil || target != "fraud.hcl" {
+		t.Errorf("ReadLink = %q, %v", target, err)
+	}
+	if fi, err := fs.Lstat(fsys, "rollouts/link.hcl"); err != nil || fi.Mode().Type() != fs.ModeSymlink {
+		t.Errorf("Lstat = %v, %v", fi, err)
+	}
+	if err := fstest.TestFS(fsys, "rollouts/link.hcl", "rollouts/fraud.hcl"); err != nil {
+		t.Error(err)
+	}
+	// Links that loop, leave the tree or dangle do not exist.
+	for name, target := range map[string]string{"loop.hcl": "loop.hcl", "out.hcl": "../../etc/passwd", "abs.hcl": "/etc/passwd", "dangling.hcl": "nope.hcl"} {
+		if err := os.Symlink(target, filepath.Join(dir, "rollouts", name)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wt.Add("rollouts/" + name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := wt.Commit("bad links", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
+	bad, _, err := TreeFS(repo, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"loop.hcl", "out.hcl", "abs.hcl", "dangling.hcl"} {
+		if _, err := fs.ReadFile(bad, "rollouts/"+name); err == nil {
+			t.Errorf("%s: read succeeded", name)
+		}
 	}
 	if _, err := fs.ReadFile(fsys, "missing.hcl"); !errorsIsNotExist(err) {
 		t.Errorf("missing file: got %v, want fs.ErrNotExist", err)

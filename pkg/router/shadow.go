@@ -111,12 +111,14 @@ func (q *shadowQueue) run(j *shadowJob) {
 	ctx, cancel := context.WithTimeout(q.ctx, rt.opts.ShadowTimeout)
 	defer cancel()
 	u := &url.URL{Scheme: to.target.Scheme, Host: to.target.Host, Path: joinPath(to.target.Path, j.rest), RawQuery: j.rawQuery}
-	req, err := http.NewRequestWithContext(ctx, j.method, u.String(), bodyReader(j.body))
-	if err != nil {
-		to.stats.recordShadow(rt.now(), shadowError, 0)
-		return
+	req := (&http.Request{
+		Method: j.method, URL: u, Host: u.Host, Header: j.header,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Body: bodyReader(j.body), ContentLength: int64(len(j.body)),
+	}).WithContext(ctx)
+	if len(j.body) == 0 {
+		req.Body = nil
 	}
-	req.Header = j.header
 	start := rt.now()
 	resp, err := rt.opts.Transport.RoundTrip(req)
 	if err != nil {

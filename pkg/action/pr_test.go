@@ -186,7 +186,7 @@ func TestPullRequestOfflineValidationFails(t *testing.T) {
 		{"under threshold", func(t *testing.T) string { return fraudModel(t, 2).URL }, 2 * time.Second,
 			[]string{"❌ `v8`: accuracy 0.5 (want ≥ 0.9)", "accuracy 0.5 &lt; min 0.9", "validation_passed", "v8 failed its offline validation"}},
 		{"times out", func(t *testing.T) string { return hangingModel(t).URL }, 100 * time.Millisecond,
-			[]string{"20 failed requests", "no answer within 100ms", "validation_passed"}},
+			[]string{"20 samples", "not sent", "no answer within 100ms", "stopped after", "validation_passed"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -309,6 +309,9 @@ func writeValidations(b *strings.Builder, c *Evidence) {
 			lat += fmt.Sprintf(" (want ≤ %ss)", num(*res.MaxLatencyP99))
 		}
 		fmt.Fprintf(b, "  - %s `%s`: %s %s (%s); %s; %d samples, %d failed requests", icon, v, res.Metric, num(res.Value), thr, lat, res.Samples, res.Errors)
+		if res.Skipped > 0 {
+			fmt.Fprintf(b, ", %d not sent", res.Skipped)
+		}
 		if !res.Passed {
 			fmt.Fprintf(b, " — %s", mdText(oneLine(res.Reason)))
 		}

@@ -21,6 +21,10 @@ func judge(res *Result, samples []Sample, outs []outcome) {
 		absSum, sqSum float64
 	)
 	for i, o := range outs {
+		if o.skipped {
+			res.Skipped++
+			continue
+		}
 		if o.err != nil {
 			res.Errors++
 			if res.FirstError == "" {
@@ -70,7 +74,10 @@ func judge(res *Result, samples []Sample, outs []outcome) {
 
 	var why []string
 	if res.Errors > 0 {
-		why = append(why, fmt.Sprintf("%d of %d requests failed (first: %s)", res.Errors, res.Samples, res.FirstError))
+		why = append(why, fmt.Sprintf("%d of %d requests failed (first: %s)", res.Errors, res.Samples-res.Skipped, res.FirstError))
+	}
+	if res.Skipped > 0 {
+		why = append(why, fmt.Sprintf("stopped after %d failures: %d of %d samples not sent", res.Errors, res.Skipped, res.Samples))
 	}
 	if res.Threshold != nil {
 		t := *res.Threshold

@@ -17,6 +17,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/spec"
@@ -27,6 +28,7 @@ const (
 	DefaultConcurrency = 8
 	DefaultTimeout     = 10 * time.Second
 	DefaultMaxSamples  = 100000
+	DefaultMaxFailures = 10
 	maxResponseBytes   = 8 << 20
 	maxLineBytes       = 16 << 20
 )
@@ -39,9 +41,13 @@ type Doer interface {
 // Runner runs validations. The zero value is not usable: set Client.
 type Runner struct {
 	Client      Doer
-	Concurrency int              // requests in flight at once (default 8)
-	Timeout     time.Duration    // per request (default 10s)
-	MaxSamples  int              // dataset lines read at most (default 100000)
+	Concurrency int           // requests in flight at once (default 8)
+	Timeout     time.Duration // per request (default 10s)
+	MaxSamples  int           // dataset lines read at most (default 100000)
+	// MaxFailures stops the run once this many requests failed (default
+	// 10): the validation has failed anyway, and a model that hangs would
+	// otherwise hold the job for samples × timeout / concurrency.
+	MaxFailures int
 	Now         func() time.Time // clock for latencies (default time.Now)
 }
 
@@ -61,6 +67,8 @@ type Result struct {
 	MaxLatencyP99 *float64 `json:"max_latency_p99,omitempty"`
 	Samples       int      `json:"samples"`
 	Errors        int      `json:"errors"`
+	// Skipped samples were not sent: the run stopped after MaxFailures.
+	Skipped int `json:"skipped,omitempty"`
 	// FirstError describes the first failed request, if any.
 	FirstError string `json:"first_error,omitempty"`
 	// Reason says why the validation failed, or summarizes a pass.
@@ -167,15 +175,24 @@ type outcome struct {
 	output  any
 	latency time.Duration
 	err     error
+	skipped bool // not sent, or cut short when the run stopped
 }
 
 // query sends every sample with bounded concurrency and returns the
-// outcomes in sample order.
+// outcomes in sample order. After MaxFailures failed requests the rest are
+// skipped (outcome.skipped).
 func (r *Runner) query(ctx context.Context, url string, ptr []string, samples []Sample) []outcome {
 	n := r.Concurrency
 	if n <= 0 {
 		n = DefaultConcurrency
 	}
+	limit := r.MaxFailures
+	if limit <= 0 {
+		limit = DefaultMaxFailures
+	}
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var failures atomic.Int64
 	outs := make([]outcome, len(samples))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -184,7 +201,18 @@ func (r *Runner) query(ctx context.Context, url string, ptr []string, samples []
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				outs[i] = r.one(ctx, url, ptr, samples[i].Input)
+				if stopCtx.Err() != nil && ctx.Err() == nil {
+					outs[i] = outcome{skipped: true}
+					continue
+				}
+				o := r.one(stopCtx, url, ptr, samples[i].Input)
+				if errors.Is(o.err, context.Canceled) && stopCtx.Err() != nil && ctx.Err() == nil {
+					o = outcome{skipped: true} // cut short by the stop, not by the model
+				}
+				outs[i] = o
+				if o.err != nil && failures.Add(1) >= int64(limit) {
+					stop()
+				}
 			}
 		}()
 	}

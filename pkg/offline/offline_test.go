@@ -3,6 +3,7 @@ package offline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -268,5 +269,34 @@ func TestPointer(t *testing.T) {
 		if string(gb) != string(wb) {
 			t.Errorf("%q: got %s want %s", tc.ptr, gb, wb)
 		}
+	}
+}
+
+// A model that hangs on every request stops the run after MaxFailures
+// failed requests instead of waiting out every sample.
+func TestRunStopsAfterMaxFailures(t *testing.T) {
+	var hits atomic.Int64
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(func() { close(done); srv.Close() })
+	fsys := fstest.MapFS{"d.jsonl": {Data: []byte(dataset(200))}}
+	r := &Runner{Client: srv.Client(), Timeout: 20 * time.Millisecond, Concurrency: 4, MaxFailures: 5}
+	res, err := r.Run(context.Background(), fsys, &spec.Version{Name: "v9", URL: srv.URL, Validation: &spec.Validation{
+		Dataset: "d.jsonl", Metric: "accuracy", Min: f(0.5),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Passed || res.Errors < 5 || res.Skipped == 0 || res.Errors+res.Skipped != 200 || hits.Load() >= 200 {
+		t.Fatalf("got %+v after %d requests", res, hits.Load())
+	}
+	if !strings.Contains(res.Reason, fmt.Sprintf("stopped after %d failures: %d of 200 samples not sent", res.Errors, res.Skipped)) {
+		t.Fatalf("reason %q", res.Reason)
 	}
 }

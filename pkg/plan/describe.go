@@ -185,3 +185,37 @@ func describeExperiment(e *spec.Experiment) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// compare fills what an update replaces.
+func compare(c *Change, base, head *spec.Model) {
+	for name := range head.Versions {
+		if _, ok := base.Versions[name]; !ok {
+			c.VersionsAdded = append(c.VersionsAdded, name)
+		}
+	}
+	for name := range base.Versions {
+		if _, ok := head.Versions[name]; !ok {
+			c.VersionsRemoved = append(c.VersionsRemoved, name)
+		}
+	}
+	sort.Strings(c.VersionsAdded)
+	sort.Strings(c.VersionsRemoved)
+	was := describe(Update, base, base)
+	was.From = c.From
+	if was.Rollout != c.Rollout {
+		c.PreviousRollout = was.Rollout
+	}
+	if strings.Join(was.Checks, "\n") != strings.Join(c.Checks, "\n") {
+		c.PreviousChecks = was.Checks
+		if len(c.PreviousChecks) == 0 {
+			c.PreviousChecks = []string{"none"}
+		}
+	}
+	rb := base.Rollout
+	if rb == nil {
+		rb = spec.DefaultRollout()
+	}
+	if prev := describeFailure(rb, c.From, len(base.Checks) > 0); prev != c.OnFailure {
+		c.PreviousOnFailure = prev
+	}
+}

@@ -48,6 +48,15 @@ type Change struct {
 	Shadow     string   `json:"shadow,omitempty"`
 	Experiment string   `json:"experiment,omitempty"`
 
+	// What a change replaces, for reviewers: versions added and removed,
+	// and the rollout, checks and on-failure descriptions of the base
+	// when they differ (empty otherwise).
+	VersionsAdded     []string `json:"versions_added,omitempty"`
+	VersionsRemoved   []string `json:"versions_removed,omitempty"`
+	PreviousRollout   string   `json:"previous_rollout,omitempty"`
+	PreviousChecks    []string `json:"previous_checks,omitempty"`
+	PreviousOnFailure string   `json:"previous_on_failure,omitempty"`
+
 	// Findings are the policy findings about this model.
 	Findings []diag.Diagnostic `json:"findings"`
 }
@@ -77,6 +86,7 @@ func Diff(base, head *spec.Tree) []Change {
 			if parts := changedParts(bm[i], hm[j]); len(parts) > 0 {
 				c := describe(Update, bm[i], hm[j])
 				c.Changed = parts
+				compare(&c, bm[i], hm[j])
 				out = append(out, c)
 			}
 			i++

@@ -121,15 +121,22 @@ func RenderText(w io.Writer, p *Plan) error {
 			}
 		}
 		if c.Kind == Update {
-			row("changed", strings.Join(c.Changed, ", "))
+			row("changed", changedText(c))
 		}
 		if c.Kind != Remove {
 			row("rollout", c.Rollout)
+			if c.PreviousRollout != "" {
+				row("  was", c.PreviousRollout)
+			}
 			if len(c.Checks) == 0 {
 				row("checks", "none")
 			}
 			rows("checks", c.Checks)
+			rows("  was", c.PreviousChecks)
 			row("on failure", c.OnFailure)
+			if c.PreviousOnFailure != "" {
+				row("  was", c.PreviousOnFailure)
+			}
 			if c.Shadow != "" {
 				row("shadow", c.Shadow)
 			}
@@ -205,10 +212,10 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 		fmt.Fprintf(&b, "#### %s `%s`: %s\n\n", sigil(c.Kind), c.Key(), md(head))
 		fmt.Fprintf(&b, "- **file:** `%s`\n", c.File)
 		if c.Kind == Update {
-			fmt.Fprintf(&b, "- **changed:** %s\n", md(strings.Join(c.Changed, ", ")))
+			fmt.Fprintf(&b, "- **changed:** %s\n", md(changedText(c)))
 		}
 		if c.Kind != Remove {
-			fmt.Fprintf(&b, "- **rollout:** %s\n", md(c.Rollout))
+			fmt.Fprintf(&b, "- **rollout:** %s%s\n", md(c.Rollout), mdWas(c.PreviousRollout))
 			if len(c.Checks) == 0 {
 				b.WriteString("- **checks:** none\n")
 			} else {
@@ -217,7 +224,10 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 					fmt.Fprintf(&b, "  - %s\n", md(ch))
 				}
 			}
-			fmt.Fprintf(&b, "- **on failure:** %s\n", md(c.OnFailure))
+			if len(c.PreviousChecks) > 0 {
+				fmt.Fprintf(&b, "  - _was:_ %s\n", md(strings.Join(c.PreviousChecks, "; ")))
+			}
+			fmt.Fprintf(&b, "- **on failure:** %s%s\n", md(c.OnFailure), mdWas(c.PreviousOnFailure))
 			if c.Shadow != "" {
 				fmt.Fprintf(&b, "- **shadow:** %s\n", md(c.Shadow))
 			}
@@ -271,4 +281,32 @@ func md(s string) string {
 		parts[i] = r.Replace(parts[i])
 	}
 	return strings.Join(parts, "`")
+}
+
+// changedText lists the changed parts, with the versions added and removed.
+func changedText(c Change) string {
+	parts := make([]string, 0, len(c.Changed))
+	for _, p := range c.Changed {
+		if p == "versions" {
+			var vs []string
+			for _, v := range c.VersionsAdded {
+				vs = append(vs, "+"+v)
+			}
+			for _, v := range c.VersionsRemoved {
+				vs = append(vs, "-"+v)
+			}
+			if len(vs) > 0 {
+				p += " (" + strings.Join(vs, " ") + ")"
+			}
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mdWas(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (_was:_ " + md(s) + ")"
 }

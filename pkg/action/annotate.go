@@ -15,8 +15,13 @@ const CheckName = "switchyard"
 // AnnotationBatch is the most annotations one check run request may carry.
 const AnnotationBatch = 50
 
-// maxCheckText is GitHub's limit on a check run output's summary and text.
-const maxCheckText = 65535
+// GitHub's limits on a check run output's summary and text, and on an
+// annotation's title and message.
+const (
+	maxCheckText         = 65535
+	maxAnnotationTitle   = 255
+	maxAnnotationMessage = 64 << 10
+)
 
 // annotations turns diagnostics with a file into check run annotations.
 func annotations(diags []diag.Diagnostic) []Annotation {
@@ -26,7 +31,7 @@ func annotations(diags []diag.Diagnostic) []Annotation {
 			continue
 		}
 		a := Annotation{Path: d.File, StartLine: max(d.Line, 1), EndLine: max(d.EndLine, d.Line, 1),
-			Level: "failure", Title: d.Summary, Message: annotationMessage(d)}
+			Level: "failure", Title: truncate(d.Summary, maxAnnotationTitle), Message: truncate(annotationMessage(d), maxAnnotationMessage)}
 		if d.Severity == diag.Warning {
 			a.Level = "warning"
 		}

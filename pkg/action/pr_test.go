@@ -149,6 +149,7 @@ func TestPullRequestCannotWeakenPolicy(t *testing.T) {
 	if !strings.Contains(body, "canary_in_production") || !strings.Contains(body, "❌ Switchyard: this change is blocked") {
 		t.Fatalf("comment lacks the denial:\n%s", body)
 	}
+	golden(t, "denied.comment.md", normalize(body, map[string]string{short(r.base): "BASE", short(r.head): "HEAD"}))
 	if !strings.Contains(res.outputs, "valid=false\n") {
 		t.Errorf("outputs: %s", res.outputs)
 	}
@@ -408,5 +409,29 @@ func TestPullRequestInvalidSpec(t *testing.T) {
 	anns := gh.checkRuns[lastKey(gh)].Annotations
 	if len(anns) == 0 || anns[0]["start_line"] != float64(line) || anns[0]["annotation_level"] != "failure" {
 		t.Fatalf("annotations %v, want a failure on line %d", anns, line)
+	}
+}
+
+// A base without a policy directory has no policies; the change adding
+// one does not make it judge itself.
+func TestPullRequestBaseWithoutPolicies(t *testing.T) {
+	gh := newFakeGitHub(t)
+	r := newTestRepo(t)
+	files := fixture(t, "http://127.0.0.1:9999")
+	rules := files["policies/rules.rego"]
+	delete(files, "policies/rules.rego")
+	base := r.commit("base", files)
+	head := r.commit("promote and add policies", map[string]*string{
+		"rollouts/fraud.hcl":  ptr(strings.Replace(*files["rollouts/fraud.hcl"], `serve  = "v7"`, `serve  = "v8"`, 1)),
+		"policies/rules.rego": rules,
+	})
+	cfg := baseConfig(t, gh, r.dir, "pull_request", prEventFile(t, "pull_request.opened", base, head))
+	cfg.OfflineValidation = false
+	res := runAction(t, cfg)
+	if res.code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if body := gh.planComments()[0].Body; !strings.Contains(body, "no `policies/` at the base commit, so no policies apply") || strings.Contains(body, "shadow_first") {
+		t.Fatalf("comment:\n%s", body)
 	}
 }

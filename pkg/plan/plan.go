@@ -110,13 +110,16 @@ func less(a, b *spec.Model) bool {
 	return a.Stage < b.Stage
 }
 
-// parts of the policy JSON compared, in the order they are reported.
-var parts = []string{"serve", "router", "path", "versions", "rollout", "checks", "shadow", "experiment"}
+// comparedParts are the parts of the policy JSON compared, in the order
+// they are reported.
+func comparedParts() []string {
+	return []string{"serve", "router", "path", "versions", "rollout", "checks", "shadow", "experiment"}
+}
 
 func changedParts(a, b *spec.Model) []string {
 	ja, jb := a.PolicyJSON(), b.PolicyJSON()
 	var out []string
-	for _, p := range parts {
+	for _, p := range comparedParts() {
 		if !reflect.DeepEqual(ja[p], jb[p]) {
 			out = append(out, p)
 		}

@@ -17,9 +17,6 @@ const (
 	FormatMarkdown = "markdown"
 )
 
-// Formats lists the formats Render accepts.
-var Formats = []string{FormatText, FormatJSON, FormatMarkdown}
-
 // Render writes p in format: text, json or markdown.
 func Render(w io.Writer, p *Plan, format string) error {
 	switch format {

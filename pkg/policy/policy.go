@@ -324,11 +324,11 @@ func (s *Set) Evaluate(ctx context.Context, in Input) ([]Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)
 	}
-	return s.EvaluateJSON(ctx, raw, in.Context.Now)
+	return s.evaluateJSON(ctx, raw, in.Context.Now)
 }
 
-// EvaluateJSON is Evaluate for an input already encoded as JSON.
-func (s *Set) EvaluateJSON(ctx context.Context, input []byte, now time.Time) ([]Finding, error) {
+// evaluateJSON is Evaluate for an input already encoded as JSON.
+func (s *Set) evaluateJSON(ctx context.Context, input []byte, now time.Time) ([]Finding, error) {
 	if len(s.queries) == 0 {
 		return nil, nil
 	}

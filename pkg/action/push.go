@@ -49,6 +49,18 @@ func (r *runner) push(ctx context.Context) (int, error) {
 	if len(headDiags) > 0 {
 		WriteWorkflowCommands(r.cfg.Stdout, headDiags)
 	}
+	if hasErrors(headDiags) {
+		// The reconciler will not apply an invalid tree: no deployment.
+		md := fmt.Sprintf("## Switchyard: `%s` has invalid specs\n\nThe reconciler keeps serving what it serves until they are fixed; no deployment was recorded.\n", short(p.after))
+		if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
+			return ExitEnvironment, err
+		}
+		if err := writeOutputs(r.cfg.OutputPath, []Output{{"valid", "false"}, {"changes", "[]"}}); err != nil {
+			return ExitEnvironment, err
+		}
+		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s has invalid specs: no deployment recorded\n", short(p.after))
+		return ExitFailed, nil
+	}
 	var deployed []DeploymentPayload
 	for _, c := range plan.Diff(baseTree, headTree) {
 		if !c.ServeChanged() {
@@ -76,7 +88,7 @@ func (r *runner) push(ctx context.Context) (int, error) {
 	if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
 		return ExitEnvironment, err
 	}
-	if err := writeOutputs(r.cfg.OutputPath, []Output{{"valid", fmt.Sprint(!hasErrors(headDiags))}, {"changes", jsonString(deployed)}}); err != nil {
+	if err := writeOutputs(r.cfg.OutputPath, []Output{{"valid", "true"}, {"changes", jsonString(deployed)}}); err != nil {
 		return ExitEnvironment, err
 	}
 	return ExitOK, nil

@@ -148,3 +148,21 @@ func fileIn(t *testing.T, c *object.Commit, path string) string {
 	s, _ := f.Contents()
 	return s
 }
+
+// A push whose specs do not load records nothing and fails the job.
+func TestPushInvalidSpec(t *testing.T) {
+	gh := newFakeGitHub(t)
+	r := newTestRepo(t)
+	files := fixture(t, "http://127.0.0.1:9999")
+	before := r.commit("base", files)
+	after := r.commit("broken", map[string]*string{
+		"rollouts/fraud.hcl": ptr(strings.Replace(*files["rollouts/fraud.hcl"], `serve  = "v7"`, `serve  = "v99"`, 1)),
+	})
+	res := runAction(t, baseConfig(t, gh, r.dir, "push", writeEvent(t, "push", map[string]any{"before": before, "after": after})))
+	if res.code != ExitFailed || len(gh.deployments) != 0 {
+		t.Fatalf("exit %d, deployments %v\n%s", res.code, gh.deployments, res.stdout)
+	}
+	if !strings.Contains(res.stdout, "::error file=rollouts/fraud.hcl,line=") || !strings.Contains(res.outputs, "valid=false\n") {
+		t.Fatalf("stdout:\n%s\noutputs:\n%s", res.stdout, res.outputs)
+	}
+}

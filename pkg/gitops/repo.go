@@ -30,6 +30,7 @@ const (
 	DefaultAuthorEmail  = "switchyard@localhost"
 	DefaultPushAttempts = 5
 	DefaultBackoff      = 200 * time.Millisecond
+	DefaultTimeout      = 60 * time.Second
 	NotesRef            = "refs/notes/switchyard"
 	remoteName          = "origin"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	// (default 5); Backoff is the first wait, doubled each time.
 	PushAttempts int
 	Backoff      time.Duration
+	// Timeout bounds each fetch and push (default 60s), so that a hung
+	// server cannot hold the clone forever.
+	Timeout time.Duration
 	// PullRequests, when set, makes outcomes go to a pull request on a new
 	// branch instead of straight to Branch (`--push pr`).
 	PullRequests PullRequestOpener
@@ -121,7 +125,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create work directory: %w", err)
 		}
-		repo, err = git.PlainCloneContext(ctx, opts.Dir, true, &git.CloneOptions{
+		cctx, cancel := context.WithTimeout(ctx, 10*opts.Timeout) // a first clone may be large
+		defer cancel()
+		repo, err = git.PlainCloneContext(cctx, opts.Dir, true, &git.CloneOptions{
 			URL:           opts.URL,
 			Auth:          auth,
 			RemoteName:    remoteName,
@@ -169,6 +175,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
 	}
 	return o
 }
@@ -277,6 +286,8 @@ func (r *Repo) Fetch(ctx context.Context) (sha string, changed bool, err error) 
 
 func (r *Repo) fetch(ctx context.Context) (string, bool, error) {
 	before, _ := r.repo.Reference(r.branchRef(), true)
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RemoteURL:  r.opts.URL,

@@ -7,6 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -531,5 +533,23 @@ func TestServerDiesDuringPush(t *testing.T) {
 	}
 	if got := srv.Git("specs", "log", "-1", "--format=%s"); got != "Revert \"promote fraud v8\"\n" {
 		t.Fatalf("remote head %q", got)
+	}
+}
+
+// TestHungServerTimesOut: a server that accepts but never answers fails
+// the fetch after Timeout instead of holding the clone forever.
+func TestHungServerTimesOut(t *testing.T) {
+	srv, _, _ := setup(t)
+	hung := make(chan struct{})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { <-hung }))
+	defer api.Close()
+	defer close(hung) // runs first: release the handlers, then close
+	r2, err := Open(context.Background(), Options{URL: srv.RepoURL("specs"), Dir: filepath.Join(t.TempDir(), "c"), Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.opts.URL = api.URL + "/specs.git"
+	if _, _, err := r2.Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), "failed to fetch") {
+		t.Fatalf("fetch from a hung server: %v", err)
 	}
 }

@@ -203,6 +203,8 @@ func (r *Repo) afterPush(branch, notes plumbing.Hash) error {
 }
 
 func (r *Repo) push(ctx context.Context, specs []config.RefSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
 	err := r.repo.PushContext(ctx, &git.PushOptions{
 		RemoteName: remoteName,
 		RemoteURL:  r.opts.URL,

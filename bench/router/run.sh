@@ -4,11 +4,16 @@
 #   1. a 90/10 split (nginx: upstream weights 9/1, keepalive 128);
 #   2. a shadow at 100% with JSON comparison (nginx: mirror, keepalive 128);
 # plus the backend alone as a ceiling. Prints a Markdown table for
-# bench/RESULTS.md. Usage: bench/router/run.sh   (env: DUR=10s BASE_PORT=19100)
+# bench/RESULTS.md. Each target runs ROUNDS times, interleaved (router, nginx,
+# router, nginx, ...), and the median round is reported, so that a noisy
+# neighbour on a shared machine hurts both sides alike.
+# Usage: bench/router/run.sh   (env: DUR=10s ROUNDS=3 BASE_PORT=19100, and
+# ROUTER_GOGC to set GOGC for the router process only; unset by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DUR=${DUR:-10s}
+ROUNDS=${ROUNDS:-3}
 BASE=${BASE_PORT:-19100}
 V1=$((BASE + 1)) V2=$((BASE + 2)) V3=$((BASE + 3))
 ROUTER=$((BASE + 80)) ADMIN=$((BASE + 81))
@@ -43,7 +48,7 @@ for p in $V1 $V2 $V3; do
 	"$TMP/backend" -addr "127.0.0.1:$p" 2>>"$TMP/backend.log" &
 	PIDS+=($!)
 done
-SWITCHYARD_ROUTER_TOKEN=$TOKEN "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER" \
+SWITCHYARD_ROUTER_TOKEN=$TOKEN ${ROUTER_GOGC:+GOGC=$ROUTER_GOGC} "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER" \
 	--admin "127.0.0.1:$ADMIN" --routes "$TMP/routes.json" 2>"$TMP/router.log" &
 PIDS+=($!)
 nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/error.log"
@@ -56,6 +61,7 @@ wait_up() {
 	echo "run.sh: $1 did not come up" >&2
 	exit 1
 }
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 wait_up "http://127.0.0.1:$V1/"
 wait_up "http://127.0.0.1:$ROUTER/v1/m/predict"
 wait_up "http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
@@ -78,12 +84,30 @@ bench() {
 	' "$TMP/$1.txt"
 }
 
-read -r direct_rps direct_p99 direct_bad < <(bench direct "http://127.0.0.1:$V1/predict")
-read -r router_rps router_p99 router_bad < <(bench router_split "http://127.0.0.1:$ROUTER/v1/m/predict")
-read -r nginx_rps nginx_p99 nginx_bad < <(bench nginx_split "http://127.0.0.1:$NGINX_SPLIT/v1/m/predict")
-read -r rshadow_rps rshadow_p99 rshadow_bad < <(bench router_shadow "http://127.0.0.1:$ROUTER/v1/s/predict")
-shadow_stats=$(curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$ADMIN/v1/stats?window=15s")
-read -r nmirror_rps nmirror_p99 nmirror_bad < <(bench nginx_mirror "http://127.0.0.1:$NGINX_MIRROR/v1/s/predict")
+targets=(
+	"direct http://127.0.0.1:$V1/predict"
+	"router_split http://127.0.0.1:$ROUTER/v1/m/predict"
+	"nginx_split http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
+	"router_shadow http://127.0.0.1:$ROUTER/v1/s/predict"
+	"nginx_mirror http://127.0.0.1:$NGINX_MIRROR/v1/s/predict"
+)
+for round in $(seq "$ROUNDS"); do
+	for t in "${targets[@]}"; do
+		set -- $t
+		bench "$1" "$2" >>"$TMP/$1.rounds"
+		if [ "$1" = router_shadow ] && [ "$round" = 1 ]; then
+			shadow_stats=$(curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$ADMIN/v1/stats?window=${DUR}")
+		fi
+	done
+done
+# median NAME: the round with the median req/s, as "rps p99 non2xx".
+median() { sort -n "$TMP/$1.rounds" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+read -r direct_rps direct_p99 direct_bad < <(median direct)
+read -r router_rps router_p99 router_bad < <(median router_split)
+read -r nginx_rps nginx_p99 nginx_bad < <(median nginx_split)
+read -r rshadow_rps rshadow_p99 rshadow_bad < <(median router_shadow)
+read -r nmirror_rps nmirror_p99 nmirror_bad < <(median nginx_mirror)
+all_rounds() { awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }' "$TMP/$1.rounds"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 shadow_line=$(printf '%s' "$shadow_stats" | python3 -c '
@@ -97,7 +121,7 @@ for v in s["versions"]:
             pairs, agree, v.get("shadow_errors", 0), dropped, 100.0 * pairs / total if total else 0, 1000 * v.get("shadow_latency_p99", 0)))
 ')
 
-echo "Command: \`bench/router/run.sh\` (wrk -t2 -c64 -d$DUR --latency, 2 s warm-up each), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3)"
+echo "Command: \`bench/router/run.sh\` (wrk -t2 -c64 -d$DUR --latency, 2 s warm-up each, median of $ROUNDS interleaved rounds), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3), load average before: $LOAD_BEFORE"
 echo
 echo "| target | req/s | p99 (ms) | non-2xx | vs nginx |"
 echo "|---|---|---|---|---|"
@@ -107,4 +131,6 @@ echo "| nginx, 90/10 split, keepalive 128 | $nginx_rps | $nginx_p99 | $nginx_bad
 echo "| builtin router, shadow 100% + JSON compare | $rshadow_rps | $rshadow_p99 | $rshadow_bad | $(ratio "$rshadow_rps" "$nmirror_rps")× req/s, $(ratio "$rshadow_p99" "$nmirror_p99")× p99 |"
 echo "| nginx mirror 100%, keepalive 128 | $nmirror_rps | $nmirror_p99 | $nmirror_bad | |"
 echo
-echo "Builtin shadow during its run: $shadow_line."
+echo "req/s of every round: router split $(all_rounds router_split); nginx split $(all_rounds nginx_split); router shadow $(all_rounds router_shadow); nginx mirror $(all_rounds nginx_mirror)."
+echo
+echo "Builtin shadow during its first round: $shadow_line."

@@ -82,14 +82,18 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	// checkout); files are then named relative to their parent directory.
 	pfs, pdir := fsys, ""
 	if pdir, err = pathInRepo(root, *polDir, "--policies"); err != nil {
-		abs, _ := filepath.Abs(*polDir)
+		abs := *polDir
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(root, abs)
+		}
 		pfs, pdir = os.DirFS(filepath.Dir(abs)), filepath.Base(abs)
 	}
 	pols, code := loadPolicySet(ctx, e, "validate", pfs, pdir, explicitPolicies, *format)
 	if code != exitOK {
 		return code
 	}
-	if pols != nil && tree != nil && !diag.HasErrors(diags) {
+	specValid := !diag.HasErrors(diags)
+	if pols != nil && tree != nil && specValid {
 		in := plan.Input(nil, tree, nil)
 		in.Context = policy.Context{Event: "validate"}
 		ectx, cancel := context.WithTimeout(ctx, policyTimeout)
@@ -116,7 +120,11 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 		if r.Valid {
 			fmt.Fprintf(e.stdout, "Success! %s valid, %s.\n", countNoun(n, "model"), countNoun(r.Warnings, "warning"))
 		} else {
-			fmt.Fprintf(e.stdout, "Invalid: %s, %s.\n", countNoun(r.Errors, "error"), countNoun(r.Warnings, "warning"))
+			skipped := ""
+			if pols != nil && !specValid {
+				skipped = " Policies are checked once the specs are valid."
+			}
+			fmt.Fprintf(e.stdout, "Invalid: %s, %s.%s\n", countNoun(r.Errors, "error"), countNoun(r.Warnings, "warning"), skipped)
 		}
 	}
 	if diag.HasErrors(diags) {

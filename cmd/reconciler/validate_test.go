@@ -168,6 +168,22 @@ func TestValidate(t *testing.T) {
 			stdout: "Error: no models allowed",
 		},
 		{
+			name: "spec error text says policies wait",
+			files: map[string]string{"rollouts/routers.hcl": routersHCL,
+				"rollouts/fraud.hcl": strings.Replace(fraud("25, 50", "1m"), `serve  = "v7"`, `serve  = "v9"`, 1)},
+			args:   []string{"--policies", pols},
+			code:   exitInvalid,
+			stdout: "Invalid: 1 error, 0 warnings. Policies are checked once the specs are valid.",
+		},
+		{
+			name: "policies outside the repository, relative to it",
+			files: map[string]string{"repo/rollouts/routers.hcl": routersHCL, "repo/rollouts/fraud.hcl": fraud("5", "1m"),
+				"shared/strict.rego": "package switchyard\n\ndeny contains \"shared policy\" if true\n"},
+			args:   []string{"--repo", "repo", "--policies", "../shared"},
+			code:   exitInvalid,
+			stdout: "Error: shared policy",
+		},
+		{
 			name:   "missing default policies are skipped",
 			files:  map[string]string{"rollouts/routers.hcl": routersHCL, "rollouts/fraud.hcl": fraud("25", "1m")},
 			code:   exitOK,
@@ -226,7 +242,11 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := specTree(t, tt.files)
-			code, stdout, stderr := runCommand(t, cmdValidate, append([]string{"--repo", root}, tt.args...)...)
+			args := append([]string{"--repo", root}, tt.args...)
+			if len(tt.args) > 1 && tt.args[0] == "--repo" {
+				args = append([]string{"--repo", filepath.Join(root, tt.args[1])}, tt.args[2:]...)
+			}
+			code, stdout, stderr := runCommand(t, cmdValidate, args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
 			}

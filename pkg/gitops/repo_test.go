@@ -288,6 +288,9 @@ func TestServerDownThenRetried(t *testing.T) {
 	if h, _ := r.Head(); h != srv.Head("specs") {
 		t.Fatalf("after a failed push the local head %s is not the remote's %s", h, srv.Head("specs"))
 	}
+	if r.Forget("search/staging") {
+		t.Fatal("Forget of a model never queued")
+	}
 	srv.Start()
 	res, err := r.PushPending(ctx)
 	if err != nil {
@@ -508,6 +511,23 @@ func TestFailedCloneKeepsExistingDir(t *testing.T) {
 	}
 	if _, err := os.Stat(keep); err != nil {
 		t.Fatalf("a failed clone removed a directory it did not create: %v", err)
+	}
+}
+
+func TestForget(t *testing.T) {
+	srv, r, _ := setup(t)
+	promote(t, srv)
+	srv.Stop()
+	if _, err := r.WriteOutcome(context.Background(), rollback()); err == nil {
+		t.Fatal("want error while the server is down")
+	}
+	if !r.Forget("fraud/production") || len(r.Pending()) != 0 {
+		t.Fatalf("Forget left %d queued", len(r.Pending()))
+	}
+	srv.Start()
+	head := srv.Head("specs")
+	if res, err := r.PushPending(context.Background()); err != nil || len(res) != 0 || srv.Head("specs") != head {
+		t.Fatalf("PushPending after Forget = %v, %v; remote moved %v", res, err, srv.Head("specs") != head)
 	}
 }
 

@@ -77,6 +77,21 @@ func (r *Repo) Pending() []Outcome {
 	return append([]Outcome(nil), r.pending...)
 }
 
+// Forget drops the queued outcome for key ("model/stage"), for when Git
+// moved on without it (a human committed a new intent). It reports whether
+// one was queued.
+func (r *Repo) Forget(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, p := range r.pending {
+		if p.Key() == key {
+			r.pending = append(r.pending[:i], r.pending[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // PendingNotes is the number of notes not yet pushed.
 func (r *Repo) PendingNotes() int {
 	r.mu.Lock()

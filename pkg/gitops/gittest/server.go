@@ -125,7 +125,8 @@ func (s *Server) serve(ln net.Listener) {
 
 // BeforeNextPush runs f once, when the next push starts (before the
 // server advertises its refs): a test can have someone else push in
-// between, so that the push is rejected as non-fast-forward.
+// between, so that the push is rejected as non-fast-forward, or Stop the
+// server mid-push. f runs on the server's goroutine, not the test's.
 func (s *Server) BeforeNextPush(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

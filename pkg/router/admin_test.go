@@ -98,3 +98,35 @@ func TestMetricsRegisterAndUnregisterWithRegisterer(t *testing.T) {
 		t.Fatal("a router created after Close could not register its metrics")
 	}
 }
+
+func TestMetricsCoverShadowFallbackAndRewards(t *testing.T) {
+	live, shadow, rules := backendServer(t, "live"), backendServer(t, "shadow"), backendServer(t, "rules")
+	rt := newTestRouter(t, Options{})
+	r := mkRoute("m", map[string]string{"live": live.URL, "shadow": shadow.URL, "rules": rules.URL, "dead": deadURL(t)}, weights("live", 100))
+	r.Shadow = &traffic.Shadow{Version: "shadow", Percent: 100, Compare: "exact"}
+	mustUpdate(t, rt, r)
+	id := do(rt, "GET", "/v1/m/x", "").Header().Get(hdrRequestID)
+	waitShadow(t, rt, 1)
+	if w := do(rt, "POST", FeedbackPath, `{"request_id":"`+id+`","reward":0.5}`); w.Code != 200 {
+		t.Fatalf("feedback: %d %s", w.Code, w.Body)
+	}
+	r2 := mkRoute("f", map[string]string{"dead": deadURL(t), "rules": rules.URL}, weights("dead", 100))
+	r2.Fallback = "rules"
+	mustUpdate(t, rt, r, r2)
+	do(rt, "GET", "/v1/f/x", "")
+	body := do(rt.MetricsHandler(), "GET", "/metrics", "").Body.String()
+	for _, want := range []string{
+		`switchyard_shadow_comparisons_total{model="m",result="disagree",stage="production",version="shadow"} 1`,
+		`switchyard_shadow_duration_seconds_count{model="m",stage="production",version="shadow"} 1`,
+		`switchyard_rewards_total{model="m",stage="production",version="live"} 1`,
+		`switchyard_reward_sum{model="m",stage="production",version="live"} 0.5`,
+		`switchyard_fallbacks_total{model="f",stage="production",version="dead"} 1`,
+		`switchyard_requests_total{code="502",model="f",stage="production",version="dead"} 1`,
+		`switchyard_requests_total{code="200",model="f",stage="production",version="rules"} 1`,
+		`switchyard_routes 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -27,7 +27,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	tokenEnv := fs.String("token-env", "SWITCHYARD_GIT_TOKEN", "environment variable holding the HTTPS token for --repo")
 	sshKey := fs.String("ssh-key", "", "private key file for an ssh --repo")
 	webhookEnv := fs.String("webhook-secret-env", "SWITCHYARD_WEBHOOK_SECRET", "environment variable holding the GitHub webhook secret (unset: no webhook)")
-	ghAPI := fs.String("github-api", "https://api.github.com/", "GitHub API URL for --push pr (GitHub Enterprise: https://HOST/api/v3/)")
+	ghAPI := fs.String("github-api", "", "GitHub Enterprise API URL for --push pr, e.g. https://HOST/api/v3/ (default: github.com)")
 	ghTokenEnv := fs.String("github-token-env", "GITHUB_TOKEN", "environment variable holding the GitHub token for --push pr")
 	logFormat := fs.String("log", "text", "log format: text | json")
 	if err := fs.Parse(args); err != nil {

@@ -14,10 +14,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-dev/switchyard/pkg/diag"
@@ -106,7 +106,11 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		if !ok {
 			return nil, fmt.Errorf("--push pr needs a GitHub repository URL, got %q", o.Repo)
 		}
-		gh, err := gitops.NewGitHub(&http.Client{Timeout: 30 * time.Second}, o.GitHubAPI, o.GitHubToken, owner, name)
+		api := o.GitHubAPI
+		if strings.TrimSuffix(api, "/") == "https://api.github.com" {
+			api = "" // github.com itself, not an Enterprise URL
+		}
+		gh, err := gitops.NewGitHub(&http.Client{Timeout: 30 * time.Second}, api, o.GitHubToken, owner, name)
 		if err != nil {
 			return nil, err
 		}
@@ -233,11 +237,7 @@ func (a *repoAdapter) Fetch(ctx context.Context) (string, error) {
 }
 
 func (a *repoAdapter) Tree(ctx context.Context, commit string) (fs.FS, error) {
-	g, err := git.PlainOpen(a.repo.Dir())
-	if err != nil {
-		return nil, fmt.Errorf("open clone: %w", err)
-	}
-	fsys, _, err := gitops.TreeFS(g, commit)
+	fsys, _, err := a.repo.TreeAt(commit)
 	return fsys, err
 }
 

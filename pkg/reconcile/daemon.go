@@ -45,9 +45,10 @@ type Outcome struct {
 	File string // repo-relative spec file of the model
 }
 
-// Checker loads, validates and policy-checks a tree. Diagnostics with
+// Checker loads, validates and policy-checks the tree of commit, judged
+// against base (the tree in force; nil before the first). Diagnostics with
 // severity error mean the tree must not be applied.
-type Checker func(ctx context.Context, fsys fs.FS) (*spec.Tree, []diag.Diagnostic)
+type Checker func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree) (*spec.Tree, []diag.Diagnostic)
 
 // Target applies a whole routing table to one router.
 type Target interface {
@@ -299,7 +300,10 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading commit %s: %w", short(head), err)
 	}
-	tree, diags := d.deps.Check(ctx, fsys)
+	d.mu.Lock()
+	base := d.tree
+	d.mu.Unlock()
+	tree, diags := d.deps.Check(ctx, head, fsys, base)
 	if diag.HasErrors(diags) || tree == nil {
 		n := 0
 		for _, dg := range diags {

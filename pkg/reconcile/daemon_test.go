@@ -211,7 +211,7 @@ func (s *memStore) All() (map[string][]byte, error) {
 	return c, nil
 }
 
-func check(ctx context.Context, fsys fs.FS) (*spec.Tree, []diag.Diagnostic) {
+func check(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree) (*spec.Tree, []diag.Diagnostic) {
 	return spec.Load(fsys, "rollouts")
 }
 

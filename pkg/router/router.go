@@ -42,6 +42,11 @@ type Options struct {
 	ShadowQueue   int
 	ShadowWorkers int
 	ShadowTimeout time.Duration
+	// ShadowPipeline, above 1, lets each shadow worker send up to that
+	// many waiting copies to an http:// shadow in one write over its own
+	// connection (HTTP/1.1 pipelining) instead of one by one through
+	// Transport: far less CPU per copy, for shadows that handle pipelining.
+	ShadowPipeline int
 	// MaxBodyBytes is the most of a request or response body buffered for
 	// shadow copies, comparisons and fallback replays (default 1 MiB).
 	// Larger requests are proxied without a shadow copy or a fallback.

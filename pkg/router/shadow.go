@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // shadowJob is one live request copied for the shadow, with the live
@@ -86,15 +87,20 @@ func (q *shadowQueue) enqueue(x *exchange) {
 
 func (q *shadowQueue) work() {
 	defer q.wg.Done()
+	var p *pipeliner
+	if q.rt.opts.ShadowPipeline > 1 {
+		p = newPipeliner(q)
+		defer p.close()
+	}
 	for {
 		select {
 		case j := <-q.jobs:
-			q.run(j)
+			q.handle(p, j)
 		case <-q.done:
 			for {
 				select {
 				case j := <-q.jobs:
-					q.run(j)
+					q.handle(p, j)
 				default:
 					return
 				}
@@ -103,43 +109,91 @@ func (q *shadowQueue) work() {
 	}
 }
 
-// run sends one copy and records how its answer compares with the live one.
+// handle sends a copy through the transport, or, when pipelining, with
+// whatever copies for the same shadow are already waiting.
+func (q *shadowQueue) handle(p *pipeliner, j *shadowJob) {
+	if p == nil || j.sr.to.target.Scheme != "http" {
+		q.run(j)
+		return
+	}
+	batch := append(p.batch[:0], j)
+	var other *shadowJob
+	for other == nil && len(batch) < q.rt.opts.ShadowPipeline {
+		select {
+		case j2 := <-q.jobs:
+			if j2.sr.to.target.Host == j.sr.to.target.Host && j2.sr.to.target.Scheme == "http" {
+				batch = append(batch, j2)
+			} else {
+				other = j2
+			}
+			continue
+		default:
+		}
+		break
+	}
+	p.batch = batch
+	p.send(batch)
+	clear(p.batch)
+	if other != nil {
+		q.handle(p, other)
+	}
+}
+
+// run sends one copy through the transport and records how its answer
+// compares with the live one.
 func (q *shadowQueue) run(j *shadowJob) {
 	rt := q.rt
-	defer rt.putBuf(j.live)
 	to := j.sr.to
 	ctx, cancel := context.WithTimeout(q.ctx, rt.opts.ShadowTimeout)
 	defer cancel()
-	u := &url.URL{Scheme: to.target.Scheme, Host: to.target.Host, Path: joinPath(to.target.Path, j.rest), RawQuery: j.rawQuery}
-	req := (&http.Request{
-		Method: j.method, URL: u, Host: u.Host, Header: j.header,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Body: bodyReader(j.body), ContentLength: int64(len(j.body)),
-	}).WithContext(ctx)
-	if len(j.body) == 0 {
-		req.Body = nil
-	}
+	req := shadowRequest(j).WithContext(ctx)
 	start := rt.now()
 	resp, err := rt.opts.Transport.RoundTrip(req)
 	if err != nil {
-		to.stats.recordShadow(rt.now(), shadowError, rt.now().Sub(start))
-		rt.opts.Logger.Debug("shadow copy failed", "version", to.version, "err", err)
+		q.judge(j, 0, nil, rt.now().Sub(start), err)
 		return
 	}
 	got := rt.getBuf()
 	defer rt.putBuf(got)
-	max := rt.opts.MaxBodyBytes
-	_, err = io.Copy(got, io.LimitReader(resp.Body, max+1))
+	_, err = io.Copy(got, io.LimitReader(resp.Body, rt.opts.MaxBodyBytes+1))
 	// Drain a little more so that the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
 	resp.Body.Close()
-	lat := rt.now().Sub(start)
+	q.judge(j, resp.StatusCode, got, rt.now().Sub(start), err)
+	_ = to
+}
+
+// shadowRequest is the copy of a live request for the shadow version.
+func shadowRequest(j *shadowJob) *http.Request {
+	to := j.sr.to
+	u := &url.URL{Scheme: to.target.Scheme, Host: to.target.Host, Path: joinPath(to.target.Path, j.rest), RawQuery: j.rawQuery}
+	req := &http.Request{
+		Method: j.method, URL: u, Host: u.Host, Header: j.header,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Body: bodyReader(j.body), ContentLength: int64(len(j.body)),
+	}
+	if len(j.body) == 0 {
+		req.Body = nil
+	}
+	return req
+}
+
+// judge records one copy's outcome: an error (failed exchange or 5xx), a
+// drop (answer too large to compare), an agreement or a disagreement. It
+// releases the live answer.
+func (q *shadowQueue) judge(j *shadowJob, code int, got *bytes.Buffer, lat time.Duration, err error) {
+	rt := q.rt
+	to := j.sr.to
+	defer rt.putBuf(j.live)
 	switch {
-	case err != nil || resp.StatusCode >= 500:
+	case err != nil || code >= 500:
+		if err != nil {
+			rt.opts.Logger.Debug("shadow copy failed", "version", to.version, "err", err)
+		}
 		to.stats.recordShadow(rt.now(), shadowError, lat)
-	case int64(got.Len()) > max:
+	case int64(got.Len()) > rt.opts.MaxBodyBytes:
 		to.stats.recordShadow(rt.now(), shadowDropped, 0)
-	case resp.StatusCode == j.liveCode && sameBody(j.live.Bytes(), got.Bytes(), j.sr.json, j.sr.tolerance):
+	case code == j.liveCode && sameBody(j.live.Bytes(), got.Bytes(), j.sr.json, j.sr.tolerance):
 		to.stats.recordShadow(rt.now(), shadowAgree, lat)
 	default:
 		to.stats.recordShadow(rt.now(), shadowDisagree, lat)

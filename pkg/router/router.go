@@ -27,9 +27,9 @@ import (
 type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Transport carries live and shadow requests (default: a shared
-	// http.Transport tuned for many keep-alive connections per backend,
-	// with BackendTimeout as its response header timeout).
+	// Transport carries live and shadow requests (default: the router's
+	// own keep-alive HTTP/1.1 transport, see leanTransport, with
+	// BackendTimeout as its response header timeout).
 	Transport http.RoundTripper
 	// BackendTimeout bounds the wait for a live backend's response headers
 	// when the default transport is used (default 30s).
@@ -71,7 +71,7 @@ func (o *Options) defaults() {
 		o.BackendTimeout = 30 * time.Second
 	}
 	if o.Transport == nil {
-		o.Transport = newTransport(o.BackendTimeout)
+		o.Transport = newLeanTransport(o.BackendTimeout)
 	}
 	if o.ShadowQueue <= 0 {
 		o.ShadowQueue = 1024
@@ -234,6 +234,9 @@ func (rt *Router) MetricsHandler() http.Handler { return rt.metrics.handler() }
 // also unregisters the metrics from Options.Registerer.
 func (rt *Router) Shutdown(ctx context.Context) error {
 	err := rt.shadow.shutdown(ctx)
+	if c, ok := rt.opts.Transport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	rt.mu.Lock()
 	rt.metrics.unregister()
 	rt.mu.Unlock()

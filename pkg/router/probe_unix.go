@@ -1,0 +1,36 @@
+//go:build unix
+
+package router
+
+import (
+	"net"
+	"syscall"
+)
+
+// alive reports whether an idle connection is still open and quiet: one
+// non-blocking read must find nothing to read (EAGAIN), neither the end of
+// the stream nor unexpected bytes.
+func alive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	ok = true
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, err := syscall.Read(int(fd), buf[:])
+		switch {
+		case err == syscall.EAGAIN || err == syscall.EINTR: // open and quiet
+		case err != nil, n == 0: // broken, or closed by the backend
+			ok = false
+		default: // n > 0: bytes nobody asked for
+			ok = false
+		}
+		return true // never wait
+	})
+	return ok && err == nil
+}

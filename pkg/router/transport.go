@@ -30,8 +30,9 @@ type leanTransport struct {
 	now           func() time.Time
 	tls           *http.Transport
 
-	mu   sync.Mutex
-	idle map[string][]*leanConn
+	mu        sync.Mutex
+	idle      map[string][]*leanConn
+	lastSweep time.Time
 }
 
 var _ http.RoundTripper = (*leanTransport)(nil)
@@ -76,15 +77,41 @@ func (t *leanTransport) get(host string) *leanConn {
 }
 
 func (t *leanTransport) put(host string, c *leanConn) {
-	c.idleAt = t.now()
+	now := t.now()
+	c.idleAt = now
+	var expired []*leanConn
 	t.mu.Lock()
 	if len(t.idle[host]) < t.maxIdle {
 		t.idle[host] = append(t.idle[host], c)
 		c = nil
 	}
+	// Now and then, close what idled too long, such as the connections to
+	// backends that left the routing table.
+	if now.Sub(t.lastSweep) > t.idleTimeout {
+		t.lastSweep = now
+		for h, l := range t.idle {
+			kept := l[:0]
+			for _, ic := range l {
+				if now.Sub(ic.idleAt) < t.idleTimeout {
+					kept = append(kept, ic)
+				} else {
+					expired = append(expired, ic)
+				}
+			}
+			clear(l[len(kept):])
+			if len(kept) == 0 {
+				delete(t.idle, h)
+			} else {
+				t.idle[h] = kept
+			}
+		}
+	}
 	t.mu.Unlock()
 	if c != nil {
 		c.c.Close()
+	}
+	for _, ic := range expired {
+		ic.c.Close()
 	}
 }
 

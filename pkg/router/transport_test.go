@@ -167,3 +167,37 @@ func TestAliveProbe(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestIdleConnectionsExpire(t *testing.T) {
+	a := backendServer(t, "a")
+	clock := newFakeClock()
+	tr := newLeanTransport(0)
+	tr.now = clock.Now
+	get := func() {
+		resp, err := tr.RoundTrip(httptest.NewRequest("GET", a.URL+"/x", nil).WithContext(t.Context()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get()
+	host := strings.TrimPrefix(a.URL, "http://")
+	if n := len(tr.idle[host]); n != 1 {
+		t.Fatalf("%d idle connections after one request, want 1", n)
+	}
+	clock.Advance(2 * tr.idleTimeout)
+	if c := tr.get(host); c != nil {
+		t.Fatal("an expired connection was reused")
+	}
+	get()
+	clock.Advance(2 * tr.idleTimeout)
+	tr.put("other:1", &leanConn{c: nopConn{}}) // any put sweeps
+	if _, ok := tr.idle[host]; ok {
+		t.Fatal("the sweep left an expired connection")
+	}
+}
+
+type nopConn struct{ net.Conn }
+
+func (nopConn) Close() error { return nil }

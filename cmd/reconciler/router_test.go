@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -106,5 +107,19 @@ func TestRouterServesTrafficAndAdminAPI(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("router did not shut down")
+	}
+}
+
+func TestRouterRejectsBadRoutesFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/routes.json"
+	if err := os.WriteFile(bad, []byte(`{"routes":[{"model":"m","stage":"p","path":"/m","backends":{"a":"http://127.0.0.1:1"},"weights":[{"version":"b","percent":100}]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	e := &env{stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "tok" }}
+	code := cmdRouter(context.Background(), e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--routes", bad})
+	if code != exitUsage || !strings.Contains(stderr.String(), `"b"`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 }

@@ -3,6 +3,7 @@ package router
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,11 +110,13 @@ func (m *metrics) handler() http.Handler {
 // use and cached.
 type versionMetrics struct {
 	m                     *metrics
+	mu                    sync.Mutex // guards shadowResults
 	model, stage, version string
 	codes                 [600]atomic.Pointer[counter]
 	duration              prometheus.Observer
 	fallbacks             prometheus.Counter
 	shadowDur             prometheus.Observer
+	shadowResults         map[string]prometheus.Counter
 	rewards, rewardSum    prometheus.Counter
 }
 
@@ -125,8 +128,10 @@ func (m *metrics) forVersion(model, stage, version string) *versionMetrics {
 		duration:  m.duration.WithLabelValues(model, stage, version),
 		fallbacks: m.fallbacks.WithLabelValues(model, stage, version),
 		shadowDur: m.shadowDur.WithLabelValues(model, stage, version),
-		rewards:   m.rewards.WithLabelValues(model, stage, version),
-		rewardSum: m.rewardSum.WithLabelValues(model, stage, version),
+		// Created on first use, so that only shadows show these series.
+		shadowResults: map[string]prometheus.Counter{},
+		rewards:       m.rewards.WithLabelValues(model, stage, version),
+		rewardSum:     m.rewardSum.WithLabelValues(model, stage, version),
 	}
 }
 
@@ -147,7 +152,14 @@ func (v *versionMetrics) observe(code int, seconds float64, fellBack bool) {
 }
 
 func (v *versionMetrics) shadow(result string, seconds float64) {
-	v.m.shadowCmp.WithLabelValues(v.model, v.stage, v.version, result).Inc()
+	v.mu.Lock()
+	c, ok := v.shadowResults[result]
+	if !ok {
+		c = v.m.shadowCmp.WithLabelValues(v.model, v.stage, v.version, result)
+		v.shadowResults[result] = c
+	}
+	v.mu.Unlock()
+	c.Inc()
 	if result != shadowDropped {
 		v.shadowDur.Observe(seconds)
 	}

@@ -131,6 +131,7 @@ type Router struct {
 // New returns a router with an empty table (every path answers 404) and
 // starts its shadow workers; Close stops them.
 func New(opts Options) *Router {
+	ownTransport := opts.Transport == nil
 	opts.defaults()
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -150,6 +151,14 @@ func New(opts Options) *Router {
 	rt.exch.New = func() any { return new(exchange) }
 	rt.table.Store(&compiled{byPath: map[string]*route{}, byName: map[string]*route{}})
 	rt.shadow = newShadowQueue(rt)
+	rt.shadow.transport = opts.Transport
+	if ownTransport {
+		// Shadows get their own pool, whose deadline bounds each whole
+		// copy: no timer per copy.
+		st := newLeanTransport(opts.ShadowTimeout)
+		st.wholeTimeout = opts.ShadowTimeout
+		rt.shadow.transport, rt.shadow.bounded = st, true
+	}
 	return rt
 }
 
@@ -234,8 +243,10 @@ func (rt *Router) MetricsHandler() http.Handler { return rt.metrics.handler() }
 // also unregisters the metrics from Options.Registerer.
 func (rt *Router) Shutdown(ctx context.Context) error {
 	err := rt.shadow.shutdown(ctx)
-	if c, ok := rt.opts.Transport.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+	for _, t := range []http.RoundTripper{rt.opts.Transport, rt.shadow.transport} {
+		if c, ok := t.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
 	}
 	rt.mu.Lock()
 	rt.metrics.unregister()

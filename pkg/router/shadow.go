@@ -38,6 +38,10 @@ type shadowQueue struct {
 	wg       sync.WaitGroup
 	ctx      context.Context
 	cancel   context.CancelFunc
+	// transport sends the copies; bounded says that it bounds each
+	// exchange by ShadowTimeout itself.
+	transport http.RoundTripper
+	bounded   bool
 }
 
 func newShadowQueue(rt *Router) *shadowQueue {
@@ -144,11 +148,15 @@ func (q *shadowQueue) handle(p *pipeliner, j *shadowJob) {
 func (q *shadowQueue) run(j *shadowJob) {
 	rt := q.rt
 	to := j.sr.to
-	ctx, cancel := context.WithTimeout(q.ctx, rt.opts.ShadowTimeout)
-	defer cancel()
+	ctx := q.ctx
+	if !q.bounded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(q.ctx, rt.opts.ShadowTimeout)
+		defer cancel()
+	}
 	req := shadowRequest(j).WithContext(ctx)
 	start := rt.now()
-	resp, err := rt.opts.Transport.RoundTrip(req)
+	resp, err := q.transport.RoundTrip(req)
 	if err != nil {
 		q.judge(j, 0, nil, rt.now().Sub(start), err)
 		return

@@ -25,10 +25,13 @@ import (
 type leanTransport struct {
 	dialer        net.Dialer
 	headerTimeout time.Duration // 0: none
-	idleTimeout   time.Duration
-	maxIdle       int // per host
-	now           func() time.Time
-	tls           *http.Transport
+	// wholeTimeout, when set, bounds the whole exchange, body included
+	// (the shadow's transport), instead of the header alone.
+	wholeTimeout time.Duration
+	idleTimeout  time.Duration
+	maxIdle      int // per host
+	now          func() time.Time
+	tls          *http.Transport
 
 	mu        sync.Mutex
 	idle      map[string][]*leanConn
@@ -195,7 +198,10 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 		}
 		return fail(err)
 	}
-	if t.headerTimeout > 0 {
+	switch {
+	case t.wholeTimeout > 0:
+		_ = c.c.SetDeadline(time.Now().Add(t.wholeTimeout))
+	case t.headerTimeout > 0:
 		_ = c.c.SetReadDeadline(time.Now().Add(t.headerTimeout))
 	}
 	var resp *http.Response
@@ -214,7 +220,7 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 		}
 		// 1xx interim answers (100 Continue, 103 Early Hints) are not passed on.
 	}
-	if t.headerTimeout > 0 {
+	if t.headerTimeout > 0 && t.wholeTimeout == 0 {
 		_ = c.c.SetReadDeadline(time.Time{})
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {

@@ -111,7 +111,7 @@ model "fraud" "production" {
     %s
     bake          = "1500ms"
     interval      = "500ms"
-    failure_limit = 1
+    failure_limit = 0
   }
 
   check "errors" {

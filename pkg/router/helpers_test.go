@@ -2,7 +2,6 @@ package router
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -130,5 +129,3 @@ func find(t testing.TB, s traffic.Stats, model, stage, version string) traffic.V
 func mkRoute(model string, backends map[string]string, ws []traffic.Weight) traffic.Route {
 	return traffic.Route{Model: model, Stage: "production", Path: "/v1/" + model, Backends: backends, Weights: ws}
 }
-
-var _ = fmt.Sprint

@@ -27,9 +27,10 @@ import (
 type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Transport carries live and shadow requests (default: the router's
-	// own keep-alive HTTP/1.1 transport, see leanTransport, with
-	// BackendTimeout as its response header timeout).
+	// Transport carries live requests, and shadow copies when it is set
+	// (default: the router's own keep-alive HTTP/1.1 transport, see
+	// leanTransport, with BackendTimeout as its response header timeout;
+	// shadow copies then get a pool of their own).
 	Transport http.RoundTripper
 	// BackendTimeout bounds the wait for a live backend's response headers
 	// when the default transport is used (default 30s).

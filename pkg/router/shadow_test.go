@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -214,5 +213,3 @@ func TestSameBody(t *testing.T) {
 		}
 	}
 }
-
-var _ = fmt.Sprint

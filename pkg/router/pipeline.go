@@ -13,9 +13,10 @@ import (
 // pipeliner is one shadow worker's own HTTP/1.1 connections, over which it
 // sends several waiting copies in one write and reads their answers in
 // order (HTTP/1.1 pipelining), all in the worker's goroutine. It makes a
-// shadow copy much cheaper than a proxied request; enable it with
+// shadow copy cheaper than a proxied request; enable it with
 // Options.ShadowPipeline for shadows known to handle pipelining (Go's
-// net/http, nginx, uvicorn and most servers do).
+// net/http and nginx do; a server that does not shows up as shadow errors,
+// never as a client failure).
 type pipeliner struct {
 	q     *shadowQueue
 	conns map[string]*pipeConn

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"runtime"
 	"sort"
@@ -13,34 +12,16 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/spec/spectest"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-// manyModels is a tree of n models, one file each, on one builtin router.
-func manyModels(n int, serve string) fstest.MapFS {
-	fsys := fstest.MapFS{"rollouts/routers.hcl": {Data: []byte("router \"edge\" {\n  type   = \"builtin\"\n  listen = \"127.0.0.1:18080\"\n}\n")}}
-	for i := 0; i < n; i++ {
-		fsys[fmt.Sprintf("rollouts/model%04d.hcl", i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf(`model "m%04d" "production" {
-  router = "edge"
-  path   = "/v1/m%04d"
-  serve  = %q
-
-  version "v1" { url = "http://127.0.0.1:9101" }
-  version "v2" { url = "http://127.0.0.1:9102" }
-
-  rollout {
-    strategy = "canary"
-    steps    = [10, 50]
-    bake     = "1m"
-  }
-
-  check "errors" {
-    metric       = "error_rate"
-    max          = 0.01
-    min_requests = 50
-  }
-}
-`, i, i, serve))}
+// manyModels is a repository of n production models, one file each, in
+// every strategy (spectest's generated tree).
+func manyModels(n int) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for name, data := range spectest.Tree(n) {
+		fsys[name] = &fstest.MapFile{Data: data}
 	}
 	return fsys
 }
@@ -61,7 +42,7 @@ func BenchmarkReconcile1000(b *testing.B) {
 	rt := router.New(router.Options{Now: clock.Now})
 	defer rt.Close()
 	d, err := New(Config{PollInterval: time.Hour}, Deps{
-		Repo: treeRepo{manyModels(1000, "v1")}, Check: check,
+		Repo: treeRepo{manyModels(1000)}, Check: check,
 		Routers: routerTargets{rt}, Clock: clock, Store: &memStore{m: map[string][]byte{}},
 	})
 	if err != nil {
@@ -90,7 +71,7 @@ func BenchmarkReconcile1000(b *testing.B) {
 // BenchmarkFirstPass1000 is the first pass over a new head of 1,000
 // models: load, validate, step every model, apply one table.
 func BenchmarkFirstPass1000(b *testing.B) {
-	fsys := manyModels(1000, "v1")
+	fsys := manyModels(1000)
 	for i := 0; i < b.N; i++ {
 		clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
 		rt := router.New(router.Options{Now: clock.Now})

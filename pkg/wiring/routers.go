@@ -91,7 +91,13 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		if logger == nil {
 			logger = slog.New(slog.DiscardHandler)
 		}
-		rt := router.New(router.Options{Now: rs.Now, Logger: logger.With("router", r.Name), Registerer: rs.Registerer})
+		var reg prometheus.Registerer
+		if rs.Registerer != nil {
+			// Several builtin routers share the reconciler's /metrics: a
+			// router label keeps their series apart.
+			reg = prometheus.WrapRegistererWith(prometheus.Labels{"router": r.Name}, rs.Registerer)
+		}
+		rt := router.New(router.Options{Now: rs.Now, Logger: logger.With("router", r.Name), Registerer: reg})
 		ln, err := net.Listen("tcp", r.Listen)
 		if err != nil {
 			rt.Close()

@@ -21,11 +21,15 @@ deny contains finding(m, "serve", "staging_first", msg) if {
 # A version that declares validation (in any stage of the model) is
 # promoted to production only with passing validation evidence, under
 # input.evidence["<model>/<any stage>/<version>"].validation.passed.
+# The evidence is gathered in review (the pull request); a merged commit
+# that the reconciler judges (context.event "push") was gated there, and
+# only evidence that it failed still stops it.
 deny contains finding(m, "serve", "validation_evidence", msg) if {
 	some c in input.changes
 	c.stage == "production"
 	m := model_of(c)
 	not restoring(c, m)
+	not merged
 	declares_validation(c.model, c.to)
 	not validation_passed(c.model, c.to)
 	not validation_failed(c.model, c.to)
@@ -42,6 +46,8 @@ deny contains finding(m, "serve", "validation_evidence", msg) if {
 	validation_failed(c.model, c.to)
 	msg := sprintf("%s failed its offline validation: it cannot be promoted to production", [c.to])
 }
+
+merged if object.get(input.context, "event", "") == "push"
 
 declares_validation(name, version) if {
 	some m in input.models

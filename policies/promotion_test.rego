@@ -129,3 +129,17 @@ test_experiment_winner_allowed if {
 	inp := {"models": [prod_v8], "changes": [promote_v8], "base": {"models": [base, staging_v7]}}
 	not "staging_first" in rules_of(switchyard.deny) with input as inp
 }
+
+test_merged_commit_needs_no_evidence_gathered_in_review if {
+	inp := {"models": [prod_v8_validated], "changes": [promote_v8], "base": {"models": [good]}, "context": {"event": "push"}}
+	not "validation_evidence" in rules_of(switchyard.deny) with input as inp
+}
+
+test_merged_commit_with_failed_evidence_denied if {
+	inp := {
+		"models": [prod_v8_validated], "changes": [promote_v8], "base": {"models": [good]},
+		"context": {"event": "push"},
+		"evidence": {"fraud/staging/v8": {"validation": {"passed": false}}},
+	}
+	"validation_evidence" in rules_of(switchyard.deny) with input as inp
+}

@@ -2,11 +2,17 @@ package wiring
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
 // TestTwoBuiltinRoutersShareTheMetricsRegistry checks that every in-process
@@ -36,5 +42,58 @@ func TestTwoBuiltinRoutersShareTheMetricsRegistry(t *testing.T) {
 	}
 	if !seen["edge"] || !seen["internal"] {
 		t.Fatalf("series by router: %v, want both edge and internal", seen)
+	}
+}
+
+// TestStandaloneRouterDrivenOverItsAdminAPI drives a standalone builtin
+// router (router block with admin and token_env) through its admin API:
+// the table reaches it, and its stats come back for measuring.
+func TestStandaloneRouterDrivenOverItsAdminAPI(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer backend.Close()
+	rt := router.New(router.Options{})
+	defer rt.Close()
+	data := httptest.NewServer(rt)
+	defer data.Close()
+	admin := httptest.NewServer(router.NewAdminHandler(rt, "tok"))
+	defer admin.Close()
+
+	rs := &Routers{Getenv: func(k string) string {
+		if k == "EDGE_TOKEN" {
+			return "tok"
+		}
+		return ""
+	}}
+	defer rs.Close()
+	block := &spec.Router{Name: "edge", Type: "builtin", Admin: admin.URL, TokenEnv: "EDGE_TOKEN"}
+	tgt, err := rs.Target(context.Background(), block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := traffic.Table{Routes: []traffic.Route{{
+		Model: "fraud", Stage: "production", Path: "/v1/fraud",
+		Backends: map[string]string{"v1": backend.URL},
+		Weights:  []traffic.Weight{{Version: "v1", Percent: 100}},
+	}}}
+	if err := tgt.Apply(context.Background(), table); err != nil {
+		t.Fatalf("apply over the admin API: %v", err)
+	}
+	if got := rt.Table(); len(got.Routes) != 1 || got.Routes[0].Path != "/v1/fraud" {
+		t.Fatalf("the standalone router holds %+v", got)
+	}
+	for i := 0; i < 5; i++ {
+		resp, err := http.Get(data.URL + "/v1/fraud/predict")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	st, err := rs.Stats(context.Background(), block, 10*time.Second)
+	if err != nil {
+		t.Fatalf("stats over the admin API: %v", err)
+	}
+	if vs, ok := st.Find("fraud", "production", "v1"); !ok || vs.Requests != 5 {
+		t.Fatalf("stats %+v, want 5 requests on v1", st)
 	}
 }

@@ -34,6 +34,11 @@ func TestMessageGolden(t *testing.T) {
 			o.Reason = "v8 beat v7 on feedback: 0.121 vs 0.104 (always-valid p = 0.003, 2 x 12000 samples)."
 			return o
 		}(), nil},
+		{"promote_control", func() Outcome {
+			o := with(ActionPromote, "v7", "v7")
+			o.Reason = "v7 (control) beats every other variant, always-valid p = 0.004 < alpha 0.05."
+			return o
+		}(), nil},
 		{"conclude", func() Outcome {
 			o := with(ActionConclude, "v7", "v7")
 			o.Reason = "no winner after 20000 samples per variant (always-valid p = 0.41)."

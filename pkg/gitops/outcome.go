@@ -101,6 +101,9 @@ func message(o Outcome, rev *revertInfo) string {
 	case ActionPromote:
 		titleLine = fmt.Sprintf("Promote %s to %s (experiment winner)", key, o.To)
 		summary = fmt.Sprintf("%s promoted %s, the experiment's winner, replacing %s", key, o.To, o.From)
+		if o.From == o.To || o.From == "" {
+			summary = fmt.Sprintf("%s keeps %s, the experiment's winner", key, o.To)
+		}
 		extra = append(extra, "The experiment block is removed.")
 	case ActionConclude:
 		titleLine = "Conclude experiment on " + key

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,7 +142,7 @@ http {
 }
 
 // startProcess starts a router in the foreground and stops it at cleanup.
-func startProcess(t testing.TB, name string, args ...string) {
+func startProcess(t testing.TB, name string, args ...string) int {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	out, err := os.Create(filepath.Join(t.TempDir(), "out.log"))
@@ -163,6 +164,46 @@ func startProcess(t testing.TB, name string, args ...string) {
 			t.Logf("%s output:\n%s", name, b)
 		}
 	})
+	return cmd.Process.Pid
+}
+
+// workerPids lists the nginx workers in the process group of master.
+func workerPids(master int) map[int]bool {
+	out := map[int]bool{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == master {
+			continue
+		}
+		if pg, err := syscall.Getpgid(pid); err == nil && pg == master {
+			out[pid] = true
+		}
+	}
+	return out
+}
+
+// waitReloaded waits (bounded) until nginx has carried out a reload: a
+// worker that was not there before runs, and every worker from before has
+// exited (an old worker may still take a connection with the old config).
+func waitReloaded(t testing.TB, master int, before map[int]bool) {
+	t.Helper()
+	for i := 0; i < 400; i++ {
+		now := workerPids(master)
+		fresh, old := false, false
+		for pid := range now {
+			if before[pid] {
+				old = true
+			} else {
+				fresh = true
+			}
+		}
+		if fresh && !old {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("nginx did not finish reloading within 10 s")
 }
 
 // waitListening waits (bounded) until addr accepts connections.
@@ -291,13 +332,15 @@ func TestNginxReal(t *testing.T) {
 	if err := os.WriteFile(owned, initial, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startProcess(t, bin, "-p", dir, "-c", conf)
+	master := startProcess(t, bin, "-p", dir, "-c", conf)
 	waitListening(t, "tcp", listen)
 	c := newProxyClient(t, listen)
 
+	before := workerPids(master)
 	if err := n.Apply(ctx, table(w("v6", 100), w("v7", 0))); err != nil {
 		t.Fatal(err)
 	}
+	waitReloaded(t, master, before)
 	c.settle("/v1/fraud/predict", nil, "v6", 5)
 	if got := c.count("/v1/fraud/predict", nil, 50); got["v6"] != 50 {
 		t.Errorf("100/0: answers %v, want all v6", got)
@@ -306,9 +349,11 @@ func TestNginxReal(t *testing.T) {
 		t.Errorf("backend saw path %q, want the prefix stripped: /predict", p)
 	}
 
+	before = workerPids(master)
 	if err := n.Apply(ctx, table(w("v6", 50), w("v7", 50))); err != nil {
 		t.Fatal(err)
 	}
+	waitReloaded(t, master, before)
 	c.settle("/v1/fraud/predict", nil, "v7", 1)
 	got := c.count("/v1/fraud/predict", nil, 300)
 	if got["v6"] < 90 || got["v7"] < 90 {
@@ -318,9 +363,11 @@ func TestNginxReal(t *testing.T) {
 	// Sticky by header: one user keeps one version.
 	sticky := table(w("v6", 50), w("v7", 50))
 	sticky.Routes[0].Sticky = "header:x-user-id"
+	before = workerPids(master)
 	if err := n.Apply(ctx, sticky); err != nil {
 		t.Fatal(err)
 	}
+	waitReloaded(t, master, before)
 	user := http.Header{"X-User-Id": {"user-42"}}
 	mine := c.settle("/v1/fraud/predict", user, "", 20)
 	if got := c.count("/v1/fraud/predict", user, 30); got[mine] != 30 {
@@ -330,9 +377,11 @@ func TestNginxReal(t *testing.T) {
 		t.Errorf("sticky without the header: answers %v, want both versions", got)
 	}
 
+	before = workerPids(master)
 	if err := n.Apply(ctx, table(w("v6", 0), w("v7", 100))); err != nil {
 		t.Fatal(err)
 	}
+	waitReloaded(t, master, before)
 	c.settle("/v1/fraud/predict", nil, "v7", 20)
 	if got := c.count("/v1/fraud/predict", nil, 50); got["v7"] != 50 {
 		t.Errorf("0/100: answers %v, want all v7", got)
@@ -357,9 +406,11 @@ func TestNginxReal(t *testing.T) {
 	backends["v8"] = shadowSrv.URL
 	shadow := table(w("v7", 100))
 	shadow.Routes[0].Shadow = &traffic.Shadow{Version: "v8", Percent: 100, Compare: "json"}
+	before = workerPids(master)
 	if err := n.Apply(ctx, shadow); err != nil {
 		t.Fatal(err)
 	}
+	waitReloaded(t, master, before)
 	waitFor(t, seen, func() { c.get("/v1/fraud/score?id=7", nil) }, "/score?id=7")
 	if got := c.count("/v1/fraud/score", nil, 20); got["v7"] != 20 {
 		t.Errorf("with a shadow: answers %v, want all from the live v7", got)
@@ -367,9 +418,11 @@ func TestNginxReal(t *testing.T) {
 
 	// Shadow at 50%: about half the requests are copied.
 	shadow.Routes[0].Shadow.Percent = 50
+	before = workerPids(master)
 	if err := n.Apply(ctx, shadow); err != nil {
 		t.Fatal(err)
 	}
+	waitReloaded(t, master, before)
 	c.settle("/v1/fraud/settle", nil, "v7", 20) // let the old workers go
 	drain(seen)
 	c.count("/v1/fraud/half", nil, 200)
@@ -386,9 +439,11 @@ func TestNginxReal(t *testing.T) {
 	backends["rules"] = versionBackend(t, "rules").URL
 	fallback := table(w("bad", 100))
 	fallback.Routes[0].Fallback = "rules"
+	before = workerPids(master)
 	if err := n.Apply(ctx, fallback); err != nil {
 		t.Fatal(err)
 	}
+	waitReloaded(t, master, before)
 	c.settle("/v1/fraud/predict", nil, "rules", 10)
 }
 

@@ -84,15 +84,11 @@ func cmdRouter(ctx context.Context, e *env, args []string) int {
 		rt.Close()
 		return exitUsage
 	}
-	servers := []*http.Server{
-		{Handler: rt, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
-		{Handler: router.NewAdminHandler(rt, token), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second},
-	}
-	lns := []net.Listener{trafficLn, admin}
-	errc := make(chan error, len(servers))
-	for i, s := range servers {
-		go func(s *http.Server, ln net.Listener) { errc <- s.Serve(ln) }(s, lns[i])
-	}
+	data := router.NewServer(rt, router.ServerOptions{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute})
+	adminSrv := &http.Server{Handler: router.NewAdminHandler(rt, token), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- data.Serve(trafficLn) }()
+	go func() { errc <- adminSrv.Serve(admin) }()
 	logger.Info("router serving", "listen", trafficLn.Addr().String(), "admin", admin.Addr().String())
 
 	code := exitOK
@@ -104,10 +100,11 @@ func cmdRouter(ctx context.Context, e *env, args []string) int {
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	for _, s := range servers {
-		if err := s.Shutdown(shutCtx); err != nil {
-			logger.Warn("shutdown", "err", err)
-		}
+	if err := data.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown", "err", err)
+	}
+	if err := adminSrv.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown", "err", err)
 	}
 	if err := rt.Shutdown(shutCtx); err != nil {
 		logger.Warn("shadow queue not drained", "err", err)

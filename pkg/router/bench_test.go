@@ -69,7 +69,7 @@ func BenchmarkChooseSticky(b *testing.B) {
 	rnd := rt.rands.get()
 	b.ReportAllocs()
 	for b.Loop() {
-		live.choose(req, rnd)
+		live.choose((*stdKeys)(req), rnd)
 	}
 }
 

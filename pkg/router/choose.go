@@ -20,16 +20,50 @@ type backend struct {
 	stats   *versionStats
 	weight  float64 // live percent, > 0 for choices
 	seed    uint64  // per-version hash seed for rendezvous hashing
+
+	// For the lean server: the dial address, the escaped base path without
+	// its trailing slash, and the target's query.
+	hostPort, base, query string
+}
+
+// keySource is what a choice reads of a request: net/http's requests
+// (stdKeys) and the lean server's (leanKeys).
+type keySource interface {
+	// hasHeader reports a non-empty first value of the canonical header.
+	hasHeader(canon string) bool
+	// header is the first value of the canonical header, "" when none.
+	header(canon string) string
+	// cookie is the value of the named cookie, "" when none.
+	cookie(name string) string
+}
+
+// stdKeys reads a net/http request.
+type stdKeys http.Request
+
+func (k *stdKeys) hasHeader(canon string) bool {
+	v := k.Header[canon]
+	return len(v) > 0 && v[0] != ""
+}
+
+func (k *stdKeys) header(canon string) string {
+	if v := k.Header[canon]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (k *stdKeys) cookie(name string) string {
+	if c, err := (*http.Request)(k).Cookie(name); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 // choose picks the version for a request: the preview header first, then the
-// sticky key, then the bandit, then the weighted split. It returns the key it
-// used ("" when none).
-func (r *route) choose(req *http.Request, rnd *rand.Rand) *backend {
-	if r.preview != nil {
-		if v := req.Header[r.previewHdr]; len(v) > 0 && v[0] != "" {
-			return r.preview
-		}
+// sticky key, then the bandit, then the weighted split.
+func (r *route) choose(req keySource, rnd *rand.Rand) *backend {
+	if r.preview != nil && req.hasHeader(r.previewHdr) {
+		return r.preview
 	}
 	key := r.stickyKey(req)
 	if r.bandit != nil {
@@ -41,16 +75,12 @@ func (r *route) choose(req *http.Request, rnd *rand.Rand) *backend {
 	return r.weighted(rnd)
 }
 
-func (r *route) stickyKey(req *http.Request) string {
+func (r *route) stickyKey(req keySource) string {
 	switch r.sticky {
 	case stickyHeader:
-		if v := req.Header[r.stickyName]; len(v) > 0 {
-			return v[0]
-		}
+		return req.header(r.stickyName)
 	case stickyCookie:
-		if c, err := req.Cookie(r.stickyName); err == nil {
-			return c.Value
-		}
+		return req.cookie(r.stickyName)
 	}
 	return ""
 }

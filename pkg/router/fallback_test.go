@@ -141,7 +141,7 @@ func TestBanditExploreFloor(t *testing.T) {
 	counts := map[string]int{}
 	const n = 20000
 	for i := 0; i < n; i++ {
-		counts[live.choose(req, rnd).version]++
+		counts[live.choose((*stdKeys)(req), rnd).version]++
 	}
 	for _, v := range []string{"b", "c"} {
 		if share := float64(counts[v]) / n; math.Abs(share-0.1) > 0.015 {
@@ -153,9 +153,9 @@ func TestBanditExploreFloor(t *testing.T) {
 	mustUpdate(t, rt, r)
 	live, _ = rt.table.Load().lookup("/v1/m")
 	req.Header.Set("X-User", "u1")
-	first := live.choose(req, rnd)
+	first := live.choose((*stdKeys)(req), rnd)
 	for i := 0; i < 10; i++ {
-		if live.choose(req, rnd) != first {
+		if live.choose((*stdKeys)(req), rnd) != first {
 			t.Fatal("a sticky user changed arm")
 		}
 	}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"net"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -71,11 +72,28 @@ func newTestRouter(t testing.TB, opts Options) *Router {
 	return rt
 }
 
-func serve(t testing.TB, h http.Handler) *httptest.Server {
+// served is a router served on 127.0.0.1.
+type served struct{ URL string }
+
+// serve serves rt with the lean Server, as `reconciler router` does.
+func serve(t testing.TB, rt *Router) served {
 	t.Helper()
-	s := httptest.NewServer(h)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(rt, ServerOptions{})
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Close() })
+	return served{URL: "http://" + ln.Addr().String()}
+}
+
+// serveStd serves rt with net/http's server.
+func serveStd(t testing.TB, rt *Router) served {
+	t.Helper()
+	s := httptest.NewServer(rt)
 	t.Cleanup(s.Close)
-	return s
+	return served{URL: s.URL}
 }
 
 func mustUpdate(t testing.TB, rt *Router, routes ...traffic.Route) {

@@ -44,7 +44,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	rnd := rt.rands.get()
-	b := r.choose(req, rnd)
+	b := r.choose((*stdKeys)(req), rnd)
 	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
 	rt.rands.put(rnd)
 
@@ -218,8 +218,8 @@ func (rt *Router) requestID(req *http.Request) string {
 	return id
 }
 
-func saneID(s string) bool {
-	if s == "" || len(s) > maxIDLen {
+func saneID[T string | []byte](s T) bool {
+	if len(s) == 0 || len(s) > maxIDLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -385,7 +385,7 @@ func (rt *Router) getBuf() *bytes.Buffer {
 }
 
 func (rt *Router) putBuf(b *bytes.Buffer) {
-	if b.Cap() > 4<<20 {
+	if b == nil || b.Cap() > 4<<20 {
 		return
 	}
 	rt.bufs.Put(b)

@@ -123,6 +123,7 @@ type Router struct {
 	bufs     sync.Pool // *bytes.Buffer for captured live answers
 	exch     sync.Pool // *exchange
 	copyBufs copyPool
+	lean     *leanTransport // Options.Transport when it is the router's own
 	proxyLog *log.Logger // ReverseProxy's own messages, at debug level
 
 	mu    sync.Mutex // serialises Update and guards stats
@@ -150,6 +151,7 @@ func New(opts Options) *Router {
 	}
 	rt.proxyLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
 	rt.exch.New = func() any { return new(exchange) }
+	rt.lean, _ = opts.Transport.(*leanTransport)
 	rt.table.Store(&compiled{byPath: map[string]*route{}, byName: map[string]*route{}})
 	rt.shadow = newShadowQueue(rt)
 	rt.shadow.transport = opts.Transport

@@ -182,7 +182,7 @@ func TestWeightedSplitMatchesWeights(t *testing.T) {
 	const n = 100000
 	obs := map[string]int{}
 	for i := 0; i < n; i++ {
-		obs[r.choose(req, rnd).version]++
+		obs[r.choose((*stdKeys)(req), rnd).version]++
 	}
 	// 2 degrees of freedom: P(X² > 13.8) = 0.001.
 	if x2 := chiSquare(obs, ws, n); x2 > 13.8 {
@@ -206,7 +206,7 @@ func TestStickyUsersOnlyMoveIntoTheGrowingCanary(t *testing.T) {
 			u := fmt.Sprintf("user-%d", i)
 			req, _ := http.NewRequest("GET", "http://x/v1/m/x", nil)
 			req.Header.Set("x-user-id", u)
-			got[u] = live.choose(req, rnd).version
+			got[u] = live.choose((*stdKeys)(req), rnd).version
 		}
 		return got
 	}

@@ -65,9 +65,8 @@ func (q *shadowQueue) enqueue(x *exchange) {
 	sr := x.r.shadow
 	// A live answer cut short (the client went away) or too large to keep
 	// cannot be compared.
-	if x.overflow || x.code == statusClientGone || q.closed.Load() {
-		sr.to.stats.recordShadow(q.rt.now(), shadowDropped, 0)
-		q.rt.putBuf(x.capture)
+	if x.overflow || x.code == statusClientGone {
+		q.drop(sr, x.capture)
 		return
 	}
 	h := x.in.Header.Clone()
@@ -77,16 +76,29 @@ func (q *shadowQueue) enqueue(x *exchange) {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	j := &shadowJob{
+	q.enqueueJob(sr, &shadowJob{
 		sr: sr, method: x.in.Method, rest: x.rest, rawQuery: x.in.URL.RawQuery,
 		header: h, body: x.body, liveCode: code, live: x.capture,
+	})
+}
+
+// enqueueJob queues a copy, or drops it when the queue is full or closed.
+func (q *shadowQueue) enqueueJob(sr *shadowRoute, j *shadowJob) {
+	if q.closed.Load() {
+		q.drop(sr, j.live)
+		return
 	}
 	select {
 	case q.jobs <- j:
 	default:
-		sr.to.stats.recordShadow(q.rt.now(), shadowDropped, 0)
-		q.rt.putBuf(x.capture)
+		q.drop(sr, j.live)
 	}
+}
+
+// drop counts a copy that is not sent and releases the live answer.
+func (q *shadowQueue) drop(sr *shadowRoute, live *bytes.Buffer) {
+	sr.to.stats.recordShadow(q.rt.now(), shadowDropped, 0)
+	q.rt.putBuf(live)
 }
 
 func (q *shadowQueue) work() {

@@ -1,9 +1,11 @@
 package router
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -205,6 +207,29 @@ func (c *compiled) lookup(path string) (*route, string) {
 	}
 }
 
+// lookupBytes is lookup for the lean server's path bytes, without
+// allocating.
+func (c *compiled) lookupBytes(path []byte) (*route, []byte) {
+	p := path
+	for {
+		if r, ok := c.byPath[string(p)]; ok {
+			return r, path[len(r.path):]
+		}
+		i := bytes.LastIndexByte(p, '/')
+		if i < 0 {
+			return nil, nil
+		}
+		if i == 0 {
+			if len(p) == 1 {
+				return nil, nil
+			}
+			p = p[:1]
+			continue
+		}
+		p = p[:i]
+	}
+}
+
 // stickyKind says where a route's sticky key comes from.
 type stickyKind int
 
@@ -227,6 +252,9 @@ type route struct {
 	shadow       *shadowRoute
 	bandit       *bandit
 	fallback     *backend
+	// lean: every backend is plain http:// behind the router's own
+	// transport, so the lean server may proxy it (fast.go).
+	lean bool
 }
 
 type shadowRoute struct {
@@ -251,6 +279,19 @@ func (rt *Router) compile(t traffic.Table) *compiled {
 				target:  u,
 				stats:   rt.statsFor(tr.Model, tr.Stage, v),
 				seed:    hashString(v),
+			}
+		}
+		r.lean = rt.lean != nil
+		for _, b := range r.backends {
+			u := b.target
+			b.hostPort = u.Host
+			if u.Port() == "" {
+				b.hostPort = net.JoinHostPort(u.Hostname(), "80")
+			}
+			b.base = strings.TrimSuffix((&url.URL{Path: u.Path}).EscapedPath(), "/")
+			b.query = u.RawQuery
+			if u.Scheme != "http" || u.User != nil {
+				r.lean = false
 			}
 		}
 		if tr.Fallback != "" {

@@ -140,6 +140,11 @@ func (t *leanTransport) dial(ctx context.Context, host string) (*leanConn, error
 	return &leanConn{c: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}, nil
 }
 
+// dialHost dials a new connection for the lean server (fast.go).
+func (t *leanTransport) dialHost(host string) (*leanConn, error) {
+	return t.dial(context.Background(), host)
+}
+
 // errStale marks a failure on a reused connection before any answer.
 var errStale = errors.New("reused connection closed before answering")
 

@@ -1,0 +1,792 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// This file is the lean server's request path: a plain HTTP/1.1 request,
+// already read into the connection's buffer, is proxied by writing its
+// head (rewritten) and body to a pooled backend connection and relaying the
+// answer's head and body back, all from the connection's goroutine and
+// without building net/http's request and response values. It does what
+// Router.ServeHTTP does (choice, request id, X-Forwarded-*, fallback,
+// shadow copy, measurements), and is tested against it (server_test.go).
+
+// leanReq is the current request of a lean connection; its slices point
+// into the connection's copy of the head.
+type leanReq struct {
+	method, path, query, host []byte
+	fields                    []field
+	length                    int64 // Content-Length, -1 when absent
+	close                     bool  // the client asked to close
+	id                        []byte
+	nID                       int
+}
+
+// leanKeys gives the choice the lean request's headers and cookies.
+type leanKeys leanReq
+
+func (k *leanKeys) first(canon string) ([]byte, bool) {
+	for i := range k.fields {
+		if is(k.fields[i].name, canon) {
+			return k.fields[i].value, true
+		}
+	}
+	return nil, false
+}
+
+func (k *leanKeys) hasHeader(canon string) bool {
+	v, _ := k.first(canon)
+	return len(v) > 0
+}
+
+func (k *leanKeys) header(canon string) string {
+	v, _ := k.first(canon)
+	return string(v)
+}
+
+func (k *leanKeys) cookie(name string) string { return string(cookieValue(k.fields, name)) }
+
+// parseRequest copies the head (n bytes buffered in br) and parses it;
+// false when the request is not a plain one for the lean path: another
+// protocol version, a percent-encoded or absolute target, a chunked or
+// expected body, an upgrade, no or several Host fields, several
+// Content-Lengths, or anything unusual in the syntax.
+func (fc *clientConn) parseRequest(n int) bool {
+	raw, _ := fc.br.Peek(n)
+	fc.head = append(fc.head[:0], raw...)
+	b := fc.head
+	r := &fc.req
+	*r = leanReq{fields: r.fields[:0], length: -1}
+	i := bytes.Index(b, crlf)
+	line := b[:i]
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 || !isToken(line[:sp]) {
+		return false
+	}
+	r.method, line = line[:sp], line[sp+1:]
+	sp = bytes.IndexByte(line, ' ')
+	if sp <= 0 || string(line[sp+1:]) != "HTTP/1.1" || line[0] != '/' {
+		return false
+	}
+	target := line[:sp]
+	r.path = target
+	if q := bytes.IndexByte(target, '?'); q >= 0 {
+		r.path, r.query = target[:q], target[q+1:]
+		for _, c := range r.query {
+			if !queryChar(c) {
+				return false
+			}
+		}
+	}
+	for _, c := range r.path {
+		if !pathChar[c] {
+			return false
+		}
+	}
+	var ok bool
+	if r.fields, ok = parseFields(b[i+2:], r.fields); !ok {
+		return false
+	}
+	hosts := 0
+	for k := range r.fields {
+		f := &r.fields[k]
+		switch name := f.name; {
+		case hopByHop(name):
+			if is(name, "Transfer-Encoding") || is(name, "Upgrade") {
+				return false
+			}
+			f.drop = true
+		case is(name, "Host"):
+			hosts++
+			r.host = f.value
+		case is(name, "Content-Length"):
+			if r.length >= 0 {
+				return false
+			}
+			if r.length = parseLength(f.value); r.length < 0 {
+				return false
+			}
+		case is(name, "Expect"):
+			return false
+		case is(name, "X-Request-Id"):
+			r.nID++
+			r.id = f.value
+		}
+	}
+	if hosts != 1 {
+		return false
+	}
+	close, upgrade := dropConnectionListed(r.fields)
+	if upgrade {
+		return false
+	}
+	r.close = close
+	if r.nID != 1 || !saneID(r.id) {
+		r.id = nil
+	}
+	return true
+}
+
+// replaced reports the fields the proxy sets itself on the live request
+// (as httputil.ReverseProxy does with SetXForwarded).
+func replaced(name []byte) bool {
+	switch len(name) {
+	case 4:
+		return is(name, "Host")
+	case 9:
+		return is(name, "Forwarded")
+	case 12:
+		return is(name, "X-Request-Id")
+	case 14:
+		return is(name, "Content-Length")
+	case 15:
+		return is(name, "X-Forwarded-For")
+	case 16:
+		return is(name, "X-Forwarded-Host")
+	case 17:
+		return is(name, "X-Forwarded-Proto")
+	}
+	return false
+}
+
+// serveLean proxies the parsed request (its head already consumed) to a
+// version of r, falling back where the route allows, and reports whether
+// the connection may serve another request.
+func (fc *clientConn) serveLean(r *route, rest []byte) bool {
+	rt := fc.s.rt
+	req := &fc.req
+	fc.body = fc.body[:0]
+	if req.length > 0 {
+		_ = fc.c.SetReadDeadline(time.Now().Add(fc.s.opts.BodyTimeout))
+		if int64(cap(fc.body)) < req.length {
+			fc.body = make([]byte, req.length)
+		}
+		fc.body = fc.body[:req.length]
+		if _, err := io.ReadFull(fc.br, fc.body); err != nil {
+			return false
+		}
+	}
+	rnd := rt.rands.get()
+	b := r.choose((*leanKeys)(req), rnd)
+	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
+	rt.rands.put(rnd)
+	id := ""
+	if req.id != nil {
+		id = string(req.id)
+	} else {
+		id = rt.ids.next()
+	}
+	rt.ids.put(id, b.stats)
+	x := &fc.x
+	*x = leanExchange{id: id, closeAfter: req.close || fc.s.closing.Load()}
+	if shadow {
+		x.capture = rt.getBuf()
+	}
+
+	start := rt.now()
+	canFallBack := r.fallback != nil && b != r.fallback
+	res := fc.attempt(r, b, rest, canFallBack)
+	if !res.sent && canFallBack && res.code != statusClientGone {
+		now := rt.now()
+		b.stats.recordRequest(now, now.Sub(start), res.code, true, true)
+		rt.opts.Logger.Debug("answering from the fallback", "model", r.model, "stage", r.stage, "version", b.version, "fallback", r.fallback.version, "err", res.err)
+		b, start = r.fallback, now
+		rt.ids.put(id, b.stats)
+		res = fc.attempt(r, b, rest, false)
+	}
+	if !res.sent && res.code != statusClientGone {
+		if res.code < 500 || res.code > 599 {
+			res.code = http.StatusBadGateway
+		}
+		fc.writeError(res.code, b, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, res.err))
+	}
+	now := rt.now()
+	b.stats.recordRequest(now, now.Sub(start), res.code, isFailure(res.code), false)
+	if x.capture != nil {
+		if res.err == nil && !x.overflow {
+			rt.shadow.enqueueJob(r.shadow, fc.shadowJob(r, rest, res.code))
+		} else {
+			rt.shadow.drop(r.shadow, x.capture)
+		}
+		x.capture = nil
+	}
+	return res.err == nil && !x.closeAfter
+}
+
+// leanExchange is the state of the request being answered.
+type leanExchange struct {
+	id         string
+	closeAfter bool
+	capture    *bytes.Buffer // the live answer, for the shadow's comparison
+	overflow   bool
+}
+
+// attemptResult: code is the status answered or recorded; sent says that
+// the client got an answer (so no other version may answer); err is why
+// the attempt failed, or why the connection must close.
+type attemptResult struct {
+	code int
+	sent bool
+	err  error
+}
+
+// attempt sends the request to b and relays the answer. With failOn5xx a
+// 5xx answer is not relayed, for the fallback to answer instead.
+func (fc *clientConn) attempt(r *route, b *backend, rest []byte, failOn5xx bool) attemptResult {
+	fc.upstreamHead(b, rest)
+	bc, err := fc.roundTrip(b)
+	if err != nil {
+		code := http.StatusBadGateway
+		if isTimeout(err) {
+			code = http.StatusGatewayTimeout
+		}
+		return attemptResult{code: code, err: err}
+	}
+	if bc.std != nil {
+		return fc.relayStd(b, bc, failOn5xx)
+	}
+	h := &fc.resp
+	if failOn5xx && h.status >= 500 {
+		fc.release(b, bc, h, false)
+		return attemptResult{code: h.status, err: statusError{h.status}}
+	}
+	fc.writeResponseHead(b, h.status, h.statusText, h.fields, h.hasDate, h.framing)
+	_, _ = bc.br.Discard(h.n) // copied to the client's buffer
+	h.n = 0
+	res := attemptResult{code: h.status, sent: true}
+	if h.framing != framingNone {
+		res.err = fc.relayBody(bc.br, h.framing, h.length)
+	}
+	fc.release(b, bc, h, res.err == nil)
+	var ce clientError
+	if errors.As(res.err, &ce) {
+		res.code = statusClientGone
+	} else if res.err != nil {
+		// The answer broke off: a failure of the version; the client's
+		// connection is closed, as net/http does for an aborted handler.
+		res.code = http.StatusBadGateway
+	}
+	return res
+}
+
+// clientError is a failed write to the client.
+type clientError struct{ error }
+
+func (e clientError) Unwrap() error { return e.error }
+
+// upstreamHead writes the request head for b into fc.out: the path with
+// the route's prefix replaced by the backend's, Host set to the backend,
+// hop-by-hop fields left out, X-Forwarded-* and X-Request-Id set.
+func (fc *clientConn) upstreamHead(b *backend, rest []byte) {
+	r := &fc.req
+	o := append(fc.out[:0], r.method...)
+	o = append(o, ' ')
+	switch {
+	case b.base == "" && len(rest) == 0:
+		o = append(o, '/')
+	default:
+		o = append(o, b.base...)
+		o = append(o, rest...)
+	}
+	switch {
+	case b.query != "" && len(r.query) > 0:
+		o = append(o, '?')
+		o = append(o, b.query...)
+		o = append(o, '&')
+		o = append(o, r.query...)
+	case b.query != "":
+		o = append(o, '?')
+		o = append(o, b.query...)
+	case len(r.query) > 0:
+		o = append(o, '?')
+		o = append(o, r.query...)
+	}
+	o = append(o, " HTTP/1.1\r\nHost: "...)
+	o = append(o, b.target.Host...)
+	o = append(o, "\r\n"...)
+	for i := range r.fields {
+		f := &r.fields[i]
+		if f.drop || replaced(f.name) {
+			continue
+		}
+		o = appendField(o, f.name, f.value)
+	}
+	if fc.ip != "" {
+		o = append(o, "X-Forwarded-For: "...)
+		o = append(o, fc.ip...)
+		o = append(o, "\r\n"...)
+	}
+	o = append(o, "X-Forwarded-Host: "...)
+	o = append(o, r.host...)
+	o = append(o, "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: "...)
+	o = append(o, fc.x.id...)
+	o = append(o, "\r\n"...)
+	if r.length > 0 || r.length == 0 && sendsZeroLength(r.method) {
+		o = append(o, "Content-Length: "...)
+		o = strconv.AppendInt(o, r.length, 10)
+		o = append(o, "\r\n"...)
+	}
+	fc.out = append(o, "\r\n"...)
+}
+
+// sendsZeroLength: net/http writes "Content-Length: 0" for these methods.
+func sendsZeroLength(m []byte) bool {
+	s := string(m)
+	return s == "POST" || s == "PUT" || s == "PATCH"
+}
+
+func appendField(o, name, value []byte) []byte {
+	o = append(o, name...)
+	o = append(o, ": "...)
+	o = append(o, value...)
+	return append(o, "\r\n"...)
+}
+
+// backendConn is a pooled connection with the answer's head read: parsed
+// into fc.resp, or, when it is not a plain one, read by net/http (std).
+type backendConn struct {
+	*leanConn
+	std *http.Response
+}
+
+// roundTrip writes the request on a pooled connection to b (or a new
+// one) and reads the answer's head, skipping interim 1xx answers. A
+// pooled connection that the backend had closed is retried on another,
+// as leanTransport.RoundTrip does.
+func (fc *clientConn) roundTrip(b *backend) (backendConn, error) {
+	t := fc.s.rt.lean
+	replayable := len(fc.body) == 0
+	for c := t.get(b.hostPort); c != nil; c = t.get(b.hostPort) {
+		if c.br.Buffered() > 0 || (!replayable && !alive(c.c)) {
+			c.c.Close()
+			continue
+		}
+		bc, err := fc.exchange(t, c, true)
+		if !errors.Is(err, errStale) || !replayable {
+			return bc, err
+		}
+		break
+	}
+	c, err := t.dialHost(b.hostPort)
+	if err != nil {
+		return backendConn{}, err
+	}
+	return fc.exchange(t, c, false)
+}
+
+func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (backendConn, error) {
+	fail := func(err error) (backendConn, error) {
+		c.c.Close()
+		return backendConn{}, err
+	}
+	c.bw.Write(fc.out)
+	c.bw.Write(fc.body)
+	if err := c.bw.Flush(); err != nil {
+		if reused {
+			return fail(errors.Join(errStale, err))
+		}
+		return fail(err)
+	}
+	if t.headerTimeout > 0 {
+		_ = c.c.SetReadDeadline(time.Now().Add(t.headerTimeout))
+	}
+	for {
+		n, ok, err := findHead(c.br)
+		if err != nil {
+			var ne net.Error
+			if reused && !(errors.As(err, &ne) && ne.Timeout()) && c.br.Buffered() == 0 {
+				return fail(errors.Join(errStale, err))
+			}
+			return fail(err)
+		}
+		head, _ := c.br.Peek(n)
+		if !ok || !fc.resp.parse(head, string(fc.req.method) == "HEAD") {
+			// Not a plain head (or larger than the buffer): net/http reads it.
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: string(fc.req.method)})
+			if err != nil {
+				return fail(err)
+			}
+			if resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+				continue
+			}
+			if t.headerTimeout > 0 {
+				_ = c.c.SetReadDeadline(time.Time{})
+			}
+			return backendConn{leanConn: c, std: resp}, nil
+		}
+		if fc.resp.status < 200 {
+			if fc.resp.status == http.StatusSwitchingProtocols {
+				return fail(errors.New("the backend switched protocols, which was not asked for"))
+			}
+			_, _ = c.br.Discard(n)
+			continue
+		}
+		if t.headerTimeout > 0 {
+			_ = c.c.SetReadDeadline(time.Time{})
+		}
+		fc.resp.n = n
+		return backendConn{leanConn: c}, nil
+	}
+}
+
+// release discards the answer's head and returns the connection to the
+// pool when its answer was read to the end and it may be reused; a 5xx
+// answer that is not relayed is drained when it is all buffered.
+func (fc *clientConn) release(b *backend, bc backendConn, h *respHead, done bool) {
+	t := fc.s.rt.lean
+	if h.n > 0 {
+		_, _ = bc.br.Discard(h.n)
+		h.n = 0
+	}
+	if !done && h.framing == framingLength && int64(bc.br.Buffered()) >= h.length {
+		_, _ = bc.br.Discard(int(h.length))
+		done = true
+	} else if !done && h.framing == framingNone && !h.close {
+		done = true
+	}
+	if done && !h.close && h.framing != framingClose {
+		t.put(b.hostPort, bc.leanConn)
+		return
+	}
+	bc.c.Close()
+}
+
+// Framings of an answer's body (RFC 9112 §6.3).
+const (
+	framingNone   = iota // HEAD, 1xx, 204, 304
+	framingLength        // Content-Length
+	framingChunked
+	framingClose // until the backend closes the connection
+)
+
+// respHead is a parsed answer head; its slices point into the backend
+// connection's buffer until the head is discarded.
+type respHead struct {
+	n          int // head length, still buffered
+	status     int
+	statusText []byte // "200 OK"
+	fields     []field
+	length     int64
+	framing    int
+	close      bool
+	hasDate    bool
+}
+
+// parse parses a plain answer head; false when net/http should.
+func (h *respHead) parse(b []byte, head bool) bool {
+	*h = respHead{fields: h.fields[:0], length: -1}
+	i := bytes.Index(b, crlf)
+	line := b[:i]
+	if len(line) < 12 || !(string(line[:9]) == "HTTP/1.1 " || string(line[:9]) == "HTTP/1.0 ") || (len(line) > 12 && line[12] != ' ') {
+		return false
+	}
+	h.close = line[7] == '0'
+	st := parseLength(line[9:12])
+	if st < 100 || !validValue(line[12:]) {
+		return false
+	}
+	h.status, h.statusText = int(st), line[9:]
+	var ok bool
+	if h.fields, ok = parseFields(b[i+2:], h.fields); !ok {
+		return false
+	}
+	chunked := false
+	for k := range h.fields {
+		f := &h.fields[k]
+		switch name := f.name; {
+		case hopByHop(name):
+			if is(name, "Transfer-Encoding") {
+				if !is(f.value, "chunked") || chunked {
+					return false // other codings: net/http says what is wrong
+				}
+				chunked = true
+			}
+			f.drop = true
+		case is(name, "Content-Length"):
+			n := parseLength(f.value)
+			if n < 0 || h.length >= 0 && n != h.length {
+				return false
+			}
+			h.length = n
+		case is(name, hdrVersion), is(name, hdrRequestID):
+			f.drop = true
+		case is(name, "Date"):
+			h.hasDate = true
+		}
+	}
+	if close, _ := dropConnectionListed(h.fields); close {
+		h.close = true
+	}
+	switch {
+	case head || h.status < 200 || h.status == http.StatusNoContent || h.status == http.StatusNotModified:
+		h.framing = framingNone
+	case chunked:
+		h.framing = framingChunked
+		for k := range h.fields {
+			if is(h.fields[k].name, "Content-Length") {
+				h.fields[k].drop = true
+			}
+		}
+	case h.length >= 0:
+		h.framing = framingLength
+	default:
+		h.framing = framingClose
+	}
+	return true
+}
+
+// writeResponseHead writes the client's answer head: the backend's status
+// and fields, less hop-by-hop ones, with the version and request id.
+func (fc *clientConn) writeResponseHead(b *backend, status int, statusText []byte, fs []field, hasDate bool, framing int) {
+	w := fc.bw
+	w.WriteString("HTTP/1.1 ")
+	w.Write(statusText)
+	w.WriteString("\r\n")
+	for i := range fs {
+		if !fs[i].drop {
+			w.Write(fs[i].name)
+			w.WriteString(": ")
+			w.Write(fs[i].value)
+			w.WriteString("\r\n")
+		}
+	}
+	fc.writeTail(b, hasDate, framing == framingChunked || framing == framingClose)
+}
+
+// writeTail ends an answer head with the fields the router adds.
+func (fc *clientConn) writeTail(b *backend, hasDate, chunked bool) {
+	w := fc.bw
+	w.WriteString("X-Switchyard-Version: ")
+	w.WriteString(b.version)
+	w.WriteString("\r\nX-Request-Id: ")
+	w.WriteString(fc.x.id)
+	w.WriteString("\r\n")
+	if !hasDate {
+		w.Write(fc.s.date.line(fc.s.rt.now()))
+	}
+	if chunked {
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if fc.x.closeAfter {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// relayBody copies the answer's body from src to the client, re-chunking
+// what is not sized, and flushing whenever src has nothing more buffered
+// (so that streamed answers stream).
+func (fc *clientConn) relayBody(src *bufio.Reader, framing int, n int64) error {
+	switch framing {
+	case framingLength:
+		return fc.relayN(src, n, false)
+	case framingClose:
+		for {
+			if src.Buffered() == 0 {
+				if err := fc.flush(); err != nil {
+					return err
+				}
+				if _, err := src.Peek(1); err == io.EOF {
+					break
+				} else if err != nil {
+					return err
+				}
+			}
+			if err := fc.relayN(src, int64(src.Buffered()), true); err != nil {
+				return err
+			}
+		}
+	case framingChunked:
+		for {
+			line, err := src.ReadSlice('\n')
+			if err != nil {
+				return err
+			}
+			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+			if i := bytes.IndexByte(line, ';'); i >= 0 {
+				line = line[:i]
+			}
+			size := parseHex(trimOWS(line))
+			if size < 0 {
+				return errors.New("malformed chunked answer")
+			}
+			if size == 0 {
+				// Trailers are not passed on.
+				for {
+					l, err := src.ReadSlice('\n')
+					if err != nil {
+						return err
+					}
+					if len(bytes.TrimSpace(l)) == 0 {
+						break
+					}
+				}
+				break
+			}
+			if err := fc.relayN(src, size, true); err != nil {
+				return err
+			}
+			var end [2]byte
+			if _, err := io.ReadFull(src, end[:]); err != nil {
+				return err
+			}
+			if end != [2]byte{'\r', '\n'} {
+				return errors.New("malformed chunked answer")
+			}
+		}
+	}
+	if framing != framingLength {
+		if _, err := fc.bw.WriteString("0\r\n\r\n"); err != nil {
+			return clientError{err}
+		}
+	}
+	return nil
+}
+
+// relayN copies n bytes from src to the client, as one chunk when
+// chunked, capturing them for the shadow's comparison.
+func (fc *clientConn) relayN(src *bufio.Reader, n int64, chunked bool) error {
+	if chunked {
+		fc.bw.Write(strconv.AppendInt(fc.scratch[:0], n, 16))
+		fc.bw.WriteString("\r\n")
+	}
+	for n > 0 {
+		if src.Buffered() == 0 {
+			if err := fc.flush(); err != nil {
+				return err
+			}
+			if _, err := src.Peek(1); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return err
+			}
+		}
+		p, _ := src.Peek(int(min(n, int64(src.Buffered()))))
+		fc.captureBody(p)
+		if _, err := fc.bw.Write(p); err != nil {
+			return clientError{err}
+		}
+		_, _ = src.Discard(len(p))
+		n -= int64(len(p))
+	}
+	if chunked {
+		if _, err := fc.bw.WriteString("\r\n"); err != nil {
+			return clientError{err}
+		}
+	}
+	return nil
+}
+
+func (fc *clientConn) flush() error {
+	if err := fc.bw.Flush(); err != nil {
+		return clientError{err}
+	}
+	return nil
+}
+
+func (fc *clientConn) captureBody(p []byte) {
+	x := &fc.x
+	if x.capture == nil || x.overflow {
+		return
+	}
+	if x.capture.Len()+len(p) > int(fc.s.rt.opts.MaxBodyBytes) {
+		x.overflow = true
+		return
+	}
+	x.capture.Write(p)
+}
+
+// relayStd relays an answer whose head net/http read.
+func (fc *clientConn) relayStd(b *backend, bc backendConn, failOn5xx bool) attemptResult {
+	resp := bc.std
+	if failOn5xx && resp.StatusCode >= 500 {
+		resp.Body.Close()
+		bc.c.Close()
+		return attemptResult{code: resp.StatusCode, err: statusError{resp.StatusCode}}
+	}
+	h := resp.Header
+	removeHopByHop(h)
+	delete(h, hdrVersion)
+	delete(h, hdrRequestID)
+	framing := framingClose
+	switch {
+	case resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0:
+		framing = framingLength
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	case resp.Request.Method == "HEAD" || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified:
+		framing = framingNone
+	}
+	w := fc.bw
+	w.WriteString("HTTP/1.1 ")
+	w.WriteString(resp.Status)
+	w.WriteString("\r\n")
+	_ = h.Write(w)
+	fc.writeTail(b, h.Get("Date") != "", framing == framingClose)
+	res := attemptResult{code: resp.StatusCode, sent: true}
+	if framing != framingNone {
+		// resp.Body undoes the backend's framing; relayBody re-frames.
+		res.err = fc.relayBody(bufio.NewReader(resp.Body), framing, max(resp.ContentLength, 0))
+	}
+	resp.Body.Close()
+	bc.c.Close()
+	if res.err != nil {
+		res.code = http.StatusBadGateway
+		if errors.As(res.err, new(clientError)) {
+			res.code = statusClientGone
+		}
+	}
+	return res
+}
+
+// writeError answers with the router's own JSON error.
+func (fc *clientConn) writeError(code int, b *backend, msg string) {
+	body, _ := json.Marshal(map[string]string{"error": msg})
+	body = append(body, '\n')
+	w := fc.bw
+	w.WriteString("HTTP/1.1 ")
+	w.WriteString(strconv.Itoa(code))
+	w.WriteString(" ")
+	w.WriteString(http.StatusText(code))
+	w.WriteString("\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ")
+	w.WriteString(strconv.Itoa(len(body)))
+	w.WriteString("\r\n")
+	fc.writeTail(b, false, false)
+	w.Write(body)
+}
+
+// shadowJob is the copy of the current request for the route's shadow:
+// the client's fields less hop-by-hop ones (as Router.ServeHTTP copies
+// them), the request id, and a copy of the body.
+func (fc *clientConn) shadowJob(r *route, rest []byte, code int) *shadowJob {
+	req := &fc.req
+	h := make(http.Header, len(req.fields)+2)
+	for i := range req.fields {
+		f := &req.fields[i]
+		if f.drop || is(f.name, "Host") || is(f.name, "Content-Length") || is(f.name, hdrRequestID) {
+			continue
+		}
+		k := http.CanonicalHeaderKey(string(f.name))
+		h[k] = append(h[k], string(f.value))
+	}
+	h[hdrRequestID] = []string{fc.x.id}
+	h["X-Switchyard-Shadow"] = []string{"true"}
+	var body []byte
+	if len(fc.body) > 0 {
+		body = bytes.Clone(fc.body)
+	}
+	return &shadowJob{
+		sr: r.shadow, method: string(req.method), rest: string(rest), rawQuery: string(req.query),
+		header: h, body: body, liveCode: code, live: fc.x.capture,
+	}
+}

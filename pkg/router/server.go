@@ -1,0 +1,382 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ServerOptions configure a Server. Zero values take the defaults noted.
+type ServerOptions struct {
+	// ReadHeaderTimeout bounds reading a request's head (default 10s).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends nothing (default 2m).
+	IdleTimeout time.Duration
+	// BodyTimeout bounds reading a request's body on the lean path (default 60s).
+	BodyTimeout time.Duration
+}
+
+func (o *ServerOptions) defaults() {
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 60 * time.Second
+	}
+}
+
+// Server serves a Router's data plane over HTTP/1.1, faster than
+// net/http's server with the router as its handler, with the same answers.
+// Each connection is served by one goroutine that reads a request's head
+// into its buffer and, for a plain request to a route whose versions are
+// http:// backends behind the router's own transport, proxies it itself
+// (fast.go): no goroutine, context or request value per request, and the
+// backend's answer relayed without being rebuilt. Any other request (the
+// feedback endpoint, an unknown path, HTTP/1.0, an upgrade, a chunked or
+// 100-continue body, an unusual head) hands the connection, with what it
+// has buffered, to a net/http server with Router.ServeHTTP for the rest of
+// its life.
+type Server struct {
+	rt   *Router
+	opts ServerOptions
+	log  *slog.Logger
+	date dateCache
+
+	stdOnce sync.Once
+	std     *http.Server
+	handoff *handoffListener
+
+	readers, writers sync.Pool
+
+	closing atomic.Bool
+	mu      sync.Mutex
+	lns     map[net.Listener]struct{}
+	conns   map[*clientConn]struct{}
+}
+
+// NewServer returns a server for rt's data plane.
+func NewServer(rt *Router, opts ServerOptions) *Server {
+	opts.defaults()
+	s := &Server{
+		rt: rt, opts: opts, log: rt.opts.Logger,
+		lns: map[net.Listener]struct{}{}, conns: map[*clientConn]struct{}{},
+	}
+	s.handoff = &handoffListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	s.std = &http.Server{
+		Handler:           rt,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		ErrorLog:          rt.proxyLog,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown or Close, which make it
+// return http.ErrServerClosed; ln is closed then.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.lns, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				// Out of file descriptors, say: wait, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accepting a connection", "err", err, "retry_in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		fc := s.track(c)
+		if fc == nil {
+			c.Close()
+			continue
+		}
+		go fc.serve()
+	}
+}
+
+// Connection states, for Shutdown to close only idle connections.
+const (
+	connIdle int32 = iota
+	connActive
+	connClosed
+)
+
+// clientConn is one client connection served by the lean path.
+type clientConn struct {
+	s     *Server
+	c     net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	state atomic.Int32
+	ip    string // for X-Forwarded-For
+
+	head    []byte // the current request's head
+	req     leanReq
+	body    []byte
+	out     []byte // the head sent to the backend
+	resp    respHead
+	x       leanExchange
+	scratch []byte
+}
+
+func (s *Server) track(c net.Conn) *clientConn {
+	fc := &clientConn{s: s, c: c}
+	fc.state.Store(connActive)
+	if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+		fc.ip = host
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return nil
+	}
+	s.conns[fc] = struct{}{}
+	return fc
+}
+
+func (s *Server) untrack(fc *clientConn) {
+	s.mu.Lock()
+	delete(s.conns, fc)
+	s.mu.Unlock()
+}
+
+const connBufSize = 8 << 10
+
+func (s *Server) reader(c net.Conn) *bufio.Reader {
+	if br, ok := s.readers.Get().(*bufio.Reader); ok {
+		br.Reset(c)
+		return br
+	}
+	return bufio.NewReaderSize(c, connBufSize)
+}
+
+func (s *Server) writer(c net.Conn) *bufio.Writer {
+	if bw, ok := s.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(c)
+		return bw
+	}
+	return bufio.NewWriterSize(c, connBufSize)
+}
+
+// serve reads and answers requests until the client closes, a timeout, an
+// error, Shutdown, or a request that only net/http can serve.
+func (fc *clientConn) serve() {
+	s, rt := fc.s, fc.s.rt
+	handedOff := false
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("the router's connection handler failed", "remote", fc.ip, "panic", p)
+		}
+		s.untrack(fc)
+		if !handedOff {
+			fc.c.Close()
+			s.readers.Put(fc.br)
+		}
+		if fc.bw != nil {
+			fc.bw.Reset(nil)
+			s.writers.Put(fc.bw)
+		}
+	}()
+	fc.br = s.reader(fc.c)
+	fc.bw = s.writer(fc.c)
+	wait := s.opts.ReadHeaderTimeout
+	for {
+		// Idle until the first byte of the next request.
+		if !fc.state.CompareAndSwap(connActive, connIdle) {
+			return
+		}
+		if fc.br.Buffered() == 0 {
+			_ = fc.c.SetReadDeadline(time.Now().Add(wait))
+			if _, err := fc.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if !fc.state.CompareAndSwap(connIdle, connActive) {
+			return // Shutdown closed it
+		}
+		wait = s.opts.IdleTimeout
+		_ = fc.c.SetReadDeadline(time.Now().Add(s.opts.ReadHeaderTimeout))
+		n, ok, err := findHead(fc.br)
+		if err != nil {
+			return
+		}
+		var r *route
+		var rest []byte
+		if ok && rt.lean != nil && fc.parseRequest(n) && string(fc.req.path) != FeedbackPath {
+			r, rest = rt.table.Load().lookupBytes(fc.req.path)
+		}
+		if r == nil || !r.lean || fc.req.length > rt.opts.MaxBodyBytes {
+			if fc.bw.Flush() == nil {
+				handedOff = s.handOff(fc)
+			}
+			return
+		}
+		_, _ = fc.br.Discard(n)
+		keep := fc.serveLean(r, rest)
+		if !keep || fc.br.Buffered() == 0 {
+			// Answers to pipelined requests go out together.
+			if fc.bw.Flush() != nil {
+				return
+			}
+		}
+		if !keep {
+			return
+		}
+		if cap(fc.body) > 64<<10 {
+			fc.body = nil
+		}
+	}
+}
+
+// handOff gives the connection, with the bytes it has buffered, to the
+// net/http server; false when it is shutting down.
+func (s *Server) handOff(fc *clientConn) bool {
+	s.stdOnce.Do(func() {
+		go func() {
+			if err := s.std.Serve(s.handoff); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("the router's net/http server stopped", "err", err)
+			}
+		}()
+	})
+	_ = fc.c.SetReadDeadline(time.Time{})
+	select {
+	case s.handoff.conns <- &bufferedConn{Conn: fc.c, r: fc.br}:
+		return true
+	case <-s.handoff.done:
+		return false
+	}
+}
+
+// bufferedConn reads first what the lean server had buffered.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// handoffListener feeds handed-off connections to the net/http server.
+type handoffListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return handoffAddr{} }
+
+type handoffAddr struct{}
+
+func (handoffAddr) Network() string { return "handoff" }
+func (handoffAddr) String() string  { return "handoff" }
+
+// Shutdown stops accepting connections, closes idle ones, and waits for
+// the requests in flight to be answered (their connections then close),
+// or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	stdDone := make(chan error, 1)
+	go func() { stdDone <- s.std.Shutdown(ctx) }()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		for fc := range s.conns {
+			if fc.state.CompareAndSwap(connIdle, connClosed) {
+				fc.c.Close()
+			}
+		}
+		left := len(s.conns)
+		s.mu.Unlock()
+		if left == 0 {
+			return <-stdDone
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.stop()
+	s.mu.Lock()
+	for fc := range s.conns {
+		fc.state.Store(connClosed)
+		fc.c.Close()
+	}
+	s.mu.Unlock()
+	return s.std.Close()
+}
+
+func (s *Server) stop() {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for ln := range s.lns {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	s.handoff.Close()
+}
+
+// dateCache formats the Date field once a second.
+type dateCache struct{ v atomic.Pointer[dateLine] }
+
+type dateLine struct {
+	sec  int64
+	line []byte
+}
+
+func (d *dateCache) line(now time.Time) []byte {
+	sec := now.Unix()
+	if l := d.v.Load(); l != nil && l.sec == sec {
+		return l.line
+	}
+	l := &dateLine{sec: sec, line: []byte("Date: " + now.UTC().Format(http.TimeFormat) + "\r\n")}
+	d.v.Store(l)
+	return l.line
+}

@@ -1,9 +1,9 @@
 package router
 
 import (
-	"net"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"

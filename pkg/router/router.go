@@ -124,7 +124,7 @@ type Router struct {
 	exch     sync.Pool // *exchange
 	copyBufs copyPool
 	lean     *leanTransport // Options.Transport when it is the router's own
-	proxyLog *log.Logger // ReverseProxy's own messages, at debug level
+	proxyLog *log.Logger    // ReverseProxy's own messages, at debug level
 
 	mu    sync.Mutex // serialises Update and guards stats
 	stats map[[3]string]*versionStats

@@ -38,7 +38,7 @@ type routerEntry struct {
 	spec    spec.Router
 	target  targets.Target
 	inproc  *router.Router
-	server  *http.Server
+	server  *router.Server
 	stats   func(ctx context.Context, window time.Duration) (traffic.Stats, error)
 	closeFn func()
 }
@@ -103,7 +103,7 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 			rt.Close()
 			return nil, fmt.Errorf("router %q: cannot listen on %s: %w", r.Name, r.Listen, err)
 		}
-		srv := &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+		srv := router.NewServer(rt, router.ServerOptions{ReadHeaderTimeout: 10 * time.Second})
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("router stopped", "router", r.Name, "err", err)

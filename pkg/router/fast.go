@@ -770,23 +770,23 @@ func (fc *clientConn) writeError(code int, b *backend, msg string) {
 // them), the request id, and a copy of the body.
 func (fc *clientConn) shadowJob(r *route, rest []byte, code int) *shadowJob {
 	req := &fc.req
-	h := make(http.Header, len(req.fields)+2)
+	var raw []byte
 	for i := range req.fields {
 		f := &req.fields[i]
 		if f.drop || is(f.name, "Host") || is(f.name, "Content-Length") || is(f.name, hdrRequestID) {
 			continue
 		}
-		k := http.CanonicalHeaderKey(string(f.name))
-		h[k] = append(h[k], string(f.value))
+		raw = appendField(raw, f.name, f.value)
 	}
-	h[hdrRequestID] = []string{fc.x.id}
-	h["X-Switchyard-Shadow"] = []string{"true"}
+	raw = append(raw, "X-Request-Id: "...)
+	raw = append(raw, fc.x.id...)
+	raw = append(raw, "\r\nX-Switchyard-Shadow: true\r\n"...)
 	var body []byte
 	if len(fc.body) > 0 {
 		body = bytes.Clone(fc.body)
 	}
 	return &shadowJob{
 		sr: r.shadow, method: string(req.method), rest: string(rest), rawQuery: string(req.query),
-		header: h, body: body, liveCode: code, live: fc.x.capture,
+		raw: raw, body: body, liveCode: code, live: fc.x.capture,
 	}
 }

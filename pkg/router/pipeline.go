@@ -2,6 +2,8 @@ package router
 
 import (
 	"bufio"
+	"bytes"
+	"strconv"
 	"context"
 	"errors"
 	"io"
@@ -11,23 +13,25 @@ import (
 )
 
 // pipeliner is one shadow worker's own HTTP/1.1 connections, over which it
-// sends several waiting copies in one write and reads their answers in
-// order (HTTP/1.1 pipelining), all in the worker's goroutine. It makes a
-// shadow copy cheaper than a proxied request; enable it with
-// Options.ShadowPipeline for shadows known to handle pipelining (Go's
-// net/http and nginx do; a server that does not shows up as shadow errors,
-// never as a client failure).
+// sends waiting copies and reads their answers, all in the worker's
+// goroutine: no pool, no per-copy context, and the router's own head
+// parser. With Options.ShadowPipeline above 1 it sends up to that many
+// waiting copies in one write and reads their answers in order (HTTP/1.1
+// pipelining), for shadows known to handle pipelining (Go's net/http and
+// nginx do; a server that does not shows up as shadow errors, never as a
+// client failure); otherwise one copy at a time.
 type pipeliner struct {
 	q     *shadowQueue
 	conns map[string]*pipeConn
 	batch []*shadowJob
-	reqs  []*http.Request
+	head  respHead
 }
 
 type pipeConn struct {
 	c    net.Conn
 	br   *bufio.Reader
 	bw   *bufio.Writer
+	used bool        // has carried a copy: the shadow may have closed it since
 	stop func() bool // stops closing c when the queue is cancelled
 }
 
@@ -68,51 +72,147 @@ func (p *pipeliner) conn(host string) (*pipeConn, error) {
 var errPipelineClosed = errors.New("the shadow closed the connection before answering")
 
 // send writes every copy of batch (all to the same host) and judges the
-// answers as they come back; the whole batch shares one ShadowTimeout.
+// answers as they come back; the whole batch shares one ShadowTimeout. A
+// connection that the shadow closed while it idled is replaced once.
 func (p *pipeliner) send(batch []*shadowJob) {
+	p.sendOnce(batch, p.q.rt.now(), true)
+}
+
+func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool) {
 	q, rt := p.q, p.q.rt
-	host := batch[0].sr.to.target.Host
-	fail := func(js []*shadowJob, start time.Time, err error) {
+	to := batch[0].sr.to
+	host := to.hostPort
+	fail := func(js []*shadowJob, err error) {
 		for _, j := range js {
 			q.judge(j, 0, nil, rt.now().Sub(start), err)
 		}
 	}
-	start := rt.now()
 	if err := q.ctx.Err(); err != nil {
-		fail(batch, start, err)
+		fail(batch, err)
 		return
 	}
 	c, err := p.conn(host)
 	if err != nil {
-		fail(batch, start, err)
+		fail(batch, err)
 		return
+	}
+	stale := func(err error) bool {
+		var ne net.Error
+		return mayRetry && c.used && c.br.Buffered() == 0 && !(errors.As(err, &ne) && ne.Timeout())
 	}
 	_ = c.c.SetDeadline(time.Now().Add(rt.opts.ShadowTimeout))
-	p.reqs = p.reqs[:0]
 	for _, j := range batch {
-		req := shadowRequest(j)
-		p.reqs = append(p.reqs, req)
-		if err = req.Write(c.bw); err != nil {
-			break
-		}
+		writeShadowRequest(c.bw, j)
 	}
-	if err == nil {
-		err = c.bw.Flush()
-	}
-	if err != nil {
+	if err = c.bw.Flush(); err != nil {
 		p.drop(host, c)
-		fail(batch, start, err)
-		return
-	}
-	max := rt.opts.MaxBodyBytes
-	for i, j := range batch {
-		resp, err := http.ReadResponse(c.br, p.reqs[i])
-		if err != nil {
-			p.drop(host, c)
-			fail(batch[i:], start, err)
+		if stale(err) {
+			p.sendOnce(batch, start, false)
 			return
 		}
+		fail(batch, err)
+		return
+	}
+	for i, j := range batch {
 		got := rt.getBuf()
+		code, keep, err := p.readAnswer(c, j.method, got)
+		if err != nil && i == 0 && stale(err) {
+			rt.putBuf(got)
+			p.drop(host, c)
+			p.sendOnce(batch, start, false)
+			return
+		}
+		c.used = true
+		if err != nil {
+			rt.putBuf(got)
+			p.drop(host, c)
+			fail(batch[i:], err)
+			return
+		}
+		q.judge(j, code, got, rt.now().Sub(start), nil)
+		rt.putBuf(got)
+		if !keep {
+			p.drop(host, c)
+			if i+1 < len(batch) {
+				// The copies behind it were not answered: send them again.
+				p.sendOnce(batch[i+1:], start, false)
+			}
+			return
+		}
+	}
+}
+
+// writeShadowRequest writes one copy: the live request's method, path
+// (under the shadow's base path) and fields, and its body.
+func writeShadowRequest(w *bufio.Writer, j *shadowJob) {
+	to := j.sr.to
+	w.WriteString(j.method)
+	w.WriteByte(' ')
+	w.WriteString(joinPath(to.base, j.rest))
+	switch {
+	case to.query != "" && j.rawQuery != "":
+		w.WriteString("?" + to.query + "&" + j.rawQuery)
+	case to.query != "":
+		w.WriteString("?" + to.query)
+	case j.rawQuery != "":
+		w.WriteByte('?')
+		w.WriteString(j.rawQuery)
+	}
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(to.target.Host)
+	w.WriteString("\r\n")
+	if j.raw != nil {
+		w.Write(j.raw)
+	} else {
+		_ = j.header.WriteSubset(w, shadowExclude)
+	}
+	if len(j.body) > 0 || j.method == "POST" || j.method == "PUT" || j.method == "PATCH" {
+		w.WriteString("Content-Length: ")
+		w.WriteString(strconv.Itoa(len(j.body)))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+	w.Write(j.body)
+}
+
+// shadowExclude: fields a copy's head gets from writeShadowRequest.
+var shadowExclude = map[string]bool{"Host": true, "Content-Length": true, "Transfer-Encoding": true}
+
+// readAnswer reads one answer into got (at most MaxBodyBytes+1 bytes; up
+// to 256 KiB more are drained so that the connection can carry the next
+// copy) and says whether the connection may be used again.
+func (p *pipeliner) readAnswer(c *pipeConn, method string, got *bytes.Buffer) (code int, keep bool, err error) {
+	max := p.q.rt.opts.MaxBodyBytes
+	for {
+		n, ok, err := findHead(c.br)
+		if err != nil {
+			return 0, false, err
+		}
+		h := &p.head
+		head, _ := c.br.Peek(n)
+		if ok && h.parse(head, method == "HEAD") && (h.framing == framingNone || h.framing == framingLength && h.length <= max+1) {
+			_, _ = c.br.Discard(n)
+			if h.status < 200 {
+				if h.status == http.StatusSwitchingProtocols {
+					return 0, false, errors.New("the shadow switched protocols")
+				}
+				continue
+			}
+			if h.framing == framingLength {
+				if _, err := io.CopyN(got, c.br, h.length); err != nil {
+					return 0, false, err
+				}
+			}
+			return h.status, !h.close, nil
+		}
+		// Anything else, net/http reads.
+		resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
+		if err != nil {
+			return 0, false, err
+		}
+		if resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			continue
+		}
 		_, err = io.Copy(got, io.LimitReader(resp.Body, max+1))
 		// The rest of a large answer must be read before the next one.
 		if err == nil {
@@ -121,19 +221,6 @@ func (p *pipeliner) send(batch []*shadowJob) {
 		var one [1]byte
 		rest, _ := resp.Body.Read(one[:])
 		resp.Body.Close()
-		q.judge(j, resp.StatusCode, got, rt.now().Sub(start), err)
-		rt.putBuf(got)
-		if err != nil || rest > 0 || resp.Close {
-			p.drop(host, c)
-			if i+1 < len(batch) {
-				// The copies behind it were not answered: send them again.
-				if err == nil {
-					p.send(batch[i+1:])
-				} else {
-					fail(batch[i+1:], start, errPipelineClosed)
-				}
-			}
-			return
-		}
+		return resp.StatusCode, err == nil && rest == 0 && !resp.Close, err
 	}
 }

@@ -125,3 +125,37 @@ func TestPipelinedShadowHangingOrFailing(t *testing.T) {
 		t.Fatal("shutdown hung on a pipelined batch")
 	}
 }
+
+// A shadow that closes connections idle for a while costs no copy: the
+// worker's connection is replaced and the copy resent.
+func TestShadowConnectionClosedWhileIdle(t *testing.T) {
+	live := backendServer(t, "v1")
+	shadow := httptest.NewUnstartedServer(live.Config.Handler)
+	shadow.Config.IdleTimeout = 20 * time.Millisecond
+	shadow.Start()
+	t.Cleanup(shadow.Close)
+	for _, pipeline := range []int{0, 8} {
+		t.Run(fmt.Sprint("pipeline ", pipeline), func(t *testing.T) {
+			rt := newTestRouter(t, Options{ShadowPipeline: pipeline, ShadowWorkers: 1})
+			mustUpdate(t, rt, mkShadowRoute(live.URL, shadow.URL, "exact", 0))
+			srv := serve(t, rt)
+			sent := 0
+			for round := 0; round < 3; round++ {
+				for i := 0; i < 5; i++ {
+					resp, err := http.Post(srv.URL+"/v1/m/x", "text/plain", strings.NewReader("same"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					sent++
+				}
+				waitShadow(t, rt, int64(sent))
+				time.Sleep(100 * time.Millisecond) // the shadow closes the idle connection
+			}
+			s := waitShadow(t, rt, int64(sent))
+			if s.ShadowErrors != 0 || s.ShadowPairs != int64(sent) {
+				t.Fatalf("shadow stats %+v, want %d pairs and no errors", s, sent)
+			}
+		})
+	}
+}

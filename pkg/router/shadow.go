@@ -1,6 +1,8 @@
 package router
 
 import (
+	"bufio"
+	"net/textproto"
 	"bytes"
 	"context"
 	"io"
@@ -20,6 +22,7 @@ type shadowJob struct {
 	rest     string
 	rawQuery string
 	header   http.Header
+	raw      []byte // the fields as written, instead of header (lean server)
 	body     []byte
 	liveCode int
 	live     *bytes.Buffer
@@ -104,7 +107,7 @@ func (q *shadowQueue) drop(sr *shadowRoute, live *bytes.Buffer) {
 func (q *shadowQueue) work() {
 	defer q.wg.Done()
 	var p *pipeliner
-	if q.rt.opts.ShadowPipeline > 1 {
+	if q.rt.opts.ShadowPipeline > 1 || q.rt.lean != nil {
 		p = newPipeliner(q)
 		defer p.close()
 	}
@@ -186,6 +189,12 @@ func (q *shadowQueue) run(j *shadowJob) {
 // shadowRequest is the copy of a live request for the shadow version.
 func shadowRequest(j *shadowJob) *http.Request {
 	to := j.sr.to
+	if j.header == nil {
+		j.header = http.Header{}
+		if h, err := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(j.raw), strings.NewReader("\r\n")))).ReadMIMEHeader(); err == nil {
+			j.header = http.Header(h)
+		}
+	}
 	u := &url.URL{Scheme: to.target.Scheme, Host: to.target.Host, Path: joinPath(to.target.Path, j.rest), RawQuery: j.rawQuery}
 	req := &http.Request{
 		Method: j.method, URL: u, Host: u.Host, Header: j.header,

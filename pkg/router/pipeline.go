@@ -3,12 +3,12 @@ package router
 import (
 	"bufio"
 	"bytes"
-	"strconv"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 

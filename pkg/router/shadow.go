@@ -2,11 +2,11 @@ package router
 
 import (
 	"bufio"
-	"net/textproto"
 	"bytes"
 	"context"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"

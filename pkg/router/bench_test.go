@@ -1,7 +1,10 @@
 package router
 
 import (
+	"bufio"
 	"io"
+	"net"
+	"strings"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -112,4 +115,66 @@ func BenchmarkBackendDirect(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// rawRequests sends the same GET over one keep-alive connection per
+// goroutine and reads each answer with the router's own parser, so that
+// the client allocates nothing: allocations per operation are those of
+// the servers on the other end.
+func rawRequests(b *testing.B, addr, path string) {
+	req := []byte("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: bench\r\n\r\n")
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		var h respHead
+		for pb.Next() {
+			if _, err := c.Write(req); err != nil {
+				b.Error(err)
+				return
+			}
+			n, ok, err := findHead(br)
+			head, _ := br.Peek(n)
+			if err != nil || !ok || !h.parse(head, false) || h.status != 200 || h.framing != framingLength {
+				b.Errorf("bad answer %q: %v", head, err)
+				return
+			}
+			_, _ = br.Discard(n + int(h.length))
+		}
+	})
+}
+
+// BenchmarkServerLean90_10 is one request through the lean Server (the
+// data plane of `reconciler router`) on a 90/10 split, from a client that
+// allocates nothing; subtract BenchmarkServerBackendOnly for the router's
+// own allocations.
+func BenchmarkServerLean90_10(b *testing.B) {
+	a, c := benchBackend(b), benchBackend(b)
+	rt := newTestRouter(b, Options{})
+	mustUpdate(b, rt, mkRoute("m", map[string]string{"a": a.URL, "c": c.URL}, weights("a", 90, "c", 10)))
+	s := serve(b, rt)
+	rawRequests(b, strings.TrimPrefix(s.URL, "http://"), "/v1/m/predict")
+}
+
+// BenchmarkServerLeanShadow is BenchmarkServerLean90_10 with every request
+// copied to a shadow and the answers compared as JSON.
+func BenchmarkServerLeanShadow(b *testing.B) {
+	a, c := benchBackend(b), benchBackend(b)
+	rt := newTestRouter(b, Options{})
+	mustUpdate(b, rt, mkShadowRoute(a.URL, c.URL, "json", 0.001))
+	s := serve(b, rt)
+	rawRequests(b, strings.TrimPrefix(s.URL, "http://"), "/v1/m/predict")
+}
+
+// BenchmarkServerBackendOnly is the same client straight to a backend: the
+// backend's own allocations, the floor of the two above.
+func BenchmarkServerBackendOnly(b *testing.B) {
+	a := benchBackend(b)
+	rawRequests(b, strings.TrimPrefix(a.URL, "http://"), "/predict")
 }

@@ -268,8 +268,7 @@ func (fc *clientConn) attempt(r *route, b *backend, rest []byte, failOn5xx bool)
 		res.err = fc.relayBody(bc.br, h.framing, h.length)
 	}
 	fc.release(b, bc, h, res.err == nil)
-	var ce clientError
-	if errors.As(res.err, &ce) {
+	if isClientError(res.err) {
 		res.code = statusClientGone
 	} else if res.err != nil {
 		// The answer broke off: a failure of the version; the client's
@@ -283,6 +282,11 @@ func (fc *clientConn) attempt(r *route, b *backend, rest []byte, failOn5xx bool)
 type clientError struct{ error }
 
 func (e clientError) Unwrap() error { return e.error }
+
+func isClientError(err error) bool {
+	_, ok := err.(clientError)
+	return ok
+}
 
 // upstreamHead writes the request head for b into fc.out: the path with
 // the route's prefix replaced by the backend's, Host set to the backend,
@@ -742,7 +746,7 @@ func (fc *clientConn) relayStd(b *backend, bc backendConn, failOn5xx bool) attem
 	bc.c.Close()
 	if res.err != nil {
 		res.code = http.StatusBadGateway
-		if errors.As(res.err, new(clientError)) {
+		if isClientError(res.err) {
 			res.code = statusClientGone
 		}
 	}

@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"io"
 	"net"
-	"strings"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/pkg/traffic"

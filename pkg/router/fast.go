@@ -395,13 +395,13 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 	}
 	c.bw.Write(fc.out)
 	c.bw.Write(fc.body)
-	if err := c.bw.Flush(); err != nil {
-		if reused {
-			return fail(errors.Join(errStale, err))
-		}
-		return fail(err)
-	}
-	if t.headerTimeout > 0 {
+	writeErr := c.bw.Flush()
+	switch {
+	case writeErr != nil:
+		// The backend may have answered before reading the whole body
+		// (413, say) and closed: its answer is read all the same.
+		_ = c.c.SetReadDeadline(time.Now().Add(earlyAnswerWait))
+	case t.headerTimeout > 0:
 		_ = c.c.SetReadDeadline(time.Now().Add(t.headerTimeout))
 	}
 	for {
@@ -410,6 +410,9 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 			var ne net.Error
 			if reused && !(errors.As(err, &ne) && ne.Timeout()) && c.br.Buffered() == 0 {
 				return fail(errors.Join(errStale, err))
+			}
+			if writeErr != nil {
+				err = writeErr
 			}
 			return fail(err)
 		}
@@ -439,6 +442,7 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 			_ = c.c.SetReadDeadline(time.Time{})
 		}
 		fc.resp.n = n
+		fc.resp.close = fc.resp.close || writeErr != nil
 		return backendConn{leanConn: c}, nil
 	}
 }

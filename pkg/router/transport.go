@@ -145,6 +145,10 @@ func (t *leanTransport) dialHost(host string) (*leanConn, error) {
 	return t.dial(context.Background(), host)
 }
 
+// earlyAnswerWait is how long an answer is awaited after the request could
+// not be written whole.
+const earlyAnswerWait = time.Second
+
 // errStale marks a failure on a reused connection before any answer.
 var errStale = errors.New("reused connection closed before answering")
 
@@ -194,16 +198,18 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
+	writeErr := req.Write(c.bw)
+	if writeErr == nil {
+		writeErr = c.bw.Flush()
 	}
-	if err := c.bw.Flush(); err != nil {
-		if reused {
-			return fail(errors.Join(errStale, err))
-		}
-		return fail(err)
+	if writeErr != nil && ctx.Err() != nil {
+		return fail(writeErr)
 	}
 	switch {
+	case writeErr != nil:
+		// The backend may have answered before reading the whole body
+		// (413, say) and closed: its answer is read all the same.
+		_ = c.c.SetDeadline(time.Now().Add(earlyAnswerWait))
 	case t.wholeTimeout > 0:
 		_ = c.c.SetDeadline(time.Now().Add(t.wholeTimeout))
 	case t.headerTimeout > 0:
@@ -216,6 +222,9 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 			var ne net.Error
 			if reused && !(errors.As(err, &ne) && ne.Timeout()) && c.br.Buffered() == 0 {
 				return fail(errors.Join(errStale, err))
+			}
+			if writeErr != nil {
+				err = writeErr
 			}
 			return fail(err)
 		}
@@ -233,7 +242,10 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 		resp.Body = &upgradedConn{Reader: c.br, c: c.c}
 		return resp, nil
 	}
-	keep := !resp.Close && !req.Close
+	if writeErr != nil {
+		_ = c.c.SetDeadline(time.Time{})
+	}
+	keep := !resp.Close && !req.Close && writeErr == nil
 	resp.Body = &leanBody{r: resp.Body, t: t, host: host, c: c, stop: stop, keep: keep}
 	return resp, nil
 }

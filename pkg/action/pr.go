@@ -2,11 +2,9 @@ package action
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -114,7 +112,7 @@ func (r *runner) judge(ctx context.Context, in judgeInput) (*Report, error) {
 
 	// Shadow evidence for the versions each change serves.
 	for _, c := range changes {
-		for _, v := range changedVersions(c, baseTree, headTree) {
+		for _, v := range plan.ChangedVersions(c, baseTree, headTree) {
 			if e, ok := in.shadow[c.Key()+"/"+v]; ok {
 				ev := rep.evidenceFor(c.Key())
 				if ev.Shadow == nil {
@@ -189,54 +187,6 @@ func attachDiagnostics(p *plan.Plan, ds []diag.Diagnostic) {
 	}
 }
 
-// changedVersions are the versions a change promotes or adds: the served
-// version when it changed, and every version new at the head or whose
-// definition changed.
-func changedVersions(c plan.Change, base, head *spec.Tree) []string {
-	if c.Kind == plan.Remove {
-		return nil
-	}
-	hm := head.Model(c.Model, c.Stage)
-	if hm == nil {
-		return nil
-	}
-	var bm *spec.Model
-	if base != nil {
-		bm = base.Model(c.Model, c.Stage)
-	}
-	set := map[string]bool{}
-	if c.ServeChanged() {
-		set[c.To] = true
-	}
-	for name, v := range hm.Versions {
-		if bm == nil {
-			set[name] = true
-			continue
-		}
-		old, ok := bm.Versions[name]
-		if !ok || !sameVersion(old, v) {
-			set[name] = true
-		}
-	}
-	if hm.Shadow != nil && (bm == nil || bm.Shadow == nil || bm.Shadow.Version != hm.Shadow.Version) {
-		set[hm.Shadow.Version] = true
-	}
-	out := make([]string, 0, len(set))
-	for v := range set {
-		if _, ok := hm.Versions[v]; ok {
-			out = append(out, v)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sameVersion(a, b *spec.Version) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
-}
-
 // validationJob is one version to validate offline.
 type validationJob struct {
 	key, version string
@@ -251,7 +201,7 @@ func (r *runner) validate(ctx context.Context, headFS fs.FS, base, head *spec.Tr
 	var jobs []validationJob
 	for _, c := range changes {
 		hm := head.Model(c.Model, c.Stage)
-		for _, name := range changedVersions(c, base, head) {
+		for _, name := range plan.ChangedVersions(c, base, head) {
 			if v := hm.Versions[name]; v != nil && v.Validation != nil {
 				jobs = append(jobs, validationJob{key: c.Key(), version: name, v: v, file: hm.File})
 			}

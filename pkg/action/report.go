@@ -358,7 +358,7 @@ func writeShadow(b *strings.Builder, c *Evidence) {
 		if n, ok := e["samples"].(float64); ok {
 			s += fmt.Sprintf(" over %s samples", num(n))
 		}
-		if c := str(e, "commit"); c != "" {
+		if c, _ := e["commit"].(string); c != "" {
 			s += fmt.Sprintf(" (commit `%s`)", short(c))
 		}
 		b.WriteString(s + "\n")

@@ -1,6 +1,7 @@
 // Package policy loads Rego v1 policies (package switchyard), prepares
 // their deny and warn rules once, evaluates them against many inputs, and
-// maps each finding back to the spec source it names.
+// maps each finding back to the spec source it names. It also gathers the
+// input's evidence from verdict notes (see Evidence).
 package policy
 
 import (

@@ -58,24 +58,44 @@ func (r *Repo) AddNote(ctx context.Context, commit string, verdict []byte) error
 func (r *Repo) ReadNotes(commit string) ([]json.RawMessage, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	hash, err := r.objectID(context.Background(), commit)
+	h, err := r.objectID(context.Background(), commit)
 	if err != nil {
 		return nil, fmt.Errorf("read notes of %s: %w", commit, err)
 	}
-	h := &hash
+	tree, err := r.remoteNotesTree()
+	if err != nil {
+		return nil, err
+	}
+	return r.notesOf(tree, h)
+}
+
+// remoteNotesTree is the tree of the remote's notes as of the last fetch
+// or push; the zero hash when the remote has none.
+func (r *Repo) remoteNotesTree() (plumbing.Hash, error) {
+	ref, err := r.repo.Reference(remoteNotesRef, true)
+	if err != nil {
+		return plumbing.ZeroHash, nil //nolint:nilerr // no notes yet
+	}
+	nc, err := r.repo.CommitObject(ref.Hash())
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read notes commit %s: %w", ref.Hash(), err)
+	}
+	return nc.TreeHash, nil
+}
+
+// notesOf returns the verdicts attached to target in the notes tree (zero:
+// none) followed by those queued, one per line.
+func (r *Repo) notesOf(tree, target plumbing.Hash) ([]json.RawMessage, error) {
 	var content []byte
-	if ref, err := r.repo.Reference(remoteNotesRef, true); err == nil {
-		nc, err := r.repo.CommitObject(ref.Hash())
-		if err != nil {
-			return nil, fmt.Errorf("read notes commit %s: %w", ref.Hash(), err)
-		}
-		content, _, err = r.noteIn(nc.TreeHash, *h)
+	if !tree.IsZero() {
+		c, _, err := r.noteIn(tree, target)
 		if err != nil {
 			return nil, err
 		}
+		content = c
 	}
 	for _, n := range r.notes {
-		if n.target == *h {
+		if n.target == target {
 			content = appendLine(content, n.data)
 		}
 	}

@@ -1,0 +1,121 @@
+package gitops
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// notedSHAs is "sha:note|note" per commit, sorted (commits made within one
+// second have no order by time).
+func notedSHAs(t *testing.T, got []CommitNotes) []string {
+	t.Helper()
+	var out []string
+	for _, c := range got {
+		var ns []string
+		for _, n := range c.Notes {
+			ns = append(ns, string(n))
+		}
+		if c.Committed.IsZero() {
+			t.Errorf("commit %s without its time", c.SHA)
+		}
+		out = append(out, c.SHA+":"+strings.Join(ns, "|"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sorted(s ...string) []string {
+	sort.Strings(s)
+	return s
+}
+
+func TestIntroducedNotes(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	note := func(sha, v string) {
+		srv.Git("specs", "notes", "--ref", "switchyard", "append", "-m", v, sha)
+	}
+
+	// Before any note: nothing, and no walk needed.
+	initial := mustFetch(t, r)
+	if got, err := r.IntroducedNotes(ctx, "", initial, 0); err != nil || len(got) != 0 {
+		t.Fatalf("no notes: %v, %v", got, err)
+	}
+
+	// A direct commit, then a pull request merged with a merge commit.
+	direct := promote(t, srv)
+	merge := srv.MergeAs("specs", "pr-1", "Merge pull request #1", map[string]string{"README.md": "pr 1\n"})
+	prHead := strings.TrimSpace(srv.Git("specs", "rev-parse", merge+"^2"))
+	note(initial, `{"n":"initial"}`)
+	note(direct, `{"n":"direct"}`)
+	note(prHead, `{"n":"pr head"}`)
+	note(prHead, `{"n":"pr head again"}`)
+	note(merge, `{"n":"merge"}`)
+	if got := mustFetch(t, r); got != merge {
+		t.Fatalf("fetched %s, want the merge %s", got, merge)
+	}
+
+	cases := []struct {
+		name       string
+		base, head string
+		want       []string
+	}{
+		{"everything since the commit in force", initial, merge, sorted(
+			direct+`:{"n":"direct"}`, prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
+		{"the merged branch and the merge", direct, merge, sorted(
+			prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
+		{"nothing in force: what head adds to its first parent", "", merge, sorted(
+			prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
+		{"a base unknown to the clone counts as nothing in force", strings.Repeat("e", 40), merge, sorted(
+			prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
+		{"a single commit", initial, direct, []string{direct + `:{"n":"direct"}`}},
+		{"the head itself is in force", merge, merge, nil},
+		{"a root commit", "", initial, []string{initial + `:{"n":"initial"}`}},
+	}
+	for _, c := range cases {
+		got, err := r.IntroducedNotes(ctx, c.base, c.head, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if g := notedSHAs(t, got); strings.Join(g, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, g, c.want)
+		}
+	}
+
+	// A pull request branched off long ago: what it shares with the
+	// commit in force is not brought in.
+	early := strings.TrimSpace(srv.Git("specs", "commit-tree", initial+"^{tree}", "-p", initial, "-m", "change on an old branch"))
+	mergeEarly := strings.TrimSpace(srv.Git("specs", "commit-tree", merge+"^{tree}", "-p", merge, "-p", early, "-m", "Merge pull request #2"))
+	srv.Git("specs", "update-ref", "refs/heads/main", mergeEarly)
+	note(early, `{"n":"early"}`)
+	mustFetch(t, r)
+	got, err := r.IntroducedNotes(ctx, merge, mergeEarly, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, want := notedSHAs(t, got), []string{early + `:{"n":"early"}`}; strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("an old branch merged:\n got %q\nwant %q", g, want)
+	}
+
+	// The limit keeps the newest commits: the head first.
+	got, err = r.IntroducedNotes(ctx, initial, merge, 1)
+	if err != nil || len(got) != 1 || got[0].SHA != merge {
+		t.Fatalf("limit 1: %+v, %v", got, err)
+	}
+
+	// A verdict queued (the server is down) counts too.
+	srv.Stop()
+	if err := r.AddNote(ctx, merge, []byte(`{"n": "queued"}`)); err == nil {
+		t.Fatal("AddNote with the server down: want an error")
+	}
+	got, err = r.IntroducedNotes(ctx, direct, merge, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sorted(prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}|{"n":"queued"}`)
+	if g := notedSHAs(t, got); strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("with a queued note:\n got %q\nwant %q", g, want)
+	}
+}

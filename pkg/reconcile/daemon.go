@@ -46,9 +46,10 @@ type Outcome struct {
 }
 
 // Checker loads, validates and policy-checks the tree of commit, judged
-// against base (the tree in force; nil before the first). Diagnostics with
-// severity error mean the tree must not be applied.
-type Checker func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree) (*spec.Tree, []diag.Diagnostic)
+// against base, the tree in force, read from commit applied (nil and ""
+// before the first). Diagnostics with severity error mean the tree must
+// not be applied.
+type Checker func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic)
 
 // Target applies a whole routing table to one router.
 type Target interface {
@@ -301,9 +302,9 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 		return fmt.Errorf("reading commit %s: %w", short(head), err)
 	}
 	d.mu.Lock()
-	base := d.tree
+	base, applied := d.tree, d.applied
 	d.mu.Unlock()
-	tree, diags := d.deps.Check(ctx, head, fsys, base)
+	tree, diags := d.deps.Check(ctx, head, fsys, base, applied)
 	if diag.HasErrors(diags) || tree == nil {
 		n := 0
 		for _, dg := range diags {

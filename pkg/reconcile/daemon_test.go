@@ -211,7 +211,7 @@ func (s *memStore) All() (map[string][]byte, error) {
 	return c, nil
 }
 
-func check(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree) (*spec.Tree, []diag.Diagnostic) {
+func check(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
 	return spec.Load(fsys, "rollouts")
 }
 
@@ -419,5 +419,36 @@ func TestRestartRewritesACommitThatNeverLanded(t *testing.T) {
 	}
 	if got := h.target.weights(); got != "v2=100" {
 		t.Fatalf("weights %q after restart, want v2=100", got)
+	}
+}
+
+func TestCheckerSeesTheCommitInForce(t *testing.T) {
+	h := newHarness(t)
+	type call struct{ commit, applied string }
+	var calls []call
+	d, err := New(Config{PollInterval: time.Second}, Deps{
+		Repo: h.repo, Routers: h.target, Clock: h.clock,
+		Check: func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
+			calls = append(calls, call{commit, applied})
+			return check(ctx, commit, fsys, base, applied)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	first := h.repo.commit("v1")
+	h.run(1, time.Second)
+	second := h.repo.commit("v2")
+	h.run(1, time.Second)
+	rejected := h.repo.commitRaw("model {")
+	h.run(1, time.Second)
+	fourth := h.repo.commit("v3")
+	h.run(1, time.Second)
+	// A rejected head is not in force: the next head is judged against
+	// the last one applied.
+	want := []call{{first, ""}, {second, first}, {rejected, second}, {fourth, second}}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Fatalf("checker calls (commit, applied):\n%v\nwant\n%v", calls, want)
 	}
 }

@@ -183,10 +183,12 @@ func (r *Running) Close() {
 // applied, so that a pushed head cannot weaken the rules that judge it; the
 // first commit is judged by its own. A commit the reconciler wrote itself
 // (a Switchyard-Action trailer) is judged with the label
-// "switchyard:<action>", so that policies can let a rollback through.
+// "switchyard:<action>", so that policies can let a rollback through. The
+// policies' evidence is read from the verdict notes of the commits the head
+// brings in (see headEvidence).
 func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) reconcile.Checker {
 	var judges *policy.Set // the policies of the last applied commit
-	return func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree) (*spec.Tree, []diag.Diagnostic) {
+	return func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
 		tree, diags := spec.Load(fsys, path)
 		if diag.HasErrors(diags) || tree == nil {
 			return tree, diags
@@ -215,7 +217,18 @@ func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) re
 				}
 			}
 		}
-		p, err := plan.Make(ctx, base, tree, diags, plan.Options{Policies: set, Context: pctx})
+		var evidence map[string]any
+		if repo != nil && set != nil {
+			ev, err := headEvidence(ctx, repo, applied, commit, base, tree)
+			if err != nil {
+				// Judging without the evidence could let through what it
+				// would deny: the last good commit keeps running instead.
+				return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
+					Summary: "Verdict notes could not be read", Detail: err.Error()})
+			}
+			evidence = ev
+		}
+		p, err := plan.Make(ctx, base, tree, diags, plan.Options{Policies: set, Evidence: evidence, Context: pctx})
 		if err != nil {
 			return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
 				Summary: "Policy evaluation failed", Detail: err.Error()})
@@ -231,9 +244,11 @@ func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) re
 	}
 }
 
-// CommitReader reads a commit's message and author.
+// CommitReader reads a commit's message and author, and the verdict notes
+// of the commits a head brings in (see gitops.Repo.IntroducedNotes).
 type CommitReader interface {
 	CommitInfo(rev string) (gitops.Commit, error)
+	IntroducedNotes(ctx context.Context, base, head string, limit int) ([]gitops.CommitNotes, error)
 }
 
 // repackEvery is how many fetches that brought something new go by

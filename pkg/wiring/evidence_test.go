@@ -1,0 +1,235 @@
+package wiring_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/gitops"
+	"github.com/switchyard-dev/switchyard/pkg/wiring"
+	"github.com/switchyard-dev/switchyard/policies"
+)
+
+// notedRepo is a repository where the commits that commit "head" brings
+// in carry notes.
+type notedRepo struct {
+	notes []gitops.CommitNotes
+	err   error
+	asked []string // "base..head" per IntroducedNotes call
+}
+
+func (r *notedRepo) CommitInfo(rev string) (gitops.Commit, error) {
+	return gitops.Commit{SHA: rev, Author: "Dev <dev@example.com>", Message: "Merge pull request #7\n"}, nil
+}
+
+func (r *notedRepo) IntroducedNotes(_ context.Context, base, head string, _ int) ([]gitops.CommitNotes, error) {
+	r.asked = append(r.asked, base+".."+head)
+	if head != "head" {
+		return nil, r.err
+	}
+	return r.notes, r.err
+}
+
+// noted is a commit with notes, committed at minute min of the day.
+func noted(sha string, min int, notes ...string) gitops.CommitNotes {
+	c := gitops.CommitNotes{SHA: sha, Committed: time.Date(2026, 11, 26, 10, min, 0, 0, time.UTC)}
+	for _, n := range notes {
+		c.Notes = append(c.Notes, json.RawMessage(n))
+	}
+	return c
+}
+
+func validationNote(stage, version string, passed bool) string {
+	return fmt.Sprintf(`{"kind":"validation","model":"fraud","stage":%q,"payload":{"version":%q,"passed":%t,"metric":"accuracy","value":0.8}}`, stage, version, passed)
+}
+
+type fixedClock struct{}
+
+func (fixedClock) Now() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }
+
+// checkSpec serves serve; v2 declares an offline validation.
+func checkSpec(serve string) string {
+	return fmt.Sprintf(`router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:18080"
+}
+
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = %q
+
+  version "v1" { url = "http://127.0.0.1:19101" }
+  version "v2" {
+    url = "http://127.0.0.1:19102"
+    validation {
+      dataset = "datasets/fraud.jsonl"
+      metric  = "accuracy"
+      min     = 0.9
+    }
+  }
+  version "v3" { url = "http://127.0.0.1:19103" }
+
+  rollout {
+    strategy = "canary"
+    steps    = [10, 50]
+  }
+
+  check "errors" {
+    metric = "error_rate"
+    max    = 0.05
+  }
+}
+`, serve)
+}
+
+// checkTree is a commit's tree serving serve, with the default policies
+// or the given ones.
+func checkTree(t *testing.T, serve string, pols map[string]string) fstest.MapFS {
+	t.Helper()
+	fsys := fstest.MapFS{
+		"rollouts/fraud.hcl":   {Data: []byte(checkSpec(serve))},
+		"datasets/fraud.jsonl": {Data: []byte(`{"input": {}, "expected": 1}` + "\n")},
+	}
+	if pols == nil {
+		entries, err := fs.ReadDir(policies.Files, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols = map[string]string{}
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), "_test.rego") && strings.HasSuffix(e.Name(), ".rego") {
+				b, _ := policies.Files.ReadFile(e.Name())
+				pols[e.Name()] = string(b)
+			}
+		}
+	}
+	for name, src := range pols {
+		fsys["policies/"+name] = &fstest.MapFile{Data: []byte(src)}
+	}
+	return fsys
+}
+
+// judge applies the commit in force (serving v1), then judges a head
+// serving serve with the notes of repo.
+func judge(t *testing.T, repo wiring.CommitReader, serve string, pols map[string]string) []diag.Diagnostic {
+	t.Helper()
+	check := wiring.Checker("rollouts", "policies", repo, fixedClock{})
+	ctx := context.Background()
+	base, diags := check(ctx, "base", checkTree(t, "v1", pols), nil, "")
+	if diag.HasErrors(diags) {
+		t.Fatalf("the commit in force is rejected: %+v", diags)
+	}
+	_, diags = check(ctx, "head", checkTree(t, serve, pols), base, "base")
+	return diags
+}
+
+func errorsOf(ds []diag.Diagnostic) []string {
+	var out []string
+	for _, d := range ds {
+		if d.Severity == diag.Error {
+			out = append(out, d.Summary)
+		}
+	}
+	return out
+}
+
+func TestCheckerDeniesAVersionWhoseValidationFailed(t *testing.T) {
+	cases := []struct {
+		name  string
+		notes []gitops.CommitNotes
+		deny  bool
+	}{
+		{"no notes: a merged commit needs no review-time evidence", nil, false},
+		{"failed on the pull request's head", []gitops.CommitNotes{noted("prhead", 1, validationNote("production", "v2", false))}, true},
+		{"failed on the merge commit", []gitops.CommitNotes{noted("prhead", 1), noted("head", 2, validationNote("production", "v2", false))}, true},
+		{"failed in staging counts for production", []gitops.CommitNotes{noted("prhead", 1, validationNote("staging", "v2", false))}, true},
+		{"passed", []gitops.CommitNotes{noted("prhead", 1, validationNote("production", "v2", true))}, false},
+		{"failed, then passed when validated again", []gitops.CommitNotes{
+			noted("first", 1, validationNote("production", "v2", false)),
+			noted("prhead", 2, validationNote("production", "v2", true)),
+		}, false},
+		{"another version failed", []gitops.CommitNotes{noted("prhead", 1, validationNote("production", "v3", false))}, false},
+		{"another model failed", []gitops.CommitNotes{noted("prhead", 1, strings.Replace(validationNote("production", "v2", false), `"fraud"`, `"churn"`, 1))}, false},
+		{"not verdicts", []gitops.CommitNotes{noted("prhead", 1, `{"kind":"validation","passed":false}`, `not json`)}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			repo := &notedRepo{notes: c.notes}
+			diags := judge(t, repo, "v2", nil)
+			var denial *diag.Diagnostic
+			for i, d := range diags {
+				if d.Severity == diag.Error && d.Rule == "validation_evidence" {
+					denial = &diags[i]
+				}
+			}
+			if got := denial != nil; got != c.deny {
+				t.Fatalf("denied = %v, want %v; diagnostics %+v", got, c.deny, diags)
+			}
+			if denial != nil && (!strings.Contains(denial.Summary+denial.Detail, "v2 failed its offline validation") ||
+				denial.File != "rollouts/fraud.hcl" || denial.Line == 0) {
+				t.Fatalf("the denial does not say why, where: %+v", *denial)
+			}
+			if !c.deny && len(errorsOf(diags)) > 0 {
+				t.Fatalf("errors: %v", errorsOf(diags))
+			}
+			if want := []string{"..base", "base..head"}; strings.Join(repo.asked, " ") != strings.Join(want, " ") {
+				t.Fatalf("notes read for %v, want %v", repo.asked, want)
+			}
+		})
+	}
+}
+
+// echoEvidence denies with every evidence entry the policies see.
+var echoEvidence = map[string]string{"echo.rego": `package switchyard
+
+deny contains sprintf("%s %s %v", [key, kind, e.passed]) if {
+	some key, entry in input.evidence
+	some kind, e in entry
+}
+`}
+
+func TestCheckerEvidenceIsForTheVersionsTheHeadChanges(t *testing.T) {
+	repo := &notedRepo{notes: []gitops.CommitNotes{
+		noted("a", 1,
+			validationNote("production", "v2", false),
+			validationNote("staging", "v2", true),
+			validationNote("production", "v3", false),
+			`{"kind":"shadow","model":"fraud","stage":"production","payload":{"version":"v2","passed":true,"agreement":0.99,"samples":900}}`,
+			`{"kind":"rollout","model":"fraud","stage":"production","payload":{"version":"v2","outcome":"succeeded"}}`),
+		noted("b", 2, validationNote("production", "v2", true)),
+	}}
+	got := errorsOf(judge(t, repo, "v2", echoEvidence))
+	sort.Strings(got)
+	want := []string{"fraud/production/v2 shadow true", "fraud/production/v2 validation true", "fraud/staging/v2 validation true"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("evidence seen by the policies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestCheckerRejectsTheHeadWhenNotesCannotBeRead(t *testing.T) {
+	repo := &notedRepo{err: errors.New("object not found")}
+	check := wiring.Checker("rollouts", "policies", repo, fixedClock{})
+	_, diags := check(context.Background(), "head", checkTree(t, "v2", nil), nil, "")
+	got := errorsOf(diags)
+	if len(got) != 1 || got[0] != "Verdict notes could not be read" {
+		t.Fatalf("errors %v, want the notes' read error; diagnostics %+v", got, diags)
+	}
+}
+
+func TestCheckerWithoutPoliciesReadsNoNotes(t *testing.T) {
+	repo := &notedRepo{err: errors.New("must not be read")}
+	check := wiring.Checker("rollouts", "", repo, fixedClock{})
+	_, diags := check(context.Background(), "head", checkTree(t, "v2", nil), nil, "")
+	if errs := errorsOf(diags); len(errs) > 0 || len(repo.asked) > 0 {
+		t.Fatalf("errors %v, notes read %v", errs, repo.asked)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -121,5 +122,75 @@ func TestRouterRejectsBadRoutesFile(t *testing.T) {
 	code := cmdRouter(context.Background(), e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--routes", bad})
 	if code != exitUsage || !strings.Contains(stderr.String(), `"b"`) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// Stopping the router lets a request in flight finish with its answer.
+func TestRouterShutdownFinishesRequestsInFlight(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "slow answer")
+	}))
+	defer backend.Close()
+	routes := filepath.Join(t.TempDir(), "routes.json")
+	table := fmt.Sprintf(`{"routes":[{"model":"m","stage":"production","path":"/v1/m","backends":{"v1":%q},"weights":[{"version":"v1","percent":100}]}]}`, backend.URL)
+	if err := os.WriteFile(routes, []byte(table), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	e := &env{stdout: io.Discard, stderr: stderr, getenv: func(k string) string {
+		if k == defaultRouterTokenEnv {
+			return "tok"
+		}
+		return ""
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int)
+	go func() {
+		done <- cmdRouter(ctx, e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--routes", routes})
+	}()
+	re := regexp.MustCompile(`listen=(\S+) admin=`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		m = re.FindStringSubmatch(stderr.String())
+	}
+	if m == nil {
+		t.Fatalf("router did not start: %s", stderr.String())
+	}
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get("http://" + m[1] + "/v1/m/predict")
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- answer{resp.StatusCode, string(b), err}
+	}()
+	<-entered
+	cancel()
+	a := <-got
+	if a.err != nil || a.code != 200 || a.body != "slow answer" {
+		t.Fatalf("request in flight during shutdown: %d %q %v", a.code, a.body, a.err)
+	}
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("router did not shut down")
+	}
+	if _, err := http.Get("http://" + m[1] + "/v1/m/predict"); err == nil {
+		t.Fatal("the router still takes requests after shutting down")
 	}
 }

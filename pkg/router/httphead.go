@@ -24,13 +24,16 @@ func findHead(br *bufio.Reader) (n int, ok bool, err error) {
 	for {
 		buf, _ := br.Peek(br.Buffered())
 		if i := bytes.Index(buf, crlfcrlf); i >= 0 {
-			if bytes.IndexByte(buf[:i], '\n') >= 0 && bareLF(buf[:i+2]) {
+			if bytes.IndexByte(buf[:i], '\n') >= 0 && bareLF(buf[:i+2], 0) {
 				return 0, false, nil
 			}
 			return i + 4, true, nil
 		}
-		// A head written with bare LFs never shows CRLFCRLF.
-		if bareLF(buf[max(scanned-1, 0):]) {
+		// A head written with bare LFs never shows CRLFCRLF. Only the
+		// bytes that came since the last look need looking at (each LF
+		// with the byte before it: an LF that ended the last look is not
+		// bare for lack of one).
+		if bareLF(buf, scanned) {
 			return 0, false, nil
 		}
 		scanned = len(buf)
@@ -48,9 +51,9 @@ func findHead(br *bufio.Reader) (n int, ok bool, err error) {
 
 var crlfcrlf = []byte("\r\n\r\n")
 
-// bareLF reports an LF not preceded by CR.
-func bareLF(b []byte) bool {
-	for i := 0; i < len(b); i++ {
+// bareLF reports an LF at or after from not preceded by CR.
+func bareLF(b []byte, from int) bool {
+	for i := from; i < len(b); i++ {
 		if b[i] == '\n' && (i == 0 || b[i-1] != '\r') {
 			return true
 		}
@@ -147,8 +150,10 @@ var pathChar = func() (t [256]bool) {
 	return t
 }()
 
-// queryChar: a query is passed on as it came, so any visible byte but '#'.
-func queryChar(c byte) bool { return c > ' ' && c < 0x7f && c != '#' }
+// queryChar: a query is passed on as it came, so any visible byte but '#'
+// and ';' (httputil.ReverseProxy drops the parameters with a ';', so such
+// queries go to net/http).
+func queryChar(c byte) bool { return c > ' ' && c < 0x7f && c != '#' && c != ';' }
 
 // is compares a field name with a canonical name, ignoring ASCII case.
 func is(name []byte, canon string) bool {
@@ -193,7 +198,8 @@ func hopByHop(name []byte) bool {
 }
 
 // dropConnectionListed marks the fields named by the Connection fields
-// (also hop-by-hop); it reports whether one of them names upgrade.
+// (also hop-by-hop), even one called Close, as net/http's proxy removes
+// them; it reports whether they name close and upgrade.
 func dropConnectionListed(fs []field) (close, upgrade bool) {
 	for i := range fs {
 		if !is(fs[i].name, "Connection") {
@@ -208,17 +214,16 @@ func dropConnectionListed(fs []field) (close, upgrade bool) {
 				tok, v = trimOWS(v), nil
 			}
 			switch {
-			case len(tok) == 0:
+			case len(tok) == 0, is(tok, "keep-alive"): // Keep-Alive is dropped anyway
+				continue
 			case is(tok, "close"):
 				close = true
 			case is(tok, "upgrade"):
 				upgrade = true
-			case is(tok, "keep-alive"):
-			default:
-				for k := range fs {
-					if is(fs[k].name, string(tok)) {
-						fs[k].drop = true
-					}
+			}
+			for k := range fs {
+				if is(fs[k].name, string(tok)) {
+					fs[k].drop = true
 				}
 			}
 		}
@@ -263,10 +268,25 @@ func parseHex(b []byte) int64 {
 	return n
 }
 
+// maxCookies is net/http's limit (GODEBUG httpcookiemaxnum, default
+// 3000): Request.Cookie finds nothing in a request with more cookies.
+const maxCookies = 3000
+
 // cookieValue finds the first cookie called name in Cookie field values,
-// as net/http's Request.Cookie does: surrounding quotes are removed, and a
-// value with bytes a cookie may not hold is skipped.
+// as net/http's Request.Cookie does: names are trimmed of spaces and tabs,
+// a part without '=' is a cookie with an empty value, surrounding quotes
+// are removed, a value with bytes a cookie may not hold is skipped, and a
+// request with more than maxCookies cookies has none.
 func cookieValue(fs []field, name string) []byte {
+	n := 0
+	for i := range fs {
+		if is(fs[i].name, "Cookie") {
+			n += bytes.Count(fs[i].value, semicolon) + 1
+		}
+	}
+	if n > maxCookies {
+		return nil
+	}
 	for i := range fs {
 		if !is(fs[i].name, "Cookie") {
 			continue
@@ -279,12 +299,14 @@ func cookieValue(fs []field, name string) []byte {
 			} else {
 				part, v = v, nil
 			}
-			part = bytes.TrimSpace(part)
-			eq := bytes.IndexByte(part, '=')
-			if eq < 0 || string(part[:eq]) != name {
+			part = trimOWS(part)
+			key, val := part, part[len(part):]
+			if eq := bytes.IndexByte(part, '='); eq >= 0 {
+				key, val = trimOWS(part[:eq]), part[eq+1:]
+			}
+			if string(key) != name || !isToken(key) {
 				continue
 			}
-			val := part[eq+1:]
 			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
 				val = val[1 : len(val)-1]
 			}
@@ -295,6 +317,8 @@ func cookieValue(fs []field, name string) []byte {
 	}
 	return nil
 }
+
+var semicolon = []byte{';'}
 
 func validCookieValue(b []byte) bool {
 	for _, c := range b {

@@ -63,7 +63,7 @@ func TestActionYAML(t *testing.T) {
 		inputs = append(inputs, k)
 	}
 	sort.Strings(inputs)
-	if got := strings.Join(inputs, " "); got != "comment fail-on-warn github-token offline-validation path policies" {
+	if got := strings.Join(inputs, " "); got != "comment fail-on-warn github-token offline-validation path policies record-verdicts" {
 		t.Fatalf("inputs: %s", got)
 	}
 	if a.Inputs["github-token"].Default != "${{ github.token }}" {

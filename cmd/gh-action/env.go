@@ -61,6 +61,9 @@ func configFromEnv(getenv func(string) string) (action.Config, error) {
 	if cfg.FailOnWarn, err = boolInput(getenv, "fail-on-warn", false); err != nil {
 		return cfg, err
 	}
+	if cfg.RecordVerdicts, err = boolInput(getenv, "record-verdicts", true); err != nil {
+		return cfg, err
+	}
 	if v := input(getenv, "validation-timeout", ""); v != "" {
 		if cfg.ValidationTimeout, err = time.ParseDuration(v); err != nil || cfg.ValidationTimeout <= 0 {
 			return cfg, fmt.Errorf("input validation-timeout: %q is not a duration such as 10s", v)

@@ -19,9 +19,13 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.EventName != "pull_request" || cfg.Token != "tok" || cfg.Path != "specs" || cfg.Policies != "rules" ||
-		cfg.Comment || !cfg.OfflineValidation || !cfg.FailOnWarn || cfg.ValidationTimeout != 3*time.Second ||
+		cfg.Comment || !cfg.OfflineValidation || !cfg.FailOnWarn || !cfg.RecordVerdicts || cfg.ValidationTimeout != 3*time.Second ||
 		cfg.APIURL != "https://ghe.example.com/api/v3" || cfg.TempDir != "/tmp/r" || cfg.OutputPath != "/o" {
 		t.Fatalf("%+v", cfg)
+	}
+	env["INPUT_RECORD-VERDICTS"] = "false"
+	if cfg, err := configFromEnv(func(k string) string { return env[k] }); err != nil || cfg.RecordVerdicts {
+		t.Fatalf("record-verdicts false: %v %v", cfg.RecordVerdicts, err)
 	}
 	env["SWITCHYARD_COMMENT"] = "maybe"
 	if _, err := configFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), `input comment: "maybe" is not true or false`) {

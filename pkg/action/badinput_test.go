@@ -98,7 +98,7 @@ func TestBadInput(t *testing.T) {
 			if !strings.Contains(res.stdout, "::error title=switchyard::") {
 				t.Errorf("no workflow-command error on stdout:\n%s", res.stdout)
 			}
-			if n := len(gh.planComments()) + len(gh.checkReqs) + len(gh.deployments) + len(gh.pulls); n != 0 {
+			if n := len(gh.planComments()) + len(gh.checkReqs) + len(gh.deployments) + len(gh.pulls) + gh.gitWrites(); n != 0 {
 				t.Errorf("%d writes to GitHub on bad input", n)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
 	"github.com/switchyard-dev/switchyard/pkg/offline"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	Comment           bool   // post the sticky plan comment
 	OfflineValidation bool   // run offline validation of promoted and added versions
 	FailOnWarn        bool   // exit 1 on policy warnings too
+	// RecordVerdicts attaches the offline validation verdicts as notes
+	// under refs/notes/switchyard to the commit judged (the pull request's
+	// head, or the pushed commit), through the Git Data API.
+	RecordVerdicts bool
 
 	// ValidationConcurrency bounds the versions validated at once and the
 	// requests in flight per version (default 8 each); ValidationTimeout
@@ -142,6 +147,7 @@ func run(ctx context.Context, cfg *Config) (int, error) {
 		}
 	}
 	r := &runner{cfg: cfg, gh: gh, owner: owner, repo: repo, ev: ev}
+	r.notes, _ = gh.(ghnotes.API)
 	var code int
 	switch {
 	case ev.pr != nil:
@@ -163,4 +169,5 @@ type runner struct {
 	gh          GitHub
 	owner, repo string
 	ev          *event
+	notes       ghnotes.API // nil: the client cannot write Git data
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -53,6 +55,7 @@ type fakeGitHub struct {
 	checkReqs     []map[string]any // bodies of check-run requests, in order
 	deployments   []map[string]any
 	pulls         []map[string]any
+	git           *ghnotestest.Store // the Git Data API's repository
 }
 
 type fakeComment struct {
@@ -68,7 +71,7 @@ type fakeCheckRun struct {
 }
 
 func newFakeGitHub(t *testing.T) *fakeGitHub {
-	g := &fakeGitHub{t: t, prefix: "/api/v3", nextID: 1000, checkRuns: map[int64]*fakeCheckRun{}}
+	g := &fakeGitHub{t: t, prefix: "/api/v3", nextID: 1000, checkRuns: map[int64]*fakeCheckRun{}, git: newGitStore()}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.srv.Close)
 	return g
@@ -252,6 +255,8 @@ func (g *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		writeJSON(w, map[string]any{"id": 5000 + n, "number": n, "state": "open", "title": body["title"],
 			"html_url": fmt.Sprintf("https://github.com/octo-org/models/pull/%d", n)})
+	case strings.HasPrefix(path, "/repos/octo-org/models/git/"):
+		g.serveGit(w, r, path, body)
 	default:
 		g.fail(w, 404, "unexpected request %s %s", r.Method, path)
 	}
@@ -608,7 +613,7 @@ func baseConfig(t *testing.T, gh *fakeGitHub, workspace, eventName, eventPath st
 		EventName: eventName, EventPath: eventPath, Workspace: workspace,
 		Repository: testOwner + "/" + testRepoName, APIURL: gh.apiURL(), Token: testToken,
 		SummaryPath: filepath.Join(dir, "summary.md"), OutputPath: filepath.Join(dir, "output.txt"),
-		Comment: true, OfflineValidation: true, ValidationTimeout: 2 * time.Second,
+		Comment: true, OfflineValidation: true, RecordVerdicts: true, ValidationTimeout: 2 * time.Second,
 		HTTPClient: gh.srv.Client(), ModelClient: http.DefaultClient, TempDir: dir,
 		Now: func() time.Time { return time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC) },
 	}

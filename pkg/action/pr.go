@@ -57,6 +57,11 @@ func (r *runner) pullRequest(ctx context.Context) (int, error) {
 	if err != nil {
 		return ExitEnvironment, err
 	}
+	// The verdicts go on the pull request's head commit, which a merge
+	// brings in, before the check run says the change may merge.
+	if rep.Notes, err = r.recordValidations(ctx, pr.headSHA, rep.Plan.Changes, rep.Evidence); err != nil {
+		return ExitEnvironment, err
+	}
 	if r.cfg.ServerURL != "" && r.cfg.RunID != "" {
 		rep.RunURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(r.cfg.ServerURL, "/"), r.owner, r.repo, r.cfg.RunID)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
 )
 
 // prRepo is a workspace with a base commit (the fixture) and a PR head
@@ -94,12 +96,17 @@ func TestPullRequestStickyComment(t *testing.T) {
 		t.Fatalf("check run requests: %v", gh.checkReqs)
 	}
 	wantReqs := []string{
+		// The validation verdict is noted on the head first: a new notes ref.
+		"GET /repos/octo-org/models/git/ref/notes/switchyard", "POST /repos/octo-org/models/git/blobs",
+		"POST /repos/octo-org/models/git/trees", "POST /repos/octo-org/models/git/commits", "POST /repos/octo-org/models/git/refs",
 		"GET /repos/octo-org/models/issues/42/comments", "GET /repos/octo-org/models/issues/42/comments",
 		"POST /repos/octo-org/models/issues/42/comments", "POST /repos/octo-org/models/check-runs",
 	}
 	if got := gh.requests(); strings.Join(got, "\n") != strings.Join(wantReqs, "\n") {
 		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantReqs, "\n"))
 	}
+
+	notesC, notesT := gh.notesHead()
 
 	// synchronize: a second commit on the branch; the comment is edited.
 	src := *r.headFiles["rollouts/fraud.hcl"]
@@ -120,11 +127,19 @@ func TestPullRequestStickyComment(t *testing.T) {
 	}
 	got := gh.requests()[len(wantReqs):]
 	want := []string{
+		// The new head's note joins the first one in the existing notes ref.
+		"GET /repos/octo-org/models/git/ref/notes/switchyard", "GET /repos/octo-org/models/git/commits/" + notesC,
+		"GET /repos/octo-org/models/git/trees/" + notesT, "POST /repos/octo-org/models/git/blobs",
+		"POST /repos/octo-org/models/git/trees", "POST /repos/octo-org/models/git/commits", "PATCH /repos/octo-org/models/git/refs/notes/switchyard",
 		"GET /repos/octo-org/models/issues/42/comments", "GET /repos/octo-org/models/issues/42/comments",
 		fmt.Sprintf("PATCH /repos/octo-org/models/issues/comments/%d", firstID), "POST /repos/octo-org/models/check-runs",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("second run requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	notes := gh.notes()
+	if len(notes) != 2 || len(ghnotestest.Lines(notes[r.head])) != 1 || len(ghnotestest.Lines(notes[head2])) != 1 {
+		t.Fatalf("notes: %v", notes)
 	}
 }
 
@@ -300,13 +315,14 @@ func TestPullRequestCheckRunForbidden(t *testing.T) {
 func TestPullRequestReadOnlyToken(t *testing.T) {
 	model := fraudModel(t, 0)
 	gh := newFakeGitHub(t)
-	gh.checkStatus, gh.commentStatus = 403, 403
+	gh.checkStatus, gh.commentStatus, gh.git.WriteStatus = 403, 403, 403
 	r := newPRRepo(t, model.URL, nil)
 	res := runAction(t, baseConfig(t, gh, r.dir, "pull_request", prEventFile(t, "pull_request.opened", r.base, r.head)))
 	if res.code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
-	for _, w := range []string{"::warning title=switchyard::cannot comment on #42", "::warning file=rollouts/fraud.hcl,line=18,"} {
+	for _, w := range []string{"::warning title=switchyard::cannot comment on #42", "::warning file=rollouts/fraud.hcl,line=18,",
+		"::warning title=switchyard::The offline validation verdict of " + short(r.head) + " was not recorded"} {
 		if !strings.Contains(res.stdout, w) {
 			t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
 		}

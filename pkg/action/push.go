@@ -3,6 +3,7 @@ package action
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/switchyard-dev/switchyard/pkg/plan"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
@@ -17,8 +18,9 @@ type DeploymentPayload struct {
 }
 
 // push records a GitHub deployment per model and stage whose served
-// version the push to the default branch changes. The reconciler, not the
-// action, carries the rollout out.
+// version the push to the default branch changes, after the offline
+// validation of the versions it promotes or adds (noted on the pushed
+// commit). The reconciler, not the action, carries the rollout out.
 func (r *runner) push(ctx context.Context) (int, error) {
 	p := r.ev.push
 	repo, err := openRepo(r.cfg.Workspace)
@@ -61,8 +63,22 @@ func (r *runner) push(ctx context.Context) (int, error) {
 		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s has invalid specs: no deployment recorded\n", short(p.after))
 		return ExitFailed, nil
 	}
+	changes := plan.Diff(baseTree, headTree)
+	// Offline validation of what the push promotes or adds, noted on the
+	// pushed commit: a push that skipped review gets the same evidence.
+	val := &Report{Evidence: map[string]*Evidence{}}
+	var valFailed bool
+	var notes string
+	if r.cfg.OfflineValidation {
+		valDiags := r.validate(ctx, afterFS, baseTree, headTree, changes, val)
+		WriteWorkflowCommands(r.cfg.Stdout, valDiags)
+		valFailed = hasErrors(valDiags)
+		if notes, err = r.recordValidations(ctx, p.after, changes, val.Evidence); err != nil {
+			return ExitEnvironment, err
+		}
+	}
 	var deployed []DeploymentPayload
-	for _, c := range plan.Diff(baseTree, headTree) {
+	for _, c := range changes {
 		if !c.ServeChanged() {
 			continue
 		}
@@ -84,14 +100,40 @@ func (r *runner) push(ctx context.Context) (int, error) {
 	if len(deployed) == 0 {
 		fmt.Fprintln(r.cfg.Stdout, "switchyard: the push changes no served version: no deployment")
 	}
-	md := deploymentsMarkdown(short(p.after), deployed)
+	md := deploymentsMarkdown(short(p.after), deployed) + validationsMarkdown(changes, val.Evidence)
+	if notes != "" {
+		md += "\n" + notes
+	}
 	if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
 		return ExitEnvironment, err
 	}
-	if err := writeOutputs(r.cfg.OutputPath, []Output{{"valid", "true"}, {"changes", jsonString(deployed)}}); err != nil {
+	valid := "true"
+	if valFailed {
+		valid = "false"
+	}
+	if err := writeOutputs(r.cfg.OutputPath, []Output{{"valid", valid}, {"changes", jsonString(deployed)}}); err != nil {
 		return ExitEnvironment, err
 	}
+	if valFailed {
+		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s: offline validation failed\n", short(p.after))
+		return ExitFailed, nil
+	}
 	return ExitOK, nil
+}
+
+// validationsMarkdown lists the offline validations a push ran.
+func validationsMarkdown(changes []plan.Change, ev map[string]*Evidence) string {
+	var b strings.Builder
+	for _, c := range changes {
+		if e := ev[c.Key()]; e != nil && len(e.Validations) > 0 {
+			if b.Len() == 0 {
+				b.WriteString("\n### Offline validation\n\n")
+			}
+			fmt.Fprintf(&b, "- `%s`:", c.Key())
+			writeValidations(&b, e)
+		}
+	}
+	return b.String()
 }
 
 func deploymentsMarkdown(sha string, ds []DeploymentPayload) string {

@@ -2,6 +2,7 @@ package action
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
 )
 
 const recsSpec = `model "recs" "staging" {
@@ -21,9 +24,10 @@ const recsSpec = `model "recs" "staging" {
 `
 
 func TestPushRecordsDeployments(t *testing.T) {
+	model := fraudModel(t, 0)
 	gh := newFakeGitHub(t)
 	r := newTestRepo(t)
-	files := fixture(t, "http://127.0.0.1:9999")
+	files := fixture(t, model.URL)
 	before := r.commit("base", files)
 	after := r.commit("Merge pull request #42 from octo-org/promote-fraud-v8", map[string]*string{
 		"rollouts/fraud.hcl": ptr(strings.Replace(*files["rollouts/fraud.hcl"], `serve  = "v7"`, `serve  = "v8"`, 1)),
@@ -51,8 +55,15 @@ func TestPushRecordsDeployments(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("deployments:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !strings.Contains(res.summary, "| `fraud` | production | `v7` | `v8` |") {
+	if !strings.Contains(res.summary, "| `fraud` | production | `v7` | `v8` |") ||
+		!strings.Contains(res.summary, "### Offline validation\n\n- `fraud/production`:\n  - ✅ `v8`: accuracy 1") ||
+		!strings.Contains(res.summary, "📝 The offline validation verdict (`fraud/production/v8`) is noted on `"+short(after)+"`") {
 		t.Errorf("summary:\n%s", res.summary)
+	}
+	// The promoted version's validation is noted on the pushed commit.
+	lines := ghnotestest.Lines(gh.notes()[after])
+	if len(lines) != 1 || verdictOf(t, lines[0], after)["passed"] != true {
+		t.Fatalf("notes: %v", gh.notes())
 	}
 
 	// A push to another branch does nothing.
@@ -164,5 +175,34 @@ func TestPushInvalidSpec(t *testing.T) {
 	}
 	if !strings.Contains(res.stdout, "::error file=rollouts/fraud.hcl,line=") || !strings.Contains(res.outputs, "valid=false\n") {
 		t.Fatalf("stdout:\n%s\noutputs:\n%s", res.stdout, res.outputs)
+	}
+}
+
+// A push whose promoted version fails its offline validation fails the
+// job and notes the failure on the pushed commit, where the reconciler
+// looks; the deployments still record what Git now asks for.
+func TestPushValidationFails(t *testing.T) {
+	model := fraudModel(t, 2)
+	gh := newFakeGitHub(t)
+	r := newTestRepo(t)
+	files := fixture(t, model.URL)
+	before := r.commit("base", files)
+	after := r.commit("promote v8 straight to main", map[string]*string{
+		"rollouts/fraud.hcl": ptr(strings.Replace(*files["rollouts/fraud.hcl"], `serve  = "v7"`, `serve  = "v8"`, 1)),
+	})
+	res := runAction(t, baseConfig(t, gh, r.dir, "push", writeEvent(t, "push", map[string]any{"before": before, "after": after})))
+	if res.code != ExitFailed || !strings.Contains(res.outputs, "valid=false\n") {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.outputs)
+	}
+	line, _ := lineOf(t, *files["rollouts/fraud.hcl"], "validation {")
+	if !strings.Contains(res.stdout, fmt.Sprintf("::error file=rollouts/fraud.hcl,line=%d,", line)) || !strings.Contains(res.summary, "❌ `v8`: accuracy 0.5") {
+		t.Fatalf("stdout:\n%s\nsummary:\n%s", res.stdout, res.summary)
+	}
+	lines := ghnotestest.Lines(gh.notes()[after])
+	if len(lines) != 1 || verdictOf(t, lines[0], after)["passed"] != false {
+		t.Fatalf("notes: %v", gh.notes())
+	}
+	if len(gh.deployments) != 1 {
+		t.Fatalf("deployments: %v", gh.deployments)
 	}
 }

@@ -25,6 +25,9 @@ type Report struct {
 	Plan         *plan.Plan
 	// Evidence per change key ("model/stage").
 	Evidence map[string]*Evidence
+	// Notes says (Markdown) what became of the verdict notes, "" when
+	// none were to be written.
+	Notes string
 }
 
 // Evidence is what the action learnt about one change's versions.
@@ -127,6 +130,12 @@ func (r *Report) Markdown() string {
 }
 
 func (r *Report) footer(b *strings.Builder) {
+	if r.Notes != "" {
+		if !strings.HasSuffix(b.String(), "\n\n") {
+			b.WriteString("\n")
+		}
+		b.WriteString(r.Notes)
+	}
 	if r.RunURL != "" {
 		fmt.Fprintf(b, "\n<sub>Judged by [this workflow run](%s).</sub>\n", r.RunURL)
 	}

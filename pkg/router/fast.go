@@ -30,6 +30,9 @@ type leanReq struct {
 	close                     bool  // the client asked to close
 	id                        []byte
 	nID                       int
+	// Pragma: no-cache without Cache-Control gets Cache-Control: no-cache,
+	// as net/http's server adds (HTTP/1.0 caches).
+	pragmaNoCache, cacheControl bool
 }
 
 // leanKeys gives the choice the lean request's headers and cookies.
@@ -82,8 +85,10 @@ func (fc *clientConn) parseRequest(n int) bool {
 	r.path = target
 	if q := bytes.IndexByte(target, '?'); q >= 0 {
 		r.path, r.query = target[:q], target[q+1:]
-		for _, c := range r.query {
-			if !queryChar(c) {
+		for i, c := range r.query {
+			// A '%' that is not an escape is re-encoded by net/http's
+			// proxy: such queries go there.
+			if !queryChar(c) || c == '%' && (i+2 >= len(r.query) || !ishex(r.query[i+1]) || !ishex(r.query[i+2])) {
 				return false
 			}
 		}
@@ -102,13 +107,22 @@ func (fc *clientConn) parseRequest(n int) bool {
 		f := &r.fields[k]
 		switch name := f.name; {
 		case hopByHop(name):
-			if is(name, "Transfer-Encoding") || is(name, "Upgrade") {
+			// Trailers (TE: trailers, gRPC's) are relayed by net/http's
+			// proxy, which the lean path leaves them to.
+			if is(name, "Transfer-Encoding") || is(name, "Upgrade") || is(name, "Te") && hasToken(f.value, "trailers") {
 				return false
 			}
 			f.drop = true
 		case is(name, "Host"):
 			hosts++
 			r.host = f.value
+			if !validHost(f.value) {
+				return false // net/http answers 400
+			}
+		case is(name, "Pragma"):
+			r.pragmaNoCache = r.pragmaNoCache || string(f.value) == "no-cache"
+		case is(name, "Cache-Control"):
+			r.cacheControl = true
 		case is(name, "Content-Length"):
 			if r.length >= 0 {
 				return false
@@ -204,11 +218,14 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 		rt.ids.put(id, b.stats)
 		res = fc.attempt(r, b, rest, false)
 	}
+	keep := res.err == nil
 	if !res.sent && res.code != statusClientGone {
 		if res.code < 500 || res.code > 599 {
 			res.code = http.StatusBadGateway
 		}
+		// The router's own answer is whole: the connection goes on.
 		fc.writeError(res.code, b, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, res.err))
+		keep = true
 	}
 	now := rt.now()
 	b.stats.recordRequest(now, now.Sub(start), res.code, isFailure(res.code), false)
@@ -220,7 +237,7 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 		}
 		x.capture = nil
 	}
-	return res.err == nil && !x.closeAfter
+	return keep && !x.closeAfter
 }
 
 // leanExchange is the state of the request being answered.
@@ -311,7 +328,7 @@ func (fc *clientConn) upstreamHead(b *backend, rest []byte) {
 	case b.query != "":
 		o = append(o, '?')
 		o = append(o, b.query...)
-	case len(r.query) > 0:
+	case r.query != nil: // "/x?" keeps its '?', as net/http's proxy does
 		o = append(o, '?')
 		o = append(o, r.query...)
 	}
@@ -335,10 +352,13 @@ func (fc *clientConn) upstreamHead(b *backend, rest []byte) {
 	o = append(o, "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: "...)
 	o = append(o, fc.x.id...)
 	o = append(o, "\r\n"...)
-	if r.length > 0 || r.length == 0 && sendsZeroLength(r.method) {
+	if r.length > 0 || r.length <= 0 && sendsZeroLength(r.method) {
 		o = append(o, "Content-Length: "...)
-		o = strconv.AppendInt(o, r.length, 10)
+		o = strconv.AppendInt(o, max(r.length, 0), 10)
 		o = append(o, "\r\n"...)
+	}
+	if r.pragmaNoCache && !r.cacheControl {
+		o = append(o, "Cache-Control: no-cache\r\n"...)
 	}
 	fc.out = append(o, "\r\n"...)
 }
@@ -514,8 +534,10 @@ func (h *respHead) parse(b []byte, head bool) bool {
 		switch name := f.name; {
 		case hopByHop(name):
 			if is(name, "Transfer-Encoding") {
-				if !is(f.value, "chunked") || chunked {
-					return false // other codings: net/http says what is wrong
+				// Other codings: net/http says what is wrong; in an
+				// HTTP/1.0 answer it ignores the field and reads to the close.
+				if !is(f.value, "chunked") || chunked || h.close {
+					return false
 				}
 				chunked = true
 			}
@@ -561,7 +583,7 @@ func (fc *clientConn) writeResponseHead(b *backend, status int, statusText []byt
 	w.Write(statusText)
 	w.WriteString("\r\n")
 	for i := range fs {
-		if !fs[i].drop {
+		if !fs[i].drop && !leftOutWithoutBody(fs[i].name, status) {
 			w.Write(fs[i].name)
 			w.WriteString(": ")
 			w.Write(fs[i].value)
@@ -584,6 +606,9 @@ func (fc *clientConn) writeTail(b *backend, hasDate, chunked bool) {
 	}
 	if chunked {
 		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if fc.s.closing.Load() {
+		fc.x.closeAfter = true // shutting down: this answer is the last
 	}
 	if fc.x.closeAfter {
 		w.WriteString("Connection: close\r\n")
@@ -729,12 +754,13 @@ func (fc *clientConn) relayStd(b *backend, bc backendConn, failOn5xx bool) attem
 	delete(h, hdrRequestID)
 	framing := framingClose
 	switch {
+	case resp.Request.Method == "HEAD" || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified:
+		framing = framingNone
 	case resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0:
 		framing = framingLength
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
-	case resp.Request.Method == "HEAD" || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified:
-		framing = framingNone
 	}
+	noBodyFields(h, resp.StatusCode)
 	w := fc.bw
 	w.WriteString("HTTP/1.1 ")
 	w.WriteString(resp.Status)
@@ -755,6 +781,30 @@ func (fc *clientConn) relayStd(b *backend, bc backendConn, failOn5xx bool) attem
 		}
 	}
 	return res
+}
+
+// leftOutWithoutBody: the fields net/http's server leaves out of answers
+// without a body (RFC 9110 §15.4.5 for 304).
+func leftOutWithoutBody(name []byte, status int) bool {
+	switch {
+	case status == http.StatusNotModified:
+		return is(name, "Content-Length") || is(name, "Content-Type")
+	case status < 200 || status == http.StatusNoContent:
+		return is(name, "Content-Length")
+	}
+	return false
+}
+
+// noBodyFields removes what net/http's server leaves out of answers
+// without a body (RFC 9110 §15.4.5 for 304).
+func noBodyFields(h http.Header, status int) {
+	switch {
+	case status == http.StatusNotModified:
+		delete(h, "Content-Length")
+		delete(h, "Content-Type")
+	case status < 200 || status == http.StatusNoContent:
+		delete(h, "Content-Length")
+	}
 }
 
 // writeError answers with the router's own JSON error.

@@ -155,6 +155,50 @@ var pathChar = func() (t [256]bool) {
 // queries go to net/http).
 func queryChar(c byte) bool { return c > ' ' && c < 0x7f && c != '#' && c != ';' }
 
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// validHost: the bytes net/http accepts in a Host field (httpguts'
+// ValidHostHeader): a reg-name, IP literal or IPv6 zone, and a port.
+func validHost(b []byte) bool {
+	for _, c := range b {
+		if !hostChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var hostChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!$%&()*+,-.:;=[']_~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// hasToken reports tok in a comma-separated list, ignoring ASCII case.
+func hasToken(list []byte, tok string) bool {
+	for len(list) > 0 {
+		var t []byte
+		if i := bytes.IndexByte(list, ','); i >= 0 {
+			t, list = trimOWS(list[:i]), list[i+1:]
+		} else {
+			t, list = trimOWS(list), nil
+		}
+		if is(t, tok) {
+			return true
+		}
+	}
+	return false
+}
+
 // is compares a field name with a canonical name, ignoring ASCII case.
 func is(name []byte, canon string) bool {
 	if len(name) != len(canon) {

@@ -107,10 +107,20 @@ func TestKilledBackendCountsAgainstItsVersionOnly(t *testing.T) {
 			var by map[string]int64
 			done := make(chan struct{})
 			go func() {
-				_, failed, by = load(t, srv.URL+"/v1/m/x", 8, 100, stop)
+				_, failed, by = load(t, srv.URL+"/v1/m/x", 8, 300, stop)
 				close(done)
 			}()
-			time.Sleep(50 * time.Millisecond)
+			// Kill b mid-load: once it has answered a few requests, with
+			// most of the load still to come.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				vb := find(t, rt.Stats(time.Minute), "m", "production", "b")
+				if vb.Requests >= 20 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("b answered nothing")
+				}
+			}
 			b.CloseClientConnections()
 			b.Listener.Close()
 			<-done

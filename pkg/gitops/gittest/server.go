@@ -6,6 +6,7 @@ package gittest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Server is a Git smart-HTTP server for one test.
@@ -203,7 +205,7 @@ func (s *Server) CommitAs(name, message string, files map[string]string) string 
 	s.writeFiles(work, files)
 	s.git(work, "add", "-A")
 	s.git(work, "commit", "--quiet", "-m", message)
-	s.git(work, "push", "--quiet", "origin", "main")
+	s.pushMain(work)
 	return strings.TrimSpace(s.git(work, "rev-parse", "HEAD"))
 }
 
@@ -220,7 +222,7 @@ func (s *Server) MergeAs(name, branch, message string, files map[string]string) 
 	s.git(work, "commit", "--quiet", "-m", "change on "+branch)
 	s.git(work, "checkout", "--quiet", "main")
 	s.git(work, "merge", "--quiet", "--no-ff", "-m", message, branch)
-	s.git(work, "push", "--quiet", "origin", "main")
+	s.pushMain(work)
 	return strings.TrimSpace(s.git(work, "rev-parse", "HEAD"))
 }
 
@@ -246,6 +248,25 @@ func (s *Server) Git(name string, args ...string) string {
 // TryGit is Git that returns the error instead of failing the test.
 func (s *Server) TryGit(name string, args ...string) (string, error) {
 	return s.run(s.RepoPath(name), args...)
+}
+
+// pushMain pushes work's main into the bare repository. A reconciler under
+// test may be updating main (or holding its lock) at the same moment: a
+// push that fails is rebased onto the new main and tried again, a few
+// times.
+func (s *Server) pushMain(work string) {
+	s.t.Helper()
+	var err error
+	for attempt := 1; attempt <= 10; attempt++ {
+		if _, err = s.run(work, "push", "--quiet", "origin", "main"); err == nil {
+			return
+		}
+		time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
+		if _, perr := s.run(work, "pull", "--quiet", "--rebase=merges", "origin", "main"); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}
+	s.t.Fatalf("gittest: %v", err)
 }
 
 func (s *Server) git(dir string, args ...string) string {

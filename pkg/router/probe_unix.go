@@ -34,3 +34,29 @@ func alive(c net.Conn) bool {
 	})
 	return ok && err == nil
 }
+
+// peerClosed reports whether the other end of c closed it (or it broke):
+// one non-blocking peek that finds the end of the stream or an error.
+// Bytes waiting to be read (a pipelined request) are left where they are.
+func peerClosed(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case err == syscall.EAGAIN || err == syscall.EINTR: // open and quiet
+		case err != nil, n == 0: // broken, or closed by the client
+			closed = true
+		}
+		return true // never wait
+	})
+	return closed && err == nil
+}

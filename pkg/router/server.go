@@ -20,6 +20,10 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// BodyTimeout bounds reading a request's body on the lean path (default 60s).
 	BodyTimeout time.Duration
+	// ClientCheck is how often a request waiting on its backend checks
+	// that its client is still connected (default 1s); a client that left
+	// has the backend's connection closed, ending its work.
+	ClientCheck time.Duration
 }
 
 func (o *ServerOptions) defaults() {
@@ -31,6 +35,9 @@ func (o *ServerOptions) defaults() {
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = 60 * time.Second
+	}
+	if o.ClientCheck <= 0 {
+		o.ClientCheck = time.Second
 	}
 }
 
@@ -146,6 +153,12 @@ type clientConn struct {
 	resp    respHead
 	x       leanExchange
 	scratch []byte
+
+	// Checks that the client is still there while the backend thinks
+	// (watch.go).
+	watch    *time.Timer
+	watching atomic.Pointer[leanConn]
+	gone     atomic.Bool
 }
 
 func (s *Server) track(c net.Conn) *clientConn {
@@ -197,6 +210,9 @@ func (fc *clientConn) serve() {
 			s.log.Error("the router's connection handler failed", "remote", fc.ip, "panic", p)
 		}
 		s.untrack(fc)
+		if fc.watch != nil {
+			fc.watch.Stop()
+		}
 		if !handedOff {
 			fc.c.Close()
 			s.readers.Put(fc.br)

@@ -1,0 +1,63 @@
+package router
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// A client that leaves while its request is with the backend ends the
+// backend's work (its connection is closed, so its request's context is
+// done), and the request counts as 499, not as a failure of the version.
+func TestLeanClientGoneEndsTheBackendsWork(t *testing.T) {
+	entered, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(be.Close)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Close() })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("GET /v1/m/think HTTP/1.1\r\nHost: router\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backend kept working for a client that had left")
+	}
+	var v1 statsView
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		v := find(t, rt.Stats(time.Minute), "m", "production", "v1")
+		if v.Requests == 1 {
+			v1 = statsView{v.Requests, v.Errors}
+			break
+		}
+	}
+	if v1 != (statsView{1, 0}) {
+		t.Fatalf("requests and errors of v1: %v, want one request and no error", v1)
+	}
+}
+
+// statsView is the part of a version's stats this test looks at.
+type statsView struct{ Requests, Errors int64 }

@@ -135,6 +135,9 @@ func (s *stepper) experiment() {
 			Method: e.Method, Fingerprint: fp, Commit: s.commit, StartedAt: s.now,
 			Arms: names, Stats: map[string]ArmStats{}, Weights: normalize(shares),
 		}
+		// Its first measurement starts now: rewards from before the split
+		// (the control alone, say) are not the experiment's.
+		st.MeasuredAt = s.now
 		s.event(LevelInfo, "%s experiment (%s) started over %v", s.key, e.Method, names)
 		return
 	}

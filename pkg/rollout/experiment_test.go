@@ -256,3 +256,25 @@ func TestABControlWinsIsPromotedWithoutAHold(t *testing.T) {
 	}
 	sc.play(t, []tick{{at: sec + 10, obs: none, phase: PhaseIdle, weights: "v6:100"}})
 }
+
+// An experiment (or a shadow assessment) added between two measurements
+// measures from its start: the feedback of the window before it, when the
+// control took all the traffic, is not the experiment's.
+func TestExperimentAndShadowMeasureFromTheirStart(t *testing.T) {
+	sc := newScenario(baseModel(AllAtOnce))
+	sc.play(t, []tick{adopted, {at: 10, obs: none, phase: PhaseIdle}})
+	sc.play(t, []tick{{at: 14, edit: func(m *spec.Model) {
+		m.Experiment = abModel(map[string]float64{"v6": 50, "v7": 50}, []string{"v6", "v7"}).Experiment
+	}, obs: none, phase: PhaseExperimenting, event: "experiment (ab) started"}})
+	if got, want := sc.st.MeasuredAt, sc.st.Experiment.StartedAt; !got.Equal(want) {
+		t.Fatalf("the first window starts at %v, want the experiment's start %v", got, want)
+	}
+	sc = newScenario(baseModel(AllAtOnce))
+	sc.play(t, []tick{adopted, {at: 10, obs: none, phase: PhaseIdle}})
+	sc.play(t, []tick{{at: 14, edit: func(m *spec.Model) {
+		m.Shadow = &spec.Shadow{Version: "v7", Percent: 100, Compare: "json", MinSamples: 100, MinAgreement: 0.9}
+	}, obs: none}})
+	if sc.st.Shadow == nil || !sc.st.MeasuredAt.Equal(sc.st.Shadow.StartedAt) {
+		t.Fatalf("shadow %+v, first window from %v", sc.st.Shadow, sc.st.MeasuredAt)
+	}
+}

@@ -24,6 +24,8 @@ func (s *stepper) shadow() {
 	fp := fingerprint(sh)
 	if st.Shadow == nil || st.Shadow.Fingerprint != fp {
 		st.Shadow = &ShadowState{Version: sh.Version, Fingerprint: fp, Commit: s.commit, StartedAt: s.now, MinSamples: sh.MinSamples}
+		// Pairs from before it are not this assessment's.
+		st.MeasuredAt = s.now
 		s.event(LevelInfo, "%s shadow assessment of %s started: %s%% of live requests copied, verdict after %d pairs",
 			s.key, sh.Version, pct(sh.Percent), sh.MinSamples)
 		return

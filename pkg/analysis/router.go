@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,7 +92,17 @@ type StatsClient struct {
 
 // Stats fetches the router's stats over the last window.
 func (c *StatsClient) Stats(ctx context.Context, window time.Duration) (traffic.Stats, error) {
-	u := strings.TrimRight(c.BaseURL, "/") + "/v1/stats?window=" + url.QueryEscape(window.String())
+	return c.get(ctx, "window="+url.QueryEscape(window.String()))
+}
+
+// StatsRange fetches the router's stats over the whole seconds from from
+// up to, not including, to's second (Router.StatsRange).
+func (c *StatsClient) StatsRange(ctx context.Context, from, to time.Time) (traffic.Stats, error) {
+	return c.get(ctx, "from="+strconv.FormatInt(from.Unix(), 10)+"&to="+strconv.FormatInt(to.Unix(), 10))
+}
+
+func (c *StatsClient) get(ctx context.Context, query string) (traffic.Stats, error) {
+	u := strings.TrimRight(c.BaseURL, "/") + "/v1/stats?" + query
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return traffic.Stats{}, fmt.Errorf("router stats: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,18 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 		writeJSON(w, http.StatusOK, r.Table())
 	})
 	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, req *http.Request) {
+		q := req.URL.Query()
+		if q.Has("from") || q.Has("to") {
+			// Whole seconds [from, to), Unix times: exact windows.
+			from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
+			to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
+			if err1 != nil || err2 != nil || to < from {
+				writeError(w, http.StatusBadRequest, "from and to must be Unix times in seconds with from <= to, got from="+q.Get("from")+" to="+q.Get("to"))
+				return
+			}
+			writeJSON(w, http.StatusOK, r.StatsRange(time.Unix(from, 0), time.Unix(to, 0)))
+			return
+		}
 		window := 10 * time.Second
 		if s := req.URL.Query().Get("window"); s != "" {
 			d, err := time.ParseDuration(s)

@@ -201,10 +201,31 @@ func (rt *Router) statsFor(model, stage, version string) *versionStats {
 }
 
 // Stats returns what was measured over the last window (at most the
-// StatsHorizon), for every version of the live table and every other
-// version that was measured in that window, sorted by model, stage, version.
+// StatsHorizon; the current second included), for every version of the
+// live table and every other version that was measured in that window,
+// sorted by model, stage, version.
 func (rt *Router) Stats(window time.Duration) traffic.Stats {
 	now := rt.now()
+	return rt.collect(window, func(s *versionStats) traffic.VersionStats { return s.snapshot(now, window) })
+}
+
+// StatsRange is Stats over the whole seconds from from up to, not
+// including, to's second: successive ranges that share their ends count
+// every measurement exactly once (the reconciler's windows tile time so).
+func (rt *Router) StatsRange(from, to time.Time) traffic.Stats {
+	lo, hi := from.Unix(), to.Unix()-1
+	window := time.Duration(max(hi-lo+1, 0)) * time.Second
+	return rt.collect(window, func(s *versionStats) traffic.VersionStats {
+		if hi < lo {
+			return traffic.VersionStats{Model: s.model, Stage: s.stage, Version: s.version}
+		}
+		return s.sum(lo, hi)
+	})
+}
+
+// collect gathers one snapshot per measured version: the live table's
+// versions always, others only when they measured something.
+func (rt *Router) collect(window time.Duration, snapshot func(*versionStats) traffic.VersionStats) traffic.Stats {
 	live := map[[3]string]bool{}
 	for _, r := range rt.table.Load().table.Routes {
 		for v := range r.Backends {
@@ -219,7 +240,7 @@ func (rt *Router) Stats(window time.Duration) traffic.Stats {
 	rt.mu.Unlock()
 	out := traffic.Stats{Window: window}
 	for _, s := range all {
-		vs := s.snapshot(now, window)
+		vs := snapshot(s)
 		if !live[[3]string{s.model, s.stage, s.version}] && vs.Requests == 0 && vs.ShadowPairs == 0 && vs.ShadowDropped == 0 && vs.Rewards == 0 {
 			continue
 		}

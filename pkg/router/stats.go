@@ -206,17 +206,23 @@ func (s *versionStats) posterior() (alpha, beta float64) {
 	return 1 + sum, 1 + n - sum
 }
 
-// snapshot sums the buckets of the last window seconds ending at now.
+// snapshot sums the buckets of the last window seconds ending at now
+// (the current second included).
 func (s *versionStats) snapshot(now time.Time, window time.Duration) traffic.VersionStats {
 	secs := int64(math.Ceil(window.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
-	if secs > int64(s.horizon) {
-		secs = int64(s.horizon)
+	return s.sum(now.Unix()-secs+1, now.Unix())
+}
+
+// sum adds up the buckets of the whole seconds oldest..newest (at most
+// the horizon's).
+func (s *versionStats) sum(oldest, nowSec int64) traffic.VersionStats {
+	if nowSec-oldest+1 > int64(s.horizon) {
+		oldest = nowSec - int64(s.horizon) + 1
 	}
-	nowSec := now.Unix()
-	oldest := nowSec - secs + 1
+	secs := max(nowSec-oldest+1, 1)
 	out := traffic.VersionStats{Model: s.model, Stage: s.stage, Version: s.version}
 	var hist, shist [histBuckets]uint64
 	var total, stotal uint64

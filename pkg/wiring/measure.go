@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"time"
 
@@ -37,11 +36,24 @@ func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.Model
 	if !st.MeasuredAt.IsZero() && now.Before(st.MeasuredAt.Add(st.Interval)) {
 		return obs, nil
 	}
-	window := st.Interval
-	if !st.MeasuredAt.IsZero() {
-		window = now.Sub(st.MeasuredAt)
+	// The window is the whole seconds since the last measurement, the one
+	// still running left for the next: successive windows count every
+	// request, pair and reward exactly once.
+	start := st.MeasuredAt
+	if start.IsZero() {
+		start = now.Add(-st.Interval)
 	}
-	window = time.Duration(math.Ceil(window.Seconds())) * time.Second
+	start, end := start.Truncate(time.Second), now.Truncate(time.Second)
+	if x := st.Experiment; x != nil && !x.Done && x.StartedAt.After(start) {
+		// Not the second the experiment started in: part of it came
+		// before the split, when the control took every request.
+		s := x.StartedAt.Truncate(time.Second)
+		if s.Before(x.StartedAt) {
+			s = s.Add(time.Second)
+		}
+		start = s
+	}
+	window := max(end.Sub(start), 0)
 	tree := ms.Tree()
 	r := tree.Routers[m.Router]
 	if r == nil {
@@ -53,7 +65,7 @@ func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.Model
 	var snapErr error
 	stats := func(ctx context.Context, w time.Duration) (traffic.Stats, error) {
 		if snap == nil && snapErr == nil {
-			s, err := ms.Routers.Stats(ctx, r, w)
+			s, err := ms.Routers.StatsRange(ctx, r, start, end)
 			snap, snapErr = &s, err
 		}
 		if snapErr != nil {

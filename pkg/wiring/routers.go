@@ -39,7 +39,7 @@ type routerEntry struct {
 	target  targets.Target
 	inproc  *router.Router
 	server  *router.Server
-	stats   func(ctx context.Context, window time.Duration) (traffic.Stats, error)
+	stats   func(ctx context.Context, from, to time.Time) (traffic.Stats, error)
 	closeFn func()
 }
 
@@ -111,7 +111,9 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		}()
 		deps.Builtin = rt
 		e.inproc, e.server = rt, srv
-		e.stats = func(ctx context.Context, window time.Duration) (traffic.Stats, error) { return rt.Stats(window), nil }
+		e.stats = func(ctx context.Context, from, to time.Time) (traffic.Stats, error) {
+			return rt.StatsRange(from, to), nil
+		}
 		e.closeFn = func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -125,7 +127,7 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		if r.TokenEnv != "" && rs.Getenv != nil {
 			token = rs.Getenv(r.TokenEnv)
 		}
-		e.stats = (&analysis.StatsClient{BaseURL: r.Admin, Token: token, HTTP: &http.Client{Timeout: 10 * time.Second}}).Stats
+		e.stats = (&analysis.StatsClient{BaseURL: r.Admin, Token: token, HTTP: &http.Client{Timeout: 10 * time.Second}}).StatsRange
 	}
 	t, err := targets.New(r, deps)
 	if err != nil {
@@ -136,9 +138,10 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 	return e, nil
 }
 
-// Stats returns the measurements of a router that measures itself (the
-// builtin router, in-process or over its admin API).
-func (rs *Routers) Stats(ctx context.Context, r *spec.Router, window time.Duration) (traffic.Stats, error) {
+// StatsRange returns the measurements of a router that measures itself
+// (the builtin router, in-process or over its admin API) over the whole
+// seconds from from up to, not including, to's second.
+func (rs *Routers) StatsRange(ctx context.Context, r *spec.Router, from, to time.Time) (traffic.Stats, error) {
 	e, err := rs.entry(ctx, r)
 	if err != nil {
 		return traffic.Stats{}, err
@@ -146,7 +149,7 @@ func (rs *Routers) Stats(ctx context.Context, r *spec.Router, window time.Durati
 	if e.stats == nil {
 		return traffic.Stats{}, fmt.Errorf("router %q (%s) does not measure traffic itself: use a metrics source", r.Name, r.Type)
 	}
-	return e.stats(ctx, window)
+	return e.stats(ctx, from, to)
 }
 
 // Close stops every in-process router.

@@ -89,7 +89,8 @@ func TestStandaloneRouterDrivenOverItsAdminAPI(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	st, err := rs.Stats(context.Background(), block, 10*time.Second)
+	now := time.Now()
+	st, err := rs.StatsRange(context.Background(), block, now.Add(-10*time.Second), now.Add(time.Second))
 	if err != nil {
 		t.Fatalf("stats over the admin API: %v", err)
 	}

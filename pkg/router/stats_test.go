@@ -1,0 +1,83 @@
+package router
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Ranges that share their ends count every reward exactly once, and leave
+// out the second still running; the last-window form includes it.
+func TestStatsRangesTileTime(t *testing.T) {
+	clock := newFakeClock()
+	rt := newTestRouter(t, Options{Now: clock.Now})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": "http://127.0.0.1:1"}, weights("v1", 100)))
+	start := clock.Now()
+	// 3 rewards a second, at 0.0, 0.3 and 0.6 past each second, for 10 s.
+	for sec := 0; sec < 10; sec++ {
+		for k := 0; k < 3; k++ {
+			if err := rt.Reward("m", "production", "v1", 1); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(300 * time.Millisecond)
+		}
+		clock.Advance(100 * time.Millisecond)
+	}
+	now := clock.Now() // start + 10s: every second complete
+	rewards := func(from, to time.Time) int64 {
+		return find(t, rt.StatsRange(from, to), "m", "production", "v1").Rewards
+	}
+	// Measurements at uneven times, each window from the previous end.
+	ends := []time.Duration{1300 * time.Millisecond, 2100 * time.Millisecond, 4900 * time.Millisecond, 5 * time.Second, 9999 * time.Millisecond, 10 * time.Second}
+	var total int64
+	from := start
+	for _, e := range ends {
+		to := start.Add(e)
+		total += rewards(from.Truncate(time.Second), to.Truncate(time.Second))
+		from = to
+	}
+	if total != 30 {
+		t.Fatalf("windows that tile counted %d rewards, want all 30 once", total)
+	}
+	if got := rewards(now.Add(-3*time.Second), now); got != 9 {
+		t.Fatalf("the last 3 whole seconds hold %d rewards, want 9", got)
+	}
+	if err := rt.Reward("m", "production", "v1", 1); err != nil { // in the running second
+		t.Fatal(err)
+	}
+	if got := rewards(now.Add(-time.Second), now); got != 3 {
+		t.Fatalf("a range counted the running second: %d", got)
+	}
+	if got := find(t, rt.Stats(time.Second), "m", "production", "v1").Rewards; got != 1 {
+		t.Fatalf("the last second (running) has %d rewards, want 1", got)
+	}
+}
+
+func TestAdminStatsRange(t *testing.T) {
+	clock := newFakeClock()
+	rt := newTestRouter(t, Options{Now: clock.Now})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": "http://127.0.0.1:1"}, weights("v1", 100)))
+	_ = rt.Reward("m", "production", "v1", 1)
+	clock.Advance(time.Second)
+	admin := NewAdminHandler(rt, "tok")
+	get := func(q string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/v1/stats?"+q, nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, req)
+		return w
+	}
+	sec := clock.Now().Unix()
+	w := get(fmt.Sprintf("from=%d&to=%d", sec-1, sec))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"rewards": 1`) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	for _, q := range []string{"from=5&to=1", "from=x&to=1", "from=1"} {
+		if w := get(q); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Unix times") {
+			t.Errorf("%s: %d %s", q, w.Code, w.Body)
+		}
+	}
+}

@@ -223,7 +223,6 @@ func (fc *clientConn) serve() {
 		}
 	}()
 	fc.br = s.reader(fc.c)
-	fc.bw = s.writer(fc.c)
 	wait := s.opts.ReadHeaderTimeout
 	for {
 		// Idle until the first byte of the next request.
@@ -251,18 +250,25 @@ func (fc *clientConn) serve() {
 			r, rest = rt.table.Load().lookupBytes(fc.req.path)
 		}
 		if r == nil || !r.lean || fc.req.length > rt.opts.MaxBodyBytes {
-			if fc.bw.Flush() == nil {
+			if fc.bw == nil || fc.bw.Flush() == nil {
 				handedOff = s.handOff(fc)
 			}
 			return
 		}
 		_, _ = fc.br.Discard(n)
+		if fc.bw == nil {
+			fc.bw = s.writer(fc.c)
+		}
 		keep := fc.serveLean(r, rest)
 		if !keep || fc.br.Buffered() == 0 {
 			// Answers to pipelined requests go out together.
 			if fc.bw.Flush() != nil {
 				return
 			}
+			// An idle connection holds no write buffer.
+			fc.bw.Reset(nil)
+			s.writers.Put(fc.bw)
+			fc.bw = nil
 		}
 		if !keep {
 			return

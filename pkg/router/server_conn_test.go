@@ -593,3 +593,34 @@ func TestLeanRouterErrorLeavesConnectionUsable(t *testing.T) {
 }
 
 // ---- 5. fuzzing the head parsers ----
+
+// A router given a transport of its own has no lean path: the lean server
+// hands every connection to net/http, which answers through that transport.
+func TestLeanServerWithACustomTransport(t *testing.T) {
+	be := seenBackend(t, "v1", nil)
+	var trips atomic.Int64
+	tr := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		trips.Add(1)
+		return http.DefaultTransport.RoundTrip(req)
+	})
+	rt := newTestRouter(t, Options{Transport: tr})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	srv := serve(t, rt)
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(srv.URL + "/v1/m/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get(hdrVersion) != "v1" {
+			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get(hdrVersion))
+		}
+	}
+	if trips.Load() != 3 {
+		t.Fatalf("the custom transport carried %d of 3 requests", trips.Load())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

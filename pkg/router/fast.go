@@ -17,7 +17,7 @@ import (
 // answer's head and body back, all from the connection's goroutine and
 // without building net/http's request and response values. It does what
 // Router.ServeHTTP does (choice, request id, X-Forwarded-*, fallback,
-// shadow copy, measurements), and is tested against it (server_test.go).
+// shadow copy, measurements), and is tested against it (server_parity_test.go, server_answers_test.go).
 
 // leanReq is the current request of a lean connection; its slices point
 // into the connection's copy of the head.

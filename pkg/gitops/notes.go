@@ -69,6 +69,24 @@ func (r *Repo) ReadNotes(commit string) ([]json.RawMessage, error) {
 	return r.notesOf(tree, h)
 }
 
+// NotesHead returns the commit the remote's refs/notes/switchyard points
+// at as of the last fetch or push, "" when the remote has no notes. A new
+// value means some verdict was added, replaced or removed: the reconciler
+// compares it to judge a rejected head again. Notes queued but not pushed
+// yet do not change it.
+func (r *Repo) NotesHead() (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ref, err := r.repo.Reference(remoteNotesRef, true)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", remoteNotesRef, err)
+	}
+	return ref.Hash().String(), nil
+}
+
 // remoteNotesTree is the tree of the remote's notes as of the last fetch
 // or push; the zero hash when the remote has none.
 func (r *Repo) remoteNotesTree() (plumbing.Hash, error) {

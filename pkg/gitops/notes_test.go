@@ -157,3 +157,42 @@ func TestNotesFanout(t *testing.T) {
 		t.Fatalf("notes tree: %q, want only %s", got, fanout)
 	}
 }
+
+func TestNotesHeadFollowsTheRemotesNotesRef(t *testing.T) {
+	srv, r, _ := setup(t)
+	ctx := context.Background()
+	judged := promote(t, srv)
+	mustFetch(t, r)
+	if h, err := r.NotesHead(); err != nil || h != "" {
+		t.Fatalf("NotesHead without notes = %q, %v; want \"\"", h, err)
+	}
+	// Someone else notes a verdict: seen at the next fetch, not before.
+	srv.Git("specs", "notes", "--ref", "switchyard", "add", "-m", `{"kind":"validation","passed":false}`, judged)
+	if h, err := r.NotesHead(); err != nil || h != "" {
+		t.Fatalf("NotesHead before the fetch = %q, %v; want \"\"", h, err)
+	}
+	mustFetch(t, r)
+	first := strings.TrimSpace(srv.Git("specs", "rev-parse", NotesRef))
+	if h, err := r.NotesHead(); err != nil || h != first {
+		t.Fatalf("NotesHead = %q, %v; want %s", h, err, first)
+	}
+	mustFetch(t, r)
+	if h, _ := r.NotesHead(); h != first {
+		t.Fatalf("NotesHead after a fetch that brought nothing = %q, want %s", h, first)
+	}
+	// A verdict replaced on the same commit, and our own pushed note: each
+	// moves it.
+	srv.Git("specs", "notes", "--ref", "switchyard", "add", "-f", "-m", `{"kind":"validation","passed":true}`, judged)
+	mustFetch(t, r)
+	second := strings.TrimSpace(srv.Git("specs", "rev-parse", NotesRef))
+	if h, _ := r.NotesHead(); h != second || h == first {
+		t.Fatalf("NotesHead after the verdict was replaced = %q, want %s (not %s)", h, second, first)
+	}
+	if err := r.AddNote(ctx, judged, []byte(`{"kind":"rollout"}`)); err != nil {
+		t.Fatal(err)
+	}
+	third := strings.TrimSpace(srv.Git("specs", "rev-parse", NotesRef))
+	if h, _ := r.NotesHead(); h != third || h == second {
+		t.Fatalf("NotesHead after our own note = %q, want %s", h, third)
+	}
+}

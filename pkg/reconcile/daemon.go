@@ -32,6 +32,11 @@ type Repo interface {
 	Write(ctx context.Context, o Outcome) (string, error)
 	// Note attaches a JSON verdict to a commit under refs/notes/switchyard.
 	Note(ctx context.Context, commit string, note []byte) error
+	// NotesHead names the verdict notes as last fetched: the commit
+	// refs/notes/switchyard points at ("" when there are none). It changes
+	// whenever a note is added, replaced or removed, so a rejected head is
+	// judged again when it changes.
+	NotesHead(ctx context.Context) (string, error)
 }
 
 // ErrSuperseded is wrapped by Repo.Write when Git no longer says what the
@@ -115,6 +120,7 @@ type Daemon struct {
 	state     rollout.State
 	head      string
 	checked   string // the last head validated (applied or rejected)
+	notes     string // NotesHead when checked was judged
 	applied   string
 	tree      *spec.Tree
 	headErr   string
@@ -270,7 +276,10 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// fetchIfDue fetches the remote and adopts a new head when it is valid.
+// fetchIfDue fetches the remote and adopts a new head when it is valid. A
+// head that was rejected is judged again when the verdict notes changed
+// since it was judged (a validation run again and passing, or a verdict
+// that arrived late): its evidence may have changed without a commit.
 func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	now := d.deps.Clock.Now()
 	d.mu.Lock()
@@ -290,13 +299,32 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	}
 	d.fetchErr = ""
 	d.lastFetch = now
-	same := head == d.checked
-	d.head, d.checked = head, head
+	d.head = head
+	judged := head == d.checked
+	rejected := judged && head != d.applied
+	prevNotes := d.notes
 	d.mu.Unlock()
 	d.deps.Metrics.lastFetch.Set(float64(now.Unix()))
-	if same {
-		return nil
+	if judged && !rejected {
+		return nil // an applied head is never judged again
 	}
+	notes, err := d.deps.Repo.NotesHead(ctx)
+	if err != nil {
+		// Unknown notes: a rejected head waits for the next fetch, and a
+		// new head is judged by the notes the checker reads itself.
+		notes = prevNotes
+		err = fmt.Errorf("reading the verdict notes ref: %w", err)
+	}
+	if judged && notes == prevNotes {
+		return err // rejected, and nothing it was judged by has changed
+	}
+	return errors.Join(err, d.judge(ctx, head, notes, judged))
+}
+
+// judge validates and policy-checks head, with the verdict notes at
+// notes, and applies it when it passes. again says head was rejected
+// before and is judged again because its notes changed.
+func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) error {
 	fsys, err := d.deps.Repo.Tree(ctx, head)
 	if err != nil {
 		return fmt.Errorf("reading commit %s: %w", short(head), err)
@@ -304,7 +332,13 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	d.mu.Lock()
 	base, applied := d.tree, d.applied
 	d.mu.Unlock()
+	if again {
+		d.log.Info("judging the rejected head again: its verdict notes changed", "commit", head, "notes", notes)
+	}
 	tree, diags := d.deps.Check(ctx, head, fsys, base, applied)
+	d.mu.Lock()
+	d.checked, d.notes = head, notes
+	d.mu.Unlock()
 	if diag.HasErrors(diags) || tree == nil {
 		n := 0
 		for _, dg := range diags {
@@ -316,8 +350,12 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", short(head), n)
 		d.headDiags = diags
 		d.mu.Unlock()
-		d.deps.Metrics.rejectedHeads.Inc()
-		d.log.Warn("head rejected", "commit", head, "errors", n)
+		if again {
+			d.log.Warn("head still rejected", "commit", head, "errors", n)
+		} else {
+			d.deps.Metrics.rejectedHeads.Inc()
+			d.log.Warn("head rejected", "commit", head, "errors", n)
+		}
 		for _, dg := range diags {
 			d.log.Warn("diagnostic", "file", dg.File, "line", dg.Line, "severity", dg.Severity, "summary", dg.Summary, "detail", dg.Detail)
 		}
@@ -327,7 +365,7 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	d.tree, d.applied = tree, head
 	d.headErr, d.headDiags = "", nil
 	d.mu.Unlock()
-	d.log.Info("applying commit", "commit", head, "models", len(tree.Models))
+	d.log.Info("applying commit", "commit", head, "models", len(tree.Models), "judged_again", again)
 	return nil
 }
 

@@ -67,6 +67,8 @@ type fakeRepo struct {
 	failPush error
 	written  []Outcome
 	notes    map[string][]string
+	// notesHead is what NotesHead answers: the notes ref as last fetched.
+	notesHead string
 	// onWrite sees the routers' state at the moment a commit is written.
 	onWrite func(o Outcome)
 }
@@ -128,6 +130,19 @@ func (r *fakeRepo) Note(ctx context.Context, commit string, note []byte) error {
 	defer r.mu.Unlock()
 	r.notes[commit] = append(r.notes[commit], string(note))
 	return nil
+}
+
+func (r *fakeRepo) NotesHead(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.notesHead, nil
+}
+
+// setNotes moves the notes ref, as someone adding or replacing a note.
+func (r *fakeRepo) setNotes(h string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notesHead = h
 }
 
 type fakeTarget struct {

@@ -27,6 +27,9 @@ func RenderStatus(w io.Writer, s Status) {
 		for _, d := range s.HeadDiagnostics {
 			fmt.Fprintf(w, "    %s:%d: %s: %s\n", d.File, d.Line, d.Severity, d.Summary)
 		}
+		if s.HeadNotes != "" {
+			fmt.Fprintf(w, "    judged with verdict notes %s; a change to refs/notes/switchyard judges it again\n", short(s.HeadNotes))
+		}
 	}
 	for _, p := range s.PendingCommits {
 		fmt.Fprintf(w, "  commit pending for %s (%s): %d attempts, last error: %s\n", p.Model, p.Action, p.Attempts, p.LastErr)

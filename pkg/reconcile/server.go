@@ -45,6 +45,9 @@ func (d *Daemon) Status() Status {
 		Now:    d.deps.Clock.Now(),
 		Models: []ModelStatus{},
 	}
+	if d.headErr != "" && d.checked == d.head {
+		s.HeadNotes = d.notes
+	}
 	for _, p := range d.pending {
 		s.PendingCommits = append(s.PendingCommits, PendingCommit{
 			Model: p.out.Model + "/" + p.out.Stage, Action: string(p.out.Kind),

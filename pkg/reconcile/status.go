@@ -16,8 +16,12 @@ type Status struct {
 	// HeadError says why Head is not applied, with its diagnostics.
 	HeadError       string            `json:"head_error,omitempty"`
 	HeadDiagnostics []diag.Diagnostic `json:"head_diagnostics,omitempty"`
-	LastFetch       time.Time         `json:"last_fetch"`
-	FetchError      string            `json:"fetch_error,omitempty"`
+	// HeadNotes is, while Head is rejected, the commit of
+	// refs/notes/switchyard it was last judged with: a fetch that finds
+	// the notes ref elsewhere judges Head again.
+	HeadNotes  string    `json:"head_notes,omitempty"`
+	LastFetch  time.Time `json:"last_fetch"`
+	FetchError string    `json:"fetch_error,omitempty"`
 	// PendingCommits are outcomes whose commit has not reached the remote
 	// yet; traffic is already restored for each of them.
 	PendingCommits []PendingCommit `json:"pending_commits,omitempty"`

@@ -34,6 +34,7 @@ type e2e struct {
 	router   string // the builtin router's listen address
 	secret   []byte
 	state    string
+	poll     time.Duration // the reconciler's poll interval
 	run      *wiring.Running
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -44,13 +45,20 @@ type e2e struct {
 
 const e2eRepo = "specs"
 
+// newE2E starts a world whose reconciler fetches only on the webhook.
 func newE2E(t testing.TB) *e2e {
+	t.Helper()
+	return newE2EPolling(t, time.Hour)
+}
+
+// newE2EPolling starts a world whose reconciler also fetches every poll.
+func newE2EPolling(t testing.TB, poll time.Duration) *e2e {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test with a real git server; skipped in -short")
 	}
 	e := &e2e{t: t, git: gittest.NewServer(t), urls: map[string]string{}, secret: []byte("s3cret"),
-		state: filepath.Join(t.TempDir(), "switchyard.db")}
+		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: poll}
 	for name, b := range map[string]demo.ModelBehaviour{
 		"v1": {Version: "v1"}, "v2": {Version: "v2"}, "v3": {Version: "v3", ErrorRate: 0.3},
 	} {
@@ -123,14 +131,14 @@ model "fraud" "production" {
 `, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], strategy)
 }
 
-// start runs the reconciler; the poll interval is long, so that only the
-// webhook makes it fetch.
+// start runs the reconciler, fetching every e.poll (newE2E: an hour, so
+// that only the webhook makes it fetch).
 func (e *e2e) start() {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	run, err := wiring.Start(ctx, wiring.Options{
 		Repo: e.git.RepoURL(e2eRepo), Branch: "main", Path: "rollouts", Policies: "policies",
-		State: e.state, Listen: "127.0.0.1:0", PollInterval: time.Hour, Tick: 100 * time.Millisecond,
+		State: e.state, Listen: "127.0.0.1:0", PollInterval: e.poll, Tick: 100 * time.Millisecond,
 		WebhookSecret: e.secret,
 	})
 	if err != nil {

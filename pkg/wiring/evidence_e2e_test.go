@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
 )
@@ -137,4 +138,50 @@ func TestE2EFailedValidationNotedOnThePushedCommitItself(t *testing.T) {
 		t.Fatalf("applied %s, want %s still", st.Applied, good)
 	}
 	e.waitServing("v1")
+}
+
+func TestE2ERejectedHeadIsAppliedWhenAPassingVerdictIsNotedLater(t *testing.T) {
+	// No push webhook comes for a notes ref (GitHub sends them for branches
+	// and tags): the reconciler's poll finds the new note.
+	e := newE2EPolling(t, 200*time.Millisecond)
+	good := e.run.Daemon.Status().Applied
+	bad := e.mergeValidated("promote-v2", oneLine, v2Verdict(false, 0.71, "2026-11-26T10:00:00Z"))
+	e.waitFor("the head to be rejected", func() bool {
+		st := e.run.Daemon.Status()
+		return st.Head == bad && st.HeadError != ""
+	})
+	st := e.apiStatus()
+	if st.Applied != good || !hasDenial(st, "v2 failed its offline validation") {
+		t.Fatalf("status: applied %s (want %s), diagnostics %+v", st.Applied, good, st.HeadDiagnostics)
+	}
+	if notes := strings.TrimSpace(e.git.Git(e2eRepo, "rev-parse", "refs/notes/switchyard")); st.HeadNotes != notes {
+		t.Fatalf("status head_notes %q, want the remote's notes %s", st.HeadNotes, notes)
+	}
+	e.waitServing("v1")
+
+	// Validation is run again on the same commit and passes: its verdict
+	// is appended to that commit's note, and only the notes ref is pushed.
+	prHead := strings.TrimSpace(e.git.Git(e2eRepo, "rev-parse", bad+"^2"))
+	e.git.AppendNote(e2eRepo, prHead, v2Verdict(true, 0.95, "2026-11-26T11:00:00Z"))
+	if head := e.git.Head(e2eRepo); head != bad {
+		t.Fatalf("main moved to %s; the test wants the notes ref alone to change", head)
+	}
+	e.waitFor("the same head to be applied", func() bool { return e.run.Daemon.Status().Applied == bad })
+	if st := e.apiStatus(); st.Head != bad || st.HeadError != "" || len(st.HeadDiagnostics) != 0 || st.HeadNotes != "" {
+		t.Fatalf("after the passing verdict: head %s (want %s), head error %q, diagnostics %+v, head_notes %q",
+			st.Head, bad, st.HeadError, st.HeadDiagnostics, st.HeadNotes)
+	}
+	e.waitServing("v2")
+}
+
+// hasDenial says whether status shows a validation_evidence denial at a
+// line of rollouts/fraud.hcl whose summary contains msg.
+func hasDenial(st reconcile.Status, msg string) bool {
+	for _, d := range st.HeadDiagnostics {
+		if d.Source == "policy" && d.Severity == "error" && d.Rule == "validation_evidence" &&
+			d.File == "rollouts/fraud.hcl" && d.Line > 0 && strings.Contains(d.Summary, msg) {
+			return true
+		}
+	}
+	return false
 }

@@ -295,3 +295,7 @@ func (a *repoAdapter) Write(ctx context.Context, o reconcile.Outcome) (string, e
 func (a *repoAdapter) Note(ctx context.Context, commit string, note []byte) error {
 	return a.repo.AddNote(ctx, commit, note)
 }
+
+func (a *repoAdapter) NotesHead(ctx context.Context) (string, error) {
+	return a.repo.NotesHead()
+}

@@ -226,6 +226,31 @@ func (s *Server) MergeAs(name, branch, message string, files map[string]string) 
 	return strings.TrimSpace(s.git(work, "rev-parse", "HEAD"))
 }
 
+// AppendNote appends note as a line of commit's note under
+// refs/notes/switchyard, as "Someone Else" in a clone, and pushes that ref
+// alone (no branch moves), as the GitHub Action or a person adds a verdict
+// after the fact. A push that loses a race for the notes ref (a reconciler
+// pushing its own verdicts) fetches the notes again and tries again.
+func (s *Server) AppendNote(name, commit, note string) {
+	s.t.Helper()
+	const ref = "refs/notes/switchyard"
+	work := s.t.TempDir()
+	s.git("", "clone", "--quiet", "--no-checkout", s.RepoPath(name), work)
+	var err error
+	for attempt := 1; attempt <= 10; attempt++ {
+		if _, ferr := s.run(work, "fetch", "--quiet", "origin", "+"+ref+":"+ref); ferr != nil {
+			// No notes on the remote yet: the first note makes the ref.
+			_, _ = s.run(work, "update-ref", "-d", ref)
+		}
+		s.git(work, "notes", "--ref", "switchyard", "append", "-m", note, commit)
+		if _, err = s.run(work, "push", "--quiet", "origin", ref+":"+ref); err == nil {
+			return
+		}
+		time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
+	}
+	s.t.Fatalf("gittest: %v", err)
+}
+
 // Head returns the sha of main in the bare repository.
 func (s *Server) Head(name string) string {
 	s.t.Helper()

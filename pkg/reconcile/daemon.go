@@ -116,12 +116,15 @@ type Daemon struct {
 
 	trigger chan struct{}
 
-	mu        sync.Mutex // guards everything below
-	state     rollout.State
-	head      string
-	checked   string // the last head validated (applied or rejected)
-	notes     string // NotesHead when checked was judged
-	applied   string
+	mu      sync.Mutex // guards everything below
+	state   rollout.State
+	head    string
+	checked string // the last head validated (applied or rejected)
+	notes   string // NotesHead when checked was judged
+	applied string
+	// recovered is the commit in force before a restart (appliedKey in
+	// the Store), taken up again before the first head is judged.
+	recovered string
 	tree      *spec.Tree
 	headErr   string
 	headDiags []diag.Diagnostic
@@ -178,21 +181,68 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading state: %w", err)
 		}
+		revisions := map[string]int{}
 		for k, v := range all {
+			if k == appliedKey {
+				d.recovered = string(v)
+				continue
+			}
 			var ms rollout.ModelState
 			if err := json.Unmarshal(v, &ms); err != nil {
 				return nil, fmt.Errorf("state of %s is corrupt: %w", k, err)
 			}
 			d.state.Models[k] = ms
 			d.saved[k] = string(v)
+			if ms.Revision != "" {
+				revisions[ms.Revision]++
+			}
 			// A commit asked for before a restart and never confirmed by
 			// Git is written again (the remote side is idempotent).
 			if ms.Awaiting != nil {
 				d.pending = append(d.pending, &pending{out: Outcome{WriteCommit: *ms.Awaiting}})
 			}
 		}
+		if d.recovered == "" {
+			// State written before appliedKey existed: the commit most
+			// models were last stepped on.
+			for rev, n := range revisions {
+				if n > revisions[d.recovered] || n == revisions[d.recovered] && rev < d.recovered {
+					d.recovered = rev
+				}
+			}
+		}
 	}
 	return d, nil
+}
+
+// appliedKey is the Store key of the commit in force: model keys are
+// "name/stage", so it cannot be one of them.
+const appliedKey = "switchyard:applied"
+
+// recover takes up the commit that was in force before a restart, so that
+// the first head is judged against it (its policies, its tree), and so
+// that, should the head be rejected, that commit keeps running: the
+// reconciler's own builtin routers serve nothing without a tree. The
+// commit was applied before, so it runs whatever its judgement now.
+func (d *Daemon) recover(ctx context.Context) {
+	d.mu.Lock()
+	commit := d.recovered
+	d.recovered = ""
+	d.mu.Unlock()
+	fsys, err := d.deps.Repo.Tree(ctx, commit)
+	if err != nil {
+		d.log.Warn("the commit in force before the restart cannot be read: judging the head on its own", "commit", commit, "err", err)
+		return
+	}
+	tree, diags := d.deps.Check(ctx, commit, fsys, nil, "")
+	if tree == nil {
+		d.log.Warn("the commit in force before the restart does not load: judging the head on its own", "commit", commit, "errors", len(diags))
+		return
+	}
+	d.mu.Lock()
+	d.tree, d.applied = tree, commit
+	d.mu.Unlock()
+	d.log.Info("resuming with the commit in force before the restart", "commit", commit)
 }
 
 // Trigger asks for a fetch at once (a verified push webhook). It never blocks.
@@ -325,6 +375,21 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 // notes, and applies it when it passes. again says head was rejected
 // before and is judged again because its notes changed.
 func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) error {
+	d.mu.Lock()
+	recovering := d.applied == "" && d.recovered != ""
+	d.mu.Unlock()
+	if recovering {
+		d.recover(ctx)
+		d.mu.Lock()
+		inForce := head == d.applied
+		if inForce {
+			d.checked, d.notes = head, notes
+		}
+		d.mu.Unlock()
+		if inForce {
+			return nil // the head is what ran before the restart
+		}
+	}
 	fsys, err := d.deps.Repo.Tree(ctx, head)
 	if err != nil {
 		return fmt.Errorf("reading commit %s: %w", short(head), err)
@@ -365,6 +430,11 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 	d.tree, d.applied = tree, head
 	d.headErr, d.headDiags = "", nil
 	d.mu.Unlock()
+	if d.deps.Store != nil {
+		if err := d.deps.Store.Save(appliedKey, []byte(head)); err != nil {
+			d.log.Warn("saving the commit in force", "commit", head, "err", err)
+		}
+	}
 	d.log.Info("applying commit", "commit", head, "models", len(tree.Models), "judged_again", again)
 	return nil
 }

@@ -171,3 +171,48 @@ func rejectedHeads(t *testing.T, d *Daemon) float64 {
 	t.Fatal("no switchyard_rejected_heads_total on /metrics")
 	return 0
 }
+
+// A reconciler restarted while its head is rejected takes up the commit
+// that was in force: that commit keeps running (its traffic, its rollouts)
+// and the head is judged against it, not as if nothing had run before.
+func TestRestartWithARejectedHeadKeepsTheCommitInForce(t *testing.T) {
+	h, j := newJudgedHarness(t)
+	good := h.repo.commit("v1")
+	h.run(1, time.Second)
+	h.repo.setNotes("notes-failed")
+	bad := h.repo.commit("v2")
+	h.run(2, time.Second)
+	for _, restart := range []string{"first", "second", "state saved before the commit in force was"} {
+		if restart == "state saved before the commit in force was" {
+			// Older state files: the commit the models were last stepped on.
+			if err := h.store.Delete(appliedKey); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := New(Config{PollInterval: time.Second}, Deps{
+			Repo: h.repo, Check: j.check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.d = d
+		h.run(2, time.Second)
+		st := h.d.Status()
+		if st.Applied != good || st.Head != bad || !strings.Contains(st.HeadError, "not applied") {
+			t.Fatalf("after the %s restart: want %s in force and %s rejected: %+v", restart, good, bad, st)
+		}
+		if len(st.Models) != 1 {
+			t.Fatalf("after the %s restart the commit in force runs %d models, want 1", restart, len(st.Models))
+		}
+		if want := bad + "<-" + good; j.calls[len(j.calls)-1] != want {
+			t.Fatalf("after the %s restart the head was judged as %s, want %s", restart, j.calls[len(j.calls)-1], want)
+		}
+	}
+	// And when the verdict passes, the head is applied as usual.
+	j.passed["notes-passed"] = true
+	h.repo.setNotes("notes-passed")
+	h.run(1, time.Second)
+	if st := h.d.Status(); st.Applied != bad || st.HeadError != "" {
+		t.Fatalf("after the passing verdict: %+v", st)
+	}
+}

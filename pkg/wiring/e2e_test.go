@@ -233,7 +233,10 @@ func (e *e2e) waitServing(version string) {
 		m := e.status()
 		return m.Serve == version && m.Rollout() == "" && weight(m, version) == 100
 	})
-	// The router itself answers from that version.
+	// The router itself answers from that version: once the table the
+	// status shows is applied (the engine decides a moment before the
+	// router has it), and then every time.
+	e.waitFor(version+" answering", func() bool { return e.ask() == version })
 	for i := 0; i < 20; i++ {
 		if got := e.ask(); got != version {
 			e.t.Fatalf("request %d answered by %q, want %s", i, got, version)

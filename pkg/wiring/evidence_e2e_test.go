@@ -145,7 +145,11 @@ func TestE2ERejectedHeadIsAppliedWhenAPassingVerdictIsNotedLater(t *testing.T) {
 	// and tags): the reconciler's poll finds the new note.
 	e := newE2EPolling(t, 200*time.Millisecond)
 	good := e.run.Daemon.Status().Applied
+	// The merge and its failed verdict land together: with the server down
+	// meanwhile, no poll can see the merge before its note.
+	e.git.Stop()
 	bad := e.mergeValidated("promote-v2", oneLine, v2Verdict(false, 0.71, "2026-11-26T10:00:00Z"))
+	e.git.Start()
 	e.waitFor("the head to be rejected", func() bool {
 		st := e.run.Daemon.Status()
 		return st.Head == bad && st.HeadError != ""

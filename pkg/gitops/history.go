@@ -276,5 +276,8 @@ func (r *Repo) TreeAt(rev string) (fs.FS, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	// Its files are read later, lazily: one at a time with everything
+	// else the Repo does, a fetch writing to the same storage included.
+	fsys.(*treeFS).mu = &r.mu
 	return fsys, h.String(), nil
 }

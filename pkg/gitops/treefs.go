@@ -38,13 +38,14 @@ func TreeFS(repo *git.Repository, rev string) (fs.FS, plumbing.Hash, error) {
 	if err != nil {
 		return nil, plumbing.ZeroHash, fmt.Errorf("read tree of %s (%q): %w", h, rev, err)
 	}
-	return &treeFS{root: t, modTime: c.Committer.When}, c.Hash, nil
+	return &treeFS{mu: new(sync.Mutex), root: t, modTime: c.Committer.When}, c.Hash, nil
 }
 
 // treeFS is an fs.FS over one Git tree. go-git trees cache lookups
-// without locking, so every call holds mu.
+// without locking, and read objects lazily from a storage that a fetch
+// writes to, so every call holds mu: the Repo's own lock for Repo.TreeAt.
 type treeFS struct {
-	mu      sync.Mutex
+	mu      sync.Locker
 	root    *object.Tree
 	modTime time.Time
 }

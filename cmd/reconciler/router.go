@@ -33,8 +33,12 @@ func cmdRouter(ctx context.Context, e *env, args []string) int {
 	tokenEnv := fl.String("token-env", defaultRouterTokenEnv, "environment variable `NAME` holding the admin API's bearer token")
 	routes := fl.String("routes", "", "optional JSON routing table `FILE` to serve at start (as PUT /v1/routes takes)")
 	pipeline := fl.Int("shadow-pipeline", 0, "send up to `N` waiting shadow copies per write over HTTP/1.1 pipelining (for shadows that support it; 0 or 1: one at a time)")
+	fbTokenEnv := fl.String("feedback-token-env", "", "environment variable `NAME` holding the bearer token POST /_switchyard/feedback needs (default: none needed)")
+	idKeyEnv := fl.String("request-id-key-env", "", "environment variable `NAME` holding the key that signs request ids, shared by a fleet (default: random per start)")
+	fbWindow := fl.Duration("feedback-window", 24*time.Hour, "how long after its request feedback is taken")
+	fbRate := fl.Int("feedback-rate", 0, "feedback posts per second allowed per client address (0: no limit)")
 	fl.Usage = func() {
-		fmt.Fprintln(fl.Output(), "usage: reconciler router --listen ADDR --admin ADDR [--token-env NAME] [--routes FILE] [--shadow-pipeline N]")
+		fmt.Fprintln(fl.Output(), "usage: reconciler router --listen ADDR --admin ADDR [--token-env NAME] [--routes FILE] [--shadow-pipeline N] [--feedback-token-env NAME] [--request-id-key-env NAME] [--feedback-window D] [--feedback-rate N]")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -57,13 +61,32 @@ func cmdRouter(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "reconciler router: the admin API needs a bearer token: set the environment variable %s (or name another with --token-env)\n", *tokenEnv)
 		return exitUsage
 	}
+	opts := router.Options{ShadowPipeline: *pipeline, FeedbackWindow: *fbWindow, FeedbackRate: *fbRate}
+	for _, v := range []struct {
+		flag, name string
+		set        func(string)
+	}{
+		{"--feedback-token-env", *fbTokenEnv, func(s string) { opts.FeedbackToken = s }},
+		{"--request-id-key-env", *idKeyEnv, func(s string) { opts.RequestIDKey = []byte(s) }},
+	} {
+		if v.name == "" {
+			continue
+		}
+		val := e.getenv(v.name)
+		if val == "" {
+			fmt.Fprintf(e.stderr, "reconciler router: %s names %s, which is not set or empty\n", v.flag, v.name)
+			return exitUsage
+		}
+		v.set(val)
+	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	opts.Logger = logger
 	if e.getenv("GOGC") == "" {
 		// A proxy's heap is small and short-lived: collecting it less often
 		// buys about 15% more requests per second on 2 cores for a few MB.
 		debug.SetGCPercent(routerGCPercent)
 	}
-	rt := router.New(router.Options{Logger: logger, ShadowPipeline: *pipeline})
+	rt := router.New(opts)
 	if *routes != "" {
 		if err := loadRoutes(rt, *routes); err != nil {
 			fmt.Fprintf(e.stderr, "reconciler router: %v\n", err)

@@ -3,12 +3,10 @@ package router
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -158,42 +156,6 @@ func TestBanditExploreFloor(t *testing.T) {
 		if live.choose((*stdKeys)(req), rnd) != first {
 			t.Fatal("a sticky user changed arm")
 		}
-	}
-}
-
-func TestFeedbackByKeyAndErrors(t *testing.T) {
-	a, b := backendServer(t, "a"), backendServer(t, "b")
-	rt := newTestRouter(t, Options{})
-	r := mkRoute("m", map[string]string{"a": a.URL, "b": b.URL}, weights("a", 50, "b", 50))
-	r.Sticky = "header:x-user-id"
-	mustUpdate(t, rt, r)
-	for i := 0; i < 20; i++ {
-		user := fmt.Sprintf("user%d", i)
-		v := do(rt, "GET", "/v1/m/x", "", "x-user-id", user).Header().Get(hdrVersion)
-		w := do(rt, "POST", FeedbackPath, fmt.Sprintf(`{"model":"m","stage":"production","key":%q,"reward":1}`, user))
-		if w.Code != 200 || !strings.Contains(w.Body.String(), fmt.Sprintf(`"version":%q`, v)) {
-			t.Fatalf("feedback for %s (on %s): %d %s", user, v, w.Code, w.Body)
-		}
-	}
-	cases := []struct {
-		name, method, body string
-		code               int
-	}{
-		{"get", "GET", "", 405},
-		{"bad json", "POST", `{`, 400},
-		{"no reward", "POST", `{"request_id":"x"}`, 400},
-		{"reward out of range", "POST", `{"request_id":"x","reward":2}`, 400},
-		{"unknown id", "POST", `{"request_id":"nope","reward":1}`, 404},
-		{"unknown model", "POST", `{"model":"z","stage":"production","key":"k","reward":1}`, 404},
-		{"nothing", "POST", `{"reward":1}`, 400},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			w := do(rt, c.method, FeedbackPath, c.body)
-			if w.Code != c.code || !strings.Contains(w.Body.String(), `"error"`) {
-				t.Fatalf("got %d %s, want %d with a JSON error", w.Code, w.Body, c.code)
-			}
-		})
 	}
 }
 

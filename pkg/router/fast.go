@@ -192,12 +192,7 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 	b := r.choose((*leanKeys)(req), rnd)
 	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
 	rt.rands.put(rnd)
-	id := ""
-	if req.id != nil {
-		id = string(req.id)
-	} else {
-		id = rt.ids.next()
-	}
+	id := issueID(rt, req.id)
 	rt.ids.put(id, b.stats)
 	x := &fc.x
 	*x = leanExchange{id: id, closeAfter: req.close || fc.s.closing.Load()}

@@ -1,28 +1,28 @@
 package router
 
 import (
-	"crypto/rand"
-	"encoding/binary"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"net"
 	"net/http"
-	"strconv"
+	"strings"
 	"sync"
-	"sync/atomic"
+	"time"
 )
 
 // idMemory remembers which version answered recent request ids, in bounded
 // memory: a direct-mapped table where a newer id evicts an older one that
-// hashes to the same slot. It also makes request ids.
+// hashes to the same slot. Its issuer makes the ids.
 type idMemory struct {
 	seed   maphash.Seed
 	slots  []idSlot
 	mask   uint64
 	locks  [64]sync.Mutex
-	prefix string
-	n      atomic.Uint64
+	issuer *idIssuer
 }
 
 type idSlot struct {
@@ -30,42 +30,39 @@ type idSlot struct {
 	vs *versionStats
 }
 
-func newIDMemory(size int) *idMemory {
+func newIDMemory(size int, key []byte) *idMemory {
 	n := 1
 	for n < size {
 		n <<= 1
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
 	return &idMemory{
 		seed:   maphash.MakeSeed(),
 		slots:  make([]idSlot, n),
 		mask:   uint64(n - 1),
-		prefix: strconv.FormatUint(uint64(binary.BigEndian.Uint16(b[:2]))<<32|uint64(binary.BigEndian.Uint32(b[2:])), 36) + "-",
+		issuer: newIDIssuer(key),
 	}
 }
 
-// next makes a request id unique to this router's lifetime.
-func (m *idMemory) next() string {
-	var buf [32]byte
-	out := append(buf[:0], m.prefix...)
-	out = strconv.AppendUint(out, m.n.Add(1), 36)
-	return string(out)
+// slot hashes the token part of id: feedback may name an id with or
+// without the client's part.
+func (m *idMemory) slot(id string) (uint64, *sync.Mutex, uint64) {
+	if tok, ok := idToken(id); ok {
+		id = tok
+	}
+	h := maphash.String(m.seed, id)
+	i := h & m.mask
+	return h, &m.locks[i%uint64(len(m.locks))], i
 }
 
 func (m *idMemory) put(id string, vs *versionStats) {
-	h := maphash.String(m.seed, id)
-	i := h & m.mask
-	l := &m.locks[i%uint64(len(m.locks))]
+	h, l, i := m.slot(id)
 	l.Lock()
 	m.slots[i] = idSlot{h: h, vs: vs}
 	l.Unlock()
 }
 
 func (m *idMemory) get(id string) *versionStats {
-	h := maphash.String(m.seed, id)
-	i := h & m.mask
-	l := &m.locks[i%uint64(len(m.locks))]
+	h, l, i := m.slot(id)
 	l.Lock()
 	s := m.slots[i]
 	l.Unlock()
@@ -76,8 +73,10 @@ func (m *idMemory) get(id string) *versionStats {
 }
 
 // Feedback is the body of POST /_switchyard/feedback: a reward in [0,1]
-// for the version that answered RequestID, or for the version that the
-// sticky Key of Model/Stage is routed to.
+// for the version that answered RequestID, an id this router (or its
+// fleet) issued. Model and Stage, when set, must name the route that
+// answered; Key is accepted for older clients and ignored: the id alone
+// says which version answered.
 type Feedback struct {
 	RequestID string   `json:"request_id,omitempty"`
 	Model     string   `json:"model,omitempty"`
@@ -88,26 +87,158 @@ type Feedback struct {
 
 const maxFeedbackBytes = 64 << 10
 
+// Why feedback was refused, as counted in
+// switchyard_feedback_rejected_total.
+const (
+	rejectUnauthorized = "unauthorized" // no or wrong bearer token
+	rejectRateLimited  = "rate_limited" // too many posts from one address
+	rejectInvalid      = "invalid"      // not JSON, or no reward in [0,1]
+	rejectUnknownID    = "unknown_id"   // no id, or one this router did not issue
+	rejectExpired      = "expired"      // issued longer ago than the feedback window
+	rejectForgotten    = "forgotten"    // issued, but no longer remembered (see Options.RequestIDs)
+	rejectDuplicate    = "duplicate"    // this id already had feedback of this kind
+	rejectFull         = "full"         // too many ids with feedback in the window
+)
+
+var rejectReasons = []string{rejectUnauthorized, rejectRateLimited, rejectInvalid, rejectUnknownID, rejectExpired, rejectForgotten, rejectDuplicate, rejectFull}
+
+// feedbackGuard holds what feedback must pass: the bearer token, the rate
+// limit and the once-per-id rule.
+type feedbackGuard struct {
+	token  *[sha256.Size]byte // nil: no token needed
+	window time.Duration
+	once   *onceSet
+	rate   *rateLimit // nil: no limit
+}
+
+func newFeedbackGuard(o Options) *feedbackGuard {
+	g := &feedbackGuard{window: o.FeedbackWindow, once: newOnceSet(o.FeedbackWindow, o.FeedbackIDs)}
+	if o.FeedbackToken != "" {
+		sum := sha256.Sum256([]byte(o.FeedbackToken))
+		g.token = &sum
+	}
+	if o.FeedbackRate > 0 {
+		g.rate = newRateLimit(o.FeedbackRate)
+	}
+	return g
+}
+
+// authorized compares the bearer token in constant time (of hashes, so
+// the length of the token does not show either).
+func (g *feedbackGuard) authorized(req *http.Request) bool {
+	if g.token == nil {
+		return true
+	}
+	auth := req.Header.Get("Authorization")
+	const scheme = "Bearer "
+	if len(auth) < len(scheme) || !strings.EqualFold(auth[:len(scheme)], scheme) {
+		return false
+	}
+	got := sha256.Sum256([]byte(auth[len(scheme):]))
+	return subtle.ConstantTimeCompare(got[:], g.token[:]) == 1
+}
+
+// feedbackRejection is a refused post: its status, reason and message.
+type feedbackRejection struct {
+	code   int
+	reason string
+	msg    string
+}
+
 func (rt *Router) serveFeedback(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, "feedback is POSTed")
 		return
 	}
+	vs, rej := rt.acceptFeedback(req, w)
+	if rej != nil {
+		rt.metrics.feedbackRejected.WithLabelValues(rej.reason).Inc()
+		h := w.Header()
+		if rej.reason == rejectUnauthorized {
+			h.Set("WWW-Authenticate", `Bearer realm="switchyard feedback"`)
+		}
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(rej.code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": rej.msg, "reason": rej.reason})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"model": vs.model, "stage": vs.stage, "version": vs.version})
+}
+
+// acceptFeedback checks a post in order (token, rate, body, id, time,
+// version, once) and records its reward.
+func (rt *Router) acceptFeedback(req *http.Request, w http.ResponseWriter) (*versionStats, *feedbackRejection) {
+	g := rt.feedback
+	if !g.authorized(req) {
+		return nil, &feedbackRejection{http.StatusUnauthorized, rejectUnauthorized, "feedback needs the router's bearer token (Authorization: Bearer ...)"}
+	}
+	now := rt.now()
+	if g.rate != nil && !g.rate.allow(clientAddr(req), now) {
+		return nil, &feedbackRejection{http.StatusTooManyRequests, rejectRateLimited, "too much feedback from this address; slow down"}
+	}
 	var fb Feedback
 	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxFeedbackBytes))
 	if err := dec.Decode(&fb); err != nil {
-		writeError(w, http.StatusBadRequest, "feedback is not valid JSON: "+err.Error())
-		return
+		return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, "feedback is not valid JSON: " + err.Error()}
 	}
-	vs, code, err := rt.feedbackTarget(fb)
+	if fb.Reward == nil {
+		return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, `feedback needs "reward", a number in [0,1]`}
+	}
+	if r := *fb.Reward; r < 0 || r > 1 || math.IsNaN(r) {
+		return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, fmt.Sprintf("reward is %g, want a number in [0,1]", r)}
+	}
+	vs, p, rej := rt.feedbackTarget(fb, now)
+	if rej != nil {
+		return nil, rej
+	}
+	switch rt.feedback.once.claim(p, kindReward, now) {
+	case claimDuplicate:
+		return nil, &feedbackRejection{http.StatusConflict, rejectDuplicate, fmt.Sprintf("request id %q already has a reward", fb.RequestID)}
+	case claimFull:
+		return nil, &feedbackRejection{http.StatusServiceUnavailable, rejectFull, "too many request ids have feedback in the window; try again later"}
+	}
+	vs.recordReward(now, *fb.Reward)
+	return vs, nil
+}
+
+// feedbackTarget is the version that answered fb's request id, when the
+// id is one this router's key signed, issued within the window, and
+// still remembered.
+func (rt *Router) feedbackTarget(fb Feedback, now time.Time) (*versionStats, idPayload, *feedbackRejection) {
+	if fb.RequestID == "" {
+		msg := `feedback needs "request_id", the X-Request-Id of the answer`
+		if fb.Key != "" {
+			msg += `: feedback by "key" alone is not accepted, since it needs no request`
+		}
+		return nil, idPayload{}, &feedbackRejection{http.StatusBadRequest, rejectUnknownID, msg}
+	}
+	p, ok := rt.ids.issuer.check(fb.RequestID)
+	if !ok || p.issued().After(now.Add(idMaxSkew)) {
+		return nil, p, &feedbackRejection{http.StatusNotFound, rejectUnknownID, fmt.Sprintf("request id %q was not issued by this router", fb.RequestID)}
+	}
+	if age := now.Sub(p.issued()); age > rt.feedback.window {
+		return nil, p, &feedbackRejection{http.StatusGone, rejectExpired, fmt.Sprintf("request id %q was issued %s ago; feedback is taken for %s", fb.RequestID, age.Truncate(time.Second), rt.feedback.window)}
+	}
+	vs := rt.ids.get(fb.RequestID)
+	if vs == nil {
+		return nil, p, &feedbackRejection{http.StatusNotFound, rejectForgotten, fmt.Sprintf("request id %q is no longer remembered (the router keeps the last %d)", fb.RequestID, len(rt.ids.slots))}
+	}
+	if fb.Model != "" && fb.Model != vs.model || fb.Stage != "" && fb.Stage != vs.stage {
+		return nil, p, &feedbackRejection{http.StatusNotFound, rejectUnknownID, fmt.Sprintf("request id %q was answered by %s/%s, not %s/%s", fb.RequestID, vs.model, vs.stage, fb.Model, fb.Stage)}
+	}
+	return vs, p, nil
+}
+
+// clientAddr is the host of the peer that posted.
+func clientAddr(req *http.Request) string {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
 	if err != nil {
-		writeError(w, code, err.Error())
-		return
+		return req.RemoteAddr
 	}
-	vs.recordReward(rt.now(), *fb.Reward)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"model": vs.model, "stage": vs.stage, "version": vs.version})
+	return host
 }
 
 // Reward records a reward in [0,1] for one version of a live route, as
@@ -122,34 +253,4 @@ func (rt *Router) Reward(model, stage, version string, reward float64) error {
 	}
 	r.backends[version].stats.recordReward(rt.now(), reward)
 	return nil
-}
-
-func (rt *Router) feedbackTarget(fb Feedback) (*versionStats, int, error) {
-	if fb.Reward == nil {
-		return nil, http.StatusBadRequest, fmt.Errorf(`feedback needs "reward", a number in [0,1]`)
-	}
-	if r := *fb.Reward; r < 0 || r > 1 || math.IsNaN(r) {
-		return nil, http.StatusBadRequest, fmt.Errorf("reward is %g, want a number in [0,1]", r)
-	}
-	switch {
-	case fb.RequestID != "":
-		vs := rt.ids.get(fb.RequestID)
-		if vs == nil {
-			return nil, http.StatusNotFound, fmt.Errorf("request id %q is unknown or too old", fb.RequestID)
-		}
-		return vs, 0, nil
-	case fb.Key != "":
-		r := rt.table.Load().byName[fb.Model+"/"+fb.Stage]
-		if r == nil {
-			return nil, http.StatusNotFound, fmt.Errorf("no route for model %q stage %q", fb.Model, fb.Stage)
-		}
-		rnd := rt.rands.get()
-		b := r.versionForKey(fb.Key, rnd)
-		rt.rands.put(rnd)
-		if b == nil {
-			return nil, http.StatusBadRequest, fmt.Errorf("route %s/%s has no sticky key: send request_id instead", fb.Model, fb.Stage)
-		}
-		return b.stats, 0, nil
-	}
-	return nil, http.StatusBadRequest, fmt.Errorf(`feedback needs "request_id", or "model", "stage" and "key"`)
 }

@@ -12,18 +12,19 @@ import (
 
 // metrics are the router's Prometheus series.
 type metrics struct {
-	registry     *prometheus.Registry
-	extra        prometheus.Registerer
-	collectors   []prometheus.Collector
-	requests     *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
-	fallbacks    *prometheus.CounterVec
-	shadowCmp    *prometheus.CounterVec
-	shadowDur    *prometheus.HistogramVec
-	rewards      *prometheus.CounterVec
-	rewardSum    *prometheus.CounterVec
-	tableUpdates *prometheus.CounterVec
-	routes       prometheus.Gauge
+	registry         *prometheus.Registry
+	extra            prometheus.Registerer
+	collectors       []prometheus.Collector
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	fallbacks        *prometheus.CounterVec
+	shadowCmp        *prometheus.CounterVec
+	shadowDur        *prometheus.HistogramVec
+	rewards          *prometheus.CounterVec
+	rewardSum        *prometheus.CounterVec
+	tableUpdates     *prometheus.CounterVec
+	feedbackRejected *prometheus.CounterVec
+	routes           prometheus.Gauge
 }
 
 var versionLabels = []string{"model", "stage", "version"}
@@ -65,13 +66,20 @@ func newMetrics(extra prometheus.Registerer) (*metrics, error) {
 			Name: "switchyard_table_updates_total",
 			Help: "Routing table updates, by result (applied or rejected).",
 		}, []string{"result"}),
+		feedbackRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_feedback_rejected_total",
+			Help: "Feedback posts refused, by reason: unauthorized, rate_limited, invalid, unknown_id, expired, forgotten, duplicate, full.",
+		}, []string{"reason"}),
 		routes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchyard_routes",
 			Help: "Routes in the live routing table.",
 		}),
 	}
-	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.routes}
+	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.feedbackRejected, m.routes}
 	m.collectors = cs
+	for _, reason := range rejectReasons {
+		m.feedbackRejected.WithLabelValues(reason)
+	}
 	for _, c := range cs {
 		m.registry.MustRegister(c)
 	}

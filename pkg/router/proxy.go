@@ -207,13 +207,15 @@ func bodyReader(b []byte) io.ReadCloser {
 	return io.NopCloser(bytes.NewReader(b))
 }
 
-// requestID keeps a sane client id (at most 128 of [A-Za-z0-9._-]) and
-// otherwise makes one and puts it on the request.
+// requestID issues the request's id (see issueID), after the client's own
+// when it is sane (at most 128 of [A-Za-z0-9._-]), and puts it on the
+// request.
 func (rt *Router) requestID(req *http.Request) string {
 	if v := req.Header[hdrRequestID]; len(v) == 1 && saneID(v[0]) {
+		v[0] = issueID(rt, v[0])
 		return v[0]
 	}
-	id := rt.ids.next()
+	id := issueID(rt, "")
 	req.Header[hdrRequestID] = []string{id}
 	return id
 }

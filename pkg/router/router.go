@@ -57,6 +57,22 @@ type Options struct {
 	// RequestIDs is how many recent request ids are remembered for
 	// feedback (default 65536).
 	RequestIDs int
+	// RequestIDKey signs the request ids the router issues; feedback is
+	// taken only for ids it signed. Routers of a fleet share one so that
+	// feedback may reach any of them (default: random, this router only).
+	RequestIDKey []byte
+	// FeedbackWindow is how long after its request feedback is taken
+	// (default 24h).
+	FeedbackWindow time.Duration
+	// FeedbackIDs is the most request ids with feedback remembered within
+	// the window, to take each kind once per id; past it feedback is
+	// refused (default 1<<20).
+	FeedbackIDs int
+	// FeedbackToken, when set, is the bearer token feedback must carry.
+	FeedbackToken string
+	// FeedbackRate, above 0, is how many feedback posts per second one
+	// client address may make.
+	FeedbackRate int
 	// Logger receives operational messages (default: discarded).
 	Logger *slog.Logger
 	// Registerer, when set, also receives the router's Prometheus
@@ -92,6 +108,12 @@ func (o *Options) defaults() {
 	if o.RequestIDs <= 0 {
 		o.RequestIDs = 1 << 16
 	}
+	if o.FeedbackWindow <= 0 {
+		o.FeedbackWindow = 24 * time.Hour
+	}
+	if o.FeedbackIDs <= 0 {
+		o.FeedbackIDs = 1 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -119,6 +141,7 @@ type Router struct {
 	rands    *randPool
 	metrics  *metrics
 	ids      *idMemory
+	feedback *feedbackGuard
 	shadow   *shadowQueue
 	bufs     sync.Pool // *bytes.Buffer for captured live answers
 	exch     sync.Pool // *exchange
@@ -146,9 +169,10 @@ func New(opts Options) *Router {
 		now:     opts.Now,
 		rands:   newRandPool(opts.Seed),
 		metrics: m,
-		ids:     newIDMemory(opts.RequestIDs),
+		ids:     newIDMemory(opts.RequestIDs, opts.RequestIDKey),
 		stats:   map[[3]string]*versionStats{},
 	}
+	rt.feedback = newFeedbackGuard(opts)
 	rt.proxyLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
 	rt.exch.New = func() any { return new(exchange) }
 	rt.lean, _ = opts.Transport.(*leanTransport)

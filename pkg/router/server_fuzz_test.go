@@ -205,9 +205,11 @@ func FuzzLeanHead(f *testing.F) {
 			t.Fatal(err)
 		}
 		leanFields, stdFields := headFields(t, fc.out), headFields(t, ct.wire)
-		if lr.id == nil {
-			stdFields[hdrRequestID] = []string{id}
+		// Ids are issued per request: the client's own, if any, comes first.
+		if lr.id != nil && !strings.HasPrefix(stdFields.Get(hdrRequestID), id+".") {
+			t.Fatalf("net/http sent request id %q, want the client's %q first", stdFields.Get(hdrRequestID), id)
 		}
+		stdFields[hdrRequestID] = []string{id}
 		lb, _ := io.ReadAll(leanOut.Body)
 		sb, _ := io.ReadAll(stdOut.Body)
 		if leanOut.Method != stdOut.Method || leanOut.RequestURI != stdOut.RequestURI || leanOut.Host != stdOut.Host ||

@@ -304,7 +304,7 @@ func diffAnswers(lean, std answer) []string {
 }
 
 // checkIDs checks the answer's request id: sane, the one the backend saw,
-// and the client's when keep is set.
+// issued by the router, and after the client's when keep is set.
 func checkIDs(t testing.TB, who string, a answer, keep string) {
 	t.Helper()
 	id := a.resp.Header.Get(hdrRequestID)
@@ -314,8 +314,11 @@ func checkIDs(t testing.TB, who string, a answer, keep string) {
 	if saw := a.resp.Header.Get("X-Backend-Saw-Id"); saw != "" && saw != id {
 		t.Errorf("%s: the backend saw request id %q, the client got %q", who, saw, id)
 	}
-	if keep != "" && id != keep {
-		t.Errorf("%s: request id %q, want the client's %q", who, id, keep)
+	if keep != "" && !strings.HasPrefix(id, keep+".") {
+		t.Errorf("%s: request id %q, want the client's %q first", who, id, keep)
+	}
+	if _, ok := idToken(id); !ok {
+		t.Errorf("%s: request id %q has no token the router issued", who, id)
 	}
 }
 

@@ -54,15 +54,16 @@ func (l *loader) decodeRouter(file string, b *hcl.Block) {
 	a := &attrs{l: l, m: content.Attributes, model: name, ranges: l.routerRanges, vals: l.routerRanges}
 	l.routerRanges[FieldKey{Model: name}] = b.DefRange
 	r := &Router{
-		Name:       name,
-		File:       file,
-		Type:       a.str("type", ""),
-		Listen:     a.str("listen", ""),
-		Admin:      a.str("admin", ""),
-		TokenEnv:   a.str("token_env", ""),
-		ConfigFile: a.str("config_file", ""),
-		RuntimeAPI: a.str("runtime_api", ""),
-		Command:    a.strList("command"),
+		Name:             name,
+		File:             file,
+		Type:             a.str("type", ""),
+		Listen:           a.str("listen", ""),
+		Admin:            a.str("admin", ""),
+		TokenEnv:         a.str("token_env", ""),
+		FeedbackTokenEnv: a.str("feedback_token_env", ""),
+		ConfigFile:       a.str("config_file", ""),
+		RuntimeAPI:       a.str("runtime_api", ""),
+		Command:          a.strList("command"),
 	}
 	// Keep the value ranges (not the whole attribute) for diagnostics.
 	for n, attr := range content.Attributes {

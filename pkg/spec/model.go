@@ -46,15 +46,18 @@ type FieldKey struct {
 
 // Router is a router block.
 type Router struct {
-	Name       string   `json:"name"`
-	Type       string   `json:"type"` // builtin | nginx | haproxy
-	Listen     string   `json:"listen,omitempty"`
-	Admin      string   `json:"admin,omitempty"`
-	TokenEnv   string   `json:"token_env,omitempty"`
-	ConfigFile string   `json:"config_file,omitempty"`
-	RuntimeAPI string   `json:"runtime_api,omitempty"`
-	Command    []string `json:"command,omitempty"`
-	File       string   `json:"file"`
+	Name     string `json:"name"`
+	Type     string `json:"type"` // builtin | nginx | haproxy
+	Listen   string `json:"listen,omitempty"`
+	Admin    string `json:"admin,omitempty"`
+	TokenEnv string `json:"token_env,omitempty"`
+	// FeedbackTokenEnv names the environment variable holding the bearer
+	// token that feedback to an in-process builtin router needs.
+	FeedbackTokenEnv string   `json:"feedback_token_env,omitempty"`
+	ConfigFile       string   `json:"config_file,omitempty"`
+	RuntimeAPI       string   `json:"runtime_api,omitempty"`
+	Command          []string `json:"command,omitempty"`
+	File             string   `json:"file"`
 }
 
 // MetricsSource is a metrics block. The source "router" always exists

@@ -28,6 +28,7 @@ func (t *Tree) PolicyRouters() map[string]any {
 		setStr(o, "listen", r.Listen)
 		setStr(o, "admin", r.Admin)
 		setStr(o, "token_env", r.TokenEnv)
+		setStr(o, "feedback_token_env", r.FeedbackTokenEnv)
 		setStr(o, "config_file", r.ConfigFile)
 		setStr(o, "runtime_api", r.RuntimeAPI)
 		if len(r.Command) > 0 {

@@ -20,6 +20,7 @@ var routerSchema = &hcl.BodySchema{
 		{Name: "listen"},
 		{Name: "admin"},
 		{Name: "token_env"},
+		{Name: "feedback_token_env"},
 		{Name: "config_file"},
 		{Name: "runtime_api"},
 		{Name: "command"},

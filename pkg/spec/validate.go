@@ -108,7 +108,15 @@ func (l *loader) validateRouter(r *Router) {
 			l.warnAt(l.routerRng(r.Name, "token_env"), "token_env without admin",
 				"token_env is the bearer token of a standalone router's admin API; it is unused without admin.")
 		}
+		if r.FeedbackTokenEnv != "" && r.Listen == "" {
+			l.warnAt(l.routerRng(r.Name, "feedback_token_env"), "feedback_token_env without listen",
+				"feedback_token_env sets the feedback token of the router the reconciler runs in-process (listen); a standalone router takes reconciler router --feedback-token-env NAME.")
+		}
 	case "nginx", "haproxy":
+		if r.FeedbackTokenEnv != "" {
+			l.errorAt(l.routerRng(r.Name, "feedback_token_env"), "feedback_token_env on a "+r.Type+" router",
+				"Only the builtin router takes feedback (POST /_switchyard/feedback). Remove feedback_token_env.")
+		}
 		if r.ConfigFile == "" {
 			l.errorAt(l.routerRng(r.Name, ""), "Missing config_file",
 				fmt.Sprintf(`A %s router needs config_file: the one file the reconciler owns and rewrites, such as config_file = "/etc/%s/switchyard.conf".`, r.Type, r.Type))

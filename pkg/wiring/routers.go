@@ -97,7 +97,16 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 			// router label keeps their series apart.
 			reg = prometheus.WrapRegistererWith(prometheus.Labels{"router": r.Name}, rs.Registerer)
 		}
-		rt := router.New(router.Options{Now: rs.Now, Logger: logger.With("router", r.Name), Registerer: reg})
+		opts := router.Options{Now: rs.Now, Logger: logger.With("router", r.Name), Registerer: reg}
+		if r.FeedbackTokenEnv != "" {
+			if rs.Getenv != nil {
+				opts.FeedbackToken = rs.Getenv(r.FeedbackTokenEnv)
+			}
+			if opts.FeedbackToken == "" {
+				return nil, fmt.Errorf("router %q: environment variable %s (feedback_token_env) is empty or unset", r.Name, r.FeedbackTokenEnv)
+			}
+		}
+		rt := router.New(opts)
 		ln, err := net.Listen("tcp", r.Listen)
 		if err != nil {
 			rt.Close()

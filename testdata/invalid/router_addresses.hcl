@@ -29,3 +29,15 @@ metrics "" { # ERROR: Invalid name
   type = "prometheus"
   url  = "http://127.0.0.1:9090"
 }
+
+router "remote_feedback" {
+  type               = "builtin"
+  admin              = "http://127.0.0.1:9902"
+  feedback_token_env = "FEEDBACK_TOKEN" # WARNING: feedback_token_env without listen
+}
+
+router "lb" {
+  type               = "nginx"
+  config_file        = "/etc/nginx/switchyard.conf"
+  feedback_token_env = "FEEDBACK_TOKEN" # ERROR: feedback_token_env on a nginx router
+}

@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
-# Router benchmark: the builtin router against nginx 1.22 in the same run,
-# on the same tiny Go backends, with wrk -t2 -c64 -d10s:
-#   1. a 90/10 split (nginx: upstream weights 9/1, keepalive 128);
-#   2. a shadow at 100% with JSON comparison (nginx: mirror, keepalive 128);
-# plus the backend alone as a ceiling. Prints a Markdown table for
+# Router benchmark: the builtin router against nginx 1.22 and HAProxy 2.6 in
+# the same run, on the same tiny Go backends, with wrk -t2 -c64 -d10s:
+#   1. a 90/10 split (nginx: upstream weights 9/1, keepalive 128; HAProxy:
+#      weights 9/1, nbthread 2, http-reuse always);
+#   2. a shadow at 100% with JSON comparison (nginx: mirror, keepalive 128;
+#      HAProxy 2.6 has no mirror of its own);
+#   3. the latency each adds at a fixed moderate rate (RATE req/s, open loop:
+#      bench/router/openloop), against the backend alone at the same rate;
+# plus the backend alone as a ceiling. Prints Markdown tables for
 # bench/RESULTS.md. Each target runs ROUNDS times, interleaved (router, nginx,
-# router, nginx, ...), and the median round is reported, so that a noisy
-# neighbour on a shared machine hurts both sides alike.
-# Usage: bench/router/run.sh   (env: DUR=10s ROUNDS=3 BASE_PORT=19100, and
-# ROUTER_GOGC to set GOGC for the router process only; unset by default)
+# HAProxy, router, ...), and the median round is reported with the spread,
+# so that a noisy neighbour on a shared machine hurts every side alike.
+# Usage: bench/router/run.sh   (env: DUR=10s ROUNDS=3 RATE=2000 BASE_PORT=19100,
+# and ROUTER_GOGC to set GOGC for the router process only; unset by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DUR=${DUR:-10s}
 ROUNDS=${ROUNDS:-3}
+RATE=${RATE:-2000}
 BASE=${BASE_PORT:-19100}
 V1=$((BASE + 1)) V2=$((BASE + 2)) V3=$((BASE + 3))
 ROUTER=$((BASE + 80)) ADMIN=$((BASE + 81)) ROUTER_PIPE=$((BASE + 82)) ADMIN_PIPE=$((BASE + 83))
-NGINX_SPLIT=$((BASE + 181)) NGINX_MIRROR=$((BASE + 182))
+NGINX_SPLIT=$((BASE + 181)) NGINX_MIRROR=$((BASE + 182)) HAPROXY_SPLIT=$((BASE + 191))
 TOKEN=bench-token
 
-for bin in wrk nginx curl go; do
+for bin in wrk nginx haproxy curl go; do
 	command -v "$bin" >/dev/null || { echo "run.sh: $bin is not installed" >&2; exit 2; }
 done
 
@@ -28,6 +33,7 @@ TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
 	if [ -f "$TMP/nginx.pid" ]; then kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true; fi
+	if [ -f "$TMP/haproxy.pid" ]; then kill "$(cat "$TMP/haproxy.pid")" 2>/dev/null || true; fi
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$TMP"
@@ -36,12 +42,15 @@ trap cleanup EXIT
 
 go build -o "$TMP/reconciler" ./cmd/reconciler
 go build -o "$TMP/backend" ./bench/router/backend
+go build -o "$TMP/openloop" ./bench/router/openloop
 
 subst() {
 	sed -e "s|@TMP@|$TMP|g" -e "s|@V1@|$V1|g" -e "s|@V2@|$V2|g" -e "s|@V3@|$V3|g" \
-		-e "s|@NGINX_SPLIT@|$NGINX_SPLIT|g" -e "s|@NGINX_MIRROR@|$NGINX_MIRROR|g" "$1"
+		-e "s|@NGINX_SPLIT@|$NGINX_SPLIT|g" -e "s|@NGINX_MIRROR@|$NGINX_MIRROR|g" \
+		-e "s|@HAPROXY_SPLIT@|$HAPROXY_SPLIT|g" "$1"
 }
 subst bench/router/nginx.conf.tmpl >"$TMP/nginx.conf"
+subst bench/router/haproxy.cfg.tmpl >"$TMP/haproxy.cfg"
 subst bench/router/routes.json.tmpl >"$TMP/routes.json"
 
 for p in $V1 $V2 $V3; do
@@ -56,6 +65,7 @@ SWITCHYARD_ROUTER_TOKEN=$TOKEN ${ROUTER_GOGC:+GOGC=$ROUTER_GOGC} "$TMP/reconcile
 	--admin "127.0.0.1:$ADMIN_PIPE" --routes "$TMP/routes.json" --shadow-pipeline 8 2>"$TMP/router-pipe.log" &
 PIDS+=($!)
 nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/error.log"
+haproxy -q -D -f "$TMP/haproxy.cfg"
 
 wait_up() {
 	for _ in $(seq 100); do
@@ -71,6 +81,7 @@ wait_up "http://127.0.0.1:$ROUTER/v1/m/predict"
 wait_up "http://127.0.0.1:$ROUTER_PIPE/v1/m/predict"
 wait_up "http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
 wait_up "http://127.0.0.1:$NGINX_MIRROR/v1/s/predict"
+wait_up "http://127.0.0.1:$HAPROXY_SPLIT/v1/m/predict"
 
 # bench NAME URL: wrk with the fixed parameters; prints "rps p99_ms".
 bench() {
@@ -93,6 +104,7 @@ targets=(
 	"direct http://127.0.0.1:$V1/predict"
 	"router_split http://127.0.0.1:$ROUTER/v1/m/predict"
 	"nginx_split http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
+	"haproxy_split http://127.0.0.1:$HAPROXY_SPLIT/v1/m/predict"
 	"router_shadow http://127.0.0.1:$ROUTER/v1/s/predict"
 	"router_pipe http://127.0.0.1:$ROUTER_PIPE/v1/s/predict"
 	"nginx_mirror http://127.0.0.1:$NGINX_MIRROR/v1/s/predict"
@@ -109,11 +121,30 @@ for round in $(seq "$ROUNDS"); do
 		fi
 	done
 done
+# At a fixed moderate rate: the latency of each, open loop, interleaved.
+lat_targets=(
+	"direct http://127.0.0.1:$V1/predict"
+	"router http://127.0.0.1:$ROUTER/v1/m/predict"
+	"nginx http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
+	"haproxy http://127.0.0.1:$HAPROXY_SPLIT/v1/m/predict"
+)
+for round in $(seq "$ROUNDS"); do
+	for t in "${lat_targets[@]}"; do
+		set -- $t
+		"$TMP/openloop" -url "$2" -rate "$RATE" -d "$DUR" -c 64 >>"$TMP/lat_$1.rounds"
+	done
+done
+
 # median NAME: the round with the median req/s, as "rps p99 non2xx".
 median() { sort -n "$TMP/$1.rounds" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+# spread NAME COLUMN: "min–max" of a column over the rounds.
+spread() { awk -v c="$2" 'NR == 1 || $c < lo { lo = $c } NR == 1 || $c > hi { hi = $c } END { printf "%s–%s", lo, hi }' "$TMP/$1.rounds"; }
+# latmedian NAME COLUMN: the median over the rounds of one openloop column.
+latmedian() { awk -v c="$2" '{ print $c }' "$TMP/lat_$1.rounds" | sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 read -r direct_rps direct_p99 direct_bad < <(median direct)
 read -r router_rps router_p99 router_bad < <(median router_split)
 read -r nginx_rps nginx_p99 nginx_bad < <(median nginx_split)
+read -r haproxy_rps haproxy_p99 haproxy_bad < <(median haproxy_split)
 read -r rshadow_rps rshadow_p99 rshadow_bad < <(median router_shadow)
 read -r rpipe_rps rpipe_p99 rpipe_bad < <(median router_pipe)
 read -r nmirror_rps nmirror_p99 nmirror_bad < <(median nginx_mirror)
@@ -135,19 +166,34 @@ for v in s["versions"]:
 shadow_line=$(printf '%s' "$shadow_stats" | shadow_summary)
 pipe_line=$(printf '%s' "$pipe_stats" | shadow_summary)
 
-echo "Command: \`bench/router/run.sh\` (wrk -t2 -c64 -d$DUR --latency, 2 s warm-up each, median of $ROUNDS interleaved rounds), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3), load average before: $LOAD_BEFORE"
+echo "Command: \`bench/router/run.sh\` (wrk -t2 -c64 -d$DUR --latency, 2 s warm-up each, median of $ROUNDS interleaved rounds; open loop at $RATE req/s for $DUR, 1 s warm-up), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3), HAProxy $(haproxy -v | head -1 | cut -d' ' -f3), load average before: $LOAD_BEFORE"
 echo
-echo "| target | req/s | p99 (ms) | non-2xx | vs nginx |"
-echo "|---|---|---|---|---|"
-echo "| backend alone (ceiling) | $direct_rps | $direct_p99 | $direct_bad | |"
-echo "| builtin router, 90/10 split | $router_rps | $router_p99 | $router_bad | $(ratio "$router_rps" "$nginx_rps")× req/s, $(ratio "$router_p99" "$nginx_p99")× p99 |"
-echo "| nginx, 90/10 split, keepalive 128 | $nginx_rps | $nginx_p99 | $nginx_bad | |"
-echo "| builtin router, shadow 100% + JSON compare | $rshadow_rps | $rshadow_p99 | $rshadow_bad | $(ratio "$rshadow_rps" "$nmirror_rps")× req/s, $(ratio "$rshadow_p99" "$nmirror_p99")× p99 |"
-echo "| builtin router, shadow 100% + JSON compare, --shadow-pipeline 8 | $rpipe_rps | $rpipe_p99 | $rpipe_bad | $(ratio "$rpipe_rps" "$nmirror_rps")× req/s, $(ratio "$rpipe_p99" "$nmirror_p99")× p99 |"
-echo "| nginx mirror 100%, keepalive 128 | $nmirror_rps | $nmirror_p99 | $nmirror_bad | |"
+echo "| target | req/s (median) | req/s spread | p99 ms (median round) | p99 spread | non-2xx | vs nginx | vs HAProxy |"
+echo "|---|---|---|---|---|---|---|---|"
+echo "| backend alone (ceiling) | $direct_rps | $(spread direct 1) | $direct_p99 | $(spread direct 2) | $direct_bad | | |"
+echo "| builtin router, 90/10 split | $router_rps | $(spread router_split 1) | $router_p99 | $(spread router_split 2) | $router_bad | $(ratio "$router_rps" "$nginx_rps")× req/s, $(ratio "$router_p99" "$nginx_p99")× p99 | $(ratio "$router_rps" "$haproxy_rps")× req/s, $(ratio "$router_p99" "$haproxy_p99")× p99 |"
+echo "| nginx, 90/10 split, keepalive 128 | $nginx_rps | $(spread nginx_split 1) | $nginx_p99 | $(spread nginx_split 2) | $nginx_bad | | |"
+echo "| HAProxy, 90/10 split, nbthread 2, http-reuse always | $haproxy_rps | $(spread haproxy_split 1) | $haproxy_p99 | $(spread haproxy_split 2) | $haproxy_bad | | |"
+echo "| builtin router, shadow 100% + JSON compare | $rshadow_rps | $(spread router_shadow 1) | $rshadow_p99 | $(spread router_shadow 2) | $rshadow_bad | $(ratio "$rshadow_rps" "$nmirror_rps")× req/s, $(ratio "$rshadow_p99" "$nmirror_p99")× p99 | |"
+echo "| builtin router, shadow 100% + JSON compare, --shadow-pipeline 8 | $rpipe_rps | $(spread router_pipe 1) | $rpipe_p99 | $(spread router_pipe 2) | $rpipe_bad | $(ratio "$rpipe_rps" "$nmirror_rps")× req/s, $(ratio "$rpipe_p99" "$nmirror_p99")× p99 | |"
+echo "| nginx mirror 100%, keepalive 128 | $nmirror_rps | $(spread nginx_mirror 1) | $nmirror_p99 | $(spread nginx_mirror 2) | $nmirror_bad | | |"
 echo
-echo "req/s of every round: router split $(all_rounds router_split); nginx split $(all_rounds nginx_split); router shadow $(all_rounds router_shadow); router shadow pipelined $(all_rounds router_pipe); nginx mirror $(all_rounds nginx_mirror)."
+echo "req/s of every round: router split $(all_rounds router_split); nginx split $(all_rounds nginx_split); HAProxy split $(all_rounds haproxy_split); router shadow $(all_rounds router_shadow); router shadow pipelined $(all_rounds router_pipe); nginx mirror $(all_rounds nginx_mirror)."
 echo
 echo "Builtin shadow during its first round: $shadow_line."
 echo
 echo "Pipelined builtin shadow during its first round: $pipe_line."
+echo
+echo "At $RATE req/s, open loop (latency from each request's due time; medians over the rounds; added = minus the backend alone):"
+echo
+echo "| target | p50 ms | p90 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms | errors | late sends |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for t in direct router nginx haproxy; do
+	p50=$(latmedian $t 5) p90=$(latmedian $t 6) p99=$(latmedian $t 7) p999=$(latmedian $t 8)
+	d50=$(latmedian direct 5) d99=$(latmedian direct 7)
+	errs=$(awk '{ s += $3 } END { print s }' "$TMP/lat_$t.rounds") late=$(awk '{ s += $4 } END { print s }' "$TMP/lat_$t.rounds")
+	added50=$(awk -v a="$p50" -v b="$d50" 'BEGIN { printf "%.3f", a - b }') added99=$(awk -v a="$p99" -v b="$d99" 'BEGIN { printf "%.3f", a - b }')
+	echo "| $t | $p50 | $p90 | $p99 | $p999 | $added50 | $added99 | $errs | $late |"
+done
+echo
+echo "p99 ms of every open-loop round: $(for t in direct router nginx haproxy; do printf '%s %s; ' "$t" "$(awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $7 }' "$TMP/lat_$t.rounds")"; done)"

@@ -192,7 +192,7 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 	b := r.choose((*leanKeys)(req), rnd)
 	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
 	rt.rands.put(rnd)
-	id := issueID(rt, req.id)
+	id := issueID(rt, req.id, b)
 	rt.ids.put(id, b.stats)
 	x := &fc.x
 	*x = leanExchange{id: id, closeAfter: req.close || fc.s.closing.Load()}

@@ -16,7 +16,8 @@ import (
 
 // idMemory remembers which version answered recent request ids, in bounded
 // memory: a direct-mapped table where a newer id evicts an older one that
-// hashes to the same slot. Its issuer makes the ids.
+// hashes to the same slot. It matters when the fallback answered: an id
+// names the version chosen first. Its issuer makes the ids.
 type idMemory struct {
 	seed   maphash.Seed
 	slots  []idSlot
@@ -95,7 +96,7 @@ const (
 	rejectInvalid      = "invalid"      // not JSON, or no reward in [0,1]
 	rejectUnknownID    = "unknown_id"   // no id, or one this router did not issue
 	rejectExpired      = "expired"      // issued longer ago than the feedback window
-	rejectForgotten    = "forgotten"    // issued, but no longer remembered (see Options.RequestIDs)
+	rejectForgotten    = "forgotten"    // issued for a version no longer in the routing table
 	rejectDuplicate    = "duplicate"    // this id already had feedback of this kind
 	rejectFull         = "full"         // too many ids with feedback in the window
 )
@@ -224,12 +225,36 @@ func (rt *Router) feedbackTarget(fb Feedback, now time.Time) (*versionStats, idP
 	}
 	vs := rt.ids.get(fb.RequestID)
 	if vs == nil {
-		return nil, p, &feedbackRejection{http.StatusNotFound, rejectForgotten, fmt.Sprintf("request id %q is no longer remembered (the router keeps the last %d)", fb.RequestID, len(rt.ids.slots))}
+		vs = rt.versionByRef(p.ref())
+	}
+	if vs == nil {
+		return nil, p, &feedbackRejection{http.StatusNotFound, rejectForgotten, fmt.Sprintf("request id %q went to a version no longer in the routing table", fb.RequestID)}
 	}
 	if fb.Model != "" && fb.Model != vs.model || fb.Stage != "" && fb.Stage != vs.stage {
 		return nil, p, &feedbackRejection{http.StatusNotFound, rejectUnknownID, fmt.Sprintf("request id %q was answered by %s/%s, not %s/%s", fb.RequestID, vs.model, vs.stage, fb.Model, fb.Stage)}
 	}
 	return vs, p, nil
+}
+
+// versionByRef finds the version of the live table that ref names, unless
+// two share it.
+func (rt *Router) versionByRef(ref uint32) *versionStats {
+	if ref == 0 {
+		return nil
+	}
+	var found *versionStats
+	for _, r := range rt.table.Load().byName {
+		for _, b := range r.backends {
+			if b.stats.ref != ref || b.stats == found {
+				continue
+			}
+			if found != nil {
+				return nil
+			}
+			found = b.stats
+		}
+	}
+	return found
 }
 
 // clientAddr is the host of the peer that posted.

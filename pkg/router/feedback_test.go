@@ -127,16 +127,70 @@ func TestFeedbackTakesOnlyIDsTheRouterIssued(t *testing.T) {
 	if got := rejected(rt, rejectUnknownID); got != "6" {
 		t.Errorf("unknown ids counted %s, want 6", got)
 	}
-	// Routers sharing a key recognise each other's ids; only the one that
-	// answered knows which version did.
+	// Routers sharing a key take each other's ids, once each.
 	key := []byte("fleet key, shared")
 	r1, r2 := feedbackRouter(t, Options{RequestIDKey: key}), feedbackRouter(t, Options{RequestIDKey: key})
-	id1, _ := answered(t, r1)
-	if a := postFeedback(r2, rewardBody(id1, 1)); a.code != 404 || a.Reason != rejectForgotten {
-		t.Errorf("fleet id at another router: %+v, want 404 forgotten", a)
+	id1, v1 := answered(t, r1)
+	for i, want := range []int{200, 409} {
+		if a := postFeedback(r2, rewardBody(id1, 1)); a.code != want || want == 200 && a.Version != v1 {
+			t.Errorf("fleet id at another router, post %d: %+v, want %d for %s", i+1, a, want, v1)
+		}
 	}
-	if a := postFeedback(r1, rewardBody(id1, 1)); a.code != 200 {
-		t.Errorf("fleet id at its router: %+v", a)
+}
+
+// An id names the version it went to: feedback does not depend on the
+// router remembering it, and a version taken out of the table takes no
+// more feedback.
+func TestFeedbackOutlivesTheIDMemory(t *testing.T) {
+	rt := feedbackRouter(t, Options{RequestIDs: 1})
+	type sent struct{ id, version string }
+	var all []sent
+	for i := 0; i < 50; i++ {
+		id, v := answered(t, rt)
+		all = append(all, sent{id, v})
+	}
+	for _, s := range all {
+		if a := postFeedback(rt, rewardBody(s.id, 1)); a.code != 200 || a.Version != s.version {
+			t.Fatalf("feedback for %s: %+v, want 200 for %s", s.id, a, s.version)
+		}
+	}
+	got := rewards(t, rt)
+	want := map[string]int64{}
+	for _, s := range all {
+		want[s.version]++
+	}
+	if got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Errorf("rewards %v, want %v", got, want)
+	}
+	id, v := answered(t, rt)
+	answered(t, rt) // evicts id from the one-slot memory
+	other := map[string]string{"a": "b", "b": "a"}[v]
+	srv := backendServer(t, other)
+	mustUpdate(t, rt, mkRoute("m", map[string]string{other: srv.URL}, weights(other, 100)))
+	if a := postFeedback(rt, rewardBody(id, 1)); a.code != 404 || a.Reason != rejectForgotten {
+		t.Errorf("feedback for a version gone from the table: %+v, want 404 forgotten", a)
+	}
+}
+
+// The reward goes to the version that answered: the fallback, when the
+// chosen version failed.
+func TestFeedbackRewardsTheFallbackThatAnswered(t *testing.T) {
+	rules := backendServer(t, "rules")
+	rt := newTestRouter(t, Options{})
+	r := mkRoute("m", map[string]string{"dead": deadURL(t), "rules": rules.URL}, weights("dead", 100))
+	r.Fallback = "rules"
+	mustUpdate(t, rt, r)
+	for _, srv := range []func() string{
+		func() string { return do(rt, "GET", "/v1/m/x", "").Header().Get(hdrRequestID) },
+		func() string {
+			a := dialRaw(t, startLean(t, rt, ServerOptions{}).addr).do(get("/v1/m/x"))
+			return a.resp.Header.Get(hdrRequestID)
+		},
+	} {
+		id := srv()
+		if a := postFeedback(rt, rewardBody(id, 1)); a.code != 200 || a.Version != "rules" {
+			t.Errorf("feedback after a fallback: %+v, want 200 for rules", a)
+		}
 	}
 }
 
@@ -301,4 +355,14 @@ func countEntries(s *onceSet) int {
 		n += len(b)
 	}
 	return n
+}
+
+// BenchmarkIssueID is the cost of a signed request id on every request.
+func BenchmarkIssueID(b *testing.B) {
+	rt := newTestRouter(b, Options{})
+	be := &backend{stats: &versionStats{ref: 7}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = issueID(rt, []byte(nil), be)
+	}
 }

@@ -37,8 +37,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	c := rt.table.Load()
 	r, rest := c.lookup(req.URL.Path)
-	id := rt.requestID(req)
 	if r == nil {
+		rt.requestID(req, nil)
 		w.Header()[hdrRequestID] = req.Header[hdrRequestID]
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for path %q", req.URL.Path))
 		return
@@ -47,6 +47,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b := r.choose((*stdKeys)(req), rnd)
 	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
 	rt.rands.put(rnd)
+	id := rt.requestID(req, b)
 
 	x := rt.exch.Get().(*exchange)
 	*x = exchange{w: w, in: req, r: r, b: b, rest: rest, id: id, replayable: true}
@@ -207,15 +208,15 @@ func bodyReader(b []byte) io.ReadCloser {
 	return io.NopCloser(bytes.NewReader(b))
 }
 
-// requestID issues the request's id (see issueID), after the client's own
-// when it is sane (at most 128 of [A-Za-z0-9._-]), and puts it on the
-// request.
-func (rt *Router) requestID(req *http.Request) string {
+// requestID issues the request's id for version b (see issueID), after
+// the client's own when it is sane (at most 128 of [A-Za-z0-9._-]), and
+// puts it on the request.
+func (rt *Router) requestID(req *http.Request, b *backend) string {
 	if v := req.Header[hdrRequestID]; len(v) == 1 && saneID(v[0]) {
-		v[0] = issueID(rt, v[0])
+		v[0] = issueID(rt, v[0], b)
 		return v[0]
 	}
-	id := issueID(rt, "")
+	id := issueID(rt, "", b)
 	req.Header[hdrRequestID] = []string{id}
 	return id
 }

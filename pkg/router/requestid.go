@@ -12,14 +12,15 @@ import (
 	"time"
 )
 
-// Request ids the router issues are signed tokens: 16 bytes of payload
-// (issue time in Unix seconds, a random instance number, a counter) and
-// the first 12 bytes of their HMAC-SHA256 under the router's key, in
-// unpadded base64url: 38 characters of [A-Za-z0-9_-]. Any router holding
-// the key can tell an issued id from an invented one, and when it was
-// issued, without remembering anything.
+// Request ids the router issues are signed tokens: 18 bytes of payload
+// (issue time in Unix seconds, a reference to the version chosen, a random
+// instance number, a counter) and the first 12 bytes of their HMAC-SHA256
+// under the router's key, in unpadded base64url: 40 characters of
+// [A-Za-z0-9_-]. Any router holding the key can tell an issued id from an
+// invented one, when it was issued and which version it went to, without
+// remembering anything.
 const (
-	idPayloadLen = 16
+	idPayloadLen = 18
 	idMACLen     = 12
 	idTokenLen   = (8*(idPayloadLen+idMACLen) + 5) / 6
 	// idMaxSkew is how far in the future an issue time may lie: the
@@ -32,6 +33,22 @@ type idPayload [idPayloadLen]byte
 
 func (p idPayload) issued() time.Time {
 	return time.Unix(int64(binary.BigEndian.Uint32(p[:4])), 0)
+}
+
+// ref is the versionRef of the version chosen for the request (0: none).
+func (p idPayload) ref() uint32 { return binary.BigEndian.Uint32(p[4:8]) }
+
+// versionRef names a version in an id: FNV-1a of model, stage and version,
+// the same in every router of a fleet and across restarts.
+func versionRef(model, stage, version string) uint32 {
+	h := uint32(2166136261)
+	for _, s := range [...]string{model, stage, version} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+		h *= 16777619 // a separator: ("ab", "c") is not ("a", "bc")
+	}
+	return max(h, 1)
 }
 
 // idIssuer makes and checks request ids.
@@ -63,14 +80,14 @@ func newIDIssuer(key []byte) *idIssuer {
 	return is
 }
 
-// appendToken appends a fresh token issued at now.
-func (is *idIssuer) appendToken(dst []byte, now time.Time) []byte {
+// appendToken appends a fresh token issued at now for the version ref.
+func (is *idIssuer) appendToken(dst []byte, now time.Time, ref uint32) []byte {
 	s := is.signers.Get().(*idSigner)
 	p := s.raw[:idPayloadLen]
 	binary.BigEndian.PutUint32(p[:4], uint32(now.Unix()))
-	copy(p[4:10], is.instance[:])
-	n := is.n.Add(1)
-	p[10], p[11], p[12], p[13], p[14], p[15] = byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	binary.BigEndian.PutUint32(p[4:8], ref)
+	copy(p[8:14], is.instance[:])
+	binary.BigEndian.PutUint32(p[14:18], uint32(is.n.Add(1)))
 	s.mac.Reset()
 	s.mac.Write(p)
 	copy(s.raw[idPayloadLen:], s.mac.Sum(s.sum[:0]))
@@ -113,16 +130,20 @@ func idToken(id string) (string, bool) {
 	return "", false
 }
 
-// issueID is the request id the router gives a request: a fresh token,
-// after the client's own sane id and a dot when it sent one, so that
-// traces keep the client's id while feedback takes only issued ones. It
-// allocates the string and nothing else.
-func issueID[T string | []byte](rt *Router, client T) string {
+// issueID is the request id the router gives a request for version b
+// (nil: none): a fresh token, after the client's own sane id and a dot
+// when it sent one, so that traces keep the client's id while feedback
+// takes only issued ones. It allocates the string and nothing else.
+func issueID[T string | []byte](rt *Router, client T, b *backend) string {
 	var buf [maxIDLen + 1 + idTokenLen]byte
 	out := buf[:0]
 	if len(client) > 0 {
 		out = append(out, client...)
 		out = append(out, '.')
 	}
-	return string(rt.ids.issuer.appendToken(out, rt.now()))
+	var ref uint32
+	if b != nil {
+		ref = b.stats.ref
+	}
+	return string(rt.ids.issuer.appendToken(out, rt.now(), ref))
 }

@@ -87,6 +87,7 @@ type sample struct {
 // learns from, and its Prometheus series.
 type versionStats struct {
 	model, stage, version string
+	ref                   uint32 // versionRef, named in request ids
 	prom                  *versionMetrics
 
 	horizon int // seconds kept
@@ -104,6 +105,7 @@ type versionStats struct {
 func newVersionStats(model, stage, version string, horizon int, m *metrics) *versionStats {
 	return &versionStats{
 		model: model, stage: stage, version: version,
+		ref:     versionRef(model, stage, version),
 		horizon: horizon,
 		prom:    m.forVersion(model, stage, version),
 	}

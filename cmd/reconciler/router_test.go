@@ -45,6 +45,12 @@ func TestRouterRefusesToStartWithoutToken(t *testing.T) {
 	if code := cmdRouter(context.Background(), e, []string{"--listen", "127.0.0.1:0"}); code != exitUsage {
 		t.Fatalf("missing --admin: exit %d", code)
 	}
+	stderr.Reset()
+	e.getenv = func(k string) string { return map[string]string{defaultRouterTokenEnv: "tok"}[k] }
+	code = cmdRouter(context.Background(), e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--feedback-token-env", "FB_UNSET"})
+	if code != exitUsage || !strings.Contains(stderr.String(), "FB_UNSET") {
+		t.Fatalf("--feedback-token-env naming an unset variable: exit %d, stderr %q", code, stderr.String())
+	}
 }
 
 func TestRouterServesTrafficAndAdminAPI(t *testing.T) {
@@ -54,14 +60,13 @@ func TestRouterServesTrafficAndAdminAPI(t *testing.T) {
 	defer backend.Close()
 	stderr := &syncBuffer{}
 	e := &env{stdout: io.Discard, stderr: stderr, getenv: func(k string) string {
-		if k == defaultRouterTokenEnv {
-			return "tok"
-		}
-		return ""
+		return map[string]string{defaultRouterTokenEnv: "tok", "FB_TOKEN": "fbtok"}[k]
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- cmdRouter(ctx, e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}) }()
+	go func() {
+		done <- cmdRouter(ctx, e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--feedback-token-env", "FB_TOKEN"})
+	}()
 
 	re := regexp.MustCompile(`listen=(\S+) admin=(\S+)`)
 	var m []string
@@ -99,6 +104,21 @@ func TestRouterServesTrafficAndAdminAPI(t *testing.T) {
 	}
 	if code, body := call("GET", admin+"/v1/stats?window=10s", "tok", ""); code != 200 || !strings.Contains(body, `"requests": 1`) {
 		t.Fatalf("stats: %d %s", code, body)
+	}
+	// Feedback needs the feedback token and an id the router issued, once.
+	resp, err := http.Get(listen + "/v1/fraud/predict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	fb := fmt.Sprintf(`{"request_id":%q,"reward":1}`, resp.Header.Get("X-Request-Id"))
+	for i, c := range []struct {
+		token string
+		want  int
+	}{{"", 401}, {"tok", 401}, {"fbtok", 200}, {"fbtok", 409}} {
+		if code, body := call("POST", listen+"/_switchyard/feedback", c.token, fb); code != c.want {
+			t.Fatalf("feedback %d with token %q: %d %s, want %d", i+1, c.token, code, body, c.want)
+		}
 	}
 	cancel()
 	select {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,38 @@ func TestStandaloneRouterDrivenOverItsAdminAPI(t *testing.T) {
 	}
 	if vs, ok := st.Find("fraud", "production", "v1"); !ok || vs.Requests != 5 {
 		t.Fatalf("stats %+v, want 5 requests on v1", st)
+	}
+}
+
+// TestInProcessRouterTakesItsFeedbackToken checks that feedback_token_env
+// reaches the router the reconciler serves itself, and that an unset
+// variable stops it from starting without a token.
+func TestInProcessRouterTakesItsFeedbackToken(t *testing.T) {
+	env := map[string]string{"FB_TOKEN": "s3cret"}
+	rs := &Routers{Getenv: func(k string) string { return env[k] }}
+	defer rs.Close()
+	r := &spec.Router{Name: "edge", Type: "builtin", Listen: "127.0.0.1:0", FeedbackTokenEnv: "FB_TOKEN"}
+	e, err := rs.entry(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(auth string) int {
+		req := httptest.NewRequest("POST", router.FeedbackPath, strings.NewReader(`{"reward":1}`))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		e.inproc.ServeHTTP(w, req)
+		return w.Code
+	}
+	// With the token the post gets past it, to the missing request id.
+	for auth, want := range map[string]int{"": 401, "Bearer nope": 401, "Bearer s3cret": 400} {
+		if got := post(auth); got != want {
+			t.Errorf("feedback with Authorization %q: %d, want %d", auth, got, want)
+		}
+	}
+	r2 := &spec.Router{Name: "other", Type: "builtin", Listen: "127.0.0.1:0", FeedbackTokenEnv: "UNSET"}
+	if _, err := rs.entry(context.Background(), r2); err == nil || !strings.Contains(err.Error(), "UNSET") {
+		t.Errorf("feedback_token_env naming an unset variable: %v, want an error naming it", err)
 	}
 }

@@ -11,14 +11,20 @@
 # bench/RESULTS.md. Each target runs ROUNDS times, interleaved (router, nginx,
 # HAProxy, router, ...), and the median round is reported with the spread,
 # so that a noisy neighbour on a shared machine hurts every side alike.
-# Usage: bench/router/run.sh   (env: DUR=10s ROUNDS=3 RATE=2000 BASE_PORT=19100,
-# and ROUTER_GOGC to set GOGC for the router process only; unset by default)
+# The latency part runs LAT_ROUNDS short rounds (default 7 of 5 s), each
+# target right after the backend alone, and reports the median over the
+# rounds and the median of the per-round differences ("added").
+# Usage: bench/router/run.sh   (env: DUR=10s ROUNDS=3 RATE=2000 LAT_ROUNDS=7
+# LAT_DUR=5s BASE_PORT=19100, and ROUTER_GOGC to set GOGC for the router
+# process only; unset by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DUR=${DUR:-10s}
 ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-2000}
+LAT_ROUNDS=${LAT_ROUNDS:-7}
+LAT_DUR=${LAT_DUR:-5s}
 BASE=${BASE_PORT:-19100}
 V1=$((BASE + 1)) V2=$((BASE + 2)) V3=$((BASE + 3))
 ROUTER=$((BASE + 80)) ADMIN=$((BASE + 81)) ROUTER_PIPE=$((BASE + 82)) ADMIN_PIPE=$((BASE + 83))
@@ -128,10 +134,10 @@ lat_targets=(
 	"nginx http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
 	"haproxy http://127.0.0.1:$HAPROXY_SPLIT/v1/m/predict"
 )
-for round in $(seq "$ROUNDS"); do
+for round in $(seq "$LAT_ROUNDS"); do
 	for t in "${lat_targets[@]}"; do
 		set -- $t
-		"$TMP/openloop" -url "$2" -rate "$RATE" -d "$DUR" -c 64 >>"$TMP/lat_$1.rounds"
+		"$TMP/openloop" -url "$2" -rate "$RATE" -d "$LAT_DUR" -c 64 >>"$TMP/lat_$1.rounds"
 	done
 done
 
@@ -141,6 +147,12 @@ median() { sort -n "$TMP/$1.rounds" | awk '{ l[NR] = $0 } END { print l[int((NR 
 spread() { awk -v c="$2" 'NR == 1 || $c < lo { lo = $c } NR == 1 || $c > hi { hi = $c } END { printf "%s–%s", lo, hi }' "$TMP/$1.rounds"; }
 # latmedian NAME COLUMN: the median over the rounds of one openloop column.
 latmedian() { awk -v c="$2" '{ print $c }' "$TMP/lat_$1.rounds" | sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+# latadded NAME COLUMN: the median over the rounds of NAME's column minus
+# the backend alone's in the same round.
+latadded() {
+	paste -d' ' "$TMP/lat_$1.rounds" "$TMP/lat_direct.rounds" | awk -v c="$2" '{ printf "%.3f\n", $c - $(c + 10) }' |
+		sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
+}
 read -r direct_rps direct_p99 direct_bad < <(median direct)
 read -r router_rps router_p99 router_bad < <(median router_split)
 read -r nginx_rps nginx_p99 nginx_bad < <(median nginx_split)
@@ -166,7 +178,7 @@ for v in s["versions"]:
 shadow_line=$(printf '%s' "$shadow_stats" | shadow_summary)
 pipe_line=$(printf '%s' "$pipe_stats" | shadow_summary)
 
-echo "Command: \`bench/router/run.sh\` (wrk -t2 -c64 -d$DUR --latency, 2 s warm-up each, median of $ROUNDS interleaved rounds; open loop at $RATE req/s for $DUR, 1 s warm-up), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3), HAProxy $(haproxy -v | head -1 | cut -d' ' -f3), load average before: $LOAD_BEFORE"
+echo "Command: \`bench/router/run.sh\` (wrk -t2 -c64 -d$DUR --latency, 2 s warm-up each, median of $ROUNDS interleaved rounds; open loop at $RATE req/s, $LAT_ROUNDS rounds of $LAT_DUR, 1 s warm-up), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3), HAProxy $(haproxy -v | head -1 | cut -d' ' -f3), load average before: $LOAD_BEFORE"
 echo
 echo "| target | req/s (median) | req/s spread | p99 ms (median round) | p99 spread | non-2xx | vs nginx | vs HAProxy |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -184,16 +196,20 @@ echo "Builtin shadow during its first round: $shadow_line."
 echo
 echo "Pipelined builtin shadow during its first round: $pipe_line."
 echo
-echo "At $RATE req/s, open loop (latency from each request's due time; medians over the rounds; added = minus the backend alone):"
+echo "At $RATE req/s, open loop (latency from each request's due time; medians over $LAT_ROUNDS rounds; added: the median over the rounds of the target minus the backend alone in the same round):"
 echo
 echo "| target | p50 ms | p90 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms | errors | late sends |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for t in direct router nginx haproxy; do
 	p50=$(latmedian $t 5) p90=$(latmedian $t 6) p99=$(latmedian $t 7) p999=$(latmedian $t 8)
-	d50=$(latmedian direct 5) d99=$(latmedian direct 7)
+	added50=$(latadded $t 5) added99=$(latadded $t 7)
 	errs=$(awk '{ s += $3 } END { print s }' "$TMP/lat_$t.rounds") late=$(awk '{ s += $4 } END { print s }' "$TMP/lat_$t.rounds")
-	added50=$(awk -v a="$p50" -v b="$d50" 'BEGIN { printf "%.3f", a - b }') added99=$(awk -v a="$p99" -v b="$d99" 'BEGIN { printf "%.3f", a - b }')
 	echo "| $t | $p50 | $p90 | $p99 | $p999 | $added50 | $added99 | $errs | $late |"
 done
 echo
-echo "p99 ms of every open-loop round: $(for t in direct router nginx haproxy; do printf '%s %s; ' "$t" "$(awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $7 }' "$TMP/lat_$t.rounds")"; done)"
+for col in 5 7; do
+	name=p50
+	[ "$col" = 7 ] && name=p99
+	echo "$name ms of every open-loop round: $(for t in direct router nginx haproxy; do printf '%s %s; ' "$t" "$(awk -v c="$col" '{ printf "%s%s", (NR > 1 ? ", " : ""), $c }' "$TMP/lat_$t.rounds")"; done)"
+	echo
+done

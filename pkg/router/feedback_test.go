@@ -366,3 +366,24 @@ func BenchmarkIssueID(b *testing.B) {
 		_ = issueID(rt, []byte(nil), be)
 	}
 }
+
+// FuzzCheckID: no byte string is taken as an issued id unless the issuer
+// made it, and none makes the check fail other than by refusing.
+func FuzzCheckID(f *testing.F) {
+	is := newIDIssuer([]byte("fuzz key"))
+	is.instance = [6]byte{1, 2, 3, 4, 5, 6} // the same in every fuzz worker
+	good := string(is.appendToken(nil, time.Unix(1_800_000_000, 0), 7))
+	for _, s := range []string{good, "x." + good, good[1:], good + "A", "", ".", strings.Repeat("A", idTokenLen), "a." + strings.Repeat("-", idTokenLen)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		p, ok := is.check(id)
+		if !ok {
+			return
+		}
+		tok, _ := idToken(id)
+		if tok != good || p.ref() != 7 || p.issued().Unix() != 1_800_000_000 {
+			t.Fatalf("%q taken as an issued id (payload %x)", id, p)
+		}
+	})
+}

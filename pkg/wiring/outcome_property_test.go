@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,13 +48,26 @@ func TestOwnOutcomeCommitsAreAccepted(t *testing.T) {
 			pol["policies/"+en.Name()] = string(b)
 		}
 	}
+	// Mostly waiting on git processes: four scenarios at a time.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	seen := map[string]int{}
 	for i, sc := range spectest.Scenarios(20261205, n) {
-		t.Run(sc.Name, func(t *testing.T) {
-			kind := checkOutcome(t, srv, fmt.Sprintf("s%d", i), sc, pol)
-			seen[sc.Outcome+"→"+kind]++
-		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t.Run(sc.Name, func(t *testing.T) {
+				kind := checkOutcome(t, srv, fmt.Sprintf("s%d", i), sc, pol)
+				mu.Lock()
+				seen[sc.Outcome+"→"+kind]++
+				mu.Unlock()
+			})
+		}()
 	}
+	wg.Wait()
 	t.Logf("outcomes: %v", seen)
 	for _, o := range spectest.Outcomes {
 		found := false

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // traffic. It checks what the narration and Git say happened.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the demo takes about 20 s")
+		t.Skip("the demo takes about 50 s")
 	}
 	pol := map[string][]byte{}
 	for _, name := range []string{"lib.rego", "rollout.rego", "promotion.rego", "experiment.rego", "network.rego"} {
@@ -42,10 +43,26 @@ func TestDemo(t *testing.T) {
 		`Git and traffic agree again: serve = "v2"`,
 		"Shadow verdict: v1 agreed with v2 on",
 		"Switchyard-Action: promote",
-		"The winner is serving and the experiment block is gone",
+		"The winner, v2, is serving and the experiment block is gone",
+		"Roll fraud/production through to v4",
+		`roll_through = "v4" is removed`,
+		"v4 rolls out from v2 by the same canary",
+		`v4 serves; Git says serve = "v4"`,
+		"Promote fraud/production to v5 (experiment winner)",
+		"The winner, v5, is serving",
+		"Smoke tests answered by: v6 ×",
+		"Switchyard-Action: fallback",
+		`Git and traffic agree: serve = "rules"`,
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
+	}
+}
+
+func TestDemoOnlyUnknownScene(t *testing.T) {
+	err := Run(context.Background(), Options{Out: io.Discard, Dir: t.TempDir(), Only: "canery"})
+	if err == nil || !strings.Contains(err.Error(), `no scene "canery": the scenes are canary, rollback, shadow, ab, roll_through, bandit, blue_green, fallback`) {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +19,12 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	fset.SetOutput(e.stderr)
 	timeout := fset.Duration("timeout", 60*time.Second, "longest wait for each act of the demo")
 	verbose := fset.Bool("v", false, "also print the reconciler's log")
+	only := fset.String("only", "", "play only the scene `NAME`: "+strings.Join(demo.Scenes(), ", "))
 	if err := fset.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *only != "" && !slices.Contains(demo.Scenes(), *only) {
+		fmt.Fprintf(e.stderr, "reconciler demo: no scene %q: the scenes are %s\n", *only, strings.Join(demo.Scenes(), ", "))
 		return exitUsage
 	}
 	pol := map[string][]byte{}
@@ -38,7 +44,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 		}
 		pol[en.Name()] = b
 	}
-	o := demo.Options{Out: e.stdout, Policies: pol, Timeout: *timeout}
+	o := demo.Options{Out: e.stdout, Policies: pol, Timeout: *timeout, Only: *only}
 	if *verbose {
 		o.Log = e.stderr
 	}

@@ -29,19 +29,38 @@ type Options struct {
 	Timeout time.Duration
 	// Log receives the reconciler's own log (default: discarded).
 	Log io.Writer
+	// Only plays the one scene of that name (see Scenes), from a model
+	// already serving what the scene starts from; empty plays them all.
+	Only string
 }
 
-// scene is one spec the demo user commits.
-type scene struct {
-	Serve      string
-	Shadow     bool
-	Experiment bool
+// Scenes names the demo's scenes, in the order Run plays them.
+func Scenes() []string {
+	var out []string
+	for _, a := range acts() {
+		out = append(out, a.name)
+	}
+	return out
 }
 
-// Run plays the whole demo: a canary v1 → v2 that completes, a canary
-// v2 → v3 that fails and is reverted by a commit, a shadow assessment, and
-// an A/B test whose winner is promoted by a commit.
+// Run plays the demo: every strategy and outcome in turn (a canary that
+// completes, one reverted by a commit, a shadow assessment, an A/B test and
+// a bandit promoted by commits, a roll-through, a blue/green rollout with
+// preview traffic, a fallback), or only the scene o.Only names.
 func Run(ctx context.Context, o Options) error {
+	played := acts()
+	if o.Only != "" {
+		played = nil
+		for _, a := range acts() {
+			if a.name == o.Only {
+				played = []act{a}
+			}
+		}
+		if played == nil {
+			return fmt.Errorf("no scene %q: the scenes are %s", o.Only, actNames())
+		}
+	}
+	first := played[0]
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
@@ -59,21 +78,24 @@ func Run(ctx context.Context, o Options) error {
 	n := &narrator{w: o.Out, start: time.Now()}
 
 	// The example model servers: v1 and v2 good (v2 converts better and
-	// answers a few inputs differently), v3 bad (30% errors), and a rules
-	// heuristic.
+	// answers a few inputs differently), v3 bad (30% errors), v4 the
+	// hotfix, v5 and v6 converting best, and a rules heuristic.
 	models := map[string]ModelBehaviour{
 		"v1":    {Version: "v1", Conversion: 0.10},
 		"v2":    {Version: "v2", Drift: 0.04, Conversion: 0.20},
 		"v3":    {Version: "v3", ErrorRate: 0.30, Conversion: 0.10},
+		"v4":    {Version: "v4", Conversion: 0.10},
+		"v5":    {Version: "v5", Conversion: 0.30},
+		"v6":    {Version: "v6", Conversion: 0.30},
 		"rules": {Version: "rules", Drift: 0.5, Conversion: 0.05},
 	}
 	urls := map[string]string{}
-	for _, v := range []string{"v1", "v2", "v3", "rules"} {
+	for v, b := range models {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("starting model server %s: %w", v, err)
 		}
-		srv := &http.Server{Handler: ModelHandler(models[v]), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: ModelHandler(b), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 		urls[v] = "http://" + ln.Addr().String()
@@ -82,13 +104,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	n.say("Started example model servers: v1 %s, v2 %s, v3 %s (bad: 30%% errors), rules %s (heuristic)",
-		urls["v1"], urls["v2"], urls["v3"], urls["rules"])
+	n.say("Started example model servers: v1 %s, v2 %s, v3 %s (bad: 30%% errors), v4 %s, v5 %s, v6 %s, rules %s (heuristic)",
+		urls["v1"], urls["v2"], urls["v3"], urls["v4"], urls["v5"], urls["v6"], urls["rules"])
 
 	spec := func(s scene) map[string][]byte {
 		return map[string][]byte{"rollouts/fraud.hcl": []byte(specText(routerAddr, urls, s))}
 	}
-	files := spec(scene{Serve: "v1"})
+	files := spec(scene{Serve: first.start})
 	for name, src := range o.Policies {
 		files["policies/"+name] = src
 	}
@@ -96,7 +118,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	n.say("Made a Git repository %s with rollouts/fraud.hcl serving v1", user.origin)
+	n.say("Made a Git repository %s with rollouts/fraud.hcl serving %s", user.origin, first.start)
 
 	logw := o.Log
 	if logw == nil {
@@ -122,126 +144,25 @@ func Run(ctx context.Context, o Options) error {
 		URL:         "http://" + routerAddr + "/v1/fraud/predict",
 		FeedbackURL: "http://" + routerAddr + "/_switchyard/feedback",
 		Rate:        300, Users: 5000, Seed: 1,
-		Conversion: map[string]float64{"v1": 0.10, "v2": 0.20, "v3": 0.10, "rules": 0.05},
+		Conversion: map[string]float64{},
+	}
+	for v, b := range models {
+		gen.Conversion[v] = b.Conversion
 	}
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
 	go gen.Run(trafficCtx)
 	n.say("Sending 300 requests/s from 5,000 users, with conversion feedback")
 
-	wait := func(what string, done func(m reconcile.ModelStatus, st reconcile.Status) bool) (reconcile.ModelStatus, error) {
-		deadline := time.Now().Add(o.Timeout)
-		last := ""
-		for time.Now().Before(deadline) {
-			st := run.Daemon.Status()
-			if len(st.Models) > 0 {
-				m := st.Models[0]
-				if line := progressLine(m); line != last {
-					n.say("  %s", line)
-					last = line
-				}
-				if done(m, st) {
-					return m, nil
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return reconcile.ModelStatus{}, ctx.Err()
-			case <-time.After(250 * time.Millisecond):
-			}
+	sh := &show{ctx: ctx, o: o, n: n, run: run, user: user, router: routerAddr, spec: spec}
+	if _, err := sh.wait(first.start+" to serve", settled(first.start)); err != nil {
+		return err
+	}
+	for i, a := range played {
+		n.act(fmt.Sprintf("%d. %s", i+1, a.title))
+		if err := a.play(sh); err != nil {
+			return fmt.Errorf("scene %s: %w", a.name, err)
 		}
-		return reconcile.ModelStatus{}, fmt.Errorf("demo: timed out after %s waiting for %s", o.Timeout, what)
-	}
-	commit := func(msg string, s scene) error {
-		if _, err := user.commit(ctx, msg, spec(s)); err != nil {
-			return err
-		}
-		n.say("$ git commit -m %q && git push", msg)
-		run.Daemon.Trigger() // as a GitHub push webhook would
-		return nil
-	}
-	live := func(version string) func(m reconcile.ModelStatus, st reconcile.Status) bool {
-		return func(m reconcile.ModelStatus, st reconcile.Status) bool {
-			return len(m.Weights) > 0 && weightOf(m, version) == 100 && m.Phase != "progressing" && m.Phase != "baking"
-		}
-	}
-	if _, err := wait("v1 to serve", live("v1")); err != nil {
-		return err
-	}
-
-	n.act("1. A canary from v1 to v2 (steps 10% → 50% → 100%, 3s bake each, checks every second)")
-	if err := commit("Promote fraud v2", scene{Serve: "v2"}); err != nil {
-		return err
-	}
-	if _, err := wait("the v2 canary to complete", func(m reconcile.ModelStatus, st reconcile.Status) bool {
-		return m.Serve == "v2" && weightOf(m, "v2") == 100 && (m.Phase == "succeeded" || m.Phase == "idle")
-	}); err != nil {
-		return err
-	}
-	n.say("The canary completed: 100%% of traffic on v2, no commit needed (Git already says v2).")
-
-	n.act("2. A canary from v2 to v3, a bad model (30% errors)")
-	if err := commit("Promote fraud v3", scene{Serve: "v3"}); err != nil {
-		return err
-	}
-	if _, err := wait("the v3 canary to start", func(m reconcile.ModelStatus, st reconcile.Status) bool {
-		return m.Serve == "v3"
-	}); err != nil {
-		return err
-	}
-	if _, err := wait("the v3 canary to fail", func(m reconcile.ModelStatus, st reconcile.Status) bool {
-		return m.Held || m.Serve == "v2"
-	}); err != nil {
-		return err
-	}
-	n.say("The check failed: traffic is back on v2 at once. The reconciler now writes the revert to Git:")
-	msg, err := waitForCommit(ctx, user, "Switchyard-Action: rollback", o.Timeout)
-	if err != nil {
-		return err
-	}
-	n.block("$ git log -1 origin/main", msg)
-	if _, err := wait("Git to agree with the rollback", func(m reconcile.ModelStatus, st reconcile.Status) bool {
-		return m.Serve == "v2" && !m.Held
-	}); err != nil {
-		return err
-	}
-	n.say("Git and traffic agree again: serve = \"v2\".")
-
-	n.act("3. A shadow assessment: v1 gets a copy of every request; its answers are compared with v2's")
-	if err := commit("Shadow v1 beside v2", scene{Serve: "v2", Shadow: true}); err != nil {
-		return err
-	}
-	m, err := wait("the shadow verdict", func(m reconcile.ModelStatus, st reconcile.Status) bool {
-		return m.Shadow != nil && m.Shadow.Decided
-	})
-	if err != nil {
-		return err
-	}
-	verdict := "failed"
-	if m.Shadow.Passed {
-		verdict = "passed"
-	}
-	n.say("Shadow verdict: v1 agreed with v2 on %.1f%% of %d compared answers (95%% interval %.1f%%–%.1f%%): %s against min_agreement 0.9.",
-		m.Shadow.Agreement*100, m.Shadow.Pairs, m.Shadow.Lower*100, m.Shadow.Upper*100, verdict)
-	n.say("The verdict is recorded as a note under refs/notes/switchyard; nothing was promoted.")
-
-	n.act("4. An A/B test of v1 against v2 with conversion feedback, decided by a sequential test")
-	if err := commit("A/B test v1 against v2", scene{Serve: "v2", Experiment: true}); err != nil {
-		return err
-	}
-	if _, err := wait("the experiment's decision", func(m reconcile.ModelStatus, st reconcile.Status) bool {
-		return m.Experiment != nil && m.Experiment.Decided
-	}); err != nil {
-		return err
-	}
-	msg, err = waitForCommit(ctx, user, "Switchyard-Action: promote", o.Timeout)
-	if err != nil {
-		return err
-	}
-	n.block("$ git log -1 origin/main", msg)
-	src, err := user.read(ctx, "rollouts/fraud.hcl")
-	if err == nil && !strings.Contains(string(src), "experiment {") {
-		n.say("The winner is serving and the experiment block is gone from rollouts/fraud.hcl.")
 	}
 	stopTraffic()
 	n.act(fmt.Sprintf("Done in %s. Everything ran on 127.0.0.1 under %s, now removed.", time.Since(n.start).Round(time.Second), o.Dir))

@@ -1,7 +1,9 @@
 // Package demo is the self-contained demonstration behind `reconciler demo`:
 // example model servers, a traffic generator with simulated user feedback,
-// and the narrated scenario that drives the reconciler through a canary, a
-// failed canary with its revert commit, a shadow assessment and an A/B test.
+// and the narrated scenes that drive the reconciler through every strategy
+// and outcome: a canary, a failed canary with its revert commit, a shadow
+// assessment, an A/B test and a bandit with their promote commits, a
+// roll-through, a blue/green rollout with preview traffic and a fallback.
 package demo
 
 import (

@@ -5,6 +5,24 @@ import (
 	"strings"
 )
 
+// scene is one spec the demo user commits.
+type scene struct {
+	Serve string
+	// Strategy is the rollout's ("canary" when empty).
+	Strategy string
+	// OnFailure with its target: "fallback" to rules, or "roll_through"
+	// to RollThrough; empty: rollback.
+	OnFailure   string
+	RollThrough string
+	// Shadow runs v1 beside the live version.
+	Shadow bool
+	// Experiment is "ab" (v1 against v2) or "bandit" (v4 against v5).
+	Experiment string
+}
+
+// demoVersions are the example models, in the order the spec lists them.
+var demoVersions = []string{"v1", "v2", "v3", "v4", "v5", "v6"}
+
 // specText is the demo's rollouts/fraud.hcl for one scene.
 func specText(routerAddr string, urls map[string]string, s scene) string {
 	var b strings.Builder
@@ -19,22 +37,33 @@ model "fraud" "production" {
   path   = "/v1/fraud"
   serve  = %q
 
-  version "v1" { url = %q }
-  version "v2" { url = %q }
-  version "v3" { url = %q }
-  version "rules" {
+`, routerAddr, s.Serve)
+	for _, v := range demoVersions {
+		fmt.Fprintf(&b, "  version %q { url = %q }\n", v, urls[v])
+	}
+	fmt.Fprintf(&b, `  version "rules" {
     url       = %q
     heuristic = true
   }
 
   rollout {
-    strategy      = "canary"
-    steps         = [10, 50]
-    bake          = "3s"
-    interval      = "1s"
-    failure_limit = 1
-    on_failure    = "rollback"
-  }
+`, urls["rules"])
+	switch s.Strategy {
+	case "blue_green":
+		b.WriteString("    strategy      = \"blue_green\"\n    keep_previous = \"1m\"\n")
+	default:
+		b.WriteString("    strategy      = \"canary\"\n    steps         = [10, 50]\n")
+	}
+	b.WriteString("    bake          = \"2s\"\n    interval      = \"1s\"\n    failure_limit = 1\n")
+	switch s.OnFailure {
+	case "fallback":
+		b.WriteString("    on_failure    = \"fallback\"\n    fallback      = \"rules\"\n")
+	case "roll_through":
+		fmt.Fprintf(&b, "    on_failure    = \"roll_through\"\n    roll_through  = %q\n", s.RollThrough)
+	default:
+		b.WriteString("    on_failure    = \"rollback\"\n")
+	}
+	b.WriteString(`  }
 
   check "errors" {
     metric       = "error_rate"
@@ -47,7 +76,7 @@ model "fraud" "production" {
     max          = 0.5
     min_requests = 20
   }
-`, routerAddr, s.Serve, urls["v1"], urls["v2"], urls["v3"], urls["rules"])
+`)
 	if s.Shadow {
 		b.WriteString(`
   shadow {
@@ -56,11 +85,12 @@ model "fraud" "production" {
     compare       = "json"
     tolerance     = 0.001
     min_agreement = 0.9
-    min_samples   = 1000
+    min_samples   = 500
   }
 `)
 	}
-	if s.Experiment {
+	switch s.Experiment {
+	case "ab":
 		b.WriteString(`
   experiment {
     method       = "ab"
@@ -70,6 +100,18 @@ model "fraud" "production" {
     alpha        = 0.05
     min_samples  = 300
     auto_promote = true
+  }
+`)
+	case "bandit":
+		b.WriteString(`
+  experiment {
+    method        = "bandit"
+    variants      = { v4 = 50, v5 = 50 }
+    reward        = "feedback"
+    min_samples   = 30
+    explore_floor = 0.1
+    promote_when  = 0.95
+    auto_promote  = true
   }
 `)
 	}

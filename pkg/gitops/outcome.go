@@ -77,8 +77,9 @@ type revertInfo struct {
 }
 
 // Message is the commit message for o, exactly as SPEC.md §6. rev is the
-// commit a rollback undoes (nil for other actions).
-func message(o Outcome, rev *revertInfo) string {
+// commit a rollback undoes (nil for other actions); settled says what the
+// edit removed beside serve (spec.SettleServe).
+func message(o Outcome, rev *revertInfo, settled ...string) string {
 	key := o.Key()
 	var titleLine, summary string
 	var extra []string
@@ -115,6 +116,7 @@ func message(o Outcome, rev *revertInfo) string {
 		extra = append(extra, "The experiment block is removed.")
 	}
 
+	extra = append(extra, settled...)
 	var b strings.Builder
 	b.WriteString(titleLine)
 	b.WriteString("\n\n")

@@ -329,6 +329,11 @@ func TestOutcomeEdits(t *testing.T) {
   }
 
   rollout {`, 1)
+	// The roll_through commit also drops what would make its head invalid.
+	withRollThrough := strings.Replace(fraudSpec, "    steps    = [5, 25, 50]\n", `    steps    = [5, 25, 50]
+    on_failure   = "roll_through"
+    roll_through = "v9"
+`, 1)
 	tests := []struct {
 		name      string
 		start     string
@@ -340,6 +345,9 @@ func TestOutcomeEdits(t *testing.T) {
 			Outcome{Action: ActionFallback, From: "v8", To: "rules", Reason: "error_rate 0.2 > max 0.01"},
 			"Fall back fraud/production to rules", setServe(fraudSpec, "rules")},
 		{"roll_through", setServe(fraudSpec, "v8"),
+			Outcome{Action: ActionRollThrough, From: "v8", To: "v9"},
+			"Roll fraud/production through to v9", setServe(fraudSpec, "v9")},
+		{"roll_through_settles", setServe(withRollThrough, "v8"),
 			Outcome{Action: ActionRollThrough, From: "v8", To: "v9"},
 			"Roll fraud/production through to v9", setServe(fraudSpec, "v9")},
 		{"promote", withExperiment,

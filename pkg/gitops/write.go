@@ -310,8 +310,14 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 	}
 
 	edited := src
+	var settled []string
 	if o.Action != ActionConclude {
 		if edited, err = spec.SetServe(edited, o.File, o.Model, o.Stage, o.To); err != nil {
+			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Action, o.Key(), err)
+		}
+		// The head must validate: settings that naming To as serve makes
+		// invalid go with the edit (DESIGN.md, invariant 8).
+		if edited, settled, err = spec.SettleServe(edited, o.File, o.Model, o.Stage, o.To); err != nil {
 			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Action, o.Key(), err)
 		}
 	}
@@ -332,7 +338,7 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 	if err != nil {
 		return Written{}, nil, err
 	}
-	c, err := r.commitOn(tip, tree, message(o, rev))
+	c, err := r.commitOn(tip, tree, message(o, rev, settled...))
 	return Written{SHA: c.Hash.String()}, c, err
 }
 
@@ -453,6 +459,9 @@ func (r *Repo) inverseTree(tip *object.Commit, sha string, o Outcome) (plumbing.
 	}
 	if v, _ := parseServe(content, o.File, o.Model, o.Stage); v != o.To {
 		return plumbing.ZeroHash, false, fmt.Sprintf("reverting it would serve %q, not %q", v, o.To), nil
+	}
+	if _, settle, err := spec.SettleServe(content, o.File, o.Model, o.Stage, o.To); err == nil && len(settle) > 0 {
+		return plumbing.ZeroHash, false, fmt.Sprintf("reverting it would leave roll_through or the shadow naming %s, the version it serves", o.To), nil
 	}
 	return tree, true, "", nil
 }

@@ -137,6 +137,8 @@ type Daemon struct {
 	modelErr  map[string]string
 	routes    map[string]traffic.Route
 	saved     map[string]string // model key -> state JSON last saved
+	// ownRejected is set while the head is an own outcome commit rejected.
+	ownRejected *OwnRejection
 }
 
 type pending struct {
@@ -424,8 +426,10 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 		for _, dg := range diags {
 			d.log.Warn("diagnostic", "file", dg.File, "line", dg.Line, "severity", dg.Severity, "summary", dg.Summary, "detail", dg.Detail)
 		}
+		d.judgedOwn(ctx, head, diags, true, again)
 		return nil
 	}
+	d.judgedOwn(ctx, head, nil, false, again)
 	d.mu.Lock()
 	d.tree, d.applied = tree, head
 	d.headErr, d.headDiags = "", nil

@@ -14,6 +14,7 @@ type Metrics struct {
 	fetchFailures    prometheus.Counter
 	applyFailures    prometheus.Counter
 	rejectedHeads    prometheus.Counter
+	ownRejected      prometheus.Counter
 	lastFetch        prometheus.Gauge
 	pendingCommits   prometheus.Gauge
 }
@@ -55,6 +56,10 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "switchyard_rejected_heads_total",
 			Help: "Fetched heads not applied because validation or policy failed.",
 		}),
+		ownRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_own_commit_rejected_total",
+			Help: "Heads rejected that are the reconciler's own outcome commits (a bug: Git and traffic disagree).",
+		}),
 		lastFetch: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchyard_last_successful_fetch_timestamp_seconds",
 			Help: "Unix time of the last successful fetch.",
@@ -65,7 +70,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.reconcileSeconds, m.phases, m.commits, m.pushFailures, m.fetchFailures,
-		m.applyFailures, m.rejectedHeads, m.lastFetch, m.pendingCommits)
+		m.applyFailures, m.rejectedHeads, m.ownRejected, m.lastFetch, m.pendingCommits)
 	return m
 }
 

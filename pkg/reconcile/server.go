@@ -40,7 +40,7 @@ func (d *Daemon) Status() Status {
 	defer d.mu.Unlock()
 	s := Status{
 		Head: d.head, Applied: d.applied,
-		HeadError: d.headErr, HeadDiagnostics: d.headDiags,
+		HeadError: d.headErr, HeadDiagnostics: d.headDiags, OwnCommitRejected: d.ownRejected,
 		LastFetch: d.lastFetch, FetchError: d.fetchErr,
 		Now:    d.deps.Clock.Now(),
 		Models: []ModelStatus{},

@@ -22,6 +22,9 @@ type Status struct {
 	HeadNotes  string    `json:"head_notes,omitempty"`
 	LastFetch  time.Time `json:"last_fetch"`
 	FetchError string    `json:"fetch_error,omitempty"`
+	// OwnCommitRejected is set while Head is one of the reconciler's own
+	// outcome commits and is rejected (a bug: see OwnRejection).
+	OwnCommitRejected *OwnRejection `json:"own_commit_rejected,omitempty"`
 	// PendingCommits are outcomes whose commit has not reached the remote
 	// yet; traffic is already restored for each of them.
 	PendingCommits []PendingCommit `json:"pending_commits,omitempty"`

@@ -145,11 +145,22 @@ func (s *stepper) progress() {
 	}
 	if miss := s.missing(); len(miss) > 0 {
 		r.Paused = true
-		s.event(LevelWarn, "%s paused %s: no data for a whole bake (%s) from %s; not promoting %s blind (it resumes when data arrives)",
-			s.key, s.where(), r.Plan.Bake, s.describeMissing(miss), r.To)
+		s.event(LevelWarn, "%s paused %s: no data for a whole bake (%s) from %s; not promoting %s blind (it resumes when data arrives)%s",
+			s.key, s.where(), r.Plan.Bake, s.describeMissing(miss), r.To, s.previewHint())
 		return
 	}
 	s.advance()
+}
+
+// previewHint says, for a blue_green rollout paused in its preview, how
+// to give the checks data: only requests with the header reach green.
+func (s *stepper) previewHint() string {
+	r := s.st.Rollout
+	if r.Plan.Strategy != BlueGreen || r.Step != 0 {
+		return ""
+	}
+	return fmt.Sprintf(": during the preview only requests with the header %q reach %s, so send your smoke tests with it (curl -H '%s: 1' ... on %s)",
+		r.Plan.PreviewHeader, r.To, r.Plan.PreviewHeader, s.m.Path)
 }
 
 // missing lists the checks without data during the current stage.

@@ -280,6 +280,15 @@ func TestFailurePaths(t *testing.T) {
 			},
 		},
 		{
+			name: "blue_green preview without data: the pause says to send smoke tests with the header", strategy: BlueGreen,
+			ticks: []tick{adopted,
+				{at: 5, serve: "v7", obs: none, phase: PhasePreview},
+				{at: 15, obs: none, phase: PhasePreview}, {at: 25, obs: none, phase: PhasePreview},
+				{at: 35, obs: none, phase: PhasePaused, weights: "v6:100 v7:0",
+					event: `during the preview only requests with the header "x-preview" reach v7, so send your smoke tests with it (curl -H 'x-preview: 1' ... on /v1/fraud)`},
+			},
+		},
+		{
 			name: "under min_requests is no data: the pause says so", strategy: Canary,
 			ticks: concat(
 				[]tick{adopted, {at: 5, serve: "v7", obs: none}},

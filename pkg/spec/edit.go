@@ -154,3 +154,58 @@ func isBlank(line string) bool {
 	}
 	return true
 }
+
+// SettleServe returns src, in which an outcome commit has just set the
+// serve of `model "<model>" "<stage>"` to serve, without the settings that
+// naming serve makes invalid: a rollout's roll_through naming serve (with
+// on_failure = "roll_through", so that a failure of serve's own rollout
+// rolls back, the default) and a shadow block running serve. removed says
+// what went, one sentence each, for the commit message; when nothing goes,
+// src is returned as it is.
+func SettleServe(src []byte, filename, model, stage, serve string) (out []byte, removed []string, err error) {
+	f, blk, err := findModel(src, filename, model, stage)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, b := range blk.Body().Blocks() {
+		switch b.Type() {
+		case "rollout":
+			body := b.Body()
+			if literal(body.GetAttribute("roll_through")) != serve {
+				continue
+			}
+			body.RemoveAttribute("roll_through")
+			removed = append(removed, fmt.Sprintf("roll_through = %q is removed: %s is serve now, and a version is never rolled through to itself.", serve, serve))
+			if literal(body.GetAttribute("on_failure")) == "roll_through" {
+				body.RemoveAttribute("on_failure")
+				removed = append(removed, fmt.Sprintf("on_failure = \"roll_through\" is removed: a failure of %s's own rollout rolls back (the default).", serve))
+			}
+		case "shadow":
+			if literal(b.Body().GetAttribute("version")) == serve {
+				blk.Body().RemoveBlock(b)
+				removed = append(removed, fmt.Sprintf("The shadow block is removed: %s, its version, is serve now and takes live traffic.", serve))
+			}
+		}
+	}
+	if len(removed) == 0 {
+		return src, nil, nil
+	}
+	return collapseBlankLines(unformatted(f), src), removed, nil
+}
+
+// literal is the string value of a constant attribute ("" when absent or
+// not a constant string).
+func literal(a *hclwrite.Attribute) string {
+	if a == nil {
+		return ""
+	}
+	expr, diags := hclsyntax.ParseExpression(a.Expr().BuildTokens(nil).Bytes(), "", hcl.InitialPos)
+	if diags.HasErrors() {
+		return ""
+	}
+	v, diags := expr.Value(nil)
+	if diags.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}

@@ -10,7 +10,8 @@ import (
 )
 
 // TestEditGolden runs every case in testdata/edit: in.hcl, op (one edit
-// per line: "serve MODEL STAGE VERSION" or "remove MODEL STAGE BLOCK"), and
+// per line: "serve MODEL STAGE VERSION", "remove MODEL STAGE BLOCK" or
+// "settle MODEL STAGE VERSION"), and
 // the expected out.hcl, or err.txt when the edit must fail.
 func TestEditGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/edit/*")
@@ -49,6 +50,8 @@ func applyOps(src []byte, ops string) ([]byte, error) {
 			src, err = SetServe(src, "rollouts/test.hcl", f[1], f[2], f[3])
 		case "remove":
 			src, err = RemoveBlock(src, "rollouts/test.hcl", f[1], f[2], f[3])
+		case "settle":
+			src, _, err = SettleServe(src, "rollouts/test.hcl", f[1], f[2], f[3])
 		}
 		if err != nil {
 			return nil, err

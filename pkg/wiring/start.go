@@ -256,6 +256,8 @@ type CommitReader interface {
 const repackEvery = 50
 
 // repoAdapter gives the daemon the gitops repository.
+var _ reconcile.ActionReader = (*repoAdapter)(nil)
+
 type repoAdapter struct {
 	repo    *gitops.Repo
 	log     *slog.Logger
@@ -290,6 +292,16 @@ func (a *repoAdapter) Write(ctx context.Context, o reconcile.Outcome) (string, e
 		return "", fmt.Errorf("%w: %w", reconcile.ErrSuperseded, err)
 	}
 	return sha, err
+}
+
+// CommitAction is the commit's Switchyard-Action trailer: the daemon says
+// loudly when one of its own commits is rejected.
+func (a *repoAdapter) CommitAction(ctx context.Context, commit string) (string, error) {
+	c, err := a.repo.CommitInfo(commit)
+	if err != nil {
+		return "", err
+	}
+	return gitops.Trailers(c.Message)[gitops.TrailerAction], nil
 }
 
 func (a *repoAdapter) Note(ctx context.Context, commit string, note []byte) error {

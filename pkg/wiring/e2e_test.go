@@ -41,6 +41,10 @@ type e2e struct {
 	traffic  *demo.Traffic
 	stopLoad context.CancelFunc
 	loadDone chan struct{}
+	// extra is appended to every spec (notify blocks); env is the
+	// reconciler's environment.
+	extra string
+	env   map[string]string
 }
 
 const e2eRepo = "specs"
@@ -54,11 +58,18 @@ func newE2E(t testing.TB) *e2e {
 // newE2EPolling starts a world whose reconciler also fetches every poll.
 func newE2EPolling(t testing.TB, poll time.Duration) *e2e {
 	t.Helper()
+	return newE2EWith(t, poll, "", nil)
+}
+
+// newE2EWith starts a world whose specs end with extra and whose
+// reconciler sees the environment env.
+func newE2EWith(t testing.TB, poll time.Duration, extra string, env map[string]string) *e2e {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test with a real git server; skipped in -short")
 	}
 	e := &e2e{t: t, git: gittest.NewServer(t), urls: map[string]string{}, secret: []byte("s3cret"),
-		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: poll}
+		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: poll, extra: extra, env: env}
 	for name, b := range map[string]demo.ModelBehaviour{
 		"v1": {Version: "v1"}, "v2": {Version: "v2"}, "v3": {Version: "v3", ErrorRate: 0.3},
 	} {
@@ -128,7 +139,7 @@ model "fraud" "production" {
     min_requests = 10
   }
 }
-`, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], strategy)
+`, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], strategy) + e.extra
 }
 
 // start runs the reconciler, fetching every e.poll (newE2E: an hour, so
@@ -139,7 +150,7 @@ func (e *e2e) start() {
 	run, err := wiring.Start(ctx, wiring.Options{
 		Repo: e.git.RepoURL(e2eRepo), Branch: "main", Path: "rollouts", Policies: "policies",
 		State: e.state, Listen: "127.0.0.1:0", PollInterval: e.poll, Tick: 100 * time.Millisecond,
-		WebhookSecret: e.secret,
+		WebhookSecret: e.secret, Getenv: func(k string) string { return e.env[k] },
 	})
 	if err != nil {
 		cancel()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
+	"github.com/switchyard-dev/switchyard/pkg/notify"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
 	"github.com/switchyard-dev/switchyard/pkg/policy"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
@@ -67,6 +68,9 @@ type Running struct {
 	server *http.Server
 	store  *state.Store
 	once   sync.Once
+	// stop ends the notification deliveries; done closes when they ended.
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 type wallClock struct{}
@@ -127,7 +131,11 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	reg := prometheus.NewRegistry()
 	metrics := reconcile.NewMetrics(reg)
 	routers := &Routers{Getenv: o.Getenv, Logger: o.Logger, Registerer: reg, Now: o.Clock.Now}
-	run := &Running{Repo: repo, Routers: routers, store: store}
+	run := &Running{Repo: repo, Routers: routers, store: store, done: make(chan struct{})}
+	notifier := notify.New(notify.Config{}, notify.Deps{
+		HTTP: &http.Client{Timeout: 10 * time.Second}, Getenv: o.Getenv,
+		Logger: o.Logger, Metrics: notify.NewMetrics(reg),
+	})
 	var d *reconcile.Daemon
 	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() }}
 	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
@@ -139,12 +147,16 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		Clock:    o.Clock,
 		Logger:   o.Logger,
 		Metrics:  metrics,
+		Notifier: notifier,
 	})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	run.Daemon = d
+	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	run.stop = stop
+	go func() { defer close(run.done); notifier.Run(nctx) }()
 	if o.Listen != "" {
 		var hook http.Handler
 		if len(o.WebhookSecret) > 0 {
@@ -172,6 +184,10 @@ func (r *Running) Close() {
 			cancel()
 		}
 		r.Routers.Close()
+		if r.stop != nil {
+			r.stop()
+			<-r.done
+		}
 		if r.store != nil {
 			_ = r.store.Close()
 		}

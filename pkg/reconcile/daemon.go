@@ -139,6 +139,8 @@ type Daemon struct {
 	modelErr  map[string]string
 	routes    map[string]traffic.Route
 	saved     map[string]string // model key -> state JSON last saved
+
+	hist history // for the status page; guarded by its own lock
 }
 
 type pending struct {
@@ -473,6 +475,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 		}
 		next, route, acts := rollout.Step(m, commit, st, obs, now)
 		d.noticeStep(tree, m, st, next, acts)
+		d.hist.recordStep(key, next)
 		d.mu.Lock()
 		d.state.Models[key] = next
 		d.routes[key] = route
@@ -480,6 +483,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 		actions = append(actions, acts...)
 	}
 	d.mu.Lock()
+	d.hist.forget(func(key string) bool { return seen[key] })
 	for key := range d.state.Models {
 		if !seen[key] {
 			delete(d.state.Models, key)

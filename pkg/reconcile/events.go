@@ -17,12 +17,14 @@ type Notifier interface {
 	Notify(blocks map[string]*spec.Notify, ev notify.Event)
 }
 
-// announce sends ev to the notify blocks of tree (nil: none).
+// announce keeps ev among the recent events of the status page and
+// sends it to the notify blocks of tree (nil: none).
 func (d *Daemon) announce(tree *spec.Tree, ev notify.Event) {
+	ev.At = d.deps.Clock.Now()
+	d.hist.recordEvent(ev)
 	if d.deps.Notifier == nil || tree == nil || len(tree.Notify) == 0 {
 		return
 	}
-	ev.At = d.deps.Clock.Now()
 	d.deps.Notifier.Notify(tree.Notify, ev)
 }
 

@@ -44,6 +44,7 @@ func (d *Daemon) Status() Status {
 		LastFetch: d.lastFetch, FetchError: d.fetchErr,
 		Now:    d.deps.Clock.Now(),
 		Models: []ModelStatus{},
+		Events: d.hist.recent(),
 	}
 	if d.headErr != "" && d.checked == d.head {
 		s.HeadNotes = d.notes
@@ -124,6 +125,7 @@ func (d *Daemon) Status() Status {
 		if ex := st.Experiment; ex != nil && ex.Decided {
 			ms.Verdicts = append(ms.Verdicts, ex.Method+" winner: "+orNone(ex.Winner))
 		}
+		d.decorate(&ms, m)
 		s.Models = append(s.Models, ms)
 	}
 	return s

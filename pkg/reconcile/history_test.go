@@ -2,10 +2,10 @@ package reconcile
 
 import (
 	"fmt"
-
-	"github.com/switchyard-dev/switchyard/pkg/notify"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/notify"
 )
 
 func TestStatusKeepsABoundedHistoryPerCheck(t *testing.T) {

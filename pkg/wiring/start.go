@@ -49,6 +49,9 @@ type Options struct {
 	SSHKeyFile   string
 	// WebhookSecret verifies GitHub push webhooks (empty: no webhook).
 	WebhookSecret []byte
+	// StatusToken, when set, is the bearer token every endpoint of the
+	// HTTP surface but the webhook needs (--status-token-env).
+	StatusToken string
 	// GitHubAPI and GitHubToken are used with Push "pr".
 	GitHubAPI   string
 	GitHubToken string
@@ -168,7 +171,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 			return nil, fmt.Errorf("cannot listen on %s: %w", o.Listen, err)
 		}
 		run.Addr = ln.Addr().String()
-		run.server = &http.Server{Handler: d.Handler(hook), ReadHeaderTimeout: 10 * time.Second}
+		run.server = &http.Server{Handler: reconcile.RequireToken(o.StatusToken, d.Handler(hook)), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = run.server.Serve(ln) }()
 	}
 	return run, nil

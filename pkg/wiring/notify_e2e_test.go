@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // hookReceiver is a webhook endpoint on 127.0.0.1 that keeps the events
@@ -65,14 +64,14 @@ func (h *hookReceiver) find(event string) map[string]string {
 // commit that is now the remote's head.
 func TestE2ERollbackIsAnnouncedOnTheWebhook(t *testing.T) {
 	hook := newHookReceiver(t, "hook-secret")
-	e := newE2EWith(t, time.Hour, `
+	e := newE2EWith(t, e2eOptions{Extra: `
 notify "ops" {
   type       = "webhook"
   url        = "`+hook.srv.URL+`/switchyard"
   secret_env = "NOTIFY_SECRET"
   events     = ["rollback", "started"]
 }
-`, map[string]string{"NOTIFY_SECRET": "hook-secret"})
+`, Env: map[string]string{"NOTIFY_SECRET": "hook-secret"}})
 	bad := e.push("Promote fraud v3", "v3", "[10, 50]")
 	e.waitFor("the revert commit on the remote", func() bool {
 		return strings.Contains(e.headMessage(), "Switchyard-Action: rollback")

@@ -93,7 +93,7 @@
   // A check's recent measurements against its thresholds.
   function chart(m) {
     const pts = m.history || [];
-    const W = 300, H = 80, PAD = 4;
+    const W = 480, H = 84, PAD = 4;
     const box = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img',
       'aria-label': `${m.check}: last ${pts.length} measurements` });
     box.append(svg('line', { class: 'axis', x1: 0, y1: H - PAD, x2: W, y2: H - PAD }));

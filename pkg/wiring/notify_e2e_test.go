@@ -67,7 +67,7 @@ func TestE2ERollbackIsAnnouncedOnTheWebhook(t *testing.T) {
 	e := newE2EWith(t, e2eOptions{Extra: `
 notify "ops" {
   type       = "webhook"
-  url        = "`+hook.srv.URL+`/switchyard"
+  url        = "` + hook.srv.URL + `/switchyard"
   secret_env = "NOTIFY_SECRET"
   events     = ["rollback", "started"]
 }

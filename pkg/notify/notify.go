@@ -5,6 +5,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -17,7 +18,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -99,6 +99,23 @@ type Deps struct {
 	Sleep   Sleeper
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Sinks receive every event besides the notify blocks that want it
+	// (the GitHub deployment statuses), each from its own queue.
+	Sinks []Sink
+}
+
+// Sink is a destination of events: a notify block, or one the reconciler
+// configures itself.
+type Sink interface {
+	// Type labels the sink in metrics ("webhook", "slack", "github").
+	Type() string
+	// Label names the sink in logs; it must not hold a secret.
+	Label() string
+	// Wants reports whether the sink takes the event.
+	Wants(event string) bool
+	// Deliver makes one attempt. retry says whether another attempt may
+	// succeed (a network error, a 5xx) when err is not nil.
+	Deliver(ctx context.Context, ev Event) (retry bool, err error)
 }
 
 // Metrics count deliveries.
@@ -131,9 +148,9 @@ type Dispatcher struct {
 	dests map[string]*dest
 }
 
-// dest is one destination (type, url, secret) with its waiting events.
+// dest is one destination with its waiting events.
 type dest struct {
-	block spec.Notify
+	sink  Sink
 	items []Event
 	busy  bool // a goroutine is draining it
 }
@@ -170,8 +187,9 @@ func New(cfg Config, deps Deps) *Dispatcher {
 	return &Dispatcher{cfg: cfg, deps: deps, wake: make(chan struct{}, 1), dests: map[string]*dest{}}
 }
 
-// Notify queues ev for every block that wants it. It never blocks: a
-// full queue drops its oldest event.
+// Notify queues ev for every block that wants it, and for every sink of
+// Deps.Sinks that wants it. It never blocks: a full queue drops its
+// oldest event.
 func (d *Dispatcher) Notify(blocks map[string]*spec.Notify, ev Event) {
 	names := make([]string, 0, len(blocks))
 	for n, b := range blocks {
@@ -179,34 +197,47 @@ func (d *Dispatcher) Notify(blocks map[string]*spec.Notify, ev Event) {
 			names = append(names, n)
 		}
 	}
-	if len(names) == 0 {
-		return
-	}
 	sort.Strings(names)
+	queued := false
 	d.mu.Lock()
 	for _, n := range names {
 		b := blocks[n]
-		key := b.Type + "\x00" + b.URL + "\x00" + b.SecretEnv
-		ds := d.dests[key]
-		if ds == nil {
-			ds = &dest{}
-			d.dests[key] = ds
+		d.enqueue("block\x00"+b.Type+"\x00"+b.URL+"\x00"+b.SecretEnv, &hook{b: *b, d: d}, ev)
+		queued = true
+	}
+	for i, s := range d.deps.Sinks {
+		if s.Wants(ev.Event) {
+			d.enqueue("sink\x00"+strconv.Itoa(i), s, ev)
+			queued = true
 		}
-		ds.block = *b
-		if len(ds.items) >= d.cfg.QueueSize {
-			old := ds.items[0]
-			ds.items = append(ds.items[:0], ds.items[1:]...)
-			d.deps.Logger.Error("notification dropped: the queue is full", "notify", b.Name,
-				"event", old.Event, "model", old.Model+"/"+old.Stage, "commit", old.Commit)
-			d.deps.Metrics.results.WithLabelValues(b.Type, "dropped").Inc()
-		}
-		ds.items = append(ds.items, ev)
 	}
 	d.mu.Unlock()
+	if !queued {
+		return
+	}
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// enqueue adds ev to the queue of the destination key, delivered by s
+// (the newest settings of a block). d.mu is held.
+func (d *Dispatcher) enqueue(key string, s Sink, ev Event) {
+	ds := d.dests[key]
+	if ds == nil {
+		ds = &dest{}
+		d.dests[key] = ds
+	}
+	ds.sink = s
+	if len(ds.items) >= d.cfg.QueueSize {
+		old := ds.items[0]
+		ds.items = append(ds.items[:0], ds.items[1:]...)
+		d.deps.Logger.Error("notification dropped: the queue is full", "to", s.Label(),
+			"event", old.Event, "model", old.Model+"/"+old.Stage, "commit", old.Commit)
+		d.deps.Metrics.results.WithLabelValues(s.Type(), "dropped").Inc()
+	}
+	ds.items = append(ds.items, ev)
 }
 
 // Run delivers queued events until ctx ends; events still queued then
@@ -253,69 +284,76 @@ func (d *Dispatcher) drain(ctx context.Context, ds *dest) {
 		}
 		ev := ds.items[0]
 		ds.items = ds.items[1:]
-		b := ds.block
+		s := ds.sink
 		d.mu.Unlock()
-		d.deliver(ctx, b, ev)
+		d.deliver(ctx, s, ev)
 	}
 }
 
-// deliver posts ev to b, retrying with backoff, and logs and counts the
+// deliver hands ev to s, retrying with backoff, and logs and counts the
 // result.
-func (d *Dispatcher) deliver(ctx context.Context, b spec.Notify, ev Event) {
-	log := d.deps.Logger.With("notify", b.Name, "type", b.Type, "host", host(b.URL),
-		"event", ev.Event, "model", ev.Model+"/"+ev.Stage)
-	body, err := Body(b.Type, ev)
-	var secret string
-	if err == nil && b.Type == "webhook" && b.SecretEnv != "" {
-		if secret = d.deps.Getenv(b.SecretEnv); secret == "" {
-			err = fmt.Errorf("secret_env %s is empty or unset: not sending an unsigned delivery", b.SecretEnv)
-		}
-	}
-	if err != nil {
-		log.Error("notification failed", "err", err)
-		d.deps.Metrics.results.WithLabelValues(b.Type, "failed").Inc()
-		return
-	}
+func (d *Dispatcher) deliver(ctx context.Context, s Sink, ev Event) {
+	log := d.deps.Logger.With("to", s.Label(), "event", ev.Event, "model", ev.Model+"/"+ev.Stage)
 	backoff := d.cfg.Backoff
 	for attempt := 1; ; attempt++ {
-		retry, err := d.post(ctx, b, body, secret, ev.Event)
+		retry, err := s.Deliver(ctx, ev)
 		if err == nil {
 			log.Debug("notification delivered", "attempt", attempt)
-			d.deps.Metrics.results.WithLabelValues(b.Type, "delivered").Inc()
+			d.deps.Metrics.results.WithLabelValues(s.Type(), "delivered").Inc()
 			return
 		}
 		if !retry || attempt >= d.cfg.Attempts || ctx.Err() != nil {
 			log.Error("notification failed", "attempts", attempt, "err", err)
-			d.deps.Metrics.results.WithLabelValues(b.Type, "failed").Inc()
+			d.deps.Metrics.results.WithLabelValues(s.Type(), "failed").Inc()
 			return
 		}
 		log.Warn("notification attempt failed; retrying", "attempt", attempt, "in", backoff, "err", err)
-		d.deps.Metrics.results.WithLabelValues(b.Type, "retried").Inc()
+		d.deps.Metrics.results.WithLabelValues(s.Type(), "retried").Inc()
 		if d.deps.Sleep(ctx, backoff) != nil {
 			log.Error("notification abandoned: shutting down", "attempts", attempt)
-			d.deps.Metrics.results.WithLabelValues(b.Type, "failed").Inc()
+			d.deps.Metrics.results.WithLabelValues(s.Type(), "failed").Inc()
 			return
 		}
 		backoff = min(backoff*2, d.cfg.MaxBackoff)
 	}
 }
 
-// post makes one attempt. retry says whether another attempt may succeed
-// (a network error, 429 or a 5xx); other 4xx answers are final.
-func (d *Dispatcher) post(ctx context.Context, b spec.Notify, body []byte, secret, event string) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL, strings.NewReader(string(body)))
+// hook is a notify block as a Sink: a webhook or a Slack message.
+type hook struct {
+	b spec.Notify
+	d *Dispatcher
+}
+
+func (h *hook) Type() string { return h.b.Type }
+func (h *hook) Label() string {
+	return fmt.Sprintf("notify %q (%s to %s)", h.b.Name, h.b.Type, host(h.b.URL))
+}
+func (h *hook) Wants(event string) bool { return h.b.Wants(event) }
+
+func (h *hook) Deliver(ctx context.Context, ev Event) (bool, error) {
+	body, err := Body(h.b.Type, ev)
+	if err != nil {
+		return false, err
+	}
+	var secret string
+	if h.b.Type == "webhook" && h.b.SecretEnv != "" {
+		if secret = h.d.deps.Getenv(h.b.SecretEnv); secret == "" {
+			return false, fmt.Errorf("secret_env %s is empty or unset: not sending an unsigned delivery", h.b.SecretEnv)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.b.URL, bytes.NewReader(body))
 	if err != nil {
 		return false, errors.New("invalid url")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "switchyard-reconciler")
-	if b.Type == "webhook" {
-		req.Header.Set(EventHeader, event)
+	if h.b.Type == "webhook" {
+		req.Header.Set(EventHeader, ev.Event)
 		if secret != "" {
 			req.Header.Set(SignatureHeader, Sign([]byte(secret), body))
 		}
 	}
-	resp, err := d.deps.HTTP.Do(req)
+	resp, err := h.d.deps.HTTP.Do(req)
 	if err != nil {
 		// The URL may hold a secret (Slack's do): never log it.
 		var ue *url.Error
@@ -329,8 +367,13 @@ func (d *Dispatcher) post(ctx context.Context, b spec.Notify, body []byte, secre
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return false, nil
 	}
-	err = errors.New("answered " + strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode))
-	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout, err
+	return Retryable(resp.StatusCode), errors.New("answered " + strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode))
+}
+
+// Retryable reports whether an HTTP error status may go away by itself:
+// a timeout, rate limiting, or a server error.
+func Retryable(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
 // host is the host of a URL, for logs (the rest may be a secret).

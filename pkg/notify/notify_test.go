@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -158,7 +159,7 @@ var rollback = Event{Event: "rollback", Model: "fraud", Stage: "production", Fro
 	Reason: `check "errors" failed: error_rate 0.52 > max 0.01`, Commit: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d",
 	At: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
 
-func hook(url string, events ...string) map[string]*spec.Notify {
+func hookTo(url string, events ...string) map[string]*spec.Notify {
 	if events == nil {
 		events = spec.NotifyEvents
 	}
@@ -175,7 +176,7 @@ func env(k string) string {
 func TestWebhookSignedBody(t *testing.T) {
 	r := newReceiver(t, "s3cret")
 	d, m := start(t, Config{}, Deps{Getenv: env})
-	d.Notify(hook(r.srv.URL), rollback)
+	d.Notify(hookTo(r.srv.URL), rollback)
 	r.wait(1)
 	waitFor(t, "delivered counted", func() bool { return result(m, "webhook", "delivered") == 1 })
 	if r.badSig != 0 || len(r.got) != 1 {
@@ -199,7 +200,7 @@ func TestWebhookSignedBody(t *testing.T) {
 func TestWrongSecretIsRejectedByAVerifyingReceiver(t *testing.T) {
 	r := newReceiver(t, "another secret")
 	d, m := start(t, Config{Attempts: 3}, Deps{Getenv: env})
-	d.Notify(hook(r.srv.URL), rollback)
+	d.Notify(hookTo(r.srv.URL), rollback)
 	r.wait(1)
 	waitFor(t, "failed counted", func() bool { return result(m, "webhook", "failed") == 1 })
 	if r.badSig != 1 || r.attempts != 1 {
@@ -211,7 +212,7 @@ func TestRetriedWithBackoffUntilDelivered(t *testing.T) {
 	r := newReceiver(t, "s3cret", 500, 503, 429, 200)
 	var s sleeps
 	d, m := start(t, Config{Backoff: time.Second, MaxBackoff: 3 * time.Second}, Deps{Getenv: env, Sleep: s.sleep})
-	d.Notify(hook(r.srv.URL), rollback)
+	d.Notify(hookTo(r.srv.URL), rollback)
 	r.wait(4)
 	waitFor(t, "delivered counted", func() bool { return result(m, "webhook", "delivered") == 1 })
 	if len(r.got) != 1 || r.got[0].Commit != rollback.Commit {
@@ -251,7 +252,7 @@ func TestGivesUpAfterAttemptsAndLogsWithoutTheURL(t *testing.T) {
 func TestMissingSecretSendsNothing(t *testing.T) {
 	r := newReceiver(t, "")
 	d, m := start(t, Config{}, Deps{Getenv: func(string) string { return "" }})
-	d.Notify(hook(r.srv.URL), rollback)
+	d.Notify(hookTo(r.srv.URL), rollback)
 	waitFor(t, "failed counted", func() bool { return result(m, "webhook", "failed") == 1 })
 	if r.attempts != 0 {
 		t.Errorf("an unsigned delivery went out")
@@ -263,8 +264,8 @@ func TestOnlyTheEventsABlockAsksFor(t *testing.T) {
 	d, m := start(t, Config{}, Deps{Getenv: env})
 	started := rollback
 	started.Event = "started"
-	d.Notify(hook(r.srv.URL, "rollback"), started)
-	d.Notify(hook(r.srv.URL, "rollback"), rollback)
+	d.Notify(hookTo(r.srv.URL, "rollback"), started)
+	d.Notify(hookTo(r.srv.URL, "rollback"), rollback)
 	r.wait(1)
 	waitFor(t, "delivered counted", func() bool { return result(m, "webhook", "delivered") == 1 })
 	if len(r.got) != 1 || r.got[0].Event != "rollback" {
@@ -296,7 +297,7 @@ func TestFullQueueDropsOldestAndNeverBlocks(t *testing.T) {
 		}
 	}()
 	d, m := start(t, Config{QueueSize: 3}, Deps{Getenv: env})
-	b := hook(srv.URL)
+	b := hookTo(srv.URL)
 	ev := rollback
 	ev.Reason = "first"
 	d.Notify(b, ev)
@@ -377,5 +378,42 @@ func TestSlackMessagesGolden(t *testing.T) {
 	}
 	if !bytes.Equal(b.Bytes(), want) {
 		t.Errorf("Slack messages differ from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", golden, b.String())
+	}
+}
+
+// fakeSink takes "started" events, failing the first attempt of each.
+type fakeSink struct {
+	mu      sync.Mutex
+	got     []Event
+	attempt int
+}
+
+func (f *fakeSink) Type() string            { return "fake" }
+func (f *fakeSink) Label() string           { return "fake sink" }
+func (f *fakeSink) Wants(event string) bool { return event == "started" }
+func (f *fakeSink) Deliver(ctx context.Context, ev Event) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempt++
+	if f.attempt%2 == 1 {
+		return true, errors.New("try again")
+	}
+	f.got = append(f.got, ev)
+	return false, nil
+}
+
+func TestSinksGetWhatTheyWantWithoutNotifyBlocks(t *testing.T) {
+	sink := &fakeSink{}
+	var s sleeps
+	d, reg := start(t, Config{}, Deps{Sleep: s.sleep, Sinks: []Sink{sink}})
+	started := rollback
+	started.Event = "started"
+	d.Notify(nil, rollback)
+	d.Notify(nil, started)
+	waitFor(t, "delivered", func() bool { return result(reg, "fake", "delivered") == 1 })
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.got) != 1 || sink.got[0].Event != "started" || result(reg, "fake", "retried") != 1 {
+		t.Errorf("sink got %+v, retried %d", sink.got, result(reg, "fake", "retried"))
 	}
 }

@@ -18,14 +18,18 @@ type Notifier interface {
 }
 
 // announce keeps ev among the recent events of the status page and
-// sends it to the notify blocks of tree (nil: none).
+// hands it to the Notifier with the notify blocks of tree (nil: none).
 func (d *Daemon) announce(tree *spec.Tree, ev notify.Event) {
 	ev.At = d.deps.Clock.Now()
 	d.hist.recordEvent(ev)
-	if d.deps.Notifier == nil || tree == nil || len(tree.Notify) == 0 {
+	if d.deps.Notifier == nil {
 		return
 	}
-	d.deps.Notifier.Notify(tree.Notify, ev)
+	var blocks map[string]*spec.Notify
+	if tree != nil {
+		blocks = tree.Notify
+	}
+	d.deps.Notifier.Notify(blocks, ev)
 }
 
 // noticeStep announces what one engine Step did to a model: a rollout

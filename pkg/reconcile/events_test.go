@@ -29,15 +29,14 @@ type recorder struct {
 	target *fakeTarget
 	events []notify.Event
 	splits []string
+	blocks map[string]*spec.Notify // of the last event
 }
 
 func (r *recorder) Notify(blocks map[string]*spec.Notify, ev notify.Event) {
-	if blocks["ops"] == nil {
-		panic("announced without the tree's notify blocks")
-	}
 	split := r.target.weights()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.blocks = blocks
 	r.events = append(r.events, ev)
 	r.splits = append(r.splits, split)
 }
@@ -120,6 +119,9 @@ func TestNotifyStartedAndSucceeded(t *testing.T) {
 	ev, _, _ := rec.find("started")
 	if ev.Model != "fraud" || ev.Stage != "production" || ev.From != "v1" || ev.To != "v2" || ev.Commit != sha || ev.At.IsZero() {
 		t.Errorf("started: %+v (commit %s)", ev, sha)
+	}
+	if rec.blocks["ops"] == nil || rec.blocks["ops"].URL != "https://hooks.example.com/switchyard" {
+		t.Errorf("announced with the blocks %v, want the tree's", rec.blocks)
 	}
 	ev, split, _ := rec.find("succeeded")
 	if ev.From != "v1" || ev.To != "v2" || ev.Commit != sha || split != "v2=100" {

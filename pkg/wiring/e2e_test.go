@@ -49,6 +49,7 @@ type e2e struct {
 	env         map[string]string
 	bake        string
 	statusToken string
+	githubAPI   string
 }
 
 // e2eOptions vary the world of newE2EWith.
@@ -57,6 +58,9 @@ type e2eOptions struct {
 	Extra       string        // appended to every spec
 	Env         map[string]string
 	StatusToken string
+	// GitHub reports deployments to this API (an httptest server) as
+	// acme/models with the token "gh-t0ken" when set.
+	GitHubAPI string
 }
 
 const e2eRepo = "specs"
@@ -83,7 +87,8 @@ func newE2EWith(t testing.TB, o e2eOptions) *e2e {
 		t.Skip("end-to-end test with a real git server; skipped in -short")
 	}
 	e := &e2e{t: t, git: gittest.NewServer(t), urls: map[string]string{}, secret: []byte("s3cret"),
-		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: o.Poll, extra: o.Extra, env: o.Env, statusToken: o.StatusToken}
+		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: o.Poll, extra: o.Extra, env: o.Env, statusToken: o.StatusToken,
+		githubAPI: o.GitHubAPI}
 	for name, b := range map[string]demo.ModelBehaviour{
 		"v1": {Version: "v1"}, "v2": {Version: "v2"}, "v3": {Version: "v3", ErrorRate: 0.3},
 	} {
@@ -165,6 +170,8 @@ func (e *e2e) start() {
 		Repo: e.git.RepoURL(e2eRepo), Branch: "main", Path: "rollouts", Policies: "policies",
 		State: e.state, Listen: "127.0.0.1:0", PollInterval: e.poll, Tick: 100 * time.Millisecond,
 		WebhookSecret: e.secret, Getenv: func(k string) string { return e.env[k] }, StatusToken: e.statusToken,
+		GitHubDeployments: e.githubAPI != "", GitHubAPI: e.githubAPI, GitHubRepo: "acme/models",
+		GitHubToken: map[bool]string{true: "gh-t0ken"}[e.githubAPI != ""],
 	})
 	if err != nil {
 		cancel()

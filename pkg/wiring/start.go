@@ -63,9 +63,9 @@ type Options struct {
 	GitHubDeployments bool
 	GitHubRepo        string
 	StatusURL         string
-	Getenv      func(string) string
-	Logger      *slog.Logger
-	Clock       reconcile.Clock
+	Getenv            func(string) string
+	Logger            *slog.Logger
+	Clock             reconcile.Clock
 }
 
 // Running is a started reconciler.

@@ -1,52 +1,21 @@
 package wiring_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/browsertest"
 )
-
-// chromium finds a headless-capable Chromium, or skips the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
-}
-
-// browse runs headless Chromium on url with extra flags and returns its
-// standard output (the DOM with --dump-dom).
-func browse(t *testing.T, bin, url string, extra ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir(),
-		"--virtual-time-budget=5000"}, extra...)
-	cmd := exec.CommandContext(ctx, bin, append(args, url)...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", extra, err, errOut.String())
-	}
-	return out.String()
-}
 
 // TestE2EStatusPageInChromium loads the status page in a real browser
 // against a reconciler in the middle of a canary and reads what it drew.
 func TestE2EStatusPageInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := browsertest.Chromium(t)
 	const token = "page-t0ken"
 	e := newE2EWith(t, e2eOptions{StatusToken: token})
 	e.bake = "10m" // the canary stays at its first step while the browser looks
@@ -85,14 +54,14 @@ func TestE2EStatusPageInChromium(t *testing.T) {
 	}
 
 	// Without the token the page asks for it and shows nothing else.
-	dom := browse(t, bin, "--dump-dom", base)
+	dom := browsertest.Run(t, bin, "--dump-dom", base)
 	if !regexp.MustCompile(`<form id="login" class="login">`).MatchString(dom) || strings.Contains(dom, `data-model=`) {
 		t.Errorf("without a token the page should ask for it and show no model:\n%s", dom)
 	}
 
 	// With the token (a link carrying it in the fragment, kept in
 	// sessionStorage) it draws the rollout.
-	dom = browse(t, bin, "--dump-dom", base+"#token="+token)
+	dom = browsertest.Run(t, bin, "--dump-dom", base+"#token="+token)
 	for _, want := range []string{
 		`data-model="fraud/production"`,         // the model
 		`class="badge phase phase-progressing"`, // its phase
@@ -120,7 +89,7 @@ func TestE2EStatusPageInChromium(t *testing.T) {
 	dir := t.TempDir()
 	for _, shot := range []struct{ name, size string }{{"status-page.png", "1280,900"}, {"status-page-narrow.png", "390,844"}} {
 		f := filepath.Join(dir, shot.name)
-		browse(t, bin, base+"#token="+token, "--screenshot="+f, "--window-size="+shot.size, "--hide-scrollbars")
+		browsertest.Run(t, bin, base+"#token="+token, "--screenshot="+f, "--window-size="+shot.size, "--hide-scrollbars")
 		if info, err := os.Stat(f); err != nil || info.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", f, err)
 			continue

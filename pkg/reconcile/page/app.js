@@ -226,11 +226,11 @@
   function render(st) {
     const s = $('summary');
     s.className = 'summary';
-    s.replaceChildren(
+    s.replaceChildren(...[
       'head ', el('code', { text: short(st.head) }),
       st.head !== st.applied ? [' (running ', el('code', { text: short(st.applied) }), ')'] : '',
       ' · fetched ' + ago(st.now, st.last_fetch),
-      st.role ? ` · ${st.role}${st.leader ? ' (leader ' + st.leader + ')' : ''}` : '');
+      st.role ? ` · ${st.role}${st.leader ? ' (leader ' + st.leader + ')' : ''}` : ''].flat());
     $('alerts').replaceChildren(...alerts(st));
     const models = st.models || [];
     $('models').replaceChildren(...(models.length ? models.map(model)

@@ -115,15 +115,19 @@ func (h *history) recent() []notify.Event {
 }
 
 // decorate adds to a model's status what the history and the spec know:
-// each check's thresholds and recent measurements, including checks not
-// measured yet.
+// each check's thresholds and recent measurements, and, while a rollout
+// runs, the checks not measured yet.
 func (d *Daemon) decorate(ms *ModelStatus, m *spec.Model) {
 	have := map[string]int{}
 	for i, x := range ms.Measurements {
 		have[x.Check] = i
 	}
+	rolling := ms.Rollout() != ""
 	for _, c := range m.Checks {
 		i, ok := have[c.Name]
+		if !ok && !rolling {
+			continue
+		}
 		if !ok {
 			ms.Measurements = append(ms.Measurements, Measurement{Check: c.Name, Verdict: "no_data"})
 			i = len(ms.Measurements) - 1

@@ -5,6 +5,7 @@ import (
 	"regexp"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 )
@@ -61,7 +62,13 @@ func (l *loader) decodeNotify(file string, b *hcl.Block) {
 		Type:      a.str("type", ""),
 		URL:       a.str("url", ""),
 		SecretEnv: a.str("secret_env", ""),
-		Events:    a.strList("events"),
+	}
+	if v, ok := a.value("events", cty.List(cty.String), `["rollback", "paused"]`); ok {
+		for it := v.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); !e.IsNull() {
+				n.Events = append(n.Events, e.AsString())
+			}
+		}
 	}
 	for attrName, attr := range content.Attributes {
 		l.notifyRanges[FieldKey{Model: name, Field: attrName}] = attr.Expr.Range()
@@ -109,7 +116,7 @@ func (l *loader) validateNotify(n *Notify) {
 				"Slack incoming webhooks are not signed: the secret is in their URL. secret_env signs type = \"webhook\" deliveries only.")
 		}
 	}
-	if len(n.Events) == 0 {
+	if len(n.Events) == 0 && !l.bad[FieldKey{Model: n.Name, Field: "events"}] {
 		l.warnAt(l.notifyRng(n.Name, "events"), "No events",
 			fmt.Sprintf("This notify block delivers nothing. List some of %s, or remove events to deliver them all.", quoteList(NotifyEvents)))
 	}

@@ -39,3 +39,9 @@ notify "pager" { # ERROR: Missing required argument
   type    = "webhook"
   channel = "#ops" # ERROR: Unsupported argument
 }
+
+notify "typed" {
+  type   = "webhook"
+  url    = "https://hooks.example.com/typed"
+  events = "rollback" # ERROR: Incorrect attribute value type
+}

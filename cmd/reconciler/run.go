@@ -28,7 +28,11 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	sshKey := fs.String("ssh-key", "", "private key file for an ssh --repo")
 	webhookEnv := fs.String("webhook-secret-env", "SWITCHYARD_WEBHOOK_SECRET", "environment variable holding the GitHub webhook secret (unset: no webhook)")
 	ghAPI := fs.String("github-api", "", "GitHub Enterprise API URL for --push pr, e.g. https://HOST/api/v3/ (default: github.com)")
-	ghTokenEnv := fs.String("github-token-env", "GITHUB_TOKEN", "environment variable holding the GitHub token for --push pr")
+	ghTokenEnv := fs.String("github-token-env", "GITHUB_TOKEN", "environment variable holding the GitHub token for --push pr and deployment statuses")
+	ghDeployments := fs.Bool("github-deployments", true, "with a GitHub token, report each rollout as a GitHub deployment with statuses")
+	ghRepo := fs.String("github-repo", "", "OWNER/NAME of the repository the deployments are reported on (default: from a github.com --repo)")
+	statusURL := fs.String("status-url", "", "the status page's public URL, linked from each GitHub deployment status")
+	statusTokenEnv := fs.String("status-token-env", "", "environment variable holding the bearer token that the status page, /api/status and /metrics need (unset: open)")
 	logFormat := fs.String("log", "text", "log format: text | json")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -41,6 +45,13 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "reconciler run: --push must be direct or pr, not %q\n", *push)
 		return exitUsage
 	}
+	var statusToken string
+	if *statusTokenEnv != "" {
+		if statusToken = e.getenv(*statusTokenEnv); statusToken == "" {
+			fmt.Fprintf(e.stderr, "reconciler run: --status-token-env %s: the variable is empty or unset\n", *statusTokenEnv)
+			return exitUsage
+		}
+	}
 	var handler slog.Handler = slog.NewTextHandler(e.stderr, nil)
 	if *logFormat == "json" {
 		handler = slog.NewJSONHandler(e.stderr, nil)
@@ -51,8 +62,9 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		Repo: *repo, Branch: *branch, Path: *path, Policies: *policies,
 		WorkDir: *workDir, State: st, Listen: *listen, PollInterval: *interval,
 		Push: *push, Token: e.getenv(*tokenEnv), SSHKeyFile: *sshKey,
-		WebhookSecret: []byte(e.getenv(*webhookEnv)),
-		GitHubAPI:     *ghAPI, GitHubToken: e.getenv(*ghTokenEnv),
+		WebhookSecret: []byte(e.getenv(*webhookEnv)), StatusToken: statusToken,
+		GitHubAPI: *ghAPI, GitHubToken: e.getenv(*ghTokenEnv),
+		GitHubDeployments: *ghDeployments, GitHubRepo: *ghRepo, StatusURL: *statusURL,
 		Getenv: e.getenv, Logger: logger,
 	}
 	running, err := wiring.Start(ctx, opts)

@@ -140,6 +140,7 @@ func (r *runner) judge(ctx context.Context, in judgeInput) (*Report, error) {
 			input := policy.Input{
 				Models:   headTree.PolicyModels(),
 				Routers:  headTree.PolicyRouters(),
+				Notify:   headTree.PolicyNotify(),
 				Changes:  plan.PolicyChanges(changes),
 				Base:     policy.Base{Models: baseTree.PolicyModels()},
 				Evidence: evidenceInput(rep),

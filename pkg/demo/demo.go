@@ -137,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 	runCtx, stopDaemon := context.WithCancel(ctx)
 	defer stopDaemon()
 	go func() { _ = run.Daemon.Run(runCtx) }()
-	n.say("Started the reconciler (status on http://%s/api/status) with the builtin router on %s", run.Addr, routerAddr)
+	n.say("Started the reconciler (status page on http://%s/, API /api/status) with the builtin router on %s", run.Addr, routerAddr)
 
 	gen := &Traffic{
 		Client:      &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},

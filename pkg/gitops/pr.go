@@ -92,6 +92,17 @@ var _ PullRequestOpener = (*GitHub)(nil)
 // token. apiURL is empty for github.com, or a GitHub Enterprise (or test)
 // API base URL. httpClient may be nil.
 func NewGitHub(httpClient *http.Client, apiURL, token, owner, repo string) (*GitHub, error) {
+	c, err := NewGitHubClient(httpClient, apiURL, token)
+	if err != nil {
+		return nil, err
+	}
+	return &GitHub{client: c, owner: owner, repo: repo}, nil
+}
+
+// NewGitHubClient is a go-github client authenticated with token (none
+// when empty). apiURL is empty for github.com, or a GitHub Enterprise (or
+// test) API base URL. httpClient may be nil.
+func NewGitHubClient(httpClient *http.Client, apiURL, token string) (*github.Client, error) {
 	c := github.NewClient(httpClient)
 	if token != "" {
 		c = c.WithAuthToken(token)
@@ -102,7 +113,7 @@ func NewGitHub(httpClient *http.Client, apiURL, token, owner, repo string) (*Git
 			return nil, fmt.Errorf("GitHub API URL %q: %w", apiURL, err)
 		}
 	}
-	return &GitHub{client: c, owner: owner, repo: repo}, nil
+	return c, nil
 }
 
 // OpenPullRequest creates the pull request and returns its HTML URL. When

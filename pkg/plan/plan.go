@@ -247,6 +247,7 @@ func Input(base, head *spec.Tree, changes []Change) policy.Input {
 	if head != nil {
 		in.Models = head.PolicyModels()
 		in.Routers = head.PolicyRouters()
+		in.Notify = head.PolicyNotify()
 	}
 	if base != nil {
 		in.Base.Models = base.PolicyModels()

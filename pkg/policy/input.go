@@ -7,10 +7,12 @@ import (
 
 // Input is the document policies see as `input`, marshalled exactly as
 // SPEC.md §2 shows. Models and Base.Models come from
-// (*spec.Tree).PolicyModels; Routers from (*spec.Tree).PolicyRouters.
+// (*spec.Tree).PolicyModels; Routers from (*spec.Tree).PolicyRouters;
+// Notify from (*spec.Tree).PolicyNotify.
 type Input struct {
 	Models   []map[string]any `json:"models"`
 	Routers  any              `json:"routers"`
+	Notify   any              `json:"notify"`
 	Changes  []Change         `json:"changes"`
 	Base     Base             `json:"base"`
 	Evidence map[string]any   `json:"evidence"`
@@ -51,6 +53,9 @@ func (in Input) MarshalJSON() ([]byte, error) {
 	}
 	if p.Routers == nil {
 		p.Routers = map[string]any{}
+	}
+	if p.Notify == nil {
+		p.Notify = map[string]any{}
 	}
 	if p.Changes == nil {
 		p.Changes = []Change{}

@@ -106,6 +106,8 @@ type Deps struct {
 	Clock    Clock
 	Logger   *slog.Logger
 	Metrics  *Metrics
+	// Notifier announces events to the notify blocks (nil: none).
+	Notifier Notifier
 }
 
 // Daemon is the reconciler. Run it with Run; read it with Status.
@@ -139,13 +141,16 @@ type Daemon struct {
 	saved     map[string]string // model key -> state JSON last saved
 	// ownRejected is set while the head is an own outcome commit rejected.
 	ownRejected *OwnRejection
+
+	hist history // for the status page; guarded by its own lock
 }
 
 type pending struct {
-	out      Outcome
-	attempts int
-	lastErr  string
-	nextTry  time.Time
+	out       Outcome
+	attempts  int
+	lastErr   string
+	nextTry   time.Time
+	announced bool // see announceOutcome
 }
 
 // New makes a daemon and restores its persisted state.
@@ -201,7 +206,7 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 			// A commit asked for before a restart and never confirmed by
 			// Git is written again (the remote side is idempotent).
 			if ms.Awaiting != nil {
-				d.pending = append(d.pending, &pending{out: Outcome{WriteCommit: *ms.Awaiting}})
+				d.pending = append(d.pending, &pending{out: Outcome{WriteCommit: *ms.Awaiting}, announced: true})
 			}
 		}
 		if d.recovered == "" {
@@ -422,6 +427,7 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 		} else {
 			d.deps.Metrics.rejectedHeads.Inc()
 			d.log.Warn("head rejected", "commit", head, "errors", n)
+			d.announceRejected(head, rejectionReason(diags))
 		}
 		for _, dg := range diags {
 			d.log.Warn("diagnostic", "file", dg.File, "line", dg.Line, "severity", dg.Severity, "summary", dg.Summary, "detail", dg.Detail)
@@ -472,6 +478,8 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 			}
 		}
 		next, route, acts := rollout.Step(m, commit, st, obs, now)
+		d.noticeStep(tree, m, st, next, acts)
+		d.hist.recordStep(key, next)
 		d.mu.Lock()
 		d.state.Models[key] = next
 		d.routes[key] = route
@@ -479,6 +487,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 		actions = append(actions, acts...)
 	}
 	d.mu.Lock()
+	d.hist.forget(func(key string) bool { return seen[key] })
 	for key := range d.state.Models {
 		if !seen[key] {
 			delete(d.state.Models, key)
@@ -624,6 +633,7 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 		if m == nil || m.Serve != p.out.From {
 			// Git moved on (a human committed a new intent, or our commit
 			// already landed): nothing to write any more.
+			d.announceOutcome(tree, p, "", "Git already moved on: no commit written")
 			continue
 		}
 		if p.out.File == "" {
@@ -635,6 +645,7 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 		}
 		sha, err := d.deps.Repo.Write(ctx, p.out)
 		if errors.Is(err, ErrSuperseded) {
+			d.announceOutcome(tree, p, "", "superseded by a newer commit: no commit written")
 			d.log.Info("outcome superseded by a newer commit; nothing written", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind))
 			continue
 		}
@@ -646,9 +657,11 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 			d.deps.Metrics.pushFailures.Inc()
 			d.log.Error("writing the outcome to Git failed; traffic stays restored, will retry",
 				"model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "attempt", p.attempts, "err", err)
+			d.announceOutcome(tree, p, "", "not in Git yet, retrying: "+err.Error())
 			keep = append(keep, p)
 			continue
 		}
+		d.announceOutcome(tree, p, sha, "")
 		d.deps.Metrics.commits.WithLabelValues(string(p.out.Kind)).Inc()
 		d.log.Info("outcome committed", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "commit", sha)
 		d.mu.Lock()

@@ -38,6 +38,27 @@ func RenderStatus(w io.Writer, s Status) {
 		fmt.Fprintln(w)
 		renderModel(w, m)
 	}
+	if len(s.Events) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "recent events:")
+	}
+	for i, ev := range s.Events {
+		if i == 5 {
+			fmt.Fprintf(w, "  … %d more on the status page\n", len(s.Events)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s %-13s", ev.At.UTC().Format("15:04:05"), ev.Event)
+		if ev.Model != "" {
+			fmt.Fprintf(w, " %s/%s", ev.Model, ev.Stage)
+		}
+		if ev.From != "" && ev.To != "" && ev.From != ev.To {
+			fmt.Fprintf(w, " %s → %s", ev.From, ev.To)
+		}
+		if ev.Commit != "" {
+			fmt.Fprintf(w, " commit %s", short(ev.Commit))
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 func renderModel(w io.Writer, m ModelStatus) {

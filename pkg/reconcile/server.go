@@ -10,8 +10,9 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
-// Handler serves the reconciler's HTTP surface (SPEC.md §4): /api/status,
-// /metrics, and the webhook handler given (nil: no webhook).
+// Handler serves the reconciler's HTTP surface (SPEC.md §4, §9): the
+// status page at /, /api/status, /metrics, and the webhook handler given
+// (nil: no webhook). Wrap it in RequireToken to put it behind a token.
 func (d *Daemon) Handler(webhook http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
@@ -21,6 +22,9 @@ func (d *Daemon) Handler(webhook http.Handler) http.Handler {
 		_ = enc.Encode(d.Status())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.deps.Metrics.Registry, promhttp.HandlerOpts{}))
+	page := pageHandler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /ui/", page)
 	if webhook != nil {
 		mux.Handle("POST /webhook/github", webhook)
 	}
@@ -44,6 +48,7 @@ func (d *Daemon) Status() Status {
 		LastFetch: d.lastFetch, FetchError: d.fetchErr,
 		Now:    d.deps.Clock.Now(),
 		Models: []ModelStatus{},
+		Events: d.hist.recent(),
 	}
 	if d.headErr != "" && d.checked == d.head {
 		s.HeadNotes = d.notes
@@ -124,6 +129,7 @@ func (d *Daemon) Status() Status {
 		if ex := st.Experiment; ex != nil && ex.Decided {
 			ms.Verdicts = append(ms.Verdicts, ex.Method+" winner: "+orNone(ex.Winner))
 		}
+		d.decorate(&ms, m)
 		s.Models = append(s.Models, ms)
 	}
 	return s

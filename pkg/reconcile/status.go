@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/notify"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -29,7 +30,11 @@ type Status struct {
 	// yet; traffic is already restored for each of them.
 	PendingCommits []PendingCommit `json:"pending_commits,omitempty"`
 	Models         []ModelStatus   `json:"models"`
-	Now            time.Time       `json:"now"`
+	// Events are the recent events, newest first: rollouts started,
+	// paused and succeeded, outcomes with the commit written, rejected
+	// heads (the last RecentEvents, since the reconciler started).
+	Events []notify.Event `json:"events"`
+	Now    time.Time      `json:"now"`
 }
 
 // ModelStatus is one model's rollout as status shows it.
@@ -105,6 +110,13 @@ type Measurement struct {
 	Verdict  string  `json:"verdict"`
 	Reason   string  `json:"reason,omitempty"`
 	Requests int64   `json:"requests"`
+	// Metric (or query), thresholds and the last CheckPoints
+	// measurements of the check, oldest first, for charts.
+	Metric   string   `json:"metric,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	MaxRatio *float64 `json:"max_ratio,omitempty"`
+	History  []Point  `json:"history,omitempty"`
 }
 
 // PendingCommit is an outcome waiting to be pushed.

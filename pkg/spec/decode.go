@@ -22,6 +22,8 @@ func (l *loader) decodeFile(f parsedFile) {
 			l.decodeMetrics(f.name, b)
 		case "model":
 			l.decodeModel(f.name, b)
+		case "notify":
+			l.decodeNotify(f.name, b)
 		}
 	}
 }

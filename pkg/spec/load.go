@@ -130,12 +130,14 @@ type loader struct {
 	routerAt  map[string]hcl.Range
 	metricsAt map[string]hcl.Range
 	modelAt   map[string]hcl.Range
+	notifyAt  map[string]hcl.Range
 	// valueRanges holds the range of each attribute's value expression
 	// (Ranges holds the whole attribute), for precise diagnostics.
 	valueRanges map[FieldKey]hcl.Range
 	// routerRanges and metricsRanges: FieldKey{Model: name, Field: attr}.
 	routerRanges  map[FieldKey]hcl.Range
 	metricsRanges map[FieldKey]hcl.Range
+	notifyRanges  map[FieldKey]hcl.Range
 	// bad marks fields whose value was reported as wrong.
 	bad map[FieldKey]bool
 	// incomplete is set when a file could not be read or parsed: a
@@ -158,12 +160,15 @@ func newLoader(fsys fs.FS) *loader {
 			Routers: map[string]*Router{},
 			Metrics: map[string]*MetricsSource{},
 			Models:  []*Model{},
+			Notify:  map[string]*Notify{},
 			Ranges:  map[FieldKey]hcl.Range{},
 			Sources: map[string][]byte{},
 		},
 		routerAt:      map[string]hcl.Range{},
 		metricsAt:     map[string]hcl.Range{},
 		modelAt:       map[string]hcl.Range{},
+		notifyAt:      map[string]hcl.Range{},
+		notifyRanges:  map[FieldKey]hcl.Range{},
 		valueRanges:   map[FieldKey]hcl.Range{},
 		routerRanges:  map[FieldKey]hcl.Range{},
 		metricsRanges: map[FieldKey]hcl.Range{},

@@ -27,6 +27,8 @@ type Tree struct {
 	Metrics map[string]*MetricsSource `json:"metrics"`
 	// Models sorted by Name, then Stage.
 	Models []*Model `json:"models"`
+	// Notify are the notify blocks by name.
+	Notify map[string]*Notify `json:"notify"`
 	// Ranges maps (model key, field path) to the source range it came from.
 	Ranges map[FieldKey]hcl.Range `json:"-"`
 	// Sources holds each file's bytes by repo-relative path, for diagnostics.

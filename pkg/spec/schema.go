@@ -11,6 +11,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "router", LabelNames: []string{"name"}},
 		{Type: "metrics", LabelNames: []string{"name"}},
 		{Type: "model", LabelNames: []string{"name", "stage"}},
+		{Type: "notify", LabelNames: []string{"name"}},
 	},
 }
 

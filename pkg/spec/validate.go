@@ -55,6 +55,9 @@ func (l *loader) validate() {
 	for _, name := range sortedKeys(l.tree.Metrics) {
 		l.validateMetrics(l.tree.Metrics[name])
 	}
+	for _, name := range sortedKeys(l.tree.Notify) {
+		l.validateNotify(l.tree.Notify[name])
+	}
 	for _, m := range l.tree.Models {
 		l.validateModel(m)
 	}

@@ -2,6 +2,7 @@ package wiring_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -41,6 +42,25 @@ type e2e struct {
 	traffic  *demo.Traffic
 	stopLoad context.CancelFunc
 	loadDone chan struct{}
+	// extra is appended to every spec (notify blocks); env is the
+	// reconciler's environment; bake the rollout's bake ("" for 1500ms);
+	// statusToken the reconciler's --status-token-env value.
+	extra       string
+	env         map[string]string
+	bake        string
+	statusToken string
+	githubAPI   string
+}
+
+// e2eOptions vary the world of newE2EWith.
+type e2eOptions struct {
+	Poll        time.Duration // the reconciler's poll interval (default: an hour)
+	Extra       string        // appended to every spec
+	Env         map[string]string
+	StatusToken string
+	// GitHub reports deployments to this API (an httptest server) as
+	// acme/models with the token "gh-t0ken" when set.
+	GitHubAPI string
 }
 
 const e2eRepo = "specs"
@@ -54,11 +74,21 @@ func newE2E(t testing.TB) *e2e {
 // newE2EPolling starts a world whose reconciler also fetches every poll.
 func newE2EPolling(t testing.TB, poll time.Duration) *e2e {
 	t.Helper()
+	return newE2EWith(t, e2eOptions{Poll: poll})
+}
+
+// newE2EWith starts a world as o says.
+func newE2EWith(t testing.TB, o e2eOptions) *e2e {
+	t.Helper()
+	if o.Poll == 0 {
+		o.Poll = time.Hour
+	}
 	if testing.Short() {
 		t.Skip("end-to-end test with a real git server; skipped in -short")
 	}
 	e := &e2e{t: t, git: gittest.NewServer(t), urls: map[string]string{}, secret: []byte("s3cret"),
-		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: poll}
+		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: o.Poll, extra: o.Extra, env: o.Env, statusToken: o.StatusToken,
+		githubAPI: o.GitHubAPI}
 	for name, b := range map[string]demo.ModelBehaviour{
 		"v1": {Version: "v1"}, "v2": {Version: "v2"}, "v3": {Version: "v3", ErrorRate: 0.3},
 	} {
@@ -117,7 +147,7 @@ model "fraud" "production" {
 
   rollout {
     %s
-    bake          = "1500ms"
+    bake          = %q
     interval      = "500ms"
     failure_limit = 0
   }
@@ -128,7 +158,7 @@ model "fraud" "production" {
     min_requests = 10
   }
 }
-`, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], strategy)
+`, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], strategy, cmp.Or(e.bake, "1500ms")) + e.extra
 }
 
 // start runs the reconciler, fetching every e.poll (newE2E: an hour, so
@@ -139,7 +169,9 @@ func (e *e2e) start() {
 	run, err := wiring.Start(ctx, wiring.Options{
 		Repo: e.git.RepoURL(e2eRepo), Branch: "main", Path: "rollouts", Policies: "policies",
 		State: e.state, Listen: "127.0.0.1:0", PollInterval: e.poll, Tick: 100 * time.Millisecond,
-		WebhookSecret: e.secret,
+		WebhookSecret: e.secret, Getenv: func(k string) string { return e.env[k] }, StatusToken: e.statusToken,
+		GitHubDeployments: e.githubAPI != "", GitHubAPI: e.githubAPI, GitHubRepo: "acme/models",
+		GitHubToken: map[bool]string{true: "gh-t0ken"}[e.githubAPI != ""],
 	})
 	if err != nil {
 		cancel()

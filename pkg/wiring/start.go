@@ -20,8 +20,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchyard-dev/switchyard/pkg/deployments"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
+	"github.com/switchyard-dev/switchyard/pkg/notify"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
 	"github.com/switchyard-dev/switchyard/pkg/policy"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
@@ -48,12 +50,22 @@ type Options struct {
 	SSHKeyFile   string
 	// WebhookSecret verifies GitHub push webhooks (empty: no webhook).
 	WebhookSecret []byte
-	// GitHubAPI and GitHubToken are used with Push "pr".
+	// StatusToken, when set, is the bearer token every endpoint of the
+	// HTTP surface but the webhook needs (--status-token-env).
+	StatusToken string
+	// GitHubAPI and GitHubToken are used with Push "pr", and to report
+	// rollouts as GitHub deployment statuses.
 	GitHubAPI   string
 	GitHubToken string
-	Getenv      func(string) string
-	Logger      *slog.Logger
-	Clock       reconcile.Clock
+	// GitHubDeployments reports rollouts as deployments of GitHubRepo
+	// ("owner/name"; default: parsed from a github.com Repo URL) when
+	// GitHubToken is set. StatusURL, when set, is linked from each status.
+	GitHubDeployments bool
+	GitHubRepo        string
+	StatusURL         string
+	Getenv            func(string) string
+	Logger            *slog.Logger
+	Clock             reconcile.Clock
 }
 
 // Running is a started reconciler.
@@ -67,6 +79,9 @@ type Running struct {
 	server *http.Server
 	store  *state.Store
 	once   sync.Once
+	// stop ends the notification deliveries; done closes when they ended.
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 type wallClock struct{}
@@ -106,11 +121,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		if !ok {
 			return nil, fmt.Errorf("--push pr needs a GitHub repository URL, got %q", o.Repo)
 		}
-		api := o.GitHubAPI
-		if strings.TrimSuffix(api, "/") == "https://api.github.com" {
-			api = "" // github.com itself, not an Enterprise URL
-		}
-		gh, err := gitops.NewGitHub(&http.Client{Timeout: 30 * time.Second}, api, o.GitHubToken, owner, name)
+		gh, err := gitops.NewGitHub(&http.Client{Timeout: 30 * time.Second}, enterpriseAPI(o.GitHubAPI), o.GitHubToken, owner, name)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +138,16 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	reg := prometheus.NewRegistry()
 	metrics := reconcile.NewMetrics(reg)
 	routers := &Routers{Getenv: o.Getenv, Logger: o.Logger, Registerer: reg, Now: o.Clock.Now}
-	run := &Running{Repo: repo, Routers: routers, store: store}
+	run := &Running{Repo: repo, Routers: routers, store: store, done: make(chan struct{})}
+	sinks, err := githubSinks(o)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	notifier := notify.New(notify.Config{}, notify.Deps{
+		HTTP: &http.Client{Timeout: 10 * time.Second}, Getenv: o.Getenv,
+		Logger: o.Logger, Metrics: notify.NewMetrics(reg), Sinks: sinks,
+	})
 	var d *reconcile.Daemon
 	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() }}
 	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
@@ -139,12 +159,16 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		Clock:    o.Clock,
 		Logger:   o.Logger,
 		Metrics:  metrics,
+		Notifier: notifier,
 	})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	run.Daemon = d
+	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	run.stop = stop
+	go func() { defer close(run.done); notifier.Run(nctx) }()
 	if o.Listen != "" {
 		var hook http.Handler
 		if len(o.WebhookSecret) > 0 {
@@ -156,10 +180,41 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 			return nil, fmt.Errorf("cannot listen on %s: %w", o.Listen, err)
 		}
 		run.Addr = ln.Addr().String()
-		run.server = &http.Server{Handler: d.Handler(hook), ReadHeaderTimeout: 10 * time.Second}
+		run.server = &http.Server{Handler: reconcile.RequireToken(o.StatusToken, d.Handler(hook)), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = run.server.Serve(ln) }()
 	}
 	return run, nil
+}
+
+// enterpriseAPI is the API URL go-github needs: "" for github.com itself.
+func enterpriseAPI(api string) string {
+	if strings.TrimSuffix(api, "/") == "https://api.github.com" {
+		return ""
+	}
+	return api
+}
+
+// githubSinks is the GitHub deployment reporter when the options ask for
+// it and have a token (none otherwise).
+func githubSinks(o Options) ([]notify.Sink, error) {
+	if !o.GitHubDeployments || o.GitHubToken == "" {
+		return nil, nil
+	}
+	owner, name, ok := strings.Cut(o.GitHubRepo, "/")
+	if o.GitHubRepo == "" {
+		owner, name, ok = gitops.ParseGitHubRepo(o.Repo)
+		if !ok {
+			o.Logger.Info("rollouts are not reported as GitHub deployments: --repo is not a github.com URL (set --github-repo OWNER/NAME)")
+			return nil, nil
+		}
+	} else if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("--github-repo %q: want OWNER/NAME", o.GitHubRepo)
+	}
+	gh, err := gitops.NewGitHubClient(&http.Client{Timeout: 30 * time.Second}, enterpriseAPI(o.GitHubAPI), o.GitHubToken)
+	if err != nil {
+		return nil, err
+	}
+	return []notify.Sink{deployments.New(gh, owner, name, o.StatusURL)}, nil
 }
 
 // Close stops the HTTP surface and the in-process routers and closes the
@@ -172,6 +227,10 @@ func (r *Running) Close() {
 			cancel()
 		}
 		r.Routers.Close()
+		if r.stop != nil {
+			r.stop()
+			<-r.done
+		}
 		if r.store != nil {
 			_ = r.store.Close()
 		}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/tester"
+)
+
+// TestInitWritesARepositoryThatValidates runs init into an empty directory,
+// compares its listing with the golden file, validates what it wrote with
+// its own policies and runs those policies' Rego tests.
+func TestInitWritesARepositoryThatValidates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "models")
+	code, stdout, stderr := runCommand(t, cmdInit, dir)
+	if code != exitOK {
+		t.Fatalf("init: exit %d, stderr:\n%s", code, stderr)
+	}
+	checkGolden(t, filepath.Join("testdata", "init", "listing.txt"), []byte(strings.ReplaceAll(stdout, dir, "DIR")))
+	for _, p := range []string{"rollouts/fraud.hcl", "policies/rollout.rego", "datasets/fraud-holdout.jsonl", ".github/workflows/switchyard.yml"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("init did not write %s: %v", p, err)
+		}
+	}
+
+	code, stdout, stderr = runCommand(t, cmdValidate, "--repo", dir, "--format", "json")
+	if code != exitOK {
+		t.Fatalf("validate of the new repository: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, `"valid": true`) || !strings.Contains(stdout, `"warnings": 0`) {
+		t.Errorf("validate of the new repository is not clean:\n%s", stdout)
+	}
+	if strings.Contains(stderr, "policies") && strings.Contains(stderr, "skipp") {
+		t.Errorf("validate skipped the policies init wrote:\n%s", stderr)
+	}
+	runRegoTests(t, filepath.Join(dir, "policies"))
+}
+
+// TestInitRefusesToOverwrite checks that a second run writes nothing and
+// names every file it would overwrite, and that --force overwrites.
+func TestInitRefusesToOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCommand(t, cmdInit, dir); code != exitOK {
+		t.Fatalf("first init: exit %d\n%s", code, stderr)
+	}
+	spec := filepath.Join(dir, "rollouts", "fraud.hcl")
+	mine := []byte("# my own spec\n")
+	if err := os.WriteFile(spec, mine, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "datasets", "fraud-holdout.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runCommand(t, cmdInit, dir)
+	if code != exitUsage {
+		t.Fatalf("second init: exit %d, want %d\n%s", code, exitUsage, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("second init printed to stdout: %q", stdout)
+	}
+	for _, p := range []string{"rollouts/fraud.hcl", "policies/rollout.rego", ".github/workflows/switchyard.yml", "--force"} {
+		if !strings.Contains(stderr, p) {
+			t.Errorf("the refusal does not name %s:\n%s", p, stderr)
+		}
+	}
+	if strings.Contains(stderr, "datasets/fraud-holdout.jsonl") {
+		t.Errorf("the refusal names a file that does not exist:\n%s", stderr)
+	}
+	if got, _ := os.ReadFile(spec); string(got) != string(mine) {
+		t.Errorf("the refused init changed rollouts/fraud.hcl: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "datasets", "fraud-holdout.jsonl")); err == nil {
+		t.Error("the refused init wrote a missing file: it must write nothing")
+	}
+
+	if code, _, stderr := runCommand(t, cmdInit, dir, "--force"); code != exitOK {
+		t.Fatalf("init --force: exit %d\n%s", code, stderr)
+	}
+	if got, _ := os.ReadFile(spec); string(got) == string(mine) {
+		t.Error("init --force did not overwrite rollouts/fraud.hcl")
+	}
+	if code, out, errOut := runCommand(t, cmdValidate, "--repo", dir); code != exitOK {
+		t.Errorf("validate after init --force: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestInitUsage(t *testing.T) {
+	if code, _, _ := runCommand(t, cmdInit, "a", "b"); code != exitUsage {
+		t.Errorf("init with two directories: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, _ := runCommand(t, cmdInit, "--nope"); code != exitUsage {
+		t.Errorf("init with an unknown flag: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// runRegoTests runs the *_test.rego files of dir as `opa test dir` would.
+func runRegoTests(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	modules, store, err := tester.LoadWithRegoVersion([]string{dir}, nil, ast.RegoV1)
+	if err != nil {
+		t.Fatalf("loading %s: %v", dir, err)
+	}
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Abort(ctx, txn)
+	ch, err := tester.NewRunner().SetDefaultRegoVersion(ast.RegoV1).SetStore(store).
+		SetModules(modules).SetParallel(1).RaiseBuiltinErrors(true).RunTests(ctx, txn)
+	if err != nil {
+		t.Fatalf("running Rego tests: %v", err)
+	}
+	n := 0
+	for r := range ch {
+		n++
+		if r.Error != nil || r.Fail {
+			t.Errorf("%s.%s (%s): failed: %v", r.Package, r.Name, r.Location, r.Error)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no Rego tests in %s", dir)
+	}
+}

@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 // Metrics are the reconciler's own Prometheus metrics.
@@ -16,7 +18,20 @@ type Metrics struct {
 	rejectedHeads    prometheus.Counter
 	lastFetch        prometheus.Gauge
 	pendingCommits   prometheus.Gauge
+	// Per model, from the status snapshot after each pass.
+	weights    *prometheus.GaugeVec
+	progress   *prometheus.GaugeVec
+	checkValue *prometheus.GaugeVec
+	checkState *prometheus.GaugeVec
+	shadowRate *prometheus.GaugeVec
+	armSamples *prometheus.GaugeVec
+	armMean    *prometheus.GaugeVec
+	armBest    *prometheus.GaugeVec
 }
+
+// checkVerdicts are the values of the verdict label of
+// switchyard_check_verdict: each check has one series per verdict.
+var checkVerdicts = []string{"pass", "fail", "no_data"}
 
 // NewMetrics registers the reconciler's metrics on reg (a new registry
 // when nil).
@@ -63,18 +78,96 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "switchyard_pending_commits",
 			Help: "Outcome commits waiting to reach the remote (traffic already restored).",
 		}),
+		weights: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_traffic_weight_percent",
+			Help: "The live split the reconciler has set: percent of a model's traffic per version.",
+		}, []string{"model", "stage", "version"}),
+		progress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_rollout_progress",
+			Help: "Progress of the model's rollout, 0 to 1 (1 when none runs).",
+		}, []string{"model", "stage"}),
+		checkValue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_check_value",
+			Help: "The last measured value of each check of a rollout.",
+		}, []string{"model", "stage", "check"}),
+		checkState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_check_verdict",
+			Help: "The last verdict of each check: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.",
+		}, []string{"model", "stage", "check", "verdict"}),
+		shadowRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_shadow_agreement",
+			Help: "The agreement rate of a shadow assessment so far (0 to 1).",
+		}, []string{"model", "stage", "version"}),
+		armSamples: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_experiment_arm_samples",
+			Help: "Rewards counted per experiment variant.",
+		}, []string{"model", "stage", "version"}),
+		armMean: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_experiment_arm_mean_reward",
+			Help: "Mean reward per experiment variant.",
+		}, []string{"model", "stage", "version"}),
+		armBest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_experiment_arm_probability_best",
+			Help: "A bandit's probability that each variant is the best.",
+		}, []string{"model", "stage", "version"}),
 	}
 	reg.MustRegister(m.reconcileSeconds, m.phases, m.commits, m.pushFailures, m.fetchFailures,
-		m.applyFailures, m.rejectedHeads, m.lastFetch, m.pendingCommits)
+		m.applyFailures, m.rejectedHeads, m.lastFetch, m.pendingCommits,
+		m.weights, m.progress, m.checkValue, m.checkState, m.shadowRate, m.armSamples, m.armMean, m.armBest)
+	// Every action's series exists from the start, so that increase()
+	// and alerts see the first outcome commit.
+	for _, k := range []rollout.CommitKind{rollout.CommitRollback, rollout.CommitFallback,
+		rollout.CommitRollThrough, rollout.CommitPromote, rollout.CommitConclude} {
+		m.commits.WithLabelValues(string(k))
+	}
 	return m
 }
 
 func (d *Daemon) updateGauges() {
+	m := d.deps.Metrics
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.deps.Metrics.phases.Reset()
-	for _, m := range d.state.Models {
-		d.deps.Metrics.phases.WithLabelValues(string(m.Phase)).Inc()
+	m.phases.Reset()
+	for _, ms := range d.state.Models {
+		m.phases.WithLabelValues(string(ms.Phase)).Inc()
 	}
-	d.deps.Metrics.pendingCommits.Set(float64(len(d.pending)))
+	m.pendingCommits.Set(float64(len(d.pending)))
+	d.mu.Unlock()
+	m.setModels(d.Status().Models)
+}
+
+// setModels replaces the per-model series with those of models, so that a
+// model, check or version that went away leaves no stale series.
+func (m *Metrics) setModels(models []ModelStatus) {
+	for _, g := range []*prometheus.GaugeVec{m.weights, m.progress, m.checkValue, m.checkState,
+		m.shadowRate, m.armSamples, m.armMean, m.armBest} {
+		g.Reset()
+	}
+	for _, ms := range models {
+		for _, w := range ms.Weights {
+			m.weights.WithLabelValues(ms.Model, ms.Stage, w.Version).Set(w.Percent)
+		}
+		m.progress.WithLabelValues(ms.Model, ms.Stage).Set(ms.Progress)
+		for _, c := range ms.Measurements {
+			m.checkValue.WithLabelValues(ms.Model, ms.Stage, c.Check).Set(c.Value)
+			for _, v := range checkVerdicts {
+				set := 0.0
+				if v == c.Verdict {
+					set = 1
+				}
+				m.checkState.WithLabelValues(ms.Model, ms.Stage, c.Check, v).Set(set)
+			}
+		}
+		if sh := ms.Shadow; sh != nil && sh.Pairs > 0 {
+			m.shadowRate.WithLabelValues(ms.Model, ms.Stage, sh.Version).Set(sh.Agreement)
+		}
+		if ex := ms.Experiment; ex != nil {
+			for _, a := range ex.Arms {
+				m.armSamples.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(float64(a.Samples))
+				m.armMean.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(a.Mean)
+				if ex.Method == "bandit" {
+					m.armBest.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(a.ProbBest)
+				}
+			}
+		}
+	}
 }

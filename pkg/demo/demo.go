@@ -29,6 +29,9 @@ type Options struct {
 	Timeout time.Duration
 	// Log receives the reconciler's own log (default: discarded).
 	Log io.Writer
+	// Listen is the reconciler's HTTP address, /api/status and /metrics
+	// (default: a free port on 127.0.0.1).
+	Listen string
 }
 
 // scene is one spec the demo user commits.
@@ -47,6 +50,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
 	}
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "switchyard-demo-")
@@ -104,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	run, err := wiring.Start(ctx, wiring.Options{
 		Repo: user.origin, Branch: "main", Path: "rollouts", Policies: "policies",
-		State: filepath.Join(o.Dir, "state", "switchyard.db"), Listen: "127.0.0.1:0",
+		State: filepath.Join(o.Dir, "state", "switchyard.db"), Listen: o.Listen,
 		PollInterval: 2 * time.Second, Tick: 250 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logw, nil)),
 	})

@@ -23,19 +23,25 @@ import (
 // root is the repository root, relative to this package.
 const root = ".."
 
-// markdownFiles returns docs/*.md and the README, as repository-relative
-// paths.
+// markdownFiles returns the user documentation as repository-relative
+// paths: the README, docs/, the policies' README and the runbooks.
 func markdownFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("*.md")
-	if err != nil {
-		t.Fatal(err)
+	out := []string{"README.md", "policies/README.md"}
+	for _, pattern := range []string{"docs/*.md", "runbooks/*.md"} {
+		files, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			rel, err := filepath.Rel(root, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, filepath.ToSlash(rel))
+		}
 	}
-	out := []string{"README.md"}
-	for _, f := range files {
-		out = append(out, filepath.ToSlash(filepath.Join("docs", f)))
-	}
-	sort.Strings(out[1:])
 	return out
 }
 
@@ -300,6 +306,19 @@ func TestLinksStayInTheRepository(t *testing.T) {
 			}
 			if _, err := os.Stat(p); err != nil {
 				t.Errorf("%s links to %s, which does not exist", f, m[1])
+			}
+		}
+	}
+}
+
+// TestNoReferenceOutsideTheRepository: users have the repository, not the
+// project's workspace.
+func TestNoReferenceOutsideTheRepository(t *testing.T) {
+	for _, f := range markdownFiles(t) {
+		text := read(t, f)
+		for _, bad := range []string{"SPEC.md", "../shared", "DESIGN.md"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s mentions %s, which users do not have: point at docs/ instead", f, bad)
 			}
 		}
 	}

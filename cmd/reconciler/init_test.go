@@ -37,6 +37,9 @@ func TestInitWritesARepositoryThatValidates(t *testing.T) {
 	if strings.Contains(stderr, "policies") && strings.Contains(stderr, "skipp") {
 		t.Errorf("validate skipped the policies init wrote:\n%s", stderr)
 	}
+	if code, out, errOut := runCommand(t, cmdFmt, "--check", filepath.Join(dir, "rollouts")); code != exitOK {
+		t.Errorf("the specs init writes are not in canonical format: exit %d\n%s%s", code, out, errOut)
+	}
 	runRegoTests(t, filepath.Join(dir, "policies"))
 }
 

@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/tester"
 )
@@ -128,5 +131,79 @@ func runRegoTests(t *testing.T, dir string) {
 	}
 	if n == 0 {
 		t.Fatalf("no Rego tests in %s", dir)
+	}
+}
+
+// TestInitRepositoryPromotesThroughStaging plays the story the example is
+// for, with its own policies: staging takes v2, production may follow only
+// with v2's validation evidence.
+func TestInitRepositoryPromotesThroughStaging(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCommand(t, cmdInit, dir); code != exitOK {
+		t.Fatalf("init: exit %d\n%s", code, stderr)
+	}
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	commit := func(tag string) {
+		t.Helper()
+		if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+			t.Fatal(err)
+		}
+		when = when.Add(time.Minute)
+		sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: when}
+		h, err := wt.Commit(tag, &git.CommitOptions{Author: sig, Committer: sig})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.CreateTag(tag, h, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := filepath.Join(dir, "rollouts", "fraud.hcl")
+	promote := func(stage string) {
+		t.Helper()
+		b, err := os.ReadFile(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := `model "fraud" "` + stage + `" {`
+		i := strings.Index(string(b), head)
+		j := strings.Index(string(b[i:]), `serve  = "v1"`)
+		if i < 0 || j < 0 {
+			t.Fatalf("the example has no %s model serving v1:\n%s", stage, b)
+		}
+		out := string(b[:i+j]) + `serve  = "v2"` + string(b[i+j+len(`serve  = "v1"`):])
+		if err := os.WriteFile(spec, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit("init")
+	promote("staging")
+	commit("staging-v2")
+	promote("production")
+	commit("production-v2")
+
+	if code, out, errOut := runCommand(t, cmdPlan, "--repo", dir, "--base", "init", "--head", "staging-v2"); code != exitOK {
+		t.Errorf("plan of the staging promotion: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runCommand(t, cmdPlan, "--repo", dir, "--base", "staging-v2", "--head", "production-v2")
+	if code != exitInvalid || !strings.Contains(out+errOut, "validation_evidence") {
+		t.Errorf("plan of the production promotion without evidence: exit %d, want %d and a validation_evidence denial\n%s%s", code, exitInvalid, out, errOut)
+	}
+	evidence := filepath.Join(t.TempDir(), "evidence.json")
+	if err := os.WriteFile(evidence, []byte(`{"fraud/staging/v2": {"validation": {"passed": true, "metric": "accuracy", "value": 0.95}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCommand(t, cmdPlan, "--repo", dir, "--base", "staging-v2", "--head", "production-v2", "--evidence", evidence); code != exitOK {
+		t.Errorf("plan of the production promotion with evidence: exit %d\n%s%s", code, out, errOut)
+	} else if !strings.Contains(out, "canary") {
+		t.Errorf("the production plan does not describe the canary:\n%s", out)
 	}
 }

@@ -13,6 +13,7 @@ model "fraud" "staging" {
     # Offline validation, run by the GitHub Action before v2 may be promoted.
     validation {
       dataset         = "datasets/fraud-holdout.jsonl"
+      url             = "http://127.0.0.1:9102/predict"
       output          = "/label"
       metric          = "accuracy"
       min             = 0.9

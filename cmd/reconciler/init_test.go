@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,9 +8,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/tester"
+
+	"github.com/switchyard-dev/switchyard/pkg/policy/policytest"
 )
 
 // TestInitWritesARepositoryThatValidates runs init into an empty directory,
@@ -43,7 +41,7 @@ func TestInitWritesARepositoryThatValidates(t *testing.T) {
 	if code, out, errOut := runCommand(t, cmdFmt, "--check", filepath.Join(dir, "rollouts")); code != exitOK {
 		t.Errorf("the specs init writes are not in canonical format: exit %d\n%s%s", code, out, errOut)
 	}
-	runRegoTests(t, filepath.Join(dir, "policies"))
+	policytest.Run(t, filepath.Join(dir, "policies"))
 }
 
 // TestInitRefusesToOverwrite checks that a second run writes nothing and
@@ -104,36 +102,6 @@ func TestInitUsage(t *testing.T) {
 	}
 }
 
-// runRegoTests runs the *_test.rego files of dir as `opa test dir` would.
-func runRegoTests(t *testing.T, dir string) {
-	t.Helper()
-	ctx := context.Background()
-	modules, store, err := tester.LoadWithRegoVersion([]string{dir}, nil, ast.RegoV1)
-	if err != nil {
-		t.Fatalf("loading %s: %v", dir, err)
-	}
-	txn, err := store.NewTransaction(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Abort(ctx, txn)
-	ch, err := tester.NewRunner().SetDefaultRegoVersion(ast.RegoV1).SetStore(store).
-		SetModules(modules).SetParallel(1).RaiseBuiltinErrors(true).RunTests(ctx, txn)
-	if err != nil {
-		t.Fatalf("running Rego tests: %v", err)
-	}
-	n := 0
-	for r := range ch {
-		n++
-		if r.Error != nil || r.Fail {
-			t.Errorf("%s.%s (%s): failed: %v", r.Package, r.Name, r.Location, r.Error)
-		}
-	}
-	if n == 0 {
-		t.Fatalf("no Rego tests in %s", dir)
-	}
-}
-
 // TestInitRepositoryPromotesThroughStaging plays the story the example is
 // for, with its own policies: staging takes v2, production may follow only
 // with v2's validation evidence.
@@ -157,14 +125,7 @@ func TestInitRepositoryPromotesThroughStaging(t *testing.T) {
 			t.Fatal(err)
 		}
 		when = when.Add(time.Minute)
-		sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: when}
-		h, err := wt.Commit(tag, &git.CommitOptions{Author: sig, Committer: sig})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := repo.CreateTag(tag, h, nil); err != nil {
-			t.Fatal(err)
-		}
+		commitAndTag(t, repo, wt, when, tag)
 	}
 	spec := filepath.Join(dir, "rollouts", "fraud.hcl")
 	promote := func(stage string) {

@@ -78,38 +78,22 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "switchyard_pending_commits",
 			Help: "Outcome commits waiting to reach the remote (traffic already restored).",
 		}),
-		weights: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_traffic_weight_percent",
-			Help: "The live split the reconciler has set: percent of a model's traffic per version.",
-		}, []string{"model", "stage", "version"}),
-		progress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_rollout_progress",
-			Help: "Progress of the model's rollout, 0 to 1 (1 when none runs).",
-		}, []string{"model", "stage"}),
-		checkValue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_check_value",
-			Help: "The last measured value of each check of a rollout.",
-		}, []string{"model", "stage", "check"}),
-		checkState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_check_verdict",
-			Help: "The last verdict of each check: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.",
-		}, []string{"model", "stage", "check", "verdict"}),
-		shadowRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_shadow_agreement",
-			Help: "The agreement rate of a shadow assessment so far (0 to 1).",
-		}, []string{"model", "stage", "version"}),
-		armSamples: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_experiment_arm_samples",
-			Help: "Rewards counted per experiment variant.",
-		}, []string{"model", "stage", "version"}),
-		armMean: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_experiment_arm_mean_reward",
-			Help: "Mean reward per experiment variant.",
-		}, []string{"model", "stage", "version"}),
-		armBest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_experiment_arm_probability_best",
-			Help: "A bandit's probability that each variant is the best.",
-		}, []string{"model", "stage", "version"}),
+		weights: modelGauge("switchyard_traffic_weight_percent",
+			"The live split the reconciler has set: percent of a model's traffic per version.", "version"),
+		progress: modelGauge("switchyard_rollout_progress",
+			"Progress of the model's rollout, 0 to 1 (1 when none runs)."),
+		checkValue: modelGauge("switchyard_check_value",
+			"The last measured value of each check of a rollout.", "check"),
+		checkState: modelGauge("switchyard_check_verdict",
+			"The last verdict of each check: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.", "check", "verdict"),
+		shadowRate: modelGauge("switchyard_shadow_agreement",
+			"The agreement rate of a shadow assessment so far (0 to 1).", "version"),
+		armSamples: modelGauge("switchyard_experiment_arm_samples",
+			"Rewards counted per experiment variant.", "version"),
+		armMean: modelGauge("switchyard_experiment_arm_mean_reward",
+			"Mean reward per experiment variant.", "version"),
+		armBest: modelGauge("switchyard_experiment_arm_probability_best",
+			"A bandit's probability that each variant is the best.", "version"),
 	}
 	reg.MustRegister(m.reconcileSeconds, m.phases, m.commits, m.pushFailures, m.fetchFailures,
 		m.applyFailures, m.rejectedHeads, m.lastFetch, m.pendingCommits,
@@ -121,6 +105,12 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		m.commits.WithLabelValues(string(k))
 	}
 	return m
+}
+
+// modelGauge is a gauge per model and stage, and the extra labels.
+func modelGauge(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help},
+		append([]string{"model", "stage"}, labels...))
 }
 
 func (d *Daemon) updateGauges() {

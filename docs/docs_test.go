@@ -16,8 +16,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/policies"
 )
 
 // root is the repository root, relative to this package.
@@ -323,4 +326,59 @@ func TestNoReferenceOutsideTheRepository(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRegoExamplesCompile compiles every ```rego block of the docs together
+// with the default policies, whose helpers the examples use.
+func TestRegoExamplesCompile(t *testing.T) {
+	modules := map[string]string{}
+	entries, err := fs.ReadDir(policies.Files, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "_test.rego") {
+			continue
+		}
+		b, err := fs.ReadFile(policies.Files, e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		modules["policies/"+e.Name()] = string(b)
+	}
+	n := 0
+	for _, f := range markdownFiles(t) {
+		for i, src := range fenced(read(t, f), "rego") {
+			n++
+			name := fmt.Sprintf("%s#%d", f, i+1)
+			mods := map[string]string{name: src}
+			for k, v := range modules {
+				mods[k] = v
+			}
+			if _, err := ast.CompileModulesWithOpt(mods, ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}}); err != nil {
+				t.Errorf("the Rego example %s does not compile with the default policies: %v", name, err)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no Rego example in the docs: docs/policies.md should show how to write a rule")
+	}
+}
+
+// fenced returns the bodies of the ```lang blocks of a Markdown text.
+func fenced(text, lang string) []string {
+	var out []string
+	var cur *strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case cur == nil && strings.TrimSpace(line) == "```"+lang:
+			cur = &strings.Builder{}
+		case cur != nil && strings.TrimSpace(line) == "```":
+			out = append(out, cur.String())
+			cur = nil
+		case cur != nil:
+			cur.WriteString(line + "\n")
+		}
+	}
+	return out
 }

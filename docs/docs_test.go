@@ -135,7 +135,7 @@ func rowOf(section, attr string) string {
 	return ""
 }
 
-// example is one fenced ```hcl block.
+// example is one fenced code block.
 type example struct {
 	file     string
 	line     int
@@ -143,9 +143,9 @@ type example struct {
 	fragment bool
 }
 
-// hclExamples returns the ```hcl blocks of a Markdown file. A block right
+// fencedBlocks returns the ```lang blocks of a Markdown file. A block right
 // after a `<!-- fragment -->` line is a fragment, not a whole example.
-func hclExamples(file, text string) []example {
+func fencedBlocks(file, text, lang string) []example {
 	var out []example
 	var cur *example
 	prev := ""
@@ -153,7 +153,7 @@ func hclExamples(file, text string) []example {
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		switch {
-		case cur == nil && strings.TrimSpace(line) == "```hcl":
+		case cur == nil && strings.TrimSpace(line) == "```"+lang:
 			cur = &example{file: file, line: n + 1, fragment: prev == "<!-- fragment -->"}
 		case cur != nil && strings.TrimSpace(line) == "```":
 			out = append(out, *cur)
@@ -175,7 +175,7 @@ var datasetAttr = regexp.MustCompile(`dataset\s*=\s*"([^"]+)"`)
 func TestHCLExamplesValidate(t *testing.T) {
 	var whole []example
 	for _, f := range markdownFiles(t) {
-		for _, ex := range hclExamples(f, read(t, f)) {
+		for _, ex := range fencedBlocks(f, read(t, f), "hcl") {
 			if ex.fragment {
 				continue
 			}
@@ -348,10 +348,10 @@ func TestRegoExamplesCompile(t *testing.T) {
 	}
 	n := 0
 	for _, f := range markdownFiles(t) {
-		for i, src := range fenced(read(t, f), "rego") {
+		for _, ex := range fencedBlocks(f, read(t, f), "rego") {
 			n++
-			name := fmt.Sprintf("%s#%d", f, i+1)
-			mods := map[string]string{name: src}
+			name := fmt.Sprintf("%s:%d", f, ex.line)
+			mods := map[string]string{name: ex.src}
 			for k, v := range modules {
 				mods[k] = v
 			}
@@ -363,22 +363,4 @@ func TestRegoExamplesCompile(t *testing.T) {
 	if n == 0 {
 		t.Error("no Rego example in the docs: docs/policies.md should show how to write a rule")
 	}
-}
-
-// fenced returns the bodies of the ```lang blocks of a Markdown text.
-func fenced(text, lang string) []string {
-	var out []string
-	var cur *strings.Builder
-	for _, line := range strings.Split(text, "\n") {
-		switch {
-		case cur == nil && strings.TrimSpace(line) == "```"+lang:
-			cur = &strings.Builder{}
-		case cur != nil && strings.TrimSpace(line) == "```":
-			out = append(out, cur.String())
-			cur = nil
-		case cur != nil:
-			cur.WriteString(line + "\n")
-		}
-	}
-	return out
 }

@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"router":   {cmdRouter, "serve a standalone builtin router with its admin API"},
 		"status":   {cmdStatus, "show every model's rollout"},
 		"demo":     {cmdDemo, "run the self-contained demo"},
+		"init":     {cmdInit, "write a starting repository: an example model, policies, a dataset and a workflow"},
 	}
 }
 

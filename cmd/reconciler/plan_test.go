@@ -12,6 +12,20 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
+// commitAndTag commits what is staged in wt at a fixed time (so hashes
+// are stable) with tag as its message, and tags it.
+func commitAndTag(t *testing.T, repo *git.Repository, wt *git.Worktree, when time.Time, tag string) {
+	t.Helper()
+	sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: when}
+	h, err := wt.Commit(tag, &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.CreateTag(tag, h, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // planRepo builds a repository whose history promotes fraud through
 // staging into production, then tries to skip staging while deleting the
 // policy that forbids it, then breaks the spec. Each commit is tagged.
@@ -49,14 +63,7 @@ func planRepo(t *testing.T) string {
 			}
 		}
 		when = when.Add(time.Minute)
-		sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: when}
-		h, err := wt.Commit(tag, &git.CommitOptions{Author: sig, Committer: sig})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := repo.CreateTag(tag, h, nil); err != nil {
-			t.Fatal(err)
-		}
+		commitAndTag(t, repo, wt, when, tag)
 	}
 	str := func(s string) *string { return &s }
 

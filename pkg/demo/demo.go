@@ -32,6 +32,9 @@ type Options struct {
 	// Only plays the one scene of that name (see Scenes), from a model
 	// already serving what the scene starts from; empty plays them all.
 	Only string
+	// Listen is the reconciler's HTTP address, /api/status and /metrics
+	// (default: a free port on 127.0.0.1).
+	Listen string
 }
 
 // Scenes names the demo's scenes, in the order Run plays them.
@@ -66,6 +69,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
 	}
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "switchyard-demo-")
@@ -126,7 +132,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	run, err := wiring.Start(ctx, wiring.Options{
 		Repo: user.origin, Branch: "main", Path: "rollouts", Policies: "policies",
-		State: filepath.Join(o.Dir, "state", "switchyard.db"), Listen: "127.0.0.1:0",
+		State: filepath.Join(o.Dir, "state", "switchyard.db"), Listen: o.Listen,
 		PollInterval: 2 * time.Second, Tick: 250 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logw, nil)),
 	})

@@ -1,11 +1,9 @@
 package policy_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/switchyard-dev/switchyard/pkg/policy/policytest"
 )
 
 const defaultPolicies = "../../policies"
@@ -13,40 +11,6 @@ const defaultPolicies = "../../policies"
 // TestDefaultPolicyRegoTests runs the Rego unit tests of policies/ (the
 // *_test.rego files) the way `opa test policies/` would.
 func TestDefaultPolicyRegoTests(t *testing.T) {
-	ctx := context.Background()
-	modules, store, err := tester.LoadWithRegoVersion([]string{defaultPolicies}, nil, ast.RegoV1)
-	if err != nil {
-		t.Fatalf("loading %s: %v", defaultPolicies, err)
-	}
-	txn, err := store.NewTransaction(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Abort(ctx, txn)
-	ch, err := tester.NewRunner().
-		SetDefaultRegoVersion(ast.RegoV1).
-		SetStore(store).
-		SetModules(modules).
-		SetParallel(1).
-		RaiseBuiltinErrors(true).
-		RunTests(ctx, txn)
-	if err != nil {
-		t.Fatalf("running Rego tests: %v", err)
-	}
-	n := 0
-	for r := range ch {
-		n++
-		switch {
-		case r.Error != nil:
-			t.Errorf("%s.%s (%s): error: %v", r.Package, r.Name, r.Location, r.Error)
-		case r.Fail:
-			t.Errorf("%s.%s (%s): FAIL", r.Package, r.Name, r.Location)
-		case r.Skip:
-			t.Logf("%s.%s: skipped", r.Package, r.Name)
-		}
-	}
-	if n == 0 {
-		t.Fatalf("no Rego tests found in %s", defaultPolicies)
-	}
+	n := policytest.Run(t, defaultPolicies)
 	t.Logf("%d Rego tests", n)
 }

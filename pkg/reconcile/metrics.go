@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 // Metrics are the reconciler's own Prometheus metrics.
@@ -17,7 +19,20 @@ type Metrics struct {
 	ownRejected      prometheus.Counter
 	lastFetch        prometheus.Gauge
 	pendingCommits   prometheus.Gauge
+	// Per model, from the status snapshot after each pass.
+	weights    *prometheus.GaugeVec
+	progress   *prometheus.GaugeVec
+	checkValue *prometheus.GaugeVec
+	checkState *prometheus.GaugeVec
+	shadowRate *prometheus.GaugeVec
+	armSamples *prometheus.GaugeVec
+	armMean    *prometheus.GaugeVec
+	armBest    *prometheus.GaugeVec
 }
+
+// checkVerdicts are the values of the verdict label of
+// switchyard_check_verdict: each check has one series per verdict.
+var checkVerdicts = []string{"pass", "fail", "no_data"}
 
 // NewMetrics registers the reconciler's metrics on reg (a new registry
 // when nil).
@@ -68,18 +83,86 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "switchyard_pending_commits",
 			Help: "Outcome commits waiting to reach the remote (traffic already restored).",
 		}),
+		weights: modelGauge("switchyard_traffic_weight_percent",
+			"The live split the reconciler has set: percent of a model's traffic per version.", "version"),
+		progress: modelGauge("switchyard_rollout_progress",
+			"Progress of the model's rollout, 0 to 1 (1 when none runs)."),
+		checkValue: modelGauge("switchyard_check_value",
+			"The last measured value of each check of a rollout.", "check"),
+		checkState: modelGauge("switchyard_check_verdict",
+			"The last verdict of each check: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.", "check", "verdict"),
+		shadowRate: modelGauge("switchyard_shadow_agreement",
+			"The agreement rate of a shadow assessment so far (0 to 1).", "version"),
+		armSamples: modelGauge("switchyard_experiment_arm_samples",
+			"Rewards counted per experiment variant.", "version"),
+		armMean: modelGauge("switchyard_experiment_arm_mean_reward",
+			"Mean reward per experiment variant.", "version"),
+		armBest: modelGauge("switchyard_experiment_arm_probability_best",
+			"A bandit's probability that each variant is the best.", "version"),
 	}
 	reg.MustRegister(m.reconcileSeconds, m.phases, m.commits, m.pushFailures, m.fetchFailures,
-		m.applyFailures, m.rejectedHeads, m.ownRejected, m.lastFetch, m.pendingCommits)
+		m.applyFailures, m.rejectedHeads, m.ownRejected, m.lastFetch, m.pendingCommits,
+		m.weights, m.progress, m.checkValue, m.checkState, m.shadowRate, m.armSamples, m.armMean, m.armBest)
+	// Every action's series exists from the start, so that increase()
+	// and alerts see the first outcome commit.
+	for _, k := range []rollout.CommitKind{rollout.CommitRollback, rollout.CommitFallback,
+		rollout.CommitRollThrough, rollout.CommitPromote, rollout.CommitConclude} {
+		m.commits.WithLabelValues(string(k))
+	}
 	return m
 }
 
+// modelGauge is a gauge per model and stage, and the extra labels.
+func modelGauge(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help},
+		append([]string{"model", "stage"}, labels...))
+}
+
 func (d *Daemon) updateGauges() {
+	m := d.deps.Metrics
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.deps.Metrics.phases.Reset()
-	for _, m := range d.state.Models {
-		d.deps.Metrics.phases.WithLabelValues(string(m.Phase)).Inc()
+	m.phases.Reset()
+	for _, ms := range d.state.Models {
+		m.phases.WithLabelValues(string(ms.Phase)).Inc()
 	}
-	d.deps.Metrics.pendingCommits.Set(float64(len(d.pending)))
+	m.pendingCommits.Set(float64(len(d.pending)))
+	d.mu.Unlock()
+	m.setModels(d.Status().Models)
+}
+
+// setModels replaces the per-model series with those of models, so that a
+// model, check or version that went away leaves no stale series.
+func (m *Metrics) setModels(models []ModelStatus) {
+	for _, g := range []*prometheus.GaugeVec{m.weights, m.progress, m.checkValue, m.checkState,
+		m.shadowRate, m.armSamples, m.armMean, m.armBest} {
+		g.Reset()
+	}
+	for _, ms := range models {
+		for _, w := range ms.Weights {
+			m.weights.WithLabelValues(ms.Model, ms.Stage, w.Version).Set(w.Percent)
+		}
+		m.progress.WithLabelValues(ms.Model, ms.Stage).Set(ms.Progress)
+		for _, c := range ms.Measurements {
+			m.checkValue.WithLabelValues(ms.Model, ms.Stage, c.Check).Set(c.Value)
+			for _, v := range checkVerdicts {
+				set := 0.0
+				if v == c.Verdict {
+					set = 1
+				}
+				m.checkState.WithLabelValues(ms.Model, ms.Stage, c.Check, v).Set(set)
+			}
+		}
+		if sh := ms.Shadow; sh != nil && sh.Pairs > 0 {
+			m.shadowRate.WithLabelValues(ms.Model, ms.Stage, sh.Version).Set(sh.Agreement)
+		}
+		if ex := ms.Experiment; ex != nil {
+			for _, a := range ex.Arms {
+				m.armSamples.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(float64(a.Samples))
+				m.armMean.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(a.Mean)
+				if ex.Method == "bandit" {
+					m.armBest.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(a.ProbBest)
+				}
+			}
+		}
+	}
 }

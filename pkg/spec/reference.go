@@ -20,6 +20,7 @@ var blockSchemas = map[string]*hcl.BodySchema{
 	"check":      checkSchema,
 	"shadow":     shadowSchema,
 	"experiment": experimentSchema,
+	"notify":     notifySchema,
 }
 
 // BlockRef describes one block type of the spec language, for the reference.

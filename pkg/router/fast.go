@@ -28,6 +28,7 @@ type leanReq struct {
 	close                     bool  // the client asked to close
 	id                        []byte
 	nID                       int
+	idempotencyKey            bool // Idempotency-Key or X-Idempotency-Key
 	// Pragma: no-cache without Cache-Control gets Cache-Control: no-cache,
 	// as net/http's server adds (HTTP/1.0 caches).
 	pragmaNoCache, cacheControl bool
@@ -133,6 +134,8 @@ func (fc *clientConn) parseRequest(n int) bool {
 		case is(name, "X-Request-Id"):
 			r.nID++
 			r.id = f.value
+		case is(name, "Idempotency-Key"), is(name, "X-Idempotency-Key"):
+			r.idempotencyKey = true
 		}
 	}
 	if hosts != 1 {
@@ -379,23 +382,18 @@ type backendConn struct {
 	std *http.Response
 }
 
-// roundTrip writes the request on a pooled connection to b (or a new
-// one) and reads the answer's head, skipping interim 1xx answers. A
-// pooled connection that the backend had closed is retried on another,
-// as leanTransport.RoundTrip does.
+// roundTrip writes the request on a clean pooled connection to b (or a
+// new one) and reads the answer's head, skipping interim 1xx answers. A
+// reused connection that dies before answering is tried again on a new
+// one only when the request is replayable (reuse.go); otherwise the
+// error stands (a 502), as the backend may have the request already.
 func (fc *clientConn) roundTrip(b *backend) (backendConn, error) {
 	t := fc.s.rt.lean
-	replayable := len(fc.body) == 0
-	for c := t.get(b.hostPort); c != nil; c = t.get(b.hostPort) {
-		if c.br.Buffered() > 0 || (!replayable && !alive(c.c)) {
-			c.c.Close()
-			continue
-		}
+	if c := t.getClean(b.hostPort); c != nil {
 		bc, err := fc.exchange(t, c, true)
-		if !errors.Is(err, errStale) || !replayable || fc.gone.Load() {
+		if !errors.Is(err, errStale) || !replayable(string(fc.req.method), fc.req.idempotencyKey) || fc.gone.Load() {
 			return bc, err
 		}
-		break
 	}
 	c, err := t.dialHost(b.hostPort)
 	if err != nil {
@@ -446,7 +444,11 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 			if err != nil {
 				return fail(err)
 			}
-			if resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				// The lean path never asks for an upgrade.
+				return fail(errUnaskedSwitch)
+			}
+			if resp.StatusCode < 200 {
 				continue
 			}
 			if t.headerTimeout > 0 {
@@ -456,7 +458,7 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 		}
 		if fc.resp.status < 200 {
 			if fc.resp.status == http.StatusSwitchingProtocols {
-				return fail(errors.New("the backend switched protocols, which was not asked for"))
+				return fail(errUnaskedSwitch)
 			}
 			_, _ = c.br.Discard(n)
 			continue
@@ -469,6 +471,10 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 		return backendConn{leanConn: c}, nil
 	}
 }
+
+// errUnaskedSwitch: a 101 answer to a request that asked for no upgrade
+// is the backend's failure (a 502), never passed on.
+var errUnaskedSwitch = errors.New("the backend switched protocols, which was not asked for")
 
 // release discards the answer's head and returns the connection to the
 // pool when its answer was read to the end and it may be reused; a 5xx
@@ -485,11 +491,7 @@ func (fc *clientConn) release(b *backend, bc backendConn, h *respHead, done bool
 	} else if !done && h.framing == framingNone && !h.close {
 		done = true
 	}
-	if done && !h.close && h.framing != framingClose {
-		t.put(b.hostPort, bc.leanConn)
-		return
-	}
-	bc.c.Close()
+	t.putIfClean(b.hostPort, bc.leanConn, done && !h.close && !h.unsure && h.framing != framingClose)
 }
 
 // shadowJob is the copy of the current request for the route's shadow:

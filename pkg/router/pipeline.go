@@ -92,13 +92,18 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 		return
 	}
 	c, err := p.conn(host)
+	if err == nil && c.used && (c.br.Buffered() > 0 || !alive(c.c)) {
+		// Not provably clean (reuse.go): bytes nobody asked for, or closed.
+		p.drop(host, c)
+		c, err = p.conn(host)
+	}
 	if err != nil {
 		fail(batch, err)
 		return
 	}
 	stale := func(err error) bool {
 		var ne net.Error
-		return mayRetry && c.used && c.br.Buffered() == 0 && !(errors.As(err, &ne) && ne.Timeout())
+		return mayRetry && c.used && c.br.Buffered() == 0 && !(errors.As(err, &ne) && ne.Timeout()) && allReplayable(batch)
 	}
 	_ = c.c.SetDeadline(time.Now().Add(rt.opts.ShadowTimeout))
 	for _, j := range batch {
@@ -140,6 +145,35 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 			return
 		}
 	}
+}
+
+// allReplayable applies the retry rule (reuse.go) to every copy of a batch.
+func allReplayable(batch []*shadowJob) bool {
+	for _, j := range batch {
+		if !replayable(j.method, j.idempotencyKey()) {
+			return false
+		}
+	}
+	return true
+}
+
+// idempotencyKey reports the fields of the retry rule among the copy's.
+func (j *shadowJob) idempotencyKey() bool {
+	if j.raw == nil {
+		return hasIdempotencyKey(j.header)
+	}
+	for rest := j.raw; len(rest) > 0; {
+		line := rest
+		if i := bytes.Index(rest, crlf); i >= 0 {
+			line, rest = rest[:i], rest[i+2:]
+		} else {
+			rest = nil
+		}
+		if name, _, ok := bytes.Cut(line, []byte(":")); ok && (is(name, "Idempotency-Key") || is(name, "X-Idempotency-Key")) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeShadowRequest writes one copy: the live request's method, path

@@ -34,6 +34,10 @@ type respHead struct {
 	framing    int
 	close      bool
 	hasDate    bool
+	// unsure: the answer has no body by the rules (HEAD, 204, 304) but
+	// its fields announce one, or it answers a HEAD: whether the backend
+	// sends a body anyway cannot be known, so its connection is not reused.
+	unsure bool
 }
 
 // parse parses a plain answer head; false when net/http should.
@@ -86,6 +90,7 @@ func (h *respHead) parse(b []byte, head bool) bool {
 	switch {
 	case head || h.status < 200 || h.status == http.StatusNoContent || h.status == http.StatusNotModified:
 		h.framing = framingNone
+		h.unsure = head || chunked || h.length > 0
 	case chunked:
 		h.framing = framingChunked
 		for k := range h.fields {

@@ -18,10 +18,11 @@ import (
 // loops); doing without them is about 20% more requests per second on two
 // cores. https:// goes through a standard http.Transport.
 //
-// A reused connection that turns out to have been closed by the backend
-// while idle costs nothing: a request without a body is retried once on a
-// new connection, and before sending a body the connection is probed (one
-// non-blocking read) so that the body is never lost to a dead connection.
+// A connection is reused only when provably clean (reuse.go): its last
+// answer read to its framed end, nothing buffered, and a non-blocking
+// read before every reuse finding nothing arriving. One that dies before
+// answering all the same is retried on a new connection only under the
+// router's retry rule (replayable).
 type leanTransport struct {
 	dialer        net.Dialer
 	headerTimeout time.Duration // 0: none
@@ -161,19 +162,16 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		host = net.JoinHostPort(req.URL.Hostname(), "80")
 	}
 	ctx := req.Context()
-	replayable := req.Body == nil || req.Body == http.NoBody
-	for c := t.get(host); c != nil; c = t.get(host) {
-		// A body cannot be sent twice: make sure first that the backend did
-		// not close the connection while it was idle.
-		if c.br.Buffered() > 0 || (!replayable && !alive(c.c)) {
-			c.c.Close()
-			continue
-		}
+	if c := t.getClean(host); c != nil {
 		resp, err := t.exchange(ctx, host, c, req, true)
-		if !errors.Is(err, errStale) || !replayable {
+		if !errors.Is(err, errStale) || !t.mayReplay(req) {
 			return resp, err
 		}
-		break
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	c, err := t.dial(ctx, host)
 	if err != nil {
@@ -183,6 +181,15 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return t.exchange(ctx, host, c, req, false)
+}
+
+// mayReplay applies the retry rule (reuse.go) to req, whose body must
+// be absent or rewindable.
+func (t *leanTransport) mayReplay(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	return replayable(req.Method, hasIdempotencyKey(req.Header))
 }
 
 // exchange writes req on c and reads the answer's header. The connection
@@ -238,6 +245,9 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 		_ = c.c.SetReadDeadline(time.Time{})
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if !asksUpgrade(req.Header) {
+			return fail(errUnaskedSwitch)
+		}
 		stop()
 		resp.Body = &upgradedConn{Reader: c.br, c: c.c}
 		return resp, nil
@@ -245,9 +255,23 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 	if writeErr != nil {
 		_ = c.c.SetDeadline(time.Time{})
 	}
-	keep := !resp.Close && !req.Close && writeErr == nil
+	keep := !resp.Close && !req.Close && writeErr == nil && !unsureEnd(resp)
 	resp.Body = &leanBody{r: resp.Body, t: t, host: host, c: c, stop: stop, keep: keep}
 	return resp, nil
+}
+
+// unsureEnd reports an answer without a body by the rules whose backend
+// may send one all the same (see respHead.unsure): its connection is not
+// reused.
+func unsureEnd(resp *http.Response) bool {
+	switch {
+	case resp.Request.Method == "HEAD":
+		return true
+	case resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified:
+		cl := resp.Header.Get("Content-Length")
+		return cl != "" && cl != "0" || len(resp.TransferEncoding) > 0 || resp.Header.Get("Transfer-Encoding") != ""
+	}
+	return false
 }
 
 // leanBody hands the connection back to the pool once the answer is read
@@ -287,11 +311,21 @@ func (b *leanBody) release(reuse bool) {
 	if !b.stop() {
 		reuse = false // the request's context ended and closed the connection
 	}
-	if reuse {
-		b.t.put(b.host, b.c)
-		return
+	b.t.putIfClean(b.host, b.c, reuse)
+}
+
+// asksUpgrade reports a request head asking for a protocol upgrade: an
+// Upgrade field named by Connection.
+func asksUpgrade(h http.Header) bool {
+	if len(h["Upgrade"]) == 0 {
+		return false
 	}
-	b.c.c.Close()
+	for _, v := range h["Connection"] {
+		if hasToken([]byte(v), "upgrade") {
+			return true
+		}
+	}
+	return false
 }
 
 // upgradedConn is the body of a 101 answer: the raw connection, as

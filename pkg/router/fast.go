@@ -97,6 +97,9 @@ func (fc *clientConn) parseRequest(n int) bool {
 			return false
 		}
 	}
+	if dotSegments(r.path) {
+		return false // the gate (vet.go) answers 400
+	}
 	var ok bool
 	if r.fields, ok = parseFields(b[i+2:], r.fields); !ok {
 		return false

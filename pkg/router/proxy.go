@@ -49,6 +49,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt.rands.put(rnd)
 	id := rt.requestID(req, b)
 
+	if asksUpgrade(req.Header) {
+		// Unless the backend switches protocols, the connection closes
+		// after the answer: the gate (vet.go) does not read past an
+		// upgrade request.
+		w = &closeUnlessSwitched{ResponseWriter: w}
+	}
 	x := rt.exch.Get().(*exchange)
 	*x = exchange{w: w, in: req, r: r, b: b, rest: rest, id: id, replayable: true}
 	defer func() {
@@ -63,14 +69,14 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}()
 
 	canFallBack := r.fallback != nil && b != r.fallback
-	if shadow || canFallBack {
-		if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {
-			x.code = http.StatusBadRequest
-			writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
-			return
-		}
-	} else if req.ContentLength != 0 {
-		x.replayable = false
+	// The body is read whole before the backend sees the head, so that a
+	// client's framing error is its own 400 and never half a request at a
+	// backend; one over MaxBodyBytes is streamed, and an error reading it
+	// is still the client's (proxyError).
+	if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {
+		x.code = http.StatusBadRequest
+		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		return
 	}
 	if shadow {
 		if x.replayable {
@@ -136,6 +142,7 @@ type exchange struct {
 	code       int
 	body       []byte // buffered request body, when replayable
 	replayable bool
+	streamed   *clientBody // the body, when too large to buffer
 	fellBack   bool
 	shadow     bool
 	capture    *bytes.Buffer
@@ -180,6 +187,8 @@ func (x *exchange) bufferBody(max int64) error {
 	}
 	if req.ContentLength > max {
 		x.replayable = false
+		x.streamed = &clientBody{ReadCloser: req.Body}
+		req.Body = x.streamed
 		return nil
 	}
 	buf, err := io.ReadAll(io.LimitReader(req.Body, max+1))
@@ -188,10 +197,11 @@ func (x *exchange) bufferBody(max int64) error {
 	}
 	if int64(len(buf)) > max {
 		x.replayable = false
+		x.streamed = &clientBody{ReadCloser: req.Body}
 		req.Body = struct {
 			io.Reader
 			io.Closer
-		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}
+		}{io.MultiReader(bytes.NewReader(buf), x.streamed), req.Body}
 		return nil
 	}
 	x.body = buf
@@ -200,6 +210,45 @@ func (x *exchange) bufferBody(max int64) error {
 	req.TransferEncoding = nil
 	return nil
 }
+
+// clientBody is a streamed request body that remembers why reading it
+// failed.
+type clientBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// closeUnlessSwitched closes the client's connection after any answer to
+// an upgrade request but a 101.
+type closeUnlessSwitched struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (c *closeUnlessSwitched) WriteHeader(code int) {
+	if !c.wrote && code >= 200 {
+		c.wrote = true
+		c.Header().Set("Connection", "close")
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *closeUnlessSwitched) Write(p []byte) (int, error) {
+	if !c.wrote {
+		c.WriteHeader(http.StatusOK)
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+func (c *closeUnlessSwitched) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func bodyReader(b []byte) io.ReadCloser {
 	if len(b) == 0 {
@@ -302,6 +351,13 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 		code = http.StatusGatewayTimeout
 	}
 	x, ok := w.(*exchange)
+	if ok && x.streamed != nil && x.streamed.err != nil {
+		// The client's body broke off or was malformed: its fault, not
+		// the version's.
+		x.code = http.StatusBadRequest
+		writeError(w, http.StatusBadRequest, "reading the request body: "+x.streamed.err.Error())
+		return
+	}
 	if ok && code != statusClientGone && r.fallback != nil && b != r.fallback && x.replayable && !x.fellBack {
 		now := rt.now()
 		b.stats.recordRequest(now, now.Sub(x.start), code, true, true)

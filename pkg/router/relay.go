@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // This file is the answer side of the lean server's request path: the
@@ -252,7 +253,13 @@ func (fc *clientConn) relayN(src *bufio.Reader, n int64, chunked bool) error {
 	return nil
 }
 
+// flush sends what is buffered for the client, which has WriteTimeout to
+// take it.
 func (fc *clientConn) flush() error {
+	if fc.bw.Buffered() == 0 {
+		return nil
+	}
+	_ = fc.c.SetWriteDeadline(time.Now().Add(fc.s.opts.WriteTimeout))
 	if err := fc.bw.Flush(); err != nil {
 		return clientError{err}
 	}

@@ -20,6 +20,10 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// BodyTimeout bounds reading a request's body on the lean path (default 60s).
 	BodyTimeout time.Duration
+	// WriteTimeout closes a connection whose client takes longer than
+	// this to accept any part of an answer (default 60s): a client that
+	// stops reading holds no goroutine or backend connection for long.
+	WriteTimeout time.Duration
 	// ClientCheck is how often a request waiting on its backend checks
 	// that its client is still connected (default 1s); a client that left
 	// has the backend's connection closed, ending its work.
@@ -35,6 +39,9 @@ func (o *ServerOptions) defaults() {
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = 60 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 60 * time.Second
 	}
 	if o.ClientCheck <= 0 {
 		o.ClientCheck = time.Second
@@ -235,11 +242,17 @@ func (fc *clientConn) serve() {
 				return
 			}
 		}
+		// Empty lines before a request are ignored (RFC 9112 §2.2).
+		if skipEmptyLines(fc.br) {
+			continue
+		}
 		if !fc.state.CompareAndSwap(connIdle, connActive) {
 			return // Shutdown closed it
 		}
 		wait = s.opts.IdleTimeout
-		_ = fc.c.SetReadDeadline(time.Now().Add(s.opts.ReadHeaderTimeout))
+		now := time.Now()
+		_ = fc.c.SetReadDeadline(now.Add(s.opts.ReadHeaderTimeout))
+		_ = fc.c.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
 		n, ok, err := findHead(fc.br)
 		if err != nil {
 			return
@@ -250,9 +263,7 @@ func (fc *clientConn) serve() {
 			r, rest = rt.table.Load().lookupBytes(fc.req.path)
 		}
 		if r == nil || !r.lean || fc.req.length > rt.opts.MaxBodyBytes {
-			if fc.bw == nil || fc.bw.Flush() == nil {
-				handedOff = s.handOff(fc)
-			}
+			handedOff = s.handOff(fc)
 			return
 		}
 		_, _ = fc.br.Discard(n)
@@ -260,11 +271,12 @@ func (fc *clientConn) serve() {
 			fc.bw = s.writer(fc.c)
 		}
 		keep := fc.serveLean(r, rest)
-		if !keep || fc.br.Buffered() == 0 {
-			// Answers to pipelined requests go out together.
-			if fc.bw.Flush() != nil {
-				return
-			}
+		// Every answer goes out before the next read, which may block
+		// (the rest of a pipelined head, say).
+		if fc.flush() != nil {
+			return
+		}
+		if fc.br.Buffered() == 0 {
 			// An idle connection holds no write buffer.
 			fc.bw.Reset(nil)
 			s.writers.Put(fc.bw)
@@ -291,20 +303,44 @@ func (s *Server) handOff(fc *clientConn) bool {
 	})
 	_ = fc.c.SetReadDeadline(time.Time{})
 	select {
-	case s.handoff.conns <- &bufferedConn{Conn: fc.c, r: fc.br}:
+	case s.handoff.conns <- &bufferedConn{Conn: fc.c, r: &vetReader{r: fc.br}, writeTimeout: s.opts.WriteTimeout}:
 		return true
 	case <-s.handoff.done:
 		return false
 	}
 }
 
-// bufferedConn reads first what the lean server had buffered.
+// bufferedConn is a handed-off connection: it reads first what the lean
+// server had buffered, every byte through the strict gate (vet.go), and
+// gives each write WriteTimeout to make progress.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r            *vetReader
+	writeTimeout time.Duration
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *bufferedConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	return c.Conn.Write(p)
+}
+
+// skipEmptyLines discards the CRLFs buffered before a request; true when
+// nothing else is buffered.
+func skipEmptyLines(br *bufio.Reader) bool {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		switch {
+		case len(b) >= 2 && b[0] == '\r' && b[1] == '\n':
+			_, _ = br.Discard(2)
+		case len(b) >= 1 && b[0] == '\n':
+			_, _ = br.Discard(1)
+		default:
+			return len(b) == 0
+		}
+	}
+}
 
 // handoffListener feeds handed-off connections to the net/http server.
 type handoffListener struct {

@@ -311,7 +311,7 @@ func FuzzLeanAnswer(f *testing.F) {
 		}
 		_, _ = src.Discard(n)
 		var out bytes.Buffer
-		fc := &clientConn{bw: bufio.NewWriter(&out)}
+		fc := &clientConn{s: &Server{}, c: nopConn{}, bw: bufio.NewWriter(&out)}
 		leanErr := fc.relayBody(src, h.framing, h.length)
 		_ = fc.bw.Flush()
 		stdBody, stdErr := io.ReadAll(resp.Body)

@@ -352,5 +352,6 @@ type parityCase struct {
 	version   string // X-Switchyard-Version, when a backend answers
 	keepID    string // the client's request id, to be kept
 	noID      bool   // an answer without a request id (feedback)
+	gated     bool   // rejected by the router's gate (vet.go), served by net/http's server
 	check     func(t *testing.T, s seen)
 }

@@ -200,4 +200,5 @@ func TestIdleConnectionsExpire(t *testing.T) {
 
 type nopConn struct{ net.Conn }
 
-func (nopConn) Close() error { return nil }
+func (nopConn) Close() error                     { return nil }
+func (nopConn) SetWriteDeadline(time.Time) error { return nil }

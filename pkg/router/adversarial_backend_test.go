@@ -168,6 +168,9 @@ func TestPoisonedBackendConnectionsAreNeverReused(t *testing.T) {
 		{"extra bytes after a sized body", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\x00" + poison},
 		{"extra bytes with a sized body", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + poison},
 		{"extra bytes after a chunked body", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n\x00" + poison},
+		{"Content-Length and chunked", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n\x00" + poison},
+		{"chunked and Content-Length", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 200\r\n\r\n2\r\nok\r\n0\r\n\r\n\x00" + poison},
+		{"two equal Content-Lengths", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok\x00" + poison},
 		{"100 Continue then an answer then more", "GET", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\x00" + poison},
 		{"answer head not plain, with extra bytes", "GET", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok\x00" + poison},
 	}

@@ -316,6 +316,10 @@ func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.Rever
 			}
 			pr.Out.Host = ""
 			pr.SetXForwarded()
+			// The request id reaches the backend even when the client's
+			// Connection field names it (hop-by-hop fields are removed
+			// before Rewrite), as on the lean path.
+			pr.Out.Header[hdrRequestID] = pr.In.Header[hdrRequestID]
 		},
 		Transport:  rt.opts.Transport,
 		BufferPool: &rt.copyBufs,

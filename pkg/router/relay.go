@@ -78,6 +78,8 @@ func (h *respHead) parse(b []byte, head bool) bool {
 			if n < 0 || h.length >= 0 && n != h.length {
 				return false
 			}
+			// Twice the same: served, and the connection not reused.
+			h.close = h.close || h.length >= 0
 			h.length = n
 		case is(name, hdrVersion), is(name, hdrRequestID):
 			f.drop = true
@@ -94,6 +96,9 @@ func (h *respHead) parse(b []byte, head bool) bool {
 		h.unsure = head || chunked || h.length > 0
 	case chunked:
 		h.framing = framingChunked
+		// Content-Length too: served chunked, and the connection is not
+		// reused (RFC 9112 §6.3).
+		h.close = h.close || h.length >= 0
 		for k := range h.fields {
 			if is(h.fields[k].name, "Content-Length") {
 				h.fields[k].drop = true

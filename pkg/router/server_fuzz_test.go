@@ -58,21 +58,6 @@ func serverRejects(req *http.Request, fields http.Header) string {
 	return ""
 }
 
-// knownLeanBug names an intended difference between the lean path and
-// ServeHTTP's proxy, for FuzzLeanHead to skip such inputs.
-func knownLeanBug(req *http.Request, fields http.Header) string {
-	for _, v := range fields["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), hdrRequestID) {
-				// Not the lean path's: ServeHTTP's proxy then drops the
-				// request id it set, the lean path sends it.
-				return "Connection names X-Request-Id"
-			}
-		}
-	}
-	return ""
-}
-
 // headFields are the fields of a message head as net/http's server reads
 // them, before ReadRequest moves Host out and adds Cache-Control for
 // Pragma: no-cache.
@@ -141,9 +126,6 @@ func FuzzLeanHead(f *testing.F) {
 			t.Fatalf("the lean path takes a head net/http rejects (%v): %q", err, data[:n])
 		}
 		raw := headFields(t, data)
-		if why := knownLeanBug(req, raw); why != "" {
-			t.Skip("known: " + why)
-		}
 		if why := serverRejects(req, raw); why != "" {
 			t.Fatalf("the lean path takes a head net/http's server rejects (%s): %q", why, data[:n])
 		}

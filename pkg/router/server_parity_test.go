@@ -90,6 +90,8 @@ func TestLeanParity(t *testing.T) {
 		{name: "lower-case request id kept", req: get("/v1/m/x", "x-request-id: abc\r\n"), via: viaLean, status: 200, keepID: "abc"},
 		{name: "insane request id replaced", req: get("/v1/m/x", "X-Request-Id: not sane!\r\n"), via: viaLean, status: 200},
 		{name: "long request id replaced", req: get("/v1/m/x", "X-Request-Id: "+strings.Repeat("a", 129)+"\r\n"), via: viaLean, status: 200},
+		{name: "request id named by Connection", req: get("/v1/m/x", "Connection: X-Request-Id\r\n", "X-Request-Id: abc\r\n"), status: 200, keepID: "abc"},
+		{name: "generated request id named by Connection", req: get("/v1/m/x", "Connection: x-request-id\r\n"), status: 200},
 		{name: "two request ids replaced", req: get("/v1/m/x", "X-Request-Id: a\r\n", "X-Request-Id: b\r\n"), via: viaLean, status: 200},
 		{name: "route without rest", req: get("/v1/m"), via: viaLean, status: 200, check: wantSeen("GET", "/", "")},
 		{name: "route with a slash", req: get("/v1/m/"), via: viaLean, status: 200, check: wantSeen("GET", "/", "")},

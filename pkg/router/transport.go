@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -223,7 +224,15 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 		_ = c.c.SetReadDeadline(time.Now().Add(t.headerTimeout))
 	}
 	var resp *http.Response
+	conflict := false
 	for {
+		// net/http removes a Content-Length sent with Transfer-Encoding
+		// before anyone can see it: the raw head says whether the
+		// connection may be reused (RFC 9112 §6.3).
+		if n, ok, err := findHead(c.br); err == nil {
+			head, _ := c.br.Peek(n)
+			conflict = !ok || framingConflict(head)
+		}
 		r, err := http.ReadResponse(c.br, req)
 		if err != nil {
 			var ne net.Error
@@ -255,9 +264,30 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 	if writeErr != nil {
 		_ = c.c.SetDeadline(time.Time{})
 	}
-	keep := !resp.Close && !req.Close && writeErr == nil && !unsureEnd(resp)
+	keep := !resp.Close && !req.Close && writeErr == nil && !unsureEnd(resp) && !conflict
 	resp.Body = &leanBody{r: resp.Body, t: t, host: host, c: c, stop: stop, keep: keep}
 	return resp, nil
+}
+
+// framingConflict reports an answer head with both Content-Length and
+// Transfer-Encoding, or more than one Content-Length.
+func framingConflict(head []byte) bool {
+	lengths, encodings := 0, 0
+	for len(head) > 0 {
+		i := bytes.Index(head, crlf)
+		if i < 0 {
+			break
+		}
+		name, _, _ := bytes.Cut(head[:i], []byte{':'})
+		head = head[i+2:]
+		switch {
+		case is(name, "Content-Length"):
+			lengths++
+		case is(name, "Transfer-Encoding"):
+			encodings++
+		}
+	}
+	return lengths > 1 || lengths > 0 && encodings > 0
 }
 
 // unsureEnd reports an answer without a body by the rules whose backend

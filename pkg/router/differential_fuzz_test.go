@@ -1,0 +1,300 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// This file runs the same byte streams, from a client and from a backend,
+// through the router (its lean server, as `reconciler router` serves it)
+// and through a plain httputil.ReverseProxy over Go's http.Transport, and
+// flags every difference that is not one of the router's deliberate ones
+// (deliberate, below; docs/router.md, "HTTP/1.1 conformance and
+// hardening"). Whatever the bytes, one invariant holds for the router
+// alone: a fresh client after them gets its own answer.
+
+// fuzzBackend answers each request with the bytes of the current input,
+// except /second, which gets its own path: a poisoned pooled connection
+// shows as /second getting anything else. It logs what it reads.
+type fuzzBackend struct {
+	url    string
+	mu     sync.Mutex
+	answer []byte
+	log    []string
+}
+
+func newFuzzBackend(t testing.TB) *fuzzBackend {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &fuzzBackend{url: "http://" + ln.Addr().String()}
+	var cmu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		cmu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		cmu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			cmu.Lock()
+			conns = append(conns, c)
+			cmu.Unlock()
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body, err := io.ReadAll(req.Body)
+					if err != nil {
+						return
+					}
+					b.mu.Lock()
+					answer := b.answer
+					if req.URL.Path != "/second" {
+						b.log = append(b.log, fmt.Sprintf("%s %s %q", req.Method, req.RequestURI, body))
+					}
+					b.mu.Unlock()
+					if req.URL.Path == "/second" {
+						answer = []byte(ownAnswer(req))
+					}
+					if _, err := c.Write(answer); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return b
+}
+
+func (b *fuzzBackend) reset(answer []byte) {
+	b.mu.Lock()
+	b.answer, b.log = answer, nil
+	b.mu.Unlock()
+}
+
+func (b *fuzzBackend) seen() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.log...)
+}
+
+// exchangeRaw sends data on a new connection and reads the status codes
+// of the answers that come back within a short wait.
+func exchangeRaw(t *testing.T, addr string, data []byte) []int {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(250 * time.Millisecond))
+	if _, err := c.Write(data); err != nil {
+		return nil
+	}
+	br := bufio.NewReader(c)
+	var codes []int
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return codes
+		}
+		codes = append(codes, resp.StatusCode)
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return codes
+		}
+	}
+}
+
+// deliberate names the router's documented difference that explains
+// router and proxy answering client bytes differently; "" when none.
+func deliberate(client []byte, router, proxy []int) string {
+	head := client
+	for bytes.HasPrefix(head, crlf) {
+		head = head[2:]
+	}
+	end := bytes.Index(head, crlfcrlf)
+	if lf := bytes.Index(head, []byte("\n\n")); lf >= 0 && (end < 0 || lf < end) {
+		return "a bare LF: 400"
+	}
+	if end < 0 {
+		return "" // no whole head: neither answers
+	}
+	if _, err := vetHead(head[:end+4]); err != nil {
+		if len(router) > 0 && router[len(router)-1] == 400 {
+			return "the gate: " + err.Error()
+		}
+	}
+	if len(router) > 0 && len(proxy) > 0 && router[0] == http.StatusBadRequest && len(router) == 1 {
+		// A chunked body the gate refused, or a later head: the proxy
+		// may have answered the requests before it.
+		return "the gate, later in the stream"
+	}
+	return ""
+}
+
+func FuzzRouterAgainstReverseProxy(f *testing.F) {
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	for _, s := range [][2]string{
+		{get("/v1/m/x"), ok},
+		{"HEAD /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"},
+		{get("/v1/m/x"), "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"},
+		{get("/v1/m/x"), ok + "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"},
+		{get("/v1/m/x"), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+		{get("/v1/m/x"), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n" + ok},
+		{get("/v1/m/x"), "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok},
+		{get("/v1/m/x"), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+		{post("/v1/m/x", "hello") + "\r\n" + get("/v1/m/y"), ok},
+		{"POST /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", ok},
+		{"POST /v1/m/x HTTP/1.0\r\n" + testHost + "Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", ok},
+		{"POST /v1/m/x HTTP/1.1\r\n" + testHost + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + get("/v1/m/y"), ok},
+		{get("/v1/m/x") + get("/v1/m/y") + get("/v1/m/z"), ok},
+		{get("/v1/m/../x"), ok},
+		{get("/v1/m/x", "X-A: a\r\n b\r\n"), ok},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]))
+	}
+	// Go's Transport logs each answer nobody asked for to the standard
+	// logger; under -fuzz, the worker would block on a full pipe.
+	log.SetOutput(io.Discard)
+	f.Cleanup(func() { log.SetOutput(os.Stderr) })
+	rb, pb := newFuzzBackend(f), newFuzzBackend(f)
+	rt := newTestRouter(f, Options{BackendTimeout: 200 * time.Millisecond})
+	mustUpdate(f, rt, mkRoute("m", map[string]string{"v1": rb.url}, weights("v1", 100)))
+	ls := startLean(f, rt, ServerOptions{ReadHeaderTimeout: time.Second})
+	target, _ := url.Parse(pb.url)
+	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, "/v1/m")
+			pr.Out.URL.RawPath = ""
+			if pr.Out.URL.Path == "" {
+				pr.Out.URL.Path = "/"
+			}
+			pr.SetXForwarded()
+		},
+		Transport: &http.Transport{ResponseHeaderTimeout: 200 * time.Millisecond},
+		ErrorLog:  rt.proxyLog,
+	})
+	f.Cleanup(proxy.Close)
+	proxyAddr := strings.TrimPrefix(proxy.URL, "http://")
+	f.Fuzz(func(t *testing.T, client, answer []byte) {
+		if len(client) > 4096 || len(answer) > 4096 {
+			return
+		}
+		rb.reset(answer)
+		pb.reset(answer)
+		router := exchangeRaw(t, ls.addr, client)
+		proxied := exchangeRaw(t, proxyAddr, client)
+		// The invariant: a fresh client gets its own answer (or the
+		// router's error), whatever came before on pooled connections.
+		rc := dialRaw(t, ls.addr)
+		_ = rc.c.SetDeadline(time.Now().Add(5 * time.Second))
+		a := rc.do(get("/v1/m/second"))
+		if !(a.resp.StatusCode == 200 && string(a.body) == "/second" || a.resp.StatusCode >= 500 && !bytes.Contains(a.body, answer[min(len(answer), 12):])) {
+			t.Fatalf("after client %q and answer %q, a fresh client got %d %q", client, answer, a.resp.StatusCode, a.body)
+		}
+		if why := deliberate(client, router, proxied); why != "" {
+			if seen := rb.seen(); len(router) > 0 && router[0] == 400 && len(seen) > 0 {
+				t.Fatalf("the router refused %q (%s) but the backend read %q", client, why, seen)
+			}
+			return
+		}
+		norm := func(codes []int) []int {
+			var out []int
+			for _, c := range codes {
+				switch {
+				case c < 200:
+					continue // the router passes no interim answer on
+				case c == http.StatusGatewayTimeout:
+					c = http.StatusBadGateway // the router says 504 for a timeout
+				}
+				out = append(out, c)
+			}
+			return out
+		}
+		if r, p := norm(router), norm(proxied); fmt.Sprint(r) != fmt.Sprint(p) {
+			t.Errorf("client %q, answer %q:\nrouter answered %v, ReverseProxy %v", client, answer, router, proxied)
+		}
+		if r, p := rb.seen(), pb.seen(); fmt.Sprint(r) != fmt.Sprint(p) {
+			t.Errorf("client %q, answer %q:\nthe router's backend read %q, ReverseProxy's %q", client, answer, r, p)
+		}
+	})
+}
+
+// FuzzVetHead holds the gate to net/http's reading of the same bytes:
+// every head both pass, both frame the same way, and
+// whatever bytes a client sends, net/http reads through a vetReader only
+// requests whose heads the gate passed.
+func FuzzVetHead(f *testing.F) {
+	for _, s := range []string{
+		get("/v1/m/x"),
+		post("/v1/m/x", "hello"),
+		"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\n" + get("/y"),
+		"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST /x HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"GET /a/%2e%2E/b HTTP/1.1\r\nHost: a\r\n\r\n",
+		"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+		"GET / HTTP/1.1\nHost: a\n\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 01\r\n\r\nx",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if end := bytes.Index(data, crlfcrlf); end >= 0 {
+			head := data[:end+4]
+			if fr, err := vetHead(head); err == nil {
+				br := bufio.NewReader(bytes.NewReader(data))
+				req, err := http.ReadRequest(br)
+				switch {
+				case err != nil:
+					// net/http refuses it (a 400 all the same)
+				case fr.chunked != (len(req.TransferEncoding) > 0):
+					t.Fatalf("chunked: gate %v, net/http %q: %q", fr.chunked, req.TransferEncoding, head)
+				case !fr.chunked && req.ContentLength != fr.length && !(req.ContentLength == -1 && fr.length == 0):
+					t.Fatalf("length: gate %d, net/http %d: %q", fr.length, req.ContentLength, head)
+				}
+			}
+		}
+		// Through a vetReader: each request net/http reads had its head
+		// passed by the gate; no other bytes become a request.
+		v := &vetReader{r: bufio.NewReader(bytes.NewReader(data))}
+		br := bufio.NewReader(v)
+		for range 20 {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.Method == "refused" {
+				t.Fatalf("net/http read the refusal as a request: %q", data)
+			}
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				return
+			}
+		}
+	})
+}

@@ -10,29 +10,46 @@ import (
 // alive reports whether an idle connection is still open and quiet: one
 // non-blocking read must find nothing to read (EAGAIN), neither the end of
 // the stream nor unexpected bytes.
-func alive(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return true
+func alive(c net.Conn) bool { return newProbe(c).alive() }
+
+// probe is alive's non-blocking read, made once per connection so that
+// probing before every reuse allocates nothing.
+type probe struct {
+	rc  syscall.RawConn // nil: the connection cannot be probed
+	fn  func(fd uintptr) bool
+	ok  bool
+	buf [1]byte
+}
+
+func newProbe(c net.Conn) *probe {
+	p := &probe{}
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			p.rc = rc
+		}
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return true
-	}
-	ok = true
-	var buf [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, err := syscall.Read(int(fd), buf[:])
+	p.fn = func(fd uintptr) bool {
+		n, err := syscall.Read(int(fd), p.buf[:])
 		switch {
 		case err == syscall.EAGAIN || err == syscall.EINTR: // open and quiet
+			p.ok = true
 		case err != nil, n == 0: // broken, or closed by the backend
-			ok = false
+			p.ok = false
 		default: // n > 0: bytes nobody asked for
-			ok = false
+			p.ok = false
 		}
 		return true // never wait
-	})
-	return ok && err == nil
+	}
+	return p
+}
+
+func (p *probe) alive() bool {
+	if p.rc == nil {
+		return true
+	}
+	p.ok = false
+	err := p.rc.Read(p.fn)
+	return p.ok && err == nil
 }
 
 // peerClosed reports whether the other end of c closed it (or it broke):

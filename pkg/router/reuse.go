@@ -35,7 +35,10 @@ func hasIdempotencyKey(h http.Header) bool {
 // carrying them would hand one client's answer to the next. nil when none.
 func (t *leanTransport) getClean(host string) *leanConn {
 	for c := t.get(host); c != nil; c = t.get(host) {
-		if c.br.Buffered() == 0 && alive(c.c) {
+		if c.probe == nil {
+			c.probe = newProbe(c.c)
+		}
+		if c.br.Buffered() == 0 && c.probe.alive() {
 			return c
 		}
 		c.c.Close()

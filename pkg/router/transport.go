@@ -47,6 +47,7 @@ type leanConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+	probe  *probe // made at the first reuse
 }
 
 func newLeanTransport(headerTimeout time.Duration) *leanTransport {

@@ -190,3 +190,23 @@ func TestClientThatStopsReadingIsCutOff(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenStreamedBodyIsTheClientsFault: a chunked body too large to
+// buffer, malformed after its start has been streamed to the backend, is
+// the client's 400 and not an error of the version.
+func TestBrokenStreamedBodyIsTheClientsFault(t *testing.T) {
+	be := scriptedBackend(t, func(req *http.Request, nth int) (string, bool) { return ownAnswer(req), false })
+	rt := newTestRouter(t, Options{MaxBodyBytes: 1024})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	rc := dialRaw(t, startLean(t, rt, ServerOptions{}).addr)
+	chunk := strings.Repeat("a", 4096)
+	rc.send("POST /v1/m/x HTTP/1.1\r\n" + testHost + "Transfer-Encoding: chunked\r\n\r\n" +
+		fmt.Sprintf("%x\r\n%s\r\nzz\r\n", len(chunk), chunk))
+	a := rc.mustRead("POST")
+	if a.resp.StatusCode != 400 || !strings.Contains(string(a.body), "reading the request body") {
+		t.Fatalf("%d %q, want the router's 400", a.resp.StatusCode, a.body)
+	}
+	if v, ok := rt.Stats(time.Hour).Find("m", "production", "v1"); ok && v.Errors > 0 {
+		t.Errorf("the client's broken body counted against v1: %+v", v)
+	}
+}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -43,7 +44,10 @@ func scriptedBackendNotifying(t testing.TB, written chan string, answer func(req
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scripted{URL: "http://" + ln.Addr().String(), written: written, gate: make(chan struct{})}
+	s := &scripted{URL: "http://" + ln.Addr().String(), written: written}
+	if written != nil {
+		s.gate = make(chan struct{})
+	}
 	var wg sync.WaitGroup
 	conns := map[net.Conn]bool{}
 	done := make(chan struct{})
@@ -78,15 +82,23 @@ func scriptedBackendNotifying(t testing.TB, written chan string, answer func(req
 					if err != nil {
 						return
 					}
-					_, _ = io.Copy(io.Discard, req.Body)
+					body, err := io.ReadAll(req.Body)
+					if err != nil {
+						return
+					}
+					req.Body = io.NopCloser(bytes.NewReader(body))
 					s.mu.Lock()
 					s.seen = append(s.seen, req.Method+" "+req.URL.Path)
 					s.mu.Unlock()
 					raw, close := answer(req, nth)
-					// A NUL splits an answer into writes of their own; with
-					// a gate, each after the test says so (once its client
-					// has the answer, say).
-					for i, piece := range strings.Split(raw, "\x00") {
+					// With a gate (when notifying), a NUL splits an answer
+					// into writes of their own, each after the test says so
+					// (once its client has the answer, say).
+					pieces := []string{raw}
+					if s.gate != nil {
+						pieces = strings.Split(raw, "\x00")
+					}
+					for i, piece := range pieces {
 						if i > 0 && s.gate != nil {
 							select {
 							case <-s.gate:

@@ -37,58 +37,17 @@ type fuzzBackend struct {
 }
 
 func newFuzzBackend(t testing.TB) *fuzzBackend {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &fuzzBackend{url: "http://" + ln.Addr().String()}
-	var cmu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		cmu.Lock()
-		for _, c := range conns {
-			c.Close()
+	b := &fuzzBackend{}
+	b.url = scriptedBackend(t, func(req *http.Request, _ int) (string, bool) {
+		if req.URL.Path == "/second" {
+			return ownAnswer(req), false
 		}
-		cmu.Unlock()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			cmu.Lock()
-			conns = append(conns, c)
-			cmu.Unlock()
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, err := io.ReadAll(req.Body)
-					if err != nil {
-						return
-					}
-					b.mu.Lock()
-					answer := b.answer
-					if req.URL.Path != "/second" {
-						b.log = append(b.log, fmt.Sprintf("%s %s %q", req.Method, req.RequestURI, body))
-					}
-					b.mu.Unlock()
-					if req.URL.Path == "/second" {
-						answer = []byte(ownAnswer(req))
-					}
-					if _, err := c.Write(answer); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+		body, _ := io.ReadAll(req.Body)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.log = append(b.log, fmt.Sprintf("%s %s %q", req.Method, req.RequestURI, body))
+		return string(b.answer), false
+	}).URL
 	return b
 }
 

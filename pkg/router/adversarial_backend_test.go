@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // This file holds the router to Switchyard's data-plane invariant against
@@ -374,6 +376,52 @@ func TestUnaskedSwitchingProtocolsIsA502(t *testing.T) {
 				if a := rc.do(get("/v1/m/again")); a.resp.StatusCode != 502 {
 					t.Errorf("%s: next answer %d %q, want the router's 502", who, a.resp.StatusCode, a.body)
 				}
+			}
+		})
+	}
+}
+
+// TestStalledAndBrokenAnswers: a backend that never answers, answers half
+// a head, or closes mid-body: the client gets the router's error (504 for
+// a timeout, 502 otherwise) or a cut answer, never another's bytes, and
+// the next client its own answer.
+func TestStalledAndBrokenAnswers(t *testing.T) {
+	cases := map[string]struct {
+		answer string
+		close  bool
+		codes  []int // acceptable statuses; nil: the answer is cut (no status)
+	}{
+		"no answer at all":        {"", false, []int{504}},
+		"half a head":             {"HTTP/1.1 200 OK\r\nContent-Le", false, []int{504}},
+		"half a head, then close": {"HTTP/1.1 200 OK\r\nContent-Le", true, []int{502}},
+		"closed before answering": {"", true, []int{502}},
+		"a body cut short":        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nPOIS", true, nil},
+		"a chunk cut short":       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nPOIS", true, nil},
+		"a malformed chunk":       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nPOISON\r\n0\r\n\r\n", false, nil},
+		"a status line of junk":   {"POISON\r\n\r\n", false, []int{502}},
+		"HTTP/2 preface":          {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false, []int{502}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			be := scriptedBackend(t, func(req *http.Request, nth int) (string, bool) {
+				if strings.HasSuffix(req.URL.Path, "/bad") {
+					return tc.answer, tc.close
+				}
+				return ownAnswer(req), false
+			})
+			rt := newTestRouter(t, Options{BackendTimeout: 300 * time.Millisecond})
+			mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+			for who, addr := range bothServers(t, rt) {
+				rc := dialRaw(t, addr)
+				rc.send(get("/v1/m/bad"))
+				a, err := rc.read("GET")
+				switch {
+				case tc.codes == nil && err == nil && a.bodyErr == nil:
+					t.Errorf("%s: %d %q, want a cut answer", who, a.resp.StatusCode, a.body)
+				case tc.codes != nil && (err != nil || !slices.Contains(tc.codes, a.resp.StatusCode)):
+					t.Errorf("%s: %v %v, want %v", who, a.resp, err, tc.codes)
+				}
+				checkOwnAnswers(t, who, addr, 3)
 			}
 		})
 	}

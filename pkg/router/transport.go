@@ -230,11 +230,13 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 		// net/http removes a Content-Length sent with Transfer-Encoding
 		// before anyone can see it: the raw head says whether the
 		// connection may be reused (RFC 9112 §6.3).
-		if n, ok, err := findHead(c.br); err == nil {
+		n, ok, err := findHead(c.br)
+		var r *http.Response
+		if err == nil {
 			head, _ := c.br.Peek(n)
 			conflict = !ok || framingConflict(head)
+			r, err = http.ReadResponse(c.br, req)
 		}
-		r, err := http.ReadResponse(c.br, req)
 		if err != nil {
 			var ne net.Error
 			if reused && !(errors.As(err, &ne) && ne.Timeout()) && c.br.Buffered() == 0 {

@@ -16,8 +16,9 @@ import (
 
 // closingBackend answers one request per connection with keep-alive
 // headers, then closes the connection without saying so, like a backend
-// whose idle timeout is shorter than the router's.
-func closingBackend(t *testing.T) (string, *atomic.Int64) {
+// whose idle timeout is shorter than the router's; closed gets a value
+// after each close.
+func closingBackend(t *testing.T) (string, *atomic.Int64, chan struct{}) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -25,6 +26,7 @@ func closingBackend(t *testing.T) (string, *atomic.Int64) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	var conns atomic.Int64
+	closed := make(chan struct{}, 100)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -33,7 +35,7 @@ func closingBackend(t *testing.T) (string, *atomic.Int64) {
 			}
 			conns.Add(1)
 			go func(c net.Conn) {
-				defer c.Close()
+				defer func() { c.Close(); closed <- struct{}{} }()
 				req, err := http.ReadRequest(bufio.NewReader(c))
 				if err != nil {
 					return
@@ -45,11 +47,11 @@ func closingBackend(t *testing.T) (string, *atomic.Int64) {
 			}(c)
 		}
 	}()
-	return "http://" + ln.Addr().String(), &conns
+	return "http://" + ln.Addr().String(), &conns, closed
 }
 
 func TestReusedConnectionClosedByBackendLosesNoRequest(t *testing.T) {
-	url, conns := closingBackend(t)
+	url, conns, closed := closingBackend(t)
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"a": url}, weights("a", 100)))
 	for i := 0; i < 20; i++ {
@@ -57,7 +59,9 @@ func TestReusedConnectionClosedByBackendLosesNoRequest(t *testing.T) {
 		if i%2 == 1 {
 			method, body = "POST", "payload-"+strconv.Itoa(i)
 		}
-		time.Sleep(30 * time.Millisecond) // let the backend close the pooled connection
+		if i > 0 {
+			<-closed // the backend closed the pooled connection
+		}
 		w := do(rt, method, "/v1/m/p", body)
 		if w.Code != 200 || !strings.Contains(w.Body.String(), `"body":"`+body+`"`) {
 			t.Fatalf("%s %d: %d %s", method, i, w.Code, w.Body)

@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,29 +65,38 @@ func (b *fuzzBackend) seen() []string {
 }
 
 // exchangeRaw sends data on a new connection and reads the status codes
-// of the answers that come back within a short wait.
-func exchangeRaw(t *testing.T, addr string, data []byte) []int {
+// of the answers that come back within a short wait; cut says the wait
+// ended the reading, not the connection's end (so that a slow machine
+// shows as fewer answers, never other ones).
+func exchangeRaw(t *testing.T, addr string, data []byte) (codes []int, cut bool) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(250 * time.Millisecond))
+	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
 	if _, err := c.Write(data); err != nil {
-		return nil
+		return nil, false
 	}
 	br := bufio.NewReader(c)
-	var codes []int
 	for {
 		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return codes
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			codes = append(codes, resp.StatusCode)
 		}
-		codes = append(codes, resp.StatusCode)
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return codes
+		if err != nil {
+			return codes, isTimeout(err)
 		}
 	}
+}
+
+// prefixOf reports a shorter list that begins the longer one.
+func prefixOf[T comparable](a, b []T) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return slices.Equal(a, b[:len(a)])
 }
 
 // deliberate names the router's documented difference that explains
@@ -167,8 +177,8 @@ func FuzzRouterAgainstReverseProxy(f *testing.F) {
 		}
 		rb.reset(answer)
 		pb.reset(answer)
-		router := exchangeRaw(t, ls.addr, client)
-		proxied := exchangeRaw(t, proxyAddr, client)
+		router, rcut := exchangeRaw(t, ls.addr, client)
+		proxied, pcut := exchangeRaw(t, proxyAddr, client)
 		// The invariant: a fresh client gets its own answer (or the
 		// router's error), whatever came before on pooled connections.
 		rc := dialRaw(t, ls.addr)
@@ -196,10 +206,12 @@ func FuzzRouterAgainstReverseProxy(f *testing.F) {
 			}
 			return out
 		}
-		if r, p := norm(router), norm(proxied); fmt.Sprint(r) != fmt.Sprint(p) {
+		// A wait cut short explains fewer answers, never other ones.
+		slow := rcut || pcut
+		if r, p := norm(router), norm(proxied); !slices.Equal(r, p) && !(slow && prefixOf(r, p)) {
 			t.Errorf("client %q, answer %q:\nrouter answered %v, ReverseProxy %v", client, answer, router, proxied)
 		}
-		if r, p := rb.seen(), pb.seen(); fmt.Sprint(r) != fmt.Sprint(p) {
+		if r, p := rb.seen(), pb.seen(); !slices.Equal(r, p) && !(slow && prefixOf(r, p)) {
 			t.Errorf("client %q, answer %q:\nthe router's backend read %q, ReverseProxy's %q", client, answer, r, p)
 		}
 	})

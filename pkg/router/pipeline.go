@@ -28,11 +28,12 @@ type pipeliner struct {
 }
 
 type pipeConn struct {
-	c    net.Conn
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	used bool        // has carried a copy: the shadow may have closed it since
-	stop func() bool // stops closing c when the queue is cancelled
+	c     net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	used  bool        // has carried a copy: the shadow may have closed it since
+	probe *probe      // for the check before each reuse (reuse.go)
+	stop  func() bool // stops closing c when the queue is cancelled
 }
 
 func newPipeliner(q *shadowQueue) *pipeliner {
@@ -60,7 +61,7 @@ func (p *pipeliner) conn(host string) (*pipeConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &pipeConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}
+	c := &pipeConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), probe: newProbe(nc)}
 	// Shutdown abandoning the queue unblocks a worker waiting on answers.
 	c.stop = context.AfterFunc(p.q.ctx, func() { nc.Close() })
 	p.conns[host] = c
@@ -92,7 +93,7 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 		return
 	}
 	c, err := p.conn(host)
-	if err == nil && c.used && (c.br.Buffered() > 0 || !alive(c.c)) {
+	if err == nil && c.used && (c.br.Buffered() > 0 || !c.probe.alive()) {
 		// Not provably clean (reuse.go): bytes nobody asked for, or closed.
 		p.drop(host, c)
 		c, err = p.conn(host)

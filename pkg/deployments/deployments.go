@@ -57,7 +57,8 @@ func (r *Reporter) Label() string { return "GitHub deployments of " + r.owner + 
 // Wants reports whether an event changes a deployment's status.
 func (r *Reporter) Wants(event string) bool {
 	switch event {
-	case "started", "paused", "succeeded", "rollback", "fallback", "roll_through", "promote":
+	case "started", "paused", "succeeded", "rollback", "fallback", "roll_through", "promote",
+		"aborted", "superseded":
 		return true
 	}
 	return false
@@ -100,6 +101,13 @@ func (r *Reporter) Deliver(ctx context.Context, ev notify.Event) (bool, error) {
 			desc = fmt.Sprintf("%s to %s by %.8s: %s", pastTense(ev.Event), ev.To, ev.Commit, ev.Reason)
 		}
 		return r.status(ctx, id, ev.Stage, "failure", desc)
+	case "aborted", "superseded":
+		// Git changed its mind: the deployment in progress ends inactive.
+		id, retry, err := r.deployment(ctx, ev, ev.To, "", false)
+		if err != nil || id == 0 {
+			return retry, err
+		}
+		return r.status(ctx, id, ev.Stage, "inactive", ev.Event+": "+ev.Reason)
 	case "promote":
 		id, retry, err := r.deployment(ctx, ev, ev.To, ev.Commit, true)
 		if err != nil {

@@ -133,6 +133,17 @@ func TestARolloutIsADeploymentThatSucceeds(t *testing.T) {
 	s.done()
 }
 
+func TestARevertedRolloutEndsInactive(t *testing.T) {
+	r, s := newReporter(t,
+		call{method: "GET", path: "/repos/acme/models/deployments", query: "environment=production&per_page=30",
+			status: 200, answer: `[{"id": 5, "payload": {"model": "fraud", "stage": "production", "from": "v1", "to": "v2"}}]`},
+		call{method: "POST", path: "/repos/acme/models/deployments/5/statuses", status: 201, answer: `{}`,
+			check: wantStatus("inactive", "aborted: serve is back to v1")},
+	)
+	deliver(t, r, event("aborted", "v1", "v2", sha, "serve is back to v1 in Git (a revert)"))
+	s.done()
+}
+
 // TestTheActionsDeploymentFailsWithTheReason: the Action recorded the
 // deployment on the push; the reconciler reports on it, and after a
 // restart still finds it to fail it.

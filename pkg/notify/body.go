@@ -46,9 +46,10 @@ type SlackText struct {
 // happened to which model, the reason, then the commit and the time.
 func Slack(ev Event) SlackMessage {
 	head := escape(Headline(ev))
+	reason := escapeClip(ev.Reason, slackReasonMax)
 	text := head
-	if ev.Reason != "" {
-		text += "\n" + escape(ev.Reason)
+	if reason != "" {
+		text += "\n" + reason
 	}
 	var ctx []string
 	if ev.Commit != "" {
@@ -60,8 +61,8 @@ func Slack(ev Event) SlackMessage {
 	ctx = append(ctx, "event `"+ev.Event+"`")
 	msg := SlackMessage{Text: text + "\n" + strings.Join(ctx, " · ")}
 	msg.Blocks = append(msg.Blocks, SlackBlock{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: head}})
-	if ev.Reason != "" {
-		msg.Blocks = append(msg.Blocks, SlackBlock{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: "> " + escape(ev.Reason)}})
+	if reason != "" {
+		msg.Blocks = append(msg.Blocks, SlackBlock{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: "> " + reason}})
 	}
 	msg.Blocks = append(msg.Blocks, SlackBlock{Type: "context", Elements: []SlackText{{Type: "mrkdwn", Text: strings.Join(ctx, " · ")}}})
 	return msg
@@ -91,6 +92,27 @@ func Headline(ev Event) string {
 		return fmt.Sprintf(":white_check_mark: %s now serves %s (rolled out from %s)", m, ev.To, ev.From)
 	}
 	return fmt.Sprintf("%s: %s", m, ev.Event)
+}
+
+// slackReasonMax keeps a section block under Slack's 3000 characters,
+// escaping included (Slack refuses the whole message beyond).
+const slackReasonMax = 2900
+
+// escapeClip escapes s and keeps at most max runes of the result, never
+// cutting an escape in two, marking a cut with "…".
+func escapeClip(s string, max int) string {
+	var b strings.Builder
+	n := 0
+	for i, r := range s {
+		piece := escape(string(r))
+		if n+len([]rune(piece)) > max-1 && i+len(string(r)) < len(s) {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.WriteString(piece)
+		n += len([]rune(piece))
+	}
+	return b.String()
 }
 
 // escape keeps Slack from reading &, < and > as markup.

@@ -46,6 +46,9 @@ type Event struct {
 const (
 	SignatureHeader = "X-Switchyard-Signature-256"
 	EventHeader     = "X-Switchyard-Event"
+	// DeliveryHeader identifies a delivery: the same on every retry of
+	// it, so that a receiver can drop a repeat.
+	DeliveryHeader = "X-Switchyard-Delivery"
 )
 
 // Sign is the signature header's value for body: "sha256=" and the hex
@@ -349,6 +352,8 @@ func (h *hook) Deliver(ctx context.Context, ev Event) (bool, error) {
 	req.Header.Set("User-Agent", "switchyard-reconciler")
 	if h.b.Type == "webhook" {
 		req.Header.Set(EventHeader, ev.Event)
+		sum := sha256.Sum256(body)
+		req.Header.Set(DeliveryHeader, hex.EncodeToString(sum[:16]))
 		if secret != "" {
 			req.Header.Set(SignatureHeader, Sign([]byte(secret), body))
 		}

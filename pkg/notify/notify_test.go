@@ -34,6 +34,7 @@ type receiver struct {
 	bodies   [][]byte
 	attempts int
 	badSig   int
+	ids      []string // X-Switchyard-Delivery of each event received
 	arrived  chan struct{}
 }
 
@@ -72,6 +73,10 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if h := req.Header.Get(EventHeader); h != ev.Event {
 		r.t.Errorf("%s = %q, body says %q", EventHeader, h, ev.Event)
 	}
+	if id := req.Header.Get(DeliveryHeader); len(id) != 32 {
+		r.t.Errorf("%s = %q", DeliveryHeader, id)
+	}
+	r.ids = append(r.ids, req.Header.Get(DeliveryHeader))
 	r.got = append(r.got, ev)
 	r.bodies = append(r.bodies, body)
 }
@@ -218,6 +223,11 @@ func TestRetriedWithBackoffUntilDelivered(t *testing.T) {
 	if len(r.got) != 1 || r.got[0].Commit != rollback.Commit {
 		t.Fatalf("events %v", r.got)
 	}
+	d.Notify(hookTo(r.srv.URL), rollback) // the same event again, a new delivery: same id
+	r.wait(5)
+	if len(r.ids) != 2 || r.ids[0] != r.ids[1] {
+		t.Errorf("delivery ids %v: the same event has the same id", r.ids)
+	}
 	if result(m, "webhook", "retried") != 3 || result(m, "webhook", "failed") != 0 {
 		t.Errorf("retried %d failed %d", result(m, "webhook", "retried"), result(m, "webhook", "failed"))
 	}
@@ -331,6 +341,20 @@ var update = os.Getenv("UPDATE_GOLDEN") != ""
 
 // TestSlackMessagesGolden pins the Slack message of every event: people
 // read them.
+func TestSlackReasonIsClipped(t *testing.T) {
+	ev := rollback
+	ev.Reason = strings.Repeat("<&>", 3000)
+	msg := Slack(ev)
+	for _, b := range msg.Blocks {
+		if b.Text != nil && len([]rune(b.Text.Text)) > 3000 {
+			t.Errorf("a section of %d characters: Slack takes 3000", len([]rune(b.Text.Text)))
+		}
+	}
+	if !strings.Contains(msg.Text, "&lt;&amp;&gt;") || !strings.Contains(msg.Text, "…") {
+		t.Errorf("the reason is not escaped and clipped")
+	}
+}
+
 func TestSlackMessagesGolden(t *testing.T) {
 	var b bytes.Buffer
 	for _, name := range spec.NotifyEvents {

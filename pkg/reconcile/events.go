@@ -33,7 +33,8 @@ func (d *Daemon) announce(tree *spec.Tree, ev notify.Event) {
 }
 
 // noticeStep announces what one engine Step did to a model: a rollout
-// started, paused (once per pause, not every tick) or succeeded. The
+// started, paused (once per pause, not every tick), succeeded, or ended
+// because Git changed its mind (aborted, superseded). The
 // outcome commits (rollback, fallback, ...) are announced when written,
 // with the commit's id (see announceOutcome).
 func (d *Daemon) noticeStep(tree *spec.Tree, m *spec.Model, prev, next rollout.ModelState, acts []rollout.Action) {
@@ -57,10 +58,22 @@ func (d *Daemon) noticeStep(tree *spec.Tree, m *spec.Model, prev, next rollout.M
 		if !ok || v.Kind != rollout.VerdictRollout {
 			continue
 		}
-		if rv, ok := v.Payload.(rollout.RolloutVerdict); ok && rv.Outcome == "succeeded" {
+		rv, ok := v.Payload.(rollout.RolloutVerdict)
+		if !ok {
+			continue
+		}
+		switch rv.Outcome {
+		case "succeeded":
 			ev := base
 			ev.Event, ev.From, ev.To, ev.Commit = "succeeded", rv.From, rv.Version, v.Commit
 			ev.Reason = next.Message
+			d.announce(tree, ev)
+		case "aborted", "superseded":
+			// Git changed its mind mid-rollout. Not an event notify blocks
+			// can ask for (SPEC.md §9), but the status page lists it and a
+			// deployment in progress ends with it.
+			ev := base
+			ev.Event, ev.From, ev.To, ev.Commit, ev.Reason = rv.Outcome, rv.From, rv.Version, v.Commit, rv.Reason
 			d.announce(tree, ev)
 		}
 	}

@@ -223,3 +223,28 @@ func TestNotifyOutcomeOnceWhenGitIsDown(t *testing.T) {
 		t.Errorf("events %q: an outcome is announced once", got)
 	}
 }
+
+func TestAbortedRolloutIsAnEventNotBlocksCanAskFor(t *testing.T) {
+	h, rec, _ := notifyHarness(t)
+	h.commitNotify("v1")
+	h.run(1, time.Second)
+	sha := h.commitNotify("v2")
+	h.run(3, time.Second)
+	h.commitNotify("v1") // a revert mid-canary
+	h.run(3, time.Second)
+	if got := rec.names(); got != "started,aborted" {
+		t.Fatalf("events %q, want started,aborted", got)
+	}
+	ev, _, _ := rec.find("aborted")
+	if ev.From != "v1" || ev.To != "v2" || ev.Commit != sha || !strings.Contains(ev.Reason, "serve is back to v1") {
+		t.Errorf("aborted: %+v", ev)
+	}
+	for _, name := range spec.NotifyEvents {
+		if name == "aborted" {
+			t.Errorf("aborted is not an event of SPEC.md §9")
+		}
+	}
+	if st := h.d.Status(); len(st.Events) != 2 || st.Events[0].Event != "aborted" {
+		t.Errorf("the status page's events: %+v", st.Events)
+	}
+}

@@ -185,6 +185,9 @@ func (l *loader) decodeVersion(key string, b *hcl.Block) *Version {
 			Min:           va.optNum("min"),
 			Max:           va.optNum("max"),
 			MaxLatencyP99: va.optNum("max_latency_p99"),
+			Positive:      va.str("positive", DefaultPositive),
+			Baseline:      va.str("baseline", ""),
+			MaxRegression: va.optNum("max_regression"),
 		}
 	}
 	return v

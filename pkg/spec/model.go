@@ -104,10 +104,20 @@ type Validation struct {
 	Dataset       string   `json:"dataset"`
 	URL           string   `json:"url,omitempty"`
 	Output        string   `json:"output,omitempty"`
-	Metric        string   `json:"metric"` // accuracy | mae | rmse
+	Metric        string   `json:"metric"` // accuracy | precision | recall | f1 | auc | log_loss | mae | rmse
 	Min           *float64 `json:"min,omitempty"`
 	Max           *float64 `json:"max,omitempty"`
 	MaxLatencyP99 *float64 `json:"max_latency_p99,omitempty"`
+	// Positive is the positive class of precision, recall, f1, auc and
+	// log_loss, as text: an expected value or output is positive when its
+	// text form (a string as is, a number as written, true or false)
+	// equals it. Default "1".
+	Positive string `json:"positive,omitempty"`
+	// Baseline "serve" also runs the version serving now on the same rows;
+	// MaxRegression fails the candidate when its metric is worse than the
+	// baseline's by more than this.
+	Baseline      string   `json:"baseline,omitempty"`
+	MaxRegression *float64 `json:"max_regression,omitempty"`
 }
 
 // Rollout says how a change of serve is carried out. Durations appear in

@@ -69,6 +69,9 @@ var validationSchema = &hcl.BodySchema{
 		{Name: "min"},
 		{Name: "max"},
 		{Name: "max_latency_p99"},
+		{Name: "positive"},
+		{Name: "baseline"},
+		{Name: "max_regression"},
 	},
 }
 
@@ -134,7 +137,8 @@ var (
 	routerMetrics     = []string{"error_rate", "latency_p50", "latency_p90", "latency_p99", "request_rate"}
 	compares          = []string{"exact", "json"}
 	methods           = []string{"ab", "bandit"}
-	validationMetrics = []string{"accuracy", "mae", "rmse"}
+	validationMetrics = []string{"accuracy", "precision", "recall", "f1", "auc", "log_loss", "mae", "rmse"}
+	baselines         = []string{"serve"}
 )
 
 // Defaults beyond the constants of model.go.
@@ -151,4 +155,5 @@ const (
 	DefaultPromoteWhen      = 0.95
 	DefaultReward           = "feedback"
 	DefaultValidationMetric = "accuracy"
+	DefaultPositive         = "1"
 )

@@ -279,30 +279,100 @@ func (l *loader) validateVersion(m *Model, v *Version) {
 		l.errorAt(l.rng(m, vp+".metric"), "Unknown validation metric", oneOf("validation metric", val.Metric, validationMetrics))
 		return
 	}
-	if val.Min == nil && val.Max == nil && val.MaxLatencyP99 == nil {
+	if val.Min == nil && val.Max == nil && val.MaxLatencyP99 == nil && val.MaxRegression == nil {
 		l.errorAt(l.rng(m, vp), "Validation has no threshold",
-			fmt.Sprintf("Set min (for accuracy), max (for mae and rmse) or max_latency_p99, so that %s can pass or fail.", v.Name))
+			fmt.Sprintf("Set min (for %s), max (for %s), max_regression with baseline, or max_latency_p99, so that %s can pass or fail.",
+				orList(higherBetterValidation()), orList(lowerBetterValidation()), v.Name))
 	}
-	switch val.Metric {
-	case "accuracy":
-		if val.Max != nil {
-			l.errorAt(l.rng(m, vp+".max"), "Wrong threshold for accuracy",
-				"Accuracy is better when higher: set min (the least accuracy that passes), not max.")
-		}
-		if val.Min != nil && (*val.Min < 0 || *val.Min > 1) {
-			l.errorAt(l.rng(m, vp+".min"), "Accuracy out of range",
-				fmt.Sprintf("Accuracy is a fraction from 0 to 1 (got %v): write 0.92 for 92%%.", *val.Min))
-		}
-	case "mae", "rmse":
+	if MetricLowerIsBetter(val.Metric) {
 		if val.Min != nil {
 			l.errorAt(l.rng(m, vp+".min"), "Wrong threshold for "+val.Metric,
 				fmt.Sprintf("%s is an error: lower is better. Set max (the largest error that passes), not min.", val.Metric))
+		}
+	} else {
+		if val.Max != nil {
+			l.errorAt(l.rng(m, vp+".max"), "Wrong threshold for "+val.Metric,
+				fmt.Sprintf("%s is better when higher: set min (the least %s that passes), not max.", metricTitle(val.Metric), val.Metric))
+		}
+		if val.Min != nil && (*val.Min < 0 || *val.Min > 1) {
+			l.errorAt(l.rng(m, vp+".min"), metricTitle(val.Metric)+" out of range",
+				fmt.Sprintf("%s is a fraction from 0 to 1 (got %v): write 0.92 for 92%%.", metricTitle(val.Metric), *val.Min))
+		}
+	}
+	if l.set(m, vp+".positive") && !classMetric(val.Metric) {
+		l.warnAt(l.rng(m, vp+".positive"), "positive is ignored",
+			fmt.Sprintf("positive names the positive class of precision, recall, f1, auc and log_loss; %s does not use it.", val.Metric))
+	}
+	if val.Baseline != "" && !contains(baselines, val.Baseline) {
+		l.errorAt(l.rng(m, vp+".baseline"), "Unknown baseline", oneOf("baseline", val.Baseline, baselines))
+	}
+	if val.MaxRegression != nil {
+		switch {
+		case val.Baseline == "":
+			l.errorAt(l.rng(m, vp+".max_regression"), "max_regression needs a baseline",
+				"max_regression bounds how much worse than the serving version the candidate may be. Add baseline = \"serve\" to run the serving version on the same rows.")
+		case *val.MaxRegression < 0:
+			l.errorAt(l.rng(m, vp+".max_regression"), "Invalid max_regression",
+				fmt.Sprintf("max_regression is how much worse than the baseline the %s may be, in the metric's units; it must be 0 or more, such as 0.005.", val.Metric))
 		}
 	}
 	if val.MaxLatencyP99 != nil && *val.MaxLatencyP99 <= 0 {
 		l.errorAt(l.rng(m, vp+".max_latency_p99"), "Invalid latency",
 			"max_latency_p99 is in seconds and must be more than 0, such as 0.2.")
 	}
+}
+
+// MetricLowerIsBetter says whether a smaller value of a quality metric
+// (offline validation or a behaviour check) is better: the errors log_loss,
+// mae and rmse, and the distance output_drift.
+func MetricLowerIsBetter(metric string) bool {
+	switch metric {
+	case "log_loss", "mae", "rmse", "output_drift":
+		return true
+	}
+	return false
+}
+
+// classMetric says whether a validation metric uses the positive class.
+func classMetric(metric string) bool {
+	switch metric {
+	case "precision", "recall", "f1", "auc", "log_loss":
+		return true
+	}
+	return false
+}
+
+func higherBetterValidation() (out []string) {
+	for _, m := range validationMetrics {
+		if !MetricLowerIsBetter(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func lowerBetterValidation() (out []string) {
+	for _, m := range validationMetrics {
+		if MetricLowerIsBetter(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// orList writes "a, b or c".
+func orList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
+
+func metricTitle(m string) string {
+	if m == "auc" || m == "f1" {
+		return strings.ToUpper(m)
+	}
+	return strings.ToUpper(m[:1]) + m[1:]
 }
 
 func (l *loader) validateDataset(m *Model, field, ds string) {
@@ -324,7 +394,7 @@ func (l *loader) validateDataset(m *Model, field, ds string) {
 			fmt.Sprintf("%q does not exist in the repository. Dataset paths are relative to the repository root (not to the spec file); add the file or fix the path.", ds))
 	case info.IsDir():
 		l.errorAt(l.rng(m, field), "Dataset is a directory",
-			fmt.Sprintf("%q is a directory; name a JSON lines file in it.", ds))
+			fmt.Sprintf("%q is a directory; name a JSON lines (.jsonl) or CSV (.csv) file in it.", ds))
 	}
 }
 

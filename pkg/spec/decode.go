@@ -247,6 +247,8 @@ func (l *loader) decodeCheck(key string, b *hcl.Block) *Check {
 		Max:         a.optNum("max"),
 		Min:         a.optNum("min"),
 		MaxRatio:    a.optNum("max_ratio"),
+		MinRatio:    a.optNum("min_ratio"),
+		Output:      a.str("output", ""),
 		MinRequests: a.integer("min_requests", DefaultMinRequests),
 	}
 }

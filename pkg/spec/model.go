@@ -138,12 +138,14 @@ type Rollout struct {
 // Check is a measurement that must hold during a rollout.
 type Check struct {
 	Name        string   `json:"name"`
-	Metric      string   `json:"metric,omitempty"` // error_rate | latency_p50 | latency_p90 | latency_p99 | request_rate
+	Metric      string   `json:"metric,omitempty"` // a router metric, or a behaviour metric (BehaviourMetrics)
 	Source      string   `json:"source"`           // "router" or a metrics block
 	Query       string   `json:"query,omitempty"`
+	Output      string   `json:"output,omitempty"` // behaviour metrics: JSON pointer into each answer
 	Max         *float64 `json:"max,omitempty"`
 	Min         *float64 `json:"min,omitempty"`
 	MaxRatio    *float64 `json:"max_ratio,omitempty"`
+	MinRatio    *float64 `json:"min_ratio,omitempty"`
 	MinRequests int      `json:"min_requests"`
 }
 

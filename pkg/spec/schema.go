@@ -98,6 +98,8 @@ var checkSchema = &hcl.BodySchema{
 		{Name: "max"},
 		{Name: "min"},
 		{Name: "max_ratio"},
+		{Name: "min_ratio"},
+		{Name: "output"},
 		{Name: "min_requests"},
 	},
 }
@@ -135,6 +137,7 @@ var (
 	strategies        = []string{"all_at_once", "canary", "blue_green"}
 	onFailures        = []string{"rollback", "fallback", "roll_through"}
 	routerMetrics     = []string{"error_rate", "latency_p50", "latency_p90", "latency_p99", "request_rate"}
+	behaviourMetrics  = []string{"output_drift", "output_mean", "accuracy", "mae", "rmse", "log_loss"}
 	compares          = []string{"exact", "json"}
 	methods           = []string{"ab", "bandit"}
 	validationMetrics = []string{"accuracy", "precision", "recall", "f1", "auc", "log_loss", "mae", "rmse"}

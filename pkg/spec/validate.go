@@ -24,6 +24,7 @@ const (
 	capPreview  = "route preview requests by header"
 	capSticky   = "make sticky assignments"
 	capFeedback = "collect feedback rewards"
+	capOutputs  = "read model outputs"
 )
 
 // routerCaps is what each router type can do, as pkg/targets implements
@@ -33,7 +34,7 @@ const (
 func routerCaps(routerType string) map[string]bool {
 	switch routerType {
 	case "builtin":
-		return map[string]bool{capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true}
+		return map[string]bool{capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true, capOutputs: true}
 	case "nginx", "haproxy":
 		return map[string]bool{capPreview: true, capSticky: true}
 	}
@@ -531,22 +532,35 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 	case c.Source == DefaultCheckSource && c.Query != "":
 		l.errorAt(l.rng(m, p+".query"), "Query on the router source",
 			"The router source measures fixed metrics and runs no queries. Use metric = \"error_rate\" (or another router metric), or set source to a metrics block to run this query.")
-	case c.Source == DefaultCheckSource && !contains(routerMetrics, c.Metric):
-		l.errorAt(l.rng(m, p+".metric"), "Unknown metric", oneOf("router metric", c.Metric, routerMetrics))
+	case c.Source == DefaultCheckSource && !contains(routerMetrics, c.Metric) && !contains(behaviourMetrics, c.Metric):
+		l.errorAt(l.rng(m, p+".metric"), "Unknown metric", oneOf("router metric", c.Metric, append(append([]string{}, routerMetrics...), behaviourMetrics...)))
 	case c.Source != DefaultCheckSource && c.Metric != "":
 		l.errorAt(l.rng(m, p+".metric"), "Metric on a metrics source",
 			fmt.Sprintf("metric names a router measurement; check %q reads %q with its query. Remove metric, or remove source and query to use the router's %s.", c.Name, c.Source, c.Metric))
 	}
-	if c.MaxRatio != nil && (c.Source != DefaultCheckSource || c.Metric == "") {
-		l.errorAt(l.rng(m, p+".max_ratio"), "max_ratio needs a router metric",
-			"max_ratio compares the new version with the previous one in the same window, which only the router's own metrics support. Use max or min with a query.")
+	l.validateBehaviourCheck(m, c)
+	for _, r := range []struct {
+		name string
+		v    *float64
+	}{{"max_ratio", c.MaxRatio}, {"min_ratio", c.MinRatio}} {
+		if r.v == nil {
+			continue
+		}
+		if c.Source != DefaultCheckSource || c.Metric == "" {
+			l.errorAt(l.rng(m, p+"."+r.name), r.name+" needs a router metric",
+				"A ratio compares the new version with the previous one in the same window, which only the router's own metrics support. Use max or min with a query.")
+		}
+		if *r.v <= 0 {
+			l.errorAt(l.rng(m, p+"."+r.name), "Invalid ratio", r.name+" must be more than 0, such as 1.2 (20% above the previous version) or 0.98 (2% below).")
+		}
 	}
-	if c.MaxRatio != nil && *c.MaxRatio <= 0 {
-		l.errorAt(l.rng(m, p+".max_ratio"), "Invalid ratio", "max_ratio must be more than 0, such as 1.2 (20% worse than the previous version).")
+	if c.MinRatio != nil && c.MaxRatio != nil && *c.MinRatio > *c.MaxRatio {
+		l.errorAt(l.rng(m, p+".min_ratio"), "min_ratio above max_ratio",
+			fmt.Sprintf("min_ratio (%v) is above max_ratio (%v), so the check can never pass.", *c.MinRatio, *c.MaxRatio))
 	}
-	if c.Min == nil && c.Max == nil && c.MaxRatio == nil && !l.anyBad(m, p+".min", p+".max", p+".max_ratio") {
+	if c.Min == nil && c.Max == nil && c.MaxRatio == nil && c.MinRatio == nil && !l.anyBad(m, p+".min", p+".max", p+".max_ratio", p+".min_ratio") {
 		l.errorAt(l.rng(m, p), "Check has no threshold",
-			fmt.Sprintf("Check %q needs max (fails above), min (fails below) or max_ratio.", c.Name))
+			fmt.Sprintf("Check %q needs max (fails above), min (fails below), max_ratio or min_ratio.", c.Name))
 	}
 	if c.Min != nil && c.Max != nil && *c.Min > *c.Max {
 		l.errorAt(l.rng(m, p+".min"), "min above max",
@@ -563,6 +577,59 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 			}
 		}
 	}
+}
+
+// validateBehaviourCheck validates what the behaviour metrics (SPEC.md §8)
+// need: an output pointer, a builtin router, thresholds that fit.
+func (l *loader) validateBehaviourCheck(m *Model, c *Check) {
+	p := "checks." + c.Name
+	behaviour := c.Source == DefaultCheckSource && contains(behaviourMetrics, c.Metric)
+	switch {
+	case !behaviour && c.Output != "":
+		l.errorAt(l.rng(m, p+".output"), "output on a metric that reads no output",
+			fmt.Sprintf("output names the field of each answer that the behaviour metrics (%s) read; %s does not. Remove output, or use one of them.", quoteList(behaviourMetrics), metricName(c)))
+		return
+	case !behaviour:
+		return
+	case c.Output == "" && !l.bad[FieldKey{Model: m.Key(), Field: p + ".output"}]:
+		l.errorAt(l.rng(m, p), "Missing output",
+			fmt.Sprintf("Check %q measures %s and needs output, the JSON pointer to the answer's field to read, such as output = \"/score\".", c.Name, c.Metric))
+	case c.Output != "" && !strings.HasPrefix(c.Output, "/"):
+		l.errorAt(l.rng(m, p+".output"), "Invalid JSON pointer",
+			fmt.Sprintf("%q is not a JSON pointer: it must start with \"/\", such as \"/score\" for {\"score\": 0.93}.", c.Output))
+	}
+	l.capability(m, l.tree.Routers[m.Router], capOutputs, p+".metric",
+		"Only the builtin router reads answers; use a builtin router, or export the output to Prometheus and check it with a query.")
+	switch c.Metric {
+	case "output_drift":
+		for _, f := range []string{"min", "max_ratio", "min_ratio"} {
+			if l.set(m, p+"."+f) {
+				l.errorAt(l.rng(m, p+"."+f), f+" on output_drift",
+					"output_drift is a distance between the new and the previous version's outputs (a population stability index, 0 when alike); it takes max only, such as max = 0.1.")
+			}
+		}
+		if c.Max != nil && *c.Max <= 0 {
+			l.errorAt(l.rng(m, p+".max"), "Invalid max",
+				"output_drift's max is a population stability index above 0: 0.1 is a common alarm level, 0.25 a large shift.")
+		}
+	case "accuracy":
+		for _, f := range []struct {
+			n string
+			v *float64
+		}{{"max", c.Max}, {"min", c.Min}} {
+			if f.v != nil && (*f.v < 0 || *f.v > 1) {
+				l.errorAt(l.rng(m, p+"."+f.n), "Accuracy out of range",
+					fmt.Sprintf("accuracy is a fraction from 0 to 1 (got %v): write 0.92 for 92%%.", *f.v))
+			}
+		}
+	}
+}
+
+func metricName(c *Check) string {
+	if c.Metric != "" {
+		return c.Metric
+	}
+	return "a query"
 }
 
 func (l *loader) validateShadow(m *Model, router *Router) {

@@ -21,6 +21,9 @@ type Measurer struct {
 	// Tree returns the tree in force (for router and metrics blocks).
 	Tree func() *spec.Tree
 	HTTP *http.Client
+	// References keeps the previous version's last windows per check, the
+	// baseline of a check once that version has no traffic (nil: none).
+	References *analysis.References
 }
 
 var _ reconcile.Measurer = (*Measurer)(nil)
@@ -75,7 +78,7 @@ func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.Model
 	}
 	var errs []error
 	if to, from, ok := st.Measuring(); ok {
-		meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats}}}
+		meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats}}, References: ms.References}
 		for name, src := range tree.Metrics {
 			meter.Sources[name] = &analysis.Prometheus{URL: src.URL, HTTP: ms.HTTP}
 		}

@@ -85,7 +85,7 @@ func TestJudgeAccuracyAndMinRatio(t *testing.T) {
 	if v, r := Judge(min, Measurement{Value: 0.88, Requests: 100}); v != Pass || !strings.Contains(r, "within noise") {
 		t.Errorf("accuracy 0.88 over 100 labels vs min 0.9: %v %q", v, r)
 	}
-	if v, r := Judge(min, Measurement{Value: 0.6, Requests: 1000}); v != Fail || !strings.Contains(r, "accuracy 0.6 < min 0.9 (99.99% upper bound") {
+	if v, r := Judge(min, Measurement{Value: 0.6, Requests: 1000}); v != Fail || !strings.Contains(r, "accuracy 0.6 < min 0.9 (99.9% upper bound") {
 		t.Errorf("accuracy 0.6 over 1000 labels vs min 0.9: %v %q", v, r)
 	}
 	// min_ratio works for every ratio check: a mean that collapsed.

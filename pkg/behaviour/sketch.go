@@ -99,9 +99,10 @@ func (s *Sketch) AddNumberN(v float64, n uint64) {
 }
 
 // AddCategory counts a class output.
-func (s *Sketch) AddCategory(c string) { s.addCategoryN(c, 1) }
+func (s *Sketch) AddCategory(c string) { s.AddCategoryN(c, 1) }
 
-func (s *Sketch) addCategoryN(c string, n uint64) {
+// AddCategoryN counts n equal class outputs.
+func (s *Sketch) AddCategoryN(c string, n uint64) {
 	if len(c) > maxCategoryLen {
 		c = c[:maxCategoryLen]
 	}
@@ -132,7 +133,7 @@ func (s *Sketch) Merge(o Sketch) {
 		s.Buckets[k] += n
 	}
 	for c, n := range o.Categories {
-		s.addCategoryN(c, n)
+		s.AddCategoryN(c, n)
 	}
 	s.Missing += o.Missing
 	s.Count += o.Count

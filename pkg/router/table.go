@@ -255,6 +255,8 @@ type route struct {
 	// lean: every backend is plain http:// behind the router's own
 	// transport, so the lean server may proxy it (fast.go).
 	lean bool
+	// outputs are read from every answer (outputs.go); none: no parsing.
+	outputs []outputPointer
 }
 
 type shadowRoute struct {
@@ -267,7 +269,7 @@ type shadowRoute struct {
 func (rt *Router) compile(t traffic.Table) *compiled {
 	c := &compiled{table: copyTable(t), byPath: map[string]*route{}, byName: map[string]*route{}}
 	for _, tr := range c.table.Routes {
-		r := &route{model: tr.Model, stage: tr.Stage, path: normPath(tr.Path), backends: map[string]*backend{}}
+		r := &route{model: tr.Model, stage: tr.Stage, path: normPath(tr.Path), backends: map[string]*backend{}, outputs: compileOutputs(tr.Outputs)}
 		if r.path == "/" {
 			r.path = ""
 		}

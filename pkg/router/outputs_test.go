@@ -1,0 +1,165 @@
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
+)
+
+// scoreServer answers {"result": {"score": s, "label": l}} where s is the
+// request's "x" times k, and l is "fraud" above 0.5.
+func scoreServer(t testing.TB, k float64) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ X float64 }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		lbl := "ok"
+		if in.X*k > 0.5 {
+			lbl = "fraud"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"result": {"score": %g, "label": %q}}`, in.X*k, lbl)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestRouterReadsOutputsAndScoresLabels(t *testing.T) {
+	for _, std := range []bool{false, true} {
+		name := "lean"
+		if std {
+			name = "net/http"
+		}
+		t.Run(name, func(t *testing.T) {
+			clock := newFakeClock()
+			rt := newTestRouter(t, Options{Now: clock.Now})
+			v1, v2 := scoreServer(t, 1), scoreServer(t, 0.5)
+			r := mkRoute("fraud", map[string]string{"v1": v1.URL, "v2": v2.URL}, weights("v1", 50, "v2", 50))
+			r.Outputs = []string{"/result/label", "/result/score"}
+			mustUpdate(t, rt, r)
+			srv := serve(t, rt)
+			if std {
+				srv = serveStd(t, rt)
+			}
+			ids := map[string]string{} // request id -> version
+			for i := range 40 {
+				x := float64(i%10) / 10
+				resp, err := http.Post(srv.URL+"/v1/fraud/predict", "application/json", strings.NewReader(fmt.Sprintf(`{"x": %g}`, x)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				ids[resp.Header.Get("X-Request-Id")] = resp.Header.Get("X-Switchyard-Version")
+			}
+			st := rt.Stats(10 * time.Second)
+			total := uint64(0)
+			for _, v := range []string{"v1", "v2"} {
+				vs := find(t, st, "fraud", "production", v)
+				sk := vs.Outputs["/result/score"]
+				if sk.Count != uint64(vs.Requests) || sk.Missing != 0 {
+					t.Fatalf("%s: %d requests, score sketch %+v", v, vs.Requests, sk)
+				}
+				if lb := vs.Outputs["/result/label"]; lb.Answers() != uint64(vs.Requests) || len(lb.Categories) == 0 {
+					t.Fatalf("%s: label sketch %+v", v, lb)
+				}
+				total += sk.Count
+			}
+			if total != 40 {
+				t.Fatalf("%d answers read, want 40", total)
+			}
+			// v2 halves the score: its mean is half of v1's.
+			m1 := find(t, st, "fraud", "production", "v1").Outputs["/result/score"].Mean()
+			m2 := find(t, st, "fraud", "production", "v2").Outputs["/result/score"].Mean()
+			if m1 < 0.4 || m1 > 0.5 || m2 < 0.2 || m2 > 0.25 {
+				t.Fatalf("means v1 %v, v2 %v", m1, m2)
+			}
+			// Labels: the truth is "fraud" for every request.
+			n := 0
+			for id, v := range ids {
+				resp, err := http.Post(srv.URL+FeedbackPath, "application/json", strings.NewReader(fmt.Sprintf(`{"request_id": %q, "label": "fraud"}`, id)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got map[string]string
+				json.NewDecoder(resp.Body).Decode(&got)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || got["version"] != v {
+					t.Fatalf("label for %s: %d %v, want version %s", id, resp.StatusCode, got, v)
+				}
+				if n++; n == 1 {
+					// the same label again: refused.
+					again, _ := http.Post(srv.URL+FeedbackPath, "application/json", strings.NewReader(fmt.Sprintf(`{"request_id": %q, "label": "fraud"}`, id)))
+					body, _ := io.ReadAll(again.Body)
+					again.Body.Close()
+					if again.StatusCode != http.StatusConflict || !strings.Contains(string(body), "already has a label") {
+						t.Fatalf("second label: %d %s", again.StatusCode, body)
+					}
+				}
+			}
+			st = rt.Stats(10 * time.Second)
+			q1 := find(t, st, "fraud", "production", "v1").Quality["/result/label"]
+			q2 := find(t, st, "fraud", "production", "v2").Quality["/result/label"]
+			a1, n1 := q1.Metric("accuracy")
+			a2, n2 := q2.Metric("accuracy")
+			if n1+n2 != 40 || a1 <= a2 {
+				t.Fatalf("accuracy v1 %v over %d, v2 %v over %d: want all 40 labelled, v1 (x > 0.5 is fraud) above v2 (x > 1)", a1, n1, a2, n2)
+			}
+			// Unknown ids and labels without ids are refused.
+			for body, code := range map[string]int{`{"request_id": "nope", "label": 1}`: 404, `{"label": 1}`: 400, `{"request_id": "x", "label": }`: 400} {
+				resp, _ := http.Post(srv.URL+FeedbackPath, "application/json", strings.NewReader(body))
+				resp.Body.Close()
+				if resp.StatusCode != code {
+					t.Errorf("%s: status %d, want %d", body, resp.StatusCode, code)
+				}
+			}
+			// The numeric outputs are a Prometheus histogram per version.
+			w := httptest.NewRecorder()
+			rt.metrics.handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+			if !strings.Contains(w.Body.String(), `switchyard_output_value_count{model="fraud",output="/result/score",stage="production",version="v1"}`) {
+				t.Errorf("metrics lack the output histogram:\n%s", w.Body.String())
+			}
+		})
+	}
+}
+
+func TestRouterReadsNoOutputsUnlessAsked(t *testing.T) {
+	rt := newTestRouter(t, Options{})
+	v1 := scoreServer(t, 1)
+	mustUpdate(t, rt, mkRoute("fraud", map[string]string{"v1": v1.URL}, weights("v1", 100)))
+	srv := serve(t, rt)
+	resp, err := http.Post(srv.URL+"/v1/fraud/predict", "application/json", strings.NewReader(`{"x": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	vs := find(t, rt.Stats(10*time.Second), "fraud", "production", "v1")
+	if vs.Requests != 1 || vs.Outputs != nil || rt.recent.Len() != 0 {
+		t.Fatalf("outputs read without a check asking: %+v, %d kept", vs, rt.recent.Len())
+	}
+}
+
+func TestOutputPointers(t *testing.T) {
+	var doc any
+	json.Unmarshal([]byte(`{"a/b": {"m~n": [1, "x"]}, "s": 0.5}`), &doc)
+	ps := compileOutputs([]string{"/a~1b/m~0n/1", "/s", "/a~1b/m~0n/9", "bad"})
+	if len(ps) != 3 {
+		t.Fatalf("compiled %d pointers, want 3 (a malformed one is left out)", len(ps))
+	}
+	if got := behaviour.OutputOf(ps[0].lookup(doc)); got.Class != "x" {
+		t.Errorf("escaped pointer: %+v", got)
+	}
+	if got := behaviour.OutputOf(ps[1].lookup(doc)); got.Num != 0.5 {
+		t.Errorf("/s: %+v", got)
+	}
+	if got := behaviour.OutputOf(ps[2].lookup(doc)); got.Kind != behaviour.OutMissing {
+		t.Errorf("index out of range: %+v", got)
+	}
+}

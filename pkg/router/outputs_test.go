@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,35 @@ func TestOutputPointers(t *testing.T) {
 	}
 	if got := behaviour.OutputOf(ps[2].lookup(doc)); got.Kind != behaviour.OutMissing {
 		t.Errorf("index out of range: %+v", got)
+	}
+}
+
+// BenchmarkServerLeanOutputs is BenchmarkServerLean90_10 with the route
+// reading the answers' "/score" for a behaviour check: the cost of
+// reading outputs is the difference between the two.
+func BenchmarkServerLeanOutputs(b *testing.B) {
+	a, c := benchBackend(b), benchBackend(b)
+	rt := newTestRouter(b, Options{})
+	r := mkRoute("m", map[string]string{"a": a.URL, "c": c.URL}, weights("a", 90, "c", 10))
+	r.Outputs = []string{"/score"}
+	mustUpdate(b, rt, r)
+	s := serve(b, rt)
+	rawRequests(b, strings.TrimPrefix(s.URL, "http://"), "/v1/m/predict")
+}
+
+// BenchmarkObserveOutputs is the reading alone: parse one answer, count its
+// output, keep it for a label.
+func BenchmarkObserveOutputs(b *testing.B) {
+	rt := newTestRouter(b, Options{})
+	r := mkRoute("m", map[string]string{"a": "http://127.0.0.1:1"}, weights("a", 100))
+	r.Outputs = []string{"/score"}
+	mustUpdate(b, rt, r)
+	route := rt.table.Load().byName["m/production"]
+	be := route.backends["a"]
+	body := []byte(`{"score":0.5,"label":"ok"}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rt.observeOutputs(route, be, "id-"+strconv.Itoa(i), 200, body)
 	}
 }

@@ -91,8 +91,9 @@ type behaviourSim struct {
 	window func(r *rand.Rand, interval, n, m int) (canary, previous traffic.VersionStats)
 }
 
-// run returns the 1-based measurement that failed first, 0 for none.
-func (s behaviourSim) run(r *rand.Rand) int {
+// run returns the 1-based measurement that failed first, 0 for none, and
+// how many measurements were judged (pass or fail, not no data).
+func (s behaviourSim) run(r *rand.Rand) (failedAt, judged int) {
 	model := &spec.Model{Name: "m", Stage: "s", Checks: []*spec.Check{s.check}}
 	var st traffic.Stats
 	mt := Meter{Sources: map[string]Source{"router": RouterSource{Stats: func(context.Context, time.Duration) (traffic.Stats, error) { return st, nil }}},
@@ -107,12 +108,15 @@ func (s behaviourSim) run(r *rand.Rand) int {
 			prev.Model, prev.Stage, prev.Version = "m", "s", "old"
 			st = traffic.Stats{Versions: []traffic.VersionStats{cur, prev}}
 			got, _ := mt.Measure(context.Background(), model, "new", "old", 10*time.Second)
-			if v, _ := Judge(s.check, got[s.check.Name]); v == Fail {
-				return i
+			switch v, _ := Judge(s.check, got[s.check.Name]); v {
+			case Fail:
+				return i, judged + 1
+			case Pass:
+				judged++
 			}
 		}
 	}
-	return 0
+	return 0, judged
 }
 
 // outputWindow is a window function for output_drift: draw gives n
@@ -135,10 +139,22 @@ func driftCheck(max float64) *spec.Check {
 // simRate runs s runs times and returns the share that failed, and the
 // share that failed within the first `within` measurements.
 func simRate(s behaviourSim, seed uint64, runs, within int) (failed, early rate) {
+	failed, early, _ = simRates(s, seed, runs, within)
+	return failed, early
+}
+
+// simRates is simRate that also returns the share of measurements judged
+// (the others gave no data: too few answers to judge).
+func simRates(s behaviourSim, seed uint64, runs, within int) (failed, early rate, judged float64) {
 	r := NewRand(seed)
-	f, e := 0, 0
+	f, e, j, all := 0, 0, 0, 0
 	for range runs {
-		at := s.run(r)
+		at, n := s.run(r)
+		j += n
+		all += simIntervalsPerStep * len(simSteps)
+		if at > 0 {
+			all -= simIntervalsPerStep*len(simSteps) - at
+		}
 		if at > 0 {
 			f++
 		}
@@ -146,7 +162,7 @@ func simRate(s behaviourSim, seed uint64, runs, within int) (failed, early rate)
 			e++
 		}
 	}
-	return newRate(f, runs), newRate(e, runs)
+	return newRate(f, runs), newRate(e, runs), float64(j) / float64(all)
 }
 
 func (r rate) String() string {
@@ -170,8 +186,8 @@ func TestSimBehaviourDriftAA(t *testing.T) {
 		{"categorical 90/10", 5000, behaviourRuns(500, 50), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return classAnswers(r, n, 0.1) }},
 	} {
 		s := behaviourSim{check: driftCheck(0.1), perInterval: tc.n, window: outputWindow(tc.draw)}
-		failed, _ := simRate(s, uint64(300+i), tc.runs, 3)
-		t.Logf("A/A output_drift max 0.1, %s, %d answers per interval: rolled back %s", tc.kind, tc.n, failed)
+		failed, _, judged := simRates(s, uint64(300+i), tc.runs, 3)
+		t.Logf("A/A output_drift max 0.1, %s, %d answers per interval: rolled back %s; measurements judged %.3f", tc.kind, tc.n, failed, judged)
 		if failed.p >= 0.01 {
 			t.Errorf("A/A %s at %d answers per interval: rolled back %.4f of rollouts, want < 0.01", tc.kind, tc.n, failed.p)
 		}
@@ -285,8 +301,8 @@ func TestSimBehaviourAccuracy(t *testing.T) {
 			}
 			return w.window(r, i, n, m)
 		}}
-		failed, _ := simRate(s, uint64(500+i), tc.runs, 3)
-		t.Logf("A/A accuracy min_ratio 0.98, accuracy 0.9, half the answers labelled 1-3 intervals late, %d answers per interval: rolled back %s", tc.n, failed)
+		failed, _, judged := simRates(s, uint64(500+i), tc.runs, 3)
+		t.Logf("A/A accuracy min_ratio 0.98, accuracy 0.9, half the answers labelled 1-3 intervals late, %d answers per interval: rolled back %s; measurements judged %.3f", tc.n, failed, judged)
 		if failed.p >= 0.01 {
 			t.Errorf("A/A accuracy at %d answers per interval: rolled back %.4f, want < 0.01", tc.n, failed.p)
 		}

@@ -152,3 +152,37 @@ func TestMeterKeepsAReferenceForTheFinalBake(t *testing.T) {
 		t.Errorf("v6 baseline used v7's windows: %+v", got["drift"])
 	}
 }
+
+// Before an all_at_once rollout, the Meter remembers the serving
+// version's figures, so that the first window at 100% has a baseline.
+func TestMeterRemembersTheServingVersion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	model := &spec.Model{Name: "fraud", Stage: "production", Checks: []*spec.Check{
+		{Name: "drift", Metric: "output_drift", Output: "/score", Max: f(0.1), Source: "router", MinRequests: 20},
+		{Name: "errors", Metric: "error_rate", Max: f(0.01), Source: "router", MinRequests: 20},
+	}}
+	var stats traffic.Stats
+	mt := Meter{Sources: map[string]Source{"router": RouterSource{Stats: func(context.Context, time.Duration) (traffic.Stats, error) { return stats, nil }}},
+		References: NewReferences()}
+	stats = traffic.Stats{Versions: []traffic.VersionStats{{Model: "fraud", Stage: "production", Version: "v7", Requests: 2000,
+		Outputs: map[string]behaviour.Sketch{"/score": scores(rng, 2000, 0)}}}}
+	if err := mt.Remember(context.Background(), model, "v7", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	stats = traffic.Stats{Versions: []traffic.VersionStats{{Model: "fraud", Stage: "production", Version: "v8", Requests: 2000,
+		Outputs: map[string]behaviour.Sketch{"/score": scores(rng, 2000, 0.05)}}}}
+	got, err := mt.Measure(context.Background(), model, "v8", "v7", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := got["drift"]
+	if !d.Reference || d.Drift == nil || d.Drift.M != 2000 {
+		t.Fatalf("drift after Remember: %+v", d)
+	}
+	if v, r := Judge(model.Checks[0], d); v != Pass || !strings.Contains(r, "kept from the previous version's last 1 windows") {
+		t.Errorf("a small shift against the remembered version: %v %q", v, r)
+	}
+	if got["errors"].Reference {
+		t.Errorf("error_rate (no ratio) took a reference: %+v", got["errors"])
+	}
+}

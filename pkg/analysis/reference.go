@@ -1,9 +1,14 @@
 package analysis
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/behaviour"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
 // DefaultReferenceWindows is how many of the previous version's last
@@ -94,4 +99,55 @@ func (r *References) fill(k refKey, res *Result) int {
 	}
 	res.Baseline, res.BaselineRequests, res.HasBaseline, res.BaselineSketch = sum/float64(n), n, true, sk
 	return len(ref.windows)
+}
+
+// comparesWithPrevious says whether a check compares the new version
+// with the previous one: a ratio, or a behaviour metric.
+func comparesWithPrevious(c *spec.Check) bool {
+	src := c.Source == "" || c.Source == "router"
+	return src && (c.MaxRatio != nil || c.MinRatio != nil || isBehaviour(c.Metric))
+}
+
+// Remember measures version alone (it holds all traffic: nothing is
+// being rolled out) over the last window, for every check of m that
+// compares with the previous version, and keeps the figures as that
+// version's reference, so that a later all_at_once rollout from it has a
+// baseline from before the switch. A no-op without References.
+func (mt Meter) Remember(ctx context.Context, m *spec.Model, version string, window time.Duration) error {
+	if mt.References == nil {
+		return nil
+	}
+	var src Source
+	var errs []error
+	for _, c := range m.Checks {
+		if !comparesWithPrevious(c) {
+			continue
+		}
+		if src == nil {
+			s, ok := mt.Sources["router"]
+			if !ok {
+				return nil
+			}
+			if sn, ok := s.(snapshotter); ok {
+				snap, err := sn.Snapshot(ctx, window)
+				if err != nil {
+					return err
+				}
+				s = snap
+			}
+			src = s
+		}
+		r, err := src.Query(ctx, Query{Model: m.Name, Stage: m.Stage, Version: version, Metric: c.Metric,
+			Output: c.Output, Window: window, MinRequests: c.MinRequests})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %q of %s on %s: %w", c.Name, m.Key(), version, err))
+			continue
+		}
+		if r.Requests <= 0 || r.Requests < int64(c.MinRequests) {
+			continue
+		}
+		mt.References.keep(refKey{model: m.Key(), check: c.Name, version: version},
+			Result{Baseline: r.Value, BaselineRequests: r.Requests, HasBaseline: true, BaselineSketch: r.Sketch})
+	}
+	return errors.Join(errs...)
 }

@@ -113,7 +113,7 @@ func (mt Meter) Measure(ctx context.Context, m *spec.Model, to, from string, win
 			Baseline: r.Baseline, HasBaseline: r.HasBaseline, Requests: r.Requests,
 			BaselineRequests: r.BaselineRequests,
 		}
-		if from != "" && from != to && mt.References != nil {
+		if from != "" && from != to && mt.References != nil && comparesWithPrevious(c) {
 			key := refKey{model: m.Key(), check: c.Name, version: from}
 			if r.HasBaseline {
 				mt.References.keep(key, r)

@@ -324,4 +324,3 @@ func TestSimBehaviourAccuracy(t *testing.T) {
 		}
 	}
 }
-

@@ -91,3 +91,30 @@ func TestOutputOfDecodedJSON(t *testing.T) {
 		}
 	}
 }
+
+// Sketches and scores travel as JSON (the router's GET /v1/stats) and
+// come back equal.
+func TestSketchJSONRoundTrip(t *testing.T) {
+	var s Sketch
+	for _, x := range []float64{-2, 0, 0.25, 0.5, 0.5, 1e6} {
+		s.AddNumber(x)
+	}
+	s.AddCategory("fraud")
+	s.AddMissing()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Sketch
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Count != s.Count || back.Sum != s.Sum || back.Missing != 1 || back.Categories["fraud"] != 1 || len(back.Buckets) != len(s.Buckets) {
+		t.Fatalf("round trip: %s -> %+v", b, back)
+	}
+	for k, n := range s.Buckets {
+		if back.Buckets[k] != n {
+			t.Fatalf("bucket %d: %d, want %d", k, back.Buckets[k], n)
+		}
+	}
+}

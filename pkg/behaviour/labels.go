@@ -82,7 +82,7 @@ func (q *Quality) Add(o Output, label any) {
 	q.Labelled++
 	switch o.Kind {
 	case OutClass:
-		if o.Class == labelText(label) {
+		if o.Class == LabelText(label) {
 			q.Correct++
 		}
 	case OutNumber:
@@ -149,7 +149,10 @@ func ratio(a float64, n uint64) float64 {
 	return a / float64(n)
 }
 
-func labelText(v any) string {
+// LabelText is the text form of a class label, the form labels and
+// outputs are compared in: a string as is, a number as JSON writes it
+// (1 and 1.0 are "1"), true or false; anything else "".
+func LabelText(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x

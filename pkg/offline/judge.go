@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 )
 
 // side is one version's answers to the dataset, scored.
@@ -144,51 +146,18 @@ func round(f float64) float64 { return math.Round(f*1e6) / 1e6 }
 
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// parsePointer splits an RFC 6901 JSON pointer into unescaped tokens.
-// "" is the whole document.
-func parsePointer(p string) ([]string, error) {
-	if p == "" {
-		return nil, nil
-	}
-	if !strings.HasPrefix(p, "/") {
-		return nil, fmt.Errorf("a JSON pointer starts with \"/\" (RFC 6901)")
-	}
-	parts := strings.Split(p[1:], "/")
-	for i, s := range parts {
-		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
-	}
-	return parts, nil
-}
+// parsePointer parses an RFC 6901 JSON pointer ("" is the whole
+// document).
+func parsePointer(p string) (behaviour.Pointer, error) { return behaviour.ParsePointer(p) }
 
 // lookup follows a parsed JSON pointer into a decoded document.
-func lookup(doc any, ptr []string) (any, error) {
-	cur := doc
-	for i, tok := range ptr {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[tok]
-			if !ok {
-				return nil, fmt.Errorf("answer has no %s", pointerString(ptr[:i+1]))
-			}
-			cur = v
-		case []any:
-			idx, err := strconv.Atoi(tok)
-			if err != nil || idx < 0 || idx >= len(c) || (len(tok) > 1 && tok[0] == '0') {
-				return nil, fmt.Errorf("answer has no %s", pointerString(ptr[:i+1]))
-			}
-			cur = c[idx]
-		default:
-			return nil, fmt.Errorf("answer has no %s (not an object or array there)", pointerString(ptr[:i+1]))
-		}
+func lookup(doc any, p behaviour.Pointer) (any, error) {
+	v, ok, at, container := p.Lookup(doc)
+	switch {
+	case ok:
+		return v, nil
+	case container:
+		return nil, fmt.Errorf("answer has no %s", p.Prefix(at+1))
 	}
-	return cur, nil
-}
-
-func pointerString(toks []string) string {
-	var b strings.Builder
-	for _, t := range toks {
-		b.WriteByte('/')
-		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
-	}
-	return b.String()
+	return nil, fmt.Errorf("answer has no %s (not an object or array there)", p.Prefix(at+1))
 }

@@ -6,8 +6,8 @@ import (
 	"math"
 	"reflect"
 	"sort"
-	"strconv"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -24,8 +24,9 @@ import (
 // or false: positive = "1" matches 1, 1.0 and "1".
 
 // logLossEps clips probabilities away from 0 and 1, so that one confident
-// wrong answer costs log(1e15) ≈ 34.5 and not infinity.
-const logLossEps = 1e-15
+// wrong answer costs log(1e15) ≈ 34.5 and not infinity; the router's
+// label scoring clips alike.
+const logLossEps = behaviour.LogLossEps
 
 // pair is one answered sample.
 type pair struct{ got, want any }
@@ -53,13 +54,8 @@ func checkPair(metric string, p pair) string {
 
 // labelText is the text form of a class label (see above).
 func labelText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
+	if t := behaviour.LabelText(v); t != "" || v == "" {
+		return t
 	}
 	return compact(v)
 }

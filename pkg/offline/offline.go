@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -209,7 +210,7 @@ type outcome struct {
 // query sends every sample with bounded concurrency and returns the
 // outcomes in sample order. After MaxFailures failed requests the rest are
 // skipped (outcome.skipped).
-func (r *Runner) query(ctx context.Context, url string, ptr []string, samples []Sample) []outcome {
+func (r *Runner) query(ctx context.Context, url string, ptr behaviour.Pointer, samples []Sample) []outcome {
 	n := r.Concurrency
 	if n <= 0 {
 		n = DefaultConcurrency
@@ -252,7 +253,7 @@ func (r *Runner) query(ctx context.Context, url string, ptr []string, samples []
 	return outs
 }
 
-func (r *Runner) one(ctx context.Context, url string, ptr []string, input json.RawMessage) outcome {
+func (r *Runner) one(ctx context.Context, url string, ptr behaviour.Pointer, input json.RawMessage) outcome {
 	if err := ctx.Err(); err != nil {
 		return outcome{err: err}
 	}

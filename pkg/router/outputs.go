@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,47 +19,16 @@ import (
 // keeps them by request id until a label arrives as feedback, to score
 // them. Answers of routes without outputs are never parsed.
 
-// outputPointer is one compiled JSON pointer of a route's outputs.
-type outputPointer struct {
-	text   string   // as written, the key of the sketches
-	tokens []string // unescaped reference tokens
-}
-
 // compileOutputs parses a route's output pointers; a malformed one is
 // left out (the spec validator rejects them first).
-func compileOutputs(ptrs []string) []outputPointer {
-	var out []outputPointer
+func compileOutputs(ptrs []string) []behaviour.Pointer {
+	var out []behaviour.Pointer
 	for _, p := range ptrs {
-		if !strings.HasPrefix(p, "/") {
-			continue
+		if pp, err := behaviour.ParsePointer(p); err == nil && p != "" {
+			out = append(out, pp)
 		}
-		toks := strings.Split(p[1:], "/")
-		for i, t := range toks {
-			toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-		}
-		out = append(out, outputPointer{text: p, tokens: toks})
 	}
 	return out
-}
-
-// lookup follows the pointer into a decoded JSON document.
-func (p outputPointer) lookup(doc any) any {
-	cur := doc
-	for _, tok := range p.tokens {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
-	}
-	return cur
 }
 
 // outputBucket is one second of one version's outputs and label scores.
@@ -121,20 +88,21 @@ func (rt *Router) observeOutputs(r *route, b *backend, id string, code int, body
 		bk.sketches = make(map[string]*behaviour.Sketch, len(r.outputs))
 	}
 	for i, p := range r.outputs {
-		out := behaviour.OutputOf(p.lookup(doc))
+		v, _, _, _ := p.Lookup(doc)
+		out := behaviour.OutputOf(v)
 		out.Version = b.version
 		outs[i] = out
-		sk := bk.sketches[p.text]
+		sk := bk.sketches[p.Text]
 		if sk == nil {
 			sk = &behaviour.Sketch{}
-			bk.sketches[p.text] = sk
+			bk.sketches[p.Text] = sk
 		}
 		out.AddTo(sk)
 		if out.Kind == behaviour.OutNumber {
-			h := o.hist[p.text]
+			h := o.hist[p.Text]
 			if h == nil {
-				h = rt.metrics.outputs.WithLabelValues(b.stats.model, b.stats.stage, b.version, p.text)
-				o.hist[p.text] = h
+				h = rt.metrics.outputs.WithLabelValues(b.stats.model, b.stats.stage, b.version, p.Text)
+				o.hist[p.Text] = h
 			}
 			h.Observe(out.Num)
 		}
@@ -142,7 +110,7 @@ func (rt *Router) observeOutputs(r *route, b *backend, id string, code int, body
 	o.mu.Unlock()
 	if id != "" {
 		for i, p := range r.outputs {
-			rt.recent.Put(now, id+"\x00"+p.text, outs[i])
+			rt.recent.Put(now, id+"\x00"+p.Text, outs[i])
 		}
 	}
 }
@@ -197,7 +165,7 @@ func (rt *Router) acceptLabel(vs *versionStats, p idPayload, id string, label an
 	scored := 0
 	o := vs.outputsOf()
 	for _, ptr := range r.outputs {
-		out, err := rt.recent.Take(now, id+"\x00"+ptr.text)
+		out, err := rt.recent.Take(now, id+"\x00"+ptr.Text)
 		if err != nil || out.Version != vs.version {
 			continue
 		}
@@ -206,10 +174,10 @@ func (rt *Router) acceptLabel(vs *versionStats, p idPayload, id string, label an
 		if b.quality == nil {
 			b.quality = map[string]*behaviour.Quality{}
 		}
-		q := b.quality[ptr.text]
+		q := b.quality[ptr.Text]
 		if q == nil {
 			q = &behaviour.Quality{}
-			b.quality[ptr.text] = q
+			b.quality[ptr.Text] = q
 		}
 		q.Add(out, label)
 		o.mu.Unlock()

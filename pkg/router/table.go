@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -256,7 +257,7 @@ type route struct {
 	// transport, so the lean server may proxy it (fast.go).
 	lean bool
 	// outputs are read from every answer (outputs.go); none: no parsing.
-	outputs []outputPointer
+	outputs []behaviour.Pointer
 }
 
 type shadowRoute struct {

@@ -11,7 +11,7 @@ type feedbackKind uint8
 
 const (
 	kindReward feedbackKind = iota
-	kindLabel  // ground truth for the outputs (outputs.go)
+	kindLabel               // ground truth for the outputs (outputs.go)
 )
 
 type onceKey struct {

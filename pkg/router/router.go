@@ -172,7 +172,7 @@ func New(opts Options) *Router {
 		rands:   newRandPool(opts.Seed),
 		metrics: m,
 		ids:     newIDMemory(opts.RequestIDs, opts.RequestIDKey),
-		recent:  newRecentOutputs(opts.RequestIDs, 0),
+		recent:  newRecentOutputs(opts.RequestIDs, opts.FeedbackWindow),
 		stats:   map[[3]string]*versionStats{},
 	}
 	rt.feedback = newFeedbackGuard(opts)

@@ -178,9 +178,9 @@ func TestSimBehaviourDriftAA(t *testing.T) {
 		runs int
 		draw func(r *rand.Rand, n int, canary bool) behaviour.Sketch
 	}{
-		{"numeric", 50, behaviourRuns(2000, 10), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return numericAnswers(r, n, 0) }},
-		{"numeric", 500, behaviourRuns(2000, 20), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return numericAnswers(r, n, 0) }},
-		{"numeric", 5000, behaviourRuns(500, 50), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return numericAnswers(r, n, 0) }},
+		{"numeric", 50, behaviourRuns(2000, 40), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return numericAnswers(r, n, 0) }},
+		{"numeric", 500, behaviourRuns(2000, 80), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return numericAnswers(r, n, 0) }},
+		{"numeric", 5000, behaviourRuns(500, 100), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return numericAnswers(r, n, 0) }},
 		{"categorical 90/10", 50, behaviourRuns(2000, 10), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return classAnswers(r, n, 0.1) }},
 		{"categorical 90/10", 500, behaviourRuns(2000, 20), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return classAnswers(r, n, 0.1) }},
 		{"categorical 90/10", 5000, behaviourRuns(500, 50), func(r *rand.Rand, n int, _ bool) behaviour.Sketch { return classAnswers(r, n, 0.1) }},

@@ -204,3 +204,59 @@ func lookupValue(p behaviour.Pointer, doc any) any {
 	v, _, _, _ := p.Lookup(doc)
 	return v
 }
+
+// Answers that are not JSON, lack the field, or are too large to keep
+// count as missing; errors are not read at all.
+func TestRouterCountsUnusableAnswersAsMissing(t *testing.T) {
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		switch n % 4 {
+		case 0:
+			io.WriteString(w, `{"score": 0.7}`)
+		case 1:
+			io.WriteString(w, `not json`)
+		case 2:
+			io.WriteString(w, `{"other": 1}`)
+		case 3:
+			http.Error(w, `{"score": 0.1}`, http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"score": 0.5, "pad": "`+strings.Repeat("x", 4096)+`"}`)
+	}))
+	t.Cleanup(big.Close)
+	rt := newTestRouter(t, Options{MaxBodyBytes: 1024})
+	r1 := mkRoute("a", map[string]string{"v1": srv.URL}, weights("v1", 100))
+	r1.Outputs = []string{"/score"}
+	r2 := mkRoute("b", map[string]string{"v1": big.URL}, weights("v1", 100))
+	r2.Outputs = []string{"/score"}
+	mustUpdate(t, rt, r1, r2)
+	s := serve(t, rt)
+	for range 8 {
+		resp, err := http.Get(s.URL + "/v1/a/predict")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(s.URL + "/v1/b/predict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if len(body) < 4096 {
+		t.Fatalf("the large answer was cut: %d bytes", len(body))
+	}
+	st := rt.Stats(10 * time.Second)
+	a := find(t, st, "a", "production", "v1").Outputs["/score"]
+	if a.Count != 2 || a.Missing != 4 || a.Answers() != 6 {
+		t.Errorf("route a: %+v, want 2 numbers and 4 missing of 6 answers (2 errors not read)", a)
+	}
+	b := find(t, st, "b", "production", "v1").Outputs["/score"]
+	if b.Missing != 1 || b.Count != 0 {
+		t.Errorf("route b: %+v, want the answer too large to keep counted missing", b)
+	}
+}

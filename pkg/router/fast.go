@@ -224,7 +224,7 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 	b.stats.recordRequest(now, now.Sub(start), res.code, isFailure(res.code), false)
 	if x.capture != nil {
 		if len(r.outputs) > 0 && res.sent && res.err == nil {
-			rt.observeOutputs(r, b, id, res.code, x.captured(res.err))
+			rt.observeOutputs(r.outputs, b, id, res.code, x.captured(res.err))
 		}
 		switch {
 		case !shadow:

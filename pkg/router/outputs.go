@@ -68,11 +68,12 @@ func (s *versionStats) outputsOf() *outputStats {
 	return s.outputs
 }
 
-// observeOutputs reads a 2xx answer's outputs for route r into b's
-// sketches, and keeps them under the request id for a later label. body
-// is nil when the answer was too large to keep; it counts as missing.
-func (rt *Router) observeOutputs(r *route, b *backend, id string, code int, body []byte) {
-	if len(r.outputs) == 0 || code < 200 || code > 299 {
+// observeOutputs reads a 2xx answer's outputs (a route's pointers) into
+// b's sketches, and keeps them under the request id for a later label (no
+// id: a shadow's answer, not kept). body is nil when the answer was too
+// large to keep; it counts as missing.
+func (rt *Router) observeOutputs(ptrs []behaviour.Pointer, b *backend, id string, code int, body []byte) {
+	if len(ptrs) == 0 || code < 200 || code > 299 {
 		return
 	}
 	var doc any
@@ -81,13 +82,13 @@ func (rt *Router) observeOutputs(r *route, b *backend, id string, code int, body
 	}
 	now := rt.now()
 	o := b.stats.outputsOf()
-	outs := make([]behaviour.Output, len(r.outputs))
+	outs := make([]behaviour.Output, len(ptrs))
 	o.mu.Lock()
 	bk := o.at(now.Unix())
 	if bk.sketches == nil {
-		bk.sketches = make(map[string]*behaviour.Sketch, len(r.outputs))
+		bk.sketches = make(map[string]*behaviour.Sketch, len(ptrs))
 	}
-	for i, p := range r.outputs {
+	for i, p := range ptrs {
 		v, _, _, _ := p.Lookup(doc)
 		out := behaviour.OutputOf(v)
 		out.Version = b.version
@@ -109,7 +110,7 @@ func (rt *Router) observeOutputs(r *route, b *backend, id string, code int, body
 	}
 	o.mu.Unlock()
 	if id != "" {
-		for i, p := range r.outputs {
+		for i, p := range ptrs {
 			rt.recent.Put(now, id+"\x00"+p.Text, outs[i])
 		}
 	}

@@ -196,7 +196,7 @@ func BenchmarkObserveOutputs(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rt.observeOutputs(route, be, "id-"+strconv.Itoa(i), 200, body)
+		rt.observeOutputs(route.outputs, be, "id-"+strconv.Itoa(i), 200, body)
 	}
 }
 
@@ -258,5 +258,36 @@ func TestRouterCountsUnusableAnswersAsMissing(t *testing.T) {
 	b := find(t, st, "b", "production", "v1").Outputs["/score"]
 	if b.Missing != 1 || b.Count != 0 {
 		t.Errorf("route b: %+v, want the answer too large to keep counted missing", b)
+	}
+}
+
+// A shadow's answers are read into the shadow version's sketches, so its
+// outputs can be compared with the live version's.
+func TestRouterReadsTheShadowsOutputs(t *testing.T) {
+	live, shadow := scoreServer(t, 1), scoreServer(t, 0.5)
+	rt := newTestRouter(t, Options{})
+	r := mkShadowRoute(live.URL, shadow.URL, "json", 0)
+	r.Outputs = []string{"/result/score"}
+	mustUpdate(t, rt, r)
+	s := serve(t, rt)
+	for i := range 20 {
+		resp, err := http.Post(s.URL+"/v1/m/predict", "application/json", strings.NewReader(fmt.Sprintf(`{"x": %d}`, i%4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	waitShadow(t, rt, 20)
+	st := rt.Stats(10 * time.Second)
+	l := find(t, st, "m", "production", "live").Outputs["/result/score"]
+	sh := find(t, st, "m", "production", "shadow").Outputs["/result/score"]
+	if l.Count != 20 || sh.Count != 20 || math.Abs(sh.Sum*2-l.Sum) > 1e-9 {
+		t.Fatalf("live %+v, shadow %+v: want 20 scores each, the shadow's half the live's", l, sh)
+	}
+	if d, ok := behaviour.Compare(sh, l); !ok || d.PSI <= 0 {
+		t.Fatalf("drift between shadow and live: %+v", d)
+	}
+	if rt.recent.Len() != 20 {
+		t.Fatalf("%d outputs kept for labels, want the 20 live answers only", rt.recent.Len())
 	}
 }

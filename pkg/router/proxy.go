@@ -114,7 +114,7 @@ func (rt *Router) finish(x *exchange) {
 		if !x.overflow {
 			body = x.capture.Bytes()
 		}
-		rt.observeOutputs(x.r, b, x.id, code, body)
+		rt.observeOutputs(x.r.outputs, b, x.id, code, body)
 	}
 	if x.shadow {
 		rt.shadow.enqueue(x)

@@ -265,6 +265,7 @@ type shadowRoute struct {
 	percent   float64
 	json      bool
 	tolerance float64
+	outputs   []behaviour.Pointer // the route's: the shadow's answers are read too (outputs.go)
 }
 
 func (rt *Router) compile(t traffic.Table) *compiled {
@@ -327,7 +328,7 @@ func (rt *Router) compile(t traffic.Table) *compiled {
 			r.previewHdr, r.preview = http.CanonicalHeaderKey(p.Header), r.backends[p.Version]
 		}
 		if s := tr.Shadow; s != nil && s.Percent > 0 {
-			r.shadow = &shadowRoute{to: r.backends[s.Version], percent: s.Percent, json: s.Compare == "json", tolerance: s.Tolerance}
+			r.shadow = &shadowRoute{to: r.backends[s.Version], percent: s.Percent, json: s.Compare == "json", tolerance: s.Tolerance, outputs: r.outputs}
 		}
 		if bd := tr.Bandit; bd != nil {
 			r.bandit = &bandit{floor: bd.ExploreFloor, now: func() int64 { return rt.now().Unix() }}

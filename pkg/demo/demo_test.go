@@ -16,6 +16,7 @@ var sceneWants = map[string][]string{
 	"canary": {"The canary completed: 100% of traffic on v2"},
 	"rollback": {`Revert "Promote fraud v3"`, "Switchyard-Action: rollback", "Switchyard-Model: fraud/production",
 		"Switchyard-Reverts: ", `Git and traffic agree again: serve = "v2"`},
+	"drift":  {`Revert "Promote fraud v7"`, `check "drift" failed`, "output_drift PSI", "Switchyard-Action: rollback"},
 	"shadow": {"Shadow verdict: v1 agreed with v2 on"},
 	"ab":     {"Switchyard-Action: promote", "The winner, v2, is serving and the experiment block is gone"},
 	"roll_through": {"Roll fraud/production through to v4", `roll_through = "v4" is removed`,

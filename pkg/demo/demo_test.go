@@ -68,7 +68,7 @@ func TestDemo(t *testing.T) {
 
 func TestDemoOnlyUnknownScene(t *testing.T) {
 	err := Run(context.Background(), Options{Out: io.Discard, Dir: t.TempDir(), Only: "canery"})
-	if err == nil || !strings.Contains(err.Error(), `no scene "canery": the scenes are canary, rollback, shadow, ab, roll_through, bandit, blue_green, fallback`) {
+	if err == nil || !strings.Contains(err.Error(), `no scene "canery": the scenes are canary, rollback, drift, shadow, ab, roll_through, bandit, blue_green, fallback`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -46,12 +46,5 @@ func playDrift(s *show) error {
 		}
 	}
 	s.n.say("The drift check failed: traffic is back on v2 at once. The revert commit names it:")
-	if err := s.outcome("Switchyard-Action: rollback"); err != nil {
-		return err
-	}
-	if _, err := s.wait("Git to agree with the rollback", settled("v2")); err != nil {
-		return err
-	}
-	s.n.say("Git and traffic agree again: serve = \"v2\".")
-	return nil
+	return s.reverted("v2")
 }

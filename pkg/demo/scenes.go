@@ -144,13 +144,19 @@ func playRollback(s *show) error {
 		return err
 	}
 	s.n.say("The check failed: traffic is back on v2 at once. The reconciler now writes the revert to Git:")
+	return s.reverted("v2")
+}
+
+// reverted waits for the rollback's revert commit and for Git to agree
+// that version serves again.
+func (s *show) reverted(version string) error {
 	if err := s.outcome("Switchyard-Action: rollback"); err != nil {
 		return err
 	}
-	if _, err := s.wait("Git to agree with the rollback", settled("v2")); err != nil {
+	if _, err := s.wait("Git to agree with the rollback", settled(version)); err != nil {
 		return err
 	}
-	s.n.say("Git and traffic agree again: serve = \"v2\".")
+	s.n.say("Git and traffic agree again: serve = %q.", version)
 	return nil
 }
 

@@ -197,6 +197,7 @@ func attachDiagnostics(p *plan.Plan, ds []diag.Diagnostic) {
 type validationJob struct {
 	key, version string
 	v            *spec.Version
+	serving      *spec.Version // what serves now (the base's serve), for baseline = "serve"
 	file         string
 }
 
@@ -207,9 +208,13 @@ func (r *runner) validate(ctx context.Context, headFS fs.FS, base, head *spec.Tr
 	var jobs []validationJob
 	for _, c := range changes {
 		hm := head.Model(c.Model, c.Stage)
+		var serving *spec.Version
+		if bm := base.Model(c.Model, c.Stage); bm != nil {
+			serving = bm.Versions[bm.Serve]
+		}
 		for _, name := range plan.ChangedVersions(c, base, head) {
 			if v := hm.Versions[name]; v != nil && v.Validation != nil {
-				jobs = append(jobs, validationJob{key: c.Key(), version: name, v: v, file: hm.File})
+				jobs = append(jobs, validationJob{key: c.Key(), version: name, v: v, serving: serving, file: hm.File})
 			}
 		}
 	}
@@ -227,7 +232,7 @@ func (r *runner) validate(ctx context.Context, headFS fs.FS, base, head *spec.Tr
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res, err := runner.Run(ctx, headFS, j.v)
+			res, err := runner.Compare(ctx, headFS, j.v, j.serving)
 			if err != nil {
 				outcomes[i] = &ValidationOutcome{Err: err.Error()}
 				return

@@ -280,9 +280,9 @@ func validationCell(c *Evidence) string {
 		case o.Err != "":
 			parts = append(parts, fmt.Sprintf("❌ `%s` could not run", v))
 		case o.Result.Passed:
-			parts = append(parts, fmt.Sprintf("✅ `%s` %s %s", v, o.Result.Metric, num(o.Result.Value)))
+			parts = append(parts, fmt.Sprintf("✅ `%s` %s %s%s", v, o.Result.Metric, num(o.Result.Value), baselineCell(o.Result.Baseline)))
 		default:
-			parts = append(parts, fmt.Sprintf("❌ `%s` %s %s", v, o.Result.Metric, num(o.Result.Value)))
+			parts = append(parts, fmt.Sprintf("❌ `%s` %s %s%s", v, o.Result.Metric, num(o.Result.Value), baselineCell(o.Result.Baseline)))
 		}
 	}
 	return strings.Join(parts, "<br>")
@@ -317,7 +317,8 @@ func writeValidations(b *strings.Builder, c *Evidence) {
 		if res.MaxLatencyP99 != nil {
 			lat += fmt.Sprintf(" (want ≤ %ss)", num(*res.MaxLatencyP99))
 		}
-		fmt.Fprintf(b, "  - %s `%s`: %s %s (%s); %s; %d samples, %d failed requests", icon, v, res.Metric, num(res.Value), thr, lat, res.Samples, res.Errors)
+		fmt.Fprintf(b, "  - %s `%s`: %s %s (%s)%s; %s; %d samples, %d failed requests", icon, v, res.Metric, num(res.Value), thr,
+			baselineText(v, res.Metric, res.Baseline), lat, res.Samples, res.Errors)
 		if res.Skipped > 0 {
 			fmt.Fprintf(b, ", %d not sent", res.Skipped)
 		}
@@ -326,6 +327,43 @@ func writeValidations(b *strings.Builder, c *Evidence) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+// baselineCell is the serving version's figure beside the candidate's in
+// the summary table.
+func baselineCell(bl *offline.Baseline) string {
+	if bl == nil || bl.Regression == nil {
+		return ""
+	}
+	return fmt.Sprintf(" vs `%s` %s", bl.Version, num(bl.Value))
+}
+
+// baselineText puts the serving version's figure beside the candidate's:
+// " vs `v7` (serving) 0.92: 0.01 worse (want ≤ 0.005 worse)".
+func baselineText(cand, metric string, bl *offline.Baseline) string {
+	if bl == nil {
+		return ""
+	}
+	if bl.Regression == nil {
+		return "; baseline: " + mdText(oneLine(bl.Note))
+	}
+	var t strings.Builder
+	fmt.Fprintf(&t, " vs `%s` (serving) %s %s: ", bl.Version, metric, num(bl.Value))
+	switch r := *bl.Regression; {
+	case r > 0:
+		fmt.Fprintf(&t, "`%s` %s worse", cand, num(r))
+	case r < 0:
+		fmt.Fprintf(&t, "`%s` %s better", cand, num(-r))
+	default:
+		t.WriteString("equal")
+	}
+	if bl.MaxRegression != nil {
+		fmt.Fprintf(&t, " (want ≤ %s worse)", num(*bl.MaxRegression))
+	}
+	if bl.Note != "" {
+		fmt.Fprintf(&t, "; baseline: %s", mdText(oneLine(bl.Note)))
+	}
+	return t.String()
 }
 
 func shadowCell(c *Evidence) string {

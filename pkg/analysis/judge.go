@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -45,6 +46,14 @@ type Measurement struct {
 	// BaselineRequests is the baseline's request count (router source);
 	// 0 if unknown.
 	BaselineRequests int64
+	// Drift is output_drift's evidence (Value is its PSI); nil when there
+	// was nothing to compare with.
+	Drift *behaviour.Drift
+	// Reference says the baseline is the previous version's answers kept
+	// from its last windows with live traffic (ReferenceWindows of them),
+	// because it gets none now (the final bake, all_at_once).
+	Reference        bool
+	ReferenceWindows int
 }
 
 // ErrorRateConfidence is the one-sided confidence with which Judge must
@@ -86,13 +95,16 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 		label = c.Name
 	}
 	if m.Requests >= 0 && m.Requests < int64(c.MinRequests) {
-		return NoData, fmt.Sprintf("%s: %d requests < min_requests %d", label, m.Requests, c.MinRequests)
+		return NoData, fmt.Sprintf("%s: %d %s < min_requests %d", label, m.Requests, countUnit(c), c.MinRequests)
 	}
 	if m.Requests == 0 {
-		return NoData, fmt.Sprintf("%s: no requests in the window", label)
+		return NoData, fmt.Sprintf("%s: no %s in the window", label, countUnit(c))
 	}
 	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
 		return NoData, fmt.Sprintf("%s: no value", label)
+	}
+	if c.Metric == "output_drift" {
+		return judgeDrift(c, m)
 	}
 	var fails, passes []string
 	judged := false
@@ -117,7 +129,11 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 			passes = append(passes, fmt.Sprintf("%s %s <= max %s", label, num(m.Value), num(max)))
 		}
 	}
-	if c.Min != nil {
+	if c.Min != nil && labelProportion(c, m) {
+		judged = true
+		f, p := judgeAccuracyMin(c, m)
+		fails, passes = append(fails, f...), append(passes, p...)
+	} else if c.Min != nil {
 		judged = true
 		if m.Value < *c.Min {
 			fails = append(fails, fmt.Sprintf("%s %s < min %s", label, num(m.Value), num(*c.Min)))
@@ -125,8 +141,14 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 			passes = append(passes, fmt.Sprintf("%s %s >= min %s", label, num(m.Value), num(*c.Min)))
 		}
 	}
-	if c.MaxRatio != nil {
-		judgedRatio, f, p := judgeRatio(c, m, label)
+	for _, r := range []struct {
+		bound *float64
+		below bool
+	}{{c.MaxRatio, false}, {c.MinRatio, true}} {
+		if r.bound == nil {
+			continue
+		}
+		judgedRatio, f, p := judgeRatio(c, m, label, *r.bound, r.below)
 		judged = judged || judgedRatio
 		fails = append(fails, f...)
 		passes = append(passes, p...)
@@ -137,21 +159,27 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 		return Fail, strings.Join(fails, "; ")
 	case !judged:
 		if len(passes) == 0 {
-			return NoData, fmt.Sprintf("%s: nothing to judge (no min, max or max_ratio)", label)
+			return NoData, fmt.Sprintf("%s: nothing to judge (no min, max, max_ratio or min_ratio)", label)
 		}
 		return NoData, strings.Join(passes, "; ")
 	}
 	return Pass, strings.Join(passes, "; ")
 }
 
-// judgeRatio judges max_ratio. An error_rate with both request counts
-// known is two binomial proportions: it fails only when the canary's rate
-// is above max_ratio times the baseline's by a one-sided z-test at
-// ErrorRateConfidence, z = (p - r·q) / sqrt(p(1-p)/n + r²q(1-q)/m), so
-// that a zero baseline is judged too. Other ratios compare point values.
-func judgeRatio(c *spec.Check, m Measurement, label string) (judged bool, fails, passes []string) {
-	mr := *c.MaxRatio
-	binomial := c.Metric == "error_rate" && m.Requests > 0 && m.BaselineRequests > 0
+// judgeRatio judges max_ratio (below false: fails above bound times the
+// baseline) or min_ratio (below true: fails under it). A binomial
+// proportion with both counts known (error_rate, accuracy from labels) is
+// judged by a one-sided z-test of p - r·q, z = (p - r·q) / sqrt(p(1-p)/n +
+// r²q(1-q)/m), so that a zero baseline is judged too: error_rate at
+// ErrorRateConfidence, accuracy at BehaviourConfidence. Other ratios
+// compare point values. A baseline kept from before the switch (the
+// final bake) is named in the reason.
+func judgeRatio(c *spec.Check, m Measurement, label string, bound float64, below bool) (judged bool, fails, passes []string) {
+	name, op, okOp := "max_ratio", ">", "<="
+	if below {
+		name, op, okOp = "min_ratio", "<", ">="
+	}
+	binomial := m.Requests > 0 && m.BaselineRequests > 0 && (c.Metric == "error_rate" || c.Metric == "accuracy")
 	switch {
 	case !m.HasBaseline:
 		return false, nil, []string{fmt.Sprintf("%s ratio: no baseline", label)}
@@ -166,28 +194,39 @@ func judgeRatio(c *spec.Check, m Measurement, label string) (judged bool, fails,
 		ratio = math.Inf(1)
 	}
 	detail := fmt.Sprintf("%s ratio %.2f", label, ratio)
-	vs := fmt.Sprintf("(%.3f vs %.3f)", m.Value, m.Baseline)
-	if !binomial {
-		if ratio > mr {
-			return true, []string{fmt.Sprintf("%s > max_ratio %s %s", detail, num(mr), vs)}, nil
-		}
-		return true, nil, []string{fmt.Sprintf("%s <= max_ratio %s %s", detail, num(mr), vs)}
+	vs := fmt.Sprintf("(%.3f vs %.3f%s)", m.Value, m.Baseline, referenceNote(m))
+	outside := ratio > bound
+	if below {
+		outside = ratio < bound
 	}
-	if ratio <= mr {
-		return true, nil, []string{fmt.Sprintf("%s <= max_ratio %s %s", detail, num(mr), vs)}
+	if !outside {
+		return true, nil, []string{fmt.Sprintf("%s %s %s %s %s", detail, okOp, name, num(bound), vs)}
+	}
+	if !binomial {
+		return true, []string{fmt.Sprintf("%s %s %s %s %s", detail, op, name, num(bound), vs)}, nil
 	}
 	p, q := m.Value, m.Baseline
 	n, nb := float64(m.Requests), float64(m.BaselineRequests)
 	z := math.Inf(1)
-	if se := math.Sqrt(p*(1-p)/n + mr*mr*q*(1-q)/nb); se > 0 {
-		z = (p - mr*q) / se
+	if se := math.Sqrt(p*(1-p)/n + bound*bound*q*(1-q)/nb); se > 0 {
+		z = (p - bound*q) / se
 	}
-	counts := fmt.Sprintf("z %.2f over %d and %d requests", z, m.Requests, m.BaselineRequests)
-	vs = fmt.Sprintf("(%.3f vs %.3f, %s)", m.Value, m.Baseline, counts)
-	if z > zErrorRate {
-		return true, []string{fmt.Sprintf("%s > max_ratio %s %s", detail, num(mr), vs)}, nil
+	if below {
+		z = -z
 	}
-	return true, nil, []string{fmt.Sprintf("%s above max_ratio %s within noise %s", detail, num(mr), vs)}
+	crit, unit := zErrorRate, "requests"
+	if c.Metric == "accuracy" {
+		crit, unit = zBehaviour, "labelled answers"
+	}
+	vs = fmt.Sprintf("(%.3f vs %.3f, z %.2f over %d and %d %s%s)", m.Value, m.Baseline, math.Abs(z), m.Requests, m.BaselineRequests, unit, referenceNote(m))
+	if z > crit {
+		return true, []string{fmt.Sprintf("%s %s %s %s %s", detail, op, name, num(bound), vs)}, nil
+	}
+	side := "above"
+	if below {
+		side = "below"
+	}
+	return true, nil, []string{fmt.Sprintf("%s %s %s %s within noise %s", detail, side, name, num(bound), vs)}
 }
 
 // num formats a value with up to 4 significant digits and no trailing

@@ -60,7 +60,7 @@ func TestJudge(t *testing.T) {
 		{"prometheus min fails", business, Measurement{Value: 0.4, Requests: -1}, Fail, "business 0.4 < min 0.5"},
 		{"prometheus min passes", business, Measurement{Value: 0.5, Requests: -1}, Pass, "business 0.5 >= min 0.5"},
 		{"nothing to judge", &spec.Check{Name: "x", Metric: "request_rate"}, Measurement{Value: 1, Requests: -1}, NoData,
-			"request_rate: nothing to judge (no min, max or max_ratio)"},
+			"request_rate: nothing to judge (no min, max, max_ratio or min_ratio)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,6 +43,9 @@ func (s RouterSource) Query(ctx context.Context, q Query) (Result, error) {
 		return Result{}, fmt.Errorf("reading router stats: %w", err)
 	}
 	vs, _ := st.Find(q.Model, q.Stage, q.Version)
+	if isBehaviour(q.Metric) {
+		return behaviourQuery(st, q, vs)
+	}
 	v, err := routerMetric(q.Metric, vs)
 	if err != nil {
 		return Result{}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -20,7 +21,9 @@ type Query struct {
 	Metric string
 	// Expr is a PromQL template with {{version}}, {{model}} and {{stage}}
 	// (Prometheus source).
-	Expr   string
+	Expr string
+	// Output is the JSON pointer a behaviour metric reads (router source).
+	Output string
 	Window time.Duration
 	// MinRequests is the request count the baseline needs to count as one
 	// (router source: a baseline on 3 requests is noise).
@@ -34,6 +37,9 @@ type Result struct {
 	Baseline         float64
 	HasBaseline      bool
 	BaselineRequests int64 // 0 when the source does not know
+	// Sketch and BaselineSketch are the outputs behind output_drift
+	// (router source); Meter turns them into the Measurement's Drift.
+	Sketch, BaselineSketch *behaviour.Sketch
 }
 
 // Source reads metrics. The builtin router's stats (RouterSource) and the
@@ -58,6 +64,10 @@ type snapshotter interface {
 // each metrics block's name.
 type Meter struct {
 	Sources map[string]Source
+	// References keeps the previous version's recent figures, so that a
+	// check keeps a baseline once that version takes no traffic (the
+	// final bake, all_at_once). nil: no baseline then.
+	References *References
 }
 
 // Measure measures every check of m for version to over the last window,
@@ -92,17 +102,32 @@ func (mt Meter) Measure(ctx context.Context, m *spec.Model, to, from string, win
 		}
 		r, err := src.Query(ctx, Query{
 			Model: m.Name, Stage: m.Stage, Version: to, Baseline: from,
-			Metric: c.Metric, Expr: c.Query, Window: window, MinRequests: c.MinRequests,
+			Metric: c.Metric, Expr: c.Query, Output: c.Output, Window: window, MinRequests: c.MinRequests,
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %q of %s on %s: %w", c.Name, m.Key(), to, err))
 			continue
 		}
-		out[c.Name] = Measurement{
+		meas := Measurement{
 			Check: c.Name, Version: to, Value: r.Value,
 			Baseline: r.Baseline, HasBaseline: r.HasBaseline, Requests: r.Requests,
 			BaselineRequests: r.BaselineRequests,
 		}
+		if from != "" && from != to && mt.References != nil && comparesWithPrevious(c) {
+			key := refKey{model: m.Key(), check: c.Name, version: from}
+			if r.HasBaseline {
+				mt.References.keep(key, r)
+			} else if n := mt.References.fill(key, &r); n > 0 {
+				meas.Baseline, meas.HasBaseline, meas.BaselineRequests = r.Baseline, true, r.BaselineRequests
+				meas.Reference, meas.ReferenceWindows = true, n
+			}
+		}
+		if c.Metric == "output_drift" && r.Sketch != nil && r.BaselineSketch != nil {
+			if d, ok := behaviour.Compare(*r.Sketch, *r.BaselineSketch); ok {
+				meas.Drift, meas.Value = &d, d.PSI
+			}
+		}
+		out[c.Name] = meas
 	}
 	return out, errors.Join(errs...)
 }

@@ -93,6 +93,7 @@ func Run(ctx context.Context, o Options) error {
 		"v4":    {Version: "v4", Conversion: 0.10},
 		"v5":    {Version: "v5", Conversion: 0.30},
 		"v6":    {Version: "v6", Conversion: 0.30},
+		"v7":    {Version: "v7", Conversion: 0.10, ScoreShift: driftShift},
 		"rules": {Version: "rules", Drift: 0.5, Conversion: 0.05},
 	}
 	urls := map[string]string{}

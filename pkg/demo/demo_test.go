@@ -16,6 +16,7 @@ var sceneWants = map[string][]string{
 	"canary": {"The canary completed: 100% of traffic on v2"},
 	"rollback": {`Revert "Promote fraud v3"`, "Switchyard-Action: rollback", "Switchyard-Model: fraud/production",
 		"Switchyard-Reverts: ", `Git and traffic agree again: serve = "v2"`},
+	"drift":  {`Revert "Promote fraud v7"`, `check "drift" failed`, "output_drift PSI", "Switchyard-Action: rollback"},
 	"shadow": {"Shadow verdict: v1 agreed with v2 on"},
 	"ab":     {"Switchyard-Action: promote", "The winner, v2, is serving and the experiment block is gone"},
 	"roll_through": {"Roll fraud/production through to v4", `roll_through = "v4" is removed`,
@@ -67,7 +68,7 @@ func TestDemo(t *testing.T) {
 
 func TestDemoOnlyUnknownScene(t *testing.T) {
 	err := Run(context.Background(), Options{Out: io.Discard, Dir: t.TempDir(), Only: "canery"})
-	if err == nil || !strings.Contains(err.Error(), `no scene "canery": the scenes are canary, rollback, shadow, ab, roll_through, bandit, blue_green, fallback`) {
+	if err == nil || !strings.Contains(err.Error(), `no scene "canery": the scenes are canary, rollback, drift, shadow, ab, roll_through, bandit, blue_green, fallback`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -24,6 +24,9 @@ type ModelBehaviour struct {
 	Drift float64
 	// Conversion is the chance a user rewards an answer (for A/B tests).
 	Conversion float64
+	// ScoreShift moves every score up (capped at 1): a model that answers
+	// 200 but wrong (the drift scene).
+	ScoreShift float64
 }
 
 // prediction is what the example models answer.
@@ -51,6 +54,7 @@ func ModelHandler(b ModelBehaviour) http.Handler {
 		if unit(key, "drift") < b.Drift {
 			score = unit(key, "drift-score")
 		}
+		score = min(score+b.ScoreShift, 1)
 		label := "legit"
 		if score > 0.9 {
 			label = "fraud"

@@ -28,6 +28,7 @@ func acts() []act {
 	return []act{
 		{"canary", "A canary from v1 to v2 (steps 10% → 50% → 100%, 2s bake each, checks every second)", "v1", playCanary},
 		{"rollback", "A canary from v2 to v3, a bad model (30% errors)", "v2", playRollback},
+		{"drift", "A canary from v2 to v7: every answer a fast 200, but its scores shifted (drift.go)", "v2", playDrift},
 		{"shadow", "A shadow assessment: v1 gets a copy of every request; its answers are compared with v2's", "v2", playShadow},
 		{"ab", "An A/B test of v1 against v2 with conversion feedback, decided by a sequential test", "v2", playAB},
 		{"roll_through", "A canary from v2 to v3 again, now with on_failure = \"roll_through\" to v4, the hotfix", "v2", playRollThrough},
@@ -143,13 +144,19 @@ func playRollback(s *show) error {
 		return err
 	}
 	s.n.say("The check failed: traffic is back on v2 at once. The reconciler now writes the revert to Git:")
+	return s.reverted("v2")
+}
+
+// reverted waits for the rollback's revert commit and for Git to agree
+// that version serves again.
+func (s *show) reverted(version string) error {
 	if err := s.outcome("Switchyard-Action: rollback"); err != nil {
 		return err
 	}
-	if _, err := s.wait("Git to agree with the rollback", settled("v2")); err != nil {
+	if _, err := s.wait("Git to agree with the rollback", settled(version)); err != nil {
 		return err
 	}
-	s.n.say("Git and traffic agree again: serve = \"v2\".")
+	s.n.say("Git and traffic agree again: serve = %q.", version)
 	return nil
 }
 

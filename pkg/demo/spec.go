@@ -18,10 +18,12 @@ type scene struct {
 	Shadow bool
 	// Experiment is "ab" (v1 against v2) or "bandit" (v4 against v5).
 	Experiment string
+	// Drift adds the output_drift check and its rollout (drift.go).
+	Drift bool
 }
 
 // demoVersions are the example models, in the order the spec lists them.
-var demoVersions = []string{"v1", "v2", "v3", "v4", "v5", "v6"}
+var demoVersions = []string{"v1", "v2", "v3", "v4", "v5", "v6", "v7"}
 
 // specText is the demo's rollouts/fraud.hcl for one scene.
 func specText(routerAddr string, urls map[string]string, s scene) string {
@@ -48,13 +50,17 @@ model "fraud" "production" {
 
   rollout {
 `, urls["rules"])
-	switch s.Strategy {
-	case "blue_green":
+	switch {
+	case s.Drift:
+		b.WriteString(driftRollout)
+	case s.Strategy == "blue_green":
 		b.WriteString("    strategy      = \"blue_green\"\n    keep_previous = \"1m\"\n")
 	default:
 		b.WriteString("    strategy      = \"canary\"\n    steps         = [10, 50]\n")
 	}
-	b.WriteString("    bake          = \"2s\"\n    interval      = \"1s\"\n    failure_limit = 1\n")
+	if !s.Drift {
+		b.WriteString("    bake          = \"2s\"\n    interval      = \"1s\"\n    failure_limit = 1\n")
+	}
 	switch s.OnFailure {
 	case "fallback":
 		b.WriteString("    on_failure    = \"fallback\"\n    fallback      = \"rules\"\n")
@@ -77,6 +83,9 @@ model "fraud" "production" {
     min_requests = 20
   }
 `)
+	if s.Drift {
+		b.WriteString(driftCheck)
+	}
 	if s.Shadow {
 		b.WriteString(`
   shadow {

@@ -4,73 +4,71 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 )
 
-// judge computes the metric and the latency p99 from the outcomes and
-// compares them with the thresholds.
-func judge(res *Result, samples []Sample, outs []outcome) {
-	res.Samples = len(samples)
-	var (
-		lats          []time.Duration
-		hits, n       int
-		absSum, sqSum float64
-	)
+// side is one version's answers to the dataset, scored.
+type side struct {
+	value      float64
+	metricErr  string // why the metric is undefined, if it is
+	lats       []time.Duration
+	errors     int
+	skipped    int
+	firstError string
+}
+
+// evaluate scores one version's outcomes. A sample whose answer the metric
+// cannot use (a string where a number is needed) counts as a failed
+// request.
+func evaluate(metric, positive string, samples []Sample, outs []outcome) side {
+	var sd side
+	var pairs []pair
+	fail := func(msg string) {
+		sd.errors++
+		if sd.firstError == "" {
+			sd.firstError = msg
+		}
+	}
 	for i, o := range outs {
 		if o.skipped {
-			res.Skipped++
+			sd.skipped++
 			continue
 		}
 		if o.err != nil {
-			res.Errors++
-			if res.FirstError == "" {
-				res.FirstError = o.err.Error()
-			}
+			fail(o.err.Error())
 			continue
 		}
-		lats = append(lats, o.latency)
+		sd.lats = append(sd.lats, o.latency)
 		var want any
 		_ = json.Unmarshal(samples[i].Expected, &want) // validated when read
-		switch res.Metric {
-		case "accuracy":
-			if reflect.DeepEqual(o.output, want) {
-				hits++
-			}
-		default:
-			got, ok1 := o.output.(float64)
-			exp, ok2 := want.(float64)
-			if !ok1 || !ok2 {
-				res.Errors++
-				if res.FirstError == "" {
-					res.FirstError = fmt.Sprintf("sample %d: %s needs numbers, got output %s and expected %s",
-						i+1, res.Metric, compact(o.output), compact(want))
-				}
-				continue
-			}
-			d := got - exp
-			absSum += math.Abs(d)
-			sqSum += d * d
-			n++
+		p := pair{got: o.output, want: want}
+		if why := checkPair(metric, p); why != "" {
+			fail(fmt.Sprintf("sample %d: %s", i+1, why))
+			continue
 		}
+		pairs = append(pairs, p)
 	}
-	switch res.Metric {
-	case "accuracy":
-		res.Value = float64(hits) / float64(len(samples))
-	case "mae":
-		if n > 0 {
-			res.Value = absSum / float64(n)
-		}
-	case "rmse":
-		if n > 0 {
-			res.Value = math.Sqrt(sqSum / float64(n))
-		}
+	v, err := metricValue(metric, positive, pairs, sd.errors+sd.skipped)
+	if err != nil {
+		sd.metricErr = err.Error()
 	}
-	res.Value = round(res.Value)
-	res.LatencyP99 = round(p99(lats).Seconds())
+	sd.value = round(v)
+	return sd
+}
+
+// judge computes the metric and the latency p99 from the outcomes and
+// compares them with the thresholds and, when base is not nil, with the
+// baseline's figures on the same samples.
+func judge(res *Result, samples []Sample, outs []outcome, base []outcome) {
+	res.Samples = len(samples)
+	c := evaluate(res.Metric, res.positive(), samples, outs)
+	res.Value, res.Errors, res.Skipped, res.FirstError = c.value, c.errors, c.skipped, c.firstError
+	res.LatencyP99 = round(p99(c.lats).Seconds())
 
 	var why []string
 	if res.Errors > 0 {
@@ -79,7 +77,10 @@ func judge(res *Result, samples []Sample, outs []outcome) {
 	if res.Skipped > 0 {
 		why = append(why, fmt.Sprintf("stopped after %d failures: %d of %d samples not sent", res.Errors, res.Skipped, res.Samples))
 	}
-	if res.Threshold != nil {
+	if c.metricErr != "" && res.Errors == 0 {
+		why = append(why, c.metricErr)
+	}
+	if res.Threshold != nil && c.metricErr == "" {
 		t := *res.Threshold
 		switch {
 		case res.Bound == "min" && res.Value < t:
@@ -88,15 +89,46 @@ func judge(res *Result, samples []Sample, outs []outcome) {
 			why = append(why, fmt.Sprintf("%s %s > max %s", res.Metric, fmtNum(res.Value), fmtNum(t)))
 		}
 	}
-	if res.MaxLatencyP99 != nil && len(lats) > 0 && res.LatencyP99 > *res.MaxLatencyP99 {
+	if res.MaxLatencyP99 != nil && len(c.lats) > 0 && res.LatencyP99 > *res.MaxLatencyP99 {
 		why = append(why, fmt.Sprintf("latency p99 %ss > max_latency_p99 %ss", fmtNum(res.LatencyP99), fmtNum(*res.MaxLatencyP99)))
+	}
+	if b := res.Baseline; b != nil && base != nil {
+		bs := evaluate(res.Metric, res.positive(), samples, base)
+		b.Value, b.Errors, b.FirstError = bs.value, bs.errors, bs.firstError
+		b.LatencyP99 = round(p99(bs.lats).Seconds())
+		switch {
+		case bs.metricErr != "" || c.metricErr != "":
+			b.Note = "no comparison: " + firstNonEmpty(bs.metricErr, c.metricErr)
+		default:
+			r := round(worse(res.Metric, res.Value, b.Value))
+			b.Regression = &r
+			if b.MaxRegression != nil && r > *b.MaxRegression {
+				why = append(why, fmt.Sprintf("%s %s is %s worse than %s's %s (max_regression %s)",
+					res.Metric, fmtNum(res.Value), fmtNum(r), b.Version, fmtNum(b.Value), fmtNum(*b.MaxRegression)))
+			}
+		}
+		if bs.errors > 0 && b.Note == "" {
+			b.Note = fmt.Sprintf("%d of %d requests to %s failed (first: %s)", bs.errors, res.Samples, b.Version, bs.firstError)
+		}
 	}
 	res.Passed = len(why) == 0
 	if res.Passed {
 		res.Reason = fmt.Sprintf("%s %s, latency p99 %ss over %d samples", res.Metric, fmtNum(res.Value), fmtNum(res.LatencyP99), res.Samples)
+		if b := res.Baseline; b != nil && b.Regression != nil {
+			res.Reason += fmt.Sprintf("; %s %s %s", b.Version, res.Metric, fmtNum(b.Value))
+		}
 	} else {
 		res.Reason = strings.Join(why, "; ")
 	}
+}
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
 
 // p99 is the nearest-rank 99th percentile.
@@ -114,56 +146,18 @@ func round(f float64) float64 { return math.Round(f*1e6) / 1e6 }
 
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-func compact(v any) string {
-	b, _ := json.Marshal(v)
-	return snippet(b)
-}
-
-// parsePointer splits an RFC 6901 JSON pointer into unescaped tokens.
-// "" is the whole document.
-func parsePointer(p string) ([]string, error) {
-	if p == "" {
-		return nil, nil
-	}
-	if !strings.HasPrefix(p, "/") {
-		return nil, fmt.Errorf("a JSON pointer starts with \"/\" (RFC 6901)")
-	}
-	parts := strings.Split(p[1:], "/")
-	for i, s := range parts {
-		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
-	}
-	return parts, nil
-}
+// parsePointer parses an RFC 6901 JSON pointer ("" is the whole
+// document).
+func parsePointer(p string) (behaviour.Pointer, error) { return behaviour.ParsePointer(p) }
 
 // lookup follows a parsed JSON pointer into a decoded document.
-func lookup(doc any, ptr []string) (any, error) {
-	cur := doc
-	for i, tok := range ptr {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[tok]
-			if !ok {
-				return nil, fmt.Errorf("answer has no %s", pointerString(ptr[:i+1]))
-			}
-			cur = v
-		case []any:
-			idx, err := strconv.Atoi(tok)
-			if err != nil || idx < 0 || idx >= len(c) || (len(tok) > 1 && tok[0] == '0') {
-				return nil, fmt.Errorf("answer has no %s", pointerString(ptr[:i+1]))
-			}
-			cur = c[idx]
-		default:
-			return nil, fmt.Errorf("answer has no %s (not an object or array there)", pointerString(ptr[:i+1]))
-		}
+func lookup(doc any, p behaviour.Pointer) (any, error) {
+	v, ok, at, container := p.Lookup(doc)
+	switch {
+	case ok:
+		return v, nil
+	case container:
+		return nil, fmt.Errorf("answer has no %s", p.Prefix(at+1))
 	}
-	return cur, nil
-}
-
-func pointerString(toks []string) string {
-	var b strings.Builder
-	for _, t := range toks {
-		b.WriteByte('/')
-		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
-	}
-	return b.String()
+	return nil, fmt.Errorf("answer has no %s (not an object or array there)", p.Prefix(at+1))
 }

@@ -1,11 +1,12 @@
-// Package offline runs a version's offline validation (SPEC.md §1,
-// validation): it POSTs every input of a JSON-lines dataset to the model,
-// compares the answers with the expected outputs and judges the metric and
-// the latency against the version's thresholds.
+// Package offline runs a version's offline validation (SPEC.md §1 and §8,
+// validation): it POSTs every input of a dataset (JSON lines or CSV) to the
+// model, and to the serving version when the validation has a baseline,
+// compares the answers with the expected outputs and judges the metric, the
+// regression against the baseline and the latency against the version's
+// thresholds.
 package offline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,12 +15,12 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -59,8 +60,12 @@ type Result struct {
 	// Value is the metric over the answered samples (accuracy counts a
 	// failed request as a miss).
 	Value float64 `json:"value"`
+	// Positive is the positive class of a class metric (precision, recall,
+	// f1, auc, log_loss).
+	Positive string `json:"positive,omitempty"`
 	// Threshold is the bound Value is judged against; Bound says which
-	// ("min" for accuracy, "max" for mae and rmse, "" when none is set).
+	// ("min" when higher is better, "max" for log_loss, mae and rmse, ""
+	// when none is set).
 	Threshold     *float64 `json:"threshold,omitempty"`
 	Bound         string   `json:"bound,omitempty"`
 	LatencyP99    float64  `json:"latency_p99"` // seconds, over answered requests
@@ -74,6 +79,35 @@ type Result struct {
 	// Reason says why the validation failed, or summarizes a pass.
 	Reason string `json:"reason"`
 	URL    string `json:"url"`
+	// Baseline is the serving version's figures on the same samples, when
+	// the validation asks for them (baseline = "serve").
+	Baseline *Baseline `json:"baseline,omitempty"`
+}
+
+func (r *Result) positive() string {
+	if r.Positive == "" {
+		return spec.DefaultPositive
+	}
+	return r.Positive
+}
+
+// Baseline is the version serving now, run on the same samples as the
+// candidate and scored the same way.
+type Baseline struct {
+	Version    string  `json:"version"`
+	URL        string  `json:"url,omitempty"`
+	Value      float64 `json:"value"`
+	LatencyP99 float64 `json:"latency_p99"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
+	// Regression is how much worse the candidate's value is than the
+	// baseline's (negative: better), in the metric's units and direction;
+	// nil when they could not be compared (see Note).
+	Regression    *float64 `json:"regression,omitempty"`
+	MaxRegression *float64 `json:"max_regression,omitempty"`
+	// Note says why there is no comparison, or that the baseline failed
+	// some requests (the candidate is not failed for those).
+	Note string `json:"note,omitempty"`
 }
 
 // Sample is one line of a dataset.
@@ -88,6 +122,23 @@ type Sample struct {
 // at all (no validation block, unreadable or malformed dataset); failed
 // requests are counted in Result.Errors and fail the validation.
 func (r *Runner) Run(ctx context.Context, fsys fs.FS, v *spec.Version) (Result, error) {
+	return r.Compare(ctx, fsys, v, nil)
+}
+
+// BaselineURL is where a baseline version's rows are POSTed: its own
+// validation url when it has one, else its url.
+func BaselineURL(base *spec.Version) string {
+	if base.Validation != nil && base.Validation.URL != "" {
+		return base.Validation.URL
+	}
+	return base.URL
+}
+
+// Compare is Run that, when v's validation has baseline = "serve", also
+// runs serving (the version serving now) on the same samples and judges
+// max_regression. serving nil, or v itself, leaves the comparison out with
+// a note saying so.
+func (r *Runner) Compare(ctx context.Context, fsys fs.FS, v, serving *spec.Version) (Result, error) {
 	if v == nil || v.Validation == nil {
 		return Result{}, errors.New("offline validation: the version has no validation block")
 	}
@@ -98,15 +149,22 @@ func (r *Runner) Run(ctx context.Context, fsys fs.FS, v *spec.Version) (Result, 
 	}
 	res := Result{Metric: val.Metric, URL: url, MaxLatencyP99: val.MaxLatencyP99}
 	if res.Metric == "" {
-		res.Metric = "accuracy"
+		res.Metric = spec.DefaultValidationMetric
 	}
 	switch res.Metric {
-	case "accuracy":
-		res.Threshold, res.Bound = val.Min, "min"
-	case "mae", "rmse":
-		res.Threshold, res.Bound = val.Max, "max"
+	case "accuracy", "mae", "rmse":
+	case "precision", "recall", "f1", "auc", "log_loss":
+		res.Positive = val.Positive
+		if res.Positive == "" {
+			res.Positive = spec.DefaultPositive
+		}
 	default:
-		return res, fmt.Errorf("offline validation of %s: unknown metric %q (want accuracy, mae or rmse)", v.Name, res.Metric)
+		return res, fmt.Errorf("offline validation of %s: unknown metric %q (want accuracy, precision, recall, f1, auc, log_loss, mae or rmse)", v.Name, res.Metric)
+	}
+	if spec.MetricLowerIsBetter(res.Metric) {
+		res.Threshold, res.Bound = val.Max, "max"
+	} else {
+		res.Threshold, res.Bound = val.Min, "min"
 	}
 	if res.Threshold == nil {
 		res.Bound = ""
@@ -122,52 +180,23 @@ func (r *Runner) Run(ctx context.Context, fsys fs.FS, v *spec.Version) (Result, 
 	if len(samples) == 0 {
 		return res, fmt.Errorf("offline validation of %s: dataset %s has no samples", v.Name, val.Dataset)
 	}
+	var baseOuts []outcome
+	if val.Baseline != "" {
+		res.Baseline = &Baseline{MaxRegression: val.MaxRegression}
+		switch {
+		case serving == nil:
+			res.Baseline.Note = "no version serves now: nothing to compare with"
+		case serving.Name == v.Name:
+			res.Baseline.Version = serving.Name
+			res.Baseline.Note = v.Name + " is the serving version itself"
+		default:
+			res.Baseline.Version, res.Baseline.URL = serving.Name, BaselineURL(serving)
+			baseOuts = r.query(ctx, res.Baseline.URL, ptr, samples)
+		}
+	}
 	outs := r.query(ctx, url, ptr, samples)
-	judge(&res, samples, outs)
+	judge(&res, samples, outs, baseOuts)
 	return res, nil
-}
-
-// readDataset reads the JSON lines of a repo-relative dataset.
-func (r *Runner) readDataset(fsys fs.FS, name string) ([]Sample, error) {
-	clean := path.Clean(strings.TrimPrefix(name, "./"))
-	if !fs.ValidPath(clean) {
-		return nil, fmt.Errorf("dataset %q: want a path inside the repository", name)
-	}
-	f, err := fsys.Open(clean)
-	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", name, err)
-	}
-	defer f.Close()
-	limit := r.MaxSamples
-	if limit <= 0 {
-		limit = DefaultMaxSamples
-	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	var out []Sample
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		if len(out) >= limit {
-			return nil, fmt.Errorf("dataset %s: more than %d samples", name, limit)
-		}
-		var s Sample
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, fmt.Errorf("dataset %s:%d: %v (want {\"input\": ..., \"expected\": ...})", name, line, err)
-		}
-		if s.Input == nil || s.Expected == nil {
-			return nil, fmt.Errorf("dataset %s:%d: want both \"input\" and \"expected\"", name, line)
-		}
-		out = append(out, s)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", name, err)
-	}
-	return out, nil
 }
 
 // outcome is the answer to one sample.
@@ -181,7 +210,7 @@ type outcome struct {
 // query sends every sample with bounded concurrency and returns the
 // outcomes in sample order. After MaxFailures failed requests the rest are
 // skipped (outcome.skipped).
-func (r *Runner) query(ctx context.Context, url string, ptr []string, samples []Sample) []outcome {
+func (r *Runner) query(ctx context.Context, url string, ptr behaviour.Pointer, samples []Sample) []outcome {
 	n := r.Concurrency
 	if n <= 0 {
 		n = DefaultConcurrency
@@ -224,7 +253,7 @@ func (r *Runner) query(ctx context.Context, url string, ptr []string, samples []
 	return outs
 }
 
-func (r *Runner) one(ctx context.Context, url string, ptr []string, input json.RawMessage) outcome {
+func (r *Runner) one(ctx context.Context, url string, ptr behaviour.Pointer, input json.RawMessage) outcome {
 	if err := ctx.Err(); err != nil {
 		return outcome{err: err}
 	}

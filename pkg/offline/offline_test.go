@@ -218,7 +218,7 @@ func TestRunBadInput(t *testing.T) {
 		{"outside repo", &spec.Validation{Dataset: "../x.jsonl"}, "want a path inside the repository"},
 		{"empty", &spec.Validation{Dataset: "empty.jsonl"}, "has no samples"},
 		{"bad pointer", &spec.Validation{Dataset: "ok.jsonl", Output: "score"}, "starts with \"/\""},
-		{"bad metric", &spec.Validation{Dataset: "ok.jsonl", Metric: "f1"}, `unknown metric "f1"`},
+		{"bad metric", &spec.Validation{Dataset: "ok.jsonl", Metric: "f2"}, `unknown metric "f2"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := r.Run(context.Background(), fsys, &spec.Version{Name: "v1", URL: srv.URL, Validation: tc.val})

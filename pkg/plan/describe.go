@@ -93,11 +93,16 @@ func describeCheck(c *spec.Check) string {
 		subject = fmt.Sprintf("%s query `%s`", c.Source, c.Query)
 	case c.Source != "" && c.Source != "router":
 		subject = c.Source + " " + c.Metric
+	case c.Output != "":
+		subject = fmt.Sprintf("%s of `%s`", c.Metric, c.Output)
 	default:
 		subject = c.Metric
 	}
 	var conds []string
-	if c.Max != nil {
+	switch {
+	case c.Max != nil && c.Metric == "output_drift":
+		conds = append(conds, fmt.Sprintf("%s ≤ %s (population stability index against the previous version; fails when its 90%% lower bound is above)", subject, num(*c.Max)))
+	case c.Max != nil:
 		conds = append(conds, subject+" ≤ "+num(*c.Max))
 	}
 	if c.Min != nil {
@@ -106,12 +111,20 @@ func describeCheck(c *spec.Check) string {
 	if c.MaxRatio != nil {
 		conds = append(conds, subject+" ≤ "+num(*c.MaxRatio)+" × previous version")
 	}
+	if c.MinRatio != nil {
+		conds = append(conds, subject+" ≥ "+num(*c.MinRatio)+" × previous version")
+	}
 	if len(conds) == 0 {
 		conds = append(conds, subject+" (no threshold)")
 	}
 	s := c.Name + ": " + strings.Join(conds, " and ")
 	if c.Query == "" && (c.Source == "" || c.Source == "router") {
-		s += fmt.Sprintf(" (min %d requests)", c.MinRequests)
+		unit := "requests"
+		switch c.Metric {
+		case "accuracy", "mae", "rmse", "log_loss":
+			unit = "labelled answers"
+		}
+		s += fmt.Sprintf(" (min %d %s)", c.MinRequests, unit)
 	}
 	return s
 }

@@ -133,7 +133,7 @@ func (d *Daemon) decorate(ms *ModelStatus, m *spec.Model) {
 			i = len(ms.Measurements) - 1
 		}
 		x := &ms.Measurements[i]
-		x.Metric, x.Max, x.Min, x.MaxRatio = c.Metric, c.Max, c.Min, c.MaxRatio
+		x.Metric, x.Max, x.Min, x.MaxRatio, x.MinRatio = c.Metric, c.Max, c.Min, c.MaxRatio, c.MinRatio
 		if x.Metric == "" {
 			x.Metric = c.Query
 		}

@@ -116,6 +116,7 @@ type Measurement struct {
 	Max      *float64 `json:"max,omitempty"`
 	Min      *float64 `json:"min,omitempty"`
 	MaxRatio *float64 `json:"max_ratio,omitempty"`
+	MinRatio *float64 `json:"min_ratio,omitempty"`
 	History  []Point  `json:"history,omitempty"`
 }
 

@@ -1,5 +1,7 @@
 package rollout
 
+import "github.com/switchyard-dev/switchyard/pkg/behaviour"
+
 // Action is something the daemon must do after applying the traffic a
 // Step returned: write a commit, record a verdict note, emit an event.
 // Traffic always comes first (DESIGN.md, invariant 2).
@@ -87,6 +89,10 @@ type ShadowVerdict struct {
 	Samples      int64   `json:"samples"`
 	MinAgreement float64 `json:"min_agreement"`
 	Errors       int64   `json:"errors"`
+	// Drift is, by output pointer of the model's checks, the distance
+	// between the shadow's outputs and the live version's over the
+	// assessment (reported beside the agreement; it does not decide).
+	Drift map[string]behaviour.Drift `json:"drift,omitempty"`
 }
 
 // ExperimentVerdict is an experiment's result.

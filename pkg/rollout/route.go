@@ -1,6 +1,9 @@
 package rollout
 
 import (
+	"slices"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -98,9 +101,23 @@ func (s *stepper) route() traffic.Route {
 		}
 	}
 	s.st.URLs = urls
+	rt.Outputs = outputs(s.m)
 	if x := s.st.Shadow; x != nil && s.m.Shadow != nil {
 		sh := s.m.Shadow
 		rt.Shadow = &traffic.Shadow{Version: sh.Version, Percent: sh.Percent, Compare: sh.Compare, Tolerance: sh.Tolerance}
 	}
 	return rt
+}
+
+// outputs are the JSON pointers the model's checks read from answers,
+// sorted, each once: the router parses answers only for these.
+func outputs(m *spec.Model) []string {
+	var out []string
+	for _, c := range m.Checks {
+		if c.Output != "" && !slices.Contains(out, c.Output) {
+			out = append(out, c.Output)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -2,6 +2,8 @@ package rollout
 
 import (
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 )
 
 // Phase is where a model stands, as shown by status.
@@ -150,6 +152,11 @@ type ShadowState struct {
 	Passed      bool      `json:"passed"`
 	Lower       float64   `json:"lower,omitempty"`
 	Upper       float64   `json:"upper,omitempty"`
+	// Outputs and LiveOutputs sum the shadow's and the live version's
+	// output sketches over the assessment, by pointer (router checks'
+	// outputs), for the drift reported with the verdict.
+	Outputs     map[string]behaviour.Sketch `json:"outputs,omitempty"`
+	LiveOutputs map[string]behaviour.Sketch `json:"live_outputs,omitempty"`
 }
 
 // ArmStats is one experiment variant's accumulated rewards.
@@ -250,6 +257,7 @@ func (s ModelState) clone() ModelState {
 	}
 	if s.Shadow != nil {
 		sh := *s.Shadow
+		sh.Outputs, sh.LiveOutputs = cloneMap(s.Shadow.Outputs), cloneMap(s.Shadow.LiveOutputs)
 		c.Shadow = &sh
 	}
 	if s.Experiment != nil {

@@ -202,7 +202,7 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 	rt.ids.put(id, b.stats)
 	x := &fc.x
 	*x = leanExchange{id: id, closeAfter: req.close || fc.s.closing.Load()}
-	if shadow {
+	if shadow || len(r.outputs) > 0 {
 		x.capture = rt.getBuf()
 	}
 
@@ -229,14 +229,29 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 	now := rt.now()
 	b.stats.recordRequest(now, now.Sub(start), res.code, isFailure(res.code), false)
 	if x.capture != nil {
-		if res.err == nil && !x.overflow {
+		if len(r.outputs) > 0 && res.sent && res.err == nil {
+			rt.observeOutputs(r.outputs, b, id, res.code, x.captured(res.err))
+		}
+		switch {
+		case !shadow:
+			rt.putBuf(x.capture)
+		case res.err == nil && !x.overflow:
 			rt.shadow.enqueueJob(r.shadow, fc.shadowJob(r, rest, res.code))
-		} else {
+		default:
 			rt.shadow.drop(r.shadow, x.capture)
 		}
 		x.capture = nil
 	}
 	return keep && !x.closeAfter
+}
+
+// captured is the answer's body for its outputs: nil when it was cut
+// short or too large to keep.
+func (x *leanExchange) captured(err error) []byte {
+	if err != nil || x.overflow {
+		return nil
+	}
+	return x.capture.Bytes()
 }
 
 // leanExchange is the state of the request being answered.

@@ -84,6 +84,9 @@ type Feedback struct {
 	Stage     string   `json:"stage,omitempty"`
 	Key       string   `json:"key,omitempty"`
 	Reward    *float64 `json:"reward"`
+	// Label is the ground truth for the answer to RequestID, scored
+	// against its outputs (outputs.go), beside or instead of Reward.
+	Label json.RawMessage `json:"label,omitempty"`
 }
 
 const maxFeedbackBytes = 64 << 10
@@ -99,9 +102,10 @@ const (
 	rejectForgotten    = "forgotten"    // issued for a version no longer in the routing table
 	rejectDuplicate    = "duplicate"    // this id already had feedback of this kind
 	rejectFull         = "full"         // too many ids with feedback in the window
+	rejectNoOutput     = "no_output"    // a label for an answer whose outputs are not kept (outputs.go)
 )
 
-var rejectReasons = []string{rejectUnauthorized, rejectRateLimited, rejectInvalid, rejectUnknownID, rejectExpired, rejectForgotten, rejectDuplicate, rejectFull}
+var rejectReasons = []string{rejectUnauthorized, rejectRateLimited, rejectInvalid, rejectUnknownID, rejectExpired, rejectForgotten, rejectDuplicate, rejectFull, rejectNoOutput}
 
 // feedbackGuard holds what feedback must pass: the bearer token, the rate
 // limit and the once-per-id rule.
@@ -185,15 +189,31 @@ func (rt *Router) acceptFeedback(req *http.Request, w http.ResponseWriter) (*ver
 	if err := dec.Decode(&fb); err != nil {
 		return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, "feedback is not valid JSON: " + err.Error()}
 	}
-	if fb.Reward == nil {
-		return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, `feedback needs "reward", a number in [0,1]`}
+	if fb.Reward == nil && fb.Label == nil {
+		return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, `feedback needs "reward", a number in [0,1], or "label", the true output`}
 	}
-	if r := *fb.Reward; r < 0 || r > 1 || math.IsNaN(r) {
-		return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, fmt.Sprintf("reward is %g, want a number in [0,1]", r)}
+	if fb.Reward != nil {
+		if r := *fb.Reward; r < 0 || r > 1 || math.IsNaN(r) {
+			return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, fmt.Sprintf("reward is %g, want a number in [0,1]", r)}
+		}
+	}
+	var label any
+	if fb.Label != nil {
+		if err := json.Unmarshal(fb.Label, &label); err != nil {
+			return nil, &feedbackRejection{http.StatusBadRequest, rejectInvalid, "label is not valid JSON: " + err.Error()}
+		}
 	}
 	vs, p, rej := rt.feedbackTarget(fb, now)
 	if rej != nil {
 		return nil, rej
+	}
+	if fb.Label != nil {
+		if rej := rt.acceptLabel(vs, p, fb.RequestID, label, now); rej != nil {
+			return nil, rej
+		}
+		if fb.Reward == nil {
+			return vs, nil
+		}
 	}
 	switch rt.feedback.once.claim(p, kindReward, now) {
 	case claimDuplicate:

@@ -11,6 +11,7 @@ type feedbackKind uint8
 
 const (
 	kindReward feedbackKind = iota
+	kindLabel               // ground truth for the outputs (outputs.go)
 )
 
 type onceKey struct {

@@ -25,6 +25,7 @@ type metrics struct {
 	tableUpdates     *prometheus.CounterVec
 	feedbackRejected *prometheus.CounterVec
 	routes           prometheus.Gauge
+	outputs          *prometheus.HistogramVec // numeric outputs (outputs.go)
 }
 
 var versionLabels = []string{"model", "stage", "version"}
@@ -75,7 +76,8 @@ func newMetrics(extra prometheus.Registerer) (*metrics, error) {
 			Help: "Routes in the live routing table.",
 		}),
 	}
-	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.feedbackRejected, m.routes}
+	m.outputs = newOutputHistogram()
+	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.feedbackRejected, m.routes, m.outputs}
 	m.collectors = cs
 	for _, reason := range rejectReasons {
 		m.feedbackRejected.WithLabelValues(reason)

@@ -87,6 +87,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.shadow.to.stats.recordShadow(rt.now(), shadowDropped, 0)
 		}
 	}
+	if x.capture == nil && len(r.outputs) > 0 {
+		x.capture, x.captureMax, x.outputsOnly = rt.getBuf(), int(rt.opts.MaxBodyBytes), true
+	}
 	rt.ids.put(id, b.stats)
 	x.start = rt.now()
 	if canFallBack && x.replayable {
@@ -112,11 +115,18 @@ func (rt *Router) finish(x *exchange) {
 	if !x.start.IsZero() {
 		b.stats.recordRequest(now, now.Sub(x.start), code, isFailure(code), false)
 	}
+	if x.capture != nil && len(x.r.outputs) > 0 && !x.start.IsZero() {
+		var body []byte
+		if !x.overflow {
+			body = x.capture.Bytes()
+		}
+		rt.observeOutputs(x.r.outputs, b, x.id, code, body)
+	}
 	if x.shadow {
 		rt.shadow.enqueue(x)
 	} else if x.capture != nil {
 		rt.putBuf(x.capture)
-		if x.r.shadow != nil {
+		if x.r.shadow != nil && !x.outputsOnly {
 			x.r.shadow.to.stats.recordShadow(now, shadowDropped, 0)
 		}
 	}
@@ -148,7 +158,10 @@ type exchange struct {
 	capture    *bytes.Buffer
 	captureMax int
 	overflow   bool
-	start      time.Time
+	// outputsOnly: capture holds the answer for its outputs, not for a
+	// shadow (outputs.go).
+	outputsOnly bool
+	start       time.Time
 }
 
 func (x *exchange) Header() http.Header { return x.w.Header() }

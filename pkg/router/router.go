@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -142,6 +143,7 @@ type Router struct {
 	metrics  *metrics
 	ids      *idMemory
 	feedback *feedbackGuard
+	recent   *behaviour.Recent // outputs awaiting labels (outputs.go)
 	shadow   *shadowQueue
 	bufs     sync.Pool // *bytes.Buffer for captured live answers
 	exch     sync.Pool // *exchange
@@ -170,6 +172,7 @@ func New(opts Options) *Router {
 		rands:   newRandPool(opts.Seed),
 		metrics: m,
 		ids:     newIDMemory(opts.RequestIDs, opts.RequestIDKey),
+		recent:  newRecentOutputs(opts.RequestIDs, opts.FeedbackWindow),
 		stats:   map[[3]string]*versionStats{},
 	}
 	rt.feedback = newFeedbackGuard(opts)

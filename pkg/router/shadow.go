@@ -214,6 +214,10 @@ func (q *shadowQueue) judge(j *shadowJob, code int, got *bytes.Buffer, lat time.
 	rt := q.rt
 	to := j.sr.to
 	defer rt.putBuf(j.live)
+	// Outputs first, so that a copy is read by the time it is counted.
+	if err == nil && len(j.sr.outputs) > 0 && got != nil && int64(got.Len()) <= rt.opts.MaxBodyBytes {
+		rt.observeOutputs(j.sr.outputs, to, "", code, got.Bytes())
+	}
 	switch {
 	case err != nil || code >= 500:
 		if err != nil {

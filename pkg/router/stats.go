@@ -100,6 +100,7 @@ type versionStats struct {
 	// cumulative rewards, for the bandit's posteriors
 	totalRewards   float64
 	totalRewardSum float64
+	outputs        *outputStats // model behaviour (outputs.go); nil until read
 }
 
 func newVersionStats(model, stage, version string, horizon int, m *metrics) *versionStats {
@@ -262,7 +263,9 @@ func (s *versionStats) sum(oldest, nowSec int64) traffic.VersionStats {
 			out.LatencySample = append(out.LatencySample, sm.seconds)
 		}
 	}
+	outputs := s.outputs
 	s.mu.Unlock()
+	outputs.sumOutputs(&out, oldest, nowSec)
 	for j := range hist {
 		total += hist[j]
 		stotal += shist[j]

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -255,6 +256,8 @@ type route struct {
 	// lean: every backend is plain http:// behind the router's own
 	// transport, so the lean server may proxy it (fast.go).
 	lean bool
+	// outputs are read from every answer (outputs.go); none: no parsing.
+	outputs []behaviour.Pointer
 }
 
 type shadowRoute struct {
@@ -262,12 +265,13 @@ type shadowRoute struct {
 	percent   float64
 	json      bool
 	tolerance float64
+	outputs   []behaviour.Pointer // the route's: the shadow's answers are read too (outputs.go)
 }
 
 func (rt *Router) compile(t traffic.Table) *compiled {
 	c := &compiled{table: copyTable(t), byPath: map[string]*route{}, byName: map[string]*route{}}
 	for _, tr := range c.table.Routes {
-		r := &route{model: tr.Model, stage: tr.Stage, path: normPath(tr.Path), backends: map[string]*backend{}}
+		r := &route{model: tr.Model, stage: tr.Stage, path: normPath(tr.Path), backends: map[string]*backend{}, outputs: compileOutputs(tr.Outputs)}
 		if r.path == "/" {
 			r.path = ""
 		}
@@ -324,7 +328,7 @@ func (rt *Router) compile(t traffic.Table) *compiled {
 			r.previewHdr, r.preview = http.CanonicalHeaderKey(p.Header), r.backends[p.Version]
 		}
 		if s := tr.Shadow; s != nil && s.Percent > 0 {
-			r.shadow = &shadowRoute{to: r.backends[s.Version], percent: s.Percent, json: s.Compare == "json", tolerance: s.Tolerance}
+			r.shadow = &shadowRoute{to: r.backends[s.Version], percent: s.Percent, json: s.Compare == "json", tolerance: s.Tolerance, outputs: r.outputs}
 		}
 		if bd := tr.Bandit; bd != nil {
 			r.bandit = &bandit{floor: bd.ExploreFloor, now: func() int64 { return rt.now().Unix() }}

@@ -185,6 +185,9 @@ func (l *loader) decodeVersion(key string, b *hcl.Block) *Version {
 			Min:           va.optNum("min"),
 			Max:           va.optNum("max"),
 			MaxLatencyP99: va.optNum("max_latency_p99"),
+			Positive:      va.str("positive", DefaultPositive),
+			Baseline:      va.str("baseline", ""),
+			MaxRegression: va.optNum("max_regression"),
 		}
 	}
 	return v
@@ -244,6 +247,8 @@ func (l *loader) decodeCheck(key string, b *hcl.Block) *Check {
 		Max:         a.optNum("max"),
 		Min:         a.optNum("min"),
 		MaxRatio:    a.optNum("max_ratio"),
+		MinRatio:    a.optNum("min_ratio"),
+		Output:      a.str("output", ""),
 		MinRequests: a.integer("min_requests", DefaultMinRequests),
 	}
 }

@@ -104,10 +104,20 @@ type Validation struct {
 	Dataset       string   `json:"dataset"`
 	URL           string   `json:"url,omitempty"`
 	Output        string   `json:"output,omitempty"`
-	Metric        string   `json:"metric"` // accuracy | mae | rmse
+	Metric        string   `json:"metric"` // accuracy | precision | recall | f1 | auc | log_loss | mae | rmse
 	Min           *float64 `json:"min,omitempty"`
 	Max           *float64 `json:"max,omitempty"`
 	MaxLatencyP99 *float64 `json:"max_latency_p99,omitempty"`
+	// Positive is the positive class of precision, recall, f1, auc and
+	// log_loss, as text: an expected value or output is positive when its
+	// text form (a string as is, a number as written, true or false)
+	// equals it. Default "1".
+	Positive string `json:"positive,omitempty"`
+	// Baseline "serve" also runs the version serving now on the same rows;
+	// MaxRegression fails the candidate when its metric is worse than the
+	// baseline's by more than this.
+	Baseline      string   `json:"baseline,omitempty"`
+	MaxRegression *float64 `json:"max_regression,omitempty"`
 }
 
 // Rollout says how a change of serve is carried out. Durations appear in
@@ -128,12 +138,14 @@ type Rollout struct {
 // Check is a measurement that must hold during a rollout.
 type Check struct {
 	Name        string   `json:"name"`
-	Metric      string   `json:"metric,omitempty"` // error_rate | latency_p50 | latency_p90 | latency_p99 | request_rate
+	Metric      string   `json:"metric,omitempty"` // a router metric, or a behaviour metric (BehaviourMetrics)
 	Source      string   `json:"source"`           // "router" or a metrics block
 	Query       string   `json:"query,omitempty"`
+	Output      string   `json:"output,omitempty"` // behaviour metrics: JSON pointer into each answer
 	Max         *float64 `json:"max,omitempty"`
 	Min         *float64 `json:"min,omitempty"`
 	MaxRatio    *float64 `json:"max_ratio,omitempty"`
+	MinRatio    *float64 `json:"min_ratio,omitempty"`
 	MinRequests int      `json:"min_requests"`
 }
 

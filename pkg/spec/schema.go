@@ -69,6 +69,9 @@ var validationSchema = &hcl.BodySchema{
 		{Name: "min"},
 		{Name: "max"},
 		{Name: "max_latency_p99"},
+		{Name: "positive"},
+		{Name: "baseline"},
+		{Name: "max_regression"},
 	},
 }
 
@@ -95,6 +98,8 @@ var checkSchema = &hcl.BodySchema{
 		{Name: "max"},
 		{Name: "min"},
 		{Name: "max_ratio"},
+		{Name: "min_ratio"},
+		{Name: "output"},
 		{Name: "min_requests"},
 	},
 }
@@ -132,9 +137,11 @@ var (
 	strategies        = []string{"all_at_once", "canary", "blue_green"}
 	onFailures        = []string{"rollback", "fallback", "roll_through"}
 	routerMetrics     = []string{"error_rate", "latency_p50", "latency_p90", "latency_p99", "request_rate"}
+	behaviourMetrics  = []string{"output_drift", "output_mean", "accuracy", "mae", "rmse", "log_loss"}
 	compares          = []string{"exact", "json"}
 	methods           = []string{"ab", "bandit"}
-	validationMetrics = []string{"accuracy", "mae", "rmse"}
+	validationMetrics = []string{"accuracy", "precision", "recall", "f1", "auc", "log_loss", "mae", "rmse"}
+	baselines         = []string{"serve"}
 )
 
 // Defaults beyond the constants of model.go.
@@ -151,4 +158,5 @@ const (
 	DefaultPromoteWhen      = 0.95
 	DefaultReward           = "feedback"
 	DefaultValidationMetric = "accuracy"
+	DefaultPositive         = "1"
 )

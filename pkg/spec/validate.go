@@ -24,6 +24,7 @@ const (
 	capPreview  = "route preview requests by header"
 	capSticky   = "make sticky assignments"
 	capFeedback = "collect feedback rewards"
+	capOutputs  = "read model outputs"
 )
 
 // routerCaps is what each router type can do, as pkg/targets implements
@@ -33,7 +34,7 @@ const (
 func routerCaps(routerType string) map[string]bool {
 	switch routerType {
 	case "builtin":
-		return map[string]bool{capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true}
+		return map[string]bool{capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true, capOutputs: true}
 	case "nginx", "haproxy":
 		return map[string]bool{capPreview: true, capSticky: true}
 	}
@@ -279,30 +280,100 @@ func (l *loader) validateVersion(m *Model, v *Version) {
 		l.errorAt(l.rng(m, vp+".metric"), "Unknown validation metric", oneOf("validation metric", val.Metric, validationMetrics))
 		return
 	}
-	if val.Min == nil && val.Max == nil && val.MaxLatencyP99 == nil {
+	if val.Min == nil && val.Max == nil && val.MaxLatencyP99 == nil && val.MaxRegression == nil {
 		l.errorAt(l.rng(m, vp), "Validation has no threshold",
-			fmt.Sprintf("Set min (for accuracy), max (for mae and rmse) or max_latency_p99, so that %s can pass or fail.", v.Name))
+			fmt.Sprintf("Set min (for %s), max (for %s), max_regression with baseline, or max_latency_p99, so that %s can pass or fail.",
+				orList(higherBetterValidation()), orList(lowerBetterValidation()), v.Name))
 	}
-	switch val.Metric {
-	case "accuracy":
-		if val.Max != nil {
-			l.errorAt(l.rng(m, vp+".max"), "Wrong threshold for accuracy",
-				"Accuracy is better when higher: set min (the least accuracy that passes), not max.")
-		}
-		if val.Min != nil && (*val.Min < 0 || *val.Min > 1) {
-			l.errorAt(l.rng(m, vp+".min"), "Accuracy out of range",
-				fmt.Sprintf("Accuracy is a fraction from 0 to 1 (got %v): write 0.92 for 92%%.", *val.Min))
-		}
-	case "mae", "rmse":
+	if MetricLowerIsBetter(val.Metric) {
 		if val.Min != nil {
 			l.errorAt(l.rng(m, vp+".min"), "Wrong threshold for "+val.Metric,
 				fmt.Sprintf("%s is an error: lower is better. Set max (the largest error that passes), not min.", val.Metric))
+		}
+	} else {
+		if val.Max != nil {
+			l.errorAt(l.rng(m, vp+".max"), "Wrong threshold for "+val.Metric,
+				fmt.Sprintf("%s is better when higher: set min (the least %s that passes), not max.", metricTitle(val.Metric), val.Metric))
+		}
+		if val.Min != nil && (*val.Min < 0 || *val.Min > 1) {
+			l.errorAt(l.rng(m, vp+".min"), metricTitle(val.Metric)+" out of range",
+				fmt.Sprintf("%s is a fraction from 0 to 1 (got %v): write 0.92 for 92%%.", metricTitle(val.Metric), *val.Min))
+		}
+	}
+	if l.set(m, vp+".positive") && !classMetric(val.Metric) {
+		l.warnAt(l.rng(m, vp+".positive"), "positive is ignored",
+			fmt.Sprintf("positive names the positive class of precision, recall, f1, auc and log_loss; %s does not use it.", val.Metric))
+	}
+	if val.Baseline != "" && !contains(baselines, val.Baseline) {
+		l.errorAt(l.rng(m, vp+".baseline"), "Unknown baseline", oneOf("baseline", val.Baseline, baselines))
+	}
+	if val.MaxRegression != nil {
+		switch {
+		case val.Baseline == "":
+			l.errorAt(l.rng(m, vp+".max_regression"), "max_regression needs a baseline",
+				"max_regression bounds how much worse than the serving version the candidate may be. Add baseline = \"serve\" to run the serving version on the same rows.")
+		case *val.MaxRegression < 0:
+			l.errorAt(l.rng(m, vp+".max_regression"), "Invalid max_regression",
+				fmt.Sprintf("max_regression is how much worse than the baseline the %s may be, in the metric's units; it must be 0 or more, such as 0.005.", val.Metric))
 		}
 	}
 	if val.MaxLatencyP99 != nil && *val.MaxLatencyP99 <= 0 {
 		l.errorAt(l.rng(m, vp+".max_latency_p99"), "Invalid latency",
 			"max_latency_p99 is in seconds and must be more than 0, such as 0.2.")
 	}
+}
+
+// MetricLowerIsBetter says whether a smaller value of a quality metric
+// (offline validation or a behaviour check) is better: the errors log_loss,
+// mae and rmse, and the distance output_drift.
+func MetricLowerIsBetter(metric string) bool {
+	switch metric {
+	case "log_loss", "mae", "rmse", "output_drift":
+		return true
+	}
+	return false
+}
+
+// classMetric says whether a validation metric uses the positive class.
+func classMetric(metric string) bool {
+	switch metric {
+	case "precision", "recall", "f1", "auc", "log_loss":
+		return true
+	}
+	return false
+}
+
+func higherBetterValidation() (out []string) {
+	for _, m := range validationMetrics {
+		if !MetricLowerIsBetter(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func lowerBetterValidation() (out []string) {
+	for _, m := range validationMetrics {
+		if MetricLowerIsBetter(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// orList writes "a, b or c".
+func orList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
+
+func metricTitle(m string) string {
+	if m == "auc" || m == "f1" {
+		return strings.ToUpper(m)
+	}
+	return strings.ToUpper(m[:1]) + m[1:]
 }
 
 func (l *loader) validateDataset(m *Model, field, ds string) {
@@ -324,7 +395,7 @@ func (l *loader) validateDataset(m *Model, field, ds string) {
 			fmt.Sprintf("%q does not exist in the repository. Dataset paths are relative to the repository root (not to the spec file); add the file or fix the path.", ds))
 	case info.IsDir():
 		l.errorAt(l.rng(m, field), "Dataset is a directory",
-			fmt.Sprintf("%q is a directory; name a JSON lines file in it.", ds))
+			fmt.Sprintf("%q is a directory; name a JSON lines (.jsonl) or CSV (.csv) file in it.", ds))
 	}
 }
 
@@ -461,22 +532,35 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 	case c.Source == DefaultCheckSource && c.Query != "":
 		l.errorAt(l.rng(m, p+".query"), "Query on the router source",
 			"The router source measures fixed metrics and runs no queries. Use metric = \"error_rate\" (or another router metric), or set source to a metrics block to run this query.")
-	case c.Source == DefaultCheckSource && !contains(routerMetrics, c.Metric):
-		l.errorAt(l.rng(m, p+".metric"), "Unknown metric", oneOf("router metric", c.Metric, routerMetrics))
+	case c.Source == DefaultCheckSource && !contains(routerMetrics, c.Metric) && !contains(behaviourMetrics, c.Metric):
+		l.errorAt(l.rng(m, p+".metric"), "Unknown metric", oneOf("router metric", c.Metric, append(append([]string{}, routerMetrics...), behaviourMetrics...)))
 	case c.Source != DefaultCheckSource && c.Metric != "":
 		l.errorAt(l.rng(m, p+".metric"), "Metric on a metrics source",
 			fmt.Sprintf("metric names a router measurement; check %q reads %q with its query. Remove metric, or remove source and query to use the router's %s.", c.Name, c.Source, c.Metric))
 	}
-	if c.MaxRatio != nil && (c.Source != DefaultCheckSource || c.Metric == "") {
-		l.errorAt(l.rng(m, p+".max_ratio"), "max_ratio needs a router metric",
-			"max_ratio compares the new version with the previous one in the same window, which only the router's own metrics support. Use max or min with a query.")
+	l.validateBehaviourCheck(m, c)
+	for _, r := range []struct {
+		name string
+		v    *float64
+	}{{"max_ratio", c.MaxRatio}, {"min_ratio", c.MinRatio}} {
+		if r.v == nil {
+			continue
+		}
+		if c.Source != DefaultCheckSource || c.Metric == "" {
+			l.errorAt(l.rng(m, p+"."+r.name), r.name+" needs a router metric",
+				"A ratio compares the new version with the previous one in the same window, which only the router's own metrics support. Use max or min with a query.")
+		}
+		if *r.v <= 0 {
+			l.errorAt(l.rng(m, p+"."+r.name), "Invalid ratio", r.name+" must be more than 0, such as 1.2 (20% above the previous version) or 0.98 (2% below).")
+		}
 	}
-	if c.MaxRatio != nil && *c.MaxRatio <= 0 {
-		l.errorAt(l.rng(m, p+".max_ratio"), "Invalid ratio", "max_ratio must be more than 0, such as 1.2 (20% worse than the previous version).")
+	if c.MinRatio != nil && c.MaxRatio != nil && *c.MinRatio > *c.MaxRatio {
+		l.errorAt(l.rng(m, p+".min_ratio"), "min_ratio above max_ratio",
+			fmt.Sprintf("min_ratio (%v) is above max_ratio (%v), so the check can never pass.", *c.MinRatio, *c.MaxRatio))
 	}
-	if c.Min == nil && c.Max == nil && c.MaxRatio == nil && !l.anyBad(m, p+".min", p+".max", p+".max_ratio") {
+	if c.Min == nil && c.Max == nil && c.MaxRatio == nil && c.MinRatio == nil && !l.anyBad(m, p+".min", p+".max", p+".max_ratio", p+".min_ratio") {
 		l.errorAt(l.rng(m, p), "Check has no threshold",
-			fmt.Sprintf("Check %q needs max (fails above), min (fails below) or max_ratio.", c.Name))
+			fmt.Sprintf("Check %q needs max (fails above), min (fails below), max_ratio or min_ratio.", c.Name))
 	}
 	if c.Min != nil && c.Max != nil && *c.Min > *c.Max {
 		l.errorAt(l.rng(m, p+".min"), "min above max",
@@ -493,6 +577,59 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 			}
 		}
 	}
+}
+
+// validateBehaviourCheck validates what the behaviour metrics (SPEC.md §8)
+// need: an output pointer, a builtin router, thresholds that fit.
+func (l *loader) validateBehaviourCheck(m *Model, c *Check) {
+	p := "checks." + c.Name
+	behaviour := c.Source == DefaultCheckSource && contains(behaviourMetrics, c.Metric)
+	switch {
+	case !behaviour && c.Output != "":
+		l.errorAt(l.rng(m, p+".output"), "output on a metric that reads no output",
+			fmt.Sprintf("output names the field of each answer that the behaviour metrics (%s) read; %s does not. Remove output, or use one of them.", quoteList(behaviourMetrics), metricName(c)))
+		return
+	case !behaviour:
+		return
+	case c.Output == "" && !l.bad[FieldKey{Model: m.Key(), Field: p + ".output"}]:
+		l.errorAt(l.rng(m, p), "Missing output",
+			fmt.Sprintf("Check %q measures %s and needs output, the JSON pointer to the answer's field to read, such as output = \"/score\".", c.Name, c.Metric))
+	case c.Output != "" && !strings.HasPrefix(c.Output, "/"):
+		l.errorAt(l.rng(m, p+".output"), "Invalid JSON pointer",
+			fmt.Sprintf("%q is not a JSON pointer: it must start with \"/\", such as \"/score\" for {\"score\": 0.93}.", c.Output))
+	}
+	l.capability(m, l.tree.Routers[m.Router], capOutputs, p+".metric",
+		"Only the builtin router reads answers; use a builtin router, or export the output to Prometheus and check it with a query.")
+	switch c.Metric {
+	case "output_drift":
+		for _, f := range []string{"min", "max_ratio", "min_ratio"} {
+			if l.set(m, p+"."+f) {
+				l.errorAt(l.rng(m, p+"."+f), f+" on output_drift",
+					"output_drift is a distance between the new and the previous version's outputs (a population stability index, 0 when alike); it takes max only, such as max = 0.1.")
+			}
+		}
+		if c.Max != nil && *c.Max <= 0 {
+			l.errorAt(l.rng(m, p+".max"), "Invalid max",
+				"output_drift's max is a population stability index above 0: 0.1 is a common alarm level, 0.25 a large shift.")
+		}
+	case "accuracy":
+		for _, f := range []struct {
+			n string
+			v *float64
+		}{{"max", c.Max}, {"min", c.Min}} {
+			if f.v != nil && (*f.v < 0 || *f.v > 1) {
+				l.errorAt(l.rng(m, p+"."+f.n), "Accuracy out of range",
+					fmt.Sprintf("accuracy is a fraction from 0 to 1 (got %v): write 0.92 for 92%%.", *f.v))
+			}
+		}
+	}
+}
+
+func metricName(c *Check) string {
+	if c.Metric != "" {
+		return c.Metric
+	}
+	return "a query"
 }
 
 func (l *loader) validateShadow(m *Model, router *Router) {

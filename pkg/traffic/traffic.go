@@ -3,7 +3,11 @@
 // engine, the router targets and the builtin router. It is data only.
 package traffic
 
-import "time"
+import (
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
+)
 
 // Table is the whole routing table of one router.
 type Table struct {
@@ -30,6 +34,10 @@ type Route struct {
 	// Fallback is the version that answers when the chosen one errors or
 	// times out ("" for none).
 	Fallback string `json:"fallback,omitempty"`
+	// Outputs are the JSON pointers into each answer's body that the
+	// router reads into per-version sketches (behaviour checks, SPEC.md
+	// §8). Empty: no answer body is parsed.
+	Outputs []string `json:"outputs,omitempty"`
 }
 
 // Weight is one version's share of live traffic, in percent.
@@ -92,6 +100,11 @@ type VersionStats struct {
 	RewardSumSq float64 `json:"reward_sum_sq,omitempty"`
 	// LatencySample is a bounded sample of latencies, for rank tests.
 	LatencySample []float64 `json:"latency_sample,omitempty"`
+	// Outputs sketch the answers' outputs by JSON pointer (Route.Outputs),
+	// and Quality scores them against the labels posted as feedback in
+	// the window.
+	Outputs map[string]behaviour.Sketch  `json:"outputs,omitempty"`
+	Quality map[string]behaviour.Quality `json:"quality,omitempty"`
 }
 
 // Find returns the stats of one version, or a zero value with ok false.

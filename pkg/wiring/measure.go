@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/analysis"
@@ -21,6 +22,12 @@ type Measurer struct {
 	// Tree returns the tree in force (for router and metrics blocks).
 	Tree func() *spec.Tree
 	HTTP *http.Client
+	// References keeps the previous version's last windows per check, the
+	// baseline of a check once that version has no traffic (nil: none).
+	References *analysis.References
+
+	mu         sync.Mutex
+	remembered map[string]time.Time // per model: end of the last window remembered while idle
 }
 
 var _ reconcile.Measurer = (*Measurer)(nil)
@@ -30,6 +37,9 @@ var _ reconcile.Measurer = (*Measurer)(nil)
 func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
 	var obs rollout.Observations
 	measuring := st.Rollout != nil || st.Shadow != nil || (st.Experiment != nil && !st.Experiment.Done)
+	if !measuring {
+		ms.remember(ctx, m, st, now)
+	}
 	if !measuring || st.Interval <= 0 {
 		return obs, nil
 	}
@@ -75,7 +85,7 @@ func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.Model
 	}
 	var errs []error
 	if to, from, ok := st.Measuring(); ok {
-		meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats}}}
+		meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats}}, References: ms.References}
 		for name, src := range tree.Metrics {
 			meter.Sources[name] = &analysis.Prometheus{URL: src.URL, HTTP: ms.HTTP}
 		}

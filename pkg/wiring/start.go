@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchyard-dev/switchyard/pkg/analysis"
 	"github.com/switchyard-dev/switchyard/pkg/deployments"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
@@ -149,7 +150,8 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		Logger: o.Logger, Metrics: notify.NewMetrics(reg), Sinks: sinks,
 	})
 	var d *reconcile.Daemon
-	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() }}
+	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() },
+		References: analysis.NewReferences()}
 	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
 		Repo:     &repoAdapter{repo: repo, log: o.Logger},
 		Check:    Checker(o.Path, o.Policies, repo, o.Clock),

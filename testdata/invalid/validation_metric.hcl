@@ -17,7 +17,7 @@ model "fraud" "production" {
     url = "http://127.0.0.1:9109"
     validation {
       dataset = "datasets/present.jsonl"
-      metric  = "f1" # ERROR: Unknown validation metric
+      metric  = "f2" # ERROR: Unknown validation metric
       min     = 0.9
     }
   }

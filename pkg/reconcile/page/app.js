@@ -87,6 +87,7 @@
     if (m.max !== undefined) parts.push('max ' + num(m.max));
     if (m.min !== undefined) parts.push('min ' + num(m.min));
     if (m.max_ratio !== undefined) parts.push('max ' + num(m.max_ratio) + '× baseline');
+    if (m.min_ratio !== undefined) parts.push('min ' + num(m.min_ratio) + '× baseline');
     return parts.join(', ');
   }
 

@@ -36,6 +36,18 @@ model "fraud" "production" {
     metric    = "latency_p99"
     max_ratio = 1.2
   }
+  check "drift" {
+    metric       = "output_drift"
+    output       = "/score"
+    max          = 0.1
+    min_requests = 200
+  }
+  check "mean" {
+    metric    = "output_mean"
+    output    = "/score"
+    max_ratio = 1.25
+    min_ratio = 0.8
+  }
 }
 
 model "fraud" "staging" {

@@ -1,0 +1,164 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// BehaviourConfidence is the one-sided confidence with which a
+// label-based accuracy check must see the canary below its min or
+// min_ratio before failing: 99.9%, so that a rollout of 24 measurements
+// rolls back a healthy canary in under 1% of rollouts at 50 to 5,000
+// answers per interval, labels arriving late (bench/RESULTS.md, "behaviour
+// checks"; 99% rolls back about 1.4% at 500).
+const BehaviourConfidence = 0.999
+
+// zBehaviour is the standard normal quantile of BehaviourConfidence.
+const zBehaviour = 3.090232306167813
+
+// labelMetrics are scored from labels posted as feedback.
+var labelMetrics = []string{"accuracy", "mae", "rmse", "log_loss"}
+
+// countUnit names what a check's Requests count: labelled answers for
+// the label metrics, answers for the output metrics, else requests.
+func countUnit(c *spec.Check) string {
+	switch {
+	case slices.Contains(labelMetrics, c.Metric):
+		return "labelled answers"
+	case c.Metric == "output_drift" || c.Metric == "output_mean":
+		return "answers"
+	}
+	return "requests"
+}
+
+// labelProportion says whether m is an accuracy from a known number of
+// labelled answers: a binomial proportion, judged with a bound.
+func labelProportion(c *spec.Check, m Measurement) bool {
+	return c.Metric == "accuracy" && m.Requests > 0
+}
+
+// judgeAccuracyMin fails an accuracy's min only when the upper
+// BehaviourConfidence Wilson bound of the accuracy is below it.
+func judgeAccuracyMin(c *spec.Check, m Measurement) (fails, passes []string) {
+	n := float64(m.Requests)
+	_, hi := wilson(math.Round(m.Value*n), n, zBehaviour)
+	min := *c.Min
+	counts := fmt.Sprintf("%s upper bound %s over %s labelled answers", pct(BehaviourConfidence), num(hi), thousands(m.Requests))
+	switch {
+	case m.Value >= min:
+		return nil, []string{fmt.Sprintf("accuracy %s >= min %s", num(m.Value), num(min))}
+	case hi < min:
+		return []string{fmt.Sprintf("accuracy %s < min %s (%s)", num(m.Value), num(min), counts)}, nil
+	}
+	return nil, []string{fmt.Sprintf("accuracy %s below min %s within noise (%s)", num(m.Value), num(min), counts)}
+}
+
+// judgeDrift judges output_drift: it fails only when the PSI's lower
+// confidence bound is above max, and gives no data when the window is too
+// small to tell a PSI of max from noise. The reason reads like
+// `output_drift PSI 0.31 > max 0.1 (90% lower bound 0.22, 812 vs 7,304
+// answers)`.
+func judgeDrift(c *spec.Check, m Measurement) (Verdict, string) {
+	d := m.Drift
+	if d == nil {
+		return NoData, "output_drift: no baseline (the previous version has no answers in the window, and none were kept from before)"
+	}
+	if c.Max == nil {
+		return NoData, "output_drift: nothing to judge (no max)"
+	}
+	max := *c.Max
+	counts := fmt.Sprintf("%s vs %s answers", thousands(int64(d.N)), thousands(int64(d.M)))
+	if m.Reference {
+		counts = fmt.Sprintf("%s answers vs %s kept from the previous version's last %d windows before the switch",
+			thousands(int64(d.N)), thousands(int64(d.M)), m.ReferenceWindows)
+	}
+	bound := fmt.Sprintf("%s lower bound %s, %s", pct(behaviour.DriftConfidence), num(d.Lower), counts)
+	if !d.Resolves(max) {
+		return NoData, fmt.Sprintf("output_drift PSI %s: too few answers to tell a PSI of %s from noise (%s)", num(d.PSI), num(max), counts)
+	}
+	switch {
+	case d.Fails(max):
+		return Fail, fmt.Sprintf("output_drift PSI %s > max %s (%s)", num(d.PSI), num(max), bound)
+	case d.PSI > max:
+		return Pass, fmt.Sprintf("output_drift PSI %s above max %s within noise (%s)", num(d.PSI), num(max), bound)
+	}
+	return Pass, fmt.Sprintf("output_drift PSI %s <= max %s (%s)", num(d.PSI), num(max), bound)
+}
+
+// referenceNote is the part of a ratio's reason that says the baseline is
+// the previous version's answers from before the switch.
+func referenceNote(m Measurement) string {
+	if !m.Reference {
+		return ""
+	}
+	return fmt.Sprintf("; baseline from the previous version's last %d windows before the switch", m.ReferenceWindows)
+}
+
+// pct writes 0.9 as "90%" and 0.9999 as "99.99%".
+func pct(f float64) string {
+	return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
+}
+
+// thousands writes 7304 as "7,304".
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// isBehaviour says whether a router metric reads answers' outputs.
+func isBehaviour(metric string) bool {
+	return metric == "output_drift" || metric == "output_mean" || slices.Contains(labelMetrics, metric)
+}
+
+// behaviourQuery answers a behaviour metric from the router's output
+// sketches and label scores: output_drift passes both sketches on (Meter
+// compares them), output_mean is the numeric outputs' mean, the label
+// metrics are scored over the labels that arrived in the window.
+// Requests counts answers (labelled answers for label metrics).
+func behaviourQuery(st traffic.Stats, q Query, vs traffic.VersionStats) (Result, error) {
+	if q.Output == "" {
+		return Result{}, fmt.Errorf("%s needs the check's output (a JSON pointer)", q.Metric)
+	}
+	figure := func(vs traffic.VersionStats) (v float64, n int64, sk *behaviour.Sketch) {
+		switch q.Metric {
+		case "output_drift":
+			s := vs.Outputs[q.Output]
+			return math.NaN(), int64(s.Answers()), &s
+		case "output_mean":
+			s := vs.Outputs[q.Output]
+			return s.Mean(), int64(s.Count), nil
+		}
+		v, c := vs.Quality[q.Output].Metric(q.Metric)
+		return v, int64(c), nil
+	}
+	r := Result{}
+	r.Value, r.Requests, r.Sketch = figure(vs)
+	if q.Baseline != "" && q.Baseline != q.Version {
+		if bs, ok := st.Find(q.Model, q.Stage, q.Baseline); ok {
+			v, n, sk := figure(bs)
+			if n > 0 && n >= int64(q.MinRequests) {
+				r.Baseline, r.BaselineRequests, r.BaselineSketch, r.HasBaseline = v, n, sk, true
+			}
+		}
+	}
+	return r, nil
+}

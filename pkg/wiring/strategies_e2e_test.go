@@ -239,6 +239,9 @@ func (w *stratWorld) settled(version string) {
 		return st.Head != "" && st.Head == st.Applied && st.Head == w.git.Head(stratRepo) &&
 			m.Serve == version && m.Rollout() == "" && !m.Held && weight(m, version) == 100
 	})
+	if own := w.run.Daemon.Status().OwnCommitRejected; own != nil {
+		w.t.Fatalf("the reconciler rejected its own commit: %+v", own)
+	}
 	w.waitFor(version+" answering", func() bool { return w.ask(nil) == version })
 	for i := 0; i < 10; i++ {
 		if got := w.ask(nil); got != version && got != "" {

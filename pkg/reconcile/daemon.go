@@ -650,10 +650,12 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 			continue
 		}
 		if err != nil {
+			d.mu.Lock() // Status reads these
 			p.attempts++
 			p.lastErr = err.Error()
 			back := d.cfg.PushBackoff << min(p.attempts-1, 10)
 			p.nextTry = now.Add(min(back, d.cfg.PushBackoffMax))
+			d.mu.Unlock()
 			d.deps.Metrics.pushFailures.Inc()
 			d.log.Error("writing the outcome to Git failed; traffic stays restored, will retry",
 				"model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "attempt", p.attempts, "err", err)

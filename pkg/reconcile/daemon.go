@@ -422,17 +422,17 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", short(head), n)
 		d.headDiags = diags
 		d.mu.Unlock()
+		own := d.judgedOwn(ctx, head, diags, true, again)
 		if again {
 			d.log.Warn("head still rejected", "commit", head, "errors", n)
 		} else {
 			d.deps.Metrics.rejectedHeads.Inc()
 			d.log.Warn("head rejected", "commit", head, "errors", n)
-			d.announceRejected(head, rejectionReason(diags))
+			d.announceRejected(head, own+rejectionReason(diags))
 		}
 		for _, dg := range diags {
 			d.log.Warn("diagnostic", "file", dg.File, "line", dg.Line, "severity", dg.Severity, "summary", dg.Summary, "detail", dg.Detail)
 		}
-		d.judgedOwn(ctx, head, diags, true, again)
 		return nil
 	}
 	d.judgedOwn(ctx, head, nil, false, again)

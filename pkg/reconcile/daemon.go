@@ -422,17 +422,17 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", short(head), n)
 		d.headDiags = diags
 		d.mu.Unlock()
+		own := d.judgedOwn(ctx, head, diags, true, again)
 		if again {
 			d.log.Warn("head still rejected", "commit", head, "errors", n)
 		} else {
 			d.deps.Metrics.rejectedHeads.Inc()
 			d.log.Warn("head rejected", "commit", head, "errors", n)
-			d.announceRejected(head, rejectionReason(diags))
+			d.announceRejected(head, own+rejectionReason(diags))
 		}
 		for _, dg := range diags {
 			d.log.Warn("diagnostic", "file", dg.File, "line", dg.Line, "severity", dg.Severity, "summary", dg.Summary, "detail", dg.Detail)
 		}
-		d.judgedOwn(ctx, head, diags, true, again)
 		return nil
 	}
 	d.judgedOwn(ctx, head, nil, false, again)
@@ -650,10 +650,12 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 			continue
 		}
 		if err != nil {
+			d.mu.Lock() // Status reads these
 			p.attempts++
 			p.lastErr = err.Error()
 			back := d.cfg.PushBackoff << min(p.attempts-1, 10)
 			p.nextTry = now.Add(min(back, d.cfg.PushBackoffMax))
+			d.mu.Unlock()
 			d.deps.Metrics.pushFailures.Inc()
 			d.log.Error("writing the outcome to Git failed; traffic stays restored, will retry",
 				"model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "attempt", p.attempts, "err", err)

@@ -26,8 +26,10 @@ type OwnRejection struct {
 }
 
 // judgedOwn records whether head, just judged, is an own outcome commit
-// that was rejected; again says head was judged before (counted then).
-func (d *Daemon) judgedOwn(ctx context.Context, head string, diags []diag.Diagnostic, rejected, again bool) {
+// that was rejected; again says head was judged before (counted then). For
+// such a commit it returns the words that open the rejected_head
+// notification's reason.
+func (d *Daemon) judgedOwn(ctx context.Context, head string, diags []diag.Diagnostic, rejected, again bool) string {
 	var own *OwnRejection
 	if ar, ok := d.deps.Repo.(ActionReader); ok && rejected {
 		action, err := ar.CommitAction(ctx, head)
@@ -41,12 +43,15 @@ func (d *Daemon) judgedOwn(ctx context.Context, head string, diags []diag.Diagno
 	d.mu.Lock()
 	d.ownRejected = own
 	d.mu.Unlock()
-	if own == nil || again {
-		return
+	if own == nil {
+		return ""
 	}
-	d.deps.Metrics.ownRejected.Inc()
-	d.log.Error("the reconciler's own outcome commit is rejected: Git names what it wrote while traffic stays as it was; fix the spec by hand and report this as a bug",
-		"commit", head, "action", own.Action, "reason", own.Reason)
+	if !again {
+		d.deps.Metrics.ownRejected.Inc()
+		d.log.Error("the reconciler's own outcome commit is rejected: Git names what it wrote while traffic stays as it was; fix the spec by hand and report this as a bug",
+			"commit", head, "action", own.Action, "reason", own.Reason)
+	}
+	return fmt.Sprintf("this is the reconciler's own %s commit (a bug: Git names what it wrote while traffic stays as it was; fix the spec by hand):\n", own.Action)
 }
 
 func firstError(diags []diag.Diagnostic) string {

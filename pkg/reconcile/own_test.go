@@ -26,8 +26,10 @@ func TestOwnCommitRejectedIsLoud(t *testing.T) {
 	var logs bytes.Buffer
 	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
 	metrics := NewMetrics(nil)
+	target := &fakeTarget{}
+	rec := &recorder{target: target}
 	d, err := New(Config{PollInterval: time.Second}, Deps{
-		Repo: repo, Check: check, Routers: &fakeTarget{}, Clock: clock, Metrics: metrics,
+		Repo: repo, Check: check, Routers: target, Clock: clock, Metrics: metrics, Notifier: rec,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
@@ -63,6 +65,17 @@ func TestOwnCommitRejectedIsLoud(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=ERROR msg=\"the reconciler's own outcome commit is rejected") {
 		t.Fatalf("no error log:\n%s", logs.String())
+	}
+	var notes []string
+	rec.mu.Lock()
+	for _, ev := range rec.events {
+		if ev.Event == "rejected_head" {
+			notes = append(notes, ev.Commit+" "+ev.Reason)
+		}
+	}
+	rec.mu.Unlock()
+	if len(notes) != 2 || strings.Contains(notes[0], "reconciler") || !strings.HasPrefix(notes[1], own+" this is the reconciler's own roll_through commit (a bug") {
+		t.Fatalf("rejected_head notifications: %q", notes)
 	}
 	// A valid head clears it.
 	repo.commit("v1")

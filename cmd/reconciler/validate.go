@@ -94,16 +94,15 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	}
 	specValid := !diag.HasErrors(diags)
 	if pols != nil && tree != nil && specValid {
-		in := plan.Input(nil, tree, nil)
-		in.Context = policy.Context{Event: "validate"}
 		ectx, cancel := context.WithTimeout(ctx, policyTimeout)
-		findings, err := pols.Evaluate(ectx, in)
+		p, err := plan.Make(ectx, nil, tree, diags, plan.Options{
+			Policies: pols, Context: policy.Context{Event: "validate"}, Alone: true})
 		cancel()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "reconciler validate: %v\n", err)
 			return exitUsage
 		}
-		diags = append(diags, policy.Diagnostics(findings, tree)...)
+		diags = p.All()
 		diag.Sort(diags)
 	}
 

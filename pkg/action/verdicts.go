@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
-	"github.com/switchyard-dev/switchyard/pkg/policy"
 )
 
 // noteVerdict is one line of a verdict note under refs/notes/switchyard,
@@ -58,7 +58,7 @@ func validationVerdicts(changes []plan.Change, ev map[string]*Evidence, commit s
 			}
 			payload["version"] = v
 			payload["at"] = at.UTC().Format(time.RFC3339)
-			line, err := json.Marshal(noteVerdict{Kind: policy.EvidenceValidation, Model: c.Model, Stage: c.Stage, Commit: commit, Payload: payload})
+			line, err := json.Marshal(noteVerdict{Kind: notes.EvidenceValidation, Model: c.Model, Stage: c.Stage, Commit: commit, Payload: payload})
 			if err != nil {
 				return nil, err
 			}
@@ -75,7 +75,7 @@ func validationKey(line []byte) string {
 		Kind, Model, Stage, Version string
 		Payload                     struct{ Version string }
 	}
-	if json.Unmarshal(line, &v) != nil || v.Kind != policy.EvidenceValidation {
+	if json.Unmarshal(line, &v) != nil || v.Kind != notes.EvidenceValidation {
 		return ""
 	}
 	if v.Stage == "" {

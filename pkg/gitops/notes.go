@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // remoteNotesRef tracks the remote's notes (fetched with
@@ -114,16 +115,10 @@ func (r *Repo) notesOf(tree, target plumbing.Hash) ([]json.RawMessage, error) {
 	}
 	for _, n := range r.notes {
 		if n.target == target {
-			content = appendLine(content, n.data)
+			content = notes.AppendLine(content, n.data)
 		}
 	}
-	var out []json.RawMessage
-	for _, line := range strings.Split(string(content), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			out = append(out, json.RawMessage(line))
-		}
-	}
-	return out, nil
+	return notes.Lines(content), nil
 }
 
 // objectID is a full sha as given (the commit may not be fetched yet), or
@@ -144,27 +139,13 @@ func (r *Repo) objectID(ctx context.Context, rev string) (plumbing.Hash, error) 
 	return *h, nil
 }
 
-// noteIn reads target's note from a notes tree, flat or with fanout
-// directories ("ab/cdef..."), and returns its path there.
+// noteIn reads target's note from a notes tree (see notes.Find).
 func (r *Repo) noteIn(tree plumbing.Hash, target plumbing.Hash) ([]byte, string, error) {
 	t, err := object.GetTree(r.repo.Storer, tree)
 	if err != nil {
 		return nil, "", fmt.Errorf("read notes tree %s: %w", tree, err)
 	}
-	name := target.String()
-	for _, p := range []string{name, name[:2] + "/" + name[2:], name[:2] + "/" + name[2:4] + "/" + name[4:]} {
-		e, err := t.FindEntry(p)
-		if err != nil {
-			continue
-		}
-		b, err := r.repo.BlobObject(e.Hash)
-		if err != nil {
-			return nil, "", fmt.Errorf("read note of %s: %w", name, err)
-		}
-		content, err := readBlob(b)
-		return content, p, err
-	}
-	return nil, "", nil
+	return notes.Find(t, target.String())
 }
 
 // buildNotes commits the queued notes on top of the remote's notes and
@@ -193,8 +174,8 @@ func (r *Repo) buildNotes() (plumbing.Hash, error) {
 			}
 			contents[n.target], paths[n.target] = c, p
 		}
-		if !hasLine(contents[n.target], n.data) {
-			contents[n.target] = appendLine(contents[n.target], n.data)
+		if !notes.HasLine(contents[n.target], n.data) {
+			contents[n.target] = notes.AppendLine(contents[n.target], n.data)
 		}
 	}
 	for target, content := range contents {
@@ -223,24 +204,6 @@ func (r *Repo) buildNotes() (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("update %s: %w", NotesRef, err)
 	}
 	return h, nil
-}
-
-func hasLine(content, line []byte) bool {
-	for _, l := range bytes.Split(content, []byte("\n")) {
-		if bytes.Equal(bytes.TrimSpace(l), line) {
-			return true
-		}
-	}
-	return false
-}
-
-func appendLine(content, line []byte) []byte {
-	out := append([]byte(nil), content...)
-	if len(out) > 0 && out[len(out)-1] != '\n' {
-		out = append(out, '\n')
-	}
-	out = append(out, line...)
-	return append(out, '\n')
 }
 
 func readBlob(b *object.Blob) ([]byte, error) {

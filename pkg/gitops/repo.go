@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // Defaults for Options left empty.
@@ -31,7 +33,7 @@ const (
 	DefaultPushAttempts = 5
 	DefaultBackoff      = 200 * time.Millisecond
 	DefaultTimeout      = 60 * time.Second
-	NotesRef            = "refs/notes/switchyard"
+	NotesRef            = notes.Ref
 	remoteName          = "origin"
 )
 

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/notify"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
 	"github.com/switchyard-dev/switchyard/pkg/policy"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
@@ -243,11 +244,11 @@ func (r *Running) Close() {
 // first commit is judged by its own. A commit the reconciler wrote itself
 // (a Switchyard-Action trailer) is judged with the label
 // "switchyard:<action>", so that policies can let a rollback through. The
-// policies' evidence is read from the verdict notes of the commits the head
-// brings in (see headEvidence).
+// policies' evidence is read from the verdict notes of the head's history
+// (plan.Evidence, the same as the GitHub Action's).
 func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) reconcile.Checker {
 	var judges *policy.Set // the policies of the last applied commit
-	return func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
+	return func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, _ string) (*spec.Tree, []diag.Diagnostic) {
 		tree, diags := spec.Load(fsys, path)
 		if diag.HasErrors(diags) || tree == nil {
 			return tree, diags
@@ -278,24 +279,22 @@ func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) re
 		}
 		var evidence map[string]any
 		if repo != nil && set != nil {
-			ev, err := headEvidence(ctx, repo, applied, commit, base, tree)
+			noted, err := repo.HistoryNotes(ctx, commit, notes.MaxHistory)
 			if err != nil {
 				// Judging without the evidence could let through what it
 				// would deny: the last good commit keeps running instead.
 				return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
-					Summary: "Verdict notes could not be read", Detail: err.Error()})
+					Summary: "Verdict notes could not be read",
+					Detail:  fmt.Sprintf("reading the verdict notes of the history of %s: %v", commit, err)})
 			}
-			evidence = ev
+			evidence = plan.Evidence(noted, base, tree)
 		}
 		p, err := plan.Make(ctx, base, tree, diags, plan.Options{Policies: set, Evidence: evidence, Context: pctx})
 		if err != nil {
 			return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
 				Summary: "Policy evaluation failed", Detail: err.Error()})
 		}
-		out := append([]diag.Diagnostic(nil), p.Diagnostics...)
-		for _, c := range p.Changes {
-			out = append(out, c.Findings...)
-		}
+		out := p.All()
 		if !diag.HasErrors(out) {
 			judges = own // this commit will be applied: its policies judge the next
 		}
@@ -304,10 +303,10 @@ func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) re
 }
 
 // CommitReader reads a commit's message and author, and the verdict notes
-// of the commits a head brings in (see gitops.Repo.IntroducedNotes).
+// of a head's history (see gitops.Repo.HistoryNotes).
 type CommitReader interface {
 	CommitInfo(rev string) (gitops.Commit, error)
-	IntroducedNotes(ctx context.Context, base, head string, limit int) ([]gitops.CommitNotes, error)
+	HistoryNotes(ctx context.Context, head string, limit int) ([]notes.Noted, error)
 }
 
 // repackEvery is how many fetches that brought something new go by

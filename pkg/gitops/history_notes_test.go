@@ -5,11 +5,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // notedSHAs is "sha:note|note" per commit, sorted (commits made within one
 // second have no order by time).
-func notedSHAs(t *testing.T, got []CommitNotes) []string {
+func notedSHAs(t *testing.T, got []notes.Noted) []string {
 	t.Helper()
 	var out []string
 	for _, c := range got {
@@ -31,7 +33,7 @@ func sorted(s ...string) []string {
 	return s
 }
 
-func TestIntroducedNotes(t *testing.T) {
+func TestHistoryNotes(t *testing.T) {
 	srv, r, _ := setup(t)
 	ctx := context.Background()
 	note := func(sha, v string) {
@@ -40,7 +42,7 @@ func TestIntroducedNotes(t *testing.T) {
 
 	// Before any note: nothing, and no walk needed.
 	initial := mustFetch(t, r)
-	if got, err := r.IntroducedNotes(ctx, "", initial, 0); err != nil || len(got) != 0 {
+	if got, err := r.HistoryNotes(ctx, initial, 0); err != nil || len(got) != 0 {
 		t.Fatalf("no notes: %v, %v", got, err)
 	}
 
@@ -53,29 +55,28 @@ func TestIntroducedNotes(t *testing.T) {
 	note(prHead, `{"n":"pr head"}`)
 	note(prHead, `{"n":"pr head again"}`)
 	note(merge, `{"n":"merge"}`)
+	// A branch never merged: its notes are in no head's history here.
+	abandoned := strings.TrimSpace(srv.Git("specs", "commit-tree", initial+"^{tree}", "-p", initial, "-m", "an abandoned pull request"))
+	note(abandoned, `{"n":"abandoned"}`)
 	if got := mustFetch(t, r); got != merge {
 		t.Fatalf("fetched %s, want the merge %s", got, merge)
 	}
 
+	all := sorted(initial+`:{"n":"initial"}`, direct+`:{"n":"direct"}`,
+		prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)
 	cases := []struct {
-		name       string
-		base, head string
-		want       []string
+		name string
+		head string
+		want []string
 	}{
-		{"everything since the commit in force", initial, merge, sorted(
-			direct+`:{"n":"direct"}`, prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
-		{"the merged branch and the merge", direct, merge, sorted(
-			prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
-		{"nothing in force: what head adds to its first parent", "", merge, sorted(
-			prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
-		{"a base unknown to the clone counts as nothing in force", strings.Repeat("e", 40), merge, sorted(
-			prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}`)},
-		{"a single commit", initial, direct, []string{direct + `:{"n":"direct"}`}},
-		{"the head itself is in force", merge, merge, nil},
-		{"a root commit", "", initial, []string{initial + `:{"n":"initial"}`}},
+		{"the merge: its branch, the merge and everything before", merge, all},
+		{"the pull request's head: its own and the base branch's", prHead, sorted(
+			initial+`:{"n":"initial"}`, direct+`:{"n":"direct"}`, prHead+`:{"n":"pr head"}|{"n":"pr head again"}`)},
+		{"a single commit", direct, sorted(initial+`:{"n":"initial"}`, direct+`:{"n":"direct"}`)},
+		{"a root commit", initial, []string{initial + `:{"n":"initial"}`}},
 	}
 	for _, c := range cases {
-		got, err := r.IntroducedNotes(ctx, c.base, c.head, 0)
+		got, err := r.HistoryNotes(ctx, c.head, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -84,23 +85,8 @@ func TestIntroducedNotes(t *testing.T) {
 		}
 	}
 
-	// A pull request branched off long ago: what it shares with the
-	// commit in force is not brought in.
-	early := strings.TrimSpace(srv.Git("specs", "commit-tree", initial+"^{tree}", "-p", initial, "-m", "change on an old branch"))
-	mergeEarly := strings.TrimSpace(srv.Git("specs", "commit-tree", merge+"^{tree}", "-p", merge, "-p", early, "-m", "Merge pull request #2"))
-	srv.Git("specs", "update-ref", "refs/heads/main", mergeEarly)
-	note(early, `{"n":"early"}`)
-	mustFetch(t, r)
-	got, err := r.IntroducedNotes(ctx, merge, mergeEarly, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, want := notedSHAs(t, got), []string{early + `:{"n":"early"}`}; strings.Join(g, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("an old branch merged:\n got %q\nwant %q", g, want)
-	}
-
 	// The limit keeps the newest commits: the head first.
-	got, err = r.IntroducedNotes(ctx, initial, merge, 1)
+	got, err := r.HistoryNotes(ctx, merge, 1)
 	if err != nil || len(got) != 1 || got[0].SHA != merge {
 		t.Fatalf("limit 1: %+v, %v", got, err)
 	}
@@ -110,11 +96,11 @@ func TestIntroducedNotes(t *testing.T) {
 	if err := r.AddNote(ctx, merge, []byte(`{"n": "queued"}`)); err == nil {
 		t.Fatal("AddNote with the server down: want an error")
 	}
-	got, err = r.IntroducedNotes(ctx, direct, merge, 0)
+	got, err = r.HistoryNotes(ctx, merge, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sorted(prHead+`:{"n":"pr head"}|{"n":"pr head again"}`, merge+`:{"n":"merge"}|{"n":"queued"}`)
+	want := []string{merge + `:{"n":"merge"}|{"n":"queued"}`}
 	if g := notedSHAs(t, got); strings.Join(g, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("with a queued note:\n got %q\nwant %q", g, want)
 	}

@@ -230,7 +230,9 @@ const appliedKey = "switchyard:applied"
 // the first head is judged against it (its policies, its tree), and so
 // that, should the head be rejected, that commit keeps running: the
 // reconciler's own builtin routers serve nothing without a tree. The
-// commit was applied before, so it runs whatever its judgement now.
+// commit was applied before, so it runs whatever the policies say of it
+// now, but only if its specs still load: a commit whose specs no longer
+// load is judged as a new head (and rejected), never run on a partial tree.
 func (d *Daemon) recover(ctx context.Context) {
 	d.mu.Lock()
 	commit := d.recovered
@@ -242,7 +244,9 @@ func (d *Daemon) recover(ctx context.Context) {
 		return
 	}
 	tree, diags := d.deps.Check(ctx, commit, fsys, nil, "")
-	if tree == nil {
+	if tree == nil || diag.HasSpecErrors(diags) {
+		// A tree with spec errors is only what could be read of the
+		// specs: running it would drop the models that did not load.
 		d.log.Warn("the commit in force before the restart does not load: judging the head on its own", "commit", commit, "errors", len(diags))
 		return
 	}

@@ -467,3 +467,37 @@ func TestCheckerSeesTheCommitInForce(t *testing.T) {
 		t.Fatalf("checker calls (commit, applied):\n%v\nwant\n%v", calls, want)
 	}
 }
+
+// A commit in force before a restart whose specs no longer load (a newer
+// reconciler validates more strictly) is not run on what could be read of
+// it: a partial tree would drop the models that did not load.
+func TestRestartDoesNotRunACommitInForceThatNoLongerLoads(t *testing.T) {
+	h := newHarness(t)
+	inForce := h.repo.commit("v1")
+	h.run(1, time.Second)
+	tables := len(h.target.tables)
+	d, err := New(Config{PollInterval: time.Second}, Deps{
+		Repo: h.repo, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
+		Check: func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
+			tree, _ := check(ctx, commit, fsys, base, applied)
+			partial := *tree
+			partial.Models = nil // the fraud model no longer decodes
+			return &partial, []diag.Diagnostic{{Severity: diag.Error, Source: diag.SourceSchema,
+				File: "rollouts/fraud.hcl", Line: 1, Summary: "Unsupported argument"}}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	h.run(3, time.Second)
+	st := h.d.Status()
+	if st.Applied != "" || st.Head != inForce || st.HeadError == "" {
+		t.Fatalf("status: applied %q head %q error %q; want nothing applied and the head rejected", st.Applied, st.Head, st.HeadError)
+	}
+	for _, tb := range h.target.tables[tables:] {
+		if len(tb.Routes) == 0 {
+			t.Fatalf("a table without the fraud route was applied after the restart: %+v", tb)
+		}
+	}
+}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes"
 )
 
 // goGitHub writes verdict notes through GitHub's Git Data API.

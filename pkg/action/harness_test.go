@@ -24,7 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")

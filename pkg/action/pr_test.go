@@ -12,7 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 // prRepo is a workspace with a base commit (the fixture) and a PR head

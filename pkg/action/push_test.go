@@ -11,7 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 const recsSpec = `model "recs" "staging" {

@@ -1,15 +1,14 @@
 package action
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
 	"github.com/switchyard-dev/switchyard/pkg/notes"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
 )
 
@@ -71,23 +70,10 @@ func validationVerdicts(changes []plan.Change, ev map[string]*Evidence, commit s
 // validationKey is "model/stage/version" of a note line that is a
 // validation verdict, "" for any other line.
 func validationKey(line []byte) string {
-	var v struct {
-		Kind, Model, Stage, Version string
-		Payload                     struct{ Version string }
+	if kind, key := notes.KeyOf(line); kind == notes.EvidenceValidation {
+		return key
 	}
-	if json.Unmarshal(line, &v) != nil || v.Kind != notes.EvidenceValidation {
-		return ""
-	}
-	if v.Stage == "" {
-		v.Model, v.Stage, _ = strings.Cut(v.Model, "/")
-	}
-	if v.Payload.Version != "" {
-		v.Version = v.Payload.Version
-	}
-	if v.Model == "" || v.Stage == "" || v.Version == "" {
-		return ""
-	}
-	return v.Model + "/" + v.Stage + "/" + v.Version
+	return ""
 }
 
 // mergeVerdicts puts verdicts into a note (JSON Lines): each one replaces
@@ -95,35 +81,11 @@ func validationKey(line []byte) string {
 // (a run before on the same commit), or is appended. Every other line,
 // the reconciler's verdicts among them, stays as it was.
 func mergeVerdicts(note []byte, verdicts []verdictLine) []byte {
-	byKey := map[string][]byte{}
-	for _, v := range verdicts {
-		byKey[v.key] = v.line
+	lines := make([][]byte, len(verdicts))
+	for i, v := range verdicts {
+		lines[i] = v.line
 	}
-	var out bytes.Buffer
-	placed := map[string]bool{}
-	for _, line := range bytes.Split(note, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		if k := validationKey(line); byKey[k] != nil {
-			if !placed[k] {
-				placed[k] = true
-				out.Write(byKey[k])
-				out.WriteByte('\n')
-			}
-			continue
-		}
-		out.Write(line)
-		out.WriteByte('\n')
-	}
-	for _, v := range verdicts {
-		if !placed[v.key] {
-			placed[v.key] = true
-			out.Write(v.line)
-			out.WriteByte('\n')
-		}
-	}
-	return out.Bytes()
+	return notes.Merge(note, lines, validationKey)
 }
 
 // recordValidations attaches the offline validation verdicts of changes

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 // reconcilerShadow is a verdict the reconciler notes on a commit.

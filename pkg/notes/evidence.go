@@ -234,3 +234,18 @@ func (e *Evidence) AddNoted(noted []Noted) {
 		}
 	}
 }
+
+// KeyOf is the evidence kind and "model/stage/version" of a verdict line,
+// "" and "" when the line is no evidence.
+func KeyOf(line []byte) (kind, key string) {
+	vs := verdicts(line)
+	if len(vs) != 1 {
+		return "", ""
+	}
+	v := flattenPayload(vs[0])
+	kind, key = evidenceKind(v), verdictKey(v)
+	if kind == "" || key == "" {
+		return "", ""
+	}
+	return kind, key
+}

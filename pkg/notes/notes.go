@@ -199,3 +199,47 @@ func InTree(tree *object.Tree) NoteOf {
 		return Lines(b), nil
 	}
 }
+
+// Merge puts lines into a note (JSON Lines): each line replaces the lines
+// of the note that have its key (key(line); "" never matches), in the
+// place of the first of them, or is appended. Every other line of the note
+// stays as it was; empty lines go.
+func Merge(note []byte, lines [][]byte, key func(line []byte) string) []byte {
+	byKey := map[string][]byte{}
+	for _, l := range lines {
+		if k := key(l); k != "" {
+			byKey[k] = l
+		}
+	}
+	var out bytes.Buffer
+	placed := map[string]bool{}
+	put := func(l []byte) {
+		out.Write(l)
+		out.WriteByte('\n')
+	}
+	for _, line := range bytes.Split(note, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		k := key(line)
+		if byKey[k] == nil {
+			put(line)
+			continue
+		}
+		if !placed[k] {
+			placed[k] = true
+			put(byKey[k])
+		}
+	}
+	for _, l := range lines {
+		if k := key(l); k == "" || !placed[k] {
+			placed[k] = true
+			put(l)
+		}
+	}
+	return out.Bytes()
+}
+
+// Same is the key of Merge that adds a line once: a line is its own key.
+func Same(line []byte) string { return string(bytes.TrimSpace(line)) }

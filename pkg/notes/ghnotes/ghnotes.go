@@ -1,6 +1,6 @@
-// Package ghnotes edits a Git note (a commit's entry under
-// refs/notes/switchyard) through GitHub's Git Data API, for writers that
-// have a token but no clone: it reads the notes ref, its commit and tree,
+// Package ghnotes is the GitHub backend of package notes: it edits a Git
+// note (a commit's entry under notes.Ref) through GitHub's Git Data API,
+// for writers that have a token but no clone: it reads the notes ref, its commit and tree,
 // replaces the blob at the note's path (keeping the tree's fanout layout
 // and every other note), and moves the ref with a fast-forward, starting
 // over when someone else moved it first.
@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // Defaults of a Writer whose fields are zero.
 const (
-	DefaultRef      = "refs/notes/switchyard"
+	DefaultRef      = notes.Ref
 	DefaultAttempts = 5
 	DefaultBackoff  = 250 * time.Millisecond
 	DefaultMessage  = "Notes added by Switchyard\n"

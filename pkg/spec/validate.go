@@ -13,37 +13,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Router capabilities. The builtin router can do everything. nginx mirrors
-// but cannot compare, routes by header (preview) and splits by a key
-// (split_clients, sticky), but cannot run a bandit or accept feedback.
-// HAProxy changes weights through its runtime API only: no shadow, no
-// preview routing, no sticky split, no bandit, no feedback.
-const (
-	capShadow   = "compare shadow responses"
-	capBandit   = "run a bandit"
-	capPreview  = "route preview requests by header"
-	capSticky   = "make sticky assignments"
-	capFeedback = "collect feedback rewards"
-)
-
-// routerCaps is what each router type can do, as pkg/targets implements
-// it (a test there keeps the two in step): nginx and HAProxy route preview
-// headers and sticky splits; only the builtin router compares shadow
-// answers, runs bandits and takes feedback.
-func routerCaps(routerType string) map[string]bool {
-	switch routerType {
-	case "builtin":
-		return map[string]bool{capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true}
-	case "nginx", "haproxy":
-		return map[string]bool{capPreview: true, capSticky: true}
-	}
-	return nil
-}
-
-// Supports reports whether a router type has a capability named as in
-// the capability constants' wording ("compare shadow responses", ...).
-func Supports(routerType, capability string) bool { return routerCaps(routerType)[capability] }
-
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // validate checks the decoded tree as a whole: references, ranges of
@@ -232,11 +201,18 @@ func unknownRef(what, given string, defined []string, hint string) string {
 	return s
 }
 
-// capability reports a model feature its router's type cannot provide.
-func (l *loader) capability(m *Model, router *Router, capName, field, instead string) {
-	if router == nil || Supports(router.Type, capName) || !contains(routerTypes, router.Type) {
+// capability reports a model feature (need) its router's type cannot
+// provide (RouterCapabilities).
+func (l *loader) capability(m *Model, router *Router, need Capabilities, field, instead string) {
+	if router == nil {
 		return
 	}
+	have, known := RouterCapabilities(router.Type)
+	miss := have.missing(need)
+	if !known || len(miss) == 0 {
+		return
+	}
+	capName := miss[0].does
 	l.errorAt(l.rng(m, field), fmt.Sprintf("Router type %q cannot %s", router.Type, capName),
 		fmt.Sprintf("Model %q %q uses router %q of type %s, which cannot %s. %s", m.Name, m.Stage, router.Name, router.Type, capName, instead))
 }
@@ -423,7 +399,7 @@ func (l *loader) validateRollout(m *Model, router *Router) {
 			if !l.set(m, field) {
 				field = "rollout.strategy"
 			}
-			l.capability(m, router, capPreview, field,
+			l.capability(m, router, Capabilities{Preview: true}, field,
 				"Use a builtin or nginx router, or set preview_header = \"\" to switch without preview traffic.")
 		}
 	}
@@ -521,7 +497,7 @@ func (l *loader) validateShadow(m *Model, router *Router) {
 	if s.MinSamples < 1 && l.set(m, "shadow.min_samples") {
 		l.errorAt(l.rng(m, "shadow.min_samples"), "Invalid min_samples", "min_samples must be at least 1.")
 	}
-	l.capability(m, router, capShadow, "shadow",
+	l.capability(m, router, Capabilities{ShadowCompare: true}, "shadow",
 		"Only the builtin router compares a shadow's answers with the live version's (nginx can mirror, but not compare). Use a builtin router for this model.")
 }
 
@@ -567,7 +543,7 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 			l.errorAt(l.rng(m, "experiment.sticky"), "Invalid sticky",
 				fmt.Sprintf("%q is not a sticky key: write \"header:NAME\" (such as \"header:x-user-id\") or \"cookie:NAME\" (such as \"cookie:uid\").", e.Sticky))
 		} else {
-			l.capability(m, router, capSticky, "experiment.sticky",
+			l.capability(m, router, Capabilities{Sticky: true}, "experiment.sticky",
 				"Use a builtin or nginx router, or remove sticky to assign each request at random.")
 		}
 	}
@@ -577,7 +553,7 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 			l.warnAt(l.rng(m, "experiment.query"), "query is ignored",
 				"query is only used when reward names a metrics source; rewards are posted as feedback here.")
 		}
-		l.capability(m, router, capFeedback, "experiment.reward",
+		l.capability(m, router, Capabilities{Feedback: true}, "experiment.reward",
 			"Feedback is posted to the builtin router's listener. Use a builtin router, or set reward to a metrics source with a query.")
 	case l.tree.Metrics[e.Reward] == nil && l.incomplete:
 		// it may be defined in the file that did not parse
@@ -605,7 +581,7 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 			fmt.Sprintf("explore_floor is the least share each variant keeps: from 0 to 1/%d with %d variants (got %v).", max(n, 1), n, e.ExploreFloor))
 	}
 	if e.Method == "bandit" {
-		l.capability(m, router, capBandit, "experiment.method",
+		l.capability(m, router, Capabilities{Bandit: true}, "experiment.method",
 			"Only the builtin router runs Thompson sampling. Use a builtin router, or method = \"ab\".")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/notes"
 	"github.com/switchyard-dev/switchyard/pkg/offline"
@@ -78,11 +79,11 @@ func loadBasePolicies(ctx context.Context, baseFS fs.FS, dir, baseSHA string, no
 		var le *policy.LoadError
 		switch {
 		case errors.As(err, &le):
-			return nil, false, envErrorf("the policies in %s/ at the base commit %s do not compile, so this change cannot be judged: %v. Fix them on the base branch first (a pull request cannot change the policies that judge it)", dir, short(baseSHA), err)
+			return nil, false, envErrorf("the policies in %s/ at the base commit %s do not compile, so this change cannot be judged: %v. Fix them on the base branch first (a pull request cannot change the policies that judge it)", dir, commitid.Short(baseSHA), err)
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, true, nil
 		}
-		return nil, false, envErrorf("loading the policies of the base commit %s: %v", short(baseSHA), err)
+		return nil, false, envErrorf("loading the policies of the base commit %s: %v", commitid.Short(baseSHA), err)
 	}
 	return set, false, nil
 }
@@ -141,7 +142,7 @@ func (r *runner) judge(ctx context.Context, in judgeInput) (*Report, error) {
 	showShadow(rep, changes, baseTree, headTree, evidence)
 	p, err := plan.Make(ctx, baseTree, headTree, headDiags, plan.Options{
 		Policies: in.policies, Evidence: evidence, Context: in.context,
-		Base: short(in.baseSHA), Head: short(in.headSHA),
+		Base: commitid.Short(in.baseSHA), Head: commitid.Short(in.headSHA),
 	})
 	if err != nil {
 		return nil, envErrorf("evaluating the base commit's policies: %v", err)

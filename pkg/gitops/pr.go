@@ -11,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-github/v60/github"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 )
 
 // PullRequest is a change proposed on Branch against Base.
@@ -51,7 +53,7 @@ func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
 			if err == nil && c != nil {
 				// Named after the head it applies to, so that a retry on the
 				// same head reuses the branch and its pull request.
-				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, short(tip.Hash.String()))
+				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
 				ref := plumbing.NewBranchReferenceName(branch)
 				if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
 					return nil, fmt.Errorf("create branch %s: %w", branch, err)

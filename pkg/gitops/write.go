@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -258,11 +259,11 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 		return Written{}, nil, err
 	}
 	if !ok {
-		return Written{}, nil, fmt.Errorf("%s for %s: %s is no longer in %s: %w", o.Action, o.Key(), o.File, short(tip.Hash.String()), ErrSuperseded)
+		return Written{}, nil, fmt.Errorf("%s for %s: %s is no longer in %s: %w", o.Action, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
 	}
 	cur, parsed := parseServe(src, o.File, o.Model, o.Stage)
 	if !parsed {
-		return Written{}, nil, fmt.Errorf("%s for %s: %s does not parse at %s; fix it and the outcome is written on the next push: %w", o.Action, o.Key(), o.File, short(tip.Hash.String()), ErrSuperseded)
+		return Written{}, nil, fmt.Errorf("%s for %s: %s does not parse at %s; fix it and the outcome is written on the next push: %w", o.Action, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
 	}
 	experiment := hasBlock(src, o.File, o.Model, o.Stage, "experiment")
 	done := Written{SHA: tip.Hash.String(), AlreadyDone: true}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
@@ -403,7 +404,7 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 	}
 	fsys, err := d.deps.Repo.Tree(ctx, head)
 	if err != nil {
-		return fmt.Errorf("reading commit %s: %w", short(head), err)
+		return fmt.Errorf("reading commit %s: %w", commitid.Short(head), err)
 	}
 	d.mu.Lock()
 	base, applied := d.tree, d.applied
@@ -423,7 +424,7 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 			}
 		}
 		d.mu.Lock()
-		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", short(head), n)
+		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", commitid.Short(head), n)
 		d.headDiags = diags
 		d.mu.Unlock()
 		if again {

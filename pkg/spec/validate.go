@@ -3,11 +3,13 @@ package spec
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"net"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -18,13 +20,13 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // validate checks the decoded tree as a whole: references, ranges of
 // values, combinations and router capabilities.
 func (l *loader) validate() {
-	for _, name := range sortedKeys(l.tree.Routers) {
+	for _, name := range slices.Sorted(maps.Keys(l.tree.Routers)) {
 		l.validateRouter(l.tree.Routers[name])
 	}
-	for _, name := range sortedKeys(l.tree.Metrics) {
+	for _, name := range slices.Sorted(maps.Keys(l.tree.Metrics)) {
 		l.validateMetrics(l.tree.Metrics[name])
 	}
-	for _, name := range sortedKeys(l.tree.Notify) {
+	for _, name := range slices.Sorted(maps.Keys(l.tree.Notify)) {
 		l.validateNotify(l.tree.Notify[name])
 	}
 	for _, m := range l.tree.Models {
@@ -146,7 +148,7 @@ func (l *loader) validateModel(m *Model) {
 	if !nameRE.MatchString(m.Stage) {
 		l.errorAt(l.rng(m, ""), "Invalid name", nameDetail("stage", m.Stage))
 	}
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	if len(m.Versions) == 0 {
 		l.errorAt(l.rng(m, ""), "Model has no versions",
 			fmt.Sprintf(`Model %q %q needs at least one version block, such as version "v1" { url = "http://127.0.0.1:9101" }.`, m.Name, m.Stage))
@@ -158,7 +160,7 @@ func (l *loader) validateModel(m *Model) {
 	if m.Router != "" {
 		router = l.tree.Routers[m.Router]
 		if router == nil && !l.incomplete {
-			l.errorAt(l.rng(m, "router"), "Unknown router", unknownRef("router", m.Router, sortedKeys(l.tree.Routers),
+			l.errorAt(l.rng(m, "router"), "Unknown router", unknownRef("router", m.Router, slices.Sorted(maps.Keys(l.tree.Routers)),
 				`Define it with router "NAME" { type = "builtin", listen = "127.0.0.1:8080" }.`))
 		}
 	}
@@ -340,7 +342,7 @@ func (l *loader) validateRollout(m *Model, router *Router) {
 	if !contains(onFailures, r.OnFailure) {
 		l.errorAt(l.rng(m, "rollout.on_failure"), "Unknown on_failure", oneOf("on_failure action", r.OnFailure, onFailures))
 	}
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	switch {
 	case r.OnFailure == "fallback" && r.Fallback == "":
 		var heur []string
@@ -421,7 +423,7 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 			return // it may be defined in the file that did not parse
 		}
 		l.errorAt(l.rng(m, p+".source"), "Unknown metrics source",
-			unknownRef("metrics source", c.Source, append([]string{"router"}, sortedKeys(l.tree.Metrics)...),
+			unknownRef("metrics source", c.Source, append([]string{"router"}, slices.Sorted(maps.Keys(l.tree.Metrics))...),
 				`Define it with metrics "NAME" { type = "prometheus", url = "http://127.0.0.1:9090" }, or use source = "router".`))
 		return
 	}
@@ -473,7 +475,7 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 
 func (l *loader) validateShadow(m *Model, router *Router) {
 	s := m.Shadow
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	switch {
 	case s.Version == "":
 	case m.Versions[s.Version] == nil:
@@ -503,7 +505,7 @@ func (l *loader) validateShadow(m *Model, router *Router) {
 
 func (l *loader) validateExperiment(m *Model, router *Router) {
 	e := m.Experiment
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	if !contains(methods, e.Method) {
 		l.errorAt(l.rng(m, "experiment.method"), "Unknown method", oneOf("experiment method", e.Method, methods))
 	}
@@ -559,7 +561,7 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 		// it may be defined in the file that did not parse
 	case l.tree.Metrics[e.Reward] == nil:
 		l.errorAt(l.rng(m, "experiment.reward"), "Unknown reward source",
-			unknownRef("metrics source", e.Reward, append([]string{"feedback"}, sortedKeys(l.tree.Metrics)...),
+			unknownRef("metrics source", e.Reward, append([]string{"feedback"}, slices.Sorted(maps.Keys(l.tree.Metrics))...),
 				`reward is "feedback" (posted to the router) or a metrics block with a query.`))
 	case e.Query == "":
 		l.errorAt(l.rng(m, "experiment.reward"), "Missing reward query",

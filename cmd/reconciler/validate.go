@@ -132,7 +132,7 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// loadPolicies loads the policies in dir of fsys. A missing dir is a note
+// loadPolicySet loads the policies in dir of fsys. A missing dir is a note
 // on stderr (nil set, exitOK) unless the user named it; a policy that does
 // not compile is reported with its file and line and gives exitUsage.
 func loadPolicySet(ctx context.Context, e *env, cmd string, fsys fs.FS, dir string, explicit bool, format string) (*policy.Set, int) {
@@ -174,7 +174,7 @@ func writeDiags(w io.Writer, format string, diags []diag.Diagnostic, sources map
 	return diag.WriteText(w, diags, sources)
 }
 
-// flagSet reports whether the user gave flag name.
+// flagGiven reports whether the user gave flag name.
 func flagGiven(fl *flag.FlagSet, name string) bool {
 	set := false
 	fl.Visit(func(f *flag.Flag) {
@@ -185,7 +185,7 @@ func flagGiven(fl *flag.FlagSet, name string) bool {
 	return set
 }
 
-// repoDir checks that dir is a directory and returns it absolute.
+// localRepoDir checks that dir is a directory and returns it absolute.
 func localRepoDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -201,7 +201,7 @@ func localRepoDir(dir string) (string, error) {
 	return abs, nil
 }
 
-// inRepo turns a --path or --policies value into a slash path inside the
+// pathInRepo turns a --path or --policies value into a slash path inside the
 // repository root: relative values are taken relative to the root,
 // absolute ones must lie inside it.
 func pathInRepo(root, p, flagName string) (string, error) {

@@ -45,7 +45,7 @@ func newPRRepo(t *testing.T, modelURL string, edit func(files map[string]*string
 	return &prRepo{testRepo: r, base: base, head: head, headFiles: all}
 }
 
-func prEventFile(t *testing.T, name, base, head string) string {
+func prEventFile(t testing.TB, name, base, head string) string {
 	return writeEvent(t, name, map[string]any{"pull_request.base.sha": base, "pull_request.head.sha": head})
 }
 

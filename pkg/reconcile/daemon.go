@@ -312,7 +312,7 @@ func (d *Daemon) wait() time.Duration {
 // traffic, then write commits and notes.
 func (d *Daemon) Reconcile(ctx context.Context) error {
 	start := d.deps.Clock.Now()
-	defer func() { d.deps.Metrics.reconcileSeconds.Observe(time.Since(start).Seconds()) }()
+	defer func() { d.deps.Metrics.reconcileSeconds.Observe(d.deps.Clock.Now().Sub(start).Seconds()) }()
 
 	var errs []error
 	if err := d.fetchIfDue(ctx); err != nil {

@@ -1,4 +1,4 @@
-package wiring_test
+package admission_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/notes"
-	"github.com/switchyard-dev/switchyard/pkg/wiring"
+	"github.com/switchyard-dev/switchyard/pkg/admission"
 	"github.com/switchyard-dev/switchyard/policies"
 )
 
@@ -121,9 +121,9 @@ func checkTree(t *testing.T, serve string, pols map[string]string) fstest.MapFS 
 
 // judge applies the commit in force (serving v1), then judges a head
 // serving serve with the notes of repo.
-func judge(t *testing.T, repo wiring.CommitReader, serve string, pols map[string]string) []diag.Diagnostic {
+func judge(t *testing.T, repo admission.CommitReader, serve string, pols map[string]string) []diag.Diagnostic {
 	t.Helper()
-	check := wiring.Checker("rollouts", "policies", repo, fixedClock{})
+	check := admission.Checker("rollouts", "policies", repo, fixedClock{})
 	ctx := context.Background()
 	base, diags := check(ctx, "base", checkTree(t, "v1", pols), nil, "")
 	if diag.HasErrors(diags) {
@@ -218,7 +218,7 @@ func TestCheckerEvidenceIsForTheVersionsTheHeadChanges(t *testing.T) {
 
 func TestCheckerRejectsTheHeadWhenNotesCannotBeRead(t *testing.T) {
 	repo := &notedRepo{err: errors.New("object not found")}
-	check := wiring.Checker("rollouts", "policies", repo, fixedClock{})
+	check := admission.Checker("rollouts", "policies", repo, fixedClock{})
 	_, diags := check(context.Background(), "head", checkTree(t, "v2", nil), nil, "")
 	got := errorsOf(diags)
 	if len(got) != 1 || got[0] != "Verdict notes could not be read" {
@@ -228,7 +228,7 @@ func TestCheckerRejectsTheHeadWhenNotesCannotBeRead(t *testing.T) {
 
 func TestCheckerWithoutPoliciesReadsNoNotes(t *testing.T) {
 	repo := &notedRepo{err: errors.New("must not be read")}
-	check := wiring.Checker("rollouts", "", repo, fixedClock{})
+	check := admission.Checker("rollouts", "", repo, fixedClock{})
 	_, diags := check(context.Background(), "head", checkTree(t, "v2", nil), nil, "")
 	if errs := errorsOf(diags); len(errs) > 0 || len(repo.asked) > 0 {
 		t.Fatalf("errors %v, notes read %v", errs, repo.asked)

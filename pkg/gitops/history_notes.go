@@ -13,7 +13,7 @@ import (
 // HistoryNotes returns the verdict notes of the newest limit commits of
 // head's history (notes.History; limit <= 0: notes.MaxHistory), oldest
 // first, leaving out commits without notes. Notes are the remote's as of
-// the last fetch or push, and those queued to push. Why the history and
+// the last fetch or push. Why the history and
 // not only what head brings in: see package notes.
 func (r *Repo) HistoryNotes(ctx context.Context, head string, limit int) ([]notes.Noted, error) {
 	r.mu.Lock()
@@ -26,7 +26,7 @@ func (r *Repo) HistoryNotes(ctx context.Context, head string, limit int) ([]note
 	if err != nil {
 		return nil, err
 	}
-	if tree.IsZero() && len(r.notes) == 0 {
+	if tree.IsZero() {
 		return nil, nil // no notes at all: nothing to walk for
 	}
 	return notes.History(ctx, r.repo.Storer, hc.Hash, limit, func(c plumbing.Hash) ([]json.RawMessage, error) {

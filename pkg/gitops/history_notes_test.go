@@ -90,18 +90,4 @@ func TestHistoryNotes(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].SHA != merge {
 		t.Fatalf("limit 1: %+v, %v", got, err)
 	}
-
-	// A verdict queued (the server is down) counts too.
-	srv.Stop()
-	if err := r.AddNote(ctx, merge, []byte(`{"n": "queued"}`)); err == nil {
-		t.Fatal("AddNote with the server down: want an error")
-	}
-	got, err = r.HistoryNotes(ctx, merge, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{merge + `:{"n":"merge"}|{"n":"queued"}`}
-	if g := notedSHAs(t, got); strings.Join(g, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("with a queued note:\n got %q\nwant %q", g, want)
-	}
 }

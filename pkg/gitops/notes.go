@@ -27,35 +27,25 @@ type pendingNote struct {
 // AddNote attaches a JSON verdict to commit under refs/notes/switchyard and
 // pushes it. A commit's note holds one JSON object per line (JSON Lines),
 // so several verdicts can judge one commit; adding the same verdict twice
-// changes nothing. `git notes --ref switchyard show <sha>` prints it. When
-// the push fails the note stays queued for PushPending.
+// changes nothing. `git notes --ref switchyard show <sha>` prints it. A
+// failed push returns its error and keeps nothing: the caller retries.
 func (r *Repo) AddNote(ctx context.Context, commit string, verdict []byte) error {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, verdict); err != nil {
 		return fmt.Errorf("note for %s: not valid JSON: %w", commit, err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	h, err := r.objectID(ctx, commit)
+	r.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("note for %s: %w", commit, err)
 	}
-	r.notes = append(r.notes, pendingNote{target: h, data: buf.Bytes()})
-	res, err := r.flush(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, v := range res {
-		if v.err != nil && !errors.Is(v.err, ErrSuperseded) {
-			errs = append(errs, v.err)
-		}
-	}
-	return errors.Join(errs...)
+	_, err = r.flushDirect(ctx, nil, []pendingNote{{target: h, data: buf.Bytes()}})
+	return err
 }
 
-// ReadNotes returns the verdicts attached to commit, oldest first: those
-// on the remote's notes (as of the last fetch or push) and those queued.
+// ReadNotes returns the verdicts attached to commit, oldest first, on the
+// remote's notes as of the last fetch or push.
 func (r *Repo) ReadNotes(commit string) ([]json.RawMessage, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -103,22 +93,16 @@ func (r *Repo) remoteNotesTree() (plumbing.Hash, error) {
 }
 
 // notesOf returns the verdicts attached to target in the notes tree (zero:
-// none) followed by those queued, one per line.
+// none), one per line.
 func (r *Repo) notesOf(tree, target plumbing.Hash) ([]json.RawMessage, error) {
-	var content []byte
-	if !tree.IsZero() {
-		c, _, err := r.noteIn(tree, target)
-		if err != nil {
-			return nil, err
-		}
-		content = c
+	if tree.IsZero() {
+		return nil, nil
 	}
-	for _, n := range r.notes {
-		if n.target == target {
-			content = notes.AppendLine(content, n.data)
-		}
+	c, _, err := r.noteIn(tree, target)
+	if err != nil {
+		return nil, err
 	}
-	return notes.Lines(content), nil
+	return notes.Lines(c), nil
 }
 
 // objectID is a full sha as given (the commit may not be fetched yet), or
@@ -148,10 +132,10 @@ func (r *Repo) noteIn(tree plumbing.Hash, target plumbing.Hash) ([]byte, string,
 	return notes.Find(t, target.String())
 }
 
-// buildNotes commits the queued notes on top of the remote's notes and
-// points refs/notes/switchyard at it. Zero hash: nothing queued.
-func (r *Repo) buildNotes() (plumbing.Hash, error) {
-	if len(r.notes) == 0 {
+// buildNotes commits pending on top of the remote's notes and points
+// refs/notes/switchyard at it. Zero hash: nothing to add.
+func (r *Repo) buildNotes(pending []pendingNote) (plumbing.Hash, error) {
+	if len(pending) == 0 {
 		return plumbing.ZeroHash, nil
 	}
 	var parents []plumbing.Hash
@@ -166,7 +150,7 @@ func (r *Repo) buildNotes() (plumbing.Hash, error) {
 	changes := map[string]treeChange{}
 	contents := map[plumbing.Hash][]byte{}
 	paths := map[plumbing.Hash]string{}
-	for _, n := range r.notes {
+	for _, n := range pending {
 		if _, seen := contents[n.target]; !seen && !base.IsZero() {
 			c, p, err := r.noteIn(base, n.target)
 			if err != nil {

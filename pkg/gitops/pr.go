@@ -29,13 +29,13 @@ type PullRequestOpener interface {
 	OpenPullRequest(ctx context.Context, pr PullRequest) (string, error)
 }
 
-// flushPR pushes each queued outcome's commit to its own branch
+// flushPR pushes each outcome's commit to its own branch
 // `switchyard/<action>-<model>-<stage>-<short sha of the base head>` and
 // opens a pull request for it (or finds the one already open for that
-// branch); queued notes then go straight to the notes ref.
-func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
+// branch). The caller holds r.mu.
+func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]result, error) {
 	res := map[string]result{}
-	if len(r.pending) > 0 {
+	{
 		if _, _, err := r.fetch(ctx); err != nil {
 			return nil, fmt.Errorf("failed to push to remote: %w", err)
 		}
@@ -47,8 +47,7 @@ func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read commit %s: %w", head, err)
 		}
-		for len(r.pending) > 0 {
-			o := r.pending[0]
+		for _, o := range outcomes {
 			w, c, err := r.apply(ctx, tip, o)
 			if err == nil && c != nil {
 				// Named after the head it applies to, so that a retry on the
@@ -71,12 +70,6 @@ func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
 				w.PullRequest = url
 			}
 			res[o.Key()] = result{w, err}
-			r.pending = r.pending[1:]
-		}
-	}
-	if len(r.notes) > 0 {
-		if _, err := r.flushDirect(ctx); err != nil {
-			return nil, err
 		}
 	}
 	return res, nil

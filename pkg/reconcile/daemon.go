@@ -135,11 +135,13 @@ type Daemon struct {
 	nextFetch time.Time
 	fetchErr  string
 	pending   []*pending
-	applied2  map[string]traffic.Table // router name -> last table applied
-	lastByKey map[string]string        // model key -> last commit written
-	modelErr  map[string]string
-	routes    map[string]traffic.Route
-	saved     map[string]string // model key -> state JSON last saved
+	// pendingNotes are verdict notes whose write failed, retried.
+	pendingNotes []*pendingNote
+	applied2     map[string]traffic.Table // router name -> last table applied
+	lastByKey    map[string]string        // model key -> last commit written
+	modelErr     map[string]string
+	routes       map[string]traffic.Route
+	saved        map[string]string // model key -> state JSON last saved
 	// ownRejected is set while the head is an own outcome commit rejected.
 	ownRejected *OwnRejection
 
@@ -304,6 +306,11 @@ func (d *Daemon) wait() time.Duration {
 			next = p.nextTry
 		}
 	}
+	for _, p := range d.pendingNotes {
+		if p.nextTry.Before(next) {
+			next = p.nextTry
+		}
+	}
 	w := next.Sub(now)
 	return min(max(w, 10*time.Millisecond), d.cfg.Tick)
 }
@@ -333,6 +340,7 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 	}
 	d.act(ctx, tree, actions)
 	d.retryPending(ctx, tree)
+	d.retryNotes(ctx)
 	d.persist()
 	d.updateGauges()
 	return errors.Join(errs...)
@@ -599,9 +607,7 @@ func (d *Daemon) act(ctx context.Context, tree *spec.Tree, actions []rollout.Act
 				commit = d.applied
 				d.mu.Unlock()
 			}
-			if err := d.deps.Repo.Note(ctx, commit, note); err != nil {
-				d.log.Error("writing verdict note failed", "model", a.Model+"/"+a.Stage, "err", err)
-			}
+			d.note(ctx, commit, note, a.Model+"/"+a.Stage)
 		case rollout.WriteCommit:
 			m := findModel(tree, a.Model, a.Stage)
 			if m == nil {

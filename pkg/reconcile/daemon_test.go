@@ -128,6 +128,9 @@ func (r *fakeRepo) Write(ctx context.Context, o Outcome) (string, error) {
 func (r *fakeRepo) Note(ctx context.Context, commit string, note []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.failPush != nil {
+		return r.failPush
+	}
 	r.notes[commit] = append(r.notes[commit], string(note))
 	return nil
 }
@@ -363,6 +366,21 @@ func TestPushFailureKeepsTrafficAndRetries(t *testing.T) {
 	}
 	if st := h.d.Status(); len(st.PendingCommits) != 0 {
 		t.Fatalf("still pending: %+v", st.PendingCommits)
+	}
+	// The rollout verdict noted while Git was down is written once it is
+	// back: the daemon's queue holds notes as it holds commits.
+	h.repo.mu.Lock()
+	defer h.repo.mu.Unlock()
+	found := 0
+	for _, ns := range h.repo.notes {
+		for _, n := range ns {
+			if strings.Contains(n, `"kind":"rollout"`) && strings.Contains(n, `"v3"`) {
+				found++
+			}
+		}
+	}
+	if found != 1 {
+		t.Fatalf("the rollout verdict of v3 noted %d times after the remote came back, want 1: %v", found, h.repo.notes)
 	}
 }
 

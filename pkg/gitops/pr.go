@@ -35,42 +35,33 @@ type PullRequestOpener interface {
 // branch). The caller holds r.mu.
 func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]result, error) {
 	res := map[string]result{}
-	{
-		if _, _, err := r.fetch(ctx); err != nil {
-			return nil, fmt.Errorf("failed to push to remote: %w", err)
-		}
-		head, err := r.head()
-		if err != nil {
-			return nil, err
-		}
-		tip, err := r.repo.CommitObject(head)
-		if err != nil {
-			return nil, fmt.Errorf("read commit %s: %w", head, err)
-		}
-		for _, o := range outcomes {
-			w, c, err := r.apply(ctx, tip, o)
-			if err == nil && c != nil {
-				// Named after the head it applies to, so that a retry on the
-				// same head reuses the branch and its pull request.
-				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
-				ref := plumbing.NewBranchReferenceName(branch)
-				if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
-					return nil, fmt.Errorf("create branch %s: %w", branch, err)
-				}
-				if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
-					return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
-				}
-				titleLine, body, _ := strings.Cut(c.Message, "\n\n")
-				url, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
-					Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: strings.TrimSpace(body),
-				})
-				if err != nil {
-					return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
-				}
-				w.PullRequest = url
+	_, tip, err := r.fetchTip(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed to push to remote: %w", err)
+	}
+	for _, o := range outcomes {
+		w, c, err := r.apply(ctx, tip, o)
+		if err == nil && c != nil {
+			// Named after the head it applies to, so that a retry on the
+			// same head reuses the branch and its pull request.
+			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
+			ref := plumbing.NewBranchReferenceName(branch)
+			if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
+				return nil, fmt.Errorf("create branch %s: %w", branch, err)
 			}
-			res[o.Key()] = result{w, err}
+			if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
+				return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
+			}
+			titleLine, body, _ := strings.Cut(c.Message, "\n\n")
+			url, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
+				Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: strings.TrimSpace(body),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
+			}
+			w.PullRequest = url
 		}
+		res[o.Key()] = result{w, err}
 	}
 	return res, nil
 }

@@ -106,16 +106,9 @@ func (r *Repo) flushDirect(ctx context.Context, outcomes []Outcome, notes []pend
 // remote's notes, and pushes both once. On a failed push the branch is
 // reset to what the remote has.
 func (r *Repo) pushOnce(ctx context.Context, outcomes []Outcome, notes []pendingNote) (map[string]result, error) {
-	if _, _, err := r.fetch(ctx); err != nil {
-		return nil, err
-	}
-	head, err := r.head()
+	head, tip, err := r.fetchTip(ctx)
 	if err != nil {
 		return nil, err
-	}
-	tip, err := r.repo.CommitObject(head)
-	if err != nil {
-		return nil, fmt.Errorf("read commit %s: %w", head, err)
 	}
 	res := map[string]result{}
 	for _, o := range outcomes {
@@ -153,6 +146,22 @@ func (r *Repo) pushOnce(ctx context.Context, outcomes []Outcome, notes []pending
 		return nil, err
 	}
 	return res, nil
+}
+
+// fetchTip fetches and returns the remote head and its commit.
+func (r *Repo) fetchTip(ctx context.Context) (plumbing.Hash, *object.Commit, error) {
+	if _, _, err := r.fetch(ctx); err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	head, err := r.head()
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	tip, err := r.repo.CommitObject(head)
+	if err != nil {
+		return plumbing.ZeroHash, nil, fmt.Errorf("read commit %s: %w", head, err)
+	}
+	return head, tip, nil
 }
 
 // afterPush records what the remote now has, as a fetch would.

@@ -1,11 +1,11 @@
 package gitops
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 // Action is what an outcome does to serve (SPEC.md §6).
@@ -28,9 +28,8 @@ const (
 )
 
 // ErrSuperseded is returned when the branch no longer says what the
-// outcome undoes: someone committed a new serve (or removed the model)
-// since. Nothing is written; the human's intent wins.
-var ErrSuperseded = errors.New("superseded by a newer commit")
+// outcome undoes (rollout.ErrSuperseded, the one sentinel).
+var ErrSuperseded = rollout.ErrSuperseded
 
 // Outcome is one automated decision to write back to Git.
 type Outcome struct {

@@ -40,10 +40,10 @@ type Repo interface {
 	NotesHead(ctx context.Context) (string, error)
 }
 
-// ErrSuperseded is wrapped by Repo.Write when Git no longer says what the
+// ErrSuperseded is returned by Repo.Write when Git no longer says what the
 // outcome undoes (a human committed a new intent): nothing is written and
 // the outcome is dropped.
-var ErrSuperseded = errors.New("superseded by a newer commit")
+var ErrSuperseded = rollout.ErrSuperseded
 
 // Outcome is a commit the engine asked for, with the file it edits.
 type Outcome struct {

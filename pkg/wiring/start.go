@@ -272,9 +272,6 @@ func (a *repoAdapter) Write(ctx context.Context, o reconcile.Outcome) (string, e
 		Action: gitops.Action(o.Kind), Model: o.Model, Stage: o.Stage, File: o.File,
 		From: o.From, To: o.To, Reason: o.Reason,
 	})
-	if errors.Is(err, gitops.ErrSuperseded) {
-		return "", fmt.Errorf("%w: %w", reconcile.ErrSuperseded, err)
-	}
 	return sha, err
 }
 

@@ -12,10 +12,10 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/admission"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/notes"
-	"github.com/switchyard-dev/switchyard/pkg/admission"
 	"github.com/switchyard-dev/switchyard/policies"
 )
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
@@ -117,8 +118,8 @@ func cmdPlan(ctx context.Context, e *env, args []string) int {
 		Policies: pols,
 		Evidence: evidence,
 		Context:  policy.Context{Event: "plan"},
-		Base:     fmt.Sprintf("%s (%s)", *base, baseHash.String()[:7]),
-		Head:     fmt.Sprintf("%s (%s)", *head, headHash.String()[:7]),
+		Base:     fmt.Sprintf("%s (%s)", *base, commitid.Short(baseHash.String())),
+		Head:     fmt.Sprintf("%s (%s)", *head, commitid.Short(headHash.String())),
 	})
 	if err != nil {
 		return fail("%v", err)

@@ -94,16 +94,15 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	}
 	specValid := !diag.HasErrors(diags)
 	if pols != nil && tree != nil && specValid {
-		in := plan.Input(nil, tree, nil)
-		in.Context = policy.Context{Event: "validate"}
 		ectx, cancel := context.WithTimeout(ctx, policyTimeout)
-		findings, err := pols.Evaluate(ectx, in)
+		p, err := plan.Make(ectx, nil, tree, diags, plan.Options{
+			Policies: pols, Context: policy.Context{Event: "validate"}, Alone: true})
 		cancel()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "reconciler validate: %v\n", err)
 			return exitUsage
 		}
-		diags = append(diags, policy.Diagnostics(findings, tree)...)
+		diags = p.All()
 		diag.Sort(diags)
 	}
 
@@ -133,7 +132,7 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// loadPolicies loads the policies in dir of fsys. A missing dir is a note
+// loadPolicySet loads the policies in dir of fsys. A missing dir is a note
 // on stderr (nil set, exitOK) unless the user named it; a policy that does
 // not compile is reported with its file and line and gives exitUsage.
 func loadPolicySet(ctx context.Context, e *env, cmd string, fsys fs.FS, dir string, explicit bool, format string) (*policy.Set, int) {
@@ -175,7 +174,7 @@ func writeDiags(w io.Writer, format string, diags []diag.Diagnostic, sources map
 	return diag.WriteText(w, diags, sources)
 }
 
-// flagSet reports whether the user gave flag name.
+// flagGiven reports whether the user gave flag name.
 func flagGiven(fl *flag.FlagSet, name string) bool {
 	set := false
 	fl.Visit(func(f *flag.Flag) {
@@ -186,7 +185,7 @@ func flagGiven(fl *flag.FlagSet, name string) bool {
 	return set
 }
 
-// repoDir checks that dir is a directory and returns it absolute.
+// localRepoDir checks that dir is a directory and returns it absolute.
 func localRepoDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -202,7 +201,7 @@ func localRepoDir(dir string) (string, error) {
 	return abs, nil
 }
 
-// inRepo turns a --path or --policies value into a slash path inside the
+// pathInRepo turns a --path or --policies value into a slash path inside the
 // repository root: relative values are taken relative to the root,
 // absolute ones must lie inside it.
 func pathInRepo(root, p, flagName string) (string, error) {

@@ -46,12 +46,7 @@ func benchModel(i int, serve string) string {
 // and the project's default policies; the PR head promotes `changed` of
 // them (spread over the files) from v1 to v2.
 func benchRepo(tb testing.TB, models, changed int) (*testRepo, string, string) {
-	t, ok := tb.(*testing.T)
-	if !ok {
-		t = &testing.T{}
-	}
-	r := newTestRepo(t)
-	r.t = t
+	r := newTestRepo(tb)
 	files := map[string]*string{"rollouts/routers.hcl": ptr("router \"edge\" {\n  type   = \"builtin\"\n  listen = \"127.0.0.1:8080\"\n}\n")}
 	render := func(promoted map[int]bool) map[string]*string {
 		out := map[string]*string{}
@@ -105,11 +100,10 @@ func benchRepo(tb testing.TB, models, changed int) (*testRepo, string, string) {
 // reads, two spec loads, the diff, policies from the base, the comment
 // (split in parts), the check run and the summary, against a fake GitHub.
 func BenchmarkPullRequest(b *testing.B) {
-	t := &testing.T{}
-	gh := newFakeGitHub(t)
+	gh := newFakeGitHub(b)
 	r, base, head := benchRepo(b, 1000, 50)
-	ev := prEventFile(t, "pull_request.opened", base, head)
-	cfg := baseConfig(t, gh, r.dir, "pull_request", ev)
+	ev := prEventFile(b, "pull_request.opened", base, head)
+	cfg := baseConfig(b, gh, r.dir, "pull_request", ev)
 	cfg.OfflineValidation = false
 	cfg.Stdout, cfg.Stderr = io.Discard, io.Discard
 	dir := b.TempDir()
@@ -126,7 +120,7 @@ func BenchmarkPullRequest(b *testing.B) {
 	// CPU seconds per run: on a shared, loaded machine wall time says more
 	// about the neighbours than about the action.
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
-	if t.Failed() {
+	if b.Failed() {
 		b.Fatal("the fake GitHub saw a bad request")
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes"
 	"github.com/switchyard-dev/switchyard/pkg/offline"
 )
 

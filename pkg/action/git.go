@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 )
 
@@ -31,18 +32,11 @@ func commitOf(repo *git.Repository, sha, what string) (*object.Commit, error) {
 			if s, _ := repo.Storer.Shallow(); len(s) > 0 {
 				shallow = " (the checkout is shallow)"
 			}
-			return nil, envErrorf("the %s commit %s is not in the checkout%s: set fetch-depth: 0 on actions/checkout so that the action can compare the %s with the change", what, short(sha), shallow, what)
+			return nil, envErrorf("the %s commit %s is not in the checkout%s: set fetch-depth: 0 on actions/checkout so that the action can compare the %s with the change", what, commitid.Short(sha), shallow, what)
 		}
-		return nil, envErrorf("reading the %s commit %s: %v", what, short(sha), err)
+		return nil, envErrorf("reading the %s commit %s: %v", what, commitid.Short(sha), err)
 	}
 	return c, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 // newTreeFS returns the file tree of commit c (read from the object
@@ -50,7 +44,7 @@ func short(sha string) string {
 func newTreeFS(repo *git.Repository, c *object.Commit) (fs.FS, error) {
 	fsys, _, err := gitops.TreeFS(repo, c.Hash.String())
 	if err != nil {
-		return nil, fmt.Errorf("reading the tree of %s: %w", short(c.Hash.String()), err)
+		return nil, fmt.Errorf("reading the tree of %s: %w", commitid.Short(c.Hash.String()), err)
 	}
 	return fsys, nil
 }

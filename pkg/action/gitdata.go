@@ -6,7 +6,8 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes"
 )
 
 // goGitHub writes verdict notes through GitHub's Git Data API.
@@ -26,7 +27,7 @@ func (g *goGitHub) GetRef(ctx context.Context, owner, repo, ref string) (string,
 func (g *goGitHub) GetCommitTree(ctx context.Context, owner, repo, sha string) (string, error) {
 	c, resp, err := g.c.Git.GetCommit(ctx, owner, repo, sha)
 	if err != nil {
-		return "", apiErr("reading commit "+short(sha), resp, err)
+		return "", apiErr("reading commit "+commitid.Short(sha), resp, err)
 	}
 	return c.GetTree().GetSHA(), nil
 }
@@ -34,7 +35,7 @@ func (g *goGitHub) GetCommitTree(ctx context.Context, owner, repo, sha string) (
 func (g *goGitHub) GetTree(ctx context.Context, owner, repo, sha string) (ghnotes.Tree, error) {
 	t, resp, err := g.c.Git.GetTree(ctx, owner, repo, sha, false)
 	if err != nil {
-		return ghnotes.Tree{}, apiErr("reading tree "+short(sha), resp, err)
+		return ghnotes.Tree{}, apiErr("reading tree "+commitid.Short(sha), resp, err)
 	}
 	out := ghnotes.Tree{Truncated: t.GetTruncated()}
 	for _, e := range t.Entries {
@@ -46,7 +47,7 @@ func (g *goGitHub) GetTree(ctx context.Context, owner, repo, sha string) (ghnote
 func (g *goGitHub) GetBlob(ctx context.Context, owner, repo, sha string) ([]byte, error) {
 	b, resp, err := g.c.Git.GetBlobRaw(ctx, owner, repo, sha)
 	if err != nil {
-		return nil, apiErr("reading blob "+short(sha), resp, err)
+		return nil, apiErr("reading blob "+commitid.Short(sha), resp, err)
 	}
 	return b, nil
 }

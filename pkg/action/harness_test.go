@@ -24,7 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -41,7 +41,7 @@ const (
 // request go-github makes (method, path, auth, body) and keeps the state a
 // test asserts on.
 type fakeGitHub struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	prefix string // "/api/v3": GitHub Enterprise Server's API path
 
@@ -70,7 +70,7 @@ type fakeCheckRun struct {
 	Annotations []map[string]any
 }
 
-func newFakeGitHub(t *testing.T) *fakeGitHub {
+func newFakeGitHub(t testing.TB) *fakeGitHub {
 	g := &fakeGitHub{t: t, prefix: "/api/v3", nextID: 1000, checkRuns: map[int64]*fakeCheckRun{}, git: newGitStore()}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.srv.Close)
@@ -373,13 +373,13 @@ func writeJSON(w io.Writer, v any) { json.NewEncoder(w).Encode(v) }
 
 // testRepo is a Git repository in a temp dir: the action's workspace.
 type testRepo struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	repo *git.Repository
 	when time.Time
 }
 
-func newTestRepo(t *testing.T) *testRepo {
+func newTestRepo(t testing.TB) *testRepo {
 	dir := t.TempDir()
 	r, err := git.PlainInit(dir, false)
 	if err != nil {
@@ -528,7 +528,7 @@ func fixture(t *testing.T, modelURL string) map[string]*string {
 
 // writeEvent copies testdata/events/<name>.json with fields replaced by
 // set (dotted paths) into a temp file and returns its path.
-func writeEvent(t *testing.T, name string, set map[string]any) string {
+func writeEvent(t testing.TB, name string, set map[string]any) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", name+".json"))
 	if err != nil {
@@ -607,7 +607,7 @@ type result struct {
 }
 
 // baseConfig is a Config for a workspace and event, against gh.
-func baseConfig(t *testing.T, gh *fakeGitHub, workspace, eventName, eventPath string) Config {
+func baseConfig(t testing.TB, gh *fakeGitHub, workspace, eventName, eventPath string) Config {
 	dir := t.TempDir()
 	return Config{
 		EventName: eventName, EventPath: eventPath, Workspace: workspace,

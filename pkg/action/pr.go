@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 	"github.com/switchyard-dev/switchyard/pkg/offline"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
 	"github.com/switchyard-dev/switchyard/pkg/policy"
@@ -45,13 +47,13 @@ func (r *runner) pullRequest(ctx context.Context) (int, error) {
 	if err != nil {
 		return ExitEnvironment, err
 	}
-	shadow, err := shadowEvidence(repo)
+	noted, err := historyNotes(ctx, repo, headC.Hash)
 	if err != nil {
 		return ExitEnvironment, err
 	}
 	rep, err := r.judge(ctx, judgeInput{
 		baseFS: baseFS, headFS: headFS, baseSHA: pr.baseSHA, headSHA: headC.Hash.String(),
-		policies: pols, noPolicies: noPolicies, shadow: shadow,
+		policies: pols, noPolicies: noPolicies, noted: noted,
 		context: policy.Context{Event: r.ev.name, Actor: r.ev.actor, Labels: pr.labels, Now: r.cfg.Now()},
 	})
 	if err != nil {
@@ -77,11 +79,11 @@ func loadBasePolicies(ctx context.Context, baseFS fs.FS, dir, baseSHA string, no
 		var le *policy.LoadError
 		switch {
 		case errors.As(err, &le):
-			return nil, false, envErrorf("the policies in %s/ at the base commit %s do not compile, so this change cannot be judged: %v. Fix them on the base branch first (a pull request cannot change the policies that judge it)", dir, short(baseSHA), err)
+			return nil, false, envErrorf("the policies in %s/ at the base commit %s do not compile, so this change cannot be judged: %v. Fix them on the base branch first (a pull request cannot change the policies that judge it)", dir, commitid.Short(baseSHA), err)
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, true, nil
 		}
-		return nil, false, envErrorf("loading the policies of the base commit %s: %v", short(baseSHA), err)
+		return nil, false, envErrorf("loading the policies of the base commit %s: %v", commitid.Short(baseSHA), err)
 	}
 	return set, false, nil
 }
@@ -92,7 +94,7 @@ type judgeInput struct {
 	baseSHA, headSHA string
 	policies         *policy.Set // nil: none
 	noPolicies       bool
-	shadow           map[string]map[string]any
+	noted            []notes.Noted // the verdict notes of the head's history
 	context          policy.Context
 }
 
@@ -115,49 +117,58 @@ func (r *runner) judge(ctx context.Context, in judgeInput) (*Report, error) {
 		rep.PolicyFiles = in.policies.Files()
 	}
 
-	// Shadow evidence for the versions each change serves.
-	for _, c := range changes {
-		for _, v := range plan.ChangedVersions(c, baseTree, headTree) {
-			if e, ok := in.shadow[c.Key()+"/"+v]; ok {
-				ev := rep.evidenceFor(c.Key())
-				if ev.Shadow == nil {
-					ev.Shadow = map[string]map[string]any{}
-				}
-				ev.Shadow[v] = e
-			}
-		}
-	}
-
-	var findings []policy.Finding
 	var valDiags []diag.Diagnostic
 	if diag.HasErrors(headDiags) {
 		rep.PoliciesSkip = "the specs have errors; fix them first"
-	} else {
-		if r.cfg.OfflineValidation {
-			valDiags = r.validate(ctx, in.headFS, baseTree, headTree, changes, rep)
-		}
-		if in.policies != nil {
-			input := policy.Input{
-				Models:   headTree.PolicyModels(),
-				Routers:  headTree.PolicyRouters(),
-				Notify:   headTree.PolicyNotify(),
-				Changes:  plan.PolicyChanges(changes),
-				Base:     policy.Base{Models: baseTree.PolicyModels()},
-				Evidence: evidenceInput(rep),
-				Context:  in.context,
-			}
-			fs, err := in.policies.Evaluate(ctx, input)
-			if err != nil {
-				return nil, envErrorf("evaluating the base commit's policies: %v", err)
-			}
-			findings = fs
-		}
+	} else if r.cfg.OfflineValidation {
+		valDiags = r.validate(ctx, in.headFS, baseTree, headTree, changes, rep)
 	}
-	p := plan.New(changes, headDiags, findings, headTree)
-	p.Base, p.Head = short(in.baseSHA), short(in.headSHA)
-	attachDiagnostics(p, valDiags)
+	// The validations just run are the newest verdicts on the head: the
+	// evidence is what the reconciler reads once they are noted there.
+	noted := in.noted
+	now := r.cfg.Now()
+	lines, err := validationVerdicts(changes, rep.Evidence, in.headSHA, now)
+	if err != nil {
+		return nil, envErrorf("encoding the offline validation verdicts: %v", err)
+	}
+	if len(lines) > 0 {
+		fresh := notes.Noted{SHA: in.headSHA, Committed: now}
+		for _, l := range lines {
+			fresh.Notes = append(fresh.Notes, l.line)
+		}
+		noted = append(noted[:len(noted):len(noted)], fresh)
+	}
+	evidence := plan.Evidence(noted, baseTree, headTree)
+	showShadow(rep, changes, baseTree, headTree, evidence)
+	p, err := plan.Make(ctx, baseTree, headTree, headDiags, plan.Options{
+		Policies: in.policies, Evidence: evidence, Context: in.context,
+		Base: commitid.Short(in.baseSHA), Head: commitid.Short(in.headSHA),
+	})
+	if err != nil {
+		return nil, envErrorf("evaluating the base commit's policies: %v", err)
+	}
+	p.Attach(valDiags)
 	rep.Plan = p
 	return rep, nil
+}
+
+// showShadow puts in the report the shadow verdicts of the evidence on
+// the versions each change serves, in its own stage.
+func showShadow(rep *Report, changes []plan.Change, base, head *spec.Tree, evidence map[string]any) {
+	for _, c := range changes {
+		for _, v := range plan.ChangedVersions(c, base, head) {
+			ent, _ := evidence[c.Key()+"/"+v].(map[string]any)
+			e, ok := ent[notes.EvidenceShadow].(map[string]any)
+			if !ok {
+				continue
+			}
+			ev := rep.evidenceFor(c.Key())
+			if ev.Shadow == nil {
+				ev.Shadow = map[string]map[string]any{}
+			}
+			ev.Shadow[v] = e
+		}
+	}
 }
 
 func (r *Report) evidenceFor(key string) *Evidence {
@@ -167,30 +178,6 @@ func (r *Report) evidenceFor(key string) *Evidence {
 		r.Evidence[key] = e
 	}
 	return e
-}
-
-// attachDiagnostics adds validation diagnostics to the change they are
-// about (their detail names "model name/stage") and counts them.
-func attachDiagnostics(p *plan.Plan, ds []diag.Diagnostic) {
-	for _, d := range ds {
-		placed := false
-		for i := range p.Changes {
-			if strings.Contains(d.Detail, "model "+p.Changes[i].Key()+" ") {
-				p.Changes[i].Findings = append(p.Changes[i].Findings, d)
-				placed = true
-				break
-			}
-		}
-		if !placed {
-			p.Diagnostics = append(p.Diagnostics, d)
-		}
-		if d.Severity == diag.Error {
-			p.Errors++
-			p.Valid = false
-		} else {
-			p.Warnings++
-		}
-	}
 }
 
 // validationJob is one version to validate offline.
@@ -252,7 +239,7 @@ func (r *runner) validate(ctx context.Context, headFS fs.FS, base, head *spec.Tr
 		if o.Passed() {
 			continue
 		}
-		d := diag.Diagnostic{Severity: diag.Error, Source: diag.SourceValidation, File: j.file,
+		d := diag.Diagnostic{Severity: diag.Error, Source: diag.SourceValidation, File: j.file, Model: j.key,
 			Summary: fmt.Sprintf("Offline validation of %s failed", j.version),
 			Detail:  fmt.Sprintf("Version %s of model %s did not pass its offline validation: ", j.version, j.key)}
 		if o.Err != "" {
@@ -267,33 +254,4 @@ func (r *runner) validate(ctx context.Context, headFS fs.FS, base, head *spec.Tr
 		out = append(out, d)
 	}
 	return out
-}
-
-// evidenceInput is the policy input's "evidence": validation results and
-// shadow assessments by "model/stage/version".
-func evidenceInput(rep *Report) map[string]any {
-	out := map[string]any{}
-	for key, e := range rep.Evidence {
-		for v, o := range e.Validations {
-			ent := entry(out, key+"/"+v)
-			if o.Err != "" {
-				ent["validation"] = map[string]any{"passed": false, "error": o.Err}
-			} else {
-				ent["validation"] = o.Result
-			}
-		}
-		for v, s := range e.Shadow {
-			entry(out, key+"/"+v)["shadow"] = s
-		}
-	}
-	return out
-}
-
-func entry(m map[string]any, k string) map[string]any {
-	if e, ok := m[k].(map[string]any); ok {
-		return e
-	}
-	e := map[string]any{}
-	m[k] = e
-	return e
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 // prRepo is a workspace with a base commit (the fixture) and a PR head
@@ -44,7 +45,7 @@ func newPRRepo(t *testing.T, modelURL string, edit func(files map[string]*string
 	return &prRepo{testRepo: r, base: base, head: head, headFiles: all}
 }
 
-func prEventFile(t *testing.T, name, base, head string) string {
+func prEventFile(t testing.TB, name, base, head string) string {
 	return writeEvent(t, name, map[string]any{"pull_request.base.sha": base, "pull_request.head.sha": head})
 }
 
@@ -71,7 +72,7 @@ func TestPullRequestStickyComment(t *testing.T) {
 	gh.seedComments(130) // the plan comment lands on page 2 of 100
 	r := newPRRepo(t, model.URL, nil)
 	r.addNote(r.base, shadowNote)
-	repl := map[string]string{short(r.base): "BASE", model.URL: "MODEL_URL"}
+	repl := map[string]string{commitid.Short(r.base): "BASE", model.URL: "MODEL_URL"}
 
 	// opened: the comment is created.
 	cfg := baseConfig(t, gh, r.dir, "pull_request", prEventFile(t, "pull_request.opened", r.base, r.head))
@@ -84,7 +85,7 @@ func TestPullRequestStickyComment(t *testing.T) {
 		t.Fatalf("want one plan comment, got %d", len(plans))
 	}
 	firstID := plans[0].ID
-	repl[short(r.head)] = "HEAD"
+	repl[commitid.Short(r.head)] = "HEAD"
 	golden(t, "opened.comment.md", normalize(plans[0].Body, repl))
 	golden(t, "opened.summary.md", normalize(res.summary, repl))
 	for _, want := range []string{"valid=true\n", `changes=[{"model":"fraud","stage":"production"`, "plan<<SWITCHYARD_EOF\n## ✅ Switchyard", "\nSWITCHYARD_EOF\n"} {
@@ -122,7 +123,7 @@ func TestPullRequestStickyComment(t *testing.T) {
 	if len(plans) != 1 || plans[0].ID != firstID {
 		t.Fatalf("want the same single plan comment %d, got %d comments", firstID, len(plans))
 	}
-	if !strings.Contains(plans[0].Body, "2m bake each") || !strings.Contains(plans[0].Body, short(head2)) {
+	if !strings.Contains(plans[0].Body, "2m bake each") || !strings.Contains(plans[0].Body, commitid.Short(head2)) {
 		t.Fatalf("comment not updated:\n%s", plans[0].Body)
 	}
 	got := gh.requests()[len(wantReqs):]
@@ -164,7 +165,7 @@ func TestPullRequestCannotWeakenPolicy(t *testing.T) {
 	if !strings.Contains(body, "canary_in_production") || !strings.Contains(body, "❌ Switchyard: this change is blocked") {
 		t.Fatalf("comment lacks the denial:\n%s", body)
 	}
-	golden(t, "denied.comment.md", normalize(body, map[string]string{short(r.base): "BASE", short(r.head): "HEAD"}))
+	golden(t, "denied.comment.md", normalize(body, map[string]string{commitid.Short(r.base): "BASE", commitid.Short(r.head): "HEAD"}))
 	if !strings.Contains(res.outputs, "valid=false\n") {
 		t.Errorf("outputs: %s", res.outputs)
 	}
@@ -322,7 +323,7 @@ func TestPullRequestReadOnlyToken(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	for _, w := range []string{"::warning title=switchyard::cannot comment on #42", "::warning file=rollouts/fraud.hcl,line=18,",
-		"::warning title=switchyard::The offline validation verdict of " + short(r.head) + " was not recorded"} {
+		"::warning title=switchyard::The offline validation verdict of " + commitid.Short(r.head) + " was not recorded"} {
 		if !strings.Contains(res.stdout, w) {
 			t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
 		}
@@ -367,7 +368,7 @@ func TestPullRequestMergeCheckout(t *testing.T) {
 	if strings.Contains(res.outputs, `"model":"search"`) || !strings.Contains(res.outputs, `"model":"fraud","stage":"production"`) {
 		t.Fatalf("changes: %s", res.outputs)
 	}
-	if !strings.Contains(res.summary, "head `"+short(merge.String())+"`") {
+	if !strings.Contains(res.summary, "head `"+commitid.Short(merge.String())+"`") {
 		t.Errorf("the summary does not name the merge commit:\n%s", res.summary)
 	}
 	if got := gh.checkReqs[0]["head_sha"]; got != head {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
@@ -53,14 +54,14 @@ func (r *runner) push(ctx context.Context) (int, error) {
 	}
 	if hasErrors(headDiags) {
 		// The reconciler will not apply an invalid tree: no deployment.
-		md := fmt.Sprintf("## Switchyard: `%s` has invalid specs\n\nThe reconciler keeps serving what it serves until they are fixed; no deployment was recorded.\n", short(p.after))
+		md := fmt.Sprintf("## Switchyard: `%s` has invalid specs\n\nThe reconciler keeps serving what it serves until they are fixed; no deployment was recorded.\n", commitid.Short(p.after))
 		if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
 			return ExitEnvironment, err
 		}
 		if err := writeOutputs(r.cfg.OutputPath, []Output{{"valid", "false"}, {"changes", "[]"}}); err != nil {
 			return ExitEnvironment, err
 		}
-		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s has invalid specs: no deployment recorded\n", short(p.after))
+		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s has invalid specs: no deployment recorded\n", commitid.Short(p.after))
 		return ExitFailed, nil
 	}
 	changes := plan.Diff(baseTree, headTree)
@@ -100,7 +101,7 @@ func (r *runner) push(ctx context.Context) (int, error) {
 	if len(deployed) == 0 {
 		fmt.Fprintln(r.cfg.Stdout, "switchyard: the push changes no served version: no deployment")
 	}
-	md := deploymentsMarkdown(short(p.after), deployed) + validationsMarkdown(changes, val.Evidence)
+	md := deploymentsMarkdown(commitid.Short(p.after), deployed) + validationsMarkdown(changes, val.Evidence)
 	if notes != "" {
 		md += "\n" + notes
 	}
@@ -115,7 +116,7 @@ func (r *runner) push(ctx context.Context) (int, error) {
 		return ExitEnvironment, err
 	}
 	if valFailed {
-		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s: offline validation failed\n", short(p.after))
+		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s: offline validation failed\n", commitid.Short(p.after))
 		return ExitFailed, nil
 	}
 	return ExitOK, nil

@@ -11,7 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 const recsSpec = `model "recs" "staging" {
@@ -57,7 +58,7 @@ func TestPushRecordsDeployments(t *testing.T) {
 	}
 	if !strings.Contains(res.summary, "| `fraud` | production | `v7` | `v8` |") ||
 		!strings.Contains(res.summary, "### Offline validation\n\n- `fraud/production`:\n  - ✅ `v8`: accuracy 1") ||
-		!strings.Contains(res.summary, "📝 The offline validation verdict (`fraud/production/v8`) is noted on `"+short(after)+"`") {
+		!strings.Contains(res.summary, "📝 The offline validation verdict (`fraud/production/v8`) is noted on `"+commitid.Short(after)+"`") {
 		t.Errorf("summary:\n%s", res.summary)
 	}
 	// The promoted version's validation is noted on the pushed commit.

@@ -2,10 +2,12 @@ package action
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/offline"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
@@ -92,7 +94,7 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", r.Headline())
 	add, change, remove := r.Plan.Counts()
-	fmt.Fprintf(&b, "Base `%s` → head `%s` · %d added, %d changed, %d removed · ", short(r.BaseSHA), short(r.HeadSHA), add, change, remove)
+	fmt.Fprintf(&b, "Base `%s` → head `%s` · %d added, %d changed, %d removed · ", commitid.Short(r.BaseSHA), commitid.Short(r.HeadSHA), add, change, remove)
 	switch {
 	case r.PoliciesSkip != "":
 		fmt.Fprintf(&b, "policies not evaluated: %s", r.PoliciesSkip)
@@ -274,7 +276,7 @@ func validationCell(c *Evidence) string {
 		return "—"
 	}
 	var parts []string
-	for _, v := range sortedKeys(c.Validations) {
+	for _, v := range slices.Sorted(maps.Keys(c.Validations)) {
 		o := c.Validations[v]
 		switch {
 		case o.Err != "":
@@ -294,7 +296,7 @@ func writeValidations(b *strings.Builder, c *Evidence) {
 		return
 	}
 	b.WriteString("\n")
-	for _, v := range sortedKeys(c.Validations) {
+	for _, v := range slices.Sorted(maps.Keys(c.Validations)) {
 		o := c.Validations[v]
 		if o.Err != "" {
 			fmt.Fprintf(b, "  - ❌ `%s`: could not run: %s\n", v, mdText(oneLine(o.Err)))
@@ -371,7 +373,7 @@ func shadowCell(c *Evidence) string {
 		return "—"
 	}
 	var parts []string
-	for _, v := range sortedKeys(c.Shadow) {
+	for _, v := range slices.Sorted(maps.Keys(c.Shadow)) {
 		e := c.Shadow[v]
 		icon := "✅"
 		if p, ok := e["passed"].(bool); ok && !p {
@@ -392,7 +394,7 @@ func writeShadow(b *strings.Builder, c *Evidence) {
 		return
 	}
 	b.WriteString("\n")
-	for _, v := range sortedKeys(c.Shadow) {
+	for _, v := range slices.Sorted(maps.Keys(c.Shadow)) {
 		e := c.Shadow[v]
 		icon, verdict := "✅", "passed"
 		if p, ok := e["passed"].(bool); ok && !p {
@@ -406,17 +408,8 @@ func writeShadow(b *strings.Builder, c *Evidence) {
 			s += fmt.Sprintf(" over %s samples", num(n))
 		}
 		if c, _ := e["commit"].(string); c != "" {
-			s += fmt.Sprintf(" (commit `%s`)", short(c))
+			s += fmt.Sprintf(" (commit `%s`)", commitid.Short(c))
 		}
 		b.WriteString(s + "\n")
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
@@ -74,7 +75,7 @@ func (r *runner) dispatch(ctx context.Context) (int, error) {
 		}
 	}
 	if prev == nil || prev.Serve == "" || prev.Serve == cur.Serve {
-		return ExitEnvironment, envErrorf("%s/%s has served %s since commit %s (%q) added it: there is no earlier version to roll back to", name, stage, cur.Serve, short(last.SHA), last.Title)
+		return ExitEnvironment, envErrorf("%s/%s has served %s since commit %s (%q) added it: there is no earlier version to roll back to", name, stage, cur.Serve, commitid.Short(last.SHA), last.Title)
 	}
 	w, err := gr.WriteOutcomeDetail(ctx, gitops.Outcome{
 		Action: gitops.ActionRollback, Model: name, Stage: stage, File: cur.File,
@@ -85,13 +86,13 @@ func (r *runner) dispatch(ctx context.Context) (int, error) {
 		return ExitEnvironment, fmt.Errorf("rolling back %s/%s: %w", name, stage, err)
 	}
 	if err != nil {
-		return ExitEnvironment, fmt.Errorf("writing the revert of %s: %w", short(last.SHA), err)
+		return ExitEnvironment, fmt.Errorf("writing the revert of %s: %w", commitid.Short(last.SHA), err)
 	}
 	kind := "a revert of"
 	if !w.Revert {
 		kind = "a serve edit undoing"
 	}
-	msg := fmt.Sprintf("Opened %s for %s/%s: %s %s (%q), %s → %s", w.PullRequest, name, stage, kind, short(last.SHA), last.Title, cur.Serve, prev.Serve)
+	msg := fmt.Sprintf("Opened %s for %s/%s: %s %s (%q), %s → %s", w.PullRequest, name, stage, kind, commitid.Short(last.SHA), last.Title, cur.Serve, prev.Serve)
 	fmt.Fprintln(r.cfg.Stdout, "switchyard: "+msg)
 	md := fmt.Sprintf("## Switchyard: roll back `%s/%s`\n\n%s.\n\nMerge it to roll back; the reconciler carries the change out.\n", name, stage, msg)
 	if err := writeSummary(r.cfg.SummaryPath, md); err != nil {
@@ -107,7 +108,7 @@ func (r *runner) dispatch(ctx context.Context) (int, error) {
 func modelAt(repo *git.Repository, rev, dir, name, stage string) (*spec.Model, error) {
 	fsys, _, err := gitops.TreeFS(repo, rev)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", short(rev), err)
+		return nil, fmt.Errorf("reading %s: %w", commitid.Short(rev), err)
 	}
 	tree, _ := spec.Load(fsys, dir)
 	if tree == nil {

@@ -1,16 +1,18 @@
 package action
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
-	"github.com/switchyard-dev/switchyard/pkg/policy"
 )
 
 // noteVerdict is one line of a verdict note under refs/notes/switchyard,
@@ -42,7 +44,7 @@ func validationVerdicts(changes []plan.Change, ev map[string]*Evidence, commit s
 		if e == nil {
 			continue
 		}
-		for _, v := range sortedKeys(e.Validations) {
+		for _, v := range slices.Sorted(maps.Keys(e.Validations)) {
 			o := e.Validations[v]
 			payload := map[string]any{}
 			if o.Result != nil && o.Err == "" {
@@ -58,7 +60,7 @@ func validationVerdicts(changes []plan.Change, ev map[string]*Evidence, commit s
 			}
 			payload["version"] = v
 			payload["at"] = at.UTC().Format(time.RFC3339)
-			line, err := json.Marshal(noteVerdict{Kind: policy.EvidenceValidation, Model: c.Model, Stage: c.Stage, Commit: commit, Payload: payload})
+			line, err := json.Marshal(noteVerdict{Kind: notes.EvidenceValidation, Model: c.Model, Stage: c.Stage, Commit: commit, Payload: payload})
 			if err != nil {
 				return nil, err
 			}
@@ -71,23 +73,10 @@ func validationVerdicts(changes []plan.Change, ev map[string]*Evidence, commit s
 // validationKey is "model/stage/version" of a note line that is a
 // validation verdict, "" for any other line.
 func validationKey(line []byte) string {
-	var v struct {
-		Kind, Model, Stage, Version string
-		Payload                     struct{ Version string }
+	if kind, key := notes.KeyOf(line); kind == notes.EvidenceValidation {
+		return key
 	}
-	if json.Unmarshal(line, &v) != nil || v.Kind != policy.EvidenceValidation {
-		return ""
-	}
-	if v.Stage == "" {
-		v.Model, v.Stage, _ = strings.Cut(v.Model, "/")
-	}
-	if v.Payload.Version != "" {
-		v.Version = v.Payload.Version
-	}
-	if v.Model == "" || v.Stage == "" || v.Version == "" {
-		return ""
-	}
-	return v.Model + "/" + v.Stage + "/" + v.Version
+	return ""
 }
 
 // mergeVerdicts puts verdicts into a note (JSON Lines): each one replaces
@@ -95,35 +84,11 @@ func validationKey(line []byte) string {
 // (a run before on the same commit), or is appended. Every other line,
 // the reconciler's verdicts among them, stays as it was.
 func mergeVerdicts(note []byte, verdicts []verdictLine) []byte {
-	byKey := map[string][]byte{}
-	for _, v := range verdicts {
-		byKey[v.key] = v.line
+	lines := make([][]byte, len(verdicts))
+	for i, v := range verdicts {
+		lines[i] = v.line
 	}
-	var out bytes.Buffer
-	placed := map[string]bool{}
-	for _, line := range bytes.Split(note, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		if k := validationKey(line); byKey[k] != nil {
-			if !placed[k] {
-				placed[k] = true
-				out.Write(byKey[k])
-				out.WriteByte('\n')
-			}
-			continue
-		}
-		out.Write(line)
-		out.WriteByte('\n')
-	}
-	for _, v := range verdicts {
-		if !placed[v.key] {
-			placed[v.key] = true
-			out.Write(v.line)
-			out.WriteByte('\n')
-		}
-	}
-	return out.Bytes()
+	return notes.Merge(note, lines, validationKey)
 }
 
 // recordValidations attaches the offline validation verdicts of changes
@@ -149,28 +114,28 @@ func (r *runner) recordValidations(ctx context.Context, commit string, changes [
 		return r.notRecorded(what, n, commit, "this GitHub client cannot write Git data"), nil
 	}
 	w := &ghnotes.Writer{API: r.notes, Owner: r.owner, Repo: r.repo, Ref: NotesRef,
-		Message: fmt.Sprintf("Notes added by Switchyard: offline validation on %s\n", short(commit))}
+		Message: fmt.Sprintf("Notes added by Switchyard: offline validation on %s\n", commitid.Short(commit))}
 	res, err := w.Edit(ctx, commit, func(old []byte) []byte { return mergeVerdicts(old, lines) })
 	if err != nil {
 		if s := ghnotes.StatusOf(err); s == 403 || s == 404 {
 			return r.notRecorded(what, n, commit, fmt.Sprintf("the token may not write to the repository (%v); grant `contents: write` (a pull request from a fork never gets it)", err)), nil
 		}
-		return "", fmt.Errorf("recording the %s on %s under %s: %w", what, short(commit), NotesRef, err)
+		return "", fmt.Errorf("recording the %s on %s under %s: %w", what, commitid.Short(commit), NotesRef, err)
 	}
 	keys := make([]string, 0, n)
 	for _, l := range lines {
 		keys = append(keys, "`"+l.key+"`")
 	}
-	fmt.Fprintf(r.cfg.Stdout, "switchyard: %s (%s) noted on %s under %s (%s)\n", what, strings.Join(keys, ", "), short(commit), NotesRef, res.Path)
+	fmt.Fprintf(r.cfg.Stdout, "switchyard: %s (%s) noted on %s under %s (%s)\n", what, strings.Join(keys, ", "), commitid.Short(commit), NotesRef, res.Path)
 	return fmt.Sprintf("📝 The %s (%s) %s noted on `%s` under `%s`, where the reconciler reads %s when it judges a head that brings that commit in.\n",
-		what, strings.Join(keys, ", "), pick(n, "is", "are"), short(commit), NotesRef, pick(n, "it", "them")), nil
+		what, strings.Join(keys, ", "), pick(n, "is", "are"), commitid.Short(commit), NotesRef, pick(n, "it", "them")), nil
 }
 
 // notRecorded warns, in the log and in Markdown, that n verdicts were not
 // recorded and why.
 func (r *runner) notRecorded(what string, n int, commit, why string) string {
 	msg := fmt.Sprintf("The %s of %s %s not recorded under %s: %s. The reconciler will not see %s.",
-		what, short(commit), pick(n, "was", "were"), NotesRef, why, pick(n, "it", "them"))
+		what, commitid.Short(commit), pick(n, "was", "were"), NotesRef, why, pick(n, "it", "them"))
 	fmt.Fprintf(r.cfg.Stdout, "::warning title=switchyard::%s\n", escapeData(msg))
 	return "> ⚠️ " + mdText(msg) + "\n"
 }

@@ -16,13 +16,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
-	"github.com/switchyard-dev/switchyard/pkg/policy"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // The note the action writes through the Git Data API is the note the
 // reconciler reads: the fake GitHub's Git Data API writes into a bare
 // repository, the "origin", which pkg/gitops then clones as the reconciler
-// does, and whose verdicts policy.Evidence turns into the evidence that
+// does, and whose verdicts notes.Evidence turns into the evidence that
 // stops a failed version after the merge. git itself reads it too.
 func TestValidationNoteReadBackByTheReconciler(t *testing.T) {
 	for _, fanout := range []bool{false, true} {
@@ -81,24 +81,20 @@ func TestValidationNoteReadBackByTheReconciler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			notes, err := repo.ReadNotes(r.head)
-			if err != nil || len(notes) != 1 || string(notes[0])+"\n" != written {
-				t.Fatalf("ReadNotes: %q %v, want %q", notes, err, written)
+			read, err := repo.ReadNotes(r.head)
+			if err != nil || len(read) != 1 || string(read[0])+"\n" != written {
+				t.Fatalf("ReadNotes: %q %v, want %q", read, err, written)
 			}
-			// ...among the commits the merge brings in over main's old head,
-			introduced, err := repo.IntroducedNotes(context.Background(), r.base, merge, 0)
+			// ...among the notes of the merge's history,
+			introduced, err := repo.HistoryNotes(context.Background(), merge, 0)
 			if err != nil || len(introduced) != 1 || introduced[0].SHA != r.head {
-				t.Fatalf("IntroducedNotes: %+v %v", introduced, err)
+				t.Fatalf("HistoryNotes: %+v %v", introduced, err)
 			}
-			// ...and policy.Evidence makes it the failed validation the
+			// ...and notes.Evidence makes it the failed validation the
 			// validation_evidence policy denies a merged commit on.
-			var ev policy.Evidence
-			for _, c := range introduced {
-				for _, n := range c.Notes {
-					ev.AddNote(c.SHA, c.Committed.UTC().Format(time.RFC3339), n)
-				}
-			}
-			got := ev.Of(policy.EvidenceValidation)["fraud/production/v8"]
+			var ev notes.Evidence
+			ev.AddNoted(introduced)
+			got := ev.Of(notes.EvidenceValidation)["fraud/production/v8"]
 			if got == nil || got["passed"] != false || got["commit"] != r.head || got["metric"] != "accuracy" || got["value"] != 0.5 {
 				b, _ := json.Marshal(ev.Input(nil))
 				t.Fatalf("evidence %s", b)

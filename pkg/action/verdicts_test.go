@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes/ghnotestest"
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes/ghnotestest"
 )
 
 // reconcilerShadow is a verdict the reconciler notes on a commit.
@@ -50,7 +51,7 @@ func TestPullRequestNotesValidationVerdict(t *testing.T) {
 	if p["passed"] != false || p["value"] != 0.5 || p["threshold"] != 0.9 || p["samples"] != float64(20) || !strings.Contains(p["reason"].(string), "accuracy 0.5 < min 0.9") {
 		t.Fatalf("payload %v", p)
 	}
-	want := "📝 The offline validation verdict (`fraud/production/v8`) is noted on `" + short(r.head) + "` under `refs/notes/switchyard`"
+	want := "📝 The offline validation verdict (`fraud/production/v8`) is noted on `" + commitid.Short(r.head) + "` under `refs/notes/switchyard`"
 	if !strings.Contains(res.summary, want) || !strings.Contains(gh.planComments()[0].Body, want) {
 		t.Fatalf("summary:\n%s", res.summary)
 	}
@@ -192,7 +193,7 @@ func TestPullRequestNoteNotPermitted(t *testing.T) {
 				t.Fatalf("notes written: %v", gh.notes())
 			}
 			if status == 500 {
-				if res.code != ExitEnvironment || !strings.Contains(res.stderr, "recording the offline validation verdict on "+short(r.head)) {
+				if res.code != ExitEnvironment || !strings.Contains(res.stderr, "recording the offline validation verdict on "+commitid.Short(r.head)) {
 					t.Fatalf("exit %d\n%s", res.code, res.stderr)
 				}
 				return
@@ -200,7 +201,7 @@ func TestPullRequestNoteNotPermitted(t *testing.T) {
 			if res.code != ExitOK {
 				t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 			}
-			warn := "The offline validation verdict of " + short(r.head) + " was not recorded under refs/notes/switchyard: the token may not write to the repository"
+			warn := "The offline validation verdict of " + commitid.Short(r.head) + " was not recorded under refs/notes/switchyard: the token may not write to the repository"
 			if !strings.Contains(res.stdout, "::warning title=switchyard::"+warn) || !strings.Contains(res.stdout, "grant `contents: write`") {
 				t.Errorf("stdout:\n%s", res.stdout)
 			}

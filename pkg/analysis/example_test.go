@@ -58,5 +58,5 @@ func ExampleBanditWeights() {
 	fmt.Printf("weights %.1f\n", analysis.BanditWeights(p, 0.05))
 	// Output:
 	// P(best) [0.00 1.00 0.00]
-	// weights [5.0 90.0 5.0]
+	// weights [5.0 89.9 5.1]
 }

@@ -13,8 +13,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
-// CONTRACT: the signatures in this file are used by pkg/rollout; keep them.
-
 // Verdict is a judge's answer for one measurement.
 type Verdict int
 
@@ -65,30 +63,13 @@ const ErrorRateConfidence = 0.99
 const zErrorRate = 2.3263478740408408
 
 // Judge decides one check on one measurement: min/max thresholds, max_ratio
-// to the baseline, and min_requests (NoData below it). The reason reads
-// like `error_rate 0.052 > max 0.01`.
-//
-// Rules, in order:
-//   - Requests known (>= 0) and below c.MinRequests, or 0: NoData.
-//   - A value that is NaN or infinite: NoData.
-//   - max fails above, min fails below, max_ratio fails when
-//     value/baseline is above it. A ratio with no baseline (or a zero
-//     baseline under a non-zero value, unless both are error rates with
-//     known request counts) is not judged.
-//   - error_rate with a known request count is a binomial proportion: it
-//     fails its max only when the one-sided 99% Wilson lower bound of the
-//     rate is above max too, so that binomial noise on a few hundred
-//     requests does not roll back a healthy canary (bench/RESULTS.md,
-//     "analysis": a plain threshold at 2x the healthy rate rolls back about
-//     a quarter of healthy canaries; the bound, under 0.1%). An observed
-//     rate above max that is within noise passes, and the reason says so.
-//     Its max_ratio likewise fails only when the rate is significantly
-//     above max_ratio times the baseline's (judgeRatio).
-//     Every other metric (latencies, request_rate, Prometheus queries) is
-//     compared as is.
-//   - Any failing part fails the check (reasons joined with "; "). If no
-//     part could be judged (only max_ratio, without baseline): NoData.
-//     Otherwise Pass.
+// to the baseline, and min_requests (NoData below it, and for a value that
+// is not a number). Any failing part fails the check; if no part could be
+// judged, NoData. An error_rate with a known request count is a binomial
+// proportion: it fails only when its one-sided Wilson lower bound at
+// ErrorRateConfidence is past the threshold, so that noise on a few hundred
+// requests does not roll back a healthy canary (bench/RESULTS.md,
+// "analysis"). The reason reads like `error_rate 0.052 > max 0.01`.
 func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 	label := c.Metric
 	if label == "" {

@@ -108,9 +108,9 @@ func TestBanditWeights(t *testing.T) {
 		floor float64
 		want  []float64
 	}{
-		{"proportional", []float64{0.5, 0.3, 0.2}, 0.05, []float64{50, 30, 20}},
-		{"floor raises the losers", []float64{0.98, 0.02, 0}, 0.05, []float64{90, 5, 5}},
-		{"floor cascades", []float64{0.9, 0.06, 0.04}, 0.1, []float64{80, 10, 10}},
+		{"proportional without a floor", []float64{0.5, 0.3, 0.2}, 0, []float64{50, 30, 20}},
+		{"the floor, then the rest by P(best)", []float64{0.5, 0.3, 0.2}, 0.05, []float64{47.5, 30.5, 22}},
+		{"a loser keeps the floor", []float64{0.98, 0.02, 0}, 0.05, []float64{88.3, 6.7, 5}},
 		{"all zero", []float64{0, 0}, 0.05, []float64{50, 50}},
 		{"floor too large", []float64{1, 0, 0}, 0.4, []float64{100.0 / 3, 100.0 / 3, 100.0 / 3}},
 		{"empty", nil, 0.05, nil},

@@ -32,6 +32,9 @@ type Diagnostic struct {
 	EndLine  int      `json:"end_line,omitempty"`
 	EndCol   int      `json:"end_column,omitempty"`
 	Rule     string   `json:"rule,omitempty"`
+	// Model is the "model/stage" the diagnostic is about, "" for none;
+	// plans file the diagnostic under that model's change.
+	Model string `json:"-"`
 }
 
 // Report is the JSON object `validate --format json` prints.

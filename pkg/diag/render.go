@@ -19,6 +19,19 @@ func HasErrors(diags []Diagnostic) bool {
 	return false
 }
 
+// HasSpecErrors reports whether diags hold an error in the specs
+// themselves (HCL or schema), which leaves a tree that is only what could
+// be read of them, as opposed to a judgement of valid specs (policy,
+// validation).
+func HasSpecErrors(diags []Diagnostic) bool {
+	for _, d := range diags {
+		if d.Severity == Error && d.Source != SourcePolicy && d.Source != SourceValidation {
+			return true
+		}
+	}
+	return false
+}
+
 // Sort orders diagnostics by file, line, column, then severity (errors
 // first) and summary, so output is stable whatever order they were found in.
 // Diagnostics without a file come first.

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // remoteNotesRef tracks the remote's notes (fetched with
@@ -26,35 +27,25 @@ type pendingNote struct {
 // AddNote attaches a JSON verdict to commit under refs/notes/switchyard and
 // pushes it. A commit's note holds one JSON object per line (JSON Lines),
 // so several verdicts can judge one commit; adding the same verdict twice
-// changes nothing. `git notes --ref switchyard show <sha>` prints it. When
-// the push fails the note stays queued for PushPending.
+// changes nothing. `git notes --ref switchyard show <sha>` prints it. A
+// failed push returns its error and keeps nothing: the caller retries.
 func (r *Repo) AddNote(ctx context.Context, commit string, verdict []byte) error {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, verdict); err != nil {
 		return fmt.Errorf("note for %s: not valid JSON: %w", commit, err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	h, err := r.objectID(ctx, commit)
+	r.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("note for %s: %w", commit, err)
 	}
-	r.notes = append(r.notes, pendingNote{target: h, data: buf.Bytes()})
-	res, err := r.flush(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, v := range res {
-		if v.err != nil && !errors.Is(v.err, ErrSuperseded) {
-			errs = append(errs, v.err)
-		}
-	}
-	return errors.Join(errs...)
+	_, err = r.flushDirect(ctx, nil, []pendingNote{{target: h, data: buf.Bytes()}})
+	return err
 }
 
-// ReadNotes returns the verdicts attached to commit, oldest first: those
-// on the remote's notes (as of the last fetch or push) and those queued.
+// ReadNotes returns the verdicts attached to commit, oldest first, on the
+// remote's notes as of the last fetch or push.
 func (r *Repo) ReadNotes(commit string) ([]json.RawMessage, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -102,28 +93,16 @@ func (r *Repo) remoteNotesTree() (plumbing.Hash, error) {
 }
 
 // notesOf returns the verdicts attached to target in the notes tree (zero:
-// none) followed by those queued, one per line.
+// none), one per line.
 func (r *Repo) notesOf(tree, target plumbing.Hash) ([]json.RawMessage, error) {
-	var content []byte
-	if !tree.IsZero() {
-		c, _, err := r.noteIn(tree, target)
-		if err != nil {
-			return nil, err
-		}
-		content = c
+	if tree.IsZero() {
+		return nil, nil
 	}
-	for _, n := range r.notes {
-		if n.target == target {
-			content = appendLine(content, n.data)
-		}
+	c, _, err := r.noteIn(tree, target)
+	if err != nil {
+		return nil, err
 	}
-	var out []json.RawMessage
-	for _, line := range strings.Split(string(content), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			out = append(out, json.RawMessage(line))
-		}
-	}
-	return out, nil
+	return notes.Lines(c), nil
 }
 
 // objectID is a full sha as given (the commit may not be fetched yet), or
@@ -144,33 +123,19 @@ func (r *Repo) objectID(ctx context.Context, rev string) (plumbing.Hash, error) 
 	return *h, nil
 }
 
-// noteIn reads target's note from a notes tree, flat or with fanout
-// directories ("ab/cdef..."), and returns its path there.
+// noteIn reads target's note from a notes tree (see notes.Find).
 func (r *Repo) noteIn(tree plumbing.Hash, target plumbing.Hash) ([]byte, string, error) {
 	t, err := object.GetTree(r.repo.Storer, tree)
 	if err != nil {
 		return nil, "", fmt.Errorf("read notes tree %s: %w", tree, err)
 	}
-	name := target.String()
-	for _, p := range []string{name, name[:2] + "/" + name[2:], name[:2] + "/" + name[2:4] + "/" + name[4:]} {
-		e, err := t.FindEntry(p)
-		if err != nil {
-			continue
-		}
-		b, err := r.repo.BlobObject(e.Hash)
-		if err != nil {
-			return nil, "", fmt.Errorf("read note of %s: %w", name, err)
-		}
-		content, err := readBlob(b)
-		return content, p, err
-	}
-	return nil, "", nil
+	return notes.Find(t, target.String())
 }
 
-// buildNotes commits the queued notes on top of the remote's notes and
-// points refs/notes/switchyard at it. Zero hash: nothing queued.
-func (r *Repo) buildNotes() (plumbing.Hash, error) {
-	if len(r.notes) == 0 {
+// buildNotes commits pending on top of the remote's notes and points
+// refs/notes/switchyard at it. Zero hash: nothing to add.
+func (r *Repo) buildNotes(pending []pendingNote) (plumbing.Hash, error) {
+	if len(pending) == 0 {
 		return plumbing.ZeroHash, nil
 	}
 	var parents []plumbing.Hash
@@ -185,7 +150,7 @@ func (r *Repo) buildNotes() (plumbing.Hash, error) {
 	changes := map[string]treeChange{}
 	contents := map[plumbing.Hash][]byte{}
 	paths := map[plumbing.Hash]string{}
-	for _, n := range r.notes {
+	for _, n := range pending {
 		if _, seen := contents[n.target]; !seen && !base.IsZero() {
 			c, p, err := r.noteIn(base, n.target)
 			if err != nil {
@@ -193,8 +158,8 @@ func (r *Repo) buildNotes() (plumbing.Hash, error) {
 			}
 			contents[n.target], paths[n.target] = c, p
 		}
-		if !hasLine(contents[n.target], n.data) {
-			contents[n.target] = appendLine(contents[n.target], n.data)
+		if !notes.HasLine(contents[n.target], n.data) {
+			contents[n.target] = notes.AppendLine(contents[n.target], n.data)
 		}
 	}
 	for target, content := range contents {
@@ -223,24 +188,6 @@ func (r *Repo) buildNotes() (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("update %s: %w", NotesRef, err)
 	}
 	return h, nil
-}
-
-func hasLine(content, line []byte) bool {
-	for _, l := range bytes.Split(content, []byte("\n")) {
-		if bytes.Equal(bytes.TrimSpace(l), line) {
-			return true
-		}
-	}
-	return false
-}
-
-func appendLine(content, line []byte) []byte {
-	out := append([]byte(nil), content...)
-	if len(out) > 0 && out[len(out)-1] != '\n' {
-		out = append(out, '\n')
-	}
-	out = append(out, line...)
-	return append(out, '\n')
 }
 
 func readBlob(b *object.Blob) ([]byte, error) {

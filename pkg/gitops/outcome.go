@@ -1,9 +1,11 @@
 package gitops
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 // Action is what an outcome does to serve (SPEC.md §6).
@@ -26,9 +28,8 @@ const (
 )
 
 // ErrSuperseded is returned when the branch no longer says what the
-// outcome undoes: someone committed a new serve (or removed the model)
-// since. Nothing is written; the human's intent wins.
-var ErrSuperseded = errors.New("superseded by a newer commit")
+// outcome undoes (rollout.ErrSuperseded, the one sentinel).
+var ErrSuperseded = rollout.ErrSuperseded
 
 // Outcome is one automated decision to write back to Git.
 type Outcome struct {
@@ -91,7 +92,7 @@ func message(o Outcome, rev *revertInfo, settled ...string) string {
 		}
 		summary = fmt.Sprintf("%s rolled back from %s to %s", key, o.From, o.To)
 		if rev != nil && !rev.clean && rev.sha != "" {
-			extra = append(extra, fmt.Sprintf("Commit %s does not revert cleanly (%s), so only serve is set back.", short(rev.sha), rev.why))
+			extra = append(extra, fmt.Sprintf("Commit %s does not revert cleanly (%s), so only serve is set back.", commitid.Short(rev.sha), rev.why))
 		}
 	case ActionFallback:
 		titleLine = fmt.Sprintf("Fall back %s to %s", key, o.To)
@@ -154,13 +155,6 @@ func withReason(summary, reason string) string {
 		return summary + ": " + head + ":\n" + strings.TrimSpace(detail)
 	}
 	return summary + ":\n" + reason
-}
-
-func short(sha string) string {
-	if len(sha) > 8 {
-		return sha[:8]
-	}
-	return sha
 }
 
 // Trailers parses the trailer block at the end of a commit message.

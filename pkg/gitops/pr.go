@@ -11,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-github/v60/github"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 )
 
 // PullRequest is a change proposed on Branch against Base.
@@ -27,55 +29,39 @@ type PullRequestOpener interface {
 	OpenPullRequest(ctx context.Context, pr PullRequest) (string, error)
 }
 
-// flushPR pushes each queued outcome's commit to its own branch
+// flushPR pushes each outcome's commit to its own branch
 // `switchyard/<action>-<model>-<stage>-<short sha of the base head>` and
 // opens a pull request for it (or finds the one already open for that
-// branch); queued notes then go straight to the notes ref.
-func (r *Repo) flushPR(ctx context.Context) (map[string]result, error) {
+// branch). The caller holds r.mu.
+func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]result, error) {
 	res := map[string]result{}
-	if len(r.pending) > 0 {
-		if _, _, err := r.fetch(ctx); err != nil {
-			return nil, fmt.Errorf("failed to push to remote: %w", err)
-		}
-		head, err := r.head()
-		if err != nil {
-			return nil, err
-		}
-		tip, err := r.repo.CommitObject(head)
-		if err != nil {
-			return nil, fmt.Errorf("read commit %s: %w", head, err)
-		}
-		for len(r.pending) > 0 {
-			o := r.pending[0]
-			w, c, err := r.apply(ctx, tip, o)
-			if err == nil && c != nil {
-				// Named after the head it applies to, so that a retry on the
-				// same head reuses the branch and its pull request.
-				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, short(tip.Hash.String()))
-				ref := plumbing.NewBranchReferenceName(branch)
-				if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
-					return nil, fmt.Errorf("create branch %s: %w", branch, err)
-				}
-				if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
-					return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
-				}
-				titleLine, body, _ := strings.Cut(c.Message, "\n\n")
-				url, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
-					Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: strings.TrimSpace(body),
-				})
-				if err != nil {
-					return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
-				}
-				w.PullRequest = url
-			}
-			res[o.Key()] = result{w, err}
-			r.pending = r.pending[1:]
-		}
+	_, tip, err := r.fetchTip(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed to push to remote: %w", err)
 	}
-	if len(r.notes) > 0 {
-		if _, err := r.flushDirect(ctx); err != nil {
-			return nil, err
+	for _, o := range outcomes {
+		w, c, err := r.apply(ctx, tip, o)
+		if err == nil && c != nil {
+			// Named after the head it applies to, so that a retry on the
+			// same head reuses the branch and its pull request.
+			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
+			ref := plumbing.NewBranchReferenceName(branch)
+			if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
+				return nil, fmt.Errorf("create branch %s: %w", branch, err)
+			}
+			if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
+				return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
+			}
+			titleLine, body, _ := strings.Cut(c.Message, "\n\n")
+			url, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
+				Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: strings.TrimSpace(body),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
+			}
+			w.PullRequest = url
 		}
+		res[o.Key()] = result{w, err}
 	}
 	return res, nil
 }

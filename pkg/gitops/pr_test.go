@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 )
 
 type fakeGitHub struct {
@@ -74,7 +76,7 @@ func TestPushPullRequest(t *testing.T) {
 	if srv.Head("specs") != mainBefore {
 		t.Fatal("--push pr must leave the branch alone")
 	}
-	branch := "switchyard/rollback-fraud-production-" + mainBefore[:8]
+	branch := "switchyard/rollback-fraud-production-" + commitid.Short(mainBefore)
 	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != w.SHA {
 		t.Fatalf("branch %s at %q, want %s", branch, got, w.SHA)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // Defaults for Options left empty.
@@ -31,7 +33,7 @@ const (
 	DefaultPushAttempts = 5
 	DefaultBackoff      = 200 * time.Millisecond
 	DefaultTimeout      = 60 * time.Second
-	NotesRef            = "refs/notes/switchyard"
+	NotesRef            = notes.Ref
 	remoteName          = "origin"
 )
 
@@ -79,15 +81,16 @@ type Options struct {
 }
 
 // Repo is a local clone following one branch of a remote. Its methods are
-// safe for concurrent use; they run one at a time.
+// safe for concurrent use; they run one at a time (a write waiting to push
+// again does not hold the others up). It queues nothing: a write that
+// fails returns its error, and the caller (the reconciler's daemon, which
+// owns the one queue of outcomes and notes) retries it.
 type Repo struct {
 	opts Options
 	auth transport.AuthMethod
 	repo *git.Repository
 
-	mu      sync.Mutex
-	pending []Outcome
-	notes   []pendingNote
+	mu sync.Mutex
 }
 
 // Open clones opts.URL into opts.Dir (single branch, no tags, bare), or

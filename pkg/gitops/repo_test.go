@@ -260,11 +260,11 @@ func TestPushGivesUpAfterBoundedAttempts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "failed to push to remote") || !strings.Contains(err.Error(), "3 attempts") {
 		t.Fatalf("err = %v", err)
 	}
-	if sl.count() != 2 || len(r.Pending()) != 1 {
-		t.Fatalf("waits %d, pending %d; want 2 and 1", sl.count(), len(r.Pending()))
+	if sl.count() != 2 {
+		t.Fatalf("waits %d, want 2", sl.count())
 	}
-	// Once the others stop, the queued rollback lands.
-	if _, err := r.PushPending(ctx); err != nil {
+	// Once the others stop, the rollback written again lands.
+	if _, err := r.WriteOutcome(ctx, rollback()); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.Show("specs", "main", fraudFile); !strings.Contains(got, `serve  = "v7"`) {
@@ -282,22 +282,16 @@ func TestServerDownThenRetried(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "failed to push to remote") {
 		t.Fatalf("push to a stopped server: err = %v", err)
 	}
-	if p := r.Pending(); len(p) != 1 || p[0].Key() != "fraud/production" {
-		t.Fatalf("Pending = %+v", p)
-	}
 	if h, _ := r.Head(); h != srv.Head("specs") {
 		t.Fatalf("after a failed push the local head %s is not the remote's %s", h, srv.Head("specs"))
 	}
-	if r.Forget("search/staging") {
-		t.Fatal("Forget of a model never queued")
-	}
 	srv.Start()
-	res, err := r.PushPending(ctx)
+	sha, err := r.WriteOutcome(ctx, rollback())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res["fraud/production"].SHA != srv.Head("specs") || len(r.Pending()) != 0 {
-		t.Fatalf("PushPending = %+v; remote head %s; pending %d", res, srv.Head("specs"), len(r.Pending()))
+	if sha != srv.Head("specs") {
+		t.Fatalf("retried write = %s; remote head %s", sha, srv.Head("specs"))
 	}
 	head := srv.Head("specs")
 	// Writing the same outcome again writes nothing.
@@ -316,8 +310,8 @@ func TestSupersededByHuman(t *testing.T) {
 	if !errors.Is(err, ErrSuperseded) {
 		t.Fatalf("err = %v, want ErrSuperseded", err)
 	}
-	if srv.Head("specs") != head || len(r.Pending()) != 0 {
-		t.Fatal("a superseded outcome must write nothing and leave the queue")
+	if srv.Head("specs") != head {
+		t.Fatal("a superseded outcome must write nothing")
 	}
 }
 
@@ -522,20 +516,22 @@ func TestFailedCloneKeepsExistingDir(t *testing.T) {
 	}
 }
 
-func TestForget(t *testing.T) {
+// A failed write leaves nothing behind: once the server is back, nothing
+// is pushed unless the caller writes again.
+func TestFailedWriteKeepsNothing(t *testing.T) {
 	srv, r, _ := setup(t)
 	promote(t, srv)
 	srv.Stop()
 	if _, err := r.WriteOutcome(context.Background(), rollback()); err == nil {
 		t.Fatal("want error while the server is down")
 	}
-	if !r.Forget("fraud/production") || len(r.Pending()) != 0 {
-		t.Fatalf("Forget left %d queued", len(r.Pending()))
-	}
 	srv.Start()
 	head := srv.Head("specs")
-	if res, err := r.PushPending(context.Background()); err != nil || len(res) != 0 || srv.Head("specs") != head {
-		t.Fatalf("PushPending after Forget = %v, %v; remote moved %v", res, err, srv.Head("specs") != head)
+	if err := r.AddNote(context.Background(), head, []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Head("specs") != head {
+		t.Fatal("a note pushed a rollback that failed before")
 	}
 }
 
@@ -552,11 +548,8 @@ func TestServerDiesDuringPush(t *testing.T) {
 	if h, _ := r.Head(); h != remote {
 		t.Fatalf("local head %s after a failed push; want the remote's %s", h, remote)
 	}
-	if len(r.Pending()) != 1 {
-		t.Fatalf("pending = %d", len(r.Pending()))
-	}
 	srv.Start()
-	if _, err := r.PushPending(ctx); err != nil {
+	if _, err := r.WriteOutcome(ctx, rollback()); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.Git("specs", "log", "-1", "--format=%s"); got != "Revert \"promote fraud v8\"\n" {

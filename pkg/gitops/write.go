@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -34,21 +35,18 @@ func (r *Repo) WriteOutcome(ctx context.Context, o Outcome) (string, error) {
 	return w.SHA, err
 }
 
-// WriteOutcomeDetail queues o, then fetches, applies every queued outcome
-// on the remote head (a true revert when it reverts cleanly, otherwise an
-// edit of serve only) and pushes. A non-fast-forward rejection is retried
-// (fetch, reset, re-apply) up to PushAttempts times with backoff. Any other
-// failure returns an error and keeps o queued: PushPending retries it. An
-// outcome the remote head already agrees with writes nothing, so retries
-// never write a second commit. ErrSuperseded: serve changed since.
+// WriteOutcomeDetail fetches, applies o on the remote head (a true revert
+// when it reverts cleanly, otherwise an edit of serve only) and pushes. A
+// non-fast-forward rejection is retried (fetch, reset, re-apply) up to
+// PushAttempts times with backoff. Any other failure returns an error and
+// leaves nothing behind: the caller retries. An outcome the remote head
+// already agrees with writes nothing, so retries never write a second
+// commit. ErrSuperseded: serve changed since.
 func (r *Repo) WriteOutcomeDetail(ctx context.Context, o Outcome) (Written, error) {
 	if err := o.validate(); err != nil {
 		return Written{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.enqueue(o)
-	res, err := r.flush(ctx)
+	res, err := r.flush(ctx, []Outcome{o}, nil)
 	if err != nil {
 		return Written{}, err
 	}
@@ -59,137 +57,37 @@ func (r *Repo) WriteOutcomeDetail(ctx context.Context, o Outcome) (Written, erro
 	return w.Written, w.err
 }
 
-// enqueue adds o, replacing a queued outcome for the same model.
-func (r *Repo) enqueue(o Outcome) {
-	for i, p := range r.pending {
-		if p.Key() == o.Key() {
-			r.pending[i] = o
-			return
-		}
-	}
-	r.pending = append(r.pending, o)
-}
-
-// Pending returns the outcomes not yet pushed, oldest first.
-func (r *Repo) Pending() []Outcome {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Outcome(nil), r.pending...)
-}
-
-// Forget drops the queued outcome for key ("model/stage"), for when Git
-// moved on without it (a human committed a new intent). It reports whether
-// one was queued.
-func (r *Repo) Forget(key string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, p := range r.pending {
-		if p.Key() == key {
-			r.pending = append(r.pending[:i], r.pending[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// PendingNotes is the number of notes not yet pushed.
-func (r *Repo) PendingNotes() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.notes)
-}
-
-// PushPending retries queued outcomes and notes (the daemon calls it with
-// backoff after a failed push). Nothing queued: nothing is done.
-func (r *Repo) PushPending(ctx context.Context) (map[string]Written, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.pending) == 0 && len(r.notes) == 0 {
-		return map[string]Written{}, nil
-	}
-	res, err := r.flush(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]Written{}
-	var errs []error
-	for k, v := range res {
-		if v.err != nil {
-			errs = append(errs, v.err)
-			continue
-		}
-		out[k] = v.Written
-	}
-	return out, errors.Join(errs...)
-}
-
 type result struct {
 	Written
 	err error
 }
 
-// flush pushes every queued outcome and note. Outcomes that were written,
-// already done or superseded leave the queue; on a push failure all stay.
-func (r *Repo) flush(ctx context.Context) (map[string]result, error) {
-	if r.opts.PullRequests != nil {
-		return r.flushPR(ctx)
+// flush pushes outcomes and notes.
+func (r *Repo) flush(ctx context.Context, outcomes []Outcome, notes []pendingNote) (map[string]result, error) {
+	if r.opts.PullRequests != nil && len(outcomes) > 0 {
+		r.mu.Lock()
+		res, err := r.flushPR(ctx, outcomes)
+		r.mu.Unlock()
+		if err != nil || len(notes) == 0 {
+			return res, err
+		}
+		_, err = r.flushDirect(ctx, nil, notes)
+		return res, err
 	}
-	return r.flushDirect(ctx)
+	return r.flushDirect(ctx, outcomes, notes)
 }
 
-// flushDirect pushes the queued outcomes to the branch and the queued
-// notes to the notes ref, retrying non-fast-forward rejections.
-func (r *Repo) flushDirect(ctx context.Context) (map[string]result, error) {
+// flushDirect pushes outcomes to the branch and notes to the notes ref,
+// retrying non-fast-forward rejections; it holds the lock for each
+// attempt, not while it waits between them.
+func (r *Repo) flushDirect(ctx context.Context, outcomes []Outcome, notes []pendingNote) (map[string]result, error) {
 	backoff := r.opts.Backoff
 	for attempt := 1; ; attempt++ {
-		if _, _, err := r.fetch(ctx); err != nil {
-			return nil, fmt.Errorf("failed to push to remote: %w", err)
-		}
-		head, err := r.head()
-		if err != nil {
-			return nil, err
-		}
-		tip, err := r.repo.CommitObject(head)
-		if err != nil {
-			return nil, fmt.Errorf("read commit %s: %w", head, err)
-		}
-		res := map[string]result{}
-		for _, o := range r.pending {
-			w, next, err := r.apply(ctx, tip, o)
-			res[o.Key()] = result{w, err}
-			if next != nil {
-				tip = next
-			}
-		}
-		var specs []config.RefSpec
-		if tip.Hash != head {
-			if err := r.repo.Storer.SetReference(plumbing.NewHashReference(r.branchRef(), tip.Hash)); err != nil {
-				return nil, fmt.Errorf("advance %s: %w", r.opts.Branch, err)
-			}
-			specs = append(specs, config.RefSpec(r.branchRef()+":"+r.branchRef()))
-		}
-		notesHash, err := r.buildNotes()
-		if err != nil {
-			return nil, err
-		}
-		if !notesHash.IsZero() {
-			specs = append(specs, config.RefSpec(NotesRef+":"+NotesRef))
-		}
-		if len(specs) == 0 {
-			r.pending, r.notes = nil, nil
-			return res, nil
-		}
-		err = r.push(ctx, specs)
+		r.mu.Lock()
+		res, err := r.pushOnce(ctx, outcomes, notes)
+		r.mu.Unlock()
 		if err == nil {
-			if err := r.afterPush(tip.Hash, notesHash); err != nil {
-				return nil, err
-			}
-			r.pending, r.notes = nil, nil
 			return res, nil
-		}
-		// The branch says only what the remote has; the queue keeps the rest.
-		if rerr := r.repo.Storer.SetReference(plumbing.NewHashReference(r.branchRef(), head)); rerr != nil {
-			return nil, fmt.Errorf("reset %s after a failed push: %w", r.opts.Branch, rerr)
 		}
 		if !isNonFastForward(err) {
 			return nil, fmt.Errorf("failed to push to remote: %w", err)
@@ -202,6 +100,68 @@ func (r *Repo) flushDirect(ctx context.Context) (map[string]result, error) {
 		}
 		backoff *= 2
 	}
+}
+
+// pushOnce fetches, applies outcomes on the remote head, adds notes on the
+// remote's notes, and pushes both once. On a failed push the branch is
+// reset to what the remote has.
+func (r *Repo) pushOnce(ctx context.Context, outcomes []Outcome, notes []pendingNote) (map[string]result, error) {
+	head, tip, err := r.fetchTip(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]result{}
+	for _, o := range outcomes {
+		w, next, err := r.apply(ctx, tip, o)
+		res[o.Key()] = result{w, err}
+		if next != nil {
+			tip = next
+		}
+	}
+	var specs []config.RefSpec
+	if tip.Hash != head {
+		if err := r.repo.Storer.SetReference(plumbing.NewHashReference(r.branchRef(), tip.Hash)); err != nil {
+			return nil, fmt.Errorf("advance %s: %w", r.opts.Branch, err)
+		}
+		specs = append(specs, config.RefSpec(r.branchRef()+":"+r.branchRef()))
+	}
+	notesHash, err := r.buildNotes(notes)
+	if err != nil {
+		return nil, err
+	}
+	if !notesHash.IsZero() {
+		specs = append(specs, config.RefSpec(NotesRef+":"+NotesRef))
+	}
+	if len(specs) == 0 {
+		return res, nil
+	}
+	if err := r.push(ctx, specs); err != nil {
+		// The branch says only what the remote has.
+		if rerr := r.repo.Storer.SetReference(plumbing.NewHashReference(r.branchRef(), head)); rerr != nil {
+			return nil, fmt.Errorf("reset %s after a failed push: %w", r.opts.Branch, rerr)
+		}
+		return nil, err
+	}
+	if err := r.afterPush(tip.Hash, notesHash); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// fetchTip fetches and returns the remote head and its commit.
+func (r *Repo) fetchTip(ctx context.Context) (plumbing.Hash, *object.Commit, error) {
+	if _, _, err := r.fetch(ctx); err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	head, err := r.head()
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	tip, err := r.repo.CommitObject(head)
+	if err != nil {
+		return plumbing.ZeroHash, nil, fmt.Errorf("read commit %s: %w", head, err)
+	}
+	return head, tip, nil
 }
 
 // afterPush records what the remote now has, as a fetch would.
@@ -258,11 +218,11 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 		return Written{}, nil, err
 	}
 	if !ok {
-		return Written{}, nil, fmt.Errorf("%s for %s: %s is no longer in %s: %w", o.Action, o.Key(), o.File, short(tip.Hash.String()), ErrSuperseded)
+		return Written{}, nil, fmt.Errorf("%s for %s: %s is no longer in %s: %w", o.Action, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
 	}
 	cur, parsed := parseServe(src, o.File, o.Model, o.Stage)
 	if !parsed {
-		return Written{}, nil, fmt.Errorf("%s for %s: %s does not parse at %s; fix it and the outcome is written on the next push: %w", o.Action, o.Key(), o.File, short(tip.Hash.String()), ErrSuperseded)
+		return Written{}, nil, fmt.Errorf("%s for %s: %s does not parse at %s; fix it and the outcome is written on the next push: %w", o.Action, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
 	}
 	experiment := hasBlock(src, o.File, o.Model, o.Stage, "experiment")
 	done := Written{SHA: tip.Hash.String(), AlreadyDone: true}

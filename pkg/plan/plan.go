@@ -156,43 +156,60 @@ type Plan struct {
 // New makes a plan of changes with the head's spec diagnostics and the
 // policy findings; head locates findings in the source (it may be nil).
 func New(changes []Change, specDiags []diag.Diagnostic, findings []policy.Finding, head *spec.Tree) *Plan {
-	p := &Plan{Changes: changes, Diagnostics: []diag.Diagnostic{}}
+	p := &Plan{Changes: changes, Diagnostics: []diag.Diagnostic{}, Valid: true}
 	if p.Changes == nil {
 		p.Changes = []Change{}
 	}
-	byKey := map[string]int{}
 	for i := range p.Changes {
 		p.Changes[i].Findings = []diag.Diagnostic{}
-		byKey[p.Changes[i].Key()] = i
 	}
 	p.Diagnostics = append(p.Diagnostics, specDiags...)
+	p.count(specDiags)
 	var loc policy.Locator
 	if head != nil {
 		loc = head
 	}
-	ds := policy.Diagnostics(findings, loc)
-	for k, f := range findings {
-		if i, ok := byKey[f.Key()]; ok {
-			p.Changes[i].Findings = append(p.Changes[i].Findings, ds[k])
-		} else {
-			p.Diagnostics = append(p.Diagnostics, ds[k])
+	p.Attach(policy.Diagnostics(findings, loc))
+	return p
+}
+
+// Attach files diagnostics under the change of the model they are about
+// (their Model), the others with the plan's own, and counts them.
+func (p *Plan) Attach(ds []diag.Diagnostic) {
+	for _, d := range ds {
+		placed := false
+		for i := range p.Changes {
+			if d.Model != "" && d.Model == p.Changes[i].Key() {
+				p.Changes[i].Findings = append(p.Changes[i].Findings, d)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			p.Diagnostics = append(p.Diagnostics, d)
 		}
 	}
-	count := func(d diag.Diagnostic) {
+	p.count(ds)
+}
+
+func (p *Plan) count(ds []diag.Diagnostic) {
+	for _, d := range ds {
 		if d.Severity == diag.Error {
 			p.Errors++
 		} else {
 			p.Warnings++
 		}
 	}
-	for _, d := range ds {
-		count(d)
-	}
-	for _, d := range specDiags {
-		count(d)
-	}
 	p.Valid = p.Errors == 0
-	return p
+}
+
+// All is every diagnostic of the plan: its own, then each change's.
+func (p *Plan) All() []diag.Diagnostic {
+	out := append([]diag.Diagnostic(nil), p.Diagnostics...)
+	for _, c := range p.Changes {
+		out = append(out, c.Findings...)
+	}
+	return out
 }
 
 // Counts returns how many models the plan adds, changes and removes.
@@ -213,20 +230,29 @@ func (p *Plan) Counts() (add, change, remove int) {
 // Options are what Make needs besides the two trees.
 type Options struct {
 	Policies *policy.Set    // nil: no policies are evaluated
-	Evidence map[string]any // input.evidence, by "model/stage/version"
+	Evidence map[string]any // input.evidence, by "model/stage/version" (see Evidence)
 	Context  policy.Context // input.context
 	Base     string         // how to name the base revision in the output
 	Head     string         // how to name the head revision in the output
+	// Alone judges the head by itself (`reconciler validate`): there is
+	// no base revision, so nothing changes and input.changes is empty.
+	Alone bool
 }
 
-// Make diffs base and head and judges the head with the policies. Policies
-// run only when the head has no spec error: a half-decoded tree would give
+// Make is the one admission path: the GitHub Action, the reconciler,
+// `reconciler validate` and `reconciler plan` judge a head with it. It
+// diffs base and head and judges the head with the policies (those of the
+// base: the caller loads them) and the evidence (Evidence). Policies run
+// only when the head has no spec error: a half-decoded tree would give
 // misleading findings. headDiags are the head's spec diagnostics.
 func Make(ctx context.Context, base, head *spec.Tree, headDiags []diag.Diagnostic, o Options) (*Plan, error) {
-	changes := Diff(base, head)
+	var changes []Change
+	if !o.Alone {
+		changes = Diff(base, head)
+	}
 	var findings []policy.Finding
 	if o.Policies != nil && head != nil && !diag.HasErrors(headDiags) {
-		in := Input(base, head, changes)
+		in := input(base, head, changes)
 		in.Evidence = o.Evidence
 		in.Context = o.Context
 		var err error
@@ -240,9 +266,9 @@ func Make(ctx context.Context, base, head *spec.Tree, headDiags []diag.Diagnosti
 	return p, nil
 }
 
-// Input is the policy input for head judged against base (either may be
+// input is the policy input for head judged against base (either may be
 // nil) with the given changes; evidence and context are left to the caller.
-func Input(base, head *spec.Tree, changes []Change) policy.Input {
+func input(base, head *spec.Tree, changes []Change) policy.Input {
 	in := policy.Input{Changes: PolicyChanges(changes)}
 	if head != nil {
 		in.Models = head.PolicyModels()

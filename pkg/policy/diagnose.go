@@ -29,6 +29,7 @@ func Diagnostics(findings []Finding, loc Locator) []diag.Diagnostic {
 			Summary:  f.Msg,
 			Detail:   detail(f),
 			Rule:     f.RuleName(),
+			Model:    f.Key(),
 		}
 		if r, ok := locate(loc, f); ok {
 			d.File = r.Filename

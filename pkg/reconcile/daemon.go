@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
@@ -39,10 +40,10 @@ type Repo interface {
 	NotesHead(ctx context.Context) (string, error)
 }
 
-// ErrSuperseded is wrapped by Repo.Write when Git no longer says what the
+// ErrSuperseded is returned by Repo.Write when Git no longer says what the
 // outcome undoes (a human committed a new intent): nothing is written and
 // the outcome is dropped.
-var ErrSuperseded = errors.New("superseded by a newer commit")
+var ErrSuperseded = rollout.ErrSuperseded
 
 // Outcome is a commit the engine asked for, with the file it edits.
 type Outcome struct {
@@ -134,11 +135,13 @@ type Daemon struct {
 	nextFetch time.Time
 	fetchErr  string
 	pending   []*pending
-	applied2  map[string]traffic.Table // router name -> last table applied
-	lastByKey map[string]string        // model key -> last commit written
-	modelErr  map[string]string
-	routes    map[string]traffic.Route
-	saved     map[string]string // model key -> state JSON last saved
+	// pendingNotes are verdict notes whose write failed, retried.
+	pendingNotes []*pendingNote
+	applied2     map[string]traffic.Table // router name -> last table applied
+	lastByKey    map[string]string        // model key -> last commit written
+	modelErr     map[string]string
+	routes       map[string]traffic.Route
+	saved        map[string]string // model key -> state JSON last saved
 	// ownRejected is set while the head is an own outcome commit rejected.
 	ownRejected *OwnRejection
 
@@ -230,7 +233,9 @@ const appliedKey = "switchyard:applied"
 // the first head is judged against it (its policies, its tree), and so
 // that, should the head be rejected, that commit keeps running: the
 // reconciler's own builtin routers serve nothing without a tree. The
-// commit was applied before, so it runs whatever its judgement now.
+// commit was applied before, so it runs whatever the policies say of it
+// now, but only if its specs still load: a commit whose specs no longer
+// load is judged as a new head (and rejected), never run on a partial tree.
 func (d *Daemon) recover(ctx context.Context) {
 	d.mu.Lock()
 	commit := d.recovered
@@ -242,7 +247,9 @@ func (d *Daemon) recover(ctx context.Context) {
 		return
 	}
 	tree, diags := d.deps.Check(ctx, commit, fsys, nil, "")
-	if tree == nil {
+	if tree == nil || diag.HasSpecErrors(diags) {
+		// A tree with spec errors is only what could be read of the
+		// specs: running it would drop the models that did not load.
 		d.log.Warn("the commit in force before the restart does not load: judging the head on its own", "commit", commit, "errors", len(diags))
 		return
 	}
@@ -299,6 +306,11 @@ func (d *Daemon) wait() time.Duration {
 			next = p.nextTry
 		}
 	}
+	for _, p := range d.pendingNotes {
+		if p.nextTry.Before(next) {
+			next = p.nextTry
+		}
+	}
 	w := next.Sub(now)
 	return min(max(w, 10*time.Millisecond), d.cfg.Tick)
 }
@@ -307,7 +319,7 @@ func (d *Daemon) wait() time.Duration {
 // traffic, then write commits and notes.
 func (d *Daemon) Reconcile(ctx context.Context) error {
 	start := d.deps.Clock.Now()
-	defer func() { d.deps.Metrics.reconcileSeconds.Observe(time.Since(start).Seconds()) }()
+	defer func() { d.deps.Metrics.reconcileSeconds.Observe(d.deps.Clock.Now().Sub(start).Seconds()) }()
 
 	var errs []error
 	if err := d.fetchIfDue(ctx); err != nil {
@@ -328,6 +340,7 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 	}
 	d.act(ctx, tree, actions)
 	d.retryPending(ctx, tree)
+	d.retryNotes(ctx)
 	d.persist()
 	d.updateGauges()
 	return errors.Join(errs...)
@@ -399,7 +412,7 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 	}
 	fsys, err := d.deps.Repo.Tree(ctx, head)
 	if err != nil {
-		return fmt.Errorf("reading commit %s: %w", short(head), err)
+		return fmt.Errorf("reading commit %s: %w", commitid.Short(head), err)
 	}
 	d.mu.Lock()
 	base, applied := d.tree, d.applied
@@ -419,7 +432,7 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 			}
 		}
 		d.mu.Lock()
-		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", short(head), n)
+		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", commitid.Short(head), n)
 		d.headDiags = diags
 		d.mu.Unlock()
 		own := d.judgedOwn(ctx, head, diags, true, again)
@@ -594,9 +607,7 @@ func (d *Daemon) act(ctx context.Context, tree *spec.Tree, actions []rollout.Act
 				commit = d.applied
 				d.mu.Unlock()
 			}
-			if err := d.deps.Repo.Note(ctx, commit, note); err != nil {
-				d.log.Error("writing verdict note failed", "model", a.Model+"/"+a.Stage, "err", err)
-			}
+			d.note(ctx, commit, note, a.Model+"/"+a.Stage)
 		case rollout.WriteCommit:
 			m := findModel(tree, a.Model, a.Stage)
 			if m == nil {

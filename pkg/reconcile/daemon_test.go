@@ -128,6 +128,9 @@ func (r *fakeRepo) Write(ctx context.Context, o Outcome) (string, error) {
 func (r *fakeRepo) Note(ctx context.Context, commit string, note []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.failPush != nil {
+		return r.failPush
+	}
 	r.notes[commit] = append(r.notes[commit], string(note))
 	return nil
 }
@@ -364,6 +367,21 @@ func TestPushFailureKeepsTrafficAndRetries(t *testing.T) {
 	if st := h.d.Status(); len(st.PendingCommits) != 0 {
 		t.Fatalf("still pending: %+v", st.PendingCommits)
 	}
+	// The rollout verdict noted while Git was down is written once it is
+	// back: the daemon's queue holds notes as it holds commits.
+	h.repo.mu.Lock()
+	defer h.repo.mu.Unlock()
+	found := 0
+	for _, ns := range h.repo.notes {
+		for _, n := range ns {
+			if strings.Contains(n, `"kind":"rollout"`) && strings.Contains(n, `"v3"`) {
+				found++
+			}
+		}
+	}
+	if found != 1 {
+		t.Fatalf("the rollout verdict of v3 noted %d times after the remote came back, want 1: %v", found, h.repo.notes)
+	}
 }
 
 func TestInvalidHeadIsNotApplied(t *testing.T) {
@@ -465,5 +483,39 @@ func TestCheckerSeesTheCommitInForce(t *testing.T) {
 	want := []call{{first, ""}, {second, first}, {rejected, second}, {fourth, second}}
 	if fmt.Sprint(calls) != fmt.Sprint(want) {
 		t.Fatalf("checker calls (commit, applied):\n%v\nwant\n%v", calls, want)
+	}
+}
+
+// A commit in force before a restart whose specs no longer load (a newer
+// reconciler validates more strictly) is not run on what could be read of
+// it: a partial tree would drop the models that did not load.
+func TestRestartDoesNotRunACommitInForceThatNoLongerLoads(t *testing.T) {
+	h := newHarness(t)
+	inForce := h.repo.commit("v1")
+	h.run(1, time.Second)
+	tables := len(h.target.tables)
+	d, err := New(Config{PollInterval: time.Second}, Deps{
+		Repo: h.repo, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
+		Check: func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
+			tree, _ := check(ctx, commit, fsys, base, applied)
+			partial := *tree
+			partial.Models = nil // the fraud model no longer decodes
+			return &partial, []diag.Diagnostic{{Severity: diag.Error, Source: diag.SourceSchema,
+				File: "rollouts/fraud.hcl", Line: 1, Summary: "Unsupported argument"}}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	h.run(3, time.Second)
+	st := h.d.Status()
+	if st.Applied != "" || st.Head != inForce || st.HeadError == "" {
+		t.Fatalf("status: applied %q head %q error %q; want nothing applied and the head rejected", st.Applied, st.Head, st.HeadError)
+	}
+	for _, tb := range h.target.tables[tables:] {
+		if len(tb.Routes) == 0 {
+			t.Fatalf("a table without the fraud route was applied after the restart: %+v", tb)
+		}
 	}
 }

@@ -5,13 +5,15 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 )
 
 // RenderStatus writes status as people read it in a terminal: one block
 // per model with a progress bar for its rollout and its last measurements.
 func RenderStatus(w io.Writer, s Status) {
-	applied := short(s.Applied)
-	fmt.Fprintf(w, "head %s", short(s.Head))
+	applied := shown(s.Applied)
+	fmt.Fprintf(w, "head %s", shown(s.Head))
 	if s.Head != s.Applied {
 		fmt.Fprintf(w, " (not applied; running %s)", applied)
 	}
@@ -28,7 +30,7 @@ func RenderStatus(w io.Writer, s Status) {
 			fmt.Fprintf(w, "    %s:%d: %s: %s\n", d.File, d.Line, d.Severity, d.Summary)
 		}
 		if s.HeadNotes != "" {
-			fmt.Fprintf(w, "    judged with verdict notes %s; a change to refs/notes/switchyard judges it again\n", short(s.HeadNotes))
+			fmt.Fprintf(w, "    judged with verdict notes %s; a change to refs/notes/switchyard judges it again\n", shown(s.HeadNotes))
 		}
 	}
 	for _, p := range s.PendingCommits {
@@ -55,7 +57,7 @@ func RenderStatus(w io.Writer, s Status) {
 			fmt.Fprintf(w, " %s → %s", ev.From, ev.To)
 		}
 		if ev.Commit != "" {
-			fmt.Fprintf(w, " commit %s", short(ev.Commit))
+			fmt.Fprintf(w, " commit %s", commitid.Short(ev.Commit))
 		}
 		fmt.Fprintln(w)
 	}
@@ -117,7 +119,7 @@ func renderModel(w io.Writer, m ModelStatus) {
 		fmt.Fprintf(w, "  error: %s\n", m.Error)
 	}
 	if m.LastCommit != "" {
-		fmt.Fprintf(w, "  last commit: %s\n", short(m.LastCommit))
+		fmt.Fprintf(w, "  last commit: %s\n", shown(m.LastCommit))
 	}
 }
 
@@ -127,12 +129,10 @@ func progressBar(p float64, width int) string {
 	return fmt.Sprintf("[%s%s] %3.0f%%", strings.Repeat("#", n), strings.Repeat("-", width-n), p*100)
 }
 
-func short(sha string) string {
-	if len(sha) > 8 {
-		return sha[:8]
-	}
+// shown is a commit id as the status shows it: abbreviated, "-" for none.
+func shown(sha string) string {
 	if sha == "" {
 		return "-"
 	}
-	return sha
+	return commitid.Short(sha)
 }

@@ -41,7 +41,8 @@ type WriteCommit struct {
 	Commit string `json:"commit,omitempty"`
 	// RemoveExperiment: the commit also removes the experiment block.
 	RemoveExperiment bool `json:"remove_experiment,omitempty"`
-	// Facts are the measured values behind Reason, for trailers and notes.
+	// Facts are the measured values behind Reason. Nothing writes them to
+	// Git yet: the commit message carries Reason.
 	Facts map[string]string `json:"facts,omitempty"`
 }
 

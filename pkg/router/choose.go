@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+
+	thompson "github.com/switchyard-dev/switchyard/pkg/bandit"
 )
 
 // backend is one version of one route, with its proxies built once.
@@ -182,28 +184,22 @@ func (b *bandit) choose(key string, rnd *rand.Rand) *backend {
 	if key != "" {
 		return rendezvous(b.arms, key, b.allocation(rnd))
 	}
-	k := float64(len(b.arms))
-	if rnd.Float64() < b.floor*k {
-		return b.arms[rnd.IntN(len(b.arms))]
-	}
-	return b.thompson(rnd)
+	var buf [8]thompson.Beta
+	return b.arms[thompson.Pick(rnd, b.posteriors(buf[:0]), b.floor)]
 }
 
-func (b *bandit) thompson(rnd *rand.Rand) *backend {
-	var best *backend
-	bestDraw := -1.0
+// posteriors appends each arm's reward posterior to buf.
+func (b *bandit) posteriors(buf []thompson.Beta) []thompson.Beta {
 	for _, a := range b.arms {
 		alpha, beta := a.stats.posterior()
-		d := betaSample(rnd, alpha, beta)
-		if d > bestDraw {
-			best, bestDraw = a, d
-		}
+		buf = append(buf, thompson.Beta{A: alpha, B: beta})
 	}
-	return best
+	return buf
 }
 
-// allocation is each arm's share for sticky keys: the probability that it
-// is best (by Monte Carlo over the posteriors), lifted to the explore floor.
+// allocation is each arm's share for sticky keys: the split the engine
+// reports and thompson.Pick serves (thompson.Shares of P(best), by Monte
+// Carlo over the posteriors).
 func (b *bandit) allocation(rnd *rand.Rand) []float64 {
 	sec := int64(0)
 	if b.now != nil {
@@ -213,51 +209,9 @@ func (b *bandit) allocation(rnd *rand.Rand) []float64 {
 		return a.weights
 	}
 	const draws = 500
-	wins := make([]float64, len(b.arms))
-	for i := 0; i < draws; i++ {
-		best, bestDraw := 0, -1.0
-		for j, a := range b.arms {
-			alpha, beta := a.stats.posterior()
-			if d := betaSample(rnd, alpha, beta); d > bestDraw {
-				best, bestDraw = j, d
-			}
-		}
-		wins[best]++
-	}
-	k := float64(len(b.arms))
-	for j := range wins {
-		wins[j] = 100 * (b.floor + (1-b.floor*k)*wins[j]/draws)
-	}
-	b.alloc.Store(&allocation{sec: sec, weights: wins})
-	return wins
-}
-
-// betaSample draws from Beta(a, b) through two Gamma draws.
-func betaSample(rnd *rand.Rand, a, b float64) float64 {
-	x := gammaSample(rnd, a)
-	y := gammaSample(rnd, b)
-	return x / (x + y)
-}
-
-// gammaSample draws from Gamma(k, 1) (Marsaglia and Tsang, 2000).
-func gammaSample(rnd *rand.Rand, k float64) float64 {
-	if k < 1 {
-		return gammaSample(rnd, k+1) * math.Pow(rnd.Float64(), 1/k)
-	}
-	d := k - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rnd.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := rnd.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
+	w := thompson.Shares(thompson.ProbBest(rnd, b.posteriors(nil), draws), b.floor)
+	b.alloc.Store(&allocation{sec: sec, weights: w})
+	return w
 }
 
 // randPool hands out seeded generators: math/rand/v2 generators are not

@@ -3,60 +3,30 @@ package spec
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"net"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
-
-// Router capabilities. The builtin router can do everything. nginx mirrors
-// but cannot compare, routes by header (preview) and splits by a key
-// (split_clients, sticky), but cannot run a bandit or accept feedback.
-// HAProxy changes weights through its runtime API only: no shadow, no
-// preview routing, no sticky split, no bandit, no feedback.
-const (
-	capShadow   = "compare shadow responses"
-	capBandit   = "run a bandit"
-	capPreview  = "route preview requests by header"
-	capSticky   = "make sticky assignments"
-	capFeedback = "collect feedback rewards"
-	capOutputs  = "read model outputs"
-)
-
-// routerCaps is what each router type can do, as pkg/targets implements
-// it (a test there keeps the two in step): nginx and HAProxy route preview
-// headers and sticky splits; only the builtin router compares shadow
-// answers, runs bandits and takes feedback.
-func routerCaps(routerType string) map[string]bool {
-	switch routerType {
-	case "builtin":
-		return map[string]bool{capShadow: true, capBandit: true, capPreview: true, capSticky: true, capFeedback: true, capOutputs: true}
-	case "nginx", "haproxy":
-		return map[string]bool{capPreview: true, capSticky: true}
-	}
-	return nil
-}
-
-// Supports reports whether a router type has a capability named as in
-// the capability constants' wording ("compare shadow responses", ...).
-func Supports(routerType, capability string) bool { return routerCaps(routerType)[capability] }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // validate checks the decoded tree as a whole: references, ranges of
 // values, combinations and router capabilities.
 func (l *loader) validate() {
-	for _, name := range sortedKeys(l.tree.Routers) {
+	for _, name := range slices.Sorted(maps.Keys(l.tree.Routers)) {
 		l.validateRouter(l.tree.Routers[name])
 	}
-	for _, name := range sortedKeys(l.tree.Metrics) {
+	for _, name := range slices.Sorted(maps.Keys(l.tree.Metrics)) {
 		l.validateMetrics(l.tree.Metrics[name])
 	}
-	for _, name := range sortedKeys(l.tree.Notify) {
+	for _, name := range slices.Sorted(maps.Keys(l.tree.Notify)) {
 		l.validateNotify(l.tree.Notify[name])
 	}
 	for _, m := range l.tree.Models {
@@ -178,7 +148,7 @@ func (l *loader) validateModel(m *Model) {
 	if !nameRE.MatchString(m.Stage) {
 		l.errorAt(l.rng(m, ""), "Invalid name", nameDetail("stage", m.Stage))
 	}
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	if len(m.Versions) == 0 {
 		l.errorAt(l.rng(m, ""), "Model has no versions",
 			fmt.Sprintf(`Model %q %q needs at least one version block, such as version "v1" { url = "http://127.0.0.1:9101" }.`, m.Name, m.Stage))
@@ -190,7 +160,7 @@ func (l *loader) validateModel(m *Model) {
 	if m.Router != "" {
 		router = l.tree.Routers[m.Router]
 		if router == nil && !l.incomplete {
-			l.errorAt(l.rng(m, "router"), "Unknown router", unknownRef("router", m.Router, sortedKeys(l.tree.Routers),
+			l.errorAt(l.rng(m, "router"), "Unknown router", unknownRef("router", m.Router, slices.Sorted(maps.Keys(l.tree.Routers)),
 				`Define it with router "NAME" { type = "builtin", listen = "127.0.0.1:8080" }.`))
 		}
 	}
@@ -233,11 +203,18 @@ func unknownRef(what, given string, defined []string, hint string) string {
 	return s
 }
 
-// capability reports a model feature its router's type cannot provide.
-func (l *loader) capability(m *Model, router *Router, capName, field, instead string) {
-	if router == nil || Supports(router.Type, capName) || !contains(routerTypes, router.Type) {
+// capability reports a model feature (need) its router's type cannot
+// provide (RouterCapabilities).
+func (l *loader) capability(m *Model, router *Router, need Capabilities, field, instead string) {
+	if router == nil {
 		return
 	}
+	have, known := RouterCapabilities(router.Type)
+	miss := have.missing(need)
+	if !known || len(miss) == 0 {
+		return
+	}
+	capName := miss[0].does
 	l.errorAt(l.rng(m, field), fmt.Sprintf("Router type %q cannot %s", router.Type, capName),
 		fmt.Sprintf("Model %q %q uses router %q of type %s, which cannot %s. %s", m.Name, m.Stage, router.Name, router.Type, capName, instead))
 }
@@ -435,7 +412,7 @@ func (l *loader) validateRollout(m *Model, router *Router) {
 	if !contains(onFailures, r.OnFailure) {
 		l.errorAt(l.rng(m, "rollout.on_failure"), "Unknown on_failure", oneOf("on_failure action", r.OnFailure, onFailures))
 	}
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	switch {
 	case r.OnFailure == "fallback" && r.Fallback == "":
 		var heur []string
@@ -494,7 +471,7 @@ func (l *loader) validateRollout(m *Model, router *Router) {
 			if !l.set(m, field) {
 				field = "rollout.strategy"
 			}
-			l.capability(m, router, capPreview, field,
+			l.capability(m, router, Capabilities{Preview: true}, field,
 				"Use a builtin or nginx router, or set preview_header = \"\" to switch without preview traffic.")
 		}
 	}
@@ -516,7 +493,7 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 			return // it may be defined in the file that did not parse
 		}
 		l.errorAt(l.rng(m, p+".source"), "Unknown metrics source",
-			unknownRef("metrics source", c.Source, append([]string{"router"}, sortedKeys(l.tree.Metrics)...),
+			unknownRef("metrics source", c.Source, append([]string{"router"}, slices.Sorted(maps.Keys(l.tree.Metrics))...),
 				`Define it with metrics "NAME" { type = "prometheus", url = "http://127.0.0.1:9090" }, or use source = "router".`))
 		return
 	}
@@ -598,7 +575,7 @@ func (l *loader) validateBehaviourCheck(m *Model, c *Check) {
 		l.errorAt(l.rng(m, p+".output"), "Invalid JSON pointer",
 			fmt.Sprintf("%q is not a JSON pointer: it must start with \"/\", such as \"/score\" for {\"score\": 0.93}.", c.Output))
 	}
-	l.capability(m, l.tree.Routers[m.Router], capOutputs, p+".metric",
+	l.capability(m, l.tree.Routers[m.Router], Capabilities{Outputs: true}, p+".metric",
 		"Only the builtin router reads answers; use a builtin router, or export the output to Prometheus and check it with a query.")
 	switch c.Metric {
 	case "output_drift":
@@ -634,7 +611,7 @@ func metricName(c *Check) string {
 
 func (l *loader) validateShadow(m *Model, router *Router) {
 	s := m.Shadow
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	switch {
 	case s.Version == "":
 	case m.Versions[s.Version] == nil:
@@ -658,13 +635,13 @@ func (l *loader) validateShadow(m *Model, router *Router) {
 	if s.MinSamples < 1 && l.set(m, "shadow.min_samples") {
 		l.errorAt(l.rng(m, "shadow.min_samples"), "Invalid min_samples", "min_samples must be at least 1.")
 	}
-	l.capability(m, router, capShadow, "shadow",
+	l.capability(m, router, Capabilities{ShadowCompare: true}, "shadow",
 		"Only the builtin router compares a shadow's answers with the live version's (nginx can mirror, but not compare). Use a builtin router for this model.")
 }
 
 func (l *loader) validateExperiment(m *Model, router *Router) {
 	e := m.Experiment
-	versions := sortedKeys(m.Versions)
+	versions := slices.Sorted(maps.Keys(m.Versions))
 	if !contains(methods, e.Method) {
 		l.errorAt(l.rng(m, "experiment.method"), "Unknown method", oneOf("experiment method", e.Method, methods))
 	}
@@ -704,7 +681,7 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 			l.errorAt(l.rng(m, "experiment.sticky"), "Invalid sticky",
 				fmt.Sprintf("%q is not a sticky key: write \"header:NAME\" (such as \"header:x-user-id\") or \"cookie:NAME\" (such as \"cookie:uid\").", e.Sticky))
 		} else {
-			l.capability(m, router, capSticky, "experiment.sticky",
+			l.capability(m, router, Capabilities{Sticky: true}, "experiment.sticky",
 				"Use a builtin or nginx router, or remove sticky to assign each request at random.")
 		}
 	}
@@ -714,13 +691,13 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 			l.warnAt(l.rng(m, "experiment.query"), "query is ignored",
 				"query is only used when reward names a metrics source; rewards are posted as feedback here.")
 		}
-		l.capability(m, router, capFeedback, "experiment.reward",
+		l.capability(m, router, Capabilities{Feedback: true}, "experiment.reward",
 			"Feedback is posted to the builtin router's listener. Use a builtin router, or set reward to a metrics source with a query.")
 	case l.tree.Metrics[e.Reward] == nil && l.incomplete:
 		// it may be defined in the file that did not parse
 	case l.tree.Metrics[e.Reward] == nil:
 		l.errorAt(l.rng(m, "experiment.reward"), "Unknown reward source",
-			unknownRef("metrics source", e.Reward, append([]string{"feedback"}, sortedKeys(l.tree.Metrics)...),
+			unknownRef("metrics source", e.Reward, append([]string{"feedback"}, slices.Sorted(maps.Keys(l.tree.Metrics))...),
 				`reward is "feedback" (posted to the router) or a metrics block with a query.`))
 	case e.Query == "":
 		l.errorAt(l.rng(m, "experiment.reward"), "Missing reward query",
@@ -742,7 +719,7 @@ func (l *loader) validateExperiment(m *Model, router *Router) {
 			fmt.Sprintf("explore_floor is the least share each variant keeps: from 0 to 1/%d with %d variants (got %v).", max(n, 1), n, e.ExploreFloor))
 	}
 	if e.Method == "bandit" {
-		l.capability(m, router, capBandit, "experiment.method",
+		l.capability(m, router, Capabilities{Bandit: true}, "experiment.method",
 			"Only the builtin router runs Thompson sampling. Use a builtin router, or method = \"ab\".")
 	}
 }

@@ -57,7 +57,7 @@ func (b *Builtin) Apply(ctx context.Context, t traffic.Table) error {
 }
 
 // Capabilities of the builtin router: everything.
-func (b *Builtin) Capabilities() Capabilities { return builtinCaps() }
+func (b *Builtin) Capabilities() Capabilities { return capsOf("builtin") }
 
 // RemoteBuiltin applies tables to a standalone builtin router
 // (`reconciler router`) through its admin API: PUT /v1/routes.
@@ -99,7 +99,7 @@ func NewRemoteBuiltin(r *spec.Router, d Deps) (*RemoteBuiltin, error) {
 }
 
 // Capabilities of the builtin router: everything.
-func (rb *RemoteBuiltin) Capabilities() Capabilities { return builtinCaps() }
+func (rb *RemoteBuiltin) Capabilities() Capabilities { return capsOf("builtin") }
 
 // Apply PUTs the whole table; the router swaps it atomically. A non-2xx
 // answer becomes an error carrying the router's own message.

@@ -83,7 +83,7 @@ func NewHAProxy(r *spec.Router, d Deps) (*HAProxy, error) {
 }
 
 // Capabilities of HAProxy: weights, sticky, preview.
-func (h *HAProxy) Capabilities() Capabilities { return haproxyCaps() }
+func (h *HAProxy) Capabilities() Capabilities { return capsOf("haproxy") }
 
 // serverWeight is one server's weight in one backend.
 type serverWeight struct {

@@ -47,7 +47,7 @@ func NewNginx(r *spec.Router, d Deps) (*Nginx, error) {
 
 // Capabilities of nginx: weights, sticky, preview, shadow (without
 // comparison), per-request fallback.
-func (n *Nginx) Capabilities() Capabilities { return nginxCaps() }
+func (n *Nginx) Capabilities() Capabilities { return capsOf("nginx") }
 
 // Apply renders the table into the owned file. When the file changes (or
 // this target has not yet synced nginx with it), the new file is written

@@ -1,17 +1,8 @@
 // Package targets applies a traffic table to a router: one adapter per
 // router type (builtin, nginx, haproxy), each saying what it can do.
 //
-// What each router type can do (Capabilities):
-//
-//	capability      builtin  nginx                               haproxy
-//	Weights         yes      yes (split_clients)                 yes (server weights, runtime API)
-//	Sticky          yes      yes (split_clients on header/cookie) yes (consistent hash on header/cookie)
-//	Preview         yes      yes (map on the header)             yes (ACL on the header)
-//	Shadow          yes      yes (mirror, whole or a share)      no
-//	ShadowCompare   yes      no                                  no
-//	Bandit          yes      no                                  no
-//	Fallback        yes      yes (proxy_next_upstream + backup)  no
-//	Stats           yes      no                                  no
+// What each router type can do is spec.RouterCapabilities, the one table
+// that spec validation also checks models against.
 //
 // A target refuses a table that needs a capability it lacks, naming the
 // router, the route and the capability; it never drops part of a table.
@@ -58,53 +49,9 @@ type Target interface {
 	Capabilities() Capabilities
 }
 
-// Capabilities lists what a router type can do with a traffic table.
-type Capabilities struct {
-	Weights       bool `json:"weights"`        // a weighted split between versions
-	Sticky        bool `json:"sticky"`         // the split keyed on a header or cookie
-	Preview       bool `json:"preview"`        // a header that reaches a given version
-	Shadow        bool `json:"shadow"`         // copies of live requests to a shadow version
-	ShadowCompare bool `json:"shadow_compare"` // the shadow's answers compared with the live ones
-	Bandit        bool `json:"bandit"`         // per-request Thompson sampling among arms
-	Fallback      bool `json:"fallback"`       // a per-request fallback version on errors
-	Stats         bool `json:"stats"`          // the router measures requests per version itself
-}
-
-// Names lists the capabilities that are set, in a fixed order.
-func (c Capabilities) Names() []string {
-	var out []string
-	for _, f := range c.fields() {
-		if f.set {
-			out = append(out, f.name)
-		}
-	}
-	return out
-}
-
-// Missing lists the capabilities need asks for that c lacks.
-func (c Capabilities) Missing(need Capabilities) []string {
-	have, want := c.fields(), need.fields()
-	var out []string
-	for i := range want {
-		if want[i].set && !have[i].set {
-			out = append(out, want[i].name)
-		}
-	}
-	return out
-}
-
-type capField struct {
-	name string
-	set  bool
-}
-
-func (c Capabilities) fields() []capField {
-	return []capField{
-		{"weights", c.Weights}, {"sticky", c.Sticky}, {"preview", c.Preview},
-		{"shadow", c.Shadow}, {"shadow_compare", c.ShadowCompare}, {"bandit", c.Bandit},
-		{"fallback", c.Fallback}, {"stats", c.Stats},
-	}
-}
+// Capabilities lists what a router type can do with a traffic table; the
+// table of what each type can do is spec.RouterCapabilities.
+type Capabilities = spec.Capabilities
 
 // Needs returns the capabilities a route asks of its router. A shadow asks
 // only for Shadow: whether its answers must be compared is the spec's
@@ -126,18 +73,10 @@ func Needs(r traffic.Route) Capabilities {
 	return c
 }
 
-// The capability matrix of the known router types (see the package comment).
-func builtinCaps() Capabilities {
-	return Capabilities{Weights: true, Sticky: true, Preview: true, Shadow: true,
-		ShadowCompare: true, Bandit: true, Fallback: true, Stats: true}
-}
-
-func nginxCaps() Capabilities {
-	return Capabilities{Weights: true, Sticky: true, Preview: true, Shadow: true, Fallback: true}
-}
-
-func haproxyCaps() Capabilities {
-	return Capabilities{Weights: true, Sticky: true, Preview: true}
+// capsOf is the capability row of a router type this package implements.
+func capsOf(typ string) Capabilities {
+	c, _ := spec.RouterCapabilities(typ)
+	return c
 }
 
 // Runner runs a command and returns its combined output.
@@ -222,9 +161,9 @@ var (
 // nginx and haproxy.
 func NewRegistry() *Registry {
 	r := &Registry{types: map[string]entry{}}
-	r.Register("builtin", builtinCaps(), newBuiltin)
-	r.Register("nginx", nginxCaps(), func(rt *spec.Router, d Deps) (Target, error) { return NewNginx(rt, d) })
-	r.Register("haproxy", haproxyCaps(), func(rt *spec.Router, d Deps) (Target, error) { return NewHAProxy(rt, d) })
+	r.Register("builtin", capsOf("builtin"), newBuiltin)
+	r.Register("nginx", capsOf("nginx"), func(rt *spec.Router, d Deps) (Target, error) { return NewNginx(rt, d) })
+	r.Register("haproxy", capsOf("haproxy"), func(rt *spec.Router, d Deps) (Target, error) { return NewHAProxy(rt, d) })
 	return r
 }
 

@@ -32,7 +32,7 @@ type Measurer struct {
 
 var _ reconcile.Measurer = (*Measurer)(nil)
 
-// Observe measures the window since the model's last measurement, when
+// Observe measures the model's window (rollout.ModelState.Window) when
 // one is due; otherwise it returns no observations.
 func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
 	var obs rollout.Observations
@@ -40,30 +40,11 @@ func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.Model
 	if !measuring {
 		ms.remember(ctx, m, st, now)
 	}
-	if !measuring || st.Interval <= 0 {
+	start, end, due := st.Window(now)
+	if !due {
 		return obs, nil
 	}
-	if !st.MeasuredAt.IsZero() && now.Before(st.MeasuredAt.Add(st.Interval)) {
-		return obs, nil
-	}
-	// The window is the whole seconds since the last measurement, the one
-	// still running left for the next: successive windows count every
-	// request, pair and reward exactly once.
-	start := st.MeasuredAt
-	if start.IsZero() {
-		start = now.Add(-st.Interval)
-	}
-	start, end := start.Truncate(time.Second), now.Truncate(time.Second)
-	if x := st.Experiment; x != nil && !x.Done && x.StartedAt.After(start) {
-		// Not the second the experiment started in: part of it came
-		// before the split, when the control took every request.
-		s := x.StartedAt.Truncate(time.Second)
-		if s.Before(x.StartedAt) {
-			s = s.Add(time.Second)
-		}
-		start = s
-	}
-	window := max(end.Sub(start), 0)
+	window := end.Sub(start)
 	tree := ms.Tree()
 	r := tree.Routers[m.Router]
 	if r == nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/admission"
 	"github.com/switchyard-dev/switchyard/pkg/analysis"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
@@ -99,7 +100,7 @@ func checkOutcome(t *testing.T, srv *gittest.Server, name string, sc spectest.Sc
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := Checker("rollouts", "policies", repo, fixedClock{now})
+	check := admission.Checker("rollouts", "policies", repo, fixedClock{now})
 	judge := func(commit string, base *spec.Tree, applied string) *spec.Tree {
 		t.Helper()
 		fsys, _, err := repo.TreeAt(commit)

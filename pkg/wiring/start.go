@@ -20,13 +20,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchyard-dev/switchyard/pkg/admission"
 	"github.com/switchyard-dev/switchyard/pkg/analysis"
 	"github.com/switchyard-dev/switchyard/pkg/deployments"
-	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/notify"
-	"github.com/switchyard-dev/switchyard/pkg/plan"
-	"github.com/switchyard-dev/switchyard/pkg/policy"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/state"
@@ -154,7 +152,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		References: analysis.NewReferences()}
 	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
 		Repo:     &repoAdapter{repo: repo, log: o.Logger},
-		Check:    Checker(o.Path, o.Policies, repo, o.Clock),
+		Check:    admission.Checker(o.Path, o.Policies, repo, o.Clock),
 		Routers:  routers,
 		Measurer: measurer,
 		Store:    store,
@@ -239,79 +237,6 @@ func (r *Running) Close() {
 	})
 }
 
-// Checker loads and validates a tree, then judges it with policies against
-// the tree in force (base). The policies come from the last commit that was
-// applied, so that a pushed head cannot weaken the rules that judge it; the
-// first commit is judged by its own. A commit the reconciler wrote itself
-// (a Switchyard-Action trailer) is judged with the label
-// "switchyard:<action>", so that policies can let a rollback through. The
-// policies' evidence is read from the verdict notes of the commits the head
-// brings in (see headEvidence).
-func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) reconcile.Checker {
-	var judges *policy.Set // the policies of the last applied commit
-	return func(ctx context.Context, commit string, fsys fs.FS, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
-		tree, diags := spec.Load(fsys, path)
-		if diag.HasErrors(diags) || tree == nil {
-			return tree, diags
-		}
-		var own *policy.Set
-		if policies != "" {
-			if _, err := fs.Stat(fsys, policies); err == nil {
-				s, err := policy.Load(ctx, fsys, policies, policy.WithClock(clock.Now))
-				if err != nil {
-					return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
-						Summary: "Policies do not compile", Detail: err.Error()})
-				}
-				own = s
-			}
-		}
-		set := judges
-		if set == nil || base == nil {
-			set = own
-		}
-		pctx := policy.Context{Event: "push", Actor: "switchyard-reconciler", Now: clock.Now(), Labels: []string{}}
-		if repo != nil {
-			if c, err := repo.CommitInfo(commit); err == nil {
-				pctx.Actor = c.Author
-				if action := gitops.Trailers(c.Message)[gitops.TrailerAction]; action != "" {
-					pctx.Labels = append(pctx.Labels, "switchyard:"+action)
-				}
-			}
-		}
-		var evidence map[string]any
-		if repo != nil && set != nil {
-			ev, err := headEvidence(ctx, repo, applied, commit, base, tree)
-			if err != nil {
-				// Judging without the evidence could let through what it
-				// would deny: the last good commit keeps running instead.
-				return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
-					Summary: "Verdict notes could not be read", Detail: err.Error()})
-			}
-			evidence = ev
-		}
-		p, err := plan.Make(ctx, base, tree, diags, plan.Options{Policies: set, Evidence: evidence, Context: pctx})
-		if err != nil {
-			return tree, append(diags, diag.Diagnostic{Severity: diag.Error, Source: diag.SourcePolicy,
-				Summary: "Policy evaluation failed", Detail: err.Error()})
-		}
-		out := append([]diag.Diagnostic(nil), p.Diagnostics...)
-		for _, c := range p.Changes {
-			out = append(out, c.Findings...)
-		}
-		if !diag.HasErrors(out) {
-			judges = own // this commit will be applied: its policies judge the next
-		}
-		return tree, out
-	}
-}
-
-// CommitReader reads a commit's message and author, and the verdict notes
-// of the commits a head brings in (see gitops.Repo.IntroducedNotes).
-type CommitReader interface {
-	CommitInfo(rev string) (gitops.Commit, error)
-	IntroducedNotes(ctx context.Context, base, head string, limit int) ([]gitops.CommitNotes, error)
-}
-
 // repackEvery is how many fetches that brought something new go by
 // between two repacks: go-git slows as fetched packfiles pile up.
 const repackEvery = 50
@@ -349,9 +274,6 @@ func (a *repoAdapter) Write(ctx context.Context, o reconcile.Outcome) (string, e
 		Action: gitops.Action(o.Kind), Model: o.Model, Stage: o.Stage, File: o.File,
 		From: o.From, To: o.To, Reason: o.Reason,
 	})
-	if errors.Is(err, gitops.ErrSuperseded) {
-		return "", fmt.Errorf("%w: %w", reconcile.ErrSuperseded, err)
-	}
 	return sha, err
 }
 

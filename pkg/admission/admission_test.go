@@ -1,4 +1,4 @@
-package wiring_test
+package admission_test
 
 import (
 	"context"
@@ -12,26 +12,27 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/admission"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
-	"github.com/switchyard-dev/switchyard/pkg/wiring"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 	"github.com/switchyard-dev/switchyard/policies"
 )
 
-// notedRepo is a repository where the commits that commit "head" brings
-// in carry notes.
+// notedRepo is a repository where the commits of the history of commit
+// "head" carry notes.
 type notedRepo struct {
-	notes []gitops.CommitNotes
+	notes []notes.Noted
 	err   error
-	asked []string // "base..head" per IntroducedNotes call
+	asked []string // the head of each HistoryNotes call
 }
 
 func (r *notedRepo) CommitInfo(rev string) (gitops.Commit, error) {
 	return gitops.Commit{SHA: rev, Author: "Dev <dev@example.com>", Message: "Merge pull request #7\n"}, nil
 }
 
-func (r *notedRepo) IntroducedNotes(_ context.Context, base, head string, _ int) ([]gitops.CommitNotes, error) {
-	r.asked = append(r.asked, base+".."+head)
+func (r *notedRepo) HistoryNotes(_ context.Context, head string, _ int) ([]notes.Noted, error) {
+	r.asked = append(r.asked, head)
 	if head != "head" {
 		return nil, r.err
 	}
@@ -39,9 +40,9 @@ func (r *notedRepo) IntroducedNotes(_ context.Context, base, head string, _ int)
 }
 
 // noted is a commit with notes, committed at minute min of the day.
-func noted(sha string, min int, notes ...string) gitops.CommitNotes {
-	c := gitops.CommitNotes{SHA: sha, Committed: time.Date(2026, 11, 26, 10, min, 0, 0, time.UTC)}
-	for _, n := range notes {
+func noted(sha string, min int, lines ...string) notes.Noted {
+	c := notes.Noted{SHA: sha, Committed: time.Date(2026, 11, 26, 10, min, 0, 0, time.UTC)}
+	for _, n := range lines {
 		c.Notes = append(c.Notes, json.RawMessage(n))
 	}
 	return c
@@ -120,9 +121,9 @@ func checkTree(t *testing.T, serve string, pols map[string]string) fstest.MapFS 
 
 // judge applies the commit in force (serving v1), then judges a head
 // serving serve with the notes of repo.
-func judge(t *testing.T, repo wiring.CommitReader, serve string, pols map[string]string) []diag.Diagnostic {
+func judge(t *testing.T, repo admission.CommitReader, serve string, pols map[string]string) []diag.Diagnostic {
 	t.Helper()
-	check := wiring.Checker("rollouts", "policies", repo, fixedClock{})
+	check := admission.Checker("rollouts", "policies", repo, fixedClock{})
 	ctx := context.Background()
 	base, diags := check(ctx, "base", checkTree(t, "v1", pols), nil, "")
 	if diag.HasErrors(diags) {
@@ -145,21 +146,21 @@ func errorsOf(ds []diag.Diagnostic) []string {
 func TestCheckerDeniesAVersionWhoseValidationFailed(t *testing.T) {
 	cases := []struct {
 		name  string
-		notes []gitops.CommitNotes
+		notes []notes.Noted
 		deny  bool
 	}{
 		{"no notes: a merged commit needs no review-time evidence", nil, false},
-		{"failed on the pull request's head", []gitops.CommitNotes{noted("prhead", 1, validationNote("production", "v2", false))}, true},
-		{"failed on the merge commit", []gitops.CommitNotes{noted("prhead", 1), noted("head", 2, validationNote("production", "v2", false))}, true},
-		{"failed in staging counts for production", []gitops.CommitNotes{noted("prhead", 1, validationNote("staging", "v2", false))}, true},
-		{"passed", []gitops.CommitNotes{noted("prhead", 1, validationNote("production", "v2", true))}, false},
-		{"failed, then passed when validated again", []gitops.CommitNotes{
+		{"failed on the pull request's head", []notes.Noted{noted("prhead", 1, validationNote("production", "v2", false))}, true},
+		{"failed on the merge commit", []notes.Noted{noted("prhead", 1), noted("head", 2, validationNote("production", "v2", false))}, true},
+		{"failed in staging counts for production", []notes.Noted{noted("prhead", 1, validationNote("staging", "v2", false))}, true},
+		{"passed", []notes.Noted{noted("prhead", 1, validationNote("production", "v2", true))}, false},
+		{"failed, then passed when validated again", []notes.Noted{
 			noted("first", 1, validationNote("production", "v2", false)),
 			noted("prhead", 2, validationNote("production", "v2", true)),
 		}, false},
-		{"another version failed", []gitops.CommitNotes{noted("prhead", 1, validationNote("production", "v3", false))}, false},
-		{"another model failed", []gitops.CommitNotes{noted("prhead", 1, strings.Replace(validationNote("production", "v2", false), `"fraud"`, `"churn"`, 1))}, false},
-		{"not verdicts", []gitops.CommitNotes{noted("prhead", 1, `{"kind":"validation","passed":false}`, `not json`)}, false},
+		{"another version failed", []notes.Noted{noted("prhead", 1, validationNote("production", "v3", false))}, false},
+		{"another model failed", []notes.Noted{noted("prhead", 1, strings.Replace(validationNote("production", "v2", false), `"fraud"`, `"churn"`, 1))}, false},
+		{"not verdicts", []notes.Noted{noted("prhead", 1, `{"kind":"validation","passed":false}`, `not json`)}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -181,7 +182,7 @@ func TestCheckerDeniesAVersionWhoseValidationFailed(t *testing.T) {
 			if !c.deny && len(errorsOf(diags)) > 0 {
 				t.Fatalf("errors: %v", errorsOf(diags))
 			}
-			if want := []string{"..base", "base..head"}; strings.Join(repo.asked, " ") != strings.Join(want, " ") {
+			if want := []string{"base", "head"}; strings.Join(repo.asked, " ") != strings.Join(want, " ") {
 				t.Fatalf("notes read for %v, want %v", repo.asked, want)
 			}
 		})
@@ -198,7 +199,7 @@ deny contains sprintf("%s %s %v", [key, kind, e.passed]) if {
 `}
 
 func TestCheckerEvidenceIsForTheVersionsTheHeadChanges(t *testing.T) {
-	repo := &notedRepo{notes: []gitops.CommitNotes{
+	repo := &notedRepo{notes: []notes.Noted{
 		noted("a", 1,
 			validationNote("production", "v2", false),
 			validationNote("staging", "v2", true),
@@ -217,7 +218,7 @@ func TestCheckerEvidenceIsForTheVersionsTheHeadChanges(t *testing.T) {
 
 func TestCheckerRejectsTheHeadWhenNotesCannotBeRead(t *testing.T) {
 	repo := &notedRepo{err: errors.New("object not found")}
-	check := wiring.Checker("rollouts", "policies", repo, fixedClock{})
+	check := admission.Checker("rollouts", "policies", repo, fixedClock{})
 	_, diags := check(context.Background(), "head", checkTree(t, "v2", nil), nil, "")
 	got := errorsOf(diags)
 	if len(got) != 1 || got[0] != "Verdict notes could not be read" {
@@ -227,7 +228,7 @@ func TestCheckerRejectsTheHeadWhenNotesCannotBeRead(t *testing.T) {
 
 func TestCheckerWithoutPoliciesReadsNoNotes(t *testing.T) {
 	repo := &notedRepo{err: errors.New("must not be read")}
-	check := wiring.Checker("rollouts", "", repo, fixedClock{})
+	check := admission.Checker("rollouts", "", repo, fixedClock{})
 	_, diags := check(context.Background(), "head", checkTree(t, "v2", nil), nil, "")
 	if errs := errorsOf(diags); len(errs) > 0 || len(repo.asked) > 0 {
 		t.Fatalf("errors %v, notes read %v", errs, repo.asked)

@@ -20,7 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/switchyard-dev/switchyard/pkg/ghnotes"
+	"github.com/switchyard-dev/switchyard/pkg/notes/ghnotes"
 )
 
 // Error is an API error with GitHub's status and message.

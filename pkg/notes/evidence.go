@@ -1,4 +1,4 @@
-package policy
+package notes
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ const (
 	EvidenceShadow     = "shadow"     // a shadow assessment (rollout.ShadowVerdict)
 )
 
-// Evidence gathers verdict notes (refs/notes/switchyard, SPEC.md §6) into
+// Evidence gathers verdict notes (Ref, SPEC.md §6) into
 // the policy input's evidence: the latest verdict of each kind per
 // "model/stage/version". The GitHub Action and the reconciler both build
 // their evidence with it. The zero value is ready to use; it is not safe
@@ -222,4 +222,30 @@ func evidenceFields(v map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// AddNoted adds the notes of noted commits, each judged at its commit's
+// time.
+func (e *Evidence) AddNoted(noted []Noted) {
+	for _, c := range noted {
+		at := c.At()
+		for _, n := range c.Notes {
+			e.AddNote(c.SHA, at, n)
+		}
+	}
+}
+
+// KeyOf is the evidence kind and "model/stage/version" of a verdict line,
+// "" and "" when the line is no evidence.
+func KeyOf(line []byte) (kind, key string) {
+	vs := verdicts(line)
+	if len(vs) != 1 {
+		return "", ""
+	}
+	v := flattenPayload(vs[0])
+	kind, key = evidenceKind(v), verdictKey(v)
+	if kind == "" || key == "" {
+		return "", ""
+	}
+	return kind, key
 }

@@ -1,6 +1,6 @@
-// Package ghnotes edits a Git note (a commit's entry under
-// refs/notes/switchyard) through GitHub's Git Data API, for writers that
-// have a token but no clone: it reads the notes ref, its commit and tree,
+// Package ghnotes is the GitHub backend of package notes: it edits a Git
+// note (a commit's entry under notes.Ref) through GitHub's Git Data API,
+// for writers that have a token but no clone: it reads the notes ref, its commit and tree,
 // replaces the blob at the note's path (keeping the tree's fanout layout
 // and every other note), and moves the ref with a fast-forward, starting
 // over when someone else moved it first.
@@ -13,11 +13,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 // Defaults of a Writer whose fields are zero.
 const (
-	DefaultRef      = "refs/notes/switchyard"
+	DefaultRef      = notes.Ref
 	DefaultAttempts = 5
 	DefaultBackoff  = 250 * time.Millisecond
 	DefaultMessage  = "Notes added by Switchyard\n"
@@ -122,7 +125,7 @@ func (w *Writer) Edit(ctx context.Context, target string, edit func(old []byte) 
 	for i := 1; i <= attempts; i++ {
 		if i > 2 {
 			if err := w.sleep(ctx, backoff); err != nil {
-				return Result{Attempts: i - 1}, fmt.Errorf("note of %s: %w (after %v)", short(name), err, last)
+				return Result{Attempts: i - 1}, fmt.Errorf("note of %s: %w (after %v)", commitid.Short(name), err, last)
 			}
 			backoff *= 2
 		}
@@ -137,7 +140,7 @@ func (w *Writer) Edit(ctx context.Context, target string, edit func(old []byte) 
 		}
 		last = moved.err
 	}
-	return Result{Attempts: attempts}, fmt.Errorf("note of %s: %s kept moving under this writer, gave up after %d attempts: %w", short(name), ref, attempts, last)
+	return Result{Attempts: attempts}, fmt.Errorf("note of %s: %s kept moving under this writer, gave up after %d attempts: %w", commitid.Short(name), ref, attempts, last)
 }
 
 // movedError is a ref update that lost a race: start over.
@@ -171,7 +174,7 @@ func (w *Writer) try(ctx context.Context, ref, name string, edit func([]byte) []
 	loc := location{path: name}
 	if exists {
 		if baseTree, err = w.API.GetCommitTree(ctx, w.Owner, w.Repo, head); err != nil {
-			return Result{}, fmt.Errorf("reading the notes commit %s: %w", short(head), err)
+			return Result{}, fmt.Errorf("reading the notes commit %s: %w", commitid.Short(head), err)
 		}
 		if loc, err = w.locate(ctx, baseTree, name); err != nil {
 			return Result{}, err
@@ -180,7 +183,7 @@ func (w *Writer) try(ctx context.Context, ref, name string, edit func([]byte) []
 	var old []byte
 	if loc.blob != "" {
 		if old, err = w.API.GetBlob(ctx, w.Owner, w.Repo, loc.blob); err != nil {
-			return Result{Path: loc.path}, fmt.Errorf("reading the note of %s: %w", short(name), err)
+			return Result{Path: loc.path}, fmt.Errorf("reading the note of %s: %w", commitid.Short(name), err)
 		}
 	}
 	content := edit(old)
@@ -191,7 +194,7 @@ func (w *Writer) try(ctx context.Context, ref, name string, edit func([]byte) []
 	}
 	blob, err := w.API.CreateBlob(ctx, w.Owner, w.Repo, content)
 	if err != nil {
-		return res, fmt.Errorf("writing the note of %s: %w", short(name), err)
+		return res, fmt.Errorf("writing the note of %s: %w", commitid.Short(name), err)
 	}
 	tree, err := w.API.CreateTree(ctx, w.Owner, w.Repo, baseTree, []TreeEntry{{Path: loc.path, Mode: ModeFile, Type: TypeBlob, SHA: blob}})
 	if err != nil {
@@ -237,7 +240,7 @@ type location struct {
 func (w *Writer) locate(ctx context.Context, rootSHA, name string) (location, error) {
 	root, err := w.API.GetTree(ctx, w.Owner, w.Repo, rootSHA)
 	if err != nil {
-		return location{}, fmt.Errorf("reading the notes tree %s: %w", short(rootSHA), err)
+		return location{}, fmt.Errorf("reading the notes tree %s: %w", commitid.Short(rootSHA), err)
 	}
 	if e, ok := find(root, name, TypeBlob); ok {
 		return location{path: name, blob: e.SHA}, nil
@@ -245,7 +248,7 @@ func (w *Writer) locate(ctx context.Context, rootSHA, name string) (location, er
 	dir, ok := find(root, name[:2], TypeTree)
 	if !ok {
 		if root.Truncated {
-			return location{}, fmt.Errorf("the notes tree %s is too large for the API to list in full: the note of %s cannot be found in it", short(rootSHA), short(name))
+			return location{}, fmt.Errorf("the notes tree %s is too large for the API to list in full: the note of %s cannot be found in it", commitid.Short(rootSHA), commitid.Short(name))
 		}
 		if hasFanout(root) {
 			return location{path: name[:2] + "/" + name[2:]}, nil
@@ -303,11 +306,4 @@ func isHex(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

@@ -1,10 +1,10 @@
-package policy_test
+package notes_test
 
 import (
 	"encoding/json"
 	"testing"
 
-	"github.com/switchyard-dev/switchyard/pkg/policy"
+	"github.com/switchyard-dev/switchyard/pkg/notes"
 )
 
 func evidenceJSON(t *testing.T, v any) string {
@@ -17,7 +17,7 @@ func evidenceJSON(t *testing.T, v any) string {
 }
 
 func TestEvidenceFromNotes(t *testing.T) {
-	var ev policy.Evidence
+	var ev notes.Evidence
 	// The reconciler's format: JSON Lines, fields under "payload".
 	ev.AddNote("aaaa", "2026-11-20T10:00:00Z",
 		[]byte(`{"kind":"validation","model":"fraud","stage":"production","payload":{"version":"v8","passed":false,"metric":"accuracy","value":0.71}}
@@ -37,7 +37,7 @@ not json`))
 	if got != want {
 		t.Fatalf("evidence\n got %s\nwant %s", got, want)
 	}
-	if got := evidenceJSON(t, ev.Of(policy.EvidenceShadow)); got != `{"fraud/production/v8":{"agreement":0.99,"commit":"aaaa","passed":true,"samples":900}}` {
+	if got := evidenceJSON(t, ev.Of(notes.EvidenceShadow)); got != `{"fraud/production/v8":{"agreement":0.99,"commit":"aaaa","passed":true,"samples":900}}` {
 		t.Fatalf("shadow evidence: %s", got)
 	}
 }
@@ -45,12 +45,12 @@ not json`))
 func TestEvidenceLatestVerdictWins(t *testing.T) {
 	failed := []byte(`{"kind":"validation","model":"fraud","stage":"production","payload":{"version":"v8","passed":false}}`)
 	passed := []byte(`{"kind":"validation","model":"fraud","stage":"production","payload":{"version":"v8","passed":true}}`)
-	passedFor := func(ev *policy.Evidence) any {
-		return ev.Of(policy.EvidenceValidation)["fraud/production/v8"]["passed"]
+	passedFor := func(ev *notes.Evidence) any {
+		return ev.Of(notes.EvidenceValidation)["fraud/production/v8"]["passed"]
 	}
 
 	// By the time of the commit the note judges, whatever the order read.
-	var ev policy.Evidence
+	var ev notes.Evidence
 	ev.AddNote("new", "2026-11-21T10:00:00Z", passed)
 	ev.AddNote("old", "2026-11-20T10:00:00Z", failed)
 	if p := passedFor(&ev); p != true {
@@ -58,7 +58,7 @@ func TestEvidenceLatestVerdictWins(t *testing.T) {
 	}
 
 	// A verdict's own time comes before its commit's.
-	ev = policy.Evidence{}
+	ev = notes.Evidence{}
 	ev.AddNote("c1", "2026-11-21T10:00:00Z", []byte(`{"kind":"validation","model":"fraud","stage":"production","version":"v8","passed":true,"at":"2026-11-19T10:00:00Z"}`))
 	ev.AddNote("c2", "2026-11-20T10:00:00Z", failed)
 	if p := passedFor(&ev); p != false {
@@ -66,7 +66,7 @@ func TestEvidenceLatestVerdictWins(t *testing.T) {
 	}
 
 	// Times in other zones compare as times.
-	ev = policy.Evidence{}
+	ev = notes.Evidence{}
 	ev.AddNote("c1", "2026-11-20T12:00:00+02:00", failed) // 10:00 UTC
 	ev.AddNote("c2", "2026-11-20T11:00:00Z", passed)
 	ev.AddNote("c3", "2026-11-20T09:30:00Z", failed)
@@ -75,7 +75,7 @@ func TestEvidenceLatestVerdictWins(t *testing.T) {
 	}
 
 	// At the same time, the later line of a note wins.
-	ev = policy.Evidence{}
+	ev = notes.Evidence{}
 	ev.AddNote("c1", "2026-11-20T10:00:00Z", append(append(append([]byte{}, failed...), '\n'), passed...))
 	if p := passedFor(&ev); p != true {
 		t.Fatalf("the later line did not win: passed = %v", p)
@@ -83,7 +83,7 @@ func TestEvidenceLatestVerdictWins(t *testing.T) {
 }
 
 func TestEvidenceKeep(t *testing.T) {
-	var ev policy.Evidence
+	var ev notes.Evidence
 	ev.AddNote("c1", "", []byte(`{"kind":"validation","model":"fraud","stage":"production","version":"v8","passed":false}
 {"kind":"validation","model":"churn","stage":"production","version":"v8","passed":false}
 {"kind":"validation","model":"fraud","stage":"production","passed":false}`))
@@ -91,7 +91,7 @@ func TestEvidenceKeep(t *testing.T) {
 	if got != `{"fraud/production/v8":{"validation":{"commit":"c1","passed":false}}}` {
 		t.Fatalf("kept %s", got)
 	}
-	var none policy.Evidence
+	var none notes.Evidence
 	if got := evidenceJSON(t, none.Input(nil)); got != `{}` {
 		t.Fatalf("no notes: %s", got)
 	}

@@ -3,6 +3,8 @@ package action
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 )
 
 // TestPullRequestValidationBaseline runs the candidate and the serving
@@ -45,7 +47,7 @@ func TestPullRequestValidationBaseline(t *testing.T) {
 			if len(plans) != 1 {
 				t.Fatalf("want one plan comment, got %d", len(plans))
 			}
-			repl := map[string]string{short(base): "BASE", short(head): "HEAD", cand.URL: "MODEL_URL", serving.URL: "SERVING_URL"}
+			repl := map[string]string{commitid.Short(base): "BASE", commitid.Short(head): "HEAD", cand.URL: "MODEL_URL", serving.URL: "SERVING_URL"}
 			body := normalize(plans[0].Body, repl)
 			if !strings.Contains(body, tc.want) {
 				t.Errorf("comment lacks %q", tc.want)

@@ -173,7 +173,7 @@ func TestNewRejectsIncompleteBlocks(t *testing.T) {
 func TestCapabilityMatrix(t *testing.T) {
 	reg := NewRegistry()
 	want := map[string]string{
-		"builtin": "weights sticky preview shadow shadow_compare bandit feedback fallback stats",
+		"builtin": "weights sticky preview shadow shadow_compare bandit feedback fallback stats outputs",
 		"nginx":   "weights sticky preview shadow fallback",
 		"haproxy": "weights sticky preview",
 	}

@@ -15,7 +15,7 @@ func ExampleCapabilitiesOf() {
 		fmt.Printf("%-8s %s\n", typ, strings.Join(caps.Names(), " "))
 	}
 	// Output:
-	// builtin  weights sticky preview shadow shadow_compare bandit feedback fallback stats
+	// builtin  weights sticky preview shadow shadow_compare bandit feedback fallback stats outputs
 	// nginx    weights sticky preview shadow fallback
 	// haproxy  weights sticky preview
 }

@@ -7,7 +7,12 @@ import "time"
 
 // Table is the whole routing table of one router.
 type Table struct {
-	Routes []Route `json:"routes"`
+	// Generation numbers the tables a fleet's replicas are given (0 when
+	// nobody numbers them): every replica of a fleet gets the same table
+	// with the same generation, so a replica whose generation is behind
+	// is stale. The router keeps and shows it; it never interprets it.
+	Generation uint64  `json:"generation,omitempty"`
+	Routes     []Route `json:"routes"`
 }
 
 // Route is how one model at one stage is served on a router.

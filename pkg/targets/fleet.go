@@ -59,14 +59,7 @@ type replica struct {
 }
 
 // ReplicaStatus is one replica of a fleet as the status page shows it.
-type ReplicaStatus struct {
-	Admin       string    `json:"admin"`
-	Generation  uint64    `json:"generation"`      // acknowledged
-	Want        uint64    `json:"want_generation"` // the fleet's current one
-	InSync      bool      `json:"in_sync"`
-	LastContact time.Time `json:"last_contact,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-}
+type ReplicaStatus = traffic.ReplicaStatus
 
 // NewFleet returns the target of a fleet of standalone builtin routers,
 // one per URL in r.Admins, sharing r.TokenEnv.

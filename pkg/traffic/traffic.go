@@ -66,6 +66,18 @@ type Bandit struct {
 	ExploreFloor float64  `json:"explore_floor"`
 }
 
+// ReplicaStatus is one replica of a router fleet: the table generation it
+// acknowledged against the fleet's current one, when it last answered, and
+// its last error.
+type ReplicaStatus struct {
+	Admin       string    `json:"admin"`
+	Generation  uint64    `json:"generation"`
+	Want        uint64    `json:"want_generation"`
+	InSync      bool      `json:"in_sync"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
 // Stats is what a router measured over a window.
 type Stats struct {
 	Window   time.Duration  `json:"window"`

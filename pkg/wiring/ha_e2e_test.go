@@ -1,0 +1,315 @@
+package wiring_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"context"
+
+	"github.com/switchyard-dev/switchyard/pkg/demo"
+	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/ha/etcdtest"
+	"github.com/switchyard-dev/switchyard/pkg/reconcile"
+	"github.com/switchyard-dev/switchyard/pkg/router"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// childRouter runs a standalone builtin router, as `reconciler router
+// --listen L --admin A` does, with the token in EDGE_TOKEN.
+func childRouter(addrs string) int {
+	f := strings.Fields(addrs)
+	rt := router.New(router.Options{})
+	data, err := net.Listen("tcp", f[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "router child:", err)
+		return 2
+	}
+	admin, err := net.Listen("tcp", f[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "router child:", err)
+		return 2
+	}
+	go func() {
+		_ = router.NewServer(rt, router.ServerOptions{ReadHeaderTimeout: 10 * time.Second}).Serve(data)
+	}()
+	_ = (&http.Server{Handler: router.NewAdminHandler(rt, os.Getenv("EDGE_TOKEN")), ReadHeaderTimeout: 10 * time.Second}).Serve(admin)
+	return 0
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type proc struct {
+	t   *testing.T
+	cmd *exec.Cmd
+}
+
+func startProc(t *testing.T, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd}
+	t.Cleanup(p.kill)
+	return p
+}
+
+// kill sends SIGKILL and reaps the process.
+func (p *proc) kill() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}
+
+// fleetReplica is one standalone router process with fixed addresses, so
+// that it can be killed and started again, empty, where it was.
+type fleetReplica struct {
+	data, admin string
+	p           *proc
+}
+
+func (r *fleetReplica) start(t *testing.T) {
+	r.p = startProc(t, "SWITCHYARD_CHILD_ROUTER="+r.data+" "+r.admin, "EDGE_TOKEN=tok")
+}
+
+func (r *fleetReplica) table() (traffic.Table, error) {
+	var tb traffic.Table
+	req, _ := http.NewRequest(http.MethodGet, "http://"+r.admin+"/v1/routes", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	c := &http.Client{Timeout: time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return tb, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return tb, errors.New(resp.Status)
+	}
+	return tb, json.NewDecoder(resp.Body).Decode(&tb)
+}
+
+func getStatus(addr string) (reconcile.Status, error) {
+	var st reconcile.Status
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + addr + "/api/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// TestHAFailoverAndFleetReplicaRestart runs etcd, two reconciler replicas
+// and two standalone routers as real processes. Mid-canary, one router
+// replica is killed with SIGKILL and started again empty: it is given the
+// current table, and the rollout goes on. Then the leader is killed with
+// SIGKILL: the standby takes over, resumes at the same step and completes
+// the canary. No router's table ever goes back towards the old version.
+func TestHAFailoverAndFleetReplicaRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with processes; skipped in -short")
+	}
+	etcd := etcdtest.Start(t)
+	git := gittest.NewServer(t)
+	urls := map[string]string{}
+	for _, v := range []string{"v1", "v2"} {
+		srv := httptest.NewServer(demo.ModelHandler(demo.ModelBehaviour{Version: v}))
+		t.Cleanup(srv.Close)
+		urls[v] = srv.URL
+	}
+	reps := []*fleetReplica{{data: freePort(t), admin: freePort(t)}, {data: freePort(t), admin: freePort(t)}}
+	for _, r := range reps {
+		r.start(t)
+	}
+	spec := func(serve string) string {
+		return fmt.Sprintf(`router "edge" {
+  type      = "builtin"
+  admin     = ["http://%s", "http://%s"]
+  token_env = "EDGE_TOKEN"
+}
+
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = %q
+
+  version "v1" { url = %q }
+  version "v2" { url = %q }
+
+  rollout {
+    strategy = "canary"
+    steps    = [10, 30, 50, 70]
+    bake     = "2s"
+    interval = "500ms"
+  }
+
+  check "errors" {
+    metric       = "error_rate"
+    max          = 0.05
+    min_requests = 5
+  }
+}
+`, reps[0].admin, reps[1].admin, serve, urls["v1"], urls["v2"])
+	}
+	git.CreateRepo("specs", map[string]string{"rollouts/fraud.hcl": spec("v1")})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i, r := range reps {
+		load := &demo.Traffic{Client: &http.Client{Timeout: 2 * time.Second}, URL: "http://" + r.data + "/v1/fraud/predict", Rate: 60, Users: 100, Seed: uint64(i + 1)}
+		go load.Run(ctx)
+	}
+
+	// Sample every replica's table throughout: once the canary started,
+	// the share of v2 on a replica that holds a table never goes down.
+	var mu sync.Mutex
+	peak := make([]float64, len(reps))
+	var flaps []string
+	sampling := make(chan struct{})
+	go func() {
+		defer close(sampling)
+		for ctx.Err() == nil {
+			for i, r := range reps {
+				tb, err := r.table()
+				if err != nil || len(tb.Routes) == 0 {
+					continue // down, or restarted empty
+				}
+				w := v2Weight(tb)
+				mu.Lock()
+				if w < peak[i] {
+					flaps = append(flaps, fmt.Sprintf("replica %d: v2 at %g%% after %g%% (generation %d)", i, w, peak[i], tb.Generation))
+				}
+				peak[i] = max(peak[i], w)
+				mu.Unlock()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	dir := t.TempDir()
+	type replica struct {
+		id, listen string
+		p          *proc
+	}
+	recs := []*replica{{id: "a", listen: freePort(t)}, {id: "b", listen: freePort(t)}}
+	startRec := func(r *replica) {
+		r.p = startProc(t, "SWITCHYARD_CHILD_REPO="+git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE="+filepath.Join(dir, r.id, "state.db"),
+			"SWITCHYARD_CHILD_LISTEN="+r.listen, "SWITCHYARD_CHILD_ETCD="+etcd.Endpoint, "SWITCHYARD_CHILD_ID="+r.id, "EDGE_TOKEN=tok")
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		st, _ := getStatus(recs[1].listen)
+		t.Fatalf("gave up waiting for %s; b's status: %+v", what, st)
+	}
+	startRec(recs[0])
+	waitFor("a to lead", func() bool {
+		st, err := getStatus(recs[0].listen)
+		return err == nil && st.Role == "leader" && st.Leader == "a"
+	})
+	startRec(recs[1])
+	waitFor("b to stand by", func() bool {
+		st, err := getStatus(recs[1].listen)
+		return err == nil && st.Role == "standby" && st.Leader == "a"
+	})
+	bothAt := func(w float64) func() bool {
+		return func() bool {
+			for _, r := range reps {
+				if tb, err := r.table(); err != nil || v2Weight(tb) < w {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor("v1 on both replicas", func() bool {
+		for _, r := range reps {
+			if tb, err := r.table(); err != nil || len(tb.Routes) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	git.CommitAs("specs", "Promote fraud v2", map[string]string{"rollouts/fraud.hcl": spec("v2")})
+	waitFor("the canary's first step on both replicas", bothAt(10))
+
+	// A router replica dies and comes back empty.
+	reps[1].p.kill()
+	waitFor("the leader to see the replica down", func() bool {
+		st, err := getStatus(recs[0].listen)
+		if err != nil {
+			return false
+		}
+		for _, rs := range st.Fleets["edge"] {
+			if strings.Contains(rs.Admin, reps[1].admin) && rs.LastError != "" {
+				return true
+			}
+		}
+		return false
+	})
+	reps[1].start(t)
+	waitFor("the restarted replica to hold the current table", func() bool {
+		a, err1 := reps[0].table()
+		b, err2 := reps[1].table()
+		return err1 == nil && err2 == nil && len(b.Routes) == 1 && b.Generation == a.Generation
+	})
+	waitFor("the canary's second step", bothAt(30))
+
+	// The leader dies mid-canary: b takes over at the step a reached.
+	st, err := getStatus(recs[0].listen)
+	if err != nil || len(st.Models) != 1 {
+		t.Fatalf("a's status: %+v %v", st, err)
+	}
+	stepAtKill := st.Models[0].Step
+	recs[0].p.kill()
+	waitFor("b to lead", func() bool {
+		st, err := getStatus(recs[1].listen)
+		return err == nil && st.Role == "leader" && st.Leader == "b"
+	})
+	waitFor("b to have its model", func() bool { st, err := getStatus(recs[1].listen); return err == nil && len(st.Models) == 1 })
+	if st, _ := getStatus(recs[1].listen); st.Models[0].Step < stepAtKill || st.Models[0].To != "v2" {
+		t.Fatalf("b resumed at step %d towards %q; a was at step %d towards v2", st.Models[0].Step, st.Models[0].To, stepAtKill)
+	}
+	waitFor("the canary to complete on both replicas", bothAt(100))
+	cancel()
+	<-sampling
+	mu.Lock()
+	defer mu.Unlock()
+	if len(flaps) > 0 {
+		t.Fatalf("a replica's table went back towards v1:\n%s", strings.Join(flaps, "\n"))
+	}
+	for i, p := range peak {
+		if p != 100 {
+			t.Errorf("replica %d peaked at %g%% v2, want 100", i, p)
+		}
+	}
+}

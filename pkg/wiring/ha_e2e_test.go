@@ -313,3 +313,119 @@ model "fraud" "production" {
 		}
 	}
 }
+
+// TestHANewLeaderPushesTheRevertExactlyOnce: the leader restores traffic
+// after a failed canary, Git goes down as it pushes the revert, and the
+// leader is killed with SIGKILL. With Git back, the standby takes over
+// from the state in etcd and pushes the revert: exactly one revert commit,
+// and traffic never goes back to the bad version.
+func TestHANewLeaderPushesTheRevertExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with processes; skipped in -short")
+	}
+	etcd := etcdtest.Start(t)
+	git := gittest.NewServer(t)
+	urls := map[string]string{}
+	for v, errRate := range map[string]float64{"v1": 0, "v2": 0.6} {
+		srv := httptest.NewServer(demo.ModelHandler(demo.ModelBehaviour{Version: v, ErrorRate: errRate}))
+		t.Cleanup(srv.Close)
+		urls[v] = srv.URL
+	}
+	rt := router.New(router.Options{})
+	t.Cleanup(func() { rt.Close() })
+	data := httptest.NewServer(rt)
+	t.Cleanup(data.Close)
+	log := &tableLog{}
+	admin := httptest.NewServer(log.wrap(router.NewAdminHandler(rt, "tok")))
+	t.Cleanup(admin.Close)
+	spec := func(serve string) string {
+		return fmt.Sprintf(`router "edge" {
+  type      = "builtin"
+  admin     = %q
+  token_env = "EDGE_TOKEN"
+}
+
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = %q
+
+  version "v1" { url = %q }
+  version "v2" { url = %q }
+
+  rollout {
+    strategy      = "canary"
+    steps         = [20, 50]
+    bake          = "2s"
+    interval      = "500ms"
+    failure_limit = 0
+  }
+
+  check "errors" {
+    metric       = "error_rate"
+    max          = 0.05
+    min_requests = 5
+  }
+}
+`, admin.URL, serve, urls["v1"], urls["v2"])
+	}
+	git.CreateRepo("specs", map[string]string{"rollouts/fraud.hcl": spec("v1")})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	load := &demo.Traffic{Client: &http.Client{Timeout: 2 * time.Second}, URL: data.URL + "/v1/fraud/predict", Rate: 100, Users: 100, Seed: 5}
+	go load.Run(ctx)
+
+	dir := t.TempDir()
+	listen := map[string]string{"a": freePort(t), "b": freePort(t)}
+	procs := map[string]*proc{}
+	for _, id := range []string{"a", "b"} {
+		procs[id] = startProc(t, "SWITCHYARD_CHILD_REPO="+git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE="+filepath.Join(dir, id, "state.db"),
+			"SWITCHYARD_CHILD_LISTEN="+listen[id], "SWITCHYARD_CHILD_ETCD="+etcd.Endpoint, "SWITCHYARD_CHILD_ID="+id, "EDGE_TOKEN=tok")
+		if id == "a" {
+			waitUntil(t, "a to lead", func() bool { st, err := getStatus(listen["a"]); return err == nil && st.Role == "leader" })
+		}
+	}
+	waitUntil(t, "v1 on the router", func() bool { return len(rt.Table().Routes) == 1 })
+	bad := git.CommitAs("specs", "Promote fraud v2", map[string]string{"rollouts/fraud.hcl": spec("v2")})
+	waitUntil(t, "the canary to start", func() bool { return v2Weight(rt.Table()) > 0 })
+	git.BeforeNextPush(git.Stop) // Git dies as the revert's push starts
+	waitUntil(t, "traffic restored with the revert pending", func() bool {
+		st, err := getStatus(listen["a"])
+		return err == nil && v2Weight(rt.Table()) == 0 && len(st.PendingCommits) > 0 && st.PendingCommits[0].Attempts > 0
+	})
+	restoredAt := log.len()
+	procs["a"].kill()
+	git.Start()
+	waitUntil(t, "b to lead", func() bool { st, err := getStatus(listen["b"]); return err == nil && st.Role == "leader" })
+	waitUntil(t, "the revert on the remote", func() bool {
+		return strings.Contains(git.Git("specs", "log", "-1", "--format=%B", "main"), "Switchyard-Action: rollback")
+	})
+	// Let b run on past its own commit: a second revert would come now.
+	waitUntil(t, "b to apply its own revert with nothing pending", func() bool {
+		st, err := getStatus(listen["b"])
+		return err == nil && st.Applied == git.Head("specs") && len(st.PendingCommits) == 0
+	})
+	time.Sleep(time.Second)
+	msgs := git.Git("specs", "log", "--format=%H %s%n%b", "main")
+	if n := strings.Count(msgs, "Switchyard-Action: rollback"); n != 1 {
+		t.Fatalf("%d revert commits, want exactly 1:\n%s", n, msgs)
+	}
+	if !strings.Contains(msgs, "Switchyard-Reverts: "+bad) {
+		t.Errorf("the revert does not name %s:\n%s", bad, msgs)
+	}
+	for i, tb := range log.since(restoredAt) {
+		if w := v2Weight(tb); w != 0 {
+			t.Fatalf("table %d after the restore sends %g%% to the bad version (all: %v)", i, w, weights(log.since(restoredAt)))
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}

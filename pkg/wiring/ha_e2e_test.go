@@ -429,3 +429,105 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("gave up waiting for %s", what)
 }
+
+// TestHAEtcdOutageStopsEveryoneAndOneLeaderResumes: with etcd gone for
+// longer than the lease, no replica changes traffic or Git; when it is
+// back, one replica leads again and the canary completes.
+func TestHAEtcdOutageStopsEveryoneAndOneLeaderResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with processes; skipped in -short")
+	}
+	etcd := etcdtest.Start(t)
+	git := gittest.NewServer(t)
+	urls := map[string]string{}
+	for _, v := range []string{"v1", "v2"} {
+		srv := httptest.NewServer(demo.ModelHandler(demo.ModelBehaviour{Version: v}))
+		t.Cleanup(srv.Close)
+		urls[v] = srv.URL
+	}
+	rt := router.New(router.Options{})
+	t.Cleanup(func() { rt.Close() })
+	data := httptest.NewServer(rt)
+	t.Cleanup(data.Close)
+	log := &tableLog{}
+	admin := httptest.NewServer(log.wrap(router.NewAdminHandler(rt, "tok")))
+	t.Cleanup(admin.Close)
+	spec := func(serve string) string {
+		return fmt.Sprintf(`router "edge" {
+  type      = "builtin"
+  admin     = %q
+  token_env = "EDGE_TOKEN"
+}
+
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = %q
+
+  version "v1" { url = %q }
+  version "v2" { url = %q }
+
+  rollout {
+    strategy = "canary"
+    steps    = [10, 30, 60]
+    bake     = "1500ms"
+    interval = "500ms"
+  }
+
+  check "errors" {
+    metric       = "error_rate"
+    max          = 0.05
+    min_requests = 5
+  }
+}
+`, admin.URL, serve, urls["v1"], urls["v2"])
+	}
+	git.CreateRepo("specs", map[string]string{"rollouts/fraud.hcl": spec("v1")})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	load := &demo.Traffic{Client: &http.Client{Timeout: 2 * time.Second}, URL: data.URL + "/v1/fraud/predict", Rate: 100, Users: 100, Seed: 7}
+	go load.Run(ctx)
+	dir := t.TempDir()
+	listen := map[string]string{"a": freePort(t), "b": freePort(t)}
+	for _, id := range []string{"a", "b"} {
+		startProc(t, "SWITCHYARD_CHILD_REPO="+git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE="+filepath.Join(dir, id, "state.db"),
+			"SWITCHYARD_CHILD_LISTEN="+listen[id], "SWITCHYARD_CHILD_ETCD="+etcd.Endpoint, "SWITCHYARD_CHILD_ID="+id, "EDGE_TOKEN=tok")
+	}
+	roles := func() (leaders int) {
+		for _, id := range []string{"a", "b"} {
+			if st, err := getStatus(listen[id]); err == nil && st.Role == "leader" {
+				leaders++
+			}
+		}
+		return leaders
+	}
+	waitUntil(t, "one leader", func() bool { return roles() == 1 })
+	waitUntil(t, "v1 on the router", func() bool { return len(rt.Table().Routes) == 1 })
+	git.CommitAs("specs", "Promote fraud v2", map[string]string{"rollouts/fraud.hcl": spec("v2")})
+	waitUntil(t, "the canary to start", func() bool { return v2Weight(rt.Table()) > 0 })
+
+	etcd.Stop()
+	waitUntil(t, "no replica leading", func() bool { return roles() == 0 })
+	tables, head, live := log.len(), git.Head("specs"), v2Weight(rt.Table())
+	time.Sleep(3 * time.Second) // bounded: well past the 2s lease
+	if n := log.len(); n != tables {
+		t.Fatalf("%d tables were applied while no replica held the lease: %v", n-tables, weights(log.since(tables)))
+	}
+	if h := git.Head("specs"); h != head {
+		t.Fatalf("Git was written while no replica held the lease: %s -> %s", head, h)
+	}
+	if w := v2Weight(rt.Table()); w != live {
+		t.Fatalf("traffic changed while no replica held the lease: v2 %g%% -> %g%%", live, w)
+	}
+	etcd.Restart()
+	waitUntil(t, "one leader again", func() bool { return roles() == 1 })
+	waitUntil(t, "the canary to complete", func() bool { return v2Weight(rt.Table()) == 100 })
+	if roles() != 1 {
+		t.Fatal("more than one leader after etcd came back")
+	}
+	for i, tb := range log.since(tables) {
+		if w := v2Weight(tb); w < live {
+			t.Fatalf("table %d after etcd came back gives v2 %g%%, below the %g%% it had (all: %v)", i, w, live, weights(log.since(tables)))
+		}
+	}
+}

@@ -21,7 +21,7 @@ router "fleet" {
 router "lb" {
   type        = "haproxy"
   config_file = "/etc/haproxy/switchyard.cfg"
-  runtime_api = ["/run/a.sock", "/run/b.sock"]
+  runtime_api = ["/run/a.sock"]
 }
 model "m" "production" {
   router = "fleet"
@@ -42,7 +42,7 @@ model "m" "production" {
 	if fleet.Admin != want[0] || !reflect.DeepEqual(fleet.Admins, want) {
 		t.Errorf("fleet: admin %q admins %v, want %v", fleet.Admin, fleet.Admins, want)
 	}
-	if lb.RuntimeAPI != "/run/a.sock" || !reflect.DeepEqual(lb.RuntimeAPIs, []string{"/run/a.sock", "/run/b.sock"}) {
+	if lb.RuntimeAPI != "/run/a.sock" || !reflect.DeepEqual(lb.RuntimeAPIs, []string{"/run/a.sock"}) {
 		t.Errorf("lb: runtime_api %q runtime_apis %v", lb.RuntimeAPI, lb.RuntimeAPIs)
 	}
 	routers := tree.PolicyRouters()

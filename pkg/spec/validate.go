@@ -149,6 +149,10 @@ func (l *loader) validateRouter(r *Router) {
 		l.errorAt(l.routerRng(r.Name, "admin"), "Empty admin list",
 			`admin lists the replicas' admin API URLs: give at least one, such as admin = ["http://10.0.0.7:9901"].`)
 	}
+	if len(r.RuntimeAPIs) > 1 {
+		l.errorAt(l.routerRng(r.Name, "runtime_api"), "Several runtime_api addresses are not supported yet",
+			"An haproxy router drives one HAProxy instance (its reloads go to that instance's master). Write one router block per instance for now; builtin routers take a list of admin URLs.")
+	}
 	if r.RuntimeAPIs != nil && len(r.RuntimeAPIs) == 0 {
 		l.errorAt(l.routerRng(r.Name, "runtime_api"), "Empty runtime_api list",
 			`runtime_api lists HAProxy admin sockets: give at least one, such as runtime_api = ["/run/haproxy/admin.sock"].`)

@@ -17,3 +17,9 @@ router "number" {
   type  = "builtin"
   admin = 9901 # ERROR: Incorrect attribute value type
 }
+
+router "lbs" {
+  type        = "haproxy"
+  config_file = "/etc/haproxy/switchyard.cfg"
+  runtime_api = ["/run/a.sock", "/run/b.sock"] # ERROR: Several runtime_api addresses are not supported yet
+}

@@ -77,6 +77,11 @@ func NewFleet(r *spec.Router, d Deps) (*Fleet, error) {
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
+	// Each call to a replica is bounded by the replica timeout, not by
+	// the client's own (a large table may need longer than it).
+	if d.HTTPClient != nil {
+		d.HTTPClient = &http.Client{Transport: d.HTTPClient.Transport}
+	}
 	for _, a := range r.Admins {
 		one := *r
 		one.Admin, one.Admins = a, []string{a}

@@ -21,14 +21,14 @@ import (
 // replicaServer is one standalone router's admin API that a test can make
 // dead (every call hangs until the caller gives up) or restart empty.
 type replicaServer struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	admin  atomic.Pointer[http.Handler]
 	router atomic.Pointer[router.Router]
 	dead   atomic.Bool
 }
 
-func newReplica(t *testing.T) *replicaServer {
+func newReplica(t testing.TB) *replicaServer {
 	r := &replicaServer{t: t}
 	r.restart()
 	stop := make(chan struct{})
@@ -79,12 +79,7 @@ func (s *syncBuffer) String() string {
 
 func newTestFleet(t *testing.T, now func() time.Time, log *syncBuffer, reps ...*replicaServer) *Fleet {
 	t.Helper()
-	r := &spec.Router{Name: "edge", Type: "builtin", TokenEnv: "TOK"}
-	for _, rep := range reps {
-		r.Admins = append(r.Admins, rep.srv.URL)
-	}
-	r.Admin = r.Admins[0]
-	tgt, err := New(r, Deps{Getenv: func(string) string { return "s3cret" }, ReplicaTimeout: 300 * time.Millisecond,
+	tgt, err := New(fleetSpec(reps...), Deps{Getenv: func(string) string { return "s3cret" }, ReplicaTimeout: 300 * time.Millisecond,
 		Now: now, Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +93,7 @@ func newTestFleet(t *testing.T, now func() time.Time, log *syncBuffer, reps ...*
 
 // splitter returns tables splitting fraud/production between two
 // backends started once, v8 getting the given percent.
-func splitter(t *testing.T) func(v8 float64) traffic.Table {
+func splitter(t testing.TB) func(v8 float64) traffic.Table {
 	a, b := versionBackend(t, "v7"), versionBackend(t, "v8")
 	return func(v8 float64) traffic.Table {
 		return traffic.Table{Routes: []traffic.Route{route(map[string]string{"v7": a.URL, "v8": b.URL}, w("v7", 100-v8), w("v8", v8))}}
@@ -239,4 +234,14 @@ func TestFleetResyncsAReplicaThatRestartedEmpty(t *testing.T) {
 	if err := f.Measurable(now()); err != nil {
 		t.Errorf("a window after the resync: %v", err)
 	}
+}
+
+// fleetSpec is a builtin router block listing the replicas' admin URLs.
+func fleetSpec(reps ...*replicaServer) *spec.Router {
+	r := &spec.Router{Name: "edge", Type: "builtin", TokenEnv: "TOK"}
+	for _, rep := range reps {
+		r.Admins = append(r.Admins, rep.srv.URL)
+	}
+	r.Admin = r.Admins[0]
+	return r
 }

@@ -29,6 +29,9 @@ type Routers struct {
 	Registerer prometheus.Registerer
 	Now        func() time.Time
 	Runner     targets.Runner // nil: exec
+	// ReplicaTimeout bounds one call to one replica of a router fleet
+	// (0: targets.DefaultReplicaTimeout).
+	ReplicaTimeout time.Duration
 
 	mu      sync.Mutex
 	entries map[string]*routerEntry
@@ -135,6 +138,7 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		deps.Logger = rs.Logger
 	}
 	deps.Now = rs.Now
+	deps.ReplicaTimeout = rs.ReplicaTimeout
 	t, err := targets.New(r, deps)
 	if err != nil {
 		e.closeFn()

@@ -314,31 +314,41 @@ model "fraud" "production" {
 	}
 }
 
-// TestHANewLeaderPushesTheRevertExactlyOnce: the leader restores traffic
-// after a failed canary, Git goes down as it pushes the revert, and the
-// leader is killed with SIGKILL. With Git back, the standby takes over
-// from the state in etcd and pushes the revert: exactly one revert commit,
-// and traffic never goes back to the bad version.
-func TestHANewLeaderPushesTheRevertExactlyOnce(t *testing.T) {
+// haWorld is etcd, a git server, model servers v1 and v2, one standalone
+// router (in this process, its tables logged) under load, and two
+// reconciler replicas "a" and "b" as processes.
+type haWorld struct {
+	etcd   *etcdtest.Server
+	git    *gittest.Server
+	rt     *router.Router
+	log    *tableLog
+	listen map[string]string
+	procs  map[string]*proc
+	spec   func(serve string) string
+}
+
+// newHAWorld starts it, v2 failing errRate of its requests and the
+// canary taking steps, and waits for a to lead with v1 on the router.
+func newHAWorld(t *testing.T, errRate float64, steps, bake string) *haWorld {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test with processes; skipped in -short")
 	}
-	etcd := etcdtest.Start(t)
-	git := gittest.NewServer(t)
+	w := &haWorld{etcd: etcdtest.Start(t), git: gittest.NewServer(t), log: &tableLog{},
+		listen: map[string]string{"a": freePort(t), "b": freePort(t)}, procs: map[string]*proc{}}
 	urls := map[string]string{}
-	for v, errRate := range map[string]float64{"v1": 0, "v2": 0.6} {
-		srv := httptest.NewServer(demo.ModelHandler(demo.ModelBehaviour{Version: v, ErrorRate: errRate}))
+	for v, rate := range map[string]float64{"v1": 0, "v2": errRate} {
+		srv := httptest.NewServer(demo.ModelHandler(demo.ModelBehaviour{Version: v, ErrorRate: rate}))
 		t.Cleanup(srv.Close)
 		urls[v] = srv.URL
 	}
-	rt := router.New(router.Options{})
-	t.Cleanup(func() { rt.Close() })
-	data := httptest.NewServer(rt)
+	w.rt = router.New(router.Options{})
+	t.Cleanup(func() { w.rt.Close() })
+	data := httptest.NewServer(w.rt)
 	t.Cleanup(data.Close)
-	log := &tableLog{}
-	admin := httptest.NewServer(log.wrap(router.NewAdminHandler(rt, "tok")))
+	admin := httptest.NewServer(w.log.wrap(router.NewAdminHandler(w.rt, "tok")))
 	t.Cleanup(admin.Close)
-	spec := func(serve string) string {
+	w.spec = func(serve string) string {
 		return fmt.Sprintf(`router "edge" {
   type      = "builtin"
   admin     = %q
@@ -355,8 +365,8 @@ model "fraud" "production" {
 
   rollout {
     strategy      = "canary"
-    steps         = [20, 50]
-    bake          = "2s"
+    steps         = %s
+    bake          = %q
     interval      = "500ms"
     failure_limit = 0
   }
@@ -367,55 +377,116 @@ model "fraud" "production" {
     min_requests = 5
   }
 }
-`, admin.URL, serve, urls["v1"], urls["v2"])
+`, admin.URL, serve, urls["v1"], urls["v2"], steps, bake)
 	}
-	git.CreateRepo("specs", map[string]string{"rollouts/fraud.hcl": spec("v1")})
+	w.git.CreateRepo("specs", map[string]string{"rollouts/fraud.hcl": w.spec("v1")})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	load := &demo.Traffic{Client: &http.Client{Timeout: 2 * time.Second}, URL: data.URL + "/v1/fraud/predict", Rate: 100, Users: 100, Seed: 5}
 	go load.Run(ctx)
-
 	dir := t.TempDir()
-	listen := map[string]string{"a": freePort(t), "b": freePort(t)}
-	procs := map[string]*proc{}
 	for _, id := range []string{"a", "b"} {
-		procs[id] = startProc(t, "SWITCHYARD_CHILD_REPO="+git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE="+filepath.Join(dir, id, "state.db"),
-			"SWITCHYARD_CHILD_LISTEN="+listen[id], "SWITCHYARD_CHILD_ETCD="+etcd.Endpoint, "SWITCHYARD_CHILD_ID="+id, "EDGE_TOKEN=tok")
+		w.procs[id] = startProc(t, "SWITCHYARD_CHILD_REPO="+w.git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE="+filepath.Join(dir, id, "state.db"),
+			"SWITCHYARD_CHILD_LISTEN="+w.listen[id], "SWITCHYARD_CHILD_ETCD="+w.etcd.Endpoint, "SWITCHYARD_CHILD_ID="+id, "EDGE_TOKEN=tok")
 		if id == "a" {
-			waitUntil(t, "a to lead", func() bool { st, err := getStatus(listen["a"]); return err == nil && st.Role == "leader" })
+			waitUntil(t, "a to lead", func() bool { return w.role("a") == "leader" })
 		}
 	}
-	waitUntil(t, "v1 on the router", func() bool { return len(rt.Table().Routes) == 1 })
-	bad := git.CommitAs("specs", "Promote fraud v2", map[string]string{"rollouts/fraud.hcl": spec("v2")})
-	waitUntil(t, "the canary to start", func() bool { return v2Weight(rt.Table()) > 0 })
-	git.BeforeNextPush(git.Stop) // Git dies as the revert's push starts
+	waitUntil(t, "v1 on the router", func() bool { return len(w.rt.Table().Routes) == 1 })
+	return w
+}
+
+// role is a replica's role by its status ("" when it does not answer).
+func (w *haWorld) role(id string) string {
+	st, err := getStatus(w.listen[id])
+	if err != nil {
+		return ""
+	}
+	return st.Role
+}
+
+// leaders counts the replicas that say they lead.
+func (w *haWorld) leaders() (n int) {
+	for id := range w.listen {
+		if w.role(id) == "leader" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHANewLeaderPushesTheRevertExactlyOnce: the leader restores traffic
+// after a failed canary, Git goes down as it pushes the revert, and the
+// leader is killed with SIGKILL. With Git back, the standby takes over
+// from the state in etcd and pushes the revert: exactly one revert commit,
+// and traffic never goes back to the bad version.
+func TestHANewLeaderPushesTheRevertExactlyOnce(t *testing.T) {
+	w := newHAWorld(t, 0.6, "[20, 50]", "2s")
+	bad := w.git.CommitAs("specs", "Promote fraud v2", map[string]string{"rollouts/fraud.hcl": w.spec("v2")})
+	waitUntil(t, "the canary to start", func() bool { return v2Weight(w.rt.Table()) > 0 })
+	w.git.BeforeNextPush(w.git.Stop) // Git dies as the revert's push starts
 	waitUntil(t, "traffic restored with the revert pending", func() bool {
-		st, err := getStatus(listen["a"])
-		return err == nil && v2Weight(rt.Table()) == 0 && len(st.PendingCommits) > 0 && st.PendingCommits[0].Attempts > 0
+		st, err := getStatus(w.listen["a"])
+		return err == nil && v2Weight(w.rt.Table()) == 0 && len(st.PendingCommits) > 0 && st.PendingCommits[0].Attempts > 0
 	})
-	restoredAt := log.len()
-	procs["a"].kill()
-	git.Start()
-	waitUntil(t, "b to lead", func() bool { st, err := getStatus(listen["b"]); return err == nil && st.Role == "leader" })
+	restoredAt := w.log.len()
+	w.procs["a"].kill()
+	w.git.Start()
+	waitUntil(t, "b to lead", func() bool { return w.role("b") == "leader" })
 	waitUntil(t, "the revert on the remote", func() bool {
-		return strings.Contains(git.Git("specs", "log", "-1", "--format=%B", "main"), "Switchyard-Action: rollback")
+		return strings.Contains(w.git.Git("specs", "log", "-1", "--format=%B", "main"), "Switchyard-Action: rollback")
 	})
 	// Let b run on past its own commit: a second revert would come now.
 	waitUntil(t, "b to apply its own revert with nothing pending", func() bool {
-		st, err := getStatus(listen["b"])
-		return err == nil && st.Applied == git.Head("specs") && len(st.PendingCommits) == 0
+		st, err := getStatus(w.listen["b"])
+		return err == nil && st.Applied == w.git.Head("specs") && len(st.PendingCommits) == 0
 	})
 	time.Sleep(time.Second)
-	msgs := git.Git("specs", "log", "--format=%H %s%n%b", "main")
+	msgs := w.git.Git("specs", "log", "--format=%H %s%n%b", "main")
 	if n := strings.Count(msgs, "Switchyard-Action: rollback"); n != 1 {
 		t.Fatalf("%d revert commits, want exactly 1:\n%s", n, msgs)
 	}
 	if !strings.Contains(msgs, "Switchyard-Reverts: "+bad) {
 		t.Errorf("the revert does not name %s:\n%s", bad, msgs)
 	}
-	for i, tb := range log.since(restoredAt) {
-		if w := v2Weight(tb); w != 0 {
-			t.Fatalf("table %d after the restore sends %g%% to the bad version (all: %v)", i, w, weights(log.since(restoredAt)))
+	after := w.log.since(restoredAt)
+	for i, tb := range after {
+		if v := v2Weight(tb); v != 0 {
+			t.Fatalf("table %d after the restore sends %g%% to the bad version (all: %v)", i, v, weights(after))
+		}
+	}
+}
+
+// TestHAEtcdOutageStopsEveryoneAndOneLeaderResumes: with etcd gone for
+// longer than the lease, no replica changes traffic or Git; when it is
+// back, one replica leads again and the canary completes.
+func TestHAEtcdOutageStopsEveryoneAndOneLeaderResumes(t *testing.T) {
+	w := newHAWorld(t, 0, "[10, 30, 60]", "1500ms")
+	w.git.CommitAs("specs", "Promote fraud v2", map[string]string{"rollouts/fraud.hcl": w.spec("v2")})
+	waitUntil(t, "the canary to start", func() bool { return v2Weight(w.rt.Table()) > 0 })
+
+	w.etcd.Stop()
+	waitUntil(t, "no replica leading", func() bool { return w.leaders() == 0 })
+	tables, head, live := w.log.len(), w.git.Head("specs"), v2Weight(w.rt.Table())
+	time.Sleep(3 * time.Second) // bounded: well past the 2s lease
+	if n := w.log.len(); n != tables {
+		t.Fatalf("%d tables were applied while no replica held the lease: %v", n-tables, weights(w.log.since(tables)))
+	}
+	if h := w.git.Head("specs"); h != head {
+		t.Fatalf("Git was written while no replica held the lease: %s -> %s", head, h)
+	}
+	if v := v2Weight(w.rt.Table()); v != live {
+		t.Fatalf("traffic changed while no replica held the lease: v2 %g%% -> %g%%", live, v)
+	}
+	w.etcd.Restart()
+	waitUntil(t, "one leader again", func() bool { return w.leaders() == 1 })
+	waitUntil(t, "the canary to complete", func() bool { return v2Weight(w.rt.Table()) == 100 })
+	if n := w.leaders(); n != 1 {
+		t.Fatalf("%d leaders after etcd came back, want 1", n)
+	}
+	for i, tb := range w.log.since(tables) {
+		if v := v2Weight(tb); v < live {
+			t.Fatalf("table %d after etcd came back gives v2 %g%%, below the %g%% it had (all: %v)", i, v, live, weights(w.log.since(tables)))
 		}
 	}
 }
@@ -428,106 +499,4 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("gave up waiting for %s", what)
-}
-
-// TestHAEtcdOutageStopsEveryoneAndOneLeaderResumes: with etcd gone for
-// longer than the lease, no replica changes traffic or Git; when it is
-// back, one replica leads again and the canary completes.
-func TestHAEtcdOutageStopsEveryoneAndOneLeaderResumes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test with processes; skipped in -short")
-	}
-	etcd := etcdtest.Start(t)
-	git := gittest.NewServer(t)
-	urls := map[string]string{}
-	for _, v := range []string{"v1", "v2"} {
-		srv := httptest.NewServer(demo.ModelHandler(demo.ModelBehaviour{Version: v}))
-		t.Cleanup(srv.Close)
-		urls[v] = srv.URL
-	}
-	rt := router.New(router.Options{})
-	t.Cleanup(func() { rt.Close() })
-	data := httptest.NewServer(rt)
-	t.Cleanup(data.Close)
-	log := &tableLog{}
-	admin := httptest.NewServer(log.wrap(router.NewAdminHandler(rt, "tok")))
-	t.Cleanup(admin.Close)
-	spec := func(serve string) string {
-		return fmt.Sprintf(`router "edge" {
-  type      = "builtin"
-  admin     = %q
-  token_env = "EDGE_TOKEN"
-}
-
-model "fraud" "production" {
-  router = "edge"
-  path   = "/v1/fraud"
-  serve  = %q
-
-  version "v1" { url = %q }
-  version "v2" { url = %q }
-
-  rollout {
-    strategy = "canary"
-    steps    = [10, 30, 60]
-    bake     = "1500ms"
-    interval = "500ms"
-  }
-
-  check "errors" {
-    metric       = "error_rate"
-    max          = 0.05
-    min_requests = 5
-  }
-}
-`, admin.URL, serve, urls["v1"], urls["v2"])
-	}
-	git.CreateRepo("specs", map[string]string{"rollouts/fraud.hcl": spec("v1")})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	load := &demo.Traffic{Client: &http.Client{Timeout: 2 * time.Second}, URL: data.URL + "/v1/fraud/predict", Rate: 100, Users: 100, Seed: 7}
-	go load.Run(ctx)
-	dir := t.TempDir()
-	listen := map[string]string{"a": freePort(t), "b": freePort(t)}
-	for _, id := range []string{"a", "b"} {
-		startProc(t, "SWITCHYARD_CHILD_REPO="+git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE="+filepath.Join(dir, id, "state.db"),
-			"SWITCHYARD_CHILD_LISTEN="+listen[id], "SWITCHYARD_CHILD_ETCD="+etcd.Endpoint, "SWITCHYARD_CHILD_ID="+id, "EDGE_TOKEN=tok")
-	}
-	roles := func() (leaders int) {
-		for _, id := range []string{"a", "b"} {
-			if st, err := getStatus(listen[id]); err == nil && st.Role == "leader" {
-				leaders++
-			}
-		}
-		return leaders
-	}
-	waitUntil(t, "one leader", func() bool { return roles() == 1 })
-	waitUntil(t, "v1 on the router", func() bool { return len(rt.Table().Routes) == 1 })
-	git.CommitAs("specs", "Promote fraud v2", map[string]string{"rollouts/fraud.hcl": spec("v2")})
-	waitUntil(t, "the canary to start", func() bool { return v2Weight(rt.Table()) > 0 })
-
-	etcd.Stop()
-	waitUntil(t, "no replica leading", func() bool { return roles() == 0 })
-	tables, head, live := log.len(), git.Head("specs"), v2Weight(rt.Table())
-	time.Sleep(3 * time.Second) // bounded: well past the 2s lease
-	if n := log.len(); n != tables {
-		t.Fatalf("%d tables were applied while no replica held the lease: %v", n-tables, weights(log.since(tables)))
-	}
-	if h := git.Head("specs"); h != head {
-		t.Fatalf("Git was written while no replica held the lease: %s -> %s", head, h)
-	}
-	if w := v2Weight(rt.Table()); w != live {
-		t.Fatalf("traffic changed while no replica held the lease: v2 %g%% -> %g%%", live, w)
-	}
-	etcd.Restart()
-	waitUntil(t, "one leader again", func() bool { return roles() == 1 })
-	waitUntil(t, "the canary to complete", func() bool { return v2Weight(rt.Table()) == 100 })
-	if roles() != 1 {
-		t.Fatal("more than one leader after etcd came back")
-	}
-	for i, tb := range log.since(tables) {
-		if w := v2Weight(tb); w < live {
-			t.Fatalf("table %d after etcd came back gives v2 %g%%, below the %g%% it had (all: %v)", i, w, live, weights(log.since(tables)))
-		}
-	}
 }

@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/ha"
 	"github.com/switchyard-dev/switchyard/pkg/wiring"
 )
 
@@ -34,6 +37,10 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	statusURL := fs.String("status-url", "", "the status page's public URL, linked from each GitHub deployment status")
 	statusTokenEnv := fs.String("status-token-env", "", "environment variable holding the bearer token that the status page, /api/status and /metrics need (unset: open)")
 	logFormat := fs.String("log", "text", "log format: text | json")
+	etcdEndpoints := fs.String("etcd-endpoints", "", "comma-separated etcd client URLs: run as one of several replicas electing a leader, state in etcd")
+	etcdPrefix := fs.String("etcd-prefix", ha.DefaultPrefix, "the etcd key prefix the replicas share")
+	id := fs.String("id", "", "this replica's name in the election (default: the host name and pid)")
+	leaseTTL := fs.Duration("lease-ttl", ha.DefaultLeaseTTL, "how long a leader that lost etcd may still act; whole seconds")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -67,6 +74,24 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		GitHubDeployments: *ghDeployments, GitHubRepo: *ghRepo, StatusURL: *statusURL,
 		Getenv: e.getenv, Logger: logger,
 	}
+	if *etcdEndpoints != "" {
+		name := *id
+		if name == "" {
+			host, _ := os.Hostname()
+			name = fmt.Sprintf("%s-%d", host, os.Getpid())
+		}
+		if *leaseTTL < time.Second || *leaseTTL%time.Second != 0 {
+			fmt.Fprintf(e.stderr, "reconciler run: --lease-ttl must be whole seconds, at least 1s, not %s\n", *leaseTTL)
+			return exitUsage
+		}
+		var eps []string
+		for _, ep := range strings.Split(*etcdEndpoints, ",") {
+			if ep = strings.TrimSpace(ep); ep != "" {
+				eps = append(eps, ep)
+			}
+		}
+		opts.Etcd = &ha.Config{Endpoints: eps, Prefix: *etcdPrefix, ID: name, LeaseTTL: *leaseTTL, Logger: logger}
+	}
 	running, err := wiring.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "reconciler run: %v\n", err)
@@ -74,7 +99,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	}
 	defer running.Close()
 	logger.Info("reconciler started", "repo", *repo, "branch", *branch, "listen", running.Addr, "state", st)
-	if err := running.Daemon.Run(ctx); err != nil {
+	if err := running.Run(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "reconciler run: %v\n", err)
 		return exitUsage
 	}

@@ -557,6 +557,7 @@ func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 		prev, had := d.applied2[name]
 		d.mu.Unlock()
 		if had && tablesEqual(prev, *t) {
+			errs = append(errs, d.resync(ctx, tree.Routers[name]))
 			continue
 		}
 		target, err := d.deps.Routers.Target(ctx, tree.Routers[name])
@@ -574,6 +575,24 @@ func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 		d.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// Resyncer is a target that gives the table it last applied again to
+// whatever part of the router lost it (a fleet's restarted replica).
+type Resyncer interface {
+	Resync(ctx context.Context) error
+}
+
+// resync lets a target whose table is unchanged repair its replicas.
+func (d *Daemon) resync(ctx context.Context, r *spec.Router) error {
+	target, err := d.deps.Routers.Target(ctx, r)
+	if err != nil {
+		return nil // reported when a table is applied
+	}
+	if rs, ok := target.(Resyncer); ok {
+		return rs.Resync(ctx)
+	}
+	return nil
 }
 
 func tablesEqual(a, b traffic.Table) bool {

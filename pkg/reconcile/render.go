@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,6 +22,10 @@ func RenderStatus(w io.Writer, s Status) {
 		fmt.Fprintf(w, "   fetched %s ago", s.Now.Sub(s.LastFetch).Round(time.Second))
 	}
 	fmt.Fprintln(w)
+	if s.Role != "" {
+		fmt.Fprintf(w, "  replica %s: %s (leader: %s)\n", s.ID, s.Role, orNone(s.Leader))
+	}
+	renderFleets(w, s)
 	if s.FetchError != "" {
 		fmt.Fprintf(w, "  fetch failing: %s\n", s.FetchError)
 	}
@@ -135,4 +140,31 @@ func shown(sha string) string {
 		return "-"
 	}
 	return commitid.Short(sha)
+}
+
+// renderFleets lists every router fleet's replicas, in name order.
+func renderFleets(w io.Writer, s Status) {
+	names := make([]string, 0, len(s.Fleets))
+	for n := range s.Fleets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  router %s:\n", n)
+		for _, r := range s.Fleets[n] {
+			state := "in sync"
+			if !r.InSync {
+				state = fmt.Sprintf("BEHIND (want %d)", r.Want)
+			}
+			contact := "never"
+			if !r.LastContact.IsZero() {
+				contact = s.Now.Sub(r.LastContact).Round(time.Second).String() + " ago"
+			}
+			fmt.Fprintf(w, "    %-32s generation %d %s, last contact %s", r.Admin, r.Generation, state, contact)
+			if r.LastError != "" {
+				fmt.Fprintf(w, ", last error: %s", r.LastError)
+			}
+			fmt.Fprintln(w)
+		}
+	}
 }

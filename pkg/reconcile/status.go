@@ -35,6 +35,14 @@ type Status struct {
 	// heads (the last RecentEvents, since the reconciler started).
 	Events []notify.Event `json:"events"`
 	Now    time.Time      `json:"now"`
+	// Fleets lists, per router fleet, every replica's table generation,
+	// last contact and last error.
+	Fleets map[string][]traffic.ReplicaStatus `json:"fleets,omitempty"`
+	// With several reconciler replicas (etcd): this replica's ID, the
+	// leader's, and this replica's role, "leader" or "standby".
+	ID     string `json:"id,omitempty"`
+	Leader string `json:"leader,omitempty"`
+	Role   string `json:"role,omitempty"`
 }
 
 // ModelStatus is one model's rollout as status shows it.

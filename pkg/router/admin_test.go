@@ -130,3 +130,27 @@ func TestMetricsCoverShadowFallbackAndRewards(t *testing.T) {
 		}
 	}
 }
+
+// A fleet numbers its tables: GET /v1/routes shows the generation of the
+// table last PUT, which is how a stale or restarted replica is told apart.
+func TestAdminRoutesKeepGeneration(t *testing.T) {
+	a := backendServer(t, "a")
+	rt := newTestRouter(t, Options{})
+	admin := NewAdminHandler(rt, "s3cret")
+	auth := []string{"Authorization", "Bearer s3cret"}
+	var empty traffic.Table
+	if err := json.Unmarshal(do(admin, "GET", "/v1/routes", "", auth...).Body.Bytes(), &empty); err != nil || empty.Generation != 0 {
+		t.Fatalf("a fresh router's generation = %d (%v), want 0", empty.Generation, err)
+	}
+	for _, gen := range []uint64{7, 8} {
+		body, _ := json.Marshal(traffic.Table{Generation: gen, Routes: []traffic.Route{mkRoute("m", map[string]string{"a": a.URL}, weights("a", 100))}})
+		w := do(admin, "PUT", "/v1/routes", string(body), auth...)
+		var put, got traffic.Table
+		if err := json.Unmarshal(w.Body.Bytes(), &put); err != nil || put.Generation != gen {
+			t.Fatalf("PUT answered generation %d (%v), want %d", put.Generation, err, gen)
+		}
+		if err := json.Unmarshal(do(admin, "GET", "/v1/routes", "", auth...).Body.Bytes(), &got); err != nil || got.Generation != gen {
+			t.Fatalf("GET shows generation %d (%v), want %d", got.Generation, err, gen)
+		}
+	}
+}

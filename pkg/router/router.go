@@ -206,7 +206,7 @@ func (rt *Router) Update(t traffic.Table) error {
 	rt.mu.Unlock()
 	rt.metrics.tableUpdates.WithLabelValues("applied").Inc()
 	rt.metrics.routes.Set(float64(len(t.Routes)))
-	rt.opts.Logger.Info("routing table applied", "routes", len(t.Routes))
+	rt.opts.Logger.Info("routing table applied", "routes", len(t.Routes), "generation", t.Generation)
 	return nil
 }
 

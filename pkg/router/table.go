@@ -148,7 +148,7 @@ func normPath(p string) string {
 
 // copyTable returns a deep copy, so that callers never share the router's.
 func copyTable(t traffic.Table) traffic.Table {
-	out := traffic.Table{Routes: make([]traffic.Route, len(t.Routes))}
+	out := traffic.Table{Generation: t.Generation, Routes: make([]traffic.Route, len(t.Routes))}
 	for i, r := range t.Routes {
 		c := r
 		c.Backends = make(map[string]string, len(r.Backends))

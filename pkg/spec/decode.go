@@ -60,12 +60,18 @@ func (l *loader) decodeRouter(file string, b *hcl.Block) {
 		File:             file,
 		Type:             a.str("type", ""),
 		Listen:           a.str("listen", ""),
-		Admin:            a.str("admin", ""),
+		Admins:           a.strOrList("admin", `"http://10.0.0.7:9901" or ["http://10.0.0.7:9901", "http://10.0.0.8:9901"]`),
 		TokenEnv:         a.str("token_env", ""),
 		FeedbackTokenEnv: a.str("feedback_token_env", ""),
 		ConfigFile:       a.str("config_file", ""),
-		RuntimeAPI:       a.str("runtime_api", ""),
+		RuntimeAPIs:      a.strOrList("runtime_api", `"/run/haproxy/admin.sock" or a list of them`),
 		Command:          a.strList("command"),
+	}
+	if len(r.Admins) > 0 {
+		r.Admin = r.Admins[0]
+	}
+	if len(r.RuntimeAPIs) > 0 {
+		r.RuntimeAPI = r.RuntimeAPIs[0]
 	}
 	// Keep the value ranges (not the whole attribute) for diagnostics.
 	for n, attr := range content.Attributes {

@@ -48,18 +48,27 @@ type FieldKey struct {
 
 // Router is a router block.
 type Router struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"` // builtin | nginx | haproxy
-	Listen   string `json:"listen,omitempty"`
-	Admin    string `json:"admin,omitempty"`
-	TokenEnv string `json:"token_env,omitempty"`
+	Name   string `json:"name"`
+	Type   string `json:"type"` // builtin | nginx | haproxy
+	Listen string `json:"listen,omitempty"`
+	// Admin is the first of Admins: the one admin API of a single
+	// standalone router.
+	Admin string `json:"admin,omitempty"`
+	// Admins lists every replica's admin API URL (`admin` as a string
+	// gives one): a fleet of standalone builtin routers.
+	Admins   []string `json:"admins,omitempty"`
+	TokenEnv string   `json:"token_env,omitempty"`
 	// FeedbackTokenEnv names the environment variable holding the bearer
 	// token that feedback to an in-process builtin router needs.
-	FeedbackTokenEnv string   `json:"feedback_token_env,omitempty"`
-	ConfigFile       string   `json:"config_file,omitempty"`
-	RuntimeAPI       string   `json:"runtime_api,omitempty"`
-	Command          []string `json:"command,omitempty"`
-	File             string   `json:"file"`
+	FeedbackTokenEnv string `json:"feedback_token_env,omitempty"`
+	ConfigFile       string `json:"config_file,omitempty"`
+	// RuntimeAPI is the first of RuntimeAPIs.
+	RuntimeAPI string `json:"runtime_api,omitempty"`
+	// RuntimeAPIs lists HAProxy runtime API addresses: several HAProxy
+	// instances sharing config_file whose weights change together.
+	RuntimeAPIs []string `json:"runtime_apis,omitempty"`
+	Command     []string `json:"command,omitempty"`
+	File        string   `json:"file"`
 }
 
 // MetricsSource is a metrics block. The source "router" always exists

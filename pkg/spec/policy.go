@@ -31,6 +31,12 @@ func (t *Tree) PolicyRouters() map[string]any {
 		setStr(o, "feedback_token_env", r.FeedbackTokenEnv)
 		setStr(o, "config_file", r.ConfigFile)
 		setStr(o, "runtime_api", r.RuntimeAPI)
+		if len(r.Admins) > 1 {
+			o["admins"] = append([]string(nil), r.Admins...)
+		}
+		if len(r.RuntimeAPIs) > 1 {
+			o["runtime_apis"] = append([]string(nil), r.RuntimeAPIs...)
+		}
 		if len(r.Command) > 0 {
 			o["command"] = append([]string(nil), r.Command...)
 		}

@@ -74,7 +74,7 @@ func (l *loader) validateRouter(r *Router) {
 	case "":
 		// missing: reported by the schema.
 	case "builtin":
-		if r.Listen == "" && r.Admin == "" {
+		if r.Listen == "" && r.Admins == nil && !l.bad[FieldKey{Model: r.Name, Field: "admin"}] {
 			l.errorAt(l.routerRng(r.Name, ""), "Builtin router without listen or admin",
 				`A builtin router either runs in-process on listen = "127.0.0.1:8080" or is driven over its admin API at admin = "http://host:9901". Set one of them.`)
 		}
@@ -104,9 +104,29 @@ func (l *loader) validateRouter(r *Router) {
 				fmt.Sprintf("%q is not a host:port address: %v. Write it as \"127.0.0.1:8080\".", r.Listen, err))
 		}
 	}
-	if r.Admin != "" && !isHTTPURL(r.Admin) {
-		l.errorAt(l.routerRng(r.Name, "admin"), "Invalid admin URL",
-			fmt.Sprintf("%q is not an http(s) URL. Write it as \"http://10.0.0.7:9901\".", r.Admin))
+	seen := map[string]bool{}
+	for _, u := range r.Admins {
+		switch {
+		case !isHTTPURL(u):
+			l.errorAt(l.routerRng(r.Name, "admin"), "Invalid admin URL",
+				fmt.Sprintf("%q is not an http(s) URL. Write it as \"http://10.0.0.7:9901\".", u))
+		case seen[u]:
+			l.errorAt(l.routerRng(r.Name, "admin"), "Duplicate admin URL",
+				fmt.Sprintf("%q is listed twice: every replica of a router fleet is listed once.", u))
+		}
+		seen[u] = true
+	}
+	if r.Admins != nil && len(r.Admins) == 0 {
+		l.errorAt(l.routerRng(r.Name, "admin"), "Empty admin list",
+			`admin lists the replicas' admin API URLs: give at least one, such as admin = ["http://10.0.0.7:9901"].`)
+	}
+	if len(r.RuntimeAPIs) > 1 {
+		l.errorAt(l.routerRng(r.Name, "runtime_api"), "Several runtime_api addresses are not supported yet",
+			"An haproxy router drives one HAProxy instance (its reloads go to that instance's master). Write one router block per instance for now; builtin routers take a list of admin URLs.")
+	}
+	if r.RuntimeAPIs != nil && len(r.RuntimeAPIs) == 0 {
+		l.errorAt(l.routerRng(r.Name, "runtime_api"), "Empty runtime_api list",
+			`runtime_api lists HAProxy admin sockets: give at least one, such as runtime_api = ["/run/haproxy/admin.sock"].`)
 	}
 	if r.Name != "" && !nameRE.MatchString(r.Name) {
 		l.errorAt(l.routerRng(r.Name, ""), "Invalid name", nameDetail("router", r.Name))

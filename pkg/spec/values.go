@@ -59,6 +59,29 @@ func (a *attrs) value(name string, ty cty.Type, want string) (cty.Value, bool) {
 	return cv, true
 }
 
+// strOrList reads an attribute that is either one string or a list of
+// strings (a router's admin URLs, HAProxy runtime API addresses). A list
+// gives every element; a string gives a list of one.
+func (a *attrs) strOrList(name, want string) []string {
+	if attr, found := a.m[name]; found {
+		if v, ds := attr.Expr.Value(nil); !ds.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+			return []string{a.str(name, "")}
+		}
+	}
+	v, ok := a.value(name, cty.List(cty.String), want)
+	if !ok {
+		return nil
+	}
+	out := []string{}
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if !e.IsNull() {
+			out = append(out, e.AsString())
+		}
+	}
+	return out
+}
+
 func (a *attrs) has(name string) bool { _, ok := a.m[name]; return ok }
 
 func (a *attrs) exprRange(name string) hcl.Range { return a.m[name].Expr.Range() }

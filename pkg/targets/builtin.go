@@ -24,6 +24,9 @@ const (
 // newBuiltin picks the remote target when the block names an admin API,
 // the in-process one otherwise.
 func newBuiltin(r *spec.Router, d Deps) (Target, error) {
+	if len(r.Admins) > 1 {
+		return NewFleet(r, d)
+	}
 	if r.Admin != "" {
 		return NewRemoteBuiltin(r, d)
 	}

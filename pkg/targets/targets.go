@@ -31,11 +31,13 @@ package targets
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os/exec"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
@@ -120,6 +122,14 @@ type Deps struct {
 	Builtin BuiltinRouter
 	// Dial connects to the HAProxy runtime API. Default net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ReplicaTimeout bounds one call to one replica of a router fleet
+	// (default DefaultReplicaTimeout).
+	ReplicaTimeout time.Duration
+	// Logger says what a router fleet does on its own (a stale replica
+	// given the current table). Default: discard.
+	Logger *slog.Logger
+	// Now is the clock of a fleet's replica status. Default time.Now.
+	Now func() time.Time
 }
 
 func (d Deps) withDefaults() Deps {
@@ -153,6 +163,7 @@ type Registry struct {
 var (
 	_ Target = (*Builtin)(nil)
 	_ Target = (*RemoteBuiltin)(nil)
+	_ Target = (*Fleet)(nil)
 	_ Target = (*Nginx)(nil)
 	_ Target = (*HAProxy)(nil)
 )

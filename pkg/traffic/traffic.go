@@ -11,7 +11,12 @@ import (
 
 // Table is the whole routing table of one router.
 type Table struct {
-	Routes []Route `json:"routes"`
+	// Generation numbers the tables a fleet's replicas are given (0 when
+	// nobody numbers them): every replica of a fleet gets the same table
+	// with the same generation, so a replica whose generation is behind
+	// is stale. The router keeps and shows it; it never interprets it.
+	Generation uint64  `json:"generation,omitempty"`
+	Routes     []Route `json:"routes"`
 }
 
 // Route is how one model at one stage is served on a router.
@@ -67,6 +72,18 @@ type Shadow struct {
 type Bandit struct {
 	Arms         []string `json:"arms"`
 	ExploreFloor float64  `json:"explore_floor"`
+}
+
+// ReplicaStatus is one replica of a router fleet: the table generation it
+// acknowledged against the fleet's current one, when it last answered, and
+// its last error.
+type ReplicaStatus struct {
+	Admin       string    `json:"admin"`
+	Generation  uint64    `json:"generation"`
+	Want        uint64    `json:"want_generation"`
+	InSync      bool      `json:"in_sync"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
 }
 
 // Stats is what a router measured over a window.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/demo"
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/ha"
 	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 	"github.com/switchyard-dev/switchyard/pkg/wiring"
@@ -29,21 +31,30 @@ func TestMain(m *testing.M) {
 	if repo := os.Getenv("SWITCHYARD_CHILD_REPO"); repo != "" {
 		os.Exit(child(repo))
 	}
+	if addrs := os.Getenv("SWITCHYARD_CHILD_ROUTER"); addrs != "" {
+		os.Exit(childRouter(addrs))
+	}
 	os.Exit(m.Run())
 }
 
 func child(repo string) int {
 	ctx := context.Background()
-	run, err := wiring.Start(ctx, wiring.Options{
+	o := wiring.Options{
 		Repo: repo, Branch: "main", Path: "rollouts", State: os.Getenv("SWITCHYARD_CHILD_STATE"),
 		Listen: os.Getenv("SWITCHYARD_CHILD_LISTEN"), PollInterval: 200 * time.Millisecond, Tick: 100 * time.Millisecond,
 		Getenv: os.Getenv,
-	})
+	}
+	if ep := os.Getenv("SWITCHYARD_CHILD_ETCD"); ep != "" {
+		o.Etcd = &ha.Config{Endpoints: []string{ep}, ID: os.Getenv("SWITCHYARD_CHILD_ID"), LeaseTTL: 2 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("replica", os.Getenv("SWITCHYARD_CHILD_ID"))}
+		o.Logger = o.Etcd.Logger
+	}
+	run, err := wiring.Start(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
-	_ = run.Daemon.Run(ctx)
+	_ = run.Run(ctx)
 	return 0
 }
 

@@ -29,6 +29,9 @@ type Routers struct {
 	Registerer prometheus.Registerer
 	Now        func() time.Time
 	Runner     targets.Runner // nil: exec
+	// ReplicaTimeout bounds one call to one replica of a router fleet
+	// (0: targets.DefaultReplicaTimeout).
+	ReplicaTimeout time.Duration
 
 	mu      sync.Mutex
 	entries map[string]*routerEntry
@@ -131,20 +134,49 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 			_ = rt.Close()
 		}
 	}
-	if r.Type == "builtin" && r.Admin != "" {
-		token := ""
-		if r.TokenEnv != "" && rs.Getenv != nil {
-			token = rs.Getenv(r.TokenEnv)
-		}
-		e.stats = (&analysis.StatsClient{BaseURL: r.Admin, Token: token, HTTP: &http.Client{Timeout: 10 * time.Second}}).StatsRange
+	if rs.Logger != nil {
+		deps.Logger = rs.Logger
 	}
+	deps.Now = rs.Now
+	deps.ReplicaTimeout = rs.ReplicaTimeout
 	t, err := targets.New(r, deps)
 	if err != nil {
 		e.closeFn()
 		return nil, err
 	}
 	e.target = t
+	if r.Type == "builtin" && r.Admin != "" {
+		token := ""
+		if r.TokenEnv != "" && rs.Getenv != nil {
+			token = rs.Getenv(r.TokenEnv)
+		}
+		client := &http.Client{Timeout: 10 * time.Second}
+		e.stats = (&analysis.StatsClient{BaseURL: r.Admin, Token: token, HTTP: client}).StatsRange
+		if fleet, ok := t.(*targets.Fleet); ok {
+			// A fleet's window is the sum of its replicas', and no data
+			// unless every replica was read and whole.
+			fs := analysis.FleetStats{Ready: fleet.Measurable}
+			for _, a := range fleet.Admins() {
+				fs.Replicas = append(fs.Replicas, (&analysis.StatsClient{BaseURL: a, Token: token, HTTP: client}).StatsRange)
+			}
+			e.stats = fs.StatsRange
+		}
+	}
 	return e, nil
+}
+
+// Fleets reports, per router fleet started so far, every replica's table
+// generation, last contact and last error.
+func (rs *Routers) Fleets() map[string][]targets.ReplicaStatus {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	out := map[string][]targets.ReplicaStatus{}
+	for name, e := range rs.entries {
+		if f, ok := e.target.(*targets.Fleet); ok {
+			out[name] = f.Replicas()
+		}
+	}
+	return out
 }
 
 // StatsRange returns the measurements of a router that measures itself

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/analysis"
 	"github.com/switchyard-dev/switchyard/pkg/deployments"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
+	"github.com/switchyard-dev/switchyard/pkg/ha"
 	"github.com/switchyard-dev/switchyard/pkg/notify"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
@@ -65,6 +66,9 @@ type Options struct {
 	Getenv            func(string) string
 	Logger            *slog.Logger
 	Clock             reconcile.Clock
+	// Etcd, when set, makes this reconciler one of several replicas that
+	// elect a leader and keep their state in etcd instead of State.
+	Etcd *ha.Config
 }
 
 // Running is a started reconciler.
@@ -75,12 +79,20 @@ type Running struct {
 	// Addr is the HTTP surface's address, when Listen was set.
 	Addr string
 
-	server *http.Server
-	store  *state.Store
-	once   sync.Once
+	server    *http.Server
+	store     *state.Store
+	node      *ha.Node
+	hook      http.Handler
+	log       *slog.Logger
+	newDaemon func(store reconcile.Store, fence func(context.Context) error) (*reconcile.Daemon, error)
+	once      sync.Once
 	// stop ends the notification deliveries; done closes when they ended.
 	stop context.CancelFunc
 	done chan struct{}
+
+	mu      sync.Mutex
+	daemon  *reconcile.Daemon // the loop running now (nil: a standby)
+	handler http.Handler      // its HTTP surface
 }
 
 type wallClock struct{}
@@ -130,57 +142,76 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the spec repository: %w", err)
 	}
-	store, err := state.Open(o.State)
-	if err != nil {
-		return nil, fmt.Errorf("opening the state file: %w", err)
-	}
 	reg := prometheus.NewRegistry()
 	metrics := reconcile.NewMetrics(reg)
 	routers := &Routers{Getenv: o.Getenv, Logger: o.Logger, Registerer: reg, Now: o.Clock.Now}
-	run := &Running{Repo: repo, Routers: routers, store: store, done: make(chan struct{})}
+	run := &Running{Repo: repo, Routers: routers, log: o.Logger, done: make(chan struct{})}
 	sinks, err := githubSinks(o)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	notifier := notify.New(notify.Config{}, notify.Deps{
 		HTTP: &http.Client{Timeout: 10 * time.Second}, Getenv: o.Getenv,
 		Logger: o.Logger, Metrics: notify.NewMetrics(reg), Sinks: sinks,
 	})
-	var d *reconcile.Daemon
-	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree { return d.Tree() },
-		References: analysis.NewReferences()}
-	d, err = reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, reconcile.Deps{
-		Repo:     &repoAdapter{repo: repo, log: o.Logger},
-		Check:    admission.Checker(o.Path, o.Policies, repo, o.Clock),
-		Routers:  routers,
-		Measurer: measurer,
-		Store:    store,
-		Clock:    o.Clock,
-		Logger:   o.Logger,
-		Metrics:  metrics,
-		Notifier: notifier,
-	})
-	if err != nil {
-		store.Close()
-		return nil, err
+	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree {
+		if d := run.current(); d != nil {
+			return d.Tree()
+		}
+		return nil
+	}, References: analysis.NewReferences()}
+	run.newDaemon = func(store reconcile.Store, fence func(context.Context) error) (*reconcile.Daemon, error) {
+		deps := reconcile.Deps{
+			Repo:     &repoAdapter{repo: repo, log: o.Logger},
+			Check:    admission.Checker(o.Path, o.Policies, repo, o.Clock),
+			Routers:  routers,
+			Measurer: measurer,
+			Store:    store,
+			Clock:    o.Clock,
+			Logger:   o.Logger,
+			Metrics:  metrics,
+			Notifier: notifier,
+		}
+		if fence != nil {
+			deps.Repo = fencedRepo{Repo: deps.Repo, fence: fence}
+			deps.Routers = fencedRouters{inner: routers, fence: fence}
+		}
+		return reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, deps)
 	}
-	run.Daemon = d
+	if len(o.WebhookSecret) > 0 {
+		run.hook = &gitops.WebhookHandler{Secret: o.WebhookSecret, Branch: repo.Branch(), Trigger: run.trigger}
+	}
+	if o.Etcd == nil {
+		store, err := state.Open(o.State)
+		if err != nil {
+			return nil, fmt.Errorf("opening the state file: %w", err)
+		}
+		run.store = store
+		d, err := run.newDaemon(store, nil)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		run.Daemon = d
+		run.setCurrent(d)
+	} else {
+		node, err := ha.Connect(*o.Etcd)
+		if err != nil {
+			return nil, err
+		}
+		run.node = node
+	}
 	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	run.stop = stop
 	go func() { defer close(run.done); notifier.Run(nctx) }()
 	if o.Listen != "" {
-		var hook http.Handler
-		if len(o.WebhookSecret) > 0 {
-			hook = &gitops.WebhookHandler{Secret: o.WebhookSecret, Branch: repo.Branch(), Trigger: d.Trigger}
-		}
 		ln, err := net.Listen("tcp", o.Listen)
 		if err != nil {
 			run.Close()
 			return nil, fmt.Errorf("cannot listen on %s: %w", o.Listen, err)
 		}
 		run.Addr = ln.Addr().String()
-		run.server = &http.Server{Handler: reconcile.RequireToken(o.StatusToken, d.Handler(hook)), ReadHeaderTimeout: 10 * time.Second}
+		run.server = &http.Server{Handler: reconcile.RequireToken(o.StatusToken, run), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = run.server.Serve(ln) }()
 	}
 	return run, nil
@@ -233,6 +264,9 @@ func (r *Running) Close() {
 		}
 		if r.store != nil {
 			_ = r.store.Close()
+		}
+		if r.node != nil {
+			_ = r.node.Close()
 		}
 	})
 }

@@ -1,0 +1,97 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// RangeFunc reads one router's stats over the whole seconds [from, to).
+type RangeFunc func(ctx context.Context, from, to time.Time) (traffic.Stats, error)
+
+// FleetStats reads the stats of every replica of a router fleet and sums
+// them. A window in which any replica could not be read, or in which
+// Ready says the fleet was not whole (a replica behind or restarted), is
+// an error: "no data", never a pass on part of the traffic.
+type FleetStats struct {
+	Replicas []RangeFunc
+	// Ready, when set, says whether a window starting at from can be
+	// measured at all (targets.Fleet.Measurable).
+	Ready func(from time.Time) error
+}
+
+// StatsRange reads every replica at once and sums their stats.
+func (f FleetStats) StatsRange(ctx context.Context, from, to time.Time) (traffic.Stats, error) {
+	if f.Ready != nil {
+		if err := f.Ready(from); err != nil {
+			return traffic.Stats{}, fmt.Errorf("no data for the window: %w", err)
+		}
+	}
+	parts := make([]traffic.Stats, len(f.Replicas))
+	errs := make([]error, len(f.Replicas))
+	var wg sync.WaitGroup
+	for i, read := range f.Replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = read(ctx, from, to)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return traffic.Stats{}, fmt.Errorf("no data for the window: a replica could not be read: %w", err)
+	}
+	if f.Ready != nil {
+		// Read after the stats too: a replica resynced meanwhile lost part
+		// of what it just reported.
+		if err := f.Ready(from); err != nil {
+			return traffic.Stats{}, fmt.Errorf("no data for the window: %w", err)
+		}
+	}
+	return SumStats(parts...), nil
+}
+
+// SumStats adds up the stats several replicas measured over the same
+// window. Counts and sums add; rates add; a latency quantile of the whole
+// is at most the largest replica's, which is what is kept (a check on it
+// errs on the safe side); latency samples are pooled.
+func SumStats(parts ...traffic.Stats) traffic.Stats {
+	var out traffic.Stats
+	index := map[[3]string]int{}
+	for _, p := range parts {
+		out.Window = max(out.Window, p.Window)
+		for _, v := range p.Versions {
+			k := [3]string{v.Model, v.Stage, v.Version}
+			i, ok := index[k]
+			if !ok {
+				index[k] = len(out.Versions)
+				c := v
+				c.LatencySample = append([]float64(nil), v.LatencySample...)
+				out.Versions = append(out.Versions, c)
+				continue
+			}
+			s := &out.Versions[i]
+			s.Requests += v.Requests
+			s.Errors += v.Errors
+			s.Fallbacks += v.Fallbacks
+			s.RequestRate += v.RequestRate
+			s.LatencyP50 = max(s.LatencyP50, v.LatencyP50)
+			s.LatencyP90 = max(s.LatencyP90, v.LatencyP90)
+			s.LatencyP99 = max(s.LatencyP99, v.LatencyP99)
+			s.ShadowPairs += v.ShadowPairs
+			s.ShadowAgreements += v.ShadowAgreements
+			s.ShadowErrors += v.ShadowErrors
+			s.ShadowDropped += v.ShadowDropped
+			s.ShadowLatencyP99 = max(s.ShadowLatencyP99, v.ShadowLatencyP99)
+			s.Rewards += v.Rewards
+			s.RewardSum += v.RewardSum
+			s.RewardSumSq += v.RewardSumSq
+			s.LatencySample = append(s.LatencySample, v.LatencySample...)
+		}
+	}
+	return out
+}

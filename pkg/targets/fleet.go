@@ -1,0 +1,334 @@
+package targets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// DefaultReplicaTimeout bounds one call to one replica of a fleet: a slow
+// or dead replica never holds up the others, nor a restore.
+const DefaultReplicaTimeout = 2 * time.Second
+
+// Fleet applies one table to every replica of a builtin router fleet
+// (`admin` listing several standalone routers behind one load balancer).
+// Every replica gets the same table with the same generation number. Apply
+// sends it to every replica that has not acknowledged it, all at once, and
+// succeeds only when every replica has; the daemon retries a failed Apply
+// on its next pass, and only the replicas still behind are sent it again.
+// Resync gives the current table to a replica that restarted empty or came
+// back stale.
+type Fleet struct {
+	name     string
+	replicas []*replica
+	timeout  time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	op sync.Mutex // one Apply or Resync at a time
+
+	mu      sync.Mutex // guards below and every replica's state
+	gen     uint64     // generation of current
+	current *traffic.Table
+	learned bool // gen continues from the replicas' own generations
+}
+
+type replica struct {
+	admin string
+	rb    *RemoteBuiltin
+	// guarded by Fleet.mu
+	acked       uint64    // generation the replica acknowledged (0: none known)
+	lastContact time.Time // last answer of any kind
+	lastErr     string
+	// lost is set when the replica was unreachable or found stale: it may
+	// have restarted and lost its measurements. resyncedAt is when it was
+	// next given the current table.
+	lost       bool
+	resyncedAt time.Time
+}
+
+// ReplicaStatus is one replica of a fleet as the status page shows it.
+type ReplicaStatus = traffic.ReplicaStatus
+
+// NewFleet returns the target of a fleet of standalone builtin routers,
+// one per URL in r.Admins, sharing r.TokenEnv.
+func NewFleet(r *spec.Router, d Deps) (*Fleet, error) {
+	if len(r.Admins) == 0 {
+		return nil, fmt.Errorf("router %q: a fleet needs at least one admin URL", r.Name)
+	}
+	f := &Fleet{name: r.Name, timeout: d.ReplicaTimeout, now: d.Now, log: d.Logger}
+	if f.timeout <= 0 {
+		f.timeout = DefaultReplicaTimeout
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	// Each call to a replica is bounded by the replica timeout, not by
+	// the client's own (a large table may need longer than it).
+	if d.HTTPClient != nil {
+		d.HTTPClient = &http.Client{Transport: d.HTTPClient.Transport}
+	}
+	for _, a := range r.Admins {
+		one := *r
+		one.Admin, one.Admins = a, []string{a}
+		rb, err := NewRemoteBuiltin(&one, d)
+		if err != nil {
+			return nil, err
+		}
+		f.replicas = append(f.replicas, &replica{admin: a, rb: rb})
+	}
+	return f, nil
+}
+
+// Capabilities of the builtin router: everything.
+func (f *Fleet) Capabilities() Capabilities { return capsOf("builtin") }
+
+// Apply gives t to every replica under a new generation (the same t again
+// keeps its generation) and returns nil only when every replica has
+// acknowledged it. The replicas are called concurrently, each bounded by
+// the replica timeout, so a reachable replica has the table at once
+// whatever the others do.
+func (f *Fleet) Apply(ctx context.Context, t traffic.Table) error {
+	f.op.Lock()
+	defer f.op.Unlock()
+	t.Generation = 0
+	f.mu.Lock()
+	same := f.current != nil && tablesEqual(*f.current, t)
+	learned := f.learned
+	f.mu.Unlock()
+	if !same {
+		if !learned {
+			f.learn(ctx)
+		}
+		f.mu.Lock()
+		f.gen++
+		c := t
+		f.current = &c
+		f.mu.Unlock()
+	}
+	return f.send(ctx, func(r *replica) bool { return r.acked != f.gen || r.lost })
+}
+
+// learn continues the generations from the highest a replica holds, so a
+// new reconciler (or a new leader) numbers its tables after the last one's.
+func (f *Fleet) learn(ctx context.Context) {
+	gens := f.each(ctx, f.replicas, func(ctx context.Context, r *replica) (uint64, error) {
+		t, err := r.rb.Routes(ctx)
+		return t.Generation, err
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, g := range gens {
+		if g.err == nil {
+			f.replicas[i].acked = g.gen
+			f.gen = max(f.gen, g.gen)
+		}
+	}
+	f.learned = true
+}
+
+// Resync reads every replica's generation and gives the current table to
+// each one that is behind (restarted empty, or back from a partition). It
+// does nothing before the first Apply. The error names the replicas that
+// could not be read or brought up to date.
+func (f *Fleet) Resync(ctx context.Context) error {
+	f.op.Lock()
+	defer f.op.Unlock()
+	f.mu.Lock()
+	active := f.current != nil
+	f.mu.Unlock()
+	if !active {
+		return nil
+	}
+	gens := f.each(ctx, f.replicas, func(ctx context.Context, r *replica) (uint64, error) {
+		t, err := r.rb.Routes(ctx)
+		return t.Generation, err
+	})
+	f.mu.Lock()
+	var unread []string
+	stale := map[*replica]bool{}
+	for i, g := range gens {
+		r := f.replicas[i]
+		if g.err != nil {
+			unread = append(unread, r.admin)
+			continue
+		}
+		r.acked = g.gen
+		if g.gen != f.gen {
+			f.log.Warn("router replica is stale (restarted empty or back from a partition): giving it the current table",
+				"router", f.name, "replica", r.admin, "generation", g.gen, "want", f.gen)
+			r.lost = true
+		}
+		// A replica back after being unreadable is given the table again
+		// too: that marks when its measurements are whole again.
+		stale[r] = r.lost
+	}
+	f.mu.Unlock()
+	err := f.send(ctx, func(r *replica) bool { return stale[r] })
+	if len(unread) > 0 {
+		err = errors.Join(err, fmt.Errorf("router %q: replicas not readable: %s", f.name, strings.Join(unread, ", ")))
+	}
+	return err
+}
+
+// send PUTs the current table to the replicas that need it, concurrently.
+// The caller holds f.op.
+func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
+	f.mu.Lock()
+	t := *f.current
+	t.Generation = f.gen
+	var todo []*replica
+	for _, r := range f.replicas {
+		if need(r) {
+			todo = append(todo, r)
+		}
+	}
+	f.mu.Unlock()
+	res := f.each(ctx, todo, func(ctx context.Context, r *replica) (uint64, error) {
+		return t.Generation, r.rb.Apply(ctx, t)
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var bad []string
+	var errs []error
+	for i, g := range res {
+		r := todo[i]
+		if g.err != nil {
+			bad = append(bad, r.admin)
+			errs = append(errs, g.err)
+			continue
+		}
+		if r.lost {
+			f.log.Info("router replica has the current table again", "router", f.name, "replica", r.admin, "generation", t.Generation)
+			r.lost, r.resyncedAt = false, f.now()
+		}
+		r.acked = t.Generation
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("router %q: %d of %d replicas have not acknowledged table generation %d (%s): %w",
+			f.name, len(bad), len(f.replicas), t.Generation, strings.Join(bad, ", "), errors.Join(errs...))
+	}
+	return nil
+}
+
+type genResult struct {
+	gen uint64
+	err error
+}
+
+// each calls fn on every replica at once, each call bounded by the replica
+// timeout, and records the contact.
+func (f *Fleet) each(ctx context.Context, rs []*replica, fn func(context.Context, *replica) (uint64, error)) []genResult {
+	out := make([]genResult, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, f.timeout)
+			defer cancel()
+			g, err := fn(cctx, r)
+			out[i] = genResult{gen: g, err: err}
+			f.mu.Lock()
+			if err == nil {
+				r.lastContact, r.lastErr = f.now(), ""
+			} else {
+				r.lastErr, r.lost = err.Error(), true
+			}
+			f.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Measurable says whether a window starting at from can be measured: every
+// replica holds the current table and has held it since before from (a
+// replica that was unreachable or stale may have restarted and lost its
+// measurements). An error names the replica, and the window is "no data".
+func (f *Fleet) Measurable(from time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.replicas {
+		switch {
+		case r.lost:
+			return fmt.Errorf("router %q: replica %s is unreadable or stale (generation %d, want %d): %s", f.name, r.admin, r.acked, f.gen, r.lastErr)
+		case f.current != nil && r.acked != f.gen:
+			return fmt.Errorf("router %q: replica %s has not acknowledged table generation %d (it has %d)", f.name, r.admin, f.gen, r.acked)
+		case r.resyncedAt.After(from):
+			return fmt.Errorf("router %q: replica %s was given the table again at %s, inside the window from %s: its measurements are incomplete",
+				f.name, r.admin, r.resyncedAt.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// Admins lists the replicas' admin URLs, in the order of the spec.
+func (f *Fleet) Admins() []string {
+	out := make([]string, len(f.replicas))
+	for i, r := range f.replicas {
+		out[i] = r.admin
+	}
+	return out
+}
+
+// Replicas reports every replica's generation, last contact and last
+// error.
+func (f *Fleet) Replicas() []ReplicaStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]ReplicaStatus, 0, len(f.replicas))
+	for _, r := range f.replicas {
+		out = append(out, ReplicaStatus{Admin: r.admin, Generation: r.acked, Want: f.gen,
+			InSync: f.current != nil && r.acked == f.gen, LastContact: r.lastContact, LastError: r.lastErr})
+	}
+	return out
+}
+
+// Routes reads the router's live table (GET /v1/routes).
+func (rb *RemoteBuiltin) Routes(ctx context.Context) (traffic.Table, error) {
+	var t traffic.Table
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rb.routes, nil)
+	if err != nil {
+		return t, fmt.Errorf("router %q: %w", rb.name, err)
+	}
+	if rb.token != "" {
+		req.Header.Set("Authorization", "Bearer "+rb.token)
+	}
+	resp, err := rb.client.Do(req)
+	if err != nil {
+		return t, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return t, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return t, fmt.Errorf("router %q: GET %s: %s: %s", rb.name, rb.routes, resp.Status, strings.TrimSpace(string(bytes.TrimSpace(body[:min(len(body), 512)]))))
+	}
+	if err := json.Unmarshal(body, &t); err != nil {
+		return t, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+	}
+	return t, nil
+}
+
+func tablesEqual(a, b traffic.Table) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}

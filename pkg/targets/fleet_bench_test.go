@@ -1,0 +1,47 @@
+package targets
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"testing"
+	"time"
+)
+
+// BenchmarkFleetRestore5 is the restore latency of a 5-replica fleet: the
+// time from Apply of a table that takes the canary out until every
+// replica (standalone routers over HTTP on 127.0.0.1) acknowledged it.
+func BenchmarkFleetRestore5(b *testing.B) {
+	reps := make([]*replicaServer, 5)
+	for i := range reps {
+		reps[i] = newReplica(b)
+	}
+	var log syncBuffer
+	f := newBenchFleet(b, &log, reps...)
+	split := splitter(b)
+	ctx := context.Background()
+	var lat []time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if err := f.Apply(ctx, split(50)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		if err := f.Apply(ctx, split(0)); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+func newBenchFleet(b *testing.B, log *syncBuffer, reps ...*replicaServer) *Fleet {
+	f, err := NewFleet(fleetSpec(reps...), Deps{Getenv: func(string) string { return "s3cret" }, Logger: slog.New(slog.NewTextHandler(log, nil))}.withDefaults())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}

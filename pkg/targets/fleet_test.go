@@ -1,0 +1,247 @@
+package targets
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// replicaServer is one standalone router's admin API that a test can make
+// dead (every call hangs until the caller gives up) or restart empty.
+type replicaServer struct {
+	t      testing.TB
+	srv    *httptest.Server
+	admin  atomic.Pointer[http.Handler]
+	router atomic.Pointer[router.Router]
+	dead   atomic.Bool
+}
+
+func newReplica(t testing.TB) *replicaServer {
+	r := &replicaServer{t: t}
+	r.restart()
+	stop := make(chan struct{})
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.dead.Load() {
+			// Read the body so that the server notices the client leave.
+			_, _ = io.Copy(io.Discard, req.Body)
+			select {
+			case <-req.Context().Done():
+			case <-stop:
+			}
+			return
+		}
+		(*r.admin.Load()).ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.srv.Close)
+	t.Cleanup(func() { close(stop) }) // runs first
+	return r
+}
+
+// restart replaces the router with a new, empty one (a process restarted).
+func (r *replicaServer) restart() {
+	rt := router.New(router.Options{})
+	r.t.Cleanup(func() { rt.Close() })
+	h := router.NewAdminHandler(rt, "s3cret")
+	r.router.Store(rt)
+	r.admin.Store(&h)
+}
+
+func (r *replicaServer) table() traffic.Table { return r.router.Load().Table() }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newTestFleet(t *testing.T, now func() time.Time, log *syncBuffer, reps ...*replicaServer) *Fleet {
+	t.Helper()
+	tgt, err := New(fleetSpec(reps...), Deps{Getenv: func(string) string { return "s3cret" }, ReplicaTimeout: 300 * time.Millisecond,
+		Now: now, Logger: slog.New(slog.NewTextHandler(log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := tgt.(*Fleet)
+	if !ok {
+		t.Fatalf("a builtin router with %d admin URLs gave a %T, want a *Fleet", len(reps), tgt)
+	}
+	return f
+}
+
+// splitter returns tables splitting fraud/production between two
+// backends started once, v8 getting the given percent.
+func splitter(t testing.TB) func(v8 float64) traffic.Table {
+	a, b := versionBackend(t, "v7"), versionBackend(t, "v8")
+	return func(v8 float64) traffic.Table {
+		return traffic.Table{Routes: []traffic.Route{route(map[string]string{"v7": a.URL, "v8": b.URL}, w("v7", 100-v8), w("v8", v8))}}
+	}
+}
+
+func weightOf(t traffic.Table, version string) float64 {
+	for _, r := range t.Routes {
+		for _, w := range r.Weights {
+			if w.Version == version {
+				return w.Percent
+			}
+		}
+	}
+	return -1
+}
+
+func TestFleetGivesEveryReplicaTheSameGeneration(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	reps := []*replicaServer{newReplica(t), newReplica(t), newReplica(t)}
+	var log syncBuffer
+	f := newTestFleet(t, time.Now, &log, reps...)
+	for i, pct := range []float64{10, 10, 50} {
+		if err := f.Apply(ctx, splitTable(pct)); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+	}
+	// The same table twice keeps its generation: two distinct tables.
+	for _, r := range reps {
+		got := r.table()
+		if got.Generation != 2 || weightOf(got, "v8") != 50 {
+			t.Errorf("replica %s: generation %d, v8 at %v%%; want generation 2 at 50%%", r.srv.URL, got.Generation, weightOf(got, "v8"))
+		}
+	}
+	for _, st := range f.Replicas() {
+		if !st.InSync || st.Generation != 2 || st.Want != 2 || st.LastContact.IsZero() || st.LastError != "" {
+			t.Errorf("status %+v, want in sync at generation 2", st)
+		}
+	}
+	// A new fleet target (a restarted or new leader reconciler) numbers
+	// its tables after the replicas' own.
+	g := newTestFleet(t, time.Now, &log, reps...)
+	if err := g.Apply(ctx, splitTable(50)); err != nil {
+		t.Fatal(err)
+	}
+	if got := reps[1].table().Generation; got != 3 {
+		t.Errorf("a new fleet target's first table has generation %d, want 3 (after the replicas' 2)", got)
+	}
+}
+
+func TestFleetRestoreReachesLiveReplicasWithoutWaitingForADeadOne(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	reps := []*replicaServer{newReplica(t), newReplica(t), newReplica(t)}
+	var log syncBuffer
+	f := newTestFleet(t, time.Now, &log, reps...)
+	if err := f.Apply(ctx, splitTable(50)); err != nil {
+		t.Fatal(err)
+	}
+	reps[2].dead.Store(true)
+	err := f.Apply(ctx, splitTable(0)) // the restore
+	if err == nil || !strings.Contains(err.Error(), reps[2].srv.URL) || !strings.Contains(err.Error(), "1 of 3 replicas") {
+		t.Fatalf("apply with a dead replica: %v, want an error naming it", err)
+	}
+	for _, r := range reps[:2] {
+		if got := weightOf(r.table(), "v8"); got != 0 {
+			t.Errorf("live replica %s still sends %v%% to v8 after the restore", r.srv.URL, got)
+		}
+	}
+	if err := f.Measurable(time.Now().Add(-time.Minute)); err == nil {
+		t.Error("a window with a replica that did not acknowledge the table was measurable")
+	}
+	var behind int
+	for _, st := range f.Replicas() {
+		if !st.InSync {
+			behind++
+			if st.LastError == "" {
+				t.Errorf("replica %s behind without a last error", st.Admin)
+			}
+		}
+	}
+	if behind != 1 {
+		t.Errorf("%d replicas behind, want 1: %+v", behind, f.Replicas())
+	}
+	// It answers again: the retried Apply gives it the restore.
+	reps[2].dead.Store(false)
+	if err := f.Apply(ctx, splitTable(0)); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got := weightOf(reps[2].table(), "v8"); got != 0 {
+		t.Errorf("the replica back sends %v%% to v8, want 0", got)
+	}
+}
+
+func TestFleetResyncsAReplicaThatRestartedEmpty(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	reps := []*replicaServer{newReplica(t), newReplica(t)}
+	var mu sync.Mutex
+	clock := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	var log syncBuffer
+	f := newTestFleet(t, now, &log, reps...)
+	if err := f.Apply(ctx, splitTable(25)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Resync(ctx); err != nil {
+		t.Fatalf("resync of a fleet in sync: %v", err)
+	}
+	if strings.Contains(log.String(), "stale") {
+		t.Fatalf("a fleet in sync logged a stale replica:\n%s", log.String())
+	}
+	windowStart := now()
+	advance(10 * time.Second)
+	if err := f.Measurable(windowStart); err != nil {
+		t.Fatalf("a fleet in sync: %v", err)
+	}
+	reps[1].restart()
+	advance(time.Second)
+	if err := f.Resync(ctx); err != nil {
+		t.Fatalf("resync: %v", err)
+	}
+	got := reps[1].table()
+	if got.Generation != 1 || weightOf(got, "v8") != 25 {
+		t.Fatalf("the restarted replica has generation %d with v8 at %v%%, want the current table", got.Generation, weightOf(got, "v8"))
+	}
+	if !strings.Contains(log.String(), "stale") || !strings.Contains(log.String(), reps[1].srv.URL) {
+		t.Errorf("the log does not say the replica was stale:\n%s", log.String())
+	}
+	// Its measurements before the restart are gone: the window that
+	// spans it is no data, the next one counts.
+	if err := f.Measurable(windowStart); err == nil || !strings.Contains(err.Error(), reps[1].srv.URL) {
+		t.Errorf("a window spanning the restart: %v, want an error naming the replica", err)
+	}
+	advance(time.Second)
+	if err := f.Measurable(now()); err != nil {
+		t.Errorf("a window after the resync: %v", err)
+	}
+}
+
+// fleetSpec is a builtin router block listing the replicas' admin URLs.
+func fleetSpec(reps ...*replicaServer) *spec.Router {
+	r := &spec.Router{Name: "edge", Type: "builtin", TokenEnv: "TOK"}
+	for _, rep := range reps {
+		r.Admins = append(r.Admins, rep.srv.URL)
+	}
+	r.Admin = r.Admins[0]
+	return r
+}

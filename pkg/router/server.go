@@ -163,7 +163,7 @@ type clientConn struct {
 
 	// Checks that the client is still there while the backend thinks
 	// (watch.go).
-	watch    *time.Timer
+	watch    atomic.Pointer[time.Timer] // read by the timer's own goroutine
 	watching atomic.Pointer[leanConn]
 	gone     atomic.Bool
 }
@@ -217,8 +217,8 @@ func (fc *clientConn) serve() {
 			s.log.Error("the router's connection handler failed", "remote", fc.ip, "panic", p)
 		}
 		s.untrack(fc)
-		if fc.watch != nil {
-			fc.watch.Stop()
+		if t := fc.watch.Load(); t != nil {
+			t.Stop()
 		}
 		if !handedOff {
 			fc.c.Close()

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"math"
 	"time"
 )
 
@@ -16,18 +17,23 @@ var errClientGone = errors.New("the client went away before the answer")
 // lean server reads no client byte in the meantime: the check peeks.
 func (fc *clientConn) watchClient(c *leanConn) {
 	fc.watching.Store(c)
-	if fc.watch == nil {
-		fc.watch = time.AfterFunc(fc.s.opts.ClientCheck, fc.checkClient)
-		return
+	t := fc.watch.Load()
+	if t == nil {
+		// The timer is published before it can fire: checkClient, on
+		// the timer's goroutine, reads it to re-arm itself.
+		t = time.AfterFunc(time.Duration(math.MaxInt64), fc.checkClient)
+		fc.watch.Store(t)
 	}
-	fc.watch.Reset(fc.s.opts.ClientCheck)
+	t.Reset(fc.s.opts.ClientCheck)
 }
 
 // unwatch stops the checks (the answer's head arrived, or the exchange
 // failed).
 func (fc *clientConn) unwatch() {
 	fc.watching.Store(nil)
-	fc.watch.Stop()
+	if t := fc.watch.Load(); t != nil {
+		t.Stop()
+	}
 }
 
 // checkClient runs on the timer's goroutine.
@@ -41,7 +47,7 @@ func (fc *clientConn) checkClient() {
 		c.c.Close()
 		return
 	}
-	if fc.watching.Load() == c {
-		fc.watch.Reset(fc.s.opts.ClientCheck)
+	if t := fc.watch.Load(); t != nil && fc.watching.Load() == c {
+		t.Reset(fc.s.opts.ClientCheck)
 	}
 }

@@ -61,3 +61,35 @@ func TestLeanClientGoneEndsTheBackendsWork(t *testing.T) {
 
 // statsView is the part of a version's stats this test looks at.
 type statsView struct{ Requests, Errors int64 }
+
+// A client that stays while the backend thinks for many check periods gets
+// its answer: the check re-arms itself on the timer's goroutine, which the
+// race detector watches here (it once read the timer field unsynchronised).
+func TestLeanClientCheckRearmsWhileTheClientStays(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(30 * time.Millisecond)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(be.Close)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(rt, ServerOptions{ClientCheck: time.Millisecond})
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Close() })
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < 5; i++ {
+		resp, err := client.Get("http://" + ln.Addr().String() + "/v1/m/think")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %s, want 200", i, resp.Status)
+		}
+	}
+}

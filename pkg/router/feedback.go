@@ -248,7 +248,7 @@ func (rt *Router) feedbackTarget(fb Feedback, now time.Time) (*versionStats, idP
 		vs = rt.versionByRef(p.ref())
 	}
 	if vs == nil {
-		return nil, p, &feedbackRejection{http.StatusNotFound, rejectForgotten, fmt.Sprintf("request id %q went to a version no longer in the routing table", fb.RequestID)}
+		return nil, p, &feedbackRejection{http.StatusNotFound, rejectForgotten, fmt.Sprintf("request id %q names no version of the routing table (the version is gone, or the request found no route)", fb.RequestID)}
 	}
 	if fb.Model != "" && fb.Model != vs.model || fb.Stage != "" && fb.Stage != vs.stage {
 		return nil, p, &feedbackRejection{http.StatusNotFound, rejectUnknownID, fmt.Sprintf("request id %q was answered by %s/%s, not %s/%s", fb.RequestID, vs.model, vs.stage, fb.Model, fb.Stage)}

@@ -3,7 +3,9 @@ package router
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -386,4 +388,37 @@ func FuzzCheckID(f *testing.F) {
 			t.Fatalf("%q taken as an issued id (payload %x)", id, p)
 		}
 	})
+}
+
+// Posts for one id racing each other still count once, over the network.
+func TestFeedbackOnceUnderConcurrentPosts(t *testing.T) {
+	rt := feedbackRouter(t, Options{})
+	srv := serve(t, rt)
+	id, v := answered(t, rt)
+	var wg sync.WaitGroup
+	codes := make([]int, 50)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(srv.URL+FeedbackPath, "application/json", strings.NewReader(rewardBody(id, 1)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[200] != 1 || count[409] != len(codes)-1 {
+		t.Errorf("status codes %v, want one 200 and %d 409", count, len(codes)-1)
+	}
+	if got := rewards(t, rt); got[v] != 1 {
+		t.Errorf("rewards %v, want 1 for %s", got, v)
+	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
-	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 	"github.com/switchyard-dev/switchyard/pkg/wiring"
 	"github.com/switchyard-dev/switchyard/policies"
@@ -61,8 +60,8 @@ type stratWorld struct {
 
 // newStratWorld starts a world whose first commit serves v1 with body as
 // the rest of the model block. Its router is a standalone builtin router
-// (as `reconciler router` runs it) that the reconciler drives over the
-// admin API; the e2e tests of e2e_test.go use the in-process one.
+// process that the reconciler drives over the admin API; the e2e tests of
+// e2e_test.go use the in-process one.
 func newStratWorld(t *testing.T, body string) *stratWorld {
 	t.Helper()
 	if testing.Short() {
@@ -72,21 +71,12 @@ func newStratWorld(t *testing.T, body string) *stratWorld {
 	for name, b := range stratModels {
 		w.urls[name] = "http://" + serveOn(t, demo.ModelHandler(b))
 	}
-	rt := router.New(router.Options{})
-	t.Cleanup(func() { rt.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// ClientCheck is long here: the lean server's client watch races
-	// (pkg/router/watch.go: fc.watch is written after time.AfterFunc
-	// returns and read by its callback) once a backend takes longer than
-	// the check, as under the race detector on a busy machine.
-	data := router.NewServer(rt, router.ServerOptions{ReadHeaderTimeout: 10 * time.Second, ClientCheck: time.Minute})
-	go func() { _ = data.Serve(ln) }()
-	t.Cleanup(func() { data.Close() })
-	w.listen = ln.Addr().String()
-	w.admin = serveOn(t, router.NewAdminHandler(rt, stratToken))
+	// The router is a process of its own, a standalone builtin router
+	// (childRouter, as `reconciler router` runs it), driven over its admin
+	// API.
+	w.listen, w.admin = freePort(t), freePort(t)
+	startProc(t, "SWITCHYARD_CHILD_ROUTER="+w.listen+" "+w.admin, "EDGE_TOKEN="+stratToken)
+	waitListening(t, w.admin)
 	files := map[string]string{stratFile: w.spec("v1", body)}
 	entries, _ := fs.ReadDir(policies.Files, ".")
 	for _, en := range entries {
@@ -135,6 +125,18 @@ func newStratWorld(t *testing.T, body string) *stratWorld {
 }
 
 // serveOn serves h on a fresh 127.0.0.1 port until the test ends.
+// waitListening waits until something accepts connections on addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("nothing listens on %s after 20s", addr)
+}
+
 func serveOn(t *testing.T, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

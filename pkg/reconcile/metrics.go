@@ -1,6 +1,9 @@
 package reconcile
 
 import (
+	"strings"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
@@ -28,6 +31,8 @@ type Metrics struct {
 	armSamples *prometheus.GaugeVec
 	armMean    *prometheus.GaugeVec
 	armBest    *prometheus.GaugeVec
+	seriesMu   sync.Mutex
+	series     map[*prometheus.GaugeVec]map[string][]string // the label sets setModels set last
 }
 
 // checkVerdicts are the values of the verdict label of
@@ -130,39 +135,54 @@ func (d *Daemon) updateGauges() {
 	m.setModels(d.Status().Models)
 }
 
-// setModels replaces the per-model series with those of models, so that a
-// model, check or version that went away leaves no stale series.
+// setModels replaces the per-model series with those of models. Values are
+// set first and then the series of a model, check or version that went away
+// are deleted, so that a scrape never sees a series missing in between.
 func (m *Metrics) setModels(models []ModelStatus) {
-	for _, g := range []*prometheus.GaugeVec{m.weights, m.progress, m.checkValue, m.checkState,
-		m.shadowRate, m.armSamples, m.armMean, m.armBest} {
-		g.Reset()
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	cur := map[*prometheus.GaugeVec]map[string][]string{}
+	set := func(g *prometheus.GaugeVec, v float64, labels ...string) {
+		g.WithLabelValues(labels...).Set(v)
+		if cur[g] == nil {
+			cur[g] = map[string][]string{}
+		}
+		cur[g][strings.Join(labels, "\x00")] = labels
 	}
 	for _, ms := range models {
 		for _, w := range ms.Weights {
-			m.weights.WithLabelValues(ms.Model, ms.Stage, w.Version).Set(w.Percent)
+			set(m.weights, w.Percent, ms.Model, ms.Stage, w.Version)
 		}
-		m.progress.WithLabelValues(ms.Model, ms.Stage).Set(ms.Progress)
+		set(m.progress, ms.Progress, ms.Model, ms.Stage)
 		for _, c := range ms.Measurements {
-			m.checkValue.WithLabelValues(ms.Model, ms.Stage, c.Check).Set(c.Value)
+			set(m.checkValue, c.Value, ms.Model, ms.Stage, c.Check)
 			for _, v := range checkVerdicts {
-				set := 0.0
+				on := 0.0
 				if v == c.Verdict {
-					set = 1
+					on = 1
 				}
-				m.checkState.WithLabelValues(ms.Model, ms.Stage, c.Check, v).Set(set)
+				set(m.checkState, on, ms.Model, ms.Stage, c.Check, v)
 			}
 		}
 		if sh := ms.Shadow; sh != nil && sh.Pairs > 0 {
-			m.shadowRate.WithLabelValues(ms.Model, ms.Stage, sh.Version).Set(sh.Agreement)
+			set(m.shadowRate, sh.Agreement, ms.Model, ms.Stage, sh.Version)
 		}
 		if ex := ms.Experiment; ex != nil {
 			for _, a := range ex.Arms {
-				m.armSamples.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(float64(a.Samples))
-				m.armMean.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(a.Mean)
+				set(m.armSamples, float64(a.Samples), ms.Model, ms.Stage, a.Version)
+				set(m.armMean, a.Mean, ms.Model, ms.Stage, a.Version)
 				if ex.Method == "bandit" {
-					m.armBest.WithLabelValues(ms.Model, ms.Stage, a.Version).Set(a.ProbBest)
+					set(m.armBest, a.ProbBest, ms.Model, ms.Stage, a.Version)
 				}
 			}
 		}
 	}
+	for g, old := range m.series {
+		for k, labels := range old {
+			if _, ok := cur[g][k]; !ok {
+				g.DeleteLabelValues(labels...)
+			}
+		}
+	}
+	m.series = cur
 }

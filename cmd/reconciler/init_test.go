@@ -168,3 +168,35 @@ func TestInitRepositoryPromotesThroughStaging(t *testing.T) {
 		t.Errorf("the production plan does not describe the canary:\n%s", out)
 	}
 }
+
+// TestInitNotifyExampleValidatesUncommented keeps the commented notify
+// block true: uncommented, it validates.
+func TestInitNotifyExampleValidatesUncommented(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCommand(t, cmdInit, dir); code != exitOK {
+		t.Fatalf("init: exit %d\n%s", code, stderr)
+	}
+	p := filepath.Join(dir, "rollouts", "notify.hcl")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# "); ok && (strings.HasPrefix(rest, "notify") || strings.HasPrefix(rest, " ") || rest == "}") {
+			line = rest
+		}
+		out = append(out, line)
+	}
+	uncommented := strings.Join(out, "\n")
+	if !strings.Contains(uncommented, "\nnotify \"ops\" {") {
+		t.Fatalf("no notify block to uncomment in rollouts/notify.hcl:\n%s", b)
+	}
+	if err := os.WriteFile(p, []byte(uncommented), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCommand(t, cmdValidate, "--repo", dir, "--format", "json")
+	if code != exitOK || !strings.Contains(stdout, `"warnings": 0`) {
+		t.Errorf("the uncommented notify example does not validate cleanly: exit %d\n%s%s\n%s", code, stdout, stderr, uncommented)
+	}
+}

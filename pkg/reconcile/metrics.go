@@ -155,6 +155,9 @@ func (m *Metrics) setModels(models []ModelStatus) {
 		}
 		set(m.progress, ms.Progress, ms.Model, ms.Stage)
 		for _, c := range ms.Measurements {
+			if c.Verdict == "" {
+				continue // listed, not measured yet
+			}
 			set(m.checkValue, c.Value, ms.Model, ms.Stage, c.Check)
 			for _, v := range checkVerdicts {
 				on := 0.0

@@ -16,7 +16,7 @@ func TestModelSeriesFollowStatus(t *testing.T) {
 	m.setModels([]ModelStatus{{
 		Model: "fraud", Stage: "production", Progress: 0.5,
 		Weights:      []traffic.Weight{{Version: "v7", Percent: 75}, {Version: "v8", Percent: 25}},
-		Measurements: []Measurement{{Check: "errors", Value: 0.02, Verdict: "fail"}},
+		Measurements: []Measurement{{Check: "errors", Value: 0.02, Verdict: "fail"}, {Check: "latency"}},
 		Shadow:       &ShadowStatus{Version: "v9", Pairs: 10, Agreement: 0.9},
 		Experiment: &ExperimentStatus{Method: "bandit", Arms: []ArmStatus{
 			{Version: "a", Samples: 40, Mean: 0.25, ProbBest: 0.7}, {Version: "b", Samples: 60, Mean: 0.1, ProbBest: 0.3}}},

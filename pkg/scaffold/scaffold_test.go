@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -57,5 +58,61 @@ func TestWriteRefusesAnyExistingFile(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "b", "two.txt")); string(b) != "2" {
 		t.Errorf("Write with force left %q", b)
+	}
+}
+
+// TestWorkflowUsesTheActionsInputs checks the workflow init writes against
+// action.yml: it uses the action, and every `with:` key is an input.
+func TestWorkflowUsesTheActionsInputs(t *testing.T) {
+	action, err := os.ReadFile("../../action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := map[string]bool{}
+	in := false
+	for _, line := range strings.Split(string(action), "\n") {
+		switch {
+		case line == "inputs:":
+			in = true
+		case len(line) > 0 && line[0] != ' ':
+			in = false
+		case in && strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   ") && strings.HasSuffix(line, ":"):
+			inputs[strings.TrimSuffix(strings.TrimSpace(line), ":")] = true
+		}
+	}
+	if !inputs["path"] || !inputs["policies"] {
+		t.Fatalf("could not read action.yml's inputs: %v", inputs)
+	}
+	wf, err := template.ReadFile("template/.github/workflows/switchyard.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(wf), "\n")
+	uses := 0
+	for i, line := range lines {
+		if strings.TrimSpace(line) != "- uses: switchyard-dev/switchyard@v1" {
+			continue
+		}
+		uses++
+		indent := len(line) - len(strings.TrimLeft(line, " ")) + 2
+		if i+1 >= len(lines) || strings.TrimSpace(lines[i+1]) != "with:" {
+			continue
+		}
+		for _, l := range lines[i+2:] {
+			trimmed := strings.TrimSpace(l)
+			if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+				continue
+			}
+			if len(l)-len(strings.TrimLeft(l, " ")) <= indent {
+				break
+			}
+			key, _, _ := strings.Cut(trimmed, ":")
+			if !inputs[key] {
+				t.Errorf("the workflow passes %q to the action, which action.yml does not take (inputs: %v)", key, inputs)
+			}
+		}
+	}
+	if uses != 2 {
+		t.Errorf("the workflow uses the action %d times, want 2 (plan and rollback jobs)", uses)
 	}
 }

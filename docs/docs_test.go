@@ -30,7 +30,7 @@ const root = ".."
 // paths: the README, docs/, the policies' README and the runbooks.
 func markdownFiles(t *testing.T) []string {
 	t.Helper()
-	out := []string{"README.md", "policies/README.md"}
+	out := []string{"README.md", "policies/README.md", "dashboards/README.md"}
 	for _, pattern := range []string{"docs/*.md", "runbooks/*.md"} {
 		files, err := filepath.Glob(filepath.Join(root, pattern))
 		if err != nil {

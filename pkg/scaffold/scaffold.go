@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 //go:embed all:template
@@ -72,11 +73,23 @@ func Existing(dir string, files []File) ([]string, error) {
 		switch {
 		case err == nil:
 			exist = append(exist, f.Path)
+		case errors.Is(err, syscall.ENOTDIR):
+			return nil, blockingFile(dir, f.Path)
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, err
 		}
 	}
 	return exist, nil
+}
+
+// blockingFile names the file that stands where p needs a directory.
+func blockingFile(dir, p string) error {
+	for d := path.Dir(p); d != "."; d = path.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(d))); err == nil && !fi.IsDir() {
+			return fmt.Errorf("%s is a file, and %s needs a directory there", d, p)
+		}
+	}
+	return fmt.Errorf("cannot write %s: a file stands where a directory is needed", p)
 }
 
 // Write writes files under dir, creating directories as needed. Unless force
@@ -95,6 +108,9 @@ func Write(dir string, files []File, force bool) error {
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			if errors.Is(err, syscall.ENOTDIR) {
+				return blockingFile(dir, f.Path)
+			}
 			return err
 		}
 		if err := os.WriteFile(p, f.Data, f.Mode); err != nil {

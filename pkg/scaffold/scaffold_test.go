@@ -116,3 +116,18 @@ func TestWorkflowUsesTheActionsInputs(t *testing.T) {
 		t.Errorf("the workflow uses the action %d times, want 2 (plan and rollback jobs)", uses)
 	}
 }
+
+func TestExistingNamesAFileWhereADirectoryIsNeeded(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rollouts"), []byte("oops"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Existing(dir, []File{{Path: "rollouts/fraud.hcl"}})
+	if err == nil || !strings.Contains(err.Error(), "rollouts is a file") {
+		t.Errorf("Existing = %v, want an error naming rollouts as a file", err)
+	}
+	err = Write(dir, []File{{Path: "rollouts/fraud.hcl", Data: []byte("x"), Mode: 0o644}}, true)
+	if err == nil || !strings.Contains(err.Error(), "rollouts is a file") {
+		t.Errorf("Write with force = %v, want an error naming rollouts as a file", err)
+	}
+}

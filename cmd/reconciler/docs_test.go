@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -64,5 +65,71 @@ func TestCLIReferenceCoversEveryFlag(t *testing.T) {
 		if _, ok := commands()[name]; !ok {
 			t.Errorf("docs/cli.md documents reconciler %s, which is not a command", name)
 		}
+	}
+}
+
+var (
+	invocation = regexp.MustCompile(`\breconciler ([a-z]+)\b([^\n]*)`)
+	longFlag   = regexp.MustCompile(`(?:^|\s)--?([a-z][a-z0-9-]*)`)
+)
+
+// TestDocumentedInvocationsUseRealFlags checks every `reconciler COMMAND
+// --flag` written in a code block of the README and docs/ (the systemd
+// unit, the examples) against the flags that command takes.
+func TestDocumentedInvocationsUseRealFlags(t *testing.T) {
+	files, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, "../../README.md")
+	flagsOf := map[string]map[string]bool{}
+	for name, c := range commands() {
+		_, _, help := runCommand(t, c.run, "-h")
+		flagsOf[name] = map[string]bool{"h": true, "help": true}
+		for _, m := range helpFlag.FindAllStringSubmatch(help, -1) {
+			flagsOf[name][m[1]] = true
+		}
+	}
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inBlock := false
+		var lines []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "```") {
+				inBlock = !inBlock
+				continue
+			}
+			if !inBlock {
+				continue
+			}
+			// Join continued lines (a trailing backslash).
+			if n := len(lines); n > 0 && strings.HasSuffix(lines[n-1], "\\") {
+				lines[n-1] = strings.TrimSuffix(lines[n-1], "\\") + " " + line
+				continue
+			}
+			lines = append(lines, line)
+		}
+		for _, line := range lines {
+			code, _, _ := strings.Cut(line, "#") // comments may mention flags in prose
+			for _, m := range invocation.FindAllStringSubmatch(code, -1) {
+				flags, ok := flagsOf[m[1]]
+				if !ok {
+					continue // "reconciler COMMAND" in a usage line, or prose
+				}
+				for _, fm := range longFlag.FindAllStringSubmatch(m[2], -1) {
+					checked++
+					if !flags[fm[1]] {
+						t.Errorf("%s: `reconciler %s` has no flag --%s:\n  %s", filepath.Base(f), m[1], fm[1], strings.TrimSpace(line))
+					}
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d documented flags found: the scan is broken", checked)
 	}
 }

@@ -302,8 +302,13 @@ func TestLinksStayInTheRepository(t *testing.T) {
 			if strings.Contains(target, "://") || strings.HasPrefix(target, "#") || strings.HasPrefix(target, "mailto:") {
 				continue
 			}
-			target, _, _ = strings.Cut(target, "#")
+			target, frag, _ := strings.Cut(target, "#")
 			p := filepath.Join(abs, filepath.Dir(filepath.FromSlash(f)), filepath.FromSlash(target))
+			if frag != "" && strings.HasSuffix(p, ".md") {
+				if b, err := os.ReadFile(p); err == nil && !anchors(string(b))[frag] {
+					t.Errorf("%s links to %s: %s has no heading or anchor #%s", f, m[1], filepath.Base(p), frag)
+				}
+			}
 			if rel, err := filepath.Rel(abs, p); err != nil || strings.HasPrefix(rel, "..") {
 				t.Errorf("%s links to %s, outside the repository", f, m[1])
 				continue
@@ -363,4 +368,24 @@ func TestRegoExamplesCompile(t *testing.T) {
 	if n == 0 {
 		t.Error("no Rego example in the docs: docs/policies.md should show how to write a rule")
 	}
+}
+
+var (
+	heading  = regexp.MustCompile(`(?m)^#{1,6} (.+)$`)
+	anchorID = regexp.MustCompile(`id="([^"]+)"`)
+	notSlug  = regexp.MustCompile(`[^a-z0-9 _-]`)
+)
+
+// anchors returns the fragment names of a Markdown file as GitHub makes
+// them from headings, and the explicit id attributes.
+func anchors(text string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range heading.FindAllStringSubmatch(text, -1) {
+		slug := strings.ReplaceAll(notSlug.ReplaceAllString(strings.ToLower(m[1]), ""), " ", "-")
+		out[slug] = true
+	}
+	for _, m := range anchorID.FindAllStringSubmatch(text, -1) {
+		out[m[1]] = true
+	}
+	return out
 }

@@ -93,9 +93,9 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		progress: modelGauge("switchyard_rollout_progress",
 			"Progress of the model's rollout, 0 to 1 (1 when none runs)."),
 		checkValue: modelGauge("switchyard_check_value",
-			"The last measured value of each check of a rollout.", "check"),
+			"The last measured value of each check of the rollout in progress.", "check"),
 		checkState: modelGauge("switchyard_check_verdict",
-			"The last verdict of each check: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.", "check", "verdict"),
+			"The last verdict of each check of the rollout in progress: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.", "check", "verdict"),
 		shadowRate: modelGauge("switchyard_shadow_agreement",
 			"The agreement rate of a shadow assessment so far (0 to 1).", "version"),
 		armSamples: modelGauge("switchyard_experiment_arm_samples",
@@ -155,8 +155,10 @@ func (m *Metrics) setModels(models []ModelStatus) {
 		}
 		set(m.progress, ms.Progress, ms.Model, ms.Stage)
 		for _, c := range ms.Measurements {
-			if c.Verdict == "" {
-				continue // listed, not measured yet
+			// Only a rollout's checks: the last verdict of one that ended
+			// (a fail that rolled back) is no longer news.
+			if c.Verdict == "" || ms.Rollout() == "" {
+				continue
 			}
 			set(m.checkValue, c.Value, ms.Model, ms.Stage, c.Check)
 			for _, v := range checkVerdicts {

@@ -14,7 +14,7 @@ import (
 func TestModelSeriesFollowStatus(t *testing.T) {
 	m := NewMetrics(nil)
 	m.setModels([]ModelStatus{{
-		Model: "fraud", Stage: "production", Progress: 0.5,
+		Model: "fraud", Stage: "production", Progress: 0.5, From: "v7", To: "v8",
 		Weights:      []traffic.Weight{{Version: "v7", Percent: 75}, {Version: "v8", Percent: 25}},
 		Measurements: []Measurement{{Check: "errors", Value: 0.02, Verdict: "fail"}, {Check: "latency"}},
 		Shadow:       &ShadowStatus{Version: "v9", Pairs: 10, Agreement: 0.9},
@@ -22,7 +22,7 @@ func TestModelSeriesFollowStatus(t *testing.T) {
 			{Version: "a", Samples: 40, Mean: 0.25, ProbBest: 0.7}, {Version: "b", Samples: 60, Mean: 0.1, ProbBest: 0.3}}},
 	}})
 	want := `
-# HELP switchyard_check_verdict The last verdict of each check: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.
+# HELP switchyard_check_verdict The last verdict of each check of the rollout in progress: 1 on the series of that verdict (pass, fail or no_data), 0 on the others.
 # TYPE switchyard_check_verdict gauge
 switchyard_check_verdict{check="errors",model="fraud",stage="production",verdict="fail"} 1
 switchyard_check_verdict{check="errors",model="fraud",stage="production",verdict="no_data"} 0
@@ -49,14 +49,15 @@ switchyard_shadow_agreement{model="fraud",stage="production",version="v9"} 0.9
 	}
 
 	m.setModels([]ModelStatus{{Model: "search", Stage: "staging", Progress: 1,
-		Weights: []traffic.Weight{{Version: "v1", Percent: 100}}}})
+		Weights:      []traffic.Weight{{Version: "v1", Percent: 100}},
+		Measurements: []Measurement{{Check: "errors", Value: 0.2, Verdict: "fail"}}}})
 	n, err := testutil.GatherAndCount(m.Registry, "switchyard_traffic_weight_percent", "switchyard_check_verdict",
 		"switchyard_shadow_agreement", "switchyard_experiment_arm_samples")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {
-		t.Errorf("after the model went away: %d series, want only search's weight", n)
+		t.Errorf("after the model went away: %d series, want only search's weight (no rollout runs: no check series)", n)
 	}
 }
 

@@ -21,14 +21,12 @@ const (
 	maxErrorBody       = 64 << 10
 )
 
-// newBuiltin picks the remote target when the block names an admin API,
-// the in-process one otherwise.
+// newBuiltin picks the fleet target when the block names admin APIs (one
+// standalone router is a fleet of one, so that it too is given its table
+// again when it restarts empty), the in-process one otherwise.
 func newBuiltin(r *spec.Router, d Deps) (Target, error) {
-	if len(r.Admins) > 1 {
+	if r.Admin != "" || len(r.Admins) > 0 {
 		return NewFleet(r, d)
-	}
-	if r.Admin != "" {
-		return NewRemoteBuiltin(r, d)
 	}
 	return NewBuiltin(r, d)
 }

@@ -62,9 +62,13 @@ type replica struct {
 type ReplicaStatus = traffic.ReplicaStatus
 
 // NewFleet returns the target of a fleet of standalone builtin routers,
-// one per URL in r.Admins, sharing r.TokenEnv.
+// one per URL in r.Admins (or r.Admin alone), sharing r.TokenEnv.
 func NewFleet(r *spec.Router, d Deps) (*Fleet, error) {
-	if len(r.Admins) == 0 {
+	admins := r.Admins
+	if len(admins) == 0 && r.Admin != "" {
+		admins = []string{r.Admin}
+	}
+	if len(admins) == 0 {
 		return nil, fmt.Errorf("router %q: a fleet needs at least one admin URL", r.Name)
 	}
 	f := &Fleet{name: r.Name, timeout: d.ReplicaTimeout, now: d.Now, log: d.Logger}
@@ -82,7 +86,7 @@ func NewFleet(r *spec.Router, d Deps) (*Fleet, error) {
 	if d.HTTPClient != nil {
 		d.HTTPClient = &http.Client{Transport: d.HTTPClient.Transport}
 	}
-	for _, a := range r.Admins {
+	for _, a := range admins {
 		one := *r
 		one.Admin, one.Admins = a, []string{a}
 		rb, err := NewRemoteBuiltin(&one, d)

@@ -245,3 +245,39 @@ func fleetSpec(reps ...*replicaServer) *spec.Router {
 	r.Admin = r.Admins[0]
 	return r
 }
+
+// TestLoneRouterRestartedEmptyGetsItsTableBack: a builtin block whose
+// admin is one URL is a fleet of one, so the daemon's resync of an
+// unchanged table gives a standalone router that restarted empty its
+// table again, without waiting for the table to change.
+func TestLoneRouterRestartedEmptyGetsItsTableBack(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	rep := newReplica(t)
+	var log syncBuffer
+	tgt, err := New(&spec.Router{Name: "edge", Type: "builtin", Admin: rep.srv.URL, TokenEnv: "EDGE_TOKEN"},
+		Deps{Getenv: func(string) string { return "s3cret" }, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, ok := tgt.(interface{ Resync(context.Context) error })
+	if !ok {
+		t.Fatalf("a builtin router with one admin URL gave a %T, which cannot resync a router that restarted empty", tgt)
+	}
+	if err := tgt.Apply(ctx, splitTable(25)); err != nil {
+		t.Fatal(err)
+	}
+	rep.restart()
+	if got := len(rep.table().Routes); got != 0 {
+		t.Fatalf("the restarted router holds %d routes, want none", got)
+	}
+	if err := rs.Resync(ctx); err != nil {
+		t.Fatalf("resync: %v", err)
+	}
+	if got := weightOf(rep.table(), "v8"); got != 25 {
+		t.Errorf("after one resync the restarted router sends %v%% to v8, want 25", got)
+	}
+	if !strings.Contains(log.String(), "giving it the current table") {
+		t.Errorf("the log does not say the router was given its table again:\n%s", log.String())
+	}
+}

@@ -132,6 +132,9 @@ func (s *stepper) progress() {
 			return
 		}
 	}
+	if s.awaitTraffic() {
+		return
+	}
 	if r.Paused {
 		if len(s.missing()) == 0 {
 			r.Paused, r.Seen, r.StepStartedAt = false, nil, s.now

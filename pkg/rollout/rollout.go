@@ -63,6 +63,11 @@ type Observations struct {
 	// pairs and agreements on the shadow version, experiment rewards on
 	// each variant.
 	Versions map[string]traffic.VersionStats `json:"versions,omitempty"`
+	// Unapplied, when not empty, says why the route this model was last
+	// given is not yet acknowledged by every part of its router (a fleet
+	// replica that has not taken the table). The current step's bake does
+	// not run until it is: see awaitTraffic. Restores never wait for it.
+	Unapplied string `json:"unapplied,omitempty"`
 }
 
 // Decision constants that the spec does not expose.

@@ -101,6 +101,9 @@ type RolloutState struct {
 	StepStartedAt time.Time `json:"step_started_at"`
 	SwitchedAt    time.Time `json:"switched_at,omitempty"` // blue_green
 	Paused        bool      `json:"paused,omitempty"`
+	// Unapplied is set while the router has not acknowledged the current
+	// step's traffic everywhere (Observations.Unapplied): its bake waits.
+	Unapplied bool `json:"unapplied,omitempty"`
 	// Failures and Measured count, per check, the failed measurements and
 	// the measurements with data over the whole rollout.
 	Failures map[string]int `json:"failures,omitempty"`

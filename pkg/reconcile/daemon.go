@@ -490,6 +490,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 				d.setModelErr(key, "")
 			}
 		}
+		obs.Unapplied = d.unapplied(m)
 		next, route, acts := rollout.Step(m, commit, st, obs, now)
 		d.noticeStep(tree, m, st, next, acts)
 		d.hist.recordStep(key, next)

@@ -1,0 +1,101 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// flakyTarget is a router that, while failing, acknowledges nothing (a
+// fleet replica down); it remembers every table it was sent.
+type flakyTarget struct {
+	fakeTarget
+	mu      sync.Mutex
+	failing bool
+	sent    []string // the fraud route's weights of every table sent
+}
+
+func (f *flakyTarget) Apply(ctx context.Context, tb traffic.Table) error {
+	f.mu.Lock()
+	failing := f.failing
+	f.sent = append(f.sent, weightsOf(tb))
+	f.mu.Unlock()
+	if failing {
+		return errors.New(`router "edge": 1 of 2 replicas have not acknowledged table generation 2`)
+	}
+	return f.fakeTarget.Apply(ctx, tb)
+}
+
+func (f *flakyTarget) Target(ctx context.Context, r *spec.Router) (Target, error) { return f, nil }
+
+func (f *flakyTarget) fail(on bool) { f.mu.Lock(); f.failing = on; f.mu.Unlock() }
+
+func weightsOf(tb traffic.Table) string {
+	if len(tb.Routes) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, w := range tb.Routes[0].Weights {
+		if w.Percent > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%g", w.Version, w.Percent))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// A step whose bake has no checks advances only once its table was
+// acknowledged: while the router refuses it, the rollout stays at the
+// step, and the bake counts from when the table is in force.
+func TestStepWithoutChecksWaitsForItsTableToBeAcknowledged(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	repo := newFakeRepo()
+	target := &flakyTarget{}
+	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noChecks := func(serve string) string {
+		src := fmt.Sprintf(specTmpl, serve)
+		return src[:strings.Index(src, "  check \"errors\"")] + "}\n"
+	}
+	pass := func(n int) {
+		for range n {
+			clock.Advance(time.Second)
+			_ = d.Reconcile(context.Background()) // a refused table is an error, retried
+		}
+	}
+	repo.commitRaw(noChecks("v1"))
+	pass(1)
+	repo.commitRaw(noChecks("v2"))
+	target.fail(true)
+	pass(30) // three times the bake
+	target.mu.Lock()
+	sent := append([]string(nil), target.sent...)
+	target.mu.Unlock()
+	for i, w := range sent[1:] {
+		if w != "v1=90,v2=10" {
+			t.Fatalf("table %d sent while the first step's table was never acknowledged holds %q, want v1=90,v2=10 (all sent: %v)", i+1, w, sent)
+		}
+	}
+	target.fail(false)
+	pass(1) // acknowledged: the 10s bake starts
+	pass(9)
+	if got := target.weights(); got != "v1=90,v2=10" {
+		t.Fatalf("9s after the table was acknowledged the router holds %q, want v1=90,v2=10 (the bake is 10s)", got)
+	}
+	pass(1)
+	if got := target.weights(); got != "v1=50,v2=50" {
+		t.Fatalf("once the bake ran on the acknowledged table the router holds %q, want v1=50,v2=50", got)
+	}
+	pass(20)
+	if got := target.weights(); got != "v2=100" {
+		t.Fatalf("the rollout did not complete: the router holds %q", got)
+	}
+}

@@ -468,6 +468,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 	var actions []rollout.Action
 	var errs []error
 	seen := map[string]bool{}
+	acked := d.acknowledged()
 	for _, m := range tree.Models {
 		key := m.Key()
 		seen[key] = true
@@ -490,7 +491,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 				d.setModelErr(key, "")
 			}
 		}
-		obs.Unapplied = d.unapplied(m)
+		obs.Unapplied = d.unapplied(m, acked)
 		next, route, acts := rollout.Step(m, commit, st, obs, now)
 		d.noticeStep(tree, m, st, next, acts)
 		d.hist.recordStep(key, next)

@@ -1,11 +1,31 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
+
+// acknowledged holds, per router and model key, the route of the table the
+// router last acknowledged whole (every fleet replica took it).
+type acknowledged map[string]traffic.Route
+
+func ackKey(router, model string) string { return router + "\x00" + model }
+
+// acknowledged indexes the tables last applied without error, once a pass.
+func (d *Daemon) acknowledged() acknowledged {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := acknowledged{}
+	for name, t := range d.applied2 {
+		for _, r := range t.Routes {
+			out[ackKey(name, r.Model+"/"+r.Stage)] = r
+		}
+	}
+	return out
+}
 
 // unapplied says why the route last given to m is not known to be in
 // force on every part of its router: the last Apply of the router's table
@@ -14,17 +34,21 @@ import (
 // the step's bake (rollout.Observations.Unapplied); restores never wait.
 // "" when the route is in force, or before any route was given (the first
 // pass after a start, which sends the table again at once).
-func (d *Daemon) unapplied(m *spec.Model) string {
+func (d *Daemon) unapplied(m *spec.Model, acked acknowledged) string {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	want, ok := d.routes[m.Key()]
+	d.mu.Unlock()
 	if !ok {
 		return ""
 	}
-	for _, r := range d.applied2[m.Router].Routes {
-		if r.Model == want.Model && r.Stage == want.Stage && tablesEqual(traffic.Table{Routes: []traffic.Route{r}}, traffic.Table{Routes: []traffic.Route{want}}) {
-			return ""
-		}
+	if got, ok := acked[ackKey(m.Router, m.Key())]; ok && sameJSON(got, want) {
+		return ""
 	}
 	return fmt.Sprintf("router %q has not acknowledged this route on every part of it yet: it is sent again every pass", m.Router)
+}
+
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }

@@ -28,6 +28,9 @@
 //   - A stage completes only when every check had data during its bake;
 //     otherwise the rollout pauses at the stage's traffic, and when data
 //     returns the stage's bake restarts.
+//   - A stage's bake runs only while its route is acknowledged by every
+//     part of its router (Observations.Unapplied empty); it restarts from
+//     the last Step that saw it unacknowledged. Restores never wait.
 //   - Failures count per check over the whole rollout, not per stage.
 //   - A rollout carries out the rollout block in force when it started
 //     (Plan); check edits apply at once.
@@ -67,6 +70,7 @@ type Observations struct {
 	// given is not yet acknowledged by every part of its router (a fleet
 	// replica that has not taken the table). The current step's bake does
 	// not run until it is: see awaitTraffic. Restores never wait for it.
+	// Unlike the measurements it counts at every Step, due or not.
 	Unapplied string `json:"unapplied,omitempty"`
 }
 

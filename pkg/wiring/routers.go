@@ -2,6 +2,7 @@ package wiring
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,6 +110,14 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 				return nil, fmt.Errorf("router %q: environment variable %s (feedback_token_env) is empty or unset", r.Name, r.FeedbackTokenEnv)
 			}
 		}
+		var tlsCfg *tls.Config
+		if r.TLSCert != "" {
+			cr, err := router.NewCertReloader(r.TLSCert, r.TLSKey, router.CertOptions{Now: rs.Now, Logger: opts.Logger})
+			if err != nil {
+				return nil, fmt.Errorf("router %q: %w", r.Name, err)
+			}
+			tlsCfg = router.TLSConfig(cr)
+		}
 		rt := router.New(opts)
 		ln, err := net.Listen("tcp", r.Listen)
 		if err != nil {
@@ -116,8 +125,12 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 			return nil, fmt.Errorf("router %q: cannot listen on %s: %w", r.Name, r.Listen, err)
 		}
 		srv := router.NewServer(rt, router.ServerOptions{ReadHeaderTimeout: 10 * time.Second})
+		serve := func() error { return srv.Serve(ln) }
+		if tlsCfg != nil {
+			serve = func() error { return srv.ServeTLS(ln, tlsCfg) }
+		}
 		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("router stopped", "router", r.Name, "err", err)
 			}
 		}()

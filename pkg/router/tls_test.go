@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -171,5 +173,75 @@ func TestCertReloaderChecksFilesAtMostEveryInterval(t *testing.T) {
 	}
 	if _, err := NewCertReloader(certFile, dir+"/missing.pem", CertOptions{}); err == nil {
 		t.Fatal("a missing key loaded")
+	}
+}
+
+// tlsBackend is an https backend whose certificate ca signed.
+func tlsBackend(t *testing.T, ca *tlstest.CA, version string) string {
+	t.Helper()
+	s := httptest.NewUnstartedServer(backendServer(t, version).Config.Handler)
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, version).Pair(t)}}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s.URL
+}
+
+func TestHTTPSBackendTrustedByItsCAFile(t *testing.T) {
+	frontCA, backCA := tlstest.NewCA(t), tlstest.NewCA(t)
+	dir := t.TempDir()
+	caFile := backCA.WriteCA(t, dir)
+	certFile, keyFile := frontCA.Leaf(t, "router").Write(t, t.TempDir())
+
+	rt := newTestRouter(t, Options{})
+	secure, plain := tlsBackend(t, backCA, "v2"), backendServer(t, "v1").URL
+	route := traffic.Route{Model: "m", Stage: "prod", Path: "/m",
+		Backends: map[string]string{"v1": plain, "v2": secure},
+		Weights:  weights("v2", 100)}
+	// Without its CA file the backend's certificate is unknown: 502.
+	mustUpdate(t, rt, route)
+	addr := serveTLS(t, rt, certFile, keyFile, nil)
+	c := httpsClient(frontCA)
+	resp, err := c.Get("https://" + addr + "/m/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("an https backend signed by an unknown CA: %d, want 502", resp.StatusCode)
+	}
+	route.CAFiles = map[string]string{"v2": caFile}
+	mustUpdate(t, rt, route)
+	for range 3 {
+		if e, _ := getEcho(t, c, "https://"+addr+"/m/x"); e.Version != "v2" || e.Path != "/x" {
+			t.Fatalf("answer %+v", e)
+		}
+	}
+	route.Weights = weights("v1", 100)
+	mustUpdate(t, rt, route)
+	if e, _ := getEcho(t, c, "https://"+addr+"/m/y"); e.Version != "v1" {
+		t.Fatalf("plain backend behind a TLS listener: %+v", e)
+	}
+	if got := rt.Table().Routes[0].CAFiles["v2"]; got != caFile {
+		t.Fatalf("table keeps ca_files %q", got)
+	}
+
+	for _, bad := range []map[string]string{
+		{"v3": caFile},                       // unknown version
+		{"v1": caFile},                       // not https
+		{"v2": filepath.Join(dir, "no.pem")}, // unreadable
+		{"v2": certFile + "x"},               // missing
+	} {
+		r := route
+		r.CAFiles = bad
+		if err := rt.Update(traffic.Table{Routes: []traffic.Route{r}}); err == nil {
+			t.Errorf("ca_files %v accepted", bad)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "junk.pem"), []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	route.CAFiles = map[string]string{"v2": filepath.Join(dir, "junk.pem")}
+	if err := rt.Update(traffic.Table{Routes: []traffic.Route{route}}); err == nil {
+		t.Error("a CA file without a certificate accepted")
 	}
 }

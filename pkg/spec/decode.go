@@ -65,6 +65,7 @@ func (l *loader) decodeRouter(file string, b *hcl.Block) {
 		FeedbackTokenEnv: a.str("feedback_token_env", ""),
 		TLSCert:          a.str("tls_cert", ""),
 		TLSKey:           a.str("tls_key", ""),
+		CAFile:           a.str("ca_file", ""),
 		ConfigFile:       a.str("config_file", ""),
 		RuntimeAPIs:      a.strOrList("runtime_api", `"/run/haproxy/admin.sock" or a list of them`),
 		Command:          a.strList("command"),

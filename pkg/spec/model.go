@@ -64,8 +64,12 @@ type Router struct {
 	// TLSCert and TLSKey are the PEM files, on the router's host, of the
 	// certificate pair an in-process builtin router serves traffic with
 	// over TLS (both or neither).
-	TLSCert    string `json:"tls_cert,omitempty"`
-	TLSKey     string `json:"tls_key,omitempty"`
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// CAFile is a PEM file, on the reconciler's host, of the certificate
+	// authorities a standalone builtin router's https:// admin API is
+	// checked against instead of the system's.
+	CAFile     string `json:"ca_file,omitempty"`
 	ConfigFile string `json:"config_file,omitempty"`
 	// RuntimeAPI is the first of RuntimeAPIs.
 	RuntimeAPI string `json:"runtime_api,omitempty"`

@@ -31,6 +31,7 @@ func (t *Tree) PolicyRouters() map[string]any {
 		setStr(o, "feedback_token_env", r.FeedbackTokenEnv)
 		setStr(o, "tls_cert", r.TLSCert)
 		setStr(o, "tls_key", r.TLSKey)
+		setStr(o, "ca_file", r.CAFile)
 		setStr(o, "config_file", r.ConfigFile)
 		setStr(o, "runtime_api", r.RuntimeAPI)
 		if len(r.Admins) > 1 {

@@ -24,6 +24,7 @@ var routerSchema = &hcl.BodySchema{
 		{Name: "feedback_token_env"},
 		{Name: "tls_cert"},
 		{Name: "tls_key"},
+		{Name: "ca_file"},
 		{Name: "config_file"},
 		{Name: "runtime_api"},
 		{Name: "command"},

@@ -94,15 +94,19 @@ func (l *loader) validateRouter(r *Router) {
 			l.errorAt(l.routerRng(r.Name, set), set+" without "+missing,
 				fmt.Sprintf(`The router serves TLS with a certificate and its key: set both tls_cert and tls_key (such as %s = "/etc/switchyard/tls/%s.pem"), or neither.`, missing, strings.TrimPrefix(missing, "tls_")))
 		}
+		if r.CAFile != "" && r.Admins == nil {
+			l.warnAt(l.routerRng(r.Name, "ca_file"), "ca_file without admin",
+				"A router block's ca_file is the CA the reconciler checks a standalone router's https:// admin API against; it is unused without admin. A version's backend CA goes in the version block's ca_file.")
+		}
 		if r.TLSCert != "" && r.Listen == "" {
 			l.warnAt(l.routerRng(r.Name, "tls_cert"), "tls_cert without listen",
 				"tls_cert and tls_key are for the router the reconciler runs in-process (listen); a standalone router takes reconciler router --tls-cert FILE --tls-key FILE.")
 		}
 	case "nginx", "haproxy":
-		for _, f := range []struct{ name, val string }{{"tls_cert", r.TLSCert}, {"tls_key", r.TLSKey}} {
+		for _, f := range []struct{ name, val string }{{"tls_cert", r.TLSCert}, {"tls_key", r.TLSKey}, {"ca_file", r.CAFile}} {
 			if f.val != "" {
 				l.errorAt(l.routerRng(r.Name, f.name), f.name+" on a "+r.Type+" router",
-					"tls_cert and tls_key configure the builtin router's listener; "+r.Type+" serves TLS as its own configuration says. Remove "+f.name+".")
+					"tls_cert, tls_key and ca_file configure the builtin router's TLS; "+r.Type+" serves TLS as its own configuration says. Remove "+f.name+".")
 			}
 		}
 		if r.FeedbackTokenEnv != "" {

@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/tlstest"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
@@ -70,5 +72,58 @@ func TestInProcessRouterServesTLS(t *testing.T) {
 	bad := &spec.Router{Name: "broken", Type: "builtin", Listen: freeAddr(t), TLSCert: cert, TLSKey: cert}
 	if _, err := rs.Target(context.Background(), bad); err == nil || !strings.Contains(err.Error(), `router "broken"`) {
 		t.Fatalf("a certificate as its own key: %v, want an error naming the router", err)
+	}
+}
+
+// TestStandaloneRouterAdminOverTLSTrustedByCAFile drives a standalone
+// router whose admin API is served over TLS with a certificate from a
+// private CA: the router block's ca_file lets the reconciler in, for the
+// table and the stats; without it the certificate is refused.
+func TestStandaloneRouterAdminOverTLSTrustedByCAFile(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer backend.Close()
+	rt := router.New(router.Options{})
+	defer rt.Close()
+	ca := tlstest.NewCA(t)
+	admin := httptest.NewUnstartedServer(router.NewAdminHandler(rt, "tok"))
+	admin.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "admin").Pair(t)}}
+	admin.StartTLS()
+	defer admin.Close()
+	caFile := ca.WriteCA(t, t.TempDir())
+	table := traffic.Table{Routes: []traffic.Route{{
+		Model: "fraud", Stage: "production", Path: "/v1/fraud",
+		Backends: map[string]string{"v1": backend.URL},
+		Weights:  []traffic.Weight{{Version: "v1", Percent: 100}},
+	}}}
+	getenv := func(k string) string { return map[string]string{"EDGE_TOKEN": "tok"}[k] }
+
+	rs := &Routers{Getenv: getenv}
+	defer rs.Close()
+	untrusted := &spec.Router{Name: "edge", Type: "builtin", Admin: admin.URL, TokenEnv: "EDGE_TOKEN"}
+	tgt, err := rs.Target(context.Background(), untrusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.Apply(context.Background(), table); err == nil {
+		t.Fatal("applied over TLS to a certificate no trusted CA signed")
+	}
+
+	block := &spec.Router{Name: "edge", Type: "builtin", Admin: admin.URL, TokenEnv: "EDGE_TOKEN", CAFile: caFile}
+	if tgt, err = rs.Target(context.Background(), block); err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.Apply(context.Background(), table); err != nil {
+		t.Fatalf("apply over TLS with ca_file: %v", err)
+	}
+	if got := rt.Table(); len(got.Routes) != 1 {
+		t.Fatalf("the standalone router holds %+v", got)
+	}
+	now := time.Now()
+	if _, err := rs.StatsRange(context.Background(), block, now.Add(-10*time.Second), now); err != nil {
+		t.Fatalf("stats over TLS with ca_file: %v", err)
+	}
+	missing := &spec.Router{Name: "other", Type: "builtin", Admin: admin.URL, CAFile: caFile + ".missing"}
+	if _, err := rs.Target(context.Background(), missing); err == nil || !strings.Contains(err.Error(), "ca_file") {
+		t.Fatalf("a missing ca_file: %v", err)
 	}
 }

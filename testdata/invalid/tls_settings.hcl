@@ -34,3 +34,19 @@ model "fraud" "production" {
     ca_file = "/etc/switchyard/tls/models-ca.pem" # ERROR: ca_file on a version that is not https
   }
 }
+router "inproc" {
+  type    = "builtin"
+  listen  = "127.0.0.1:8445"
+  ca_file = "/etc/switchyard/tls/admin-ca.pem" # WARNING: ca_file without admin
+}
+router "lb" {
+  type        = "haproxy"
+  config_file = "/tmp/switchyard.cfg"
+  runtime_api = "/run/haproxy/admin.sock"
+  ca_file     = "/etc/switchyard/tls/admin-ca.pem" # ERROR: ca_file on a haproxy router
+}
+router "remote" {
+  type    = "builtin"
+  admin   = "https://127.0.0.1:9902"
+  ca_file = "/etc/switchyard/tls/admin-ca.pem"
+}

@@ -9,10 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/tlstest"
 )
@@ -26,25 +24,7 @@ func TestRouterServesTrafficAndAdminOverTLS(t *testing.T) {
 	trafficDir, adminDir := t.TempDir(), t.TempDir()
 	cert, key := ca.Leaf(t, "traffic").Write(t, trafficDir)
 	acert, akey := ca.Leaf(t, "admin").Write(t, adminDir)
-	stderr := &syncBuffer{}
-	e := &env{stdout: io.Discard, stderr: stderr, getenv: func(k string) string {
-		return map[string]string{defaultRouterTokenEnv: "tok"}[k]
-	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		done <- cmdRouter(ctx, e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-			"--tls-cert", cert, "--tls-key", key, "--admin-tls-cert", acert, "--admin-tls-key", akey})
-	}()
-	re := regexp.MustCompile(`listen=(\S+) admin=(\S+)`)
-	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		m = re.FindStringSubmatch(stderr.String())
-	}
-	if m == nil {
-		cancel()
-		t.Fatalf("router did not start: %s", stderr.String())
-	}
+	addrs, stop := runRouter(t, nil, "--tls-cert", cert, "--tls-key", key, "--admin-tls-cert", acert, "--admin-tls-key", akey)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	call := func(method, url, body string) (int, string, string) {
 		req, _ := http.NewRequest(method, url, strings.NewReader(body))
@@ -58,21 +38,13 @@ func TestRouterServesTrafficAndAdminOverTLS(t *testing.T) {
 		return resp.StatusCode, string(b), resp.TLS.PeerCertificates[0].Subject.CommonName
 	}
 	table := fmt.Sprintf(`{"routes":[{"model":"fraud","stage":"production","path":"/v1/fraud","backends":{"v1":%q},"weights":[{"version":"v1","percent":100}]}]}`, backend.URL)
-	if code, body, cn := call("PUT", "https://"+m[2]+"/v1/routes", table); code != 200 || cn != "admin" {
+	if code, body, cn := call("PUT", "https://"+addrs[1]+"/v1/routes", table); code != 200 || cn != "admin" {
 		t.Fatalf("PUT over TLS: %d %s, certificate %q", code, body, cn)
 	}
-	if code, body, cn := call("GET", "https://"+m[1]+"/v1/fraud/predict", ""); code != 200 || body != "v1 /predict" || cn != "traffic" {
+	if code, body, cn := call("GET", "https://"+addrs[0]+"/v1/fraud/predict", ""); code != 200 || body != "v1 /predict" || cn != "traffic" {
 		t.Fatalf("traffic over TLS: %d %q, certificate %q", code, body, cn)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("exit %d: %s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("router did not shut down")
-	}
+	stop()
 }
 
 func TestRouterTLSFlagsGoInPairs(t *testing.T) {

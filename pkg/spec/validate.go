@@ -206,6 +206,14 @@ func (l *loader) validateModel(m *Model) {
 				`Define it with router "NAME" { type = "builtin", listen = "127.0.0.1:8080" }.`))
 		}
 	}
+	if router != nil && router.Type != "builtin" {
+		for _, vn := range versions {
+			if m.Versions[vn].CAFile != "" {
+				l.errorAt(l.rng(m, "versions."+vn+".ca_file"), "ca_file on a "+router.Type+" router's version",
+					fmt.Sprintf("Only the builtin router reads a version's ca_file; router %q is %s, which checks backend certificates as its own configuration says. Remove ca_file.", router.Name, router.Type))
+			}
+		}
+	}
 	switch {
 	case !l.set(m, "path"):
 	case !strings.HasPrefix(m.Path, "/") || strings.ContainsAny(m.Path, "?# \t\r\n"):

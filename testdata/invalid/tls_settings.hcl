@@ -50,3 +50,13 @@ router "remote" {
   admin   = "https://127.0.0.1:9902"
   ca_file = "/etc/switchyard/tls/admin-ca.pem"
 }
+model "fraud" "staging" {
+  router = "web"
+  path   = "/v1/fraud-staging"
+  serve  = "v7"
+
+  version "v7" {
+    url     = "https://127.0.0.1:9102"
+    ca_file = "/etc/switchyard/tls/models-ca.pem" # ERROR: ca_file on a nginx router's version
+  }
+}

@@ -58,26 +58,8 @@ func TestRouterServesTrafficAndAdminAPI(t *testing.T) {
 		fmt.Fprintf(w, "v1 %s", r.URL.Path)
 	}))
 	defer backend.Close()
-	stderr := &syncBuffer{}
-	e := &env{stdout: io.Discard, stderr: stderr, getenv: func(k string) string {
-		return map[string]string{defaultRouterTokenEnv: "tok", "FB_TOKEN": "fbtok"}[k]
-	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		done <- cmdRouter(ctx, e, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--feedback-token-env", "FB_TOKEN"})
-	}()
-
-	re := regexp.MustCompile(`listen=(\S+) admin=(\S+)`)
-	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		m = re.FindStringSubmatch(stderr.String())
-	}
-	if m == nil {
-		cancel()
-		t.Fatalf("router did not start: %s", stderr.String())
-	}
-	listen, admin := "http://"+m[1], "http://"+m[2]
+	addrs, stop := runRouter(t, map[string]string{"FB_TOKEN": "fbtok"}, "--feedback-token-env", "FB_TOKEN")
+	listen, admin := "http://"+addrs[0], "http://"+addrs[1]
 
 	call := func(method, url, token, body string) (int, string) {
 		req, _ := http.NewRequest(method, url, strings.NewReader(body))
@@ -120,14 +102,47 @@ func TestRouterServesTrafficAndAdminAPI(t *testing.T) {
 			t.Fatalf("feedback %d with token %q: %d %s, want %d", i+1, c.token, code, body, c.want)
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("exit %d: %s", code, stderr.String())
+	stop()
+}
+
+// runRouter runs cmdRouter on 127.0.0.1 with the admin token "tok", the
+// environment variables vars and the extra args, and returns the traffic
+// and admin addresses it listens on, and stop, which ends it and checks
+// that it exits cleanly.
+func runRouter(t *testing.T, vars map[string]string, args ...string) (addrs [2]string, stop func()) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	e := &env{stdout: io.Discard, stderr: stderr, getenv: func(k string) string {
+		if k == defaultRouterTokenEnv {
+			return "tok"
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("router did not shut down")
+		return vars[k]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- cmdRouter(ctx, e, append([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, args...))
+	}()
+	re := regexp.MustCompile(`listen=(\S+) admin=(\S+)`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		m = re.FindStringSubmatch(stderr.String())
+	}
+	if m == nil {
+		cancel()
+		t.Fatalf("router did not start: %s", stderr.String())
+	}
+	return [2]string{m[1], m[2]}, func() {
+		t.Helper()
+		cancel()
+		select {
+		case code := <-done:
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("router did not shut down")
+		}
 	}
 }
 

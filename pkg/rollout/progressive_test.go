@@ -101,6 +101,21 @@ func TestStrategies(t *testing.T) {
 			),
 		},
 		{
+			name: "a version's ca_file travels in the route", strategy: AllAtOnce,
+			ticks: []tick{adopted,
+				{at: 5, serve: "v7", edit: func(m *spec.Model) {
+					v := *m.Versions["v7"]
+					v.URL, v.CAFile = "https://127.0.0.1:9107", "/tls/models-ca.pem"
+					m.Versions["v7"] = &v
+				}, obs: none,
+					check: func(t *testing.T, _ ModelState, rt traffic.Route, _ []Action) {
+						if rt.CAFiles["v7"] != "/tls/models-ca.pem" || len(rt.CAFiles) != 1 {
+							t.Errorf("ca_files = %v, want only v7's", rt.CAFiles)
+						}
+					}},
+			},
+		},
+		{
 			name: "serve naming no version changes nothing", strategy: AllAtOnce,
 			ticks: []tick{adopted,
 				{at: 5, serve: "v9", obs: none, phase: PhaseIdle, weights: "v6:100", event: `serve = "v9" is not a version`},

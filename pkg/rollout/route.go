@@ -90,6 +90,12 @@ func (s *stepper) route() traffic.Route {
 	}
 	for name, v := range s.m.Versions {
 		rt.Backends[name] = v.URL
+		if v.CAFile != "" {
+			if rt.CAFiles == nil {
+				rt.CAFiles = map[string]string{}
+			}
+			rt.CAFiles[name] = v.CAFile
+		}
 	}
 	urls := make(map[string]string, len(ws))
 	for _, w := range ws {

@@ -20,8 +20,11 @@ type backend struct {
 	proxy   *httputil.ReverseProxy
 	proxyFB *httputil.ReverseProxy // turns a 5xx into an error so the fallback answers; nil without fallback
 	stats   *versionStats
-	weight  float64 // live percent, > 0 for choices
-	seed    uint64  // per-version hash seed for rendezvous hashing
+	// transport, when set, carries this version's requests instead of
+	// the router's (an https:// version with its own CA file).
+	transport http.RoundTripper
+	weight    float64 // live percent, > 0 for choices
+	seed      uint64  // per-version hash seed for rendezvous hashing
 
 	// For the lean server: the dial address, the escaped base path without
 	// its trailing slash, and the target's query.

@@ -308,6 +308,10 @@ func (e statusError) Error() string { return "backend answered " + strconv.Itoa(
 func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.ReverseProxy {
 	prefix := r.path
 	target := b.target
+	transport := rt.opts.Transport
+	if b.transport != nil {
+		transport = b.transport
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			in, out := pr.In.URL, pr.Out.URL
@@ -334,7 +338,7 @@ func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.Rever
 			// before Rewrite), as on the lean path.
 			pr.Out.Header[hdrRequestID] = pr.In.Header[hdrRequestID]
 		},
-		Transport:  rt.opts.Transport,
+		Transport:  transport,
 		BufferPool: &rt.copyBufs,
 		ModifyResponse: func(resp *http.Response) error {
 			if failOn5xx && resp.StatusCode >= 500 {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,8 @@ type Options struct {
 	// shadow copies, comparisons and fallback replays (default 1 MiB).
 	// Larger requests are proxied without a shadow copy or a fallback.
 	MaxBodyBytes int64
+	// ReadFile reads the routes' CA files (default os.ReadFile).
+	ReadFile func(string) ([]byte, error)
 	// StatsHorizon is the longest window Stats can cover (default 10m).
 	StatsHorizon time.Duration
 	// RequestIDs is how many recent request ids are remembered for
@@ -84,6 +87,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
 	}
 	if o.BackendTimeout <= 0 {
 		o.BackendTimeout = 30 * time.Second
@@ -151,8 +157,9 @@ type Router struct {
 	lean     *leanTransport // Options.Transport when it is the router's own
 	proxyLog *log.Logger    // ReverseProxy's own messages, at debug level
 
-	mu    sync.Mutex // serialises Update and guards stats
+	mu    sync.Mutex // serialises Update and guards stats and cas
 	stats map[[3]string]*versionStats
+	cas   map[string]*caTransport // by CA file (backendtls.go)
 }
 
 // New returns a router with an empty table (every path answers 404) and
@@ -201,6 +208,13 @@ func (rt *Router) Update(t traffic.Table) error {
 		return fmt.Errorf("routing table rejected: %w", err)
 	}
 	rt.mu.Lock()
+	cas, err := rt.caTransports(t)
+	if err != nil {
+		rt.mu.Unlock()
+		rt.metrics.tableUpdates.WithLabelValues("rejected").Inc()
+		return fmt.Errorf("routing table rejected: %w", err)
+	}
+	rt.swapCATransports(cas)
 	c := rt.compile(t)
 	rt.table.Store(c)
 	rt.mu.Unlock()
@@ -300,6 +314,9 @@ func (rt *Router) Shutdown(ctx context.Context) error {
 		}
 	}
 	rt.mu.Lock()
+	for _, ct := range rt.cas {
+		ct.t.CloseIdleConnections()
+	}
 	rt.metrics.unregister()
 	rt.mu.Unlock()
 	return err

@@ -164,14 +164,18 @@ func (q *shadowQueue) run(j *shadowJob) {
 	rt := q.rt
 	to := j.sr.to
 	ctx := q.ctx
-	if !q.bounded {
+	transport, bounded := q.transport, q.bounded
+	if to.transport != nil { // an https:// shadow with its own CA file
+		transport, bounded = to.transport, false
+	}
+	if !bounded {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(q.ctx, rt.opts.ShadowTimeout)
 		defer cancel()
 	}
 	req := shadowRequest(j).WithContext(ctx)
 	start := rt.now()
-	resp, err := q.transport.RoundTrip(req)
+	resp, err := transport.RoundTrip(req)
 	if err != nil {
 		q.judge(j, 0, nil, rt.now().Sub(start), err)
 		return

@@ -51,6 +51,7 @@ func validate(t traffic.Table) error {
 				bad("backend %q: %v", v, err)
 			}
 		}
+		checkCAFiles(r, bad)
 		known := func(field, v string) {
 			if _, ok := r.Backends[v]; !ok {
 				bad("%s names version %q, which has no backend (known: %s)", field, v, strings.Join(sortedKeys(r.Backends), ", "))
@@ -154,6 +155,12 @@ func copyTable(t traffic.Table) traffic.Table {
 		c.Backends = make(map[string]string, len(r.Backends))
 		for k, v := range r.Backends {
 			c.Backends[k] = v
+		}
+		if r.CAFiles != nil {
+			c.CAFiles = make(map[string]string, len(r.CAFiles))
+			for k, v := range r.CAFiles {
+				c.CAFiles[k] = v
+			}
 		}
 		c.Weights = append([]traffic.Weight(nil), r.Weights...)
 		if r.Preview != nil {
@@ -284,6 +291,7 @@ func (rt *Router) compile(t traffic.Table) *compiled {
 				stats:   rt.statsFor(tr.Model, tr.Stage, v),
 				seed:    hashString(v),
 			}
+			r.backends[v].transport = rt.backendTransport(tr, v, u)
 		}
 		r.lean = rt.lean != nil
 		for _, b := range r.backends {
@@ -294,7 +302,7 @@ func (rt *Router) compile(t traffic.Table) *compiled {
 			}
 			b.base = strings.TrimSuffix((&url.URL{Path: u.Path}).EscapedPath(), "/")
 			b.query = u.RawQuery
-			if u.Scheme != "http" || u.User != nil {
+			if u.Scheme != "http" || u.User != nil || b.transport != nil {
 				r.lean = false
 			}
 		}

@@ -63,6 +63,9 @@ func (l *loader) decodeRouter(file string, b *hcl.Block) {
 		Admins:           a.strOrList("admin", `"http://10.0.0.7:9901" or ["http://10.0.0.7:9901", "http://10.0.0.8:9901"]`),
 		TokenEnv:         a.str("token_env", ""),
 		FeedbackTokenEnv: a.str("feedback_token_env", ""),
+		TLSCert:          a.str("tls_cert", ""),
+		TLSKey:           a.str("tls_key", ""),
+		CAFile:           a.str("ca_file", ""),
 		ConfigFile:       a.str("config_file", ""),
 		RuntimeAPIs:      a.strOrList("runtime_api", `"/run/haproxy/admin.sock" or a list of them`),
 		Command:          a.strList("command"),
@@ -171,7 +174,7 @@ func (l *loader) decodeVersion(key string, b *hcl.Block) *Version {
 	content, ds := b.Body.Content(versionSchema)
 	l.addHCL(diag.SourceSchema, ds)
 	a := l.attrsFor(content.Attributes, key, prefix+".")
-	v := &Version{Name: vn, URL: a.str("url", ""), Heuristic: a.boolean("heuristic", false)}
+	v := &Version{Name: vn, URL: a.str("url", ""), Heuristic: a.boolean("heuristic", false), CAFile: a.str("ca_file", "")}
 	for i, blk := range content.Blocks {
 		if i > 0 {
 			l.errorAt(blk.DefRange, "Duplicate validation block",

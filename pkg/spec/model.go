@@ -61,7 +61,16 @@ type Router struct {
 	// FeedbackTokenEnv names the environment variable holding the bearer
 	// token that feedback to an in-process builtin router needs.
 	FeedbackTokenEnv string `json:"feedback_token_env,omitempty"`
-	ConfigFile       string `json:"config_file,omitempty"`
+	// TLSCert and TLSKey are the PEM files, on the router's host, of the
+	// certificate pair an in-process builtin router serves traffic with
+	// over TLS (both or neither).
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// CAFile is a PEM file, on the reconciler's host, of the certificate
+	// authorities a standalone builtin router's https:// admin API is
+	// checked against instead of the system's.
+	CAFile     string `json:"ca_file,omitempty"`
+	ConfigFile string `json:"config_file,omitempty"`
 	// RuntimeAPI is the first of RuntimeAPIs.
 	RuntimeAPI string `json:"runtime_api,omitempty"`
 	// RuntimeAPIs lists HAProxy runtime API addresses: several HAProxy
@@ -102,9 +111,13 @@ func (m *Model) Key() string { return m.Name + "/" + m.Stage }
 
 // Version is one deployable version of a model.
 type Version struct {
-	Name       string      `json:"name"`
-	URL        string      `json:"url"`
-	Heuristic  bool        `json:"heuristic"`
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	Heuristic bool   `json:"heuristic"`
+	// CAFile is a PEM file, on the router's host, of the certificate
+	// authorities an https:// URL's certificate is checked against instead
+	// of the system's.
+	CAFile     string      `json:"ca_file,omitempty"`
 	Validation *Validation `json:"validation,omitempty"`
 }
 

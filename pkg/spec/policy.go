@@ -29,6 +29,9 @@ func (t *Tree) PolicyRouters() map[string]any {
 		setStr(o, "admin", r.Admin)
 		setStr(o, "token_env", r.TokenEnv)
 		setStr(o, "feedback_token_env", r.FeedbackTokenEnv)
+		setStr(o, "tls_cert", r.TLSCert)
+		setStr(o, "tls_key", r.TLSKey)
+		setStr(o, "ca_file", r.CAFile)
 		setStr(o, "config_file", r.ConfigFile)
 		setStr(o, "runtime_api", r.RuntimeAPI)
 		if len(r.Admins) > 1 {
@@ -95,6 +98,7 @@ func (m *Model) PolicyJSON() map[string]any {
 	versions := make(map[string]any, len(m.Versions))
 	for name, v := range m.Versions {
 		o := map[string]any{"name": v.Name, "url": v.URL, "heuristic": v.Heuristic}
+		setStr(o, "ca_file", v.CAFile)
 		if v.Validation != nil {
 			val := map[string]any{"dataset": v.Validation.Dataset, "metric": v.Validation.Metric}
 			setStr(val, "url", v.Validation.URL)

@@ -22,6 +22,9 @@ var routerSchema = &hcl.BodySchema{
 		{Name: "admin"},
 		{Name: "token_env"},
 		{Name: "feedback_token_env"},
+		{Name: "tls_cert"},
+		{Name: "tls_key"},
+		{Name: "ca_file"},
 		{Name: "config_file"},
 		{Name: "runtime_api"},
 		{Name: "command"},
@@ -54,6 +57,7 @@ var versionSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "url", Required: true},
 		{Name: "heuristic"},
+		{Name: "ca_file"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "validation"},

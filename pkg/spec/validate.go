@@ -86,7 +86,29 @@ func (l *loader) validateRouter(r *Router) {
 			l.warnAt(l.routerRng(r.Name, "feedback_token_env"), "feedback_token_env without listen",
 				"feedback_token_env sets the feedback token of the router the reconciler runs in-process (listen); a standalone router takes reconciler router --feedback-token-env NAME.")
 		}
+		if (r.TLSCert != "") != (r.TLSKey != "") {
+			missing, set := "tls_key", "tls_cert"
+			if r.TLSCert == "" {
+				missing, set = "tls_cert", "tls_key"
+			}
+			l.errorAt(l.routerRng(r.Name, set), set+" without "+missing,
+				fmt.Sprintf(`The router serves TLS with a certificate and its key: set both tls_cert and tls_key (such as %s = "/etc/switchyard/tls/%s.pem"), or neither.`, missing, strings.TrimPrefix(missing, "tls_")))
+		}
+		if r.CAFile != "" && r.Admins == nil {
+			l.warnAt(l.routerRng(r.Name, "ca_file"), "ca_file without admin",
+				"A router block's ca_file is the CA the reconciler checks a standalone router's https:// admin API against; it is unused without admin. A version's backend CA goes in the version block's ca_file.")
+		}
+		if r.TLSCert != "" && r.Listen == "" {
+			l.warnAt(l.routerRng(r.Name, "tls_cert"), "tls_cert without listen",
+				"tls_cert and tls_key are for the router the reconciler runs in-process (listen); a standalone router takes reconciler router --tls-cert FILE --tls-key FILE.")
+		}
 	case "nginx", "haproxy":
+		for _, f := range []struct{ name, val string }{{"tls_cert", r.TLSCert}, {"tls_key", r.TLSKey}, {"ca_file", r.CAFile}} {
+			if f.val != "" {
+				l.errorAt(l.routerRng(r.Name, f.name), f.name+" on a "+r.Type+" router",
+					"tls_cert, tls_key and ca_file configure the builtin router's TLS; "+r.Type+" serves TLS as its own configuration says. Remove "+f.name+".")
+			}
+		}
 		if r.FeedbackTokenEnv != "" {
 			l.errorAt(l.routerRng(r.Name, "feedback_token_env"), "feedback_token_env on a "+r.Type+" router",
 				"Only the builtin router takes feedback (POST /_switchyard/feedback). Remove feedback_token_env.")
@@ -184,6 +206,14 @@ func (l *loader) validateModel(m *Model) {
 				`Define it with router "NAME" { type = "builtin", listen = "127.0.0.1:8080" }.`))
 		}
 	}
+	if router != nil && router.Type != "builtin" {
+		for _, vn := range versions {
+			if m.Versions[vn].CAFile != "" {
+				l.errorAt(l.rng(m, "versions."+vn+".ca_file"), "ca_file on a "+router.Type+" router's version",
+					fmt.Sprintf("Only the builtin router reads a version's ca_file; router %q is %s, which checks backend certificates as its own configuration says. Remove ca_file.", router.Name, router.Type))
+			}
+		}
+	}
 	switch {
 	case !l.set(m, "path"):
 	case !strings.HasPrefix(m.Path, "/") || strings.ContainsAny(m.Path, "?# \t\r\n"):
@@ -256,6 +286,10 @@ func (l *loader) validateVersion(m *Model, v *Version) {
 	if v.URL != "" && !isHTTPURL(v.URL) {
 		l.errorAt(l.rng(m, p+".url"), "Invalid version URL",
 			fmt.Sprintf("%q is not an http(s) URL. Write the version's base URL, such as \"http://127.0.0.1:9102\".", v.URL))
+	}
+	if v.CAFile != "" && v.URL != "" && !strings.HasPrefix(strings.ToLower(v.URL), "https://") {
+		l.errorAt(l.rng(m, p+".ca_file"), "ca_file on a version that is not https",
+			fmt.Sprintf("ca_file is the certificate authority an https:// version's certificate is checked against; %q is not https. Remove ca_file or make the URL https://.", v.URL))
 	}
 	val := v.Validation
 	if val == nil {

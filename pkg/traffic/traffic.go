@@ -28,6 +28,10 @@ type Route struct {
 	Path string `json:"path"`
 	// Backends maps every version the route may reach to its base URL.
 	Backends map[string]string `json:"backends"`
+	// CAFiles maps https:// versions to the PEM file, on the router's
+	// host, of the certificate authorities their certificates are checked
+	// against instead of the system's (builtin router only).
+	CAFiles map[string]string `json:"ca_files,omitempty"`
 	// Weights is the live split, in percent, summing to 100. Versions with
 	// weight 0 may be listed (kept warm, e.g. blue/green's previous version).
 	Weights []Weight `json:"weights"`

@@ -2,11 +2,14 @@ package wiring
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"sync"
 	"time"
@@ -29,6 +32,8 @@ type Routers struct {
 	Registerer prometheus.Registerer
 	Now        func() time.Time
 	Runner     targets.Runner // nil: exec
+	// ReadFile reads a router block's ca_file (default os.ReadFile).
+	ReadFile func(string) ([]byte, error)
 	// ReplicaTimeout bounds one call to one replica of a router fleet
 	// (0: targets.DefaultReplicaTimeout).
 	ReplicaTimeout time.Duration
@@ -109,6 +114,14 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 				return nil, fmt.Errorf("router %q: environment variable %s (feedback_token_env) is empty or unset", r.Name, r.FeedbackTokenEnv)
 			}
 		}
+		var tlsCfg *tls.Config
+		if r.TLSCert != "" {
+			cr, err := router.NewCertReloader(r.TLSCert, r.TLSKey, router.CertOptions{Now: rs.Now, Logger: opts.Logger})
+			if err != nil {
+				return nil, fmt.Errorf("router %q: %w", r.Name, err)
+			}
+			tlsCfg = router.TLSConfig(cr)
+		}
 		rt := router.New(opts)
 		ln, err := net.Listen("tcp", r.Listen)
 		if err != nil {
@@ -116,8 +129,12 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 			return nil, fmt.Errorf("router %q: cannot listen on %s: %w", r.Name, r.Listen, err)
 		}
 		srv := router.NewServer(rt, router.ServerOptions{ReadHeaderTimeout: 10 * time.Second})
+		serve := func() error { return srv.Serve(ln) }
+		if tlsCfg != nil {
+			serve = func() error { return srv.ServeTLS(ln, tlsCfg) }
+		}
 		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("router stopped", "router", r.Name, "err", err)
 			}
 		}()
@@ -139,6 +156,16 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 	}
 	deps.Now = rs.Now
 	deps.ReplicaTimeout = rs.ReplicaTimeout
+	client := &http.Client{Timeout: 10 * time.Second}
+	if r.Type == "builtin" && r.Admin != "" && r.CAFile != "" {
+		tr, err := rs.adminTransport(r)
+		if err != nil {
+			e.closeFn()
+			return nil, err
+		}
+		client.Transport = tr
+		deps.HTTPClient = client
+	}
 	t, err := targets.New(r, deps)
 	if err != nil {
 		e.closeFn()
@@ -150,7 +177,6 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		if r.TokenEnv != "" && rs.Getenv != nil {
 			token = rs.Getenv(r.TokenEnv)
 		}
-		client := &http.Client{Timeout: 10 * time.Second}
 		e.stats = (&analysis.StatsClient{BaseURL: r.Admin, Token: token, HTTP: client}).StatsRange
 		if fleet, ok := t.(*targets.Fleet); ok {
 			// A fleet's window is the sum of its replicas', and no data
@@ -163,6 +189,26 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		}
 	}
 	return e, nil
+}
+
+// adminTransport trusts the CAs in the router block's ca_file, for a
+// standalone router's https:// admin API.
+func (rs *Routers) adminTransport(r *spec.Router) (*http.Transport, error) {
+	read := rs.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	pem, err := read(r.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("router %q: ca_file: %w", r.Name, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("router %q: ca_file %s holds no PEM certificate", r.Name, r.CAFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr, nil
 }
 
 // Fleets reports, per router fleet started so far, every replica's table

@@ -211,3 +211,62 @@ func TestTTFBIsTheTimeToTheFirstByteOfTheBody(t *testing.T) {
 		})
 	}
 }
+
+// A streamed live answer is compared with the shadow's once both are
+// complete: the client has its stream first, and a shadow still
+// streaming is not compared until it ends.
+func TestShadowComparesStreamedAnswersWhenBothEnd(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		serve  func(testing.TB, *Router) served
+		second string // the shadow's second event
+		agree  bool
+	}{
+		{"lean, same stream", serve, "second", true},
+		{"lean, other stream", serve, "other", false},
+		{"net/http, same stream", serveStd, "second", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			live, release := streamingBackend(t, true)
+			shadowRelease := make(chan struct{})
+			shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, "data: first\n\n")
+				_ = http.NewResponseController(w).Flush()
+				select {
+				case <-shadowRelease:
+				case <-time.After(streamDeadline):
+				}
+				_, _ = io.WriteString(w, "data: "+c.second+"\n\n")
+			}))
+			t.Cleanup(shadow.Close)
+			rt := newTestRouter(t, Options{ShadowTimeout: 2 * streamDeadline})
+			mustUpdate(t, rt, mkShadowRoute(live, shadow.URL, "exact", 0))
+			srv := c.serve(t, rt)
+			resp, err := (&http.Client{Timeout: streamDeadline}).Get(srv.URL + "/v1/m/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := bufio.NewReader(resp.Body)
+			if got := readEvent(t, body); got != "first" {
+				t.Fatalf("first event %q", got)
+			}
+			close(release)
+			rest, err := io.ReadAll(body)
+			resp.Body.Close()
+			if err != nil || !strings.Contains(string(rest), "data: second") {
+				t.Fatalf("rest of the stream %q: %v", rest, err)
+			}
+			// The live stream is whole; the shadow's is not, so nothing
+			// is compared yet.
+			if s := find(t, rt.Stats(time.Minute), "m", "production", "shadow"); s.ShadowPairs != 0 {
+				t.Fatalf("compared before the shadow's stream ended: %+v", s)
+			}
+			close(shadowRelease)
+			s := waitShadow(t, rt, 1)
+			if s.ShadowPairs != 1 || (s.ShadowAgreements == 1) != c.agree || s.ShadowErrors != 0 {
+				t.Fatalf("shadow stats %+v, want agreement %v", s, c.agree)
+			}
+		})
+	}
+}

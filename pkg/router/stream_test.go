@@ -73,6 +73,21 @@ func readEvent(t *testing.T, br *bufio.Reader) string {
 	}
 }
 
+// openStream GETs a stream of streamingBackend's and reads its first
+// event.
+func openStream(t *testing.T, url string) (*http.Response, *bufio.Reader) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: streamDeadline}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bufio.NewReader(resp.Body)
+	if got := readEvent(t, body); got != "first" {
+		t.Fatalf("first event %q", got)
+	}
+	return resp, body
+}
+
 func TestStreamedAnswersArriveAsTheBackendSendsThem(t *testing.T) {
 	for _, chunked := range []bool{true, false} {
 		for _, via := range []struct{ name, req string }{
@@ -126,15 +141,7 @@ func TestStreamedAnswersStreamThroughNetHTTP(t *testing.T) {
 		rt := newTestRouter(t, Options{})
 		mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": url}, weights("v1", 100)))
 		srv := serveStd(t, rt)
-		cl := &http.Client{Timeout: streamDeadline}
-		resp, err := cl.Get(srv.URL + "/v1/m/events")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body := bufio.NewReader(resp.Body)
-		if got := readEvent(t, body); got != "first" {
-			t.Fatalf("first event %q", got)
-		}
+		resp, body := openStream(t, srv.URL+"/v1/m/events")
 		close(release)
 		if got := readEvent(t, body); got != "second" {
 			t.Fatalf("second event %q", got)
@@ -243,14 +250,7 @@ func TestShadowComparesStreamedAnswersWhenBothEnd(t *testing.T) {
 			rt := newTestRouter(t, Options{ShadowTimeout: 2 * streamDeadline})
 			mustUpdate(t, rt, mkShadowRoute(live, shadow.URL, "exact", 0))
 			srv := c.serve(t, rt)
-			resp, err := (&http.Client{Timeout: streamDeadline}).Get(srv.URL + "/v1/m/events")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body := bufio.NewReader(resp.Body)
-			if got := readEvent(t, body); got != "first" {
-				t.Fatalf("first event %q", got)
-			}
+			resp, body := openStream(t, srv.URL+"/v1/m/events")
 			close(release)
 			rest, err := io.ReadAll(body)
 			resp.Body.Close()

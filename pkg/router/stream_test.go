@@ -270,3 +270,33 @@ func TestShadowComparesStreamedAnswersWhenBothEnd(t *testing.T) {
 		})
 	}
 }
+
+// The router's own error answer is no first byte of the version's.
+func TestTTFBLeavesOutTheRoutersOwnAnswers(t *testing.T) {
+	dead := deadURL(t)
+	for _, via := range []struct {
+		name  string
+		serve func(testing.TB, *Router) served
+		path  string
+	}{
+		{"lean", serve, "/v1/m/x"},
+		{"lean falling back to net/http", serve, "/v1/m/a%20b"},
+		{"net/http", serveStd, "/v1/m/x"},
+	} {
+		t.Run(via.name, func(t *testing.T) {
+			rt := newTestRouter(t, Options{})
+			mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": dead}, weights("v1", 100)))
+			srv := via.serve(t, rt)
+			resp, err := (&http.Client{Timeout: streamDeadline}).Get(srv.URL + via.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			v := find(t, rt.Stats(time.Minute), "m", "production", "v1")
+			if resp.StatusCode != http.StatusBadGateway || v.Requests != 1 || v.Errors != 1 || v.TTFBP99 != 0 {
+				t.Fatalf("answer %d, stats %+v: want a 502 counted with no TTFB", resp.StatusCode, v)
+			}
+		})
+	}
+}

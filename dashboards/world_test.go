@@ -50,7 +50,7 @@ model "fraud" "production" {
   rollout {
     strategy = "canary"
     steps    = [50]
-    bake     = "2s"
+    bake     = "5s"
     interval = "1s"
   }
 

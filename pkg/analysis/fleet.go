@@ -82,6 +82,9 @@ func SumStats(parts ...traffic.Stats) traffic.Stats {
 			s.LatencyP50 = max(s.LatencyP50, v.LatencyP50)
 			s.LatencyP90 = max(s.LatencyP90, v.LatencyP90)
 			s.LatencyP99 = max(s.LatencyP99, v.LatencyP99)
+			s.TTFBP50 = max(s.TTFBP50, v.TTFBP50)
+			s.TTFBP90 = max(s.TTFBP90, v.TTFBP90)
+			s.TTFBP99 = max(s.TTFBP99, v.TTFBP99)
 			s.ShadowPairs += v.ShadowPairs
 			s.ShadowAgreements += v.ShadowAgreements
 			s.ShadowErrors += v.ShadowErrors

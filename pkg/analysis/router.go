@@ -76,12 +76,18 @@ func routerMetric(metric string, vs traffic.VersionStats) (float64, error) {
 		return vs.LatencyP90, nil
 	case "latency_p99":
 		return vs.LatencyP99, nil
+	case "ttfb_p50":
+		return vs.TTFBP50, nil
+	case "ttfb_p90":
+		return vs.TTFBP90, nil
+	case "ttfb_p99":
+		return vs.TTFBP99, nil
 	case "request_rate":
 		return vs.RequestRate, nil
 	case "":
-		return 0, fmt.Errorf("the router source needs a metric (error_rate, latency_p50, latency_p90, latency_p99, request_rate)")
+		return 0, fmt.Errorf("the router source needs a metric (error_rate, latency_p50, latency_p90, latency_p99, ttfb_p50, ttfb_p90, ttfb_p99, request_rate)")
 	}
-	return 0, fmt.Errorf("unknown router metric %q (want error_rate, latency_p50, latency_p90, latency_p99 or request_rate)", metric)
+	return 0, fmt.Errorf("unknown router metric %q (want error_rate, latency_p50, latency_p90, latency_p99, ttfb_p50, ttfb_p90, ttfb_p99 or request_rate)", metric)
 }
 
 // StatsClient reads a standalone builtin router's stats over its admin

@@ -17,7 +17,8 @@ type Query struct {
 	Version      string
 	Baseline     string // "" for none
 	// Metric is a router metric: error_rate, latency_p50, latency_p90,
-	// latency_p99 or request_rate (router source).
+	// latency_p99, ttfb_p50, ttfb_p90, ttfb_p99 or request_rate (router
+	// source).
 	Metric string
 	// Expr is a PromQL template with {{version}}, {{model}} and {{stage}}
 	// (Prometheus source).

@@ -211,7 +211,7 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 	res := fc.attempt(r, b, rest, canFallBack)
 	if !res.sent && canFallBack && res.code != statusClientGone {
 		now := rt.now()
-		b.stats.recordRequest(now, now.Sub(start), res.code, true, true)
+		b.stats.recordRequest(now, now.Sub(start), -1, res.code, true, true)
 		rt.opts.Logger.Debug("answering from the fallback", "model", r.model, "stage", r.stage, "version", b.version, "fallback", r.fallback.version, "err", res.err)
 		b, start = r.fallback, now
 		rt.ids.put(id, b.stats)
@@ -227,7 +227,11 @@ func (fc *clientConn) serveLean(r *route, rest []byte) bool {
 		keep = true
 	}
 	now := rt.now()
-	b.stats.recordRequest(now, now.Sub(start), res.code, isFailure(res.code), false)
+	ttfb := time.Duration(-1)
+	if res.sent && !x.firstByte.IsZero() {
+		ttfb = x.firstByte.Sub(start)
+	}
+	b.stats.recordRequest(now, now.Sub(start), ttfb, res.code, isFailure(res.code), false)
 	if x.capture != nil {
 		if len(r.outputs) > 0 && res.sent && res.err == nil {
 			rt.observeOutputs(r.outputs, b, id, res.code, x.captured(res.err))
@@ -260,6 +264,7 @@ type leanExchange struct {
 	closeAfter bool
 	capture    *bytes.Buffer // the live answer, for the shadow's comparison
 	overflow   bool
+	firstByte  time.Time // when the answer's body began (TTFB)
 }
 
 // attemptResult: code is the status answered or recorded; sent says that

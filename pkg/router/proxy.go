@@ -56,7 +56,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w = &closeUnlessSwitched{ResponseWriter: w}
 	}
 	x := rt.exch.Get().(*exchange)
-	*x = exchange{w: w, in: req, r: r, b: b, rest: rest, id: id, replayable: true}
+	*x = exchange{w: w, in: req, r: r, b: b, rest: rest, id: id, replayable: true, rt: rt}
 	defer func() {
 		if p := recover(); p != nil {
 			// The backend failed mid-answer (ReverseProxy aborts the
@@ -113,7 +113,11 @@ func (rt *Router) finish(x *exchange) {
 		code = http.StatusOK
 	}
 	if !x.start.IsZero() {
-		b.stats.recordRequest(now, now.Sub(x.start), code, isFailure(code), false)
+		ttfb := time.Duration(-1)
+		if !x.firstByte.IsZero() {
+			ttfb = x.firstByte.Sub(x.start)
+		}
+		b.stats.recordRequest(now, now.Sub(x.start), ttfb, code, isFailure(code), false)
 	}
 	if x.capture != nil && len(x.r.outputs) > 0 && !x.start.IsZero() {
 		var body []byte
@@ -162,6 +166,11 @@ type exchange struct {
 	// shadow (outputs.go).
 	outputsOnly bool
 	start       time.Time
+	firstByte   time.Time // when the version's answer body began (TTFB)
+	// own: the router answers itself (an error), which is no first byte
+	// of the version's.
+	own bool
+	rt  *Router
 }
 
 func (x *exchange) Header() http.Header { return x.w.Header() }
@@ -176,6 +185,9 @@ func (x *exchange) WriteHeader(code int) {
 func (x *exchange) Write(p []byte) (int, error) {
 	if x.code == 0 {
 		x.code = http.StatusOK
+	}
+	if x.firstByte.IsZero() && len(p) > 0 && !x.own {
+		x.firstByte = x.rt.now()
 	}
 	if x.capture != nil && !x.overflow {
 		if x.capture.Len()+len(p) > x.captureMax {
@@ -340,6 +352,10 @@ func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.Rever
 		},
 		Transport:  transport,
 		BufferPool: &rt.copyBufs,
+		// FlushInterval 0: ReverseProxy flushes every write of an answer
+		// without a length or of text/event-stream, so streams stream
+		// (TestStreamedAnswersStreamThroughNetHTTP); sized answers are
+		// not flushed per write.
 		ModifyResponse: func(resp *http.Response) error {
 			if failOn5xx && resp.StatusCode >= 500 {
 				return statusError{resp.StatusCode}
@@ -375,13 +391,13 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 	if ok && x.streamed != nil && x.streamed.err != nil {
 		// The client's body broke off or was malformed: its fault, not
 		// the version's.
-		x.code = http.StatusBadRequest
+		x.code, x.own = http.StatusBadRequest, true
 		writeError(w, http.StatusBadRequest, "reading the request body: "+x.streamed.err.Error())
 		return
 	}
 	if ok && code != statusClientGone && r.fallback != nil && b != r.fallback && x.replayable && !x.fellBack {
 		now := rt.now()
-		b.stats.recordRequest(now, now.Sub(x.start), code, true, true)
+		b.stats.recordRequest(now, now.Sub(x.start), -1, code, true, true)
 		rt.opts.Logger.Debug("answering from the fallback", "model", r.model, "stage", r.stage, "version", b.version, "fallback", r.fallback.version, "err", err)
 		x.fellBack = true
 		x.start = now
@@ -403,6 +419,9 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 	}
 	if code < 500 || code > 599 || se.code != 0 {
 		code = http.StatusBadGateway
+	}
+	if ok {
+		x.own = true
 	}
 	writeError(w, code, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, err))
 }

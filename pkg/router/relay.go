@@ -178,6 +178,9 @@ func (fc *clientConn) relayBody(src *bufio.Reader, framing int, n int64) error {
 		}
 	case framingChunked:
 		for {
+			if err := fc.flushUnlessLine(src); err != nil {
+				return err
+			}
 			line, err := src.ReadSlice('\n')
 			if err != nil {
 				return err
@@ -193,6 +196,9 @@ func (fc *clientConn) relayBody(src *bufio.Reader, framing int, n int64) error {
 			if size == 0 {
 				// Trailers are not passed on.
 				for {
+					if err := fc.flushUnlessLine(src); err != nil {
+						return err
+					}
 					l, err := src.ReadSlice('\n')
 					if err != nil {
 						return err
@@ -204,6 +210,9 @@ func (fc *clientConn) relayBody(src *bufio.Reader, framing int, n int64) error {
 				break
 			}
 			if err := fc.relayN(src, size, true); err != nil {
+				return err
+			}
+			if err := fc.flushUnlessLine(src); err != nil {
 				return err
 			}
 			var end [2]byte
@@ -243,6 +252,9 @@ func (fc *clientConn) relayN(src *bufio.Reader, n int64, chunked bool) error {
 			}
 		}
 		p, _ := src.Peek(int(min(n, int64(src.Buffered()))))
+		if fc.x.firstByte.IsZero() {
+			fc.x.firstByte = fc.s.rt.now()
+		}
 		fc.captureBody(p)
 		if _, err := fc.bw.Write(p); err != nil {
 			return clientError{err}
@@ -269,6 +281,20 @@ func (fc *clientConn) flush() error {
 		return clientError{err}
 	}
 	return nil
+}
+
+// flushUnlessLine flushes what is buffered for the client unless src
+// already holds a whole line: the next read would wait for
+// the backend, and a streamed answer is written to the client as it
+// arrives, coalescing only what has already arrived.
+func (fc *clientConn) flushUnlessLine(src *bufio.Reader) error {
+	if fc.bw.Buffered() == 0 {
+		return nil
+	}
+	if p, _ := src.Peek(src.Buffered()); bytes.IndexByte(p, '\n') >= 0 {
+		return nil
+	}
+	return fc.flush()
 }
 
 func (fc *clientConn) captureBody(p []byte) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
@@ -293,7 +294,7 @@ func FuzzLeanAnswer(f *testing.F) {
 		}
 		_, _ = src.Discard(n)
 		var out bytes.Buffer
-		fc := &clientConn{s: &Server{}, c: nopConn{}, bw: bufio.NewWriter(&out)}
+		fc := &clientConn{s: &Server{rt: &Router{now: time.Now}}, c: nopConn{}, bw: bufio.NewWriter(&out)}
 		leanErr := fc.relayBody(src, h.framing, h.length)
 		_ = fc.bw.Flush()
 		stdBody, stdErr := io.ReadAll(resp.Body)

@@ -61,6 +61,7 @@ type bucket struct {
 	errors      int64
 	fallbacks   int64
 	hist        [histBuckets]uint32
+	ttfb        [histBuckets]uint32 // time to the answer body's first byte
 	rewards     int64
 	rewardSum   float64
 	rewardSumSq float64
@@ -137,8 +138,10 @@ func (s *versionStats) shadowAt(sec int64) *shadowBucket {
 	return b
 }
 
-// recordRequest counts one attempt answered with code after latency.
-func (s *versionStats) recordRequest(now time.Time, latency time.Duration, code int, isErr, fellBack bool) {
+// recordRequest counts one attempt answered with code after latency;
+// ttfb is the time to the first byte of the answer's body, negative when
+// the version sent none.
+func (s *versionStats) recordRequest(now time.Time, latency, ttfb time.Duration, code int, isErr, fellBack bool) {
 	sec := now.Unix()
 	lat := latency.Seconds()
 	idx := histIndex(lat)
@@ -152,6 +155,9 @@ func (s *versionStats) recordRequest(now time.Time, latency time.Duration, code 
 		b.fallbacks++
 	}
 	b.hist[idx]++
+	if ttfb >= 0 {
+		b.ttfb[histIndex(ttfb.Seconds())]++
+	}
 	s.samples[s.nextS] = sample{sec: sec, seconds: lat}
 	s.nextS = (s.nextS + 1) % sampleSize
 	s.mu.Unlock()
@@ -227,8 +233,8 @@ func (s *versionStats) sum(oldest, nowSec int64) traffic.VersionStats {
 	}
 	secs := max(nowSec-oldest+1, 1)
 	out := traffic.VersionStats{Model: s.model, Stage: s.stage, Version: s.version}
-	var hist, shist [histBuckets]uint64
-	var total, stotal uint64
+	var hist, shist, thist [histBuckets]uint64
+	var total, stotal, ttotal uint64
 	s.mu.Lock()
 	for i := range s.ring {
 		b := &s.ring[i]
@@ -243,6 +249,9 @@ func (s *versionStats) sum(oldest, nowSec int64) traffic.VersionStats {
 		out.RewardSumSq += b.rewardSumSq
 		for j, c := range b.hist {
 			hist[j] += uint64(c)
+		}
+		for j, c := range b.ttfb {
+			thist[j] += uint64(c)
 		}
 	}
 	for i := range s.shadows {
@@ -269,11 +278,15 @@ func (s *versionStats) sum(oldest, nowSec int64) traffic.VersionStats {
 	for j := range hist {
 		total += hist[j]
 		stotal += shist[j]
+		ttotal += thist[j]
 	}
 	out.RequestRate = float64(out.Requests) / float64(secs)
 	out.LatencyP50 = histQuantile(&hist, total, 0.50)
 	out.LatencyP90 = histQuantile(&hist, total, 0.90)
 	out.LatencyP99 = histQuantile(&hist, total, 0.99)
+	out.TTFBP50 = histQuantile(&thist, ttotal, 0.50)
+	out.TTFBP90 = histQuantile(&thist, ttotal, 0.90)
+	out.TTFBP99 = histQuantile(&thist, ttotal, 0.99)
 	out.ShadowLatencyP99 = histQuantile(&shist, stotal, 0.99)
 	sort.Float64s(out.LatencySample)
 	return out

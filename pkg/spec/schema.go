@@ -140,7 +140,7 @@ var (
 	metricsTypes      = []string{"prometheus"}
 	strategies        = []string{"all_at_once", "canary", "blue_green"}
 	onFailures        = []string{"rollback", "fallback", "roll_through"}
-	routerMetrics     = []string{"error_rate", "latency_p50", "latency_p90", "latency_p99", "request_rate"}
+	routerMetrics     = []string{"error_rate", "latency_p50", "latency_p90", "latency_p99", "ttfb_p50", "ttfb_p90", "ttfb_p99", "request_rate"}
 	behaviourMetrics  = []string{"output_drift", "output_mean", "accuracy", "mae", "rmse", "log_loss"}
 	compares          = []string{"exact", "json"}
 	methods           = []string{"ab", "bandit"}

@@ -109,6 +109,12 @@ type VersionStats struct {
 	LatencyP50  float64 `json:"latency_p50"`
 	LatencyP90  float64 `json:"latency_p90"`
 	LatencyP99  float64 `json:"latency_p99"`
+	// Time from the request to the first byte of the answer's body (for
+	// a streamed answer, its first event), over answers that have one
+	// from the version.
+	TTFBP50 float64 `json:"ttfb_p50,omitempty"`
+	TTFBP90 float64 `json:"ttfb_p90,omitempty"`
+	TTFBP99 float64 `json:"ttfb_p99,omitempty"`
 	// Shadow measurements, on the shadow version's entry.
 	ShadowPairs      int64   `json:"shadow_pairs,omitempty"`
 	ShadowAgreements int64   `json:"shadow_agreements,omitempty"`

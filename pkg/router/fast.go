@@ -371,7 +371,11 @@ func (fc *clientConn) upstreamHead(b *backend, rest []byte) {
 	}
 	o = append(o, "X-Forwarded-Host: "...)
 	o = append(o, r.host...)
-	o = append(o, "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: "...)
+	if fc.overTLS {
+		o = append(o, "\r\nX-Forwarded-Proto: https\r\nX-Request-Id: "...)
+	} else {
+		o = append(o, "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: "...)
+	}
 	o = append(o, fc.x.id...)
 	o = append(o, "\r\n"...)
 	if r.length > 0 || r.length <= 0 && sendsZeroLength(r.method) {

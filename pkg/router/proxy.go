@@ -345,6 +345,9 @@ func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.Rever
 			}
 			pr.Out.Host = ""
 			pr.SetXForwarded()
+			if over, _ := pr.In.Context().Value(overTLSKey{}).(bool); over {
+				pr.Out.Header.Set("X-Forwarded-Proto", "https")
+			}
 			// The request id reaches the backend even when the client's
 			// Connection field names it (hop-by-hop fields are removed
 			// before Rewrite), as on the lean path.

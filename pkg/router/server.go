@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -90,6 +91,16 @@ func NewServer(rt *Router, opts ServerOptions) *Server {
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		IdleTimeout:       opts.IdleTimeout,
 		ErrorLog:          rt.proxyLog,
+		// A handed-off connection hides its *tls.Conn from net/http:
+		// say so in the context, for X-Forwarded-Proto.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if bc, ok := c.(*bufferedConn); ok {
+				if _, ok := bc.Conn.(*tls.Conn); ok {
+					return context.WithValue(ctx, overTLSKey{}, true)
+				}
+			}
+			return ctx
+		},
 	}
 	return s
 }
@@ -166,10 +177,13 @@ type clientConn struct {
 	watch    atomic.Pointer[time.Timer] // read by the timer's own goroutine
 	watching atomic.Pointer[leanConn]
 	gone     atomic.Bool
+
+	overTLS bool // the client connection is TLS: X-Forwarded-Proto https
 }
 
 func (s *Server) track(c net.Conn) *clientConn {
 	fc := &clientConn{s: s, c: c}
+	_, fc.overTLS = c.(*tls.Conn)
 	fc.state.Store(connActive)
 	if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
 		fc.ip = host
@@ -313,6 +327,10 @@ func (s *Server) handOff(fc *clientConn) bool {
 // bufferedConn is a handed-off connection: it reads first what the lean
 // server had buffered, every byte through the strict gate (vet.go), and
 // gives each write WriteTimeout to make progress.
+// overTLSKey marks the context of a request handed off from a TLS
+// client connection.
+type overTLSKey struct{}
+
 type bufferedConn struct {
 	net.Conn
 	r            *vetReader

@@ -245,3 +245,34 @@ func TestHTTPSBackendTrustedByItsCAFile(t *testing.T) {
 		t.Error("a CA file without a certificate accepted")
 	}
 }
+
+// Under TLS the backend is told the client came over https, on the lean
+// path and on the net/http path (a percent-encoded path is handed off).
+func TestServeTLSForwardsProtoHTTPS(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	certFile, keyFile := ca.Leaf(t, "edge").Write(t, t.TempDir())
+	protos := make(chan string, 4)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Header.Get("X-Forwarded-Proto")
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(be.Close)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, traffic.Route{Model: "m", Stage: "prod", Path: "/m",
+		Backends: map[string]string{"v1": be.URL}, Weights: weights("v1", 100)})
+	addr := serveTLS(t, rt, certFile, keyFile, time.Now)
+	c := httpsClient(ca)
+	for _, path := range []string{"/m/plain", "/m/per%20cent"} {
+		resp, err := c.Get("https://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		if got := <-protos; got != "https" {
+			t.Errorf("%s: the backend saw X-Forwarded-Proto %q, want https", path, got)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 )
 
 // Body is what a delivery of ev to a destination of type typ posts: the
@@ -53,7 +55,7 @@ func Slack(ev Event) SlackMessage {
 	}
 	var ctx []string
 	if ev.Commit != "" {
-		ctx = append(ctx, "commit `"+short(ev.Commit)+"`")
+		ctx = append(ctx, "commit `"+commitid.Short(ev.Commit)+"`")
 	}
 	if !ev.At.IsZero() {
 		ctx = append(ctx, ev.At.UTC().Format(time.RFC3339))
@@ -85,7 +87,7 @@ func Headline(ev Event) string {
 	case "paused":
 		return fmt.Sprintf(":double_vertical_bar: %s paused rolling out %s (from %s)", m, ev.To, ev.From)
 	case "rejected_head":
-		return fmt.Sprintf(":no_entry: commit %s rejected: the last good commit keeps running", short(ev.Commit))
+		return fmt.Sprintf(":no_entry: commit %s rejected: the last good commit keeps running", commitid.Short(ev.Commit))
 	case "started":
 		return fmt.Sprintf(":rocket: %s started rolling out %s (from %s)", m, ev.To, ev.From)
 	case "succeeded":
@@ -120,9 +122,3 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}

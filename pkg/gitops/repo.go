@@ -23,6 +23,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/switchyard-dev/switchyard/pkg/notes"
+	"github.com/switchyard-dev/switchyard/pkg/wait"
 )
 
 // Defaults for Options left empty.
@@ -171,7 +172,7 @@ func withDefaults(o Options) Options {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = wait.Sleep
 	}
 	if o.PushAttempts <= 0 {
 		o.PushAttempts = DefaultPushAttempts
@@ -183,17 +184,6 @@ func withDefaults(o Options) Options {
 		o.Timeout = DefaultTimeout
 	}
 	return o
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func isLocalPath(u string) bool {

@@ -121,4 +121,3 @@ func escapeClip(s string, max int) string {
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
-

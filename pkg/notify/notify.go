@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/wait"
 )
 
 // Event is one thing the reconciler did, as a webhook receives it.
@@ -81,18 +82,6 @@ type Config struct {
 
 // Sleeper waits d or until ctx ends (then it returns ctx's error).
 type Sleeper func(ctx context.Context, d time.Duration) error
-
-// Sleep is the real Sleeper.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Deps are the dispatcher's connections to the outside world.
 type Deps struct {
@@ -179,7 +168,7 @@ func New(cfg Config, deps Deps) *Dispatcher {
 		deps.Getenv = func(string) string { return "" }
 	}
 	if deps.Sleep == nil {
-		deps.Sleep = Sleep
+		deps.Sleep = wait.Sleep
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)

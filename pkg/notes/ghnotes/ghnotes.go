@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/notes"
+	"github.com/switchyard-dev/switchyard/pkg/wait"
 )
 
 // Defaults of a Writer whose fields are zero.
@@ -153,14 +154,7 @@ func (w *Writer) sleep(ctx context.Context, d time.Duration) error {
 	if w.Sleep != nil {
 		return w.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d)
 }
 
 // try reads the ref as it is now and writes one notes commit on top of it.

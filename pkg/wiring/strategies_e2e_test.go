@@ -369,6 +369,9 @@ func TestE2EStrategies(t *testing.T) {
     keep_previous = "1m"`)
 			w.push("Promote fraud v2 blue/green", "v2", body)
 			w.waitFor("the preview", func() bool { return w.model().Phase == "preview" })
+			// The status shows the preview once the engine decided it; the
+			// router has it once the table is applied, a moment later.
+			w.waitFor("the preview on the router", func() bool { return w.ask(map[string]string{stratHeader: "1"}) == "v2" })
 			// During the preview only requests with the header reach green,
 			// and the smoke tests that carry it give the checks their data.
 			// Smoke tests with the header, as a team would send them.

@@ -121,8 +121,8 @@ type timedMeasurer struct {
 	at time.Time
 }
 
-func (m *timedMeasurer) Observe(ctx context.Context, md *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
-	o, err := m.fakeMeasurer.Observe(ctx, md, st, now)
+func (m *timedMeasurer) Observe(ctx context.Context, tree *spec.Tree, md *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
+	o, err := m.fakeMeasurer.Observe(ctx, tree, md, st, now)
 	if _, ok := o.Checks["errors"]; ok && o.Checks["errors"].Version == "v3" && m.at.IsZero() {
 		m.at = time.Now()
 	}

@@ -12,7 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sort"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
@@ -68,9 +68,9 @@ type Routers interface {
 	Target(ctx context.Context, r *spec.Router) (Target, error)
 }
 
-// Measurer measures what the engine needs to judge a model.
+// Measurer measures what the engine needs to judge a model of tree.
 type Measurer interface {
-	Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error)
+	Observe(ctx context.Context, tree *spec.Tree, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error)
 }
 
 // Store persists the engine's state, one JSON value per model key.
@@ -111,24 +111,34 @@ type Deps struct {
 	Notifier Notifier
 }
 
-// Daemon is the reconciler. Run it with Run; read it with Status.
+// Daemon is the reconciler. Run it with Run (or call Reconcile, one pass
+// at a time); read it with Status from any goroutine.
+//
+// The pass owns the daemon's state: only Reconcile (and what it calls)
+// reads or writes the fields below the line, so they need no lock. Other
+// goroutines see the state through the Status snapshot the pass publishes
+// when it ends, and reach the loop through Trigger.
 type Daemon struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
 
-	trigger chan struct{}
+	// Safe from any goroutine.
+	wake     chan struct{}          // Trigger's nudge to a sleeping Run
+	fetchNow atomic.Bool            // Trigger asked for a fetch on the next pass
+	status   atomic.Pointer[Status] // the last pass's snapshot
 
-	mu      sync.Mutex // guards everything below
+	// Owned by the pass.
 	state   rollout.State
 	head    string
 	checked string // the last head validated (applied or rejected)
 	notes   string // NotesHead when checked was judged
-	applied string
+	// appliedCommit is the commit being carried out, tree its specs.
+	appliedCommit string
+	tree          *spec.Tree
 	// recovered is the commit in force before a restart (appliedKey in
 	// the Store), taken up again before the first head is judged.
 	recovered string
-	tree      *spec.Tree
 	headErr   string
 	headDiags []diag.Diagnostic
 	lastFetch time.Time
@@ -137,15 +147,22 @@ type Daemon struct {
 	pending   []*pending
 	// pendingNotes are verdict notes whose write failed, retried.
 	pendingNotes []*pendingNote
-	applied2     map[string]traffic.Table // router name -> last table applied
-	lastByKey    map[string]string        // model key -> last commit written
-	modelErr     map[string]string
-	routes       map[string]traffic.Route
-	saved        map[string]string // model key -> state JSON last saved
+	// tableAcked is, per router name, the last table the router
+	// acknowledged whole (Target.Apply returned no error).
+	tableAcked map[string]traffic.Table
+	lastByKey  map[string]string // model key -> last commit written
+	modelErr   map[string]string
+	// routes is, per model key, the route the engine gave it last.
+	routes map[string]traffic.Route
+	saved  map[string]string // model key -> state JSON last saved
+	// shown is, per model key, its status when its route was last
+	// acknowledged by its router: the status shows no step before the
+	// router has its table.
+	shown map[string]ModelStatus
 	// ownRejected is set while the head is an own outcome commit rejected.
 	ownRejected *OwnRejection
 
-	hist history // for the status page; guarded by its own lock
+	hist history // for the status page
 }
 
 type pending struct {
@@ -178,13 +195,14 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, deps: deps, log: deps.Logger,
-		trigger:   make(chan struct{}, 1),
-		state:     rollout.State{Models: map[string]rollout.ModelState{}},
-		applied2:  map[string]traffic.Table{},
-		lastByKey: map[string]string{},
-		modelErr:  map[string]string{},
-		routes:    map[string]traffic.Route{},
-		saved:     map[string]string{},
+		wake:       make(chan struct{}, 1),
+		state:      rollout.State{Models: map[string]rollout.ModelState{}},
+		tableAcked: map[string]traffic.Table{},
+		lastByKey:  map[string]string{},
+		modelErr:   map[string]string{},
+		routes:     map[string]traffic.Route{},
+		saved:      map[string]string{},
+		shown:      map[string]ModelStatus{},
 	}
 	if deps.Store != nil {
 		all, err := deps.Store.All()
@@ -222,6 +240,7 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 			}
 		}
 	}
+	d.publish()
 	return d, nil
 }
 
@@ -237,10 +256,8 @@ const appliedKey = "switchyard:applied"
 // now, but only if its specs still load: a commit whose specs no longer
 // load is judged as a new head (and rejected), never run on a partial tree.
 func (d *Daemon) recover(ctx context.Context) {
-	d.mu.Lock()
 	commit := d.recovered
 	d.recovered = ""
-	d.mu.Unlock()
 	fsys, err := d.deps.Repo.Tree(ctx, commit)
 	if err != nil {
 		d.log.Warn("the commit in force before the restart cannot be read: judging the head on its own", "commit", commit, "err", err)
@@ -253,37 +270,33 @@ func (d *Daemon) recover(ctx context.Context) {
 		d.log.Warn("the commit in force before the restart does not load: judging the head on its own", "commit", commit, "errors", len(diags))
 		return
 	}
-	d.mu.Lock()
-	d.tree, d.applied = tree, commit
-	d.mu.Unlock()
+	d.tree, d.appliedCommit = tree, commit
 	d.log.Info("resuming with the commit in force before the restart", "commit", commit)
 }
 
-// Trigger asks for a fetch at once (a verified push webhook). It never blocks.
+// Trigger asks for a fetch on the next pass, and wakes Run for it (a
+// verified push webhook). It never blocks.
 func (d *Daemon) Trigger() {
+	d.fetchNow.Store(true)
 	select {
-	case d.trigger <- struct{}{}:
+	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run reconciles until ctx ends.
+// Run reconciles until ctx ends. Nothing else may call Reconcile meanwhile.
 func (d *Daemon) Run(ctx context.Context) error {
 	for {
 		if err := d.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("reconcile failed", "err", err)
 		}
-		wait := d.wait()
-		t := time.NewTimer(wait)
+		t := time.NewTimer(d.wait())
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
-		case <-d.trigger:
+		case <-d.wake:
 			t.Stop()
-			d.mu.Lock()
-			d.nextFetch = time.Time{}
-			d.mu.Unlock()
 		case <-t.C:
 		}
 	}
@@ -291,8 +304,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // wait is how long to sleep before the next pass.
 func (d *Daemon) wait() time.Duration {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	now := d.deps.Clock.Now()
 	next := now.Add(d.cfg.Tick)
 	if w := rollout.NextWake(d.state); !w.IsZero() && w.Before(next) {
@@ -316,7 +327,8 @@ func (d *Daemon) wait() time.Duration {
 }
 
 // Reconcile does one pass: fetch when due, step every model, apply
-// traffic, then write commits and notes.
+// traffic, write commits and notes, then publish the Status snapshot. One
+// pass at a time: the pass owns the daemon's state.
 func (d *Daemon) Reconcile(ctx context.Context) error {
 	start := d.deps.Clock.Now()
 	defer func() { d.deps.Metrics.reconcileSeconds.Observe(d.deps.Clock.Now().Sub(start).Seconds()) }()
@@ -325,24 +337,22 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 	if err := d.fetchIfDue(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	d.mu.Lock()
-	tree, commit := d.tree, d.applied
-	d.mu.Unlock()
-	if tree == nil {
-		return errors.Join(errs...)
+	if tree, commit := d.tree, d.appliedCommit; tree != nil {
+		actions, err := d.step(ctx, tree, commit)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if err := d.apply(ctx, tree); err != nil {
+			errs = append(errs, err)
+		}
+		d.act(ctx, tree, actions)
+		d.retryPending(ctx, tree)
+		d.retryNotes(ctx)
+		d.persist()
 	}
-	actions, err := d.step(ctx, tree, commit)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if err := d.apply(ctx, tree); err != nil {
-		errs = append(errs, err)
-	}
-	d.act(ctx, tree, actions)
-	d.retryPending(ctx, tree)
-	d.retryNotes(ctx)
-	d.persist()
-	d.updateGauges()
+	// Only now, with the traffic applied: the snapshot shows what this
+	// pass completed.
+	d.updateGauges(d.publish())
 	return errors.Join(errs...)
 }
 
@@ -352,18 +362,14 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 // that arrived late): its evidence may have changed without a commit.
 func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	now := d.deps.Clock.Now()
-	d.mu.Lock()
-	due := d.nextFetch.IsZero() || !now.Before(d.nextFetch)
-	d.mu.Unlock()
-	if !due {
+	asked := d.fetchNow.Swap(false)
+	if !asked && !d.nextFetch.IsZero() && now.Before(d.nextFetch) {
 		return nil
 	}
 	head, err := d.deps.Repo.Fetch(ctx)
-	d.mu.Lock()
 	d.nextFetch = now.Add(d.cfg.PollInterval)
 	if err != nil {
 		d.fetchErr = err.Error()
-		d.mu.Unlock()
 		d.deps.Metrics.fetchFailures.Inc()
 		return fmt.Errorf("fetching the spec repository: %w", err)
 	}
@@ -371,9 +377,8 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 	d.lastFetch = now
 	d.head = head
 	judged := head == d.checked
-	rejected := judged && head != d.applied
+	rejected := judged && head != d.appliedCommit
 	prevNotes := d.notes
-	d.mu.Unlock()
 	d.deps.Metrics.lastFetch.Set(float64(now.Unix()))
 	if judged && !rejected {
 		return nil // an applied head is never judged again
@@ -395,18 +400,10 @@ func (d *Daemon) fetchIfDue(ctx context.Context) error {
 // notes, and applies it when it passes. again says head was rejected
 // before and is judged again because its notes changed.
 func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) error {
-	d.mu.Lock()
-	recovering := d.applied == "" && d.recovered != ""
-	d.mu.Unlock()
-	if recovering {
+	if d.appliedCommit == "" && d.recovered != "" {
 		d.recover(ctx)
-		d.mu.Lock()
-		inForce := head == d.applied
-		if inForce {
+		if head == d.appliedCommit {
 			d.checked, d.notes = head, notes
-		}
-		d.mu.Unlock()
-		if inForce {
 			return nil // the head is what ran before the restart
 		}
 	}
@@ -414,16 +411,12 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 	if err != nil {
 		return fmt.Errorf("reading commit %s: %w", commitid.Short(head), err)
 	}
-	d.mu.Lock()
-	base, applied := d.tree, d.applied
-	d.mu.Unlock()
+	base, applied := d.tree, d.appliedCommit
 	if again {
 		d.log.Info("judging the rejected head again: its verdict notes changed", "commit", head, "notes", notes)
 	}
 	tree, diags := d.deps.Check(ctx, head, fsys, base, applied)
-	d.mu.Lock()
 	d.checked, d.notes = head, notes
-	d.mu.Unlock()
 	if diag.HasErrors(diags) || tree == nil {
 		n := 0
 		for _, dg := range diags {
@@ -431,10 +424,8 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 				n++
 			}
 		}
-		d.mu.Lock()
 		d.headErr = fmt.Sprintf("commit %s is not applied: %d error(s) in validation or policy; the last good commit keeps running", commitid.Short(head), n)
 		d.headDiags = diags
-		d.mu.Unlock()
 		own := d.judgedOwn(ctx, head, diags, true, again)
 		if again {
 			d.log.Warn("head still rejected", "commit", head, "errors", n)
@@ -449,10 +440,8 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 		return nil
 	}
 	d.judgedOwn(ctx, head, nil, false, again)
-	d.mu.Lock()
-	d.tree, d.applied = tree, head
+	d.tree, d.appliedCommit = tree, head
 	d.headErr, d.headDiags = "", nil
-	d.mu.Unlock()
 	if d.deps.Store != nil {
 		if err := d.deps.Store.Save(appliedKey, []byte(head)); err != nil {
 			d.log.Warn("saving the commit in force", "commit", head, "err", err)
@@ -472,17 +461,12 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 	for _, m := range tree.Models {
 		key := m.Key()
 		seen[key] = true
-		d.mu.Lock()
 		st, ok := d.state.Models[key]
-		d.mu.Unlock()
-		if !ok {
-			st = rollout.ModelState{}
-		}
 		var obs rollout.Observations
 		if d.deps.Measurer != nil && ok {
 			// Partial observations still count: a broken source leaves
 			// only its own checks without data.
-			o, err := d.deps.Measurer.Observe(ctx, m, st, now)
+			o, err := d.deps.Measurer.Observe(ctx, tree, m, st, now)
 			obs = o
 			if err != nil {
 				errs = append(errs, fmt.Errorf("measuring %s: %w", key, err))
@@ -495,31 +479,26 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 		next, route, acts := rollout.Step(m, commit, st, obs, now)
 		d.noticeStep(tree, m, st, next, acts)
 		d.hist.recordStep(key, next)
-		d.mu.Lock()
 		d.state.Models[key] = next
 		d.routes[key] = route
-		d.mu.Unlock()
 		actions = append(actions, acts...)
 	}
-	d.mu.Lock()
 	d.hist.forget(func(key string) bool { return seen[key] })
 	for key := range d.state.Models {
 		if !seen[key] {
 			delete(d.state.Models, key)
 			delete(d.routes, key)
 			delete(d.saved, key)
+			delete(d.shown, key)
 			if d.deps.Store != nil {
 				_ = d.deps.Store.Delete(key)
 			}
 		}
 	}
-	d.mu.Unlock()
 	return actions, errors.Join(errs...)
 }
 
 func (d *Daemon) setModelErr(key, msg string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if msg == "" {
 		delete(d.modelErr, key)
 		return
@@ -530,7 +509,6 @@ func (d *Daemon) setModelErr(key, msg string) {
 // apply sends each router its table; unchanged tables are not re-sent.
 func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 	tables := map[string]*traffic.Table{}
-	d.mu.Lock()
 	for _, m := range tree.Models {
 		r, ok := d.routes[m.Key()]
 		if !ok {
@@ -543,7 +521,6 @@ func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 		}
 		t.Routes = append(t.Routes, r)
 	}
-	d.mu.Unlock()
 	names := make([]string, 0, len(tree.Routers))
 	for n := range tree.Routers {
 		names = append(names, n)
@@ -555,10 +532,7 @@ func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 		if t == nil {
 			t = &traffic.Table{Routes: []traffic.Route{}}
 		}
-		d.mu.Lock()
-		prev, had := d.applied2[name]
-		d.mu.Unlock()
-		if had && tablesEqual(prev, *t) {
+		if prev, had := d.tableAcked[name]; had && tablesEqual(prev, *t) {
 			errs = append(errs, d.resync(ctx, tree.Routers[name]))
 			continue
 		}
@@ -572,9 +546,7 @@ func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 			errs = append(errs, fmt.Errorf("applying traffic to router %q: %w", name, err))
 			continue
 		}
-		d.mu.Lock()
-		d.applied2[name] = *t
-		d.mu.Unlock()
+		d.tableAcked[name] = *t
 	}
 	return errors.Join(errs...)
 }
@@ -624,9 +596,7 @@ func (d *Daemon) act(ctx context.Context, tree *spec.Tree, actions []rollout.Act
 			}
 			commit := a.Commit
 			if commit == "" {
-				d.mu.Lock()
-				commit = d.applied
-				d.mu.Unlock()
+				commit = d.appliedCommit
 			}
 			d.note(ctx, commit, note, a.Model+"/"+a.Stage)
 		case rollout.WriteCommit:
@@ -641,8 +611,6 @@ func (d *Daemon) act(ctx context.Context, tree *spec.Tree, actions []rollout.Act
 
 // queue adds a pending commit, replacing one queued for the same model.
 func (d *Daemon) queue(p *pending) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	for i, q := range d.pending {
 		if q.out.Model == p.out.Model && q.out.Stage == p.out.Stage {
 			d.pending[i] = p
@@ -656,11 +624,8 @@ func (d *Daemon) queue(p *pending) {
 // pending with backoff. Traffic is already restored for each of them.
 func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 	now := d.deps.Clock.Now()
-	d.mu.Lock()
-	list := append([]*pending(nil), d.pending...)
-	d.mu.Unlock()
 	var keep []*pending
-	for _, p := range list {
+	for _, p := range d.pending {
 		m := findModel(tree, p.out.Model, p.out.Stage)
 		if m == nil || m.Serve != p.out.From {
 			// Git moved on (a human committed a new intent, or our commit
@@ -682,12 +647,9 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 			continue
 		}
 		if err != nil {
-			d.mu.Lock() // Status reads these
 			p.attempts++
 			p.lastErr = err.Error()
-			back := d.cfg.PushBackoff << min(p.attempts-1, 10)
-			p.nextTry = now.Add(min(back, d.cfg.PushBackoffMax))
-			d.mu.Unlock()
+			p.nextTry = now.Add(d.backoff(p.attempts))
 			d.deps.Metrics.pushFailures.Inc()
 			d.log.Error("writing the outcome to Git failed; traffic stays restored, will retry",
 				"model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "attempt", p.attempts, "err", err)
@@ -698,14 +660,16 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 		d.announceOutcome(tree, p, sha, "")
 		d.deps.Metrics.commits.WithLabelValues(string(p.out.Kind)).Inc()
 		d.log.Info("outcome committed", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "commit", sha)
-		d.mu.Lock()
 		d.lastByKey[p.out.Model+"/"+p.out.Stage] = sha
 		d.nextFetch = time.Time{} // see our own commit at once
-		d.mu.Unlock()
 	}
-	d.mu.Lock()
 	d.pending = keep
-	d.mu.Unlock()
+}
+
+// backoff is how long to wait before the next try of a write that failed
+// attempts times: PushBackoff, doubling, up to PushBackoffMax.
+func (d *Daemon) backoff(attempts int) time.Duration {
+	return min(d.cfg.PushBackoff<<min(attempts-1, 10), d.cfg.PushBackoffMax)
 }
 
 func findModel(t *spec.Tree, name, stage string) *spec.Model {
@@ -722,8 +686,6 @@ func (d *Daemon) persist() {
 	if d.deps.Store == nil {
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	for k, v := range d.state.Models {
 		b, err := json.Marshal(v)
 		if err != nil {

@@ -190,7 +190,7 @@ func (f *fakeMeasurer) set(version string, rate float64) {
 	f.errorRate[version] = rate
 }
 
-func (f *fakeMeasurer) Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
+func (f *fakeMeasurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, base, ok := st.Measuring()

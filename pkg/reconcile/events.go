@@ -99,10 +99,7 @@ func (d *Daemon) announceOutcome(tree *spec.Tree, p *pending, commit, note strin
 // announceRejected announces a head that failed validation or policy, to
 // the notify blocks of the tree still in force.
 func (d *Daemon) announceRejected(head, reason string) {
-	d.mu.Lock()
-	tree := d.tree
-	d.mu.Unlock()
-	d.announce(tree, notify.Event{Event: "rejected_head", Commit: head, Reason: reason})
+	d.announce(d.tree, notify.Event{Event: "rejected_head", Commit: head, Reason: reason})
 }
 
 // rejectionReason is the first errors of a rejected head, one per line.

@@ -69,14 +69,14 @@ type gapMeasurer struct {
 	silent bool
 }
 
-func (g *gapMeasurer) Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
+func (g *gapMeasurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
 	g.mu.Lock()
 	silent := g.silent
 	g.mu.Unlock()
 	if silent {
 		return rollout.Observations{Checks: map[string]analysis.Measurement{}}, nil
 	}
-	return g.fakeMeasurer.Observe(ctx, m, st, now)
+	return g.fakeMeasurer.Observe(ctx, tree, m, st, now)
 }
 
 func (g *gapMeasurer) setSilent(b bool) {

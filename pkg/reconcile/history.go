@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"sync"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/notify"
@@ -28,8 +27,8 @@ type Point struct {
 
 // history is the daemon's bounded memory of what it measured and did, for
 // the status page. It lives in memory only: a restart starts it afresh.
+// The pass owns it, like the rest of the daemon's state.
 type history struct {
-	mu     sync.Mutex
 	checks map[string]*modelHistory // model key -> its checks
 	events []notify.Event           // oldest first, at most RecentEvents
 }
@@ -44,8 +43,6 @@ type modelHistory struct {
 // the model's charts afresh: points of another pair of versions would
 // mislead.
 func (h *history) recordStep(key string, next rollout.ModelState) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.checks == nil {
 		h.checks = map[string]*modelHistory{}
 	}
@@ -73,8 +70,6 @@ func (h *history) recordStep(key string, next rollout.ModelState) {
 
 // forget drops the history of models no longer in the tree.
 func (h *history) forget(keep func(key string) bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	for k := range h.checks {
 		if !keep(k) {
 			delete(h.checks, k)
@@ -84,8 +79,6 @@ func (h *history) forget(keep func(key string) bool) {
 
 // recordEvent keeps ev among the recent events.
 func (h *history) recordEvent(ev notify.Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.events = append(h.events, ev)
 	if len(h.events) > RecentEvents {
 		h.events = append(h.events[:0], h.events[len(h.events)-RecentEvents:]...)
@@ -94,8 +87,6 @@ func (h *history) recordEvent(ev notify.Event) {
 
 // points is a copy of a check's ring, oldest first.
 func (h *history) points(key, check string) []Point {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	mh := h.checks[key]
 	if mh == nil {
 		return nil
@@ -105,8 +96,6 @@ func (h *history) points(key, check string) []Point {
 
 // recent is a copy of the recent events, newest first.
 func (h *history) recent() []notify.Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	out := make([]notify.Event, len(h.events))
 	for i, ev := range h.events {
 		out[len(out)-1-i] = ev

@@ -123,16 +123,18 @@ func modelGauge(name, help string, labels ...string) *prometheus.GaugeVec {
 		append([]string{"model", "stage"}, labels...))
 }
 
-func (d *Daemon) updateGauges() {
+// updateGauges sets the gauges from the snapshot a pass published, so
+// that the metrics and the status never disagree.
+func (d *Daemon) updateGauges(s *Status) {
 	m := d.deps.Metrics
-	d.mu.Lock()
 	m.phases.Reset()
-	for _, ms := range d.state.Models {
-		m.phases.WithLabelValues(string(ms.Phase)).Inc()
+	for _, ms := range s.Models {
+		if ms.Phase != "" {
+			m.phases.WithLabelValues(ms.Phase).Inc()
+		}
 	}
-	m.pendingCommits.Set(float64(len(d.pending)))
-	d.mu.Unlock()
-	m.setModels(d.Status().Models)
+	m.pendingCommits.Set(float64(len(s.PendingCommits)))
+	m.setModels(s.Models)
 }
 
 // setModels replaces the per-model series with those of models. Values are

@@ -24,13 +24,11 @@ func (d *Daemon) note(ctx context.Context, commit string, note []byte, model str
 	if err := d.deps.Repo.Note(ctx, commit, note); err != nil {
 		d.log.Error("writing verdict note failed; will retry", "model", model, "err", err)
 		d.queueNote(&pendingNote{commit: commit, note: note, attempts: 1,
-			nextTry: d.deps.Clock.Now().Add(d.cfg.PushBackoff)})
+			nextTry: d.deps.Clock.Now().Add(d.backoff(1))})
 	}
 }
 
 func (d *Daemon) queueNote(p *pendingNote) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.pendingNotes = append(d.pendingNotes, p)
 	if n := len(d.pendingNotes) - maxPendingNotes; n > 0 {
 		d.log.Warn("too many verdict notes waiting for Git: dropping the oldest", "dropped", n)
@@ -42,25 +40,18 @@ func (d *Daemon) queueNote(p *pendingNote) {
 // waits twice as long, up to PushBackoffMax.
 func (d *Daemon) retryNotes(ctx context.Context) {
 	now := d.deps.Clock.Now()
-	d.mu.Lock()
-	list := d.pendingNotes
-	d.pendingNotes = nil
-	d.mu.Unlock()
 	var keep []*pendingNote
-	for _, p := range list {
+	for _, p := range d.pendingNotes {
 		if now.Before(p.nextTry) {
 			keep = append(keep, p)
 			continue
 		}
 		if err := d.deps.Repo.Note(ctx, p.commit, p.note); err != nil {
 			p.attempts++
-			back := d.cfg.PushBackoff << min(p.attempts-1, 10)
-			p.nextTry = now.Add(min(back, d.cfg.PushBackoffMax))
+			p.nextTry = now.Add(d.backoff(p.attempts))
 			d.log.Warn("writing verdict note failed again; will retry", "commit", p.commit, "attempt", p.attempts, "err", err)
 			keep = append(keep, p)
 		}
 	}
-	d.mu.Lock()
-	d.pendingNotes = append(keep, d.pendingNotes...)
-	d.mu.Unlock()
+	d.pendingNotes = keep
 }

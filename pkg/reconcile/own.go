@@ -40,9 +40,7 @@ func (d *Daemon) judgedOwn(ctx context.Context, head string, diags []diag.Diagno
 			own = &OwnRejection{Commit: head, Action: action, Reason: firstError(diags)}
 		}
 	}
-	d.mu.Lock()
 	d.ownRejected = own
-	d.mu.Unlock()
 	if own == nil {
 		return ""
 	}

@@ -1,10 +1,15 @@
 package reconcile
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/notify"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -135,4 +140,162 @@ type PendingCommit struct {
 	Attempts int       `json:"attempts"`
 	LastErr  string    `json:"last_error"`
 	NextTry  time.Time `json:"next_try"`
+}
+
+// Status is the snapshot the last pass published, stamped with the time
+// it is read (Now). It is safe from any goroutine and never waits for a
+// pass; what it holds is never changed afterwards.
+func (d *Daemon) Status() Status {
+	s := *d.status.Load()
+	s.Now = d.deps.Clock.Now()
+	return s
+}
+
+// publish makes the snapshot of what the pass completed the one Status
+// answers, and returns it.
+func (d *Daemon) publish() *Status {
+	s := d.snapshot()
+	d.status.Store(s)
+	return s
+}
+
+// snapshot is the status as the pass leaves it. A model whose route its
+// router has not acknowledged shows as it was when the router last did
+// (see shown), with the reason as its error: the status never names a
+// step whose traffic is not in force.
+func (d *Daemon) snapshot() *Status {
+	s := &Status{
+		Head: d.head, Applied: d.appliedCommit,
+		HeadError: d.headErr, HeadDiagnostics: d.headDiags, OwnCommitRejected: d.ownRejected,
+		LastFetch: d.lastFetch, FetchError: d.fetchErr,
+		Now:    d.deps.Clock.Now(),
+		Models: []ModelStatus{},
+		Events: d.hist.recent(),
+	}
+	if d.headErr != "" && d.checked == d.head {
+		s.HeadNotes = d.notes
+	}
+	for _, p := range d.pending {
+		s.PendingCommits = append(s.PendingCommits, PendingCommit{
+			Model: p.out.Model + "/" + p.out.Stage, Action: string(p.out.Kind),
+			Attempts: p.attempts, LastErr: p.lastErr, NextTry: p.nextTry,
+		})
+	}
+	if d.tree != nil {
+		acked := d.acknowledged()
+		for _, m := range d.tree.Models {
+			s.Models = append(s.Models, d.shownModel(m, acked))
+		}
+	}
+	// Full slices: a reader appending to its copy never writes into ours.
+	s.Models, s.PendingCommits = slices.Clip(s.Models), slices.Clip(s.PendingCommits)
+	return s
+}
+
+// shownModel is m's status when its router holds its route; otherwise the
+// one shown when the router last did, with why it is behind.
+func (d *Daemon) shownModel(m *spec.Model, acked acknowledged) ModelStatus {
+	key := m.Key()
+	why := d.unapplied(m, acked)
+	if why == "" {
+		ms := d.modelStatus(m)
+		d.shown[key] = ms
+		return ms
+	}
+	at := engineAt(d.modelStatus(m))
+	ms, ok := d.shown[key]
+	if ok {
+		ms.Error = fmt.Sprintf("%s; shown as when it last acknowledged this model's route, the engine is at %s", why, at)
+	} else {
+		ms = ModelStatus{Model: m.Name, Stage: m.Stage, Serve: m.Serve, Router: m.Router}
+		ms.Error = fmt.Sprintf("%s; the engine is at %s", why, at)
+	}
+	if e := d.modelErr[key]; e != "" {
+		ms.Error += "; " + e
+	}
+	return ms
+}
+
+// engineAt says in a few words where the engine has a model: its phase,
+// step and split.
+func engineAt(ms ModelStatus) string {
+	out := orNone(ms.Phase)
+	if ms.Steps > 0 {
+		out += fmt.Sprintf(" step %d of %d", ms.Step, ms.Steps)
+	}
+	var parts []string
+	for _, w := range ms.Weights {
+		parts = append(parts, fmt.Sprintf("%s %g%%", w.Version, w.Percent))
+	}
+	if len(parts) > 0 {
+		out += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return out
+}
+
+// modelStatus is m's status from the engine's state and the last route.
+func (d *Daemon) modelStatus(m *spec.Model) ModelStatus {
+	key := m.Key()
+	st := d.state.Models[key]
+	ms := ModelStatus{
+		Model: m.Name, Stage: m.Stage, Serve: m.Serve, Router: m.Router,
+		Phase: string(st.Phase), Message: st.Message,
+		Held:       st.Held != nil,
+		LastCommit: d.lastByKey[key], Error: d.modelErr[key],
+		Weights: d.routes[key].Weights,
+	}
+	if r := st.Rollout; r != nil {
+		ms.From, ms.To = r.From, r.To
+		ms.Strategy = r.Plan.Strategy
+		ms.Steps = len(r.Plan.Steps)
+		ms.Step = r.Step + 1
+		if ms.Steps > 0 {
+			ms.Progress = float64(r.Step) / float64(ms.Steps)
+		}
+	} else if st.Phase != "" {
+		ms.Progress = 1
+	}
+	for _, n := range slices.Sorted(maps.Keys(st.Last)) {
+		c := st.Last[n]
+		ms.Measurements = append(ms.Measurements, Measurement{
+			Check: n, Value: c.Value, Baseline: c.Baseline, Verdict: c.Verdict, Reason: c.Reason, Requests: c.Requests,
+		})
+	}
+	if sh := st.Shadow; sh != nil {
+		ss := &ShadowStatus{Version: sh.Version, Pairs: sh.Pairs, Errors: sh.Errors,
+			Lower: sh.Lower, Upper: sh.Upper, Decided: sh.Decided, Passed: sh.Passed}
+		if sh.Pairs > 0 {
+			ss.Agreement = float64(sh.Agreements) / float64(sh.Pairs)
+		}
+		ms.Shadow = ss
+	}
+	if ex := st.Experiment; ex != nil {
+		es := &ExperimentStatus{Method: ex.Method, PValue: ex.PValue, Decided: ex.Decided, Winner: ex.Winner}
+		for i, arm := range ex.Arms {
+			a := ArmStatus{Version: arm, Samples: ex.Stats[arm].N}
+			if a.Samples > 0 {
+				a.Mean = ex.Stats[arm].Sum / float64(a.Samples)
+			}
+			if i < len(ex.Weights) {
+				a.Weight = ex.Weights[i]
+			}
+			if i < len(ex.ProbBest) {
+				a.ProbBest = ex.ProbBest[i]
+			}
+			es.Arms = append(es.Arms, a)
+		}
+		ms.Experiment = es
+	}
+	if sh := st.Shadow; sh != nil && sh.Decided {
+		verdict := "failed"
+		if sh.Passed {
+			verdict = "passed"
+		}
+		ms.Verdicts = append(ms.Verdicts, "shadow "+sh.Version+" "+verdict)
+	}
+	if ex := st.Experiment; ex != nil && ex.Decided {
+		ms.Verdicts = append(ms.Verdicts, ex.Method+" winner: "+orNone(ex.Winner))
+	}
+	d.decorate(&ms, m)
+	return ms
 }

@@ -14,12 +14,10 @@ type acknowledged map[string]traffic.Route
 
 func ackKey(router, model string) string { return router + "\x00" + model }
 
-// acknowledged indexes the tables last applied without error, once a pass.
+// acknowledged indexes the tables last applied without error.
 func (d *Daemon) acknowledged() acknowledged {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	out := acknowledged{}
-	for name, t := range d.applied2 {
+	for name, t := range d.tableAcked {
 		for _, r := range t.Routes {
 			out[ackKey(name, r.Model+"/"+r.Stage)] = r
 		}
@@ -35,9 +33,7 @@ func (d *Daemon) acknowledged() acknowledged {
 // "" when the route is in force, or before any route was given (the first
 // pass after a start, which sends the table again at once).
 func (d *Daemon) unapplied(m *spec.Model, acked acknowledged) string {
-	d.mu.Lock()
 	want, ok := d.routes[m.Key()]
-	d.mu.Unlock()
 	if !ok {
 		return ""
 	}

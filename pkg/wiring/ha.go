@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
+	"github.com/switchyard-dev/switchyard/pkg/wait"
 )
 
 // Run reconciles until ctx ends. Alone, it runs the daemon. With etcd,
@@ -30,10 +31,7 @@ func (r *Running) Run(ctx context.Context) error {
 				break
 			}
 			r.log.Warn("campaigning for leadership failed; trying again", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
+			_ = wait.Sleep(ctx, time.Second)
 			continue
 		}
 		r.lead(ctx, term)
@@ -114,7 +112,7 @@ func (r *Running) Status(ctx context.Context) reconcile.Status {
 	if d := r.current(); d != nil {
 		s = d.Status()
 	} else {
-		s = reconcile.Status{Models: []reconcile.ModelStatus{}, Now: time.Now()}
+		s = reconcile.Status{Models: []reconcile.ModelStatus{}, Now: r.clock.Now()}
 	}
 	if f := r.Routers.Fleets(); len(f) > 0 {
 		s.Fleets = f

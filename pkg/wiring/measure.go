@@ -19,9 +19,7 @@ import (
 // metrics blocks of the tree being carried out.
 type Measurer struct {
 	Routers *Routers
-	// Tree returns the tree in force (for router and metrics blocks).
-	Tree func() *spec.Tree
-	HTTP *http.Client
+	HTTP    *http.Client
 	// References keeps the previous version's last windows per check, the
 	// baseline of a check once that version has no traffic (nil: none).
 	References *analysis.References
@@ -34,18 +32,17 @@ var _ reconcile.Measurer = (*Measurer)(nil)
 
 // Observe measures the model's window (rollout.ModelState.Window) when
 // one is due; otherwise it returns no observations.
-func (ms *Measurer) Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
+func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
 	var obs rollout.Observations
 	measuring := st.Rollout != nil || st.Shadow != nil || (st.Experiment != nil && !st.Experiment.Done)
 	if !measuring {
-		ms.remember(ctx, m, st, now)
+		ms.remember(ctx, tree, m, st, now)
 	}
 	start, end, due := st.Window(now)
 	if !due {
 		return obs, nil
 	}
 	window := end.Sub(start)
-	tree := ms.Tree()
 	r := tree.Routers[m.Router]
 	if r == nil {
 		return obs, fmt.Errorf("router %q is not in the spec", m.Router)

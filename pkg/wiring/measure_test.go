@@ -36,7 +36,7 @@ func TestMeasurerCountsEachRewardOnceFromTheExperimentsStart(t *testing.T) {
 	rs := &Routers{Getenv: func(string) string { return "tok" }}
 	defer rs.Close()
 	tree := &spec.Tree{Routers: map[string]*spec.Router{"edge": block}}
-	ms := &Measurer{Routers: rs, Tree: func() *spec.Tree { return tree }}
+	ms := &Measurer{Routers: rs}
 	m := &spec.Model{Name: "fraud", Stage: "production", Router: "edge"}
 
 	// v2 alone took feedback until the experiment started at 10:00:00.4.
@@ -62,7 +62,7 @@ func TestMeasurerCountsEachRewardOnceFromTheExperimentsStart(t *testing.T) {
 			reward("v2")
 			clock.t = clock.t.Add(100 * time.Millisecond)
 		}
-		obs, err := ms.Observe(context.Background(), m, st, clock.t)
+		obs, err := ms.Observe(context.Background(), tree, m, st, clock.t)
 		if err != nil {
 			t.Fatal(err)
 		}

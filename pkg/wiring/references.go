@@ -23,11 +23,10 @@ const (
 // compare with the previous version: an all_at_once rollout, whose first
 // window is already at 100%, then has a baseline from before the switch.
 // Only builtin routers measure; failures are left to the next call.
-func (ms *Measurer) remember(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) {
+func (ms *Measurer) remember(ctx context.Context, tree *spec.Tree, m *spec.Model, st rollout.ModelState, now time.Time) {
 	if ms.References == nil || st.Stable == "" {
 		return
 	}
-	tree := ms.Tree()
 	r := tree.Routers[m.Router]
 	if r == nil || r.Type != "builtin" {
 		return

@@ -84,6 +84,7 @@ type Running struct {
 	node      *ha.Node
 	hook      http.Handler
 	log       *slog.Logger
+	clock     reconcile.Clock
 	newDaemon func(store reconcile.Store, fence func(context.Context) error) (*reconcile.Daemon, error)
 	once      sync.Once
 	// stop ends the notification deliveries; done closes when they ended.
@@ -145,7 +146,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	reg := prometheus.NewRegistry()
 	metrics := reconcile.NewMetrics(reg)
 	routers := &Routers{Getenv: o.Getenv, Logger: o.Logger, Registerer: reg, Now: o.Clock.Now}
-	run := &Running{Repo: repo, Routers: routers, log: o.Logger, done: make(chan struct{})}
+	run := &Running{Repo: repo, Routers: routers, log: o.Logger, clock: o.Clock, done: make(chan struct{})}
 	sinks, err := githubSinks(o)
 	if err != nil {
 		return nil, err
@@ -154,12 +155,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		HTTP: &http.Client{Timeout: 10 * time.Second}, Getenv: o.Getenv,
 		Logger: o.Logger, Metrics: notify.NewMetrics(reg), Sinks: sinks,
 	})
-	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, Tree: func() *spec.Tree {
-		if d := run.current(); d != nil {
-			return d.Tree()
-		}
-		return nil
-	}, References: analysis.NewReferences()}
+	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, References: analysis.NewReferences()}
 	run.newDaemon = func(store reconcile.Store, fence func(context.Context) error) (*reconcile.Daemon, error) {
 		deps := reconcile.Deps{
 			Repo:     &repoAdapter{repo: repo, log: o.Logger},

@@ -1,0 +1,181 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// gatedTarget is a router whose Apply first calls gate with the table:
+// the test decides whether it blocks, fails or takes it.
+type gatedTarget struct {
+	fakeTarget
+	gate func(tb traffic.Table) error
+}
+
+func (g *gatedTarget) Apply(ctx context.Context, tb traffic.Table) error {
+	if err := g.gate(tb); err != nil {
+		return err
+	}
+	return g.fakeTarget.Apply(ctx, tb)
+}
+
+func (g *gatedTarget) Target(ctx context.Context, r *spec.Router) (Target, error) { return g, nil }
+
+// shownAs is the fraud model's phase, step and split as the status shows
+// them, and its error.
+func shownAs(t *testing.T, d *Daemon) (string, string) {
+	t.Helper()
+	st := d.Status()
+	if len(st.Models) != 1 {
+		t.Fatalf("status has %d models, want 1: %+v", len(st.Models), st)
+	}
+	m := st.Models[0]
+	var parts []string
+	for _, w := range m.Weights {
+		if w.Percent > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%g", w.Version, w.Percent))
+		}
+	}
+	return m.Phase + " " + strings.Join(parts, ","), m.Error
+}
+
+// While the router refuses the table of a new step, the status keeps
+// showing the step the router has, and says why; once the router takes
+// the table, the status shows the new step.
+func TestStatusNeverShowsAStepTheRouterRefused(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	repo := newFakeRepo()
+	refuse := false
+	target := &gatedTarget{gate: func(traffic.Table) error {
+		if refuse {
+			return errors.New("reload failed")
+		}
+		return nil
+	}}
+	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target,
+		Measurer: &fakeMeasurer{errorRate: map[string]float64{}}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := func() error { clock.Advance(time.Second); return d.Reconcile(context.Background()) }
+
+	// Refused from the very first table: nothing is in force, no phase.
+	refuse = true
+	v1 := repo.commit("v1")
+	if err := pass(); err == nil {
+		t.Fatal("a refused table is not an error of the pass")
+	}
+	if got, why := shownAs(t, d); got != " " || !strings.Contains(why, `router "edge" has not acknowledged`) || !strings.Contains(why, "idle (v1 100%)") {
+		t.Fatalf("before the router took any table the status shows %q (error %q), want no phase, no split, and why", got, why)
+	}
+	refuse = false
+	if err := pass(); err != nil {
+		t.Fatal(err)
+	}
+	if got, why := shownAs(t, d); got != "idle v1=100" || why != "" {
+		t.Fatalf("the status shows %q (error %q), want idle v1=100", got, why)
+	}
+
+	refuse = true
+	v2 := repo.commit("v2")
+	for range 3 {
+		if err := pass(); err == nil {
+			t.Fatal("a refused table is not an error of the pass")
+		}
+		got, why := shownAs(t, d)
+		if got != "idle v1=100" {
+			t.Fatalf("the router refused the canary's first table, yet the status shows %q", got)
+		}
+		if !strings.Contains(why, "progressing step 1 of 3 (v1 90%, v2 10%)") {
+			t.Fatalf("the status does not say where the engine is: %q", why)
+		}
+	}
+	if st := d.Status(); st.Head != v2 || st.Applied != v2 {
+		t.Fatalf("head %s applied %s, want both %s (the commit is being carried out; v1 was %s)", st.Head, st.Applied, v2, v1)
+	}
+	if target.weights() != "v1=100" {
+		t.Fatalf("the router holds %q", target.weights())
+	}
+
+	refuse = false
+	if err := pass(); err != nil {
+		t.Fatal(err)
+	}
+	if got, why := shownAs(t, d); got != "progressing v1=90,v2=10" || why != "" {
+		t.Fatalf("once the router took the table the status shows %q (error %q), want progressing v1=90,v2=10", got, why)
+	}
+}
+
+// A pass whose Apply has not returned has published nothing yet: a
+// reader sees the previous pass's status, never the engine's next step
+// before the router has its table (CI once sent a preview request the
+// moment the status said "preview", and the router answered with v1).
+func TestStatusWaitsForThePassToApply(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	repo := newFakeRepo()
+	entered := make(chan traffic.Table)
+	release := make(chan struct{})
+	block := false
+	target := &gatedTarget{gate: func(tb traffic.Table) error {
+		if block {
+			entered <- tb
+			<-release
+		}
+		return nil
+	}}
+	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target,
+		Measurer: &fakeMeasurer{errorRate: map[string]float64{}}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.commit("v1")
+	clock.Advance(time.Second)
+	if err := d.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	block = true
+	repo.commit("v2")
+	clock.Advance(time.Second)
+	done := make(chan error)
+	go func() { done <- d.Reconcile(context.Background()) }()
+	tb := <-entered // the pass stepped the engine and is applying its table
+	if w := weightsOf(tb); w != "v1=90,v2=10" {
+		t.Fatalf("the pass applies %q, want the canary's first step v1=90,v2=10", w)
+	}
+	if got, _ := shownAs(t, d); got != "idle v1=100" {
+		t.Fatalf("while the table is being applied the status shows %q, want idle v1=100", got)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := shownAs(t, d); got != "progressing v1=90,v2=10" {
+		t.Fatalf("after the pass the status shows %q, want progressing v1=90,v2=10", got)
+	}
+}
+
+// Trigger makes the next pass fetch before the poll interval is up, from
+// any goroutine, without waiting for the pass.
+func TestTriggerFetchesOnTheNextPass(t *testing.T) {
+	h := newHarness(t)
+	h.repo.commit("v1")
+	h.run(1, time.Second)
+	v2 := h.repo.commit("v2")
+	h.run(1, 0) // within the poll interval: not fetched
+	if st := h.d.Status(); st.Head == v2 {
+		t.Fatalf("fetched within the poll interval: head %s", st.Head)
+	}
+	h.d.Trigger()
+	h.run(1, 0)
+	if st := h.d.Status(); st.Head != v2 || st.Applied != v2 {
+		t.Fatalf("after Trigger: head %s applied %s, want %s", st.Head, st.Applied, v2)
+	}
+}

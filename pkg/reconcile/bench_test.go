@@ -28,11 +28,11 @@ func manyModels(n int) fstest.MapFS {
 
 type treeRepo struct{ fsys fstest.MapFS }
 
-func (r treeRepo) Fetch(context.Context) (string, error)          { return "c1", nil }
-func (r treeRepo) Tree(context.Context, string) (fs.FS, error)    { return r.fsys, nil }
-func (r treeRepo) Write(context.Context, Outcome) (string, error) { return "", nil }
-func (r treeRepo) Note(context.Context, string, []byte) error     { return nil }
-func (r treeRepo) NotesHead(context.Context) (string, error)      { return "", nil }
+func (r treeRepo) Fetch(context.Context) (string, error)                      { return "c1", nil }
+func (r treeRepo) Tree(context.Context, string) (fs.FS, error)                { return r.fsys, nil }
+func (r treeRepo) Write(context.Context, rollout.WriteCommit) (string, error) { return "", nil }
+func (r treeRepo) Note(context.Context, string, []byte) error                 { return nil }
+func (r treeRepo) NotesHead(context.Context) (string, error)                  { return "", nil }
 
 // BenchmarkReconcile1000 is one full reconcile pass over 1,000 models in
 // steady state (the head is already validated; every model is stepped,

@@ -28,9 +28,9 @@ type Repo interface {
 	Fetch(ctx context.Context) (head string, err error)
 	// Tree is the repository at a commit, rooted at the repository root.
 	Tree(ctx context.Context, commit string) (fs.FS, error)
-	// Write commits an outcome on the branch and pushes it, rebasing on
-	// a concurrent push; it returns the new commit.
-	Write(ctx context.Context, o Outcome) (string, error)
+	// Write commits an outcome the engine asked for on the branch and
+	// pushes it, rebasing on a concurrent push; it returns the new commit.
+	Write(ctx context.Context, o rollout.WriteCommit) (string, error)
 	// Note attaches a JSON verdict to a commit under refs/notes/switchyard.
 	Note(ctx context.Context, commit string, note []byte) error
 	// NotesHead names the verdict notes as last fetched: the commit
@@ -44,12 +44,6 @@ type Repo interface {
 // outcome undoes (a human committed a new intent): nothing is written and
 // the outcome is dropped.
 var ErrSuperseded = rollout.ErrSuperseded
-
-// Outcome is a commit the engine asked for, with the file it edits.
-type Outcome struct {
-	rollout.WriteCommit
-	File string // repo-relative spec file of the model
-}
 
 // Checker loads, validates and policy-checks the tree of commit, judged
 // against base, the tree in force, read from commit applied (nil and ""
@@ -166,7 +160,7 @@ type Daemon struct {
 }
 
 type pending struct {
-	out       Outcome
+	out       rollout.WriteCommit
 	attempts  int
 	lastErr   string
 	nextTry   time.Time
@@ -227,7 +221,7 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 			// A commit asked for before a restart and never confirmed by
 			// Git is written again (the remote side is idempotent).
 			if ms.Awaiting != nil {
-				d.pending = append(d.pending, &pending{out: Outcome{WriteCommit: *ms.Awaiting}, announced: true})
+				d.pending = append(d.pending, &pending{out: *ms.Awaiting, announced: true})
 			}
 		}
 		if d.recovered == "" {
@@ -604,7 +598,10 @@ func (d *Daemon) act(ctx context.Context, tree *spec.Tree, actions []rollout.Act
 			if m == nil {
 				continue
 			}
-			d.queue(&pending{out: Outcome{WriteCommit: a, File: m.File}})
+			if a.File == "" {
+				a.File = m.File
+			}
+			d.queue(&pending{out: a})
 		}
 	}
 }

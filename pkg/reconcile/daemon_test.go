@@ -65,12 +65,12 @@ type fakeRepo struct {
 	commits  []string
 	trees    map[string]fstest.MapFS
 	failPush error
-	written  []Outcome
+	written  []rollout.WriteCommit
 	notes    map[string][]string
 	// notesHead is what NotesHead answers: the notes ref as last fetched.
 	notesHead string
 	// onWrite sees the routers' state at the moment a commit is written.
-	onWrite func(o Outcome)
+	onWrite func(o rollout.WriteCommit)
 }
 
 func newFakeRepo() *fakeRepo {
@@ -111,7 +111,7 @@ func (r *fakeRepo) Tree(ctx context.Context, commit string) (fs.FS, error) {
 	return t, nil
 }
 
-func (r *fakeRepo) Write(ctx context.Context, o Outcome) (string, error) {
+func (r *fakeRepo) Write(ctx context.Context, o rollout.WriteCommit) (string, error) {
 	if r.onWrite != nil {
 		r.onWrite(o)
 	}
@@ -307,7 +307,7 @@ func TestFailedCanaryRestoresTrafficBeforeWritingGit(t *testing.T) {
 	h.run(1, time.Second)
 	h.measure.set("v3", 0.4)
 	var atWrite string
-	h.repo.onWrite = func(o Outcome) { atWrite = h.target.weights() }
+	h.repo.onWrite = func(o rollout.WriteCommit) { atWrite = h.target.weights() }
 	h.repo.commit("v3")
 	h.run(15, time.Second)
 	if got := h.target.weights(); got != "v2=100" {

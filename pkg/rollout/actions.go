@@ -22,11 +22,14 @@ const (
 )
 
 // WriteCommit asks the daemon to write a commit to Git so that Git says
-// what is live.
+// what is live: the outcome the daemon queues and hands to its Repo.
 type WriteCommit struct {
 	Kind  CommitKind `json:"kind"`
 	Model string     `json:"model"`
 	Stage string     `json:"stage"`
+	// File is the repo-relative spec file holding the model block (empty
+	// in a state saved before it was recorded: the daemon fills it in).
+	File string `json:"file,omitempty"`
 	// From is the serve value the spec holds; To the one the commit
 	// writes (equal for conclude).
 	From string `json:"from"`

@@ -209,6 +209,7 @@ func (s *stepper) event(level, format string, args ...any) {
 
 // write asks for a commit and remembers it until Git agrees.
 func (s *stepper) write(wc WriteCommit) {
+	wc.File = s.m.File
 	s.acts = append(s.acts, wc)
 	c := wc
 	c.Facts = cloneMap(wc.Facts)

@@ -265,9 +265,8 @@ func (e *e2e) waitServing(version string) {
 		m := e.status()
 		return m.Serve == version && m.Rollout() == "" && weight(m, version) == 100
 	})
-	// The router itself answers from that version: once the table the
-	// status shows is applied (the engine decides a moment before the
-	// router has it), and then every time.
+	// The router itself answers from that version, every time (the
+	// status shows a table only once the router has it).
 	e.waitFor(version+" answering", func() bool { return e.ask() == version })
 	for i := 0; i < 20; i++ {
 		if got := e.ask(); got != version {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/ha"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 	"github.com/switchyard-dev/switchyard/pkg/wait"
@@ -185,7 +186,7 @@ type fencedRepo struct {
 	fence func(context.Context) error
 }
 
-func (f fencedRepo) Write(ctx context.Context, o reconcile.Outcome) (string, error) {
+func (f fencedRepo) Write(ctx context.Context, o rollout.WriteCommit) (string, error) {
 	if err := f.fence(ctx); err != nil {
 		return "", err
 	}

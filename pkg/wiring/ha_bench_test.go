@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/ha"
 	"github.com/switchyard-dev/switchyard/pkg/ha/etcdtest"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/router"
 	"github.com/switchyard-dev/switchyard/pkg/spec/spectest"
 	"github.com/switchyard-dev/switchyard/pkg/wiring"
@@ -22,11 +23,11 @@ import (
 
 type benchRepo struct{ fsys fstest.MapFS }
 
-func (r benchRepo) Fetch(context.Context) (string, error)                    { return "c1", nil }
-func (r benchRepo) Tree(context.Context, string) (fs.FS, error)              { return r.fsys, nil }
-func (r benchRepo) Write(context.Context, reconcile.Outcome) (string, error) { return "", nil }
-func (r benchRepo) Note(context.Context, string, []byte) error               { return nil }
-func (r benchRepo) NotesHead(context.Context) (string, error)                { return "", nil }
+func (r benchRepo) Fetch(context.Context) (string, error)                      { return "c1", nil }
+func (r benchRepo) Tree(context.Context, string) (fs.FS, error)                { return r.fsys, nil }
+func (r benchRepo) Write(context.Context, rollout.WriteCommit) (string, error) { return "", nil }
+func (r benchRepo) Note(context.Context, string, []byte) error                 { return nil }
+func (r benchRepo) NotesHead(context.Context) (string, error)                  { return "", nil }
 
 // countingStore counts the writes that reach etcd.
 type countingStore struct {

@@ -436,12 +436,24 @@ func TestHANewLeaderPushesTheRevertExactlyOnce(t *testing.T) {
 	waitUntil(t, "the revert on the remote", func() bool {
 		return strings.Contains(w.git.Git("specs", "log", "-1", "--format=%B", "main"), "Switchyard-Action: rollback")
 	})
-	// Let b run on past its own commit: a second revert would come now.
+	// Let b run on past its own commit, two more fetches (and so at least
+	// two more passes): a second revert would come now.
+	var fetched time.Time
 	waitUntil(t, "b to apply its own revert with nothing pending", func() bool {
 		st, err := getStatus(w.listen["b"])
+		fetched = st.LastFetch
 		return err == nil && st.Applied == w.git.Head("specs") && len(st.PendingCommits) == 0
 	})
-	time.Sleep(time.Second)
+	for i := range 2 {
+		waitUntil(t, fmt.Sprintf("b's fetch %d after applying its revert", i+1), func() bool {
+			st, err := getStatus(w.listen["b"])
+			if err != nil || !st.LastFetch.After(fetched) {
+				return false
+			}
+			fetched = st.LastFetch
+			return true
+		})
+	}
 	msgs := w.git.Git("specs", "log", "--format=%H %s%n%b", "main")
 	if n := strings.Count(msgs, "Switchyard-Action: rollback"); n != 1 {
 		t.Fatalf("%d revert commits, want exactly 1:\n%s", n, msgs)

@@ -15,7 +15,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
-	"github.com/switchyard-dev/switchyard/pkg/reconcile"
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/spec/spectest"
@@ -162,7 +161,7 @@ func checkOutcome(t *testing.T, srv *gittest.Server, name string, sc spectest.Sc
 
 	// The daemon's write, through the same adapter.
 	a := &repoAdapter{repo: repo}
-	sha, err := a.Write(ctx, reconcile.Outcome{WriteCommit: *wc, File: model(tree).File})
+	sha, err := a.Write(ctx, *wc)
 	if err != nil {
 		t.Fatalf("writing %s: %v", wc.Kind, err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/ha"
 	"github.com/switchyard-dev/switchyard/pkg/notify"
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/state"
 )
@@ -299,7 +300,7 @@ func (a *repoAdapter) Tree(ctx context.Context, commit string) (fs.FS, error) {
 	return fsys, err
 }
 
-func (a *repoAdapter) Write(ctx context.Context, o reconcile.Outcome) (string, error) {
+func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string, error) {
 	sha, err := a.repo.WriteOutcome(ctx, gitops.Outcome{
 		Action: gitops.Action(o.Kind), Model: o.Model, Stage: o.Stage, File: o.File,
 		From: o.From, To: o.To, Reason: o.Reason,

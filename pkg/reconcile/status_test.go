@@ -2,12 +2,14 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/notify"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
@@ -177,5 +179,65 @@ func TestTriggerFetchesOnTheNextPass(t *testing.T) {
 	h.run(1, 0)
 	if st := h.d.Status(); st.Head != v2 || st.Applied != v2 {
 		t.Fatalf("after Trigger: head %s applied %s, want %s", st.Head, st.Applied, v2)
+	}
+}
+
+// Readers on other goroutines share nothing the pass changes: under the
+// race detector, status readers that encode every field and append to
+// their copy run beside passes that step a canary, fail it, retry its
+// commit and keep history.
+func TestStatusReadersShareNothingWithThePass(t *testing.T) {
+	h := newHarness(t)
+	h.repo.commit("v1")
+	h.run(1, time.Second)
+	h.measure.set("v1", 0.001)
+	h.measure.set("v3", 0.5)
+	h.repo.mu.Lock()
+	h.repo.failPush = errors.New("remote down")
+	h.repo.mu.Unlock()
+	h.repo.commit("v3")
+
+	stop := make(chan struct{})
+	read := make(chan int)
+	for range 2 {
+		go func() {
+			n := 0
+			defer func() { read <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := h.d.Status()
+				if _, err := json.Marshal(s); err != nil {
+					t.Error(err)
+					return
+				}
+				s.Models = append(s.Models, ModelStatus{Model: "mine"})
+				s.Events = append(s.Events, notify.Event{Event: "mine"})
+				if len(s.Models) > 1 {
+					s.Models[0].Weights = append(s.Models[0].Weights, traffic.Weight{Version: "mine"})
+				}
+				n++
+			}
+		}()
+	}
+	for range 40 {
+		h.clock.Advance(time.Second)
+		_ = h.d.Reconcile(context.Background()) // the push fails: an error, retried
+	}
+	close(stop)
+	if a, b := <-read, <-read; a == 0 || b == 0 {
+		t.Fatalf("the readers read %d and %d statuses", a, b)
+	}
+	st := h.d.Status()
+	if len(st.Models) != 1 || st.Models[0].Model != "fraud" || len(st.PendingCommits) != 1 || len(st.Events) == 0 {
+		t.Fatalf("a reader's appends reached the daemon, or the rollback did not happen: %+v", st)
+	}
+	for _, ev := range st.Events {
+		if ev.Event == "mine" {
+			t.Fatalf("a reader's event reached the daemon: %+v", st.Events)
+		}
 	}
 }

@@ -8,16 +8,17 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
-// Action is what an outcome does to serve (SPEC.md §6).
-type Action string
+// Action is what an outcome does to serve (SPEC.md §6): the engine's
+// commit kind, written in the Switchyard-Action trailer.
+type Action = rollout.CommitKind
 
-// The actions, as written in the Switchyard-Action trailer.
+// The actions.
 const (
-	ActionRollback    Action = "rollback"
-	ActionFallback    Action = "fallback"
-	ActionRollThrough Action = "roll_through"
-	ActionPromote     Action = "promote"
-	ActionConclude    Action = "conclude"
+	ActionRollback    = rollout.CommitRollback
+	ActionFallback    = rollout.CommitFallback
+	ActionRollThrough = rollout.CommitRollThrough
+	ActionPromote     = rollout.CommitPromote
+	ActionConclude    = rollout.CommitConclude
 )
 
 // Trailer keys written on every outcome commit.

@@ -302,7 +302,7 @@ func (a *repoAdapter) Tree(ctx context.Context, commit string) (fs.FS, error) {
 
 func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string, error) {
 	sha, err := a.repo.WriteOutcome(ctx, gitops.Outcome{
-		Action: gitops.Action(o.Kind), Model: o.Model, Stage: o.Stage, File: o.File,
+		Action: o.Kind, Model: o.Model, Stage: o.Stage, File: o.File,
 		From: o.From, To: o.To, Reason: o.Reason,
 	})
 	return sha, err

@@ -202,7 +202,11 @@ func (d *Daemon) shownModel(m *spec.Model, acked acknowledged) ModelStatus {
 		d.shown[key] = ms
 		return ms
 	}
-	at := engineAt(d.modelStatus(m))
+	next := d.modelStatus(m)
+	at := engineAt(next)
+	if next.Message != "" {
+		at += ": " + next.Message
+	}
 	ms, ok := d.shown[key]
 	if ok {
 		ms.Error = fmt.Sprintf("%s; shown as when it last acknowledged this model's route, the engine is at %s", why, at)

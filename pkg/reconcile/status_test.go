@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,11 +200,19 @@ func TestStatusReadersShareNothingWithThePass(t *testing.T) {
 	h.repo.commit("v3")
 
 	stop := make(chan struct{})
-	read := make(chan int)
-	for range 2 {
+	done := make(chan struct{})
+	// read[i] holds a token once reader i read a status since the last
+	// time it was taken.
+	read := [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
+	var failed atomic.Bool // report one failure, not one per read
+	fail := func(format string, args ...any) {
+		if !failed.Swap(true) {
+			t.Errorf(format, args...)
+		}
+	}
+	for i := range read {
 		go func() {
-			n := 0
-			defer func() { read <- n }()
+			defer func() { done <- struct{}{} }()
 			for {
 				select {
 				case <-stop:
@@ -211,26 +221,36 @@ func TestStatusReadersShareNothingWithThePass(t *testing.T) {
 				}
 				s := h.d.Status()
 				if _, err := json.Marshal(s); err != nil {
-					t.Error(err)
-					return
+					fail("encoding the status: %v", err)
+				}
+				for _, m := range s.Models {
+					if slices.ContainsFunc(m.Weights, func(w traffic.Weight) bool { return w.Version == "mine" }) {
+						fail("a reader's append to its copy reached the status others read: %+v", m.Weights)
+					}
 				}
 				s.Models = append(s.Models, ModelStatus{Model: "mine"})
 				s.Events = append(s.Events, notify.Event{Event: "mine"})
 				if len(s.Models) > 1 {
 					s.Models[0].Weights = append(s.Models[0].Weights, traffic.Weight{Version: "mine"})
 				}
-				n++
+				select {
+				case read[i] <- struct{}{}:
+				default:
+				}
 			}
 		}()
 	}
 	for range 40 {
+		// Each reader reads between any two passes, and goes on reading
+		// while the next one runs.
+		<-read[0]
+		<-read[1]
 		h.clock.Advance(time.Second)
 		_ = h.d.Reconcile(context.Background()) // the push fails: an error, retried
 	}
 	close(stop)
-	if a, b := <-read, <-read; a == 0 || b == 0 {
-		t.Fatalf("the readers read %d and %d statuses", a, b)
-	}
+	<-done
+	<-done
 	st := h.d.Status()
 	if len(st.Models) != 1 || st.Models[0].Model != "fraud" || len(st.PendingCommits) != 1 || len(st.Events) == 0 {
 		t.Fatalf("a reader's appends reached the daemon, or the rollback did not happen: %+v", st)

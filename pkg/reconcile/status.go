@@ -246,7 +246,7 @@ func (d *Daemon) modelStatus(m *spec.Model) ModelStatus {
 		Phase: string(st.Phase), Message: st.Message,
 		Held:       st.Held != nil,
 		LastCommit: d.lastByKey[key], Error: d.modelErr[key],
-		Weights: d.routes[key].Weights,
+		Weights: slices.Clip(d.routes[key].Weights), // shared with routes: full, so never appended to in place
 	}
 	if r := st.Rollout; r != nil {
 		ms.From, ms.To = r.From, r.To

@@ -144,8 +144,11 @@ type Daemon struct {
 	// tableAcked is, per router name, the last table the router
 	// acknowledged whole (Target.Apply returned no error).
 	tableAcked map[string]traffic.Table
-	lastByKey  map[string]string // model key -> last commit written
-	modelErr   map[string]string
+	// tableInForce holds the routers that acknowledged this pass's table
+	// (or already had it): every route in it is in force.
+	tableInForce map[string]bool
+	lastByKey    map[string]string // model key -> last commit written
+	modelErr     map[string]string
 	// routes is, per model key, the route the engine gave it last.
 	routes map[string]traffic.Route
 	saved  map[string]string // model key -> state JSON last saved
@@ -189,14 +192,15 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, deps: deps, log: deps.Logger,
-		wake:       make(chan struct{}, 1),
-		state:      rollout.State{Models: map[string]rollout.ModelState{}},
-		tableAcked: map[string]traffic.Table{},
-		lastByKey:  map[string]string{},
-		modelErr:   map[string]string{},
-		routes:     map[string]traffic.Route{},
-		saved:      map[string]string{},
-		shown:      map[string]ModelStatus{},
+		wake:         make(chan struct{}, 1),
+		state:        rollout.State{Models: map[string]rollout.ModelState{}},
+		tableAcked:   map[string]traffic.Table{},
+		tableInForce: map[string]bool{},
+		lastByKey:    map[string]string{},
+		modelErr:     map[string]string{},
+		routes:       map[string]traffic.Route{},
+		saved:        map[string]string{},
+		shown:        map[string]ModelStatus{},
 	}
 	if deps.Store != nil {
 		all, err := deps.Store.All()
@@ -521,12 +525,14 @@ func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 	}
 	sort.Strings(names)
 	var errs []error
+	clear(d.tableInForce)
 	for _, name := range names {
 		t := tables[name]
 		if t == nil {
 			t = &traffic.Table{Routes: []traffic.Route{}}
 		}
 		if prev, had := d.tableAcked[name]; had && tablesEqual(prev, *t) {
+			d.tableInForce[name] = true
 			errs = append(errs, d.resync(ctx, tree.Routers[name]))
 			continue
 		}
@@ -541,6 +547,7 @@ func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
 			continue
 		}
 		d.tableAcked[name] = *t
+		d.tableInForce[name] = true
 	}
 	return errors.Join(errs...)
 }

@@ -182,9 +182,16 @@ func (d *Daemon) snapshot() *Status {
 		})
 	}
 	if d.tree != nil {
-		acked := d.acknowledged()
+		var acked acknowledged // indexed only when a router is behind
 		for _, m := range d.tree.Models {
-			s.Models = append(s.Models, d.shownModel(m, acked))
+			why := ""
+			if !d.tableInForce[m.Router] {
+				if acked == nil {
+					acked = d.acknowledged()
+				}
+				why = d.unapplied(m, acked)
+			}
+			s.Models = append(s.Models, d.shownModel(m, why))
 		}
 	}
 	// Full slices: a reader appending to its copy never writes into ours.
@@ -192,11 +199,10 @@ func (d *Daemon) snapshot() *Status {
 	return s
 }
 
-// shownModel is m's status when its router holds its route; otherwise the
-// one shown when the router last did, with why it is behind.
-func (d *Daemon) shownModel(m *spec.Model, acked acknowledged) ModelStatus {
+// shownModel is m's status when its router holds its route (why is "");
+// otherwise the one shown when the router last did, with why it is behind.
+func (d *Daemon) shownModel(m *spec.Model, why string) ModelStatus {
 	key := m.Key()
-	why := d.unapplied(m, acked)
 	if why == "" {
 		ms := d.modelStatus(m)
 		d.shown[key] = ms

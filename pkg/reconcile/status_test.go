@@ -261,3 +261,54 @@ func TestStatusReadersShareNothingWithThePass(t *testing.T) {
 		}
 	}
 }
+
+// Each model shows what its own router holds: one router refusing its
+// table freezes only the models it routes.
+func TestStatusFreezesOnlyTheModelsOfTheRouterBehind(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	repo := newFakeRepo()
+	refuseSpam := false
+	target := &gatedTarget{gate: func(tb traffic.Table) error {
+		for _, r := range tb.Routes {
+			if r.Model == "spam" && refuseSpam {
+				return errors.New("reload failed")
+			}
+		}
+		return nil
+	}}
+	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target,
+		Measurer: &fakeMeasurer{errorRate: map[string]float64{}}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := func(serve string) string {
+		src := fmt.Sprintf(specTmpl, serve)
+		spam := src[strings.Index(src, "model "):]
+		spam = strings.NewReplacer(`"fraud"`, `"spam"`, `"edge"`, `"edge2"`, "/v1/fraud", "/v1/spam").Replace(spam)
+		return src + "\n" + `router "edge2" {
+  type   = "builtin"
+  listen = "127.0.0.1:18081"
+}
+` + spam
+	}
+	pass := func() { clock.Advance(time.Second); _ = d.Reconcile(context.Background()) }
+	repo.commitRaw(two("v1"))
+	pass()
+	repo.commitRaw(two("v2"))
+	refuseSpam = true
+	pass()
+	pass()
+	got := map[string]string{}
+	for _, m := range d.Status().Models {
+		got[m.Model] = m.Phase
+		if m.Model == "spam" && !strings.Contains(m.Error, `router "edge2" has not acknowledged`) {
+			t.Errorf("spam's error %q does not say its router is behind", m.Error)
+		}
+		if m.Model == "fraud" && m.Error != "" {
+			t.Errorf("fraud's router took its table, yet its error is %q", m.Error)
+		}
+	}
+	if got["fraud"] != "progressing" || got["spam"] != "idle" {
+		t.Fatalf("phases %v, want fraud progressing (its router took the table) and spam idle (its router refused it)", got)
+	}
+}

@@ -32,6 +32,20 @@ func (g *gatedTarget) Apply(ctx context.Context, tb traffic.Table) error {
 
 func (g *gatedTarget) Target(ctx context.Context, r *spec.Router) (Target, error) { return g, nil }
 
+// gatedDaemon is a daemon whose router applies tables through gate, its
+// repository, and pass, which advances the clock a second and reconciles.
+func gatedDaemon(t *testing.T, gate func(tb traffic.Table) error) (*Daemon, *fakeRepo, func() error) {
+	t.Helper()
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	repo := newFakeRepo()
+	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: &gatedTarget{gate: gate},
+		Measurer: &fakeMeasurer{errorRate: map[string]float64{}}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, repo, func() error { clock.Advance(time.Second); return d.Reconcile(context.Background()) }
+}
+
 // shownAs is the fraud model's phase, step and split as the status shows
 // them, and its error.
 func shownAs(t *testing.T, d *Daemon) (string, string) {
@@ -54,21 +68,15 @@ func shownAs(t *testing.T, d *Daemon) (string, string) {
 // showing the step the router has, and says why; once the router takes
 // the table, the status shows the new step.
 func TestStatusNeverShowsAStepTheRouterRefused(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-	repo := newFakeRepo()
 	refuse := false
-	target := &gatedTarget{gate: func(traffic.Table) error {
+	var held string // the fraud route's weights the router holds
+	d, repo, pass := gatedDaemon(t, func(tb traffic.Table) error {
 		if refuse {
 			return errors.New("reload failed")
 		}
+		held = weightsOf(tb)
 		return nil
-	}}
-	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target,
-		Measurer: &fakeMeasurer{errorRate: map[string]float64{}}, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass := func() error { clock.Advance(time.Second); return d.Reconcile(context.Background()) }
+	})
 
 	// Refused from the very first table: nothing is in force, no phase.
 	refuse = true
@@ -104,8 +112,8 @@ func TestStatusNeverShowsAStepTheRouterRefused(t *testing.T) {
 	if st := d.Status(); st.Head != v2 || st.Applied != v2 {
 		t.Fatalf("head %s applied %s, want both %s (the commit is being carried out; v1 was %s)", st.Head, st.Applied, v2, v1)
 	}
-	if target.weights() != "v1=100" {
-		t.Fatalf("the router holds %q", target.weights())
+	if held != "v1=100" {
+		t.Fatalf("the router holds %q", held)
 	}
 
 	refuse = false
@@ -122,34 +130,25 @@ func TestStatusNeverShowsAStepTheRouterRefused(t *testing.T) {
 // before the router has its table (CI once sent a preview request the
 // moment the status said "preview", and the router answered with v1).
 func TestStatusWaitsForThePassToApply(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-	repo := newFakeRepo()
 	entered := make(chan traffic.Table)
 	release := make(chan struct{})
 	block := false
-	target := &gatedTarget{gate: func(tb traffic.Table) error {
+	d, repo, pass := gatedDaemon(t, func(tb traffic.Table) error {
 		if block {
 			entered <- tb
 			<-release
 		}
 		return nil
-	}}
-	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target,
-		Measurer: &fakeMeasurer{errorRate: map[string]float64{}}, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	repo.commit("v1")
-	clock.Advance(time.Second)
-	if err := d.Reconcile(context.Background()); err != nil {
+	if err := pass(); err != nil {
 		t.Fatal(err)
 	}
 
 	block = true
 	repo.commit("v2")
-	clock.Advance(time.Second)
 	done := make(chan error)
-	go func() { done <- d.Reconcile(context.Background()) }()
+	go func() { done <- pass() }()
 	tb := <-entered // the pass stepped the engine and is applying its table
 	if w := weightsOf(tb); w != "v1=90,v2=10" {
 		t.Fatalf("the pass applies %q, want the canary's first step v1=90,v2=10", w)
@@ -265,22 +264,15 @@ func TestStatusReadersShareNothingWithThePass(t *testing.T) {
 // Each model shows what its own router holds: one router refusing its
 // table freezes only the models it routes.
 func TestStatusFreezesOnlyTheModelsOfTheRouterBehind(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-	repo := newFakeRepo()
 	refuseSpam := false
-	target := &gatedTarget{gate: func(tb traffic.Table) error {
+	d, repo, pass := gatedDaemon(t, func(tb traffic.Table) error {
 		for _, r := range tb.Routes {
 			if r.Model == "spam" && refuseSpam {
 				return errors.New("reload failed")
 			}
 		}
 		return nil
-	}}
-	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target,
-		Measurer: &fakeMeasurer{errorRate: map[string]float64{}}, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	two := func(serve string) string {
 		src := fmt.Sprintf(specTmpl, serve)
 		spam := src[strings.Index(src, "model "):]
@@ -291,13 +283,17 @@ func TestStatusFreezesOnlyTheModelsOfTheRouterBehind(t *testing.T) {
 }
 ` + spam
 	}
-	pass := func() { clock.Advance(time.Second); _ = d.Reconcile(context.Background()) }
 	repo.commitRaw(two("v1"))
-	pass()
+	if err := pass(); err != nil {
+		t.Fatal(err)
+	}
 	repo.commitRaw(two("v2"))
 	refuseSpam = true
-	pass()
-	pass()
+	for range 2 {
+		if err := pass(); err == nil {
+			t.Fatal("a refused table is not an error of the pass")
+		}
+	}
 	got := map[string]string{}
 	for _, m := range d.Status().Models {
 		got[m.Model] = m.Phase

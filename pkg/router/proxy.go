@@ -117,7 +117,8 @@ func (rt *Router) finish(x *exchange) {
 		if !x.firstByte.IsZero() {
 			ttfb = x.firstByte.Sub(x.start)
 		}
-		b.stats.recordRequest(now, now.Sub(x.start), ttfb, code, isFailure(code), false)
+		failed := isFailure(code) || code != statusClientGone && grpcFailed(x.w.Header())
+		b.stats.recordRequest(now, now.Sub(x.start), ttfb, code, failed, false)
 	}
 	if x.capture != nil && len(x.r.outputs) > 0 && !x.start.IsZero() {
 		var body []byte

@@ -1,0 +1,99 @@
+package router
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// This file is what the router knows of gRPC and of h2c:// versions
+// (docs/router.md, "HTTP/2 and gRPC"). A gRPC call is an HTTP/2 request
+// like any other to the router: it is routed, proxied (trailers included,
+// by httputil.ReverseProxy) and measured on the net/http path. What gRPC
+// adds is that a call can fail with a 200: its outcome is the grpc-status
+// field, in the answer's trailers or, for an answer without a message, in
+// its headers.
+
+// h2cTransport reaches h2c:// versions: HTTP/2 in clear text with prior
+// knowledge (RFC 9113 §3.3), over pooled connections that each carry many
+// requests at once. It is net/http's Transport with unencrypted HTTP/2
+// only, which is golang.org/x/net/http2's client bundled, with the
+// router's dial, pool and answer-header timeout.
+type h2cTransport struct{ t *http.Transport }
+
+var _ http.RoundTripper = (*h2cTransport)(nil)
+
+func newH2CTransport(headerTimeout time.Duration) *h2cTransport {
+	t := newTransport(headerTimeout)
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetUnencryptedHTTP2(true)
+	return &h2cTransport{t: t}
+}
+
+// RoundTrip sends req, whose URL's scheme is h2c (or http), over HTTP/2.
+func (t *h2cTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "h2c" {
+		out := *req
+		u := *req.URL
+		u.Scheme = "http"
+		out.URL = &u
+		req = &out
+	}
+	return t.t.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the pooled connections no request uses.
+func (t *h2cTransport) CloseIdleConnections() { t.t.CloseIdleConnections() }
+
+// hdrGRPCStatus is gRPC's outcome field; as a trailer httputil.ReverseProxy
+// sets it on the client's answer under http.TrailerPrefix.
+const (
+	hdrGRPCStatus        = "Grpc-Status"
+	hdrGRPCStatusTrailer = http.TrailerPrefix + hdrGRPCStatus
+)
+
+// isGRPC reports a gRPC request or answer: Content-Type application/grpc,
+// alone or with a +format suffix (gRPC over HTTP/2, PROTOCOL-HTTP2.md).
+func isGRPC(h http.Header) bool {
+	ct := h["Content-Type"]
+	if len(ct) == 0 {
+		return false
+	}
+	v := ct[0]
+	const p = "application/grpc"
+	if len(v) < len(p) || !strings.EqualFold(v[:len(p)], p) {
+		return false
+	}
+	return len(v) == len(p) || v[len(p)] == '+' || v[len(p)] == ';'
+}
+
+// grpcStatus is the grpc-status of an answer with headers h and trailers
+// tr (nil when the trailers were merged into h), "" when it has none;
+// ok is false when the answer is not gRPC.
+func grpcStatus(h, tr http.Header) (status string, ok bool) {
+	if !isGRPC(h) {
+		return "", false
+	}
+	for _, m := range []http.Header{h, tr} {
+		if v := m[hdrGRPCStatus]; len(v) > 0 {
+			return v[0], true
+		}
+	}
+	if v := h[hdrGRPCStatusTrailer]; len(v) > 0 {
+		return v[0], true
+	}
+	return "", true
+}
+
+// grpcFailed reports a gRPC answer, whose headers and trailers are h (as
+// written to the client), that failed: its grpc-status is not 0, or it
+// has none (the call ended without its outcome).
+func grpcFailed(h http.Header) bool {
+	st, ok := grpcStatus(h, nil)
+	return ok && st != "0"
+}
+
+// grpcError is a gRPC call that failed with the status it holds.
+type grpcError string
+
+func (e grpcError) Error() string { return "grpc-status " + string(e) }

@@ -1,0 +1,226 @@
+package router
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/tlstest"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// The gRPC tests run a real gRPC server and client: Debian's python3-grpcio
+// (testdata/grpc_predict.py), which .ci/run installs.
+
+const grpcPython = "/usr/bin/python3"
+
+func needGRPC(t testing.TB) string {
+	t.Helper()
+	if _, err := os.Stat(grpcPython); err != nil {
+		t.Skip("needs /usr/bin/python3 with python3-grpcio (apt-get install python3-grpcio)")
+	}
+	if err := exec.Command(grpcPython, "-c", "import grpc").Run(); err != nil {
+		t.Skip("needs python3-grpcio (apt-get install python3-grpcio)")
+	}
+	script, err := filepath.Abs("testdata/grpc_predict.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// grpcServer starts the predict service as version, failing every Predict
+// with status fail when it is not 0, and returns its host:port.
+func grpcServer(t testing.TB, version string, fail int) string {
+	t.Helper()
+	script := needGRPC(t)
+	cmd := exec.Command(grpcPython, script, "serve", version, "--fail", fmt.Sprint(fail))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close() // the server stops when its stdin closes
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	var port int
+	if _, scanErr := fmt.Sscanf(line, "PORT %d", &port); err != nil || scanErr != nil {
+		t.Fatalf("gRPC server %s: %q %v", version, line, err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// grpcResult is one call made by the Python client.
+type grpcResult struct {
+	Answers  []string          `json:"answers"`
+	Code     string            `json:"code"`
+	Details  string            `json:"details"`
+	Trailers map[string]string `json:"trailers"`
+}
+
+// grpcCall calls Predict through target with the Python client; args are
+// its flags (--ca, --meta, --count, --stream).
+func grpcCall(t testing.TB, target, message string, args ...string) []grpcResult {
+	t.Helper()
+	script := needGRPC(t)
+	out, err := exec.Command(grpcPython, append([]string{script, "call", target, message}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("gRPC client: %v: %s", err, out)
+	}
+	var rs []grpcResult
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var r grpcResult
+		if err := dec.Decode(&r); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("gRPC client printed %q: %v", out, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// grpcRoute routes the predict service (its calls' paths start with it)
+// to versions at h2c:// URLs that carry the same path.
+func grpcRoute(versions map[string]string, ws []traffic.Weight) traffic.Route {
+	bs := map[string]string{}
+	for v, addr := range versions {
+		bs[v] = "h2c://" + addr + "/switchyard.test.Predictor"
+	}
+	return traffic.Route{Model: "m", Stage: "prod", Path: "/switchyard.test.Predictor", Backends: bs, Weights: ws}
+}
+
+func oneCall(t *testing.T, rs []grpcResult) grpcResult {
+	t.Helper()
+	if len(rs) != 1 {
+		t.Fatalf("%d results, want 1: %+v", len(rs), rs)
+	}
+	return rs[0]
+}
+
+func TestGRPCUnaryThroughTheRouterOverH2C(t *testing.T) {
+	v1 := grpcServer(t, "v1", 0)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, grpcRoute(map[string]string{"v1": v1}, weights("v1", 100)))
+	front := stdAddr(serve(t, rt))
+
+	r := oneCall(t, grpcCall(t, front, "hi"))
+	if r.Code != "OK" || len(r.Answers) != 1 || r.Answers[0] != "v1:hi" || r.Trailers["x-version"] != "v1" {
+		t.Fatalf("call through the router: %+v", r)
+	}
+	st := find(t, rt.Stats(rt.opts.StatsHorizon), "m", "prod", "v1")
+	if st.Requests != 1 || st.Errors != 0 {
+		t.Fatalf("stats %+v, want 1 request and no error", st)
+	}
+
+	// A server-streaming call streams through, trailers at its end.
+	r = oneCall(t, grpcCall(t, front, "s", "--stream"))
+	if r.Code != "OK" || strings.Join(r.Answers, ",") != "v1:0:s,v1:1:s,v1:2:s" || r.Trailers["x-version"] != "v1" {
+		t.Fatalf("streaming call: %+v", r)
+	}
+}
+
+func TestGRPCStatusIsAnErrorAndTrailersReachTheClient(t *testing.T) {
+	bad := grpcServer(t, "v2", 13)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, grpcRoute(map[string]string{"v2": bad}, weights("v2", 100)))
+	front := stdAddr(serve(t, rt))
+
+	rs := grpcCall(t, front, "hi", "--count", "3")
+	for _, r := range rs {
+		if r.Code != "INTERNAL" || r.Details != "v2 fails" || r.Trailers["x-version"] != "v2" {
+			t.Fatalf("failed call through the router: %+v", r)
+		}
+	}
+	st := find(t, rt.Stats(rt.opts.StatsHorizon), "m", "prod", "v2")
+	if st.Requests != 3 || st.Errors != 3 {
+		t.Fatalf("stats %+v, want 3 requests, 3 errors", st)
+	}
+}
+
+func TestGRPCStickyByMetadataKey(t *testing.T) {
+	v1, v2 := grpcServer(t, "v1", 0), grpcServer(t, "v2", 0)
+	rt := newTestRouter(t, Options{})
+	route := grpcRoute(map[string]string{"v1": v1, "v2": v2}, weights("v1", 50, "v2", 50))
+	route.Sticky = "header:x-user"
+	mustUpdate(t, rt, route)
+	front := stdAddr(serve(t, rt))
+
+	seen := map[string]bool{}
+	for u := range 12 {
+		rs := grpcCall(t, front, "hi", "--meta", fmt.Sprintf("x-user=user-%d", u), "--count", "4")
+		first := rs[0].Trailers["x-version"]
+		for _, r := range rs {
+			if r.Code != "OK" || r.Trailers["x-version"] != first {
+				t.Fatalf("user-%d answered by %q then %+v", u, first, r)
+			}
+		}
+		seen[first] = true
+	}
+	if !seen["v1"] || !seen["v2"] {
+		t.Fatalf("12 users all on %v: the split is not applied", seen)
+	}
+}
+
+func TestGRPCOverTLSByALPN(t *testing.T) {
+	v1 := grpcServer(t, "v1", 0)
+	ca := tlstest.NewCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := ca.Leaf(t, "router").Write(t, dir)
+	caFile := ca.WriteCA(t, dir)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, grpcRoute(map[string]string{"v1": v1}, weights("v1", 100)))
+	addr := serveTLS(t, rt, certFile, keyFile, nil)
+
+	r := oneCall(t, grpcCall(t, addr, "tls", "--ca", caFile))
+	if r.Code != "OK" || len(r.Answers) != 1 || r.Answers[0] != "v1:tls" || r.Trailers["x-version"] != "v1" {
+		t.Fatalf("call over TLS: %+v", r)
+	}
+}
+
+func TestGRPCShadowComparesRawMessages(t *testing.T) {
+	live, same, failing := grpcServer(t, "v1", 0), grpcServer(t, "v1", 0), grpcServer(t, "v1", 13)
+	for _, tc := range []struct {
+		name, shadow      string
+		agreements, errs int64
+	}{
+		{"same answers", same, 2, 0},
+		{"failing shadow", failing, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newTestRouter(t, Options{})
+			route := grpcRoute(map[string]string{"v1": live, "v2": tc.shadow}, weights("v1", 100))
+			route.Shadow = &traffic.Shadow{Version: "v2", Percent: 100, Compare: "exact"}
+			mustUpdate(t, rt, route)
+			front := stdAddr(serve(t, rt))
+			for _, r := range grpcCall(t, front, "hi", "--count", "2") {
+				if r.Code != "OK" || r.Answers[0] != "v1:hi" {
+					t.Fatalf("live answer %+v", r)
+				}
+			}
+			if err := rt.Close(); err != nil { // waits for the copies
+				t.Fatal(err)
+			}
+			st := find(t, rt.Stats(rt.opts.StatsHorizon), "m", "prod", "v2")
+			if st.ShadowPairs != 2 || st.ShadowAgreements != tc.agreements || st.ShadowErrors != tc.errs {
+				t.Fatalf("shadow stats %+v, want 2 pairs, %d agreements, %d errors", st, tc.agreements, tc.errs)
+			}
+		})
+	}
+}

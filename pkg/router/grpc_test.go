@@ -197,7 +197,7 @@ func TestGRPCOverTLSByALPN(t *testing.T) {
 func TestGRPCShadowComparesRawMessages(t *testing.T) {
 	live, same, failing := grpcServer(t, "v1", 0), grpcServer(t, "v1", 0), grpcServer(t, "v1", 13)
 	for _, tc := range []struct {
-		name, shadow      string
+		name, shadow     string
 		agreements, errs int64
 	}{
 		{"same answers", same, 2, 0},

@@ -16,7 +16,7 @@ import (
 )
 
 // The gRPC tests run a real gRPC server and client: Debian's python3-grpcio
-// (testdata/grpc_predict.py), which .ci/run installs.
+// (testdata/grpc_predict.py at the repository root), which .ci/run installs.
 
 const grpcPython = "/usr/bin/python3"
 
@@ -28,7 +28,7 @@ func needGRPC(t testing.TB) string {
 	if err := exec.Command(grpcPython, "-c", "import grpc").Run(); err != nil {
 		t.Skip("needs python3-grpcio (apt-get install python3-grpcio)")
 	}
-	script, err := filepath.Abs("testdata/grpc_predict.py")
+	script, err := filepath.Abs("../../testdata/grpc_predict.py")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package router
 
 import (
+	"crypto/tls"
 	"net"
 	"syscall"
 )
@@ -56,6 +57,9 @@ func (p *probe) alive() bool {
 // one non-blocking peek that finds the end of the stream or an error.
 // Bytes waiting to be read (a pipelined request) are left where they are.
 func peerClosed(c net.Conn) bool {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tlsPeerClosed(tc)
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return false

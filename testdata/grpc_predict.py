@@ -5,18 +5,22 @@ python3-grpcio, without generated stubs: messages are raw bytes.
       Serves /switchyard.test.Predictor/Predict (unary: answers
       b"VERSION:" + the request, with trailing metadata x-version=VERSION,
       or fails with status CODE when CODE is not 0) and .../Stream (server
-      streaming: three answers "VERSION:i:" + the request) on 127.0.0.1, a
+      streaming: three answers "VERSION:i:" + the request) and .../Chat
+      (bidirectional: "VERSION:" + each message, as it comes) on 127.0.0.1, a
       free port, printed as "PORT n" once it serves. Runs until stdin
       closes.
 
   grpc_predict.py call TARGET MESSAGE [--ca FILE] [--meta KEY=VALUE]...
-                  [--count N] [--stream]
-      Calls Predict (or Stream) N times through TARGET (host:port; TLS when
-      --ca names the CA to trust) and prints one JSON line per call: the
-      answers, the status code's name, the details and trailing metadata.
+                  [--count N] [--stream | --chat K]
+      Calls Predict (or Stream, or Chat) N times through TARGET (host:port;
+      TLS when --ca names the CA to trust) and prints one JSON line per
+      call: the answers, the status code's name, the details and trailing
+      metadata. Chat (bidirectional) sends K messages in lockstep: each
+      only after the answer to the one before.
 """
 
 import json
+import queue
 import sys
 import threading
 from concurrent import futures
@@ -42,11 +46,18 @@ def serve(version, fail):
         for i in range(3):
             yield ("%s:%d:" % (version, i)).encode() + request
 
+    def chat(requests, context):
+        context.set_trailing_metadata((("x-version", version),))
+        for r in requests:
+            yield version.encode() + b":" + r
+
     handler = grpc.method_handlers_generic_handler(SERVICE, {
         "Predict": grpc.unary_unary_rpc_method_handler(
             predict, request_deserializer=identity, response_serializer=identity),
         "Stream": grpc.unary_stream_rpc_method_handler(
             stream, request_deserializer=identity, response_serializer=identity),
+        "Chat": grpc.stream_stream_rpc_method_handler(
+            chat, request_deserializer=identity, response_serializer=identity),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((handler,))
@@ -71,22 +82,37 @@ def code_of(n):
     raise SystemExit("unknown status code %d" % n)
 
 
-def call(target, message, ca, meta, count, stream):
+def call(target, message, ca, meta, count, stream, chat):
     if ca:
         with open(ca, "rb") as f:
             creds = grpc.ssl_channel_credentials(root_certificates=f.read())
         channel = grpc.secure_channel(target, creds)
     else:
         channel = grpc.insecure_channel(target)
-    method = "/%s/%s" % (SERVICE, "Stream" if stream else "Predict")
-    if stream:
+    method = "/%s/%s" % (SERVICE, "Chat" if chat else "Stream" if stream else "Predict")
+    if chat:
+        stub = channel.stream_stream(method, request_serializer=identity, response_deserializer=identity)
+    elif stream:
         stub = channel.unary_stream(method, request_serializer=identity, response_deserializer=identity)
     else:
         stub = channel.unary_unary(method, request_serializer=identity, response_deserializer=identity)
     for _ in range(count):
         out = {"answers": [], "code": "OK", "details": "", "trailers": {}}
         try:
-            if stream:
+            if chat:
+                answered = queue.Queue()
+
+                def lockstep():
+                    for i in range(chat):
+                        yield ("%s%d" % (message, i)).encode()
+                        answered.get(timeout=10)
+
+                it = stub(lockstep(), metadata=meta, timeout=10)
+                for m in it:
+                    out["answers"].append(m.decode())
+                    answered.put(True)
+                trailers = it.trailing_metadata()
+            elif stream:
                 it = stub(message.encode(), metadata=meta, timeout=10)
                 for m in it:
                     out["answers"].append(m.decode())
@@ -113,7 +139,7 @@ def main(argv):
         return
     if len(argv) >= 3 and argv[0] == "call":
         target, message, rest = argv[1], argv[2], argv[3:]
-        ca, meta, count, stream = None, [], 1, False
+        ca, meta, count, stream, chat = None, [], 1, False, 0
         while rest:
             flag = rest.pop(0)
             if flag == "--ca":
@@ -125,9 +151,11 @@ def main(argv):
                 count = int(rest.pop(0))
             elif flag == "--stream":
                 stream = True
+            elif flag == "--chat":
+                chat = int(rest.pop(0))
             else:
                 raise SystemExit("unknown flag " + flag)
-        call(target, message, ca, meta, count, stream)
+        call(target, message, ca, meta, count, stream, chat)
         return
     raise SystemExit(__doc__)
 

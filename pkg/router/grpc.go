@@ -1,8 +1,10 @@
 package router
 
 import (
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -97,3 +99,57 @@ func grpcFailed(h http.Header) bool {
 type grpcError string
 
 func (e grpcError) Error() string { return "grpc-status " + string(e) }
+
+// streamGRPC forwards a gRPC call's request messages as they arrive,
+// instead of reading the body whole first: a streaming client may send its
+// next message only once it has an answer. At most max bytes of it are
+// copied for the shadow. Such a call is never replayed on the fallback.
+func (x *exchange) streamGRPC(max int) {
+	req := x.in
+	if req.Body == nil || req.Body == http.NoBody {
+		return
+	}
+	x.replayable = false
+	x.grpcBody = &grpcBody{r: req.Body, max: max}
+	x.streamed = &clientBody{ReadCloser: x.grpcBody}
+	req.Body = x.streamed
+}
+
+// grpcBody is a streamed gRPC request body that keeps a copy of what was
+// read. The transport may still read it after the answer ended: the copy
+// is guarded.
+type grpcBody struct {
+	r   io.ReadCloser
+	max int
+
+	mu       sync.Mutex
+	buf      []byte
+	overflow bool
+	ended    bool
+}
+
+func (b *grpcBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.mu.Lock()
+	if !b.overflow {
+		if len(b.buf)+n > b.max {
+			b.overflow, b.buf = true, nil
+		} else {
+			b.buf = append(b.buf, p[:n]...)
+		}
+	}
+	if err == io.EOF {
+		b.ended = true
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+func (b *grpcBody) Close() error { return b.r.Close() }
+
+// copy returns the body read, and whether that is all of it.
+func (b *grpcBody) copy() ([]byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf, b.ended && !b.overflow
+}

@@ -224,3 +224,17 @@ func TestGRPCShadowComparesRawMessages(t *testing.T) {
 		})
 	}
 }
+
+func TestGRPCBidirectionalCallStreamsBothWays(t *testing.T) {
+	// The client sends each message only once the one before is
+	// answered: a router that read the request whole first would wait
+	// for the client, and the client for it.
+	v1 := grpcServer(t, "v1", 0)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, grpcRoute(map[string]string{"v1": v1}, weights("v1", 100)))
+	front := stdAddr(serve(t, rt))
+	r := oneCall(t, grpcCall(t, front, "m", "--chat", "3"))
+	if r.Code != "OK" || strings.Join(r.Answers, ",") != "v1:m0,v1:m1,v1:m2" || r.Trailers["x-version"] != "v1" {
+		t.Fatalf("bidirectional call: %+v", r)
+	}
+}

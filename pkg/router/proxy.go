@@ -73,13 +73,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// client's framing error is its own 400 and never half a request at a
 	// backend; one over MaxBodyBytes is streamed, and an error reading it
 	// is still the client's (proxyError).
-	if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {
+	if isGRPC(req.Header) {
+		x.streamGRPC(int(rt.opts.MaxBodyBytes))
+	} else if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {
 		x.code = http.StatusBadRequest
 		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
 		return
 	}
 	if shadow {
-		if x.replayable {
+		if x.replayable || x.grpcBody != nil {
 			x.shadow = true
 			x.capture = rt.getBuf()
 			x.captureMax = int(rt.opts.MaxBodyBytes)
@@ -158,6 +160,7 @@ type exchange struct {
 	body       []byte // buffered request body, when replayable
 	replayable bool
 	streamed   *clientBody // the body, when too large to buffer
+	grpcBody   *grpcBody   // a gRPC call's body, streamed and copied (grpc.go)
 	fellBack   bool
 	shadow     bool
 	capture    *bytes.Buffer

@@ -72,7 +72,11 @@ func (q *shadowQueue) enqueue(x *exchange) {
 	sr := x.r.shadow
 	// A live answer cut short (the client went away) or too large to keep
 	// cannot be compared.
-	if x.overflow || x.code == statusClientGone {
+	body, whole := x.body, true
+	if x.grpcBody != nil {
+		body, whole = x.grpcBody.copy()
+	}
+	if x.overflow || x.code == statusClientGone || !whole {
 		q.drop(sr, x.capture)
 		return
 	}
@@ -89,7 +93,7 @@ func (q *shadowQueue) enqueue(x *exchange) {
 	liveGRPC, _ := grpcStatus(x.w.Header(), nil)
 	q.enqueueJob(sr, &shadowJob{
 		sr: sr, method: x.in.Method, rest: x.rest, rawQuery: x.in.URL.RawQuery,
-		header: h, body: x.body, liveCode: code, live: x.capture, liveGRPC: liveGRPC,
+		header: h, body: body, liveCode: code, live: x.capture, liveGRPC: liveGRPC,
 	})
 }
 

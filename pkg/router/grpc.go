@@ -87,12 +87,17 @@ func grpcStatus(h, tr http.Header) (status string, ok bool) {
 	return "", true
 }
 
-// grpcFailed reports a gRPC answer, whose headers and trailers are h (as
-// written to the client), that failed: its grpc-status is not 0, or it
-// has none (the call ended without its outcome).
-func grpcFailed(h http.Header) bool {
+// grpcOutcome counts a gRPC answer of version b, whose headers and
+// trailers are h (as written to the client), by its grpc-status, and
+// reports whether it failed: its status is not 0, or it has none (the
+// call ended without its outcome). Other answers are not counted.
+func grpcOutcome(b *backend, h http.Header) (failed bool) {
 	st, ok := grpcStatus(h, nil)
-	return ok && st != "0"
+	if !ok {
+		return false
+	}
+	b.stats.prom.grpc(st)
+	return st != "0"
 }
 
 // grpcError is a gRPC call that failed with the status it holds.

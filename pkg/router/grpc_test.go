@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,6 +152,12 @@ func TestGRPCStatusIsAnErrorAndTrailersReachTheClient(t *testing.T) {
 	st := find(t, rt.Stats(rt.opts.StatsHorizon), "m", "prod", "v2")
 	if st.Requests != 3 || st.Errors != 3 {
 		t.Fatalf("stats %+v, want 3 requests, 3 errors", st)
+	}
+	rec := httptest.NewRecorder()
+	rt.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	want := `switchyard_grpc_calls_total{grpc_status="13",model="m",stage="prod",version="v2"} 3`
+	if !strings.Contains(rec.Body.String(), want) {
+		t.Fatalf("metrics lack %s:\n%s", want, rec.Body.String())
 	}
 }
 

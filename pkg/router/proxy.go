@@ -119,7 +119,7 @@ func (rt *Router) finish(x *exchange) {
 		if !x.firstByte.IsZero() {
 			ttfb = x.firstByte.Sub(x.start)
 		}
-		failed := isFailure(code) || code != statusClientGone && grpcFailed(x.w.Header())
+		failed := isFailure(code) || code != statusClientGone && grpcOutcome(b, x.w.Header())
 		b.stats.recordRequest(now, now.Sub(x.start), ttfb, code, failed, false)
 	}
 	if x.capture != nil && len(x.r.outputs) > 0 && !x.start.IsZero() {

@@ -14,12 +14,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/switchyard-dev/switchyard/pkg/tlstest"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -268,5 +270,131 @@ func TestShutdownLetsHTTP2StreamsFinish(t *testing.T) {
 	}
 	if err := <-served; err != http.ErrServerClosed {
 		t.Fatalf("Serve returned %v", err)
+	}
+}
+
+// h2cBackend serves h over HTTP/2 in clear text only (prior knowledge),
+// counting the connections it accepts; it returns the h2c:// URL.
+func h2cBackend(t *testing.T, h http.Handler, conns *atomic.Int64) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &http.Server{Handler: h, Protocols: new(http.Protocols)}
+	s.Protocols.SetUnencryptedHTTP2(true)
+	s.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Close() })
+	return "h2c://" + ln.Addr().String()
+}
+
+func TestH2CVersionIsReachedOverOneMultiplexedConnection(t *testing.T) {
+	var conns atomic.Int64
+	var mu sync.Mutex
+	protos := map[string]int{}
+	be := h2cBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos[r.Proto]++
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // requests overlap
+		_, _ = io.WriteString(w, r.URL.Path)
+	}), &conns)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be + "/base"}, weights("v1", 100)))
+	front := serve(t, rt)
+	get := func(path string) error {
+		resp, err := http.Get(front.URL + path)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "/base/x" {
+			return fmt.Errorf("%s: %d %q", path, resp.StatusCode, b)
+		}
+		return nil
+	}
+	if err := get("/v1/m/x"); err != nil { // the connection is made
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- get("/v1/m/x") }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if protos["HTTP/2.0"] != 21 || len(protos) != 1 {
+		t.Errorf("the version saw %v, want 21 HTTP/2.0 requests", protos)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("the version accepted %d connections for 21 requests, want 1", n)
+	}
+}
+
+func TestH2CVersionThatDoesNotAnswerTimesOut(t *testing.T) {
+	var conns atomic.Int64
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	be := h2cBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }), &conns)
+	rt := newTestRouter(t, Options{BackendTimeout: 50 * time.Millisecond})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
+	resp, err := http.Get(serve(t, rt).URL + "/v1/m/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("answered %d, want 504", resp.StatusCode)
+	}
+	if st := find(t, rt.Stats(rt.opts.StatsHorizon), "m", "production", "v1"); st.Errors != 1 {
+		t.Fatalf("stats %+v, want the timeout counted as an error", st)
+	}
+}
+
+func TestHTTPSVersionOfferingH2IsReachedOverHTTP2(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	caFile := ca.WriteCA(t, t.TempDir())
+	var mu sync.Mutex
+	protos := map[string]int{}
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos[r.Proto]++
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	be.EnableHTTP2 = true
+	be.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "v1").Pair(t)}}
+	be.StartTLS()
+	t.Cleanup(be.Close)
+	rt := newTestRouter(t, Options{})
+	route := mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100))
+	route.CAFiles = map[string]string{"v1": caFile}
+	mustUpdate(t, rt, route)
+	front := serve(t, rt)
+	for range 3 {
+		resp, err := http.Get(front.URL + "/v1/m/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "ok" {
+			t.Fatalf("answered %d %q", resp.StatusCode, b)
+		}
+	}
+	if protos["HTTP/2.0"] != 3 {
+		t.Fatalf("the version saw %v, want 3 HTTP/2.0 requests", protos)
 	}
 }

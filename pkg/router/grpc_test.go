@@ -1,101 +1,21 @@
 package router
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/switchyard-dev/switchyard/pkg/grpctest"
 	"github.com/switchyard-dev/switchyard/pkg/tlstest"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-// The gRPC tests run a real gRPC server and client: Debian's python3-grpcio
-// (testdata/grpc_predict.py at the repository root), which .ci/run installs.
+// The gRPC tests run a real gRPC server and client (pkg/grpctest).
 
-const grpcPython = "/usr/bin/python3"
+var grpcServer, grpcCall = grpctest.Serve, grpctest.Call
 
-func needGRPC(t testing.TB) string {
-	t.Helper()
-	if _, err := os.Stat(grpcPython); err != nil {
-		t.Skip("needs /usr/bin/python3 with python3-grpcio (apt-get install python3-grpcio)")
-	}
-	if err := exec.Command(grpcPython, "-c", "import grpc").Run(); err != nil {
-		t.Skip("needs python3-grpcio (apt-get install python3-grpcio)")
-	}
-	script, err := filepath.Abs("../../testdata/grpc_predict.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return script
-}
-
-// grpcServer starts the predict service as version, failing every Predict
-// with status fail when it is not 0, and returns its host:port.
-func grpcServer(t testing.TB, version string, fail int) string {
-	t.Helper()
-	script := needGRPC(t)
-	cmd := exec.Command(grpcPython, script, "serve", version, "--fail", fmt.Sprint(fail))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close() // the server stops when its stdin closes
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	var port int
-	if _, scanErr := fmt.Sscanf(line, "PORT %d", &port); err != nil || scanErr != nil {
-		t.Fatalf("gRPC server %s: %q %v", version, line, err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port)
-}
-
-// grpcResult is one call made by the Python client.
-type grpcResult struct {
-	Answers  []string          `json:"answers"`
-	Code     string            `json:"code"`
-	Details  string            `json:"details"`
-	Trailers map[string]string `json:"trailers"`
-}
-
-// grpcCall calls Predict through target with the Python client; args are
-// its flags (--ca, --meta, --count, --stream).
-func grpcCall(t testing.TB, target, message string, args ...string) []grpcResult {
-	t.Helper()
-	script := needGRPC(t)
-	out, err := exec.Command(grpcPython, append([]string{script, "call", target, message}, args...)...).Output()
-	if err != nil {
-		t.Fatalf("gRPC client: %v: %s", err, out)
-	}
-	var rs []grpcResult
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for {
-		var r grpcResult
-		if err := dec.Decode(&r); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("gRPC client printed %q: %v", out, err)
-		}
-		rs = append(rs, r)
-	}
-	return rs
-}
+type grpcResult = grpctest.Result
 
 // grpcRoute routes the predict service (its calls' paths start with it)
 // to versions at h2c:// URLs that carry the same path.

@@ -23,12 +23,7 @@ type probe struct {
 }
 
 func newProbe(c net.Conn) *probe {
-	p := &probe{}
-	if sc, ok := c.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			p.rc = rc
-		}
-	}
+	p := &probe{rc: fdOf(c)}
 	p.fn = func(fd uintptr) bool {
 		n, err := syscall.Read(int(fd), p.buf[:])
 		switch {
@@ -60,17 +55,13 @@ func peerClosed(c net.Conn) bool {
 	if tc, ok := c.(*tls.Conn); ok {
 		return tlsPeerClosed(tc)
 	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := fdOf(c)
+	if rc == nil {
 		return false
 	}
 	closed := false
 	var buf [1]byte
-	err = rc.Read(func(fd uintptr) bool {
+	err := rc.Read(func(fd uintptr) bool {
 		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case err == syscall.EAGAIN || err == syscall.EINTR: // open and quiet
@@ -80,4 +71,14 @@ func peerClosed(c net.Conn) bool {
 		return true // never wait
 	})
 	return closed && err == nil
+}
+
+// fdOf is c's file descriptor access; nil when it has none.
+func fdOf(c net.Conn) syscall.RawConn {
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return rc
+		}
+	}
+	return nil
 }

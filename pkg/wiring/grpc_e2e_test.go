@@ -1,18 +1,14 @@
 package wiring_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,8 +18,8 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/grpctest"
 	"github.com/switchyard-dev/switchyard/pkg/wiring"
-	"github.com/switchyard-dev/switchyard/policies"
 )
 
 // A canary between gRPC versions, end to end: real gRPC model servers
@@ -31,35 +27,6 @@ import (
 // reconciler with its in-process builtin router, gRPC calls as traffic,
 // and a version that answers grpc-status 13 rolled back and reverted in
 // Git.
-
-const grpcPython = "/usr/bin/python3"
-
-// grpcModel starts the predict service as version (failing every call
-// with status fail unless 0) and returns its host:port.
-func grpcModel(t *testing.T, version string, fail int) string {
-	t.Helper()
-	if _, err := os.Stat(grpcPython); err != nil {
-		t.Skip("needs /usr/bin/python3 with python3-grpcio")
-	}
-	if err := exec.Command(grpcPython, "-c", "import grpc").Run(); err != nil {
-		t.Skip("needs python3-grpcio (apt-get install python3-grpcio)")
-	}
-	script, _ := filepath.Abs("../../testdata/grpc_predict.py")
-	cmd := exec.Command(grpcPython, script, "serve", version, "--fail", fmt.Sprint(fail))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
-	var port int
-	line, _ := bufio.NewReader(stdout).ReadString('\n')
-	if _, err := fmt.Sscanf(line, "PORT %d", &port); err != nil {
-		t.Fatalf("gRPC model %s printed %q", version, line)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port)
-}
 
 // grpcUnary calls Predict over c (HTTP/2) at addr and returns the version
 // that answered (the router's X-Switchyard-Version) and the grpc-status.
@@ -100,7 +67,7 @@ func TestE2EGRPCCanaryRollsBackOnGRPCStatus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test with a real git server; skipped in -short")
 	}
-	addrs := map[string]string{"v1": grpcModel(t, "v1", 0), "v2": grpcModel(t, "v2", 0), "v3": grpcModel(t, "v3", 13)}
+	addrs := map[string]string{"v1": grpctest.Serve(t, "v1", 0), "v2": grpctest.Serve(t, "v2", 0), "v3": grpctest.Serve(t, "v3", 13)}
 	git := gittest.NewServer(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,13 +107,7 @@ model "predictor" "production" {
 `, router, serve, addrs["v1"], addrs["v2"], addrs["v3"])
 	}
 	files := map[string]string{"rollouts/predictor.hcl": spec("v1")}
-	entries, _ := fs.ReadDir(policies.Files, ".")
-	for _, en := range entries {
-		if !strings.HasSuffix(en.Name(), "_test.rego") {
-			b, _ := policies.Files.ReadFile(en.Name())
-			files["policies/"+en.Name()] = string(b)
-		}
-	}
+	addPolicies(files)
 	git.CreateRepo("specs", files)
 	ctx, cancel := context.WithCancel(context.Background())
 	run, err := wiring.Start(ctx, wiring.Options{

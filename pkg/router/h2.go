@@ -120,9 +120,12 @@ func (s *Server) fallbackHandler() http.Handler {
 			}
 			// Declined (RFC 9113 §3.2 lets a server ignore it): served as
 			// HTTP/1.1, and the backend is not asked to upgrade either.
+			// The connection closes after the answer, as after any upgrade
+			// request not switched: the gate (vet.go) reads no further.
 			for _, f := range []string{"Upgrade", "Http2-Settings", "Connection"} {
 				req.Header.Del(f)
 			}
+			w = &closeUnlessSwitched{ResponseWriter: w}
 		}
 		s.rt.ServeHTTP(w, req)
 	})

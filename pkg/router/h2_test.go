@@ -398,3 +398,19 @@ func TestHTTPSVersionOfferingH2IsReachedOverHTTP2(t *testing.T) {
 		t.Fatalf("the version saw %v, want 3 HTTP/2.0 requests", protos)
 	}
 }
+
+func TestDeclinedH2CUpgradeIsAnsweredOverHTTP1AndCloses(t *testing.T) {
+	// Over MaxBodyBytes the upgrade is declined; the gate reads nothing
+	// after an upgrade request, so the connection must not be reused.
+	rt := newTestRouter(t, Options{MaxBodyBytes: 4})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": backendServer(t, "v1").URL}, weights("v1", 100)))
+	rc := dialRaw(t, stdAddr(serve(t, rt)))
+	rc.send("POST /v1/m/up HTTP/1.1\r\nHost: r\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\nContent-Length: 5\r\n\r\nhello" +
+		"GET /v1/m/smuggled HTTP/1.1\r\nHost: r\r\n\r\n")
+	a := rc.mustRead("POST")
+	e := decodeSeenEcho(t, a)
+	if a.resp.StatusCode != 200 || a.resp.ProtoMajor != 1 || e.Body != "hello" || e.Headers["Upgrade"] != "" || !a.resp.Close {
+		t.Fatalf("declined upgrade: %d %s close=%v %+v", a.resp.StatusCode, a.resp.Proto, a.resp.Close, e)
+	}
+	rc.expectClosed()
+}

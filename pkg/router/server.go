@@ -61,7 +61,8 @@ func (o *ServerOptions) defaults() {
 // feedback endpoint, an unknown path, HTTP/1.0, an upgrade, a chunked or
 // 100-continue body, an unusual head) hands the connection, with what it
 // has buffered, to a net/http server with Router.ServeHTTP for the rest of
-// its life.
+// its life. A connection that speaks HTTP/2 is served by
+// golang.org/x/net/http2 with the same handler (h2.go).
 type Server struct {
 	rt   *Router
 	opts ServerOptions

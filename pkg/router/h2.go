@@ -78,9 +78,12 @@ func h2Context(c net.Conn) context.Context {
 
 // h2Conn wraps c so that what r buffered is read first; a TLS connection
 // keeps its ConnectionState, which the HTTP/2 server checks and puts on
-// requests.
+// requests. The bytes are copied: r goes back to its pool while the
+// HTTP/2 server's reader may still be running.
 func h2Conn(c net.Conn, r *bufio.Reader) net.Conn {
-	bc := &bufConn{Conn: c, r: r}
+	b, _ := r.Peek(r.Buffered())
+	bc := &bufConn{Conn: c, pending: append([]byte(nil), b...)}
+	_, _ = r.Discard(len(b))
 	if tc, ok := c.(*tls.Conn); ok {
 		return &bufTLSConn{bufConn: bc, tc: tc}
 	}
@@ -89,15 +92,14 @@ func h2Conn(c net.Conn, r *bufio.Reader) net.Conn {
 
 type bufConn struct {
 	net.Conn
-	r *bufio.Reader // nil once drained
+	pending []byte // read before the connection
 }
 
 func (c *bufConn) Read(p []byte) (int, error) {
-	if c.r != nil {
-		if c.r.Buffered() > 0 {
-			return c.r.Read(p)
-		}
-		c.r = nil
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
 	}
 	return c.Conn.Read(p)
 }

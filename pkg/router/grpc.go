@@ -1,8 +1,10 @@
 package router
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,4 +159,51 @@ func (b *grpcBody) copy() ([]byte, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf, b.ended && !b.overflow
+}
+
+// writeErrorFor answers the router's own error to a request with header
+// h: to a gRPC call as a gRPC status in an answer without a message (a
+// gRPC client reads grpc-message only there), else as writeError does.
+// The exchange still records code, for the version's measurements.
+func writeErrorFor(h http.Header, w http.ResponseWriter, code int, msg string) {
+	if !isGRPC(h) {
+		writeError(w, code, msg)
+		return
+	}
+	if x, ok := w.(*exchange); ok {
+		x.code, w = code, x.w
+	}
+	wh := w.Header()
+	wh.Set("Content-Type", "application/grpc")
+	wh.Set(hdrGRPCStatus, strconv.Itoa(grpcCodeFor(code)))
+	wh.Set("Grpc-Message", grpcMessage(msg))
+	w.WriteHeader(http.StatusOK)
+}
+
+// grpcCodeFor maps the router's HTTP error to a gRPC status as gRPC's
+// clients map HTTP statuses (doc/http-grpc-status-mapping.md).
+func grpcCodeFor(code int) int {
+	switch code {
+	case http.StatusBadRequest:
+		return 13 // INTERNAL
+	case http.StatusNotFound:
+		return 12 // UNIMPLEMENTED
+	case http.StatusGatewayTimeout:
+		return 4 // DEADLINE_EXCEEDED: the version did not answer in time
+	}
+	return 14 // UNAVAILABLE
+}
+
+// grpcMessage percent-encodes msg for grpc-message (PROTOCOL-HTTP2.md).
+func grpcMessage(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c < 0x20 || c > 0x7e || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -163,5 +164,39 @@ func TestGRPCBidirectionalCallStreamsBothWays(t *testing.T) {
 	r := oneCall(t, grpcCall(t, front, "m", "--chat", "3"))
 	if r.Code != "OK" || strings.Join(r.Answers, ",") != "v1:m0,v1:m1,v1:m2" || r.Trailers["x-version"] != "v1" {
 		t.Fatalf("bidirectional call: %+v", r)
+	}
+}
+
+func TestGRPCCallsGetTheRoutersErrorsAsGRPCStatuses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, grpcRoute(map[string]string{"v1": down}, weights("v1", 100)))
+	front := stdAddr(serve(t, rt))
+
+	r := oneCall(t, grpcCall(t, front, "hi"))
+	if r.Code != "UNAVAILABLE" || !strings.Contains(r.Details, "version v1 of m/prod failed") {
+		t.Fatalf("call to a version that is down: %+v", r)
+	}
+	st := find(t, rt.Stats(rt.opts.StatsHorizon), "m", "prod", "v1")
+	if st.Requests != 1 || st.Errors != 1 {
+		t.Fatalf("stats %+v, want the failure counted", st)
+	}
+	rec := httptest.NewRecorder()
+	rt.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `switchyard_requests_total{code="502",model="m",stage="prod",version="v1"} 1`; !strings.Contains(rec.Body.String(), want) {
+		t.Fatalf("metrics lack %s", want)
+	}
+
+	mustUpdate(t, rt, traffic.Route{Model: "m", Stage: "prod", Path: "/other", Backends: map[string]string{"v1": "h2c://" + down}, Weights: weights("v1", 100)})
+	if r := oneCall(t, grpcCall(t, front, "hi")); r.Code != "UNIMPLEMENTED" || !strings.Contains(r.Details, "no route") {
+		t.Fatalf("call to no route: %+v", r)
+	}
+	if got := grpcMessage("100% sure\n"); got != "100%25 sure%0A" {
+		t.Fatalf("grpcMessage: %q", got)
 	}
 }

@@ -40,7 +40,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r == nil {
 		rt.requestID(req, nil)
 		w.Header()[hdrRequestID] = req.Header[hdrRequestID]
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for path %q", req.URL.Path))
+		writeErrorFor(req.Header, w, http.StatusNotFound, fmt.Sprintf("no route for path %q", req.URL.Path))
 		return
 	}
 	rnd := rt.rands.get()
@@ -430,7 +430,7 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 	if ok {
 		x.own = true
 	}
-	writeError(w, code, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, err))
+	writeErrorFor(out.Header, w, code, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, err))
 }
 
 func isTimeout(err error) bool {

@@ -72,7 +72,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// The body is read whole before the backend sees the head, so that a
 	// client's framing error is its own 400 and never half a request at a
 	// backend; one over MaxBodyBytes is streamed, and an error reading it
-	// is still the client's (proxyError).
+	// is still the client's (proxyError). A gRPC call's body streams
+	// (grpc.go).
 	if isGRPC(req.Header) {
 		x.streamGRPC(int(rt.opts.MaxBodyBytes))
 	} else if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {

@@ -2,6 +2,7 @@ package router
 
 import (
 	"crypto/tls"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,12 +13,16 @@ import (
 // stream. The kernel's TCP state can: CLOSE_WAIT once the client's FIN
 // arrived, CLOSE once the connection is gone.
 func tlsPeerClosed(c *tls.Conn) bool {
-	rc := fdOf(c.NetConn())
-	if rc == nil {
+	sc, ok := c.NetConn().(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
 		return false
 	}
 	closed := false
-	err := rc.Control(func(fd uintptr) {
+	err = rc.Control(func(fd uintptr) {
 		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 		if err == nil {
 			closed = info.State == tcpCloseWait || info.State == tcpClose

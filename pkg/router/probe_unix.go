@@ -3,7 +3,6 @@
 package router
 
 import (
-	"crypto/tls"
 	"net"
 	"syscall"
 )
@@ -23,7 +22,12 @@ type probe struct {
 }
 
 func newProbe(c net.Conn) *probe {
-	p := &probe{rc: fdOf(c)}
+	p := &probe{}
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			p.rc = rc
+		}
+	}
 	p.fn = func(fd uintptr) bool {
 		n, err := syscall.Read(int(fd), p.buf[:])
 		switch {
@@ -52,16 +56,17 @@ func (p *probe) alive() bool {
 // one non-blocking peek that finds the end of the stream or an error.
 // Bytes waiting to be read (a pipelined request) are left where they are.
 func peerClosed(c net.Conn) bool {
-	if tc, ok := c.(*tls.Conn); ok {
-		return tlsPeerClosed(tc)
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
 	}
-	rc := fdOf(c)
-	if rc == nil {
+	rc, err := sc.SyscallConn()
+	if err != nil {
 		return false
 	}
 	closed := false
 	var buf [1]byte
-	err := rc.Read(func(fd uintptr) bool {
+	err = rc.Read(func(fd uintptr) bool {
 		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case err == syscall.EAGAIN || err == syscall.EINTR: // open and quiet
@@ -71,14 +76,4 @@ func peerClosed(c net.Conn) bool {
 		return true // never wait
 	})
 	return closed && err == nil
-}
-
-// fdOf is c's file descriptor access; nil when it has none.
-func fdOf(c net.Conn) syscall.RawConn {
-	if sc, ok := c.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			return rc
-		}
-	}
-	return nil
 }

@@ -200,3 +200,20 @@ func TestGRPCCallsGetTheRoutersErrorsAsGRPCStatuses(t *testing.T) {
 		t.Fatalf("grpcMessage: %q", got)
 	}
 }
+
+func TestGRPCPreviewByMetadataKey(t *testing.T) {
+	v1, v2 := grpcServer(t, "v1", 0), grpcServer(t, "v2", 0)
+	rt := newTestRouter(t, Options{})
+	route := grpcRoute(map[string]string{"v1": v1, "v2": v2}, weights("v1", 100))
+	route.Preview = &traffic.Preview{Header: "x-preview", Version: "v2"}
+	mustUpdate(t, rt, route)
+	front := stdAddr(serve(t, rt))
+	for _, r := range grpcCall(t, front, "hi", "--meta", "x-preview=1", "--count", "3") {
+		if r.Code != "OK" || r.Answers[0] != "v2:hi" {
+			t.Fatalf("previewing call: %+v", r)
+		}
+	}
+	if r := oneCall(t, grpcCall(t, front, "hi")); r.Code != "OK" || r.Answers[0] != "v1:hi" {
+		t.Fatalf("plain call: %+v", r)
+	}
+}

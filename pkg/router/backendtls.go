@@ -79,8 +79,12 @@ func (rt *Router) swapCATransports(cas map[string]*caTransport) {
 }
 
 // backendTransport is the transport of version v of route tr: its CA
-// file's, or nil for the router's own. The caller holds rt.mu.
+// file's, HTTP/2 in clear text for h2c:// (grpc.go), or nil for the
+// router's own. The caller holds rt.mu.
 func (rt *Router) backendTransport(tr traffic.Route, v string, target *url.URL) http.RoundTripper {
+	if target.Scheme == "h2c" {
+		return rt.h2c
+	}
 	if f, ok := tr.CAFiles[v]; ok && target.Scheme == "https" {
 		if ct := rt.cas[f]; ct != nil {
 			return ct.t

@@ -26,6 +26,7 @@ type metrics struct {
 	feedbackRejected *prometheus.CounterVec
 	routes           prometheus.Gauge
 	outputs          *prometheus.HistogramVec // numeric outputs (outputs.go)
+	grpcCalls        *prometheus.CounterVec   // by grpc-status (grpc.go)
 }
 
 var versionLabels = []string{"model", "stage", "version"}
@@ -77,7 +78,11 @@ func newMetrics(extra prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	m.outputs = newOutputHistogram()
-	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.feedbackRejected, m.routes, m.outputs}
+	m.grpcCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_grpc_calls_total",
+		Help: "gRPC answers proxied by the builtin router, by version and grpc-status (\"missing\" when the call ended without one); any status but 0 is an error of the version.",
+	}, []string{"model", "stage", "version", "grpc_status"})
+	cs := []prometheus.Collector{m.requests, m.duration, m.fallbacks, m.shadowCmp, m.shadowDur, m.rewards, m.rewardSum, m.tableUpdates, m.feedbackRejected, m.routes, m.outputs, m.grpcCalls}
 	m.collectors = cs
 	for _, reason := range rejectReasons {
 		m.feedbackRejected.WithLabelValues(reason)
@@ -173,6 +178,18 @@ func (v *versionMetrics) shadow(result string, seconds float64) {
 	if result != shadowDropped {
 		v.shadowDur.Observe(seconds)
 	}
+}
+
+// grpc counts a gRPC answer by its status ("" when it had none). The
+// label takes gRPC's codes 0 to 16 only, whatever a version sends.
+func (v *versionMetrics) grpc(status string) {
+	switch n, err := strconv.Atoi(status); {
+	case status == "":
+		status = "missing"
+	case err != nil || n < 0 || n > 16 || strconv.Itoa(n) != status:
+		status = "invalid"
+	}
+	v.m.grpcCalls.WithLabelValues(v.model, v.stage, v.version, status).Inc()
 }
 
 func (v *versionMetrics) reward(r float64) {

@@ -40,7 +40,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r == nil {
 		rt.requestID(req, nil)
 		w.Header()[hdrRequestID] = req.Header[hdrRequestID]
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for path %q", req.URL.Path))
+		writeErrorFor(req.Header, w, http.StatusNotFound, fmt.Sprintf("no route for path %q", req.URL.Path))
 		return
 	}
 	rnd := rt.rands.get()
@@ -72,14 +72,17 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// The body is read whole before the backend sees the head, so that a
 	// client's framing error is its own 400 and never half a request at a
 	// backend; one over MaxBodyBytes is streamed, and an error reading it
-	// is still the client's (proxyError).
-	if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {
+	// is still the client's (proxyError). A gRPC call's body streams
+	// (grpc.go).
+	if isGRPC(req.Header) {
+		x.streamGRPC(int(rt.opts.MaxBodyBytes))
+	} else if err := x.bufferBody(rt.opts.MaxBodyBytes); err != nil {
 		x.code = http.StatusBadRequest
 		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
 		return
 	}
 	if shadow {
-		if x.replayable {
+		if x.replayable || x.grpcBody != nil {
 			x.shadow = true
 			x.capture = rt.getBuf()
 			x.captureMax = int(rt.opts.MaxBodyBytes)
@@ -117,7 +120,8 @@ func (rt *Router) finish(x *exchange) {
 		if !x.firstByte.IsZero() {
 			ttfb = x.firstByte.Sub(x.start)
 		}
-		b.stats.recordRequest(now, now.Sub(x.start), ttfb, code, isFailure(code), false)
+		failed := isFailure(code) || code != statusClientGone && grpcOutcome(b, x.w.Header())
+		b.stats.recordRequest(now, now.Sub(x.start), ttfb, code, failed, false)
 	}
 	if x.capture != nil && len(x.r.outputs) > 0 && !x.start.IsZero() {
 		var body []byte
@@ -157,6 +161,7 @@ type exchange struct {
 	body       []byte // buffered request body, when replayable
 	replayable bool
 	streamed   *clientBody // the body, when too large to buffer
+	grpcBody   *grpcBody   // a gRPC call's body, streamed and copied (grpc.go)
 	fellBack   bool
 	shadow     bool
 	capture    *bytes.Buffer
@@ -426,7 +431,7 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 	if ok {
 		x.own = true
 	}
-	writeError(w, code, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, err))
+	writeErrorFor(out.Header, w, code, fmt.Sprintf("version %s of %s/%s failed: %v", b.version, r.model, r.stage, err))
 }
 
 func isTimeout(err error) bool {

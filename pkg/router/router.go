@@ -136,7 +136,9 @@ func newTransport(headerTimeout time.Duration) *http.Transport {
 		ResponseHeaderTimeout: headerTimeout,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true, // pass bodies through as the backend encoded them
-		ForceAttemptHTTP2:     false,
+		// https:// versions whose server offers HTTP/2 by ALPN are
+		// reached over it (multiplexed); HTTP/1.1 otherwise.
+		ForceAttemptHTTP2: true,
 	}
 }
 
@@ -160,6 +162,7 @@ type Router struct {
 	mu    sync.Mutex // serialises Update and guards stats and cas
 	stats map[[3]string]*versionStats
 	cas   map[string]*caTransport // by CA file (backendtls.go)
+	h2c   *h2cTransport           // h2c:// versions (grpc.go)
 }
 
 // New returns a router with an empty table (every path answers 404) and
@@ -186,6 +189,7 @@ func New(opts Options) *Router {
 	rt.proxyLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
 	rt.exch.New = func() any { return new(exchange) }
 	rt.lean, _ = opts.Transport.(*leanTransport)
+	rt.h2c = newH2CTransport(opts.BackendTimeout)
 	rt.table.Store(&compiled{byPath: map[string]*route{}, byName: map[string]*route{}})
 	rt.shadow = newShadowQueue(rt)
 	rt.shadow.transport = opts.Transport
@@ -308,7 +312,7 @@ func (rt *Router) MetricsHandler() http.Handler { return rt.metrics.handler() }
 // also unregisters the metrics from Options.Registerer.
 func (rt *Router) Shutdown(ctx context.Context) error {
 	err := rt.shadow.shutdown(ctx)
-	for _, t := range []http.RoundTripper{rt.opts.Transport, rt.shadow.transport} {
+	for _, t := range []http.RoundTripper{rt.opts.Transport, rt.shadow.transport, rt.h2c} {
 		if c, ok := t.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections()
 		}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // ServerOptions configure a Server. Zero values take the defaults noted.
@@ -59,7 +61,8 @@ func (o *ServerOptions) defaults() {
 // feedback endpoint, an unknown path, HTTP/1.0, an upgrade, a chunked or
 // 100-continue body, an unusual head) hands the connection, with what it
 // has buffered, to a net/http server with Router.ServeHTTP for the rest of
-// its life.
+// its life. A connection that speaks HTTP/2 is served by
+// golang.org/x/net/http2 with the same handler (h2.go).
 type Server struct {
 	rt   *Router
 	opts ServerOptions
@@ -69,6 +72,7 @@ type Server struct {
 	stdOnce sync.Once
 	std     *http.Server
 	handoff *handoffListener
+	h2      *http2.Server // HTTP/2 connections (h2.go)
 
 	readers, writers sync.Pool
 
@@ -87,7 +91,6 @@ func NewServer(rt *Router, opts ServerOptions) *Server {
 	}
 	s.handoff = &handoffListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	s.std = &http.Server{
-		Handler:           rt,
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		IdleTimeout:       opts.IdleTimeout,
 		ErrorLog:          rt.proxyLog,
@@ -102,6 +105,8 @@ func NewServer(rt *Router, opts ServerOptions) *Server {
 			return ctx
 		},
 	}
+	s.std.Handler = s.fallbackHandler()
+	s.h2 = newH2Server(s.std, opts)
 	return s
 }
 
@@ -245,6 +250,7 @@ func (fc *clientConn) serve() {
 	}()
 	fc.br = s.reader(fc.c)
 	wait := s.opts.ReadHeaderTimeout
+	first := true
 	for {
 		// Idle until the first byte of the next request.
 		if !fc.state.CompareAndSwap(connActive, connIdle) {
@@ -262,6 +268,13 @@ func (fc *clientConn) serve() {
 		}
 		if !fc.state.CompareAndSwap(connIdle, connActive) {
 			return // Shutdown closed it
+		}
+		if first {
+			first = false
+			if fc.wantsH2() {
+				s.serveH2(fc)
+				return
+			}
 		}
 		wait = s.opts.IdleTimeout
 		now := time.Now()

@@ -26,6 +26,10 @@ type shadowJob struct {
 	body     []byte
 	liveCode int
 	live     *bytes.Buffer
+	// liveGRPC is the live answer's grpc-status, for a gRPC call;
+	// grpcDiffers: the shadow's is another (grpc.go).
+	liveGRPC    string
+	grpcDiffers bool
 }
 
 // shadowQueue sends shadow copies from a bounded queue through a fixed pool
@@ -68,20 +72,28 @@ func (q *shadowQueue) enqueue(x *exchange) {
 	sr := x.r.shadow
 	// A live answer cut short (the client went away) or too large to keep
 	// cannot be compared.
-	if x.overflow || x.code == statusClientGone {
+	body, whole := x.body, true
+	if x.grpcBody != nil {
+		body, whole = x.grpcBody.copy()
+	}
+	if x.overflow || x.code == statusClientGone || !whole {
 		q.drop(sr, x.capture)
 		return
 	}
 	h := x.in.Header.Clone()
 	removeHopByHop(h)
 	h.Set("X-Switchyard-Shadow", "true")
+	if isGRPC(h) {
+		h.Set("Te", "trailers") // gRPC servers ask for it
+	}
 	code := x.code
 	if code == 0 {
 		code = http.StatusOK
 	}
+	liveGRPC, _ := grpcStatus(x.w.Header(), nil)
 	q.enqueueJob(sr, &shadowJob{
 		sr: sr, method: x.in.Method, rest: x.rest, rawQuery: x.in.URL.RawQuery,
-		header: h, body: x.body, liveCode: code, live: x.capture,
+		header: h, body: body, liveCode: code, live: x.capture, liveGRPC: liveGRPC,
 	})
 }
 
@@ -186,8 +198,15 @@ func (q *shadowQueue) run(j *shadowJob) {
 	// Drain a little more so that the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
 	resp.Body.Close()
+	if st, ok := grpcStatus(resp.Header, resp.Trailer); ok && err == nil {
+		// A gRPC call's outcome is its status: a failed one is the
+		// shadow's error, another than the live one's a disagreement.
+		if st != "0" {
+			err = grpcError(st)
+		}
+		j.grpcDiffers = st != j.liveGRPC
+	}
 	q.judge(j, resp.StatusCode, got, rt.now().Sub(start), err)
-	_ = to
 }
 
 // shadowRequest is the copy of a live request for the shadow version.
@@ -230,7 +249,7 @@ func (q *shadowQueue) judge(j *shadowJob, code int, got *bytes.Buffer, lat time.
 		to.stats.recordShadow(rt.now(), shadowError, lat)
 	case int64(got.Len()) > rt.opts.MaxBodyBytes:
 		to.stats.recordShadow(rt.now(), shadowDropped, 0)
-	case code == j.liveCode && sameBody(j.live.Bytes(), got.Bytes(), j.sr.json, j.sr.tolerance):
+	case code == j.liveCode && !j.grpcDiffers && sameBody(j.live.Bytes(), got.Bytes(), j.sr.json, j.sr.tolerance):
 		to.stats.recordShadow(rt.now(), shadowAgree, lat)
 	default:
 		to.stats.recordShadow(rt.now(), shadowDisagree, lat)

@@ -121,8 +121,8 @@ func checkURL(raw string) error {
 	if err != nil {
 		return err
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("url %q: scheme must be http or https", raw)
+	if u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c" {
+		return fmt.Errorf("url %q: scheme must be http, https or h2c", raw)
 	}
 	if u.Host == "" {
 		return fmt.Errorf("url %q has no host", raw)

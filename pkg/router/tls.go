@@ -136,13 +136,13 @@ func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 }
 
 // TLSConfig is the traffic listener's TLS configuration: TLS 1.2 or
-// later, the reloader's certificate, and HTTP/1.1 by ALPN (the only
-// protocol the server speaks).
+// later, the reloader's certificate, and HTTP/2 or HTTP/1.1 by ALPN
+// (h2.go).
 func TLSConfig(c *CertReloader) *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: c.GetCertificate,
-		NextProtos:     []string{"http/1.1"},
+		NextProtos:     []string{"h2", "http/1.1"},
 	}
 }
 

@@ -37,8 +37,9 @@ func serveTLS(t *testing.T, rt *Router, certFile, keyFile string, now func() tim
 
 func httpsClient(ca *tlstest.CA) *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		// Offers HTTP/2 first: the router must choose HTTP/1.1.
-		TLSClientConfig:   &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"h2", "http/1.1"}},
+		// Offers HTTP/2 first: the router chooses it (h2.go).
+		TLSClientConfig:   &tls.Config{RootCAs: ca.Pool()},
+		ForceAttemptHTTP2: true,
 		DisableKeepAlives: true, // every request a new handshake: sees a rotation
 	}}
 }
@@ -75,17 +76,18 @@ func TestServeTLSProxiesAndReloadsCertificate(t *testing.T) {
 	if e.Version != "v1" || e.Path != "/predict" {
 		t.Fatalf("answer %+v", e)
 	}
-	if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 || resp.TLS.NegotiatedProtocol != "http/1.1" {
+	if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 || resp.TLS.NegotiatedProtocol != "h2" || resp.ProtoMajor != 2 {
 		t.Fatalf("TLS state %+v", resp.TLS)
 	}
 	if got := resp.TLS.PeerCertificates[0].Subject.CommonName; got != "first" {
 		t.Fatalf("served %q, want first", got)
 	}
-	// Keep-alive over TLS on the lean path: two requests, one connection.
+	// Keep-alive over TLS on the lean path (a client that offers no
+	// HTTP/2): two requests, one connection.
 	kc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	for range 2 {
-		if e, _ := getEcho(t, kc, "https://"+addr+"/m/x"); e.Version != "v1" {
-			t.Fatalf("answer %+v", e)
+		if e, resp := getEcho(t, kc, "https://"+addr+"/m/x"); e.Version != "v1" || resp.ProtoMajor != 1 {
+			t.Fatalf("answer %+v over %s", e, resp.Proto)
 		}
 	}
 

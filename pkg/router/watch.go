@@ -42,7 +42,7 @@ func (fc *clientConn) checkClient() {
 	if c == nil {
 		return
 	}
-	if peerClosed(fc.c) {
+	if clientClosed(fc.c) {
 		fc.gone.Store(true)
 		c.c.Close()
 		return

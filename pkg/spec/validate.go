@@ -178,6 +178,13 @@ func nameDetail(what, name string) string {
 	return fmt.Sprintf("%q is not a valid %s name: use letters, digits, '_', '.' and '-', starting with a letter or digit.", name, what)
 }
 
+// isH2CURL reports an h2c:// URL: a version reached over HTTP/2 in clear
+// text (a gRPC model server), by the builtin router only.
+func isH2CURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "h2c" && u.Host != ""
+}
+
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
@@ -208,6 +215,10 @@ func (l *loader) validateModel(m *Model) {
 	}
 	if router != nil && router.Type != "builtin" {
 		for _, vn := range versions {
+			if isH2CURL(m.Versions[vn].URL) {
+				l.errorAt(l.rng(m, "versions."+vn+".url"), "h2c:// version on a "+router.Type+" router",
+					fmt.Sprintf("Only the builtin router reaches versions over HTTP/2 in clear text; router %q is %s. Use a builtin router, or an http(s):// URL.", router.Name, router.Type))
+			}
 			if m.Versions[vn].CAFile != "" {
 				l.errorAt(l.rng(m, "versions."+vn+".ca_file"), "ca_file on a "+router.Type+" router's version",
 					fmt.Sprintf("Only the builtin router reads a version's ca_file; router %q is %s, which checks backend certificates as its own configuration says. Remove ca_file.", router.Name, router.Type))
@@ -283,9 +294,9 @@ func (l *loader) validateVersion(m *Model, v *Version) {
 	if !nameRE.MatchString(v.Name) {
 		l.errorAt(l.rng(m, p), "Invalid name", nameDetail("version", v.Name))
 	}
-	if v.URL != "" && !isHTTPURL(v.URL) {
+	if v.URL != "" && !isHTTPURL(v.URL) && !isH2CURL(v.URL) {
 		l.errorAt(l.rng(m, p+".url"), "Invalid version URL",
-			fmt.Sprintf("%q is not an http(s) URL. Write the version's base URL, such as \"http://127.0.0.1:9102\".", v.URL))
+			fmt.Sprintf("%q is not an http(s) or h2c URL. Write the version's base URL, such as \"http://127.0.0.1:9102\" (or \"h2c://127.0.0.1:9102\" for a gRPC server in clear text).", v.URL))
 	}
 	if v.CAFile != "" && v.URL != "" && !strings.HasPrefix(strings.ToLower(v.URL), "https://") {
 		l.errorAt(l.rng(m, p+".ca_file"), "ca_file on a version that is not https",
@@ -298,6 +309,10 @@ func (l *loader) validateVersion(m *Model, v *Version) {
 	vp := p + ".validation"
 	if val.Dataset != "" {
 		l.validateDataset(m, vp+".dataset", val.Dataset)
+	}
+	if val.URL == "" && isH2CURL(v.URL) {
+		l.errorAt(l.rng(m, vp), "Validation of an h2c:// version needs a url",
+			fmt.Sprintf("Offline validation POSTs JSON inputs over HTTP/1.1; %q speaks only HTTP/2. Set the validation block's url to an http(s):// endpoint of the version, such as its REST port.", v.URL))
 	}
 	if val.URL != "" && !isHTTPURL(val.URL) {
 		l.errorAt(l.rng(m, vp+".url"), "Invalid validation URL",

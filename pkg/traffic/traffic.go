@@ -103,7 +103,7 @@ type VersionStats struct {
 	Stage       string  `json:"stage"`
 	Version     string  `json:"version"`
 	Requests    int64   `json:"requests"`
-	Errors      int64   `json:"errors"`    // 5xx, timeouts, connection failures
+	Errors      int64   `json:"errors"`    // 5xx, failed gRPC calls, timeouts, connection failures
 	Fallbacks   int64   `json:"fallbacks"` // answered by the fallback instead
 	RequestRate float64 `json:"request_rate"`
 	LatencyP50  float64 `json:"latency_p50"`

@@ -108,13 +108,7 @@ func newE2EWith(t testing.TB, o e2eOptions) *e2e {
 	e.router = ln.Addr().String()
 	ln.Close()
 	files := map[string]string{"rollouts/fraud.hcl": e.spec("v1", "[10, 50]")}
-	entries, _ := fs.ReadDir(policies.Files, ".")
-	for _, en := range entries {
-		if !strings.HasSuffix(en.Name(), "_test.rego") {
-			b, _ := policies.Files.ReadFile(en.Name())
-			files["policies/"+en.Name()] = string(b)
-		}
-	}
+	addPolicies(files)
 	e.git.CreateRepo(e2eRepo, files)
 	e.start()
 	t.Cleanup(e.kill)
@@ -159,6 +153,18 @@ model "fraud" "production" {
   }
 }
 `, e.router, serve, e.urls["v1"], e.urls["v2"], e.urls["v3"], strategy, cmp.Or(e.bake, "1500ms")) + e.extra
+}
+
+// addPolicies adds the default policies (not their tests) to a new
+// repository's files.
+func addPolicies(files map[string]string) {
+	entries, _ := fs.ReadDir(policies.Files, ".")
+	for _, en := range entries {
+		if !strings.HasSuffix(en.Name(), "_test.rego") {
+			b, _ := policies.Files.ReadFile(en.Name())
+			files["policies/"+en.Name()] = string(b)
+		}
+	}
 }
 
 // start runs the reconciler, fetching every e.poll (newE2E: an hour, so

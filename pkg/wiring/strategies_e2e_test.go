@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 	"github.com/switchyard-dev/switchyard/pkg/wiring"
-	"github.com/switchyard-dev/switchyard/policies"
 )
 
 // The strategy worlds: one per case, each with its own git smart-HTTP
@@ -78,13 +76,7 @@ func newStratWorld(t *testing.T, body string) *stratWorld {
 	startProc(t, "SWITCHYARD_CHILD_ROUTER="+w.listen+" "+w.admin, "EDGE_TOKEN="+stratToken)
 	waitListening(t, w.admin)
 	files := map[string]string{stratFile: w.spec("v1", body)}
-	entries, _ := fs.ReadDir(policies.Files, ".")
-	for _, en := range entries {
-		if !strings.HasSuffix(en.Name(), "_test.rego") {
-			b, _ := policies.Files.ReadFile(en.Name())
-			files["policies/"+en.Name()] = string(b)
-		}
-	}
+	addPolicies(files)
 	w.git.CreateRepo(stratRepo, files)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -330,6 +330,7 @@ func TestSimBehaviourMean(t *testing.T) {
 		}
 	}
 }
+
 // labelWindow simulates labels that arrive late: each answer gets a label
 // with probability labelled, delay intervals later (uniform over 1..3).
 // accuracy gives a version's accuracy (canary true for the new one).

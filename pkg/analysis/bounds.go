@@ -34,14 +34,8 @@ func judgeBounded(c *spec.Check, m Measurement) (Verdict, string) {
 	if c.Min != nil {
 		add(judgeValueBound(c, m, *c.Min, true))
 	}
-	for _, r := range []struct {
-		bound *float64
-		below bool
-	}{{c.MaxRatio, false}, {c.MinRatio, true}} {
-		if r.bound == nil {
-			continue
-		}
-		ok, fail, reason := judgeRatioBound(c, m, *r.bound, r.below)
+	for _, r := range ratioBoundsOf(c) {
+		ok, fail, reason := judgeRatioBound(c, m, r.bound, r.below)
 		if ok {
 			add(fail, reason)
 		} else {

@@ -131,14 +131,8 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 			passes = append(passes, fmt.Sprintf("%s %s >= min %s", label, num(m.Value), num(*c.Min)))
 		}
 	}
-	for _, r := range []struct {
-		bound *float64
-		below bool
-	}{{c.MaxRatio, false}, {c.MinRatio, true}} {
-		if r.bound == nil {
-			continue
-		}
-		judgedRatio, f, p := judgeRatio(c, m, label, *r.bound, r.below)
+	for _, r := range ratioBoundsOf(c) {
+		judgedRatio, f, p := judgeRatio(c, m, label, r.bound, r.below)
 		judged = judged || judgedRatio
 		fails = append(fails, f...)
 		passes = append(passes, p...)
@@ -154,6 +148,24 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 		return NoData, strings.Join(passes, "; ")
 	}
 	return Pass, strings.Join(passes, "; ")
+}
+
+// ratioBound is a check's max_ratio (below false) or min_ratio.
+type ratioBound struct {
+	bound float64
+	below bool
+}
+
+// ratioBoundsOf lists the ratio thresholds a check sets.
+func ratioBoundsOf(c *spec.Check) []ratioBound {
+	var out []ratioBound
+	if c.MaxRatio != nil {
+		out = append(out, ratioBound{*c.MaxRatio, false})
+	}
+	if c.MinRatio != nil {
+		out = append(out, ratioBound{*c.MinRatio, true})
+	}
+	return out
 }
 
 // judgeRatio judges max_ratio (below false: fails above bound times the

@@ -56,17 +56,7 @@ func TestBehaviourReasons(t *testing.T) {
 		return m
 	}
 	pooled := func(m Measurement, windows int) Measurement { m.Windows = windows; return m }
-	classes := func(n int, p float64) behaviour.Sketch {
-		var s behaviour.Sketch
-		for range n {
-			if rng.Float64() < p {
-				s.AddCategory("fraud")
-			} else {
-				s.AddCategory("ok")
-			}
-		}
-		return s
-	}
+	classes := func(n int, p float64) behaviour.Sketch { return classAnswers(rng, n, p) }
 	var b strings.Builder
 	for _, tc := range []struct {
 		name string

@@ -12,12 +12,12 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-// BehaviourConfidence is the one-sided confidence with which a
-// label-based accuracy check must see the canary below its min or
-// min_ratio before failing: 99.9%, so that a rollout of 24 measurements
-// rolls back a healthy canary in under 1% of rollouts at 50 to 5,000
-// answers per interval, labels arriving late (bench/RESULTS.md, "behaviour
-// checks"; 99% rolls back about 1.4% at 500).
+// BehaviourConfidence is the one-sided confidence with which output_mean
+// and the label metrics (accuracy, mae, rmse, log_loss) must see the
+// value or its ratio to the previous version past a threshold before
+// failing: 99.9%, so that a rollout of 24 measurements rolls back a
+// healthy canary in under 1% of rollouts at 50 to 5,000 answers per
+// interval, labels arriving late (bench/RESULTS.md, "behaviour checks").
 const BehaviourConfidence = 0.999
 
 // zBehaviour is the standard normal quantile of BehaviourConfidence.
@@ -30,7 +30,7 @@ var labelMetrics = []string{"accuracy", "mae", "rmse", "log_loss"}
 // the label metrics, answers for the output metrics, else requests.
 func countUnit(c *spec.Check) string {
 	switch {
-	case slices.Contains(labelMetrics, c.Metric):
+	case isLabelMetric(c.Metric):
 		return "labelled answers"
 	case c.Metric == "output_drift" || c.Metric == "output_mean":
 		return "answers"
@@ -126,7 +126,7 @@ func thousands(n int64) string {
 
 // isBehaviour says whether a router metric reads answers' outputs.
 func isBehaviour(metric string) bool {
-	return metric == "output_drift" || metric == "output_mean" || slices.Contains(labelMetrics, metric)
+	return metric == "output_drift" || metric == "output_mean" || isLabelMetric(metric)
 }
 
 // behaviourQuery answers a behaviour metric from the router's output

@@ -83,10 +83,14 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 		label = c.Name
 	}
 	if m.Requests >= 0 && m.Requests < int64(c.MinRequests) {
-		return NoData, fmt.Sprintf("%s: %d %s < min_requests %d", label, m.Requests, countUnit(c), c.MinRequests)
+		return NoData, fmt.Sprintf("%s: %d %s%s < min_requests %d", label, m.Requests, countUnit(c), pooledNote(m), c.MinRequests)
 	}
 	if m.Requests == 0 {
-		return NoData, fmt.Sprintf("%s: no %s in the window", label, countUnit(c))
+		where := " in the window"
+		if m.Windows > 1 {
+			where = pooledNote(m)
+		}
+		return NoData, fmt.Sprintf("%s: no %s%s", label, countUnit(c), where)
 	}
 	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
 		return NoData, fmt.Sprintf("%s: no value", label)

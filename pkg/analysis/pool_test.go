@@ -42,16 +42,25 @@ func TestMeterPoolsLabels(t *testing.T) {
 	// 60 labels a window: under min_requests alone, judged from the
 	// second window on.
 	m := measure(labelled("v8", 100, 48, 60), labelled("v7", 1900, 540, 600))
-	if v, r := Judge(check, m); v != NoData || !strings.Contains(r, "60 labelled answers < min_requests 100") {
+	if v, r := Judge(check, m); v != NoData || r != "accuracy: 60 labelled answers < min_requests 100" {
 		t.Fatalf("first window: %v %q", v, r)
 	}
-	if v, r := Judge(check, measure(labelled("v8", 100, 48, 60), labelled("v7", 1900, 540, 600))); v != Pass || !strings.Contains(r, "within noise") {
-		t.Fatalf("two windows, 120 labels: %v %q", v, r)
+	if m := measure(labelled("v8", 100, 0, 0), labelled("v7", 1900, 540, 600)); m.Windows != 2 || m.Moments.N != 60 {
+		t.Fatalf("a window without labels: %+v", m)
+	} else if v, r := Judge(check, m); v != NoData || r != "accuracy: 60 labelled answers in the last 2 windows < min_requests 100" {
+		t.Fatalf("second window, no labels: %v %q", v, r)
 	}
-	for i := 3; i <= 8; i++ {
+	if v, r := Judge(check, measure(labelled("v8", 100, 48, 60), labelled("v7", 1900, 540, 600))); v != Pass || !strings.Contains(r, "within noise") {
+		t.Fatalf("three windows, 120 labels: %v %q", v, r)
+	}
+	for i := 4; i <= 9; i++ {
 		m = measure(labelled("v8", 100, 48, 60), labelled("v7", 1900, 540, 600))
 		windows := min(i, DefaultReferenceWindows)
-		if m.Windows != windows || m.Moments.N != uint64(60*windows) || m.BaselineMoments.N != uint64(600*windows) || m.Reference {
+		labels := 60 * (windows - 1) // one window without labels
+		if i > DefaultReferenceWindows+1 {
+			labels = 60 * windows
+		}
+		if m.Windows != windows || m.Moments.N != uint64(labels) || m.BaselineMoments.N != uint64(600*windows) || m.Reference {
 			t.Fatalf("window %d: %+v", i, m)
 		}
 	}

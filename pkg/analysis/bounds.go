@@ -14,7 +14,7 @@ import (
 // only when a BehaviourConfidence bound of the value (min, max) or of the
 // ratio to the previous version (min_ratio, max_ratio) is past its
 // threshold, so that a small window does not roll back a healthy version.
-// The reasons read like `mae 0.31 > max 0.2 (99.9% lower bound 0.25, 812
+// A ratio needs a baseline above 0. The reasons read like `mae 0.31 > max 0.2 (99.9% lower bound 0.25, 812
 // labelled answers)` and `output_mean ratio 1.41 > max_ratio 1.25 (99.9%
 // lower bound 1.32, 0.62 vs 0.44, 812 vs 7,304 answers)`.
 func judgeBounded(c *spec.Check, m Measurement) (Verdict, string) {
@@ -131,18 +131,23 @@ func ratioZ(a, va, n, b, vb, nb, rho float64) float64 {
 }
 
 // ratioBounds inverts ratioZ into the one-sided BehaviourConfidence
-// bounds of the ratio a/b (Fieller's interval): lo is the smallest rho
-// with z(rho) <= zBehaviour (0 when even rho = 0 is), hi the largest with
-// z(rho) >= -zBehaviour (+Inf when b is not surely above 0). z falls as
-// rho grows for a >= 0 < b, so both are found by bisection.
+// bounds of the ratio a/b, b > 0 (Fieller's interval): lo is the smallest
+// rho with z(rho) <= zBehaviour (0 when even rho = 0 is and a >= 0), hi
+// the largest with z(rho) >= -zBehaviour; both are open (∓Inf) when b is
+// not surely above 0. z falls as rho grows where it crosses those levels,
+// so both are found by bisection.
 func ratioBounds(a, va, n, b, vb, nb float64) (lo, hi float64) {
 	z := func(rho float64) float64 { return ratioZ(a, va, n, b, vb, nb, rho) }
 	solve := func(target float64) float64 {
-		l, h := 0.0, math.Max(1, 2*a/b)
-		for i := 0; z(h) > target && i < 200; i++ {
-			l, h = h, 2*h
+		l := 0.0
+		for i := 0; z(l) <= target && i < 200; i++ {
+			l = 2*l - 1
 		}
-		for i := 0; i < 100 && h-l > 1e-12*h; i++ {
+		h := math.Max(l+1, 2*a/b)
+		for i := 0; z(h) > target && i < 200; i++ {
+			l, h = h, 2*h+1
+		}
+		for i := 0; i < 200 && h-l > 1e-12*math.Max(1, math.Abs(h)); i++ {
 			mid := (l + h) / 2
 			if z(mid) > target {
 				l = mid
@@ -152,11 +157,17 @@ func ratioBounds(a, va, n, b, vb, nb float64) (lo, hi float64) {
 		}
 		return (l + h) / 2
 	}
-	if z(0) > zBehaviour {
+	baseSure := b/math.Sqrt(vb/nb) > zBehaviour // +Inf when vb is 0
+	switch {
+	case a >= 0 && z(0) <= zBehaviour:
+		lo = 0
+	case a < 0 && !baseSure:
+		lo = math.Inf(-1)
+	default:
 		lo = solve(zBehaviour)
 	}
 	hi = math.Inf(1)
-	if zInf := -b / math.Sqrt(vb/nb); zInf < -zBehaviour {
+	if baseSure {
 		hi = solve(-zBehaviour)
 	}
 	return lo, hi
@@ -175,8 +186,8 @@ func judgeRatioBound(c *spec.Check, m Measurement, bound float64, below bool) (j
 	switch {
 	case !m.HasBaseline || base.N == 0:
 		return false, false, fmt.Sprintf("%s ratio: no baseline", c.Metric)
-	case !(b > 0) || a < 0:
-		return false, false, fmt.Sprintf("%s ratio: baseline is %s, current %s (a ratio needs both above 0)", c.Metric, short(m.Baseline), short(m.Value))
+	case !(b > 0):
+		return false, false, fmt.Sprintf("%s ratio: baseline is %s (a ratio needs a baseline above 0)", c.Metric, short(m.Baseline))
 	}
 	n, nb := float64(cur.N), float64(base.N)
 	va, vb := momentsVar(c.Metric, cur), momentsVar(c.Metric, base)

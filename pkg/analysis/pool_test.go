@@ -101,20 +101,28 @@ func TestRatioBounds(t *testing.T) {
 		{0.8, 0.16, 500, 0.9, 0.09, 9500},
 		{0.3, 1, 30, 0.29, 1, 570},
 		{5, 0, 100, 4, 0, 100},
+		{-0.2, 0.09, 500, 0.4, 0.09, 500},
+		{0.01, 0.09, 500, 0.4, 0.09, 500},
 	} {
 		lo, hi := ratioBounds(tc.a, tc.va, tc.n, tc.b, tc.vb, tc.nb)
 		r := tc.a / tc.b
 		if lo > r+1e-9 || hi < r-1e-9 {
 			t.Errorf("%+v: bounds %v..%v do not hold the ratio %v", tc, lo, hi, r)
 		}
-		for _, rho := range []float64{0.5, 0.9, 0.98, 1.1, 1.25, 1.5} {
+		for _, rho := range []float64{-1, -0.5, 0, 0.5, 0.9, 0.98, 1.1, 1.25, 1.5} {
+			if rho < 0 && tc.a >= 0 {
+				continue // a ratio of values at least 0 is bounded below by 0
+			}
 			z := ratioZ(tc.a, tc.va, tc.n, tc.b, tc.vb, tc.nb, rho)
 			if (z > zBehaviour) != (lo > rho) || (z < -zBehaviour) != (hi < rho) {
 				t.Errorf("%+v at %v: z %v but bounds %v..%v", tc, rho, z, lo, hi)
 			}
 		}
 	}
-	if _, hi := ratioBounds(0.3, 1, 30, 0.29, 1, 30); !math.IsInf(hi, 1) {
-		t.Errorf("a baseline not surely above 0 gave an upper bound %v", hi)
+	if lo, hi := ratioBounds(0.3, 1, 30, 0.29, 1, 30); lo != 0 || !math.IsInf(hi, 1) {
+		t.Errorf("a baseline not surely above 0 gave bounds %v..%v, want 0..+Inf", lo, hi)
+	}
+	if lo, hi := ratioBounds(-0.3, 1, 30, 0.29, 1, 30); !math.IsInf(lo, -1) || !math.IsInf(hi, 1) {
+		t.Errorf("a negative mean over a baseline not surely above 0 gave bounds %v..%v, want -Inf..+Inf", lo, hi)
 	}
 }

@@ -92,6 +92,7 @@ func TestBehaviourReasons(t *testing.T) {
 		{"log_loss max_ratio sure", check("log_loss", maxRatio(1.1)), measured("log_loss", moments(2000, 0.41, 0.5), moments(9000, 0.33, 0.45))},
 		{"log_loss max passes", check("log_loss", max(0.5)), measured("log_loss", moments(2000, 0.41, 0.5), behaviour.Moments{})},
 		{"log_loss ratio without a baseline", check("log_loss", maxRatio(1.1)), measured("log_loss", moments(2000, 0.41, 0.5), behaviour.Moments{})},
+		{"output_mean turned negative, min_ratio", check("output_mean", minRatio(0.8)), measured("output_mean", moments(500, -0.2, 0.3), moments(500, 0.4, 0.3))},
 		{"mae ratio on a zero baseline", check("mae", maxRatio(1.1)), measured("mae", moments(2000, 0.41, 0.5), moments(100, 0, 0))},
 	} {
 		v, reason := Judge(tc.c, tc.m)

@@ -341,14 +341,20 @@ type labelWindow struct {
 	// errNew and errOld, when set, make the outputs numbers whose error
 	// against the label is N(0, err²) (mae, rmse) instead of classes.
 	errNew, errOld float64
-	pending        map[string][]behaviour.Quality // per version, per future interval
+	// flipNew and flipOld, when probs is set, make the outputs
+	// probabilities of a 0/1 label (log_loss): the label is 1 with
+	// probability p ~ U(0, 1), and the output is p, or 1 - p in that share
+	// of answers (a broken model).
+	probs            bool
+	flipNew, flipOld float64
+	pending          map[string][]behaviour.Quality // per version, per future interval
 }
 
 func (w *labelWindow) window(r *rand.Rand, _, n, m int) (traffic.VersionStats, traffic.VersionStats) {
 	if w.pending == nil {
 		w.pending = map[string][]behaviour.Quality{}
 	}
-	answer := func(version string, count int, acc, sd float64) traffic.VersionStats {
+	answer := func(version string, count int, acc, sd, flip float64) traffic.VersionStats {
 		q := w.pending[version]
 		for len(q) < 4 {
 			q = append(q, behaviour.Quality{})
@@ -360,6 +366,17 @@ func (w *labelWindow) window(r *rand.Rand, _, n, m int) (traffic.VersionStats, t
 			d := 1 + r.IntN(3)
 			if sd > 0 {
 				q[d].Add(behaviour.Output{Kind: behaviour.OutNumber, Num: 5 + sd*r.NormFloat64()}, 5.0)
+				continue
+			}
+			if w.probs {
+				p, y := r.Float64(), 0.0
+				if r.Float64() < p {
+					y = 1
+				}
+				if r.Float64() < flip {
+					p = 1 - p
+				}
+				q[d].Add(behaviour.Output{Kind: behaviour.OutNumber, Num: p}, y)
 				continue
 			}
 			q[d].Labelled++
@@ -375,7 +392,7 @@ func (w *labelWindow) window(r *rand.Rand, _, n, m int) (traffic.VersionStats, t
 		}
 		return vs
 	}
-	return answer("new", n, w.accNew, w.errNew), answer("old", m, w.accOld, w.errOld)
+	return answer("new", n, w.accNew, w.errNew, w.flipNew), answer("old", m, w.accOld, w.errOld, w.flipOld)
 }
 
 // accuracySim is the accuracy check (min_ratio 0.98) over a canary whose
@@ -479,6 +496,57 @@ func TestSimBehaviourErrors(t *testing.T) {
 				o := simulate(errorSim(metric, n, up, 1), uint64(620+10*k+n)+uint64(up*100), 200)
 				t.Logf("curve %s max_ratio 1.2, half labelled 1-3 intervals late, %d answers per interval, errors %.2fx: by measurement 4 %.3f, by 6 %.3f, in the rollout %.3f", metric, n, up, o.within(4).p, o.within(6).p, o.within(0).p)
 			}
+		}
+	}
+}
+
+// logLossSim is a log_loss check (max_ratio 1.1) over a canary that
+// outputs 1 - p instead of p for a share flip of its answers, half of
+// them labelled 1-3 intervals late.
+func logLossSim(n int, flip float64) behaviourSim {
+	r := 1.1
+	c := &spec.Check{Name: "loss", Metric: "log_loss", Output: "/out", Source: "router", MaxRatio: &r, MinRequests: spec.DefaultMinRequests}
+	w := &labelWindow{labelled: 0.5, probs: true, flipNew: flip}
+	return behaviourSim{check: c, perInterval: n, window: func(r *rand.Rand, i, n, m int) (traffic.VersionStats, traffic.VersionStats) {
+		if i == 1 {
+			w.pending = nil
+		}
+		return w.window(r, i, n, m)
+	}}
+}
+
+// TestSimBehaviourLogLoss: log_loss from late labels, max_ratio 1.1: A/A
+// under 1% of rollouts at 50, 500 and 5,000 answers per interval; a model
+// flipping 20% of its probabilities (log loss 0.5 -> 0.7, ratio 1.4)
+// caught by measurement 6 at 500. Log losses are heavy-tailed (-ln p),
+// so a 10% flip (ratio 1.2) takes longer: see the curve.
+func TestSimBehaviourLogLoss(t *testing.T) {
+	for i, tc := range []struct {
+		n    int
+		runs int
+	}{{50, behaviourRuns(2000, 10)}, {500, behaviourRuns(2000, 20)}, {5000, behaviourRuns(500, 50)}} {
+		if raceEnabled && tc.n == 5000 {
+			continue
+		}
+		o := simulate(logLossSim(tc.n, 0), uint64(700+i), tc.runs)
+		t.Logf("A/A log_loss max_ratio 1.1, calibrated probabilities, half the answers labelled 1-3 intervals late, %d answers per interval: rolled back %s; measurements judged %.3f", tc.n, o.within(0), o.judged)
+		if o.within(0).p >= 0.01 {
+			t.Errorf("A/A log_loss at %d answers per interval: rolled back %.4f, want < 0.01", tc.n, o.within(0).p)
+		}
+	}
+	o := simulate(logLossSim(500, 0.2), 710, behaviourRuns(1000, 20))
+	t.Logf("power log_loss max_ratio 1.1, 20%% of probabilities flipped (ratio 1.4), half labelled 1-3 intervals late, 500 answers per interval: by measurement 4 %s, by measurement 6 %s, in the rollout %s",
+		o.within(4), o.within(6), o.within(0))
+	if o.within(6).p < 0.99 {
+		t.Errorf("20%% flipped caught by measurement 6 in %.4f of runs, want >= 0.99", o.within(6).p)
+	}
+	if !*simLong {
+		return
+	}
+	for _, n := range []int{50, 500, 5000} {
+		for _, flip := range []float64{0.02, 0.05, 0.1, 0.15, 0.2, 0.3} {
+			o := simulate(logLossSim(n, flip), uint64(720+n)+uint64(flip*1000), 200)
+			t.Logf("curve log_loss max_ratio 1.1, half labelled 1-3 intervals late, %d answers per interval, %.0f%% flipped: by measurement 4 %.3f, by 6 %.3f, in the rollout %.3f", n, 100*flip, o.within(4).p, o.within(6).p, o.within(0).p)
 		}
 	}
 }

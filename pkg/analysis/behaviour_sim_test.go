@@ -26,12 +26,21 @@ import (
 
 var simLong = flag.Bool("long", false, "run the behaviour simulations at their recorded size")
 
-// behaviourRuns is n with -long, n/div otherwise.
+// behaviourRuns is n with -long, n/div otherwise (at least 10).
 func behaviourRuns(n, div int) int {
 	if *simLong && !raceEnabled {
 		return n
 	}
 	return max(n/div, 10)
+}
+
+// bigRuns is the runs at 5,000 answers per interval: 500 with -long, a
+// smoke test of 4 otherwise (each run draws about 800,000 answers).
+func bigRuns() int {
+	if *simLong && !raceEnabled {
+		return 500
+	}
+	return 4
 }
 
 // simSteps is the canary of the simulations: [5, 25, 50] then 100%, six
@@ -231,7 +240,7 @@ func TestSimBehaviourDriftAA(t *testing.T) {
 		for _, n := range []int{50, 500, 5000} {
 			runs := behaviourRuns(2000, 40*n/50)
 			if n == 5000 {
-				runs = behaviourRuns(500, 100)
+				runs = bigRuns()
 			}
 			seed++
 			if (out.long && !*simLong) || (raceEnabled && n == 5000) {
@@ -307,7 +316,7 @@ func TestSimBehaviourMean(t *testing.T) {
 	for i, n := range []int{50, 500, 5000} {
 		runs := behaviourRuns(2000, 10*n/50)
 		if n == 5000 {
-			runs = behaviourRuns(500, 100)
+			runs = bigRuns()
 		}
 		o := simulate(behaviourSim{check: meanCheck(), perInterval: n, window: outputWindow(same(numbers(2)))}, uint64(450+i), runs)
 		t.Logf("A/A output_mean max_ratio 1.25, scores N(2, 1), %d answers per interval: rolled back %s; measurements judged %.3f", n, o.within(0), o.judged)
@@ -395,18 +404,44 @@ func (w *labelWindow) window(r *rand.Rand, _, n, m int) (traffic.VersionStats, t
 	return answer("new", n, w.accNew, w.errNew, w.flipNew), answer("old", m, w.accOld, w.errOld, w.flipOld)
 }
 
-// accuracySim is the accuracy check (min_ratio 0.98) over a canary whose
-// answers are labelled with probability labelled, 1-3 intervals late.
-func accuracySim(n int, labelled, accNew, accOld float64) behaviourSim {
-	r := 0.98
-	c := &spec.Check{Name: "quality", Metric: "accuracy", Output: "/out", Source: "router", MinRatio: &r, MinRequests: spec.DefaultMinRequests}
-	w := &labelWindow{labelled: labelled, accNew: accNew, accOld: accOld}
+// labelSim runs check c over a canary of n answers per interval,
+// labelled as w says (its pending labels cleared at each run's start).
+func labelSim(c *spec.Check, w *labelWindow, n int) behaviourSim {
 	return behaviourSim{check: c, perInterval: n, window: func(r *rand.Rand, i, n, m int) (traffic.VersionStats, traffic.VersionStats) {
 		if i == 1 {
 			w.pending = nil
 		}
 		return w.window(r, i, n, m)
 	}}
+}
+
+// labelAA checks that a healthy canary (sim(n)) is rolled back in under
+// 1% of rollouts at 50, 500 and 5,000 answers per interval (2,000, 2,000
+// and 500 runs with -long; seeds from seed on).
+func labelAA(t *testing.T, what string, seed uint64, sim func(n int) behaviourSim) {
+	t.Helper()
+	for i, tc := range []struct {
+		n    int
+		runs int
+	}{{50, behaviourRuns(2000, 10)}, {500, behaviourRuns(2000, 20)}, {5000, behaviourRuns(500, 50)}} {
+		if raceEnabled && tc.n == 5000 {
+			continue // the suite stays fast; -long runs it
+		}
+		o := simulate(sim(tc.n), seed+uint64(i), tc.runs)
+		t.Logf("A/A %s, %d answers per interval: rolled back %s; measurements judged %.3f", what, tc.n, o.within(0), o.judged)
+		if o.within(0).p >= 0.01 {
+			t.Errorf("A/A %s at %d answers per interval: rolled back %.4f, want < 0.01", what, tc.n, o.within(0).p)
+		}
+	}
+}
+
+// accuracySim is the accuracy check (min_ratio 0.98) over a canary whose
+// answers are labelled with probability labelled, 1-3 intervals late.
+func accuracySim(n int, labelled, accNew, accOld float64) behaviourSim {
+	r := 0.98
+	c := &spec.Check{Name: "quality", Metric: "accuracy", Output: "/out", Source: "router", MinRatio: &r, MinRequests: spec.DefaultMinRequests}
+	w := &labelWindow{labelled: labelled, accNew: accNew, accOld: accOld}
+	return labelSim(c, w, n)
 }
 
 // TestSimBehaviourAccuracy: accuracy from labels that arrive one to three
@@ -418,16 +453,8 @@ func accuracySim(n int, labelled, accNew, accOld float64) behaviourSim {
 // the first 3 intervals' answers are all labelled by measurement 6. With
 // -long, the detection curve.
 func TestSimBehaviourAccuracy(t *testing.T) {
-	for i, tc := range []struct {
-		n    int
-		runs int
-	}{{50, behaviourRuns(2000, 10)}, {500, behaviourRuns(2000, 20)}, {5000, behaviourRuns(500, 50)}} {
-		o := simulate(accuracySim(tc.n, 0.5, 0.9, 0.9), uint64(500+i), tc.runs)
-		t.Logf("A/A accuracy min_ratio 0.98, accuracy 0.9, half the answers labelled 1-3 intervals late, %d answers per interval: rolled back %s; measurements judged %.3f", tc.n, o.within(0), o.judged)
-		if o.within(0).p >= 0.01 {
-			t.Errorf("A/A accuracy at %d answers per interval: rolled back %.4f, want < 0.01", tc.n, o.within(0).p)
-		}
-	}
+	labelAA(t, "accuracy min_ratio 0.98, accuracy 0.9, half the answers labelled 1-3 intervals late", 500,
+		func(n int) behaviourSim { return accuracySim(n, 0.5, 0.9, 0.9) })
 	runs := behaviourRuns(1000, 20)
 	for i, tc := range []struct{ acc, labelled float64 }{{0.8, 0.5}, {0.85, 0.5}, {0.8, 1}} {
 		o := simulate(accuracySim(500, tc.labelled, tc.acc, 0.9), uint64(510+i), runs)
@@ -455,12 +482,7 @@ func errorSim(metric string, n int, sdNew, sdOld float64) behaviourSim {
 	r := 1.2
 	c := &spec.Check{Name: "error", Metric: metric, Output: "/out", Source: "router", MaxRatio: &r, MinRequests: spec.DefaultMinRequests}
 	w := &labelWindow{labelled: 0.5, errNew: sdNew, errOld: sdOld}
-	return behaviourSim{check: c, perInterval: n, window: func(r *rand.Rand, i, n, m int) (traffic.VersionStats, traffic.VersionStats) {
-		if i == 1 {
-			w.pending = nil
-		}
-		return w.window(r, i, n, m)
-	}}
+	return labelSim(c, w, n)
 }
 
 // TestSimBehaviourErrors: mae and rmse from late labels, max_ratio 1.2,
@@ -469,19 +491,8 @@ func errorSim(metric string, n int, sdNew, sdOld float64) behaviourSim {
 // caught by measurement 6 at 500.
 func TestSimBehaviourErrors(t *testing.T) {
 	for k, metric := range []string{"mae", "rmse"} {
-		for i, tc := range []struct {
-			n    int
-			runs int
-		}{{50, behaviourRuns(2000, 10)}, {500, behaviourRuns(2000, 20)}, {5000, behaviourRuns(500, 50)}} {
-			if raceEnabled && tc.n == 5000 {
-				continue
-			}
-			o := simulate(errorSim(metric, tc.n, 1, 1), uint64(600+10*k+i), tc.runs)
-			t.Logf("A/A %s max_ratio 1.2, errors N(0, 1), half the answers labelled 1-3 intervals late, %d answers per interval: rolled back %s; measurements judged %.3f", metric, tc.n, o.within(0), o.judged)
-			if o.within(0).p >= 0.01 {
-				t.Errorf("A/A %s at %d answers per interval: rolled back %.4f, want < 0.01", metric, tc.n, o.within(0).p)
-			}
-		}
+		labelAA(t, metric+" max_ratio 1.2, errors N(0, 1), half the answers labelled 1-3 intervals late", uint64(600+10*k),
+			func(n int) behaviourSim { return errorSim(metric, n, 1, 1) })
 		o := simulate(errorSim(metric, 500, 1.5, 1), uint64(605+10*k), behaviourRuns(1000, 20))
 		t.Logf("power %s max_ratio 1.2, errors 1.5x larger, half labelled 1-3 intervals late, 500 answers per interval: by measurement 4 %s, by measurement 6 %s, in the rollout %s",
 			metric, o.within(4), o.within(6), o.within(0))
@@ -507,12 +518,7 @@ func logLossSim(n int, flip float64) behaviourSim {
 	r := 1.1
 	c := &spec.Check{Name: "loss", Metric: "log_loss", Output: "/out", Source: "router", MaxRatio: &r, MinRequests: spec.DefaultMinRequests}
 	w := &labelWindow{labelled: 0.5, probs: true, flipNew: flip}
-	return behaviourSim{check: c, perInterval: n, window: func(r *rand.Rand, i, n, m int) (traffic.VersionStats, traffic.VersionStats) {
-		if i == 1 {
-			w.pending = nil
-		}
-		return w.window(r, i, n, m)
-	}}
+	return labelSim(c, w, n)
 }
 
 // TestSimBehaviourLogLoss: log_loss from late labels, max_ratio 1.1: A/A
@@ -521,19 +527,8 @@ func logLossSim(n int, flip float64) behaviourSim {
 // caught by measurement 6 at 500. Log losses are heavy-tailed (-ln p),
 // so a 10% flip (ratio 1.2) takes longer: see the curve.
 func TestSimBehaviourLogLoss(t *testing.T) {
-	for i, tc := range []struct {
-		n    int
-		runs int
-	}{{50, behaviourRuns(2000, 10)}, {500, behaviourRuns(2000, 20)}, {5000, behaviourRuns(500, 50)}} {
-		if raceEnabled && tc.n == 5000 {
-			continue
-		}
-		o := simulate(logLossSim(tc.n, 0), uint64(700+i), tc.runs)
-		t.Logf("A/A log_loss max_ratio 1.1, calibrated probabilities, half the answers labelled 1-3 intervals late, %d answers per interval: rolled back %s; measurements judged %.3f", tc.n, o.within(0), o.judged)
-		if o.within(0).p >= 0.01 {
-			t.Errorf("A/A log_loss at %d answers per interval: rolled back %.4f, want < 0.01", tc.n, o.within(0).p)
-		}
-	}
+	labelAA(t, "log_loss max_ratio 1.1, calibrated probabilities, half the answers labelled 1-3 intervals late", 700,
+		func(n int) behaviourSim { return logLossSim(n, 0) })
 	o := simulate(logLossSim(500, 0.2), 710, behaviourRuns(1000, 20))
 	t.Logf("power log_loss max_ratio 1.1, 20%% of probabilities flipped (ratio 1.4), half labelled 1-3 intervals late, 500 answers per interval: by measurement 4 %s, by measurement 6 %s, in the rollout %s",
 		o.within(4), o.within(6), o.within(0))

@@ -26,9 +26,13 @@ import (
 
 var simLong = flag.Bool("long", false, "run the behaviour simulations at their recorded size")
 
-// behaviourRuns is n with -long, n/div otherwise (at least 10).
+// behaviourRuns is n with -long, n/div otherwise, a fifth of that under
+// the race detector (at least 10).
 func behaviourRuns(n, div int) int {
-	if *simLong && !raceEnabled {
+	switch {
+	case raceEnabled:
+		return max(n/div/5, 10)
+	case *simLong:
 		return n
 	}
 	return max(n/div, 10)

@@ -14,9 +14,10 @@ import (
 // only when a BehaviourConfidence bound of the value (min, max) or of the
 // ratio to the previous version (min_ratio, max_ratio) is past its
 // threshold, so that a small window does not roll back a healthy version.
-// A ratio needs a baseline above 0. The reasons read like `mae 0.31 > max 0.2 (99.9% lower bound 0.25, 812
-// labelled answers)` and `output_mean ratio 1.41 > max_ratio 1.25 (99.9%
-// lower bound 1.32, 0.62 vs 0.44, 812 vs 7,304 answers)`.
+// A ratio needs a baseline above 0. The reasons read like `mae 0.31 > max
+// 0.2 (99.9% lower bound 0.283, 812 labelled answers)` and `output_mean
+// ratio 1.41 > max_ratio 1.25 (99.9% lower bound 1.35, 0.62 vs 0.44, 812
+// vs 7,304 answers)`.
 func judgeBounded(c *spec.Check, m Measurement) (Verdict, string) {
 	var fails, passes []string
 	judged := false
@@ -57,15 +58,20 @@ func judgeBounded(c *spec.Check, m Measurement) (Verdict, string) {
 // (rmse): bounds are found on the mean squared error, then rooted.
 func squared(metric string) bool { return metric == "rmse" }
 
-// momentsVar is the variance of one answer's quantity, with an accuracy's
+// momentsVar is the variance of one answer's quantity: an accuracy's
 // proportion smoothed by one success and one failure, so that 20 correct
-// answers out of 20 are not taken as certain.
+// answers out of 20 are not taken as certain; else the sample variance
+// (+Inf from a single answer, which says nothing of the spread).
 func momentsVar(metric string, mo behaviour.Moments) float64 {
 	if metric == "accuracy" {
 		p := (mo.Sum + 1) / (float64(mo.N) + 2)
 		return p * (1 - p)
 	}
-	return mo.Var()
+	if mo.N < 2 {
+		return math.Inf(1)
+	}
+	n := float64(mo.N)
+	return mo.Var() * n / (n - 1)
 }
 
 // valueBounds is the two-sided pair of one-sided BehaviourConfidence
@@ -78,10 +84,13 @@ func valueBounds(metric string, mo behaviour.Moments) (lo, hi float64) {
 		return wilson(mo.Sum, n, zBehaviour)
 	}
 	mean := mo.Mean()
-	half := zBehaviour * math.Sqrt(mo.Var()/n)
+	half := zBehaviour * math.Sqrt(momentsVar(metric, mo)/n)
 	lo, hi = mean-half, mean+half
+	if metric != "output_mean" { // errors and losses are never below 0
+		lo = math.Max(0, lo)
+	}
 	if squared(metric) {
-		lo, hi = math.Sqrt(math.Max(0, lo)), math.Sqrt(hi)
+		lo, hi = math.Sqrt(lo), math.Sqrt(hi)
 	}
 	return lo, hi
 }
@@ -137,6 +146,12 @@ func ratioZ(a, va, n, b, vb, nb, rho float64) float64 {
 // not surely above 0. z falls as rho grows where it crosses those levels,
 // so both are found by bisection.
 func ratioBounds(a, va, n, b, vb, nb float64) (lo, hi float64) {
+	if math.IsInf(va, 1) || math.IsInf(vb, 1) { // a side of one answer
+		if a < 0 {
+			return math.Inf(-1), math.Inf(1)
+		}
+		return 0, math.Inf(1)
+	}
 	z := func(rho float64) float64 { return ratioZ(a, va, n, b, vb, nb, rho) }
 	solve := func(target float64) float64 {
 		l := 0.0

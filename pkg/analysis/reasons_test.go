@@ -51,6 +51,7 @@ func TestBehaviourReasons(t *testing.T) {
 	maxRatio := func(v float64) func(*spec.Check) { return func(c *spec.Check) { c.MaxRatio = f(v) } }
 	minRatio := func(v float64) func(*spec.Check) { return func(c *spec.Check) { c.MinRatio = f(v) } }
 	none := func(*spec.Check) {}
+	oneAnswer := func(c *spec.Check) *spec.Check { c.MinRequests = 1; return c }
 	reference := func(m Measurement, windows int) Measurement {
 		m.Reference, m.ReferenceWindows = true, windows
 		return m
@@ -93,6 +94,8 @@ func TestBehaviourReasons(t *testing.T) {
 		{"log_loss max passes", check("log_loss", max(0.5)), measured("log_loss", moments(2000, 0.41, 0.5), behaviour.Moments{})},
 		{"log_loss ratio without a baseline", check("log_loss", maxRatio(1.1)), measured("log_loss", moments(2000, 0.41, 0.5), behaviour.Moments{})},
 		{"output_mean turned negative, min_ratio", check("output_mean", minRatio(0.8)), measured("output_mean", moments(500, -0.2, 0.3), moments(500, 0.4, 0.3))},
+		{"output_mean max_ratio on one answer, min_requests 1", oneAnswer(check("output_mean", maxRatio(1.25))), measured("output_mean", moments(1, 0.9, 0), moments(500, 0.44, 0.2))},
+		{"mae max on one label, min_requests 1", oneAnswer(check("mae", max(0.2))), measured("mae", moments(1, 0.5, 0), behaviour.Moments{})},
 		{"mae ratio on a zero baseline", check("mae", maxRatio(1.1)), measured("mae", moments(2000, 0.41, 0.5), moments(100, 0, 0))},
 	} {
 		v, reason := Judge(tc.c, tc.m)

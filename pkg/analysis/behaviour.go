@@ -12,12 +12,12 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-// BehaviourConfidence is the one-sided confidence with which a
-// label-based accuracy check must see the canary below its min or
-// min_ratio before failing: 99.9%, so that a rollout of 24 measurements
-// rolls back a healthy canary in under 1% of rollouts at 50 to 5,000
-// answers per interval, labels arriving late (bench/RESULTS.md, "behaviour
-// checks"; 99% rolls back about 1.4% at 500).
+// BehaviourConfidence is the one-sided confidence with which output_mean
+// and the label metrics (accuracy, mae, rmse, log_loss) must see the
+// value or its ratio to the previous version past a threshold before
+// failing: 99.9%, so that a rollout of 24 measurements rolls back a
+// healthy canary in under 1% of rollouts at 50 to 5,000 answers per
+// interval, labels arriving late (bench/RESULTS.md, "behaviour checks").
 const BehaviourConfidence = 0.999
 
 // zBehaviour is the standard normal quantile of BehaviourConfidence.
@@ -30,7 +30,7 @@ var labelMetrics = []string{"accuracy", "mae", "rmse", "log_loss"}
 // the label metrics, answers for the output metrics, else requests.
 func countUnit(c *spec.Check) string {
 	switch {
-	case slices.Contains(labelMetrics, c.Metric):
+	case isLabelMetric(c.Metric):
 		return "labelled answers"
 	case c.Metric == "output_drift" || c.Metric == "output_mean":
 		return "answers"
@@ -38,26 +38,22 @@ func countUnit(c *spec.Check) string {
 	return "requests"
 }
 
-// labelProportion says whether m is an accuracy from a known number of
-// labelled answers: a binomial proportion, judged with a bound.
-func labelProportion(c *spec.Check, m Measurement) bool {
-	return c.Metric == "accuracy" && m.Requests > 0
-}
-
-// judgeAccuracyMin fails an accuracy's min only when the upper
-// BehaviourConfidence Wilson bound of the accuracy is below it.
-func judgeAccuracyMin(c *spec.Check, m Measurement) (fails, passes []string) {
-	n := float64(m.Requests)
-	_, hi := wilson(math.Round(m.Value*n), n, zBehaviour)
-	min := *c.Min
-	counts := fmt.Sprintf("%s upper bound %s over %s labelled answers", pct(BehaviourConfidence), num(hi), thousands(m.Requests))
-	switch {
-	case m.Value >= min:
-		return nil, []string{fmt.Sprintf("accuracy %s >= min %s", num(m.Value), num(min))}
-	case hi < min:
-		return []string{fmt.Sprintf("accuracy %s < min %s (%s)", num(m.Value), num(min), counts)}, nil
+// withAccuracyMoments gives an accuracy known only as a value over a
+// count of labelled answers (a source without moments) its moments: a
+// binomial proportion.
+func withAccuracyMoments(c *spec.Check, m Measurement) Measurement {
+	if c.Metric != "accuracy" {
+		return m
 	}
-	return nil, []string{fmt.Sprintf("accuracy %s below min %s within noise (%s)", num(m.Value), num(min), counts)}
+	if m.Moments.N == 0 && m.Requests > 0 {
+		k := math.Round(m.Value * float64(m.Requests))
+		m.Moments = behaviour.Moments{N: uint64(m.Requests), Sum: k, SumSq: k}
+	}
+	if m.BaselineMoments.N == 0 && m.HasBaseline && m.BaselineRequests > 0 {
+		k := math.Round(m.Baseline * float64(m.BaselineRequests))
+		m.BaselineMoments = behaviour.Moments{N: uint64(m.BaselineRequests), Sum: k, SumSq: k}
+	}
+	return m
 }
 
 // judgeDrift judges output_drift: it fails only when the PSI's lower
@@ -70,26 +66,30 @@ func judgeDrift(c *spec.Check, m Measurement) (Verdict, string) {
 	if d == nil {
 		return NoData, "output_drift: no baseline (the previous version has no answers in the window, and none were kept from before)"
 	}
-	if c.Max == nil {
-		return NoData, "output_drift: nothing to judge (no max)"
+	max, deflt := d.DefaultMax(), ""
+	if c.Max != nil {
+		max = *c.Max
+	} else if d.Classes {
+		deflt = ", the default for classes"
+	} else {
+		deflt = ", the default"
 	}
-	max := *c.Max
 	counts := fmt.Sprintf("%s vs %s answers", thousands(int64(d.N)), thousands(int64(d.M)))
 	if m.Reference {
 		counts = fmt.Sprintf("%s answers vs %s kept from the previous version's last %d windows before the switch",
 			thousands(int64(d.N)), thousands(int64(d.M)), m.ReferenceWindows)
 	}
-	bound := fmt.Sprintf("%s lower bound %s, %s", pct(behaviour.DriftConfidence), num(d.Lower), counts)
+	bound := fmt.Sprintf("%s lower bound %s, %s", pct(behaviour.DriftConfidence), short(d.Lower), counts)
 	if !d.Resolves(max) {
-		return NoData, fmt.Sprintf("output_drift PSI %s: too few answers to tell a PSI of %s from noise (%s)", num(d.PSI), num(max), counts)
+		return NoData, fmt.Sprintf("output_drift PSI %s: too few answers to tell a PSI of %s from noise (%s)", short(d.PSI), num(max), counts)
 	}
 	switch {
 	case d.Fails(max):
-		return Fail, fmt.Sprintf("output_drift PSI %s > max %s (%s)", num(d.PSI), num(max), bound)
+		return Fail, fmt.Sprintf("output_drift PSI %s > max %s%s (%s)", short(d.PSI), num(max), deflt, bound)
 	case d.PSI > max:
-		return Pass, fmt.Sprintf("output_drift PSI %s above max %s within noise (%s)", num(d.PSI), num(max), bound)
+		return Pass, fmt.Sprintf("output_drift PSI %s above max %s%s within noise (%s)", short(d.PSI), num(max), deflt, bound)
 	}
-	return Pass, fmt.Sprintf("output_drift PSI %s <= max %s (%s)", num(d.PSI), num(max), bound)
+	return Pass, fmt.Sprintf("output_drift PSI %s <= max %s%s (%s)", short(d.PSI), num(max), deflt, bound)
 }
 
 // referenceNote is the part of a ratio's reason that says the baseline is
@@ -126,7 +126,7 @@ func thousands(n int64) string {
 
 // isBehaviour says whether a router metric reads answers' outputs.
 func isBehaviour(metric string) bool {
-	return metric == "output_drift" || metric == "output_mean" || slices.Contains(labelMetrics, metric)
+	return metric == "output_drift" || metric == "output_mean" || isLabelMetric(metric)
 }
 
 // behaviourQuery answers a behaviour metric from the router's output
@@ -138,27 +138,40 @@ func behaviourQuery(st traffic.Stats, q Query, vs traffic.VersionStats) (Result,
 	if q.Output == "" {
 		return Result{}, fmt.Errorf("%s needs the check's output (a JSON pointer)", q.Metric)
 	}
-	figure := func(vs traffic.VersionStats) (v float64, n int64, sk *behaviour.Sketch) {
+	figure := func(vs traffic.VersionStats) (v float64, n int64, sk *behaviour.Sketch, mo behaviour.Moments) {
 		switch q.Metric {
 		case "output_drift":
 			s := vs.Outputs[q.Output]
-			return math.NaN(), int64(s.Answers()), &s
+			return math.NaN(), int64(s.Answers()), &s, mo
 		case "output_mean":
 			s := vs.Outputs[q.Output]
-			return s.Mean(), int64(s.Count), nil
+			return s.Mean(), int64(s.Count), nil, s.Moments()
 		}
-		v, c := vs.Quality[q.Output].Metric(q.Metric)
-		return v, int64(c), nil
+		mo = vs.Quality[q.Output].Moments(q.Metric)
+		return labelValue(q.Metric, mo), int64(mo.N), nil, mo
 	}
 	r := Result{}
-	r.Value, r.Requests, r.Sketch = figure(vs)
+	r.Value, r.Requests, r.Sketch, r.Moments = figure(vs)
 	if q.Baseline != "" && q.Baseline != q.Version {
 		if bs, ok := st.Find(q.Model, q.Stage, q.Baseline); ok {
-			v, n, sk := figure(bs)
+			v, n, sk, mo := figure(bs)
+			r.BaselineMoments = mo
 			if n > 0 && n >= int64(q.MinRequests) {
 				r.Baseline, r.BaselineRequests, r.BaselineSketch, r.HasBaseline = v, n, sk, true
 			}
 		}
 	}
 	return r, nil
+}
+
+// isLabelMetric says whether a metric is scored from labels.
+func isLabelMetric(metric string) bool { return slices.Contains(labelMetrics, metric) }
+
+// labelValue is a label metric from its moments: their mean, its square
+// root for rmse; NaN without labels.
+func labelValue(metric string, mo behaviour.Moments) float64 {
+	if squared(metric) {
+		return math.Sqrt(mo.Mean())
+	}
+	return mo.Mean()
 }

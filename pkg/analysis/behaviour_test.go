@@ -66,11 +66,11 @@ func TestJudgeAccuracyAndMinRatio(t *testing.T) {
 		reason  string
 	}{
 		{"clearly worse", Measurement{Value: 0.8, Requests: 500, Baseline: 0.9, HasBaseline: true, BaselineRequests: 9500}, Fail,
-			"accuracy ratio 0.89 < min_ratio 0.98 (0.800 vs 0.900, z 4.52 over 500 and 9500 labelled answers)"},
+			"accuracy ratio 0.889 < min_ratio 0.98 (99.9% upper bound 0.951, 0.8 vs 0.9, 500 vs 9,500 labelled answers)"},
 		{"a little worse, noise", Measurement{Value: 0.86, Requests: 100, Baseline: 0.9, HasBaseline: true, BaselineRequests: 1900}, Pass,
 			"below min_ratio 0.98 within noise"},
 		{"as good", Measurement{Value: 0.9, Requests: 500, Baseline: 0.9, HasBaseline: true, BaselineRequests: 9500}, Pass,
-			"accuracy ratio 1.00 >= min_ratio 0.98"},
+			"accuracy ratio 1 >= min_ratio 0.98"},
 		{"few labels", Measurement{Value: 0.5, Requests: 10, Baseline: 0.9, HasBaseline: true, BaselineRequests: 500}, NoData,
 			"10 labelled answers < min_requests 20"},
 	} {
@@ -90,7 +90,7 @@ func TestJudgeAccuracyAndMinRatio(t *testing.T) {
 	}
 	// min_ratio works for every ratio check: a mean that collapsed.
 	mean := &spec.Check{Name: "mean", Metric: "output_mean", Output: "/score", MinRatio: f(0.8), MaxRatio: f(1.25), MinRequests: 20}
-	if v, r := Judge(mean, Measurement{Value: 0.2, Requests: 500, Baseline: 0.5, HasBaseline: true, BaselineRequests: 500}); v != Fail || !strings.Contains(r, "output_mean ratio 0.40 < min_ratio 0.8") {
+	if v, r := Judge(mean, measured("output_mean", moments(500, 0.2, 0.3), moments(500, 0.5, 0.3))); v != Fail || !strings.Contains(r, "output_mean ratio 0.4 < min_ratio 0.8") {
 		t.Errorf("mean 0.2 vs 0.5: %v %q", v, r)
 	}
 	lat := &spec.Check{Name: "lat", Metric: "latency_p99", MinRatio: f(0.5), MinRequests: 20}

@@ -52,6 +52,13 @@ type Measurement struct {
 	// because it gets none now (the final bake, all_at_once).
 	Reference        bool
 	ReferenceWindows int
+	// Moments and BaselineMoments are the per-answer moments behind
+	// output_mean and the label metrics (N 0: unknown); the judge bounds
+	// the value and the ratio with them.
+	Moments, BaselineMoments behaviour.Moments
+	// Windows is how many measurement windows a label metric pooled its
+	// labels over (0 or 1: this window only).
+	Windows int
 }
 
 // ErrorRateConfidence is the one-sided confidence with which Judge must
@@ -76,16 +83,26 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 		label = c.Name
 	}
 	if m.Requests >= 0 && m.Requests < int64(c.MinRequests) {
-		return NoData, fmt.Sprintf("%s: %d %s < min_requests %d", label, m.Requests, countUnit(c), c.MinRequests)
+		return NoData, fmt.Sprintf("%s: %d %s%s < min_requests %d", label, m.Requests, countUnit(c), pooledNote(m), c.MinRequests)
 	}
 	if m.Requests == 0 {
-		return NoData, fmt.Sprintf("%s: no %s in the window", label, countUnit(c))
+		where := " in the window"
+		if m.Windows > 1 {
+			where = pooledNote(m)
+		}
+		return NoData, fmt.Sprintf("%s: no %s%s", label, countUnit(c), where)
 	}
 	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
 		return NoData, fmt.Sprintf("%s: no value", label)
 	}
 	if c.Metric == "output_drift" {
 		return judgeDrift(c, m)
+	}
+	if isBehaviour(c.Metric) {
+		m = withAccuracyMoments(c, m)
+		if m.Moments.N > 0 {
+			return judgeBounded(c, m)
+		}
 	}
 	var fails, passes []string
 	judged := false
@@ -110,11 +127,7 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 			passes = append(passes, fmt.Sprintf("%s %s <= max %s", label, num(m.Value), num(max)))
 		}
 	}
-	if c.Min != nil && labelProportion(c, m) {
-		judged = true
-		f, p := judgeAccuracyMin(c, m)
-		fails, passes = append(fails, f...), append(passes, p...)
-	} else if c.Min != nil {
+	if c.Min != nil {
 		judged = true
 		if m.Value < *c.Min {
 			fails = append(fails, fmt.Sprintf("%s %s < min %s", label, num(m.Value), num(*c.Min)))
@@ -122,14 +135,8 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 			passes = append(passes, fmt.Sprintf("%s %s >= min %s", label, num(m.Value), num(*c.Min)))
 		}
 	}
-	for _, r := range []struct {
-		bound *float64
-		below bool
-	}{{c.MaxRatio, false}, {c.MinRatio, true}} {
-		if r.bound == nil {
-			continue
-		}
-		judgedRatio, f, p := judgeRatio(c, m, label, *r.bound, r.below)
+	for _, r := range ratioBoundsOf(c) {
+		judgedRatio, f, p := judgeRatio(c, m, label, r.bound, r.below)
 		judged = judged || judgedRatio
 		fails = append(fails, f...)
 		passes = append(passes, p...)
@@ -147,20 +154,37 @@ func Judge(c *spec.Check, m Measurement) (Verdict, string) {
 	return Pass, strings.Join(passes, "; ")
 }
 
+// ratioBound is a check's max_ratio (below false) or min_ratio.
+type ratioBound struct {
+	bound float64
+	below bool
+}
+
+// ratioBoundsOf lists the ratio thresholds a check sets.
+func ratioBoundsOf(c *spec.Check) []ratioBound {
+	var out []ratioBound
+	if c.MaxRatio != nil {
+		out = append(out, ratioBound{*c.MaxRatio, false})
+	}
+	if c.MinRatio != nil {
+		out = append(out, ratioBound{*c.MinRatio, true})
+	}
+	return out
+}
+
 // judgeRatio judges max_ratio (below false: fails above bound times the
 // baseline) or min_ratio (below true: fails under it). A binomial
-// proportion with both counts known (error_rate, accuracy from labels) is
-// judged by a one-sided z-test of p - r·q, z = (p - r·q) / sqrt(p(1-p)/n +
-// r²q(1-q)/m), so that a zero baseline is judged too: error_rate at
-// ErrorRateConfidence, accuracy at BehaviourConfidence. Other ratios
-// compare point values. A baseline kept from before the switch (the
+// proportion with both counts known (error_rate) is judged by a one-sided
+// z-test of p - r·q at ErrorRateConfidence, z = (p - r·q) / sqrt(p(1-p)/n
+// + r²q(1-q)/m), so that a zero baseline is judged too; behaviour metrics
+// by judgeBounded. Other ratios compare point values. A baseline kept from before the switch (the
 // final bake) is named in the reason.
 func judgeRatio(c *spec.Check, m Measurement, label string, bound float64, below bool) (judged bool, fails, passes []string) {
 	name, op, okOp := "max_ratio", ">", "<="
 	if below {
 		name, op, okOp = "min_ratio", "<", ">="
 	}
-	binomial := m.Requests > 0 && m.BaselineRequests > 0 && (c.Metric == "error_rate" || c.Metric == "accuracy")
+	binomial := m.Requests > 0 && m.BaselineRequests > 0 && c.Metric == "error_rate"
 	switch {
 	case !m.HasBaseline:
 		return false, nil, []string{fmt.Sprintf("%s ratio: no baseline", label)}
@@ -195,12 +219,8 @@ func judgeRatio(c *spec.Check, m Measurement, label string, bound float64, below
 	if below {
 		z = -z
 	}
-	crit, unit := zErrorRate, "requests"
-	if c.Metric == "accuracy" {
-		crit, unit = zBehaviour, "labelled answers"
-	}
-	vs = fmt.Sprintf("(%.3f vs %.3f, z %.2f over %d and %d %s%s)", m.Value, m.Baseline, math.Abs(z), m.Requests, m.BaselineRequests, unit, referenceNote(m))
-	if z > crit {
+	vs = fmt.Sprintf("(%.3f vs %.3f, z %.2f over %d and %d requests%s)", m.Value, m.Baseline, math.Abs(z), m.Requests, m.BaselineRequests, referenceNote(m))
+	if z > zErrorRate {
 		return true, []string{fmt.Sprintf("%s %s %s %s %s", detail, op, name, num(bound), vs)}, nil
 	}
 	side := "above"

@@ -41,6 +41,11 @@ type Result struct {
 	// Sketch and BaselineSketch are the outputs behind output_drift
 	// (router source); Meter turns them into the Measurement's Drift.
 	Sketch, BaselineSketch *behaviour.Sketch
+	// Moments and BaselineMoments are the per-answer moments behind
+	// output_mean and the label metrics (router source). The baseline's
+	// are given whenever it has any, even below MinRequests: label
+	// metrics pool windows before counting.
+	Moments, BaselineMoments behaviour.Moments
 }
 
 // Source reads metrics. The builtin router's stats (RouterSource) and the
@@ -112,14 +117,20 @@ func (mt Meter) Measure(ctx context.Context, m *spec.Model, to, from string, win
 		meas := Measurement{
 			Check: c.Name, Version: to, Value: r.Value,
 			Baseline: r.Baseline, HasBaseline: r.HasBaseline, Requests: r.Requests,
-			BaselineRequests: r.BaselineRequests,
+			BaselineRequests: r.BaselineRequests, Moments: r.Moments, BaselineMoments: r.BaselineMoments,
 		}
-		if from != "" && from != to && mt.References != nil && comparesWithPrevious(c) {
+		if !r.HasBaseline {
+			meas.BaselineMoments = behaviour.Moments{}
+		}
+		if from != "" && from != to && mt.References != nil && isLabelMetric(c.Metric) {
+			meas = mt.References.pool(refKey{model: m.Key(), check: c.Name, version: from}, to, c, r)
+		} else if from != "" && from != to && mt.References != nil && comparesWithPrevious(c) {
 			key := refKey{model: m.Key(), check: c.Name, version: from}
 			if r.HasBaseline {
 				mt.References.keep(key, r)
 			} else if n := mt.References.fill(key, &r); n > 0 {
 				meas.Baseline, meas.HasBaseline, meas.BaselineRequests = r.Baseline, true, r.BaselineRequests
+				meas.BaselineMoments = r.BaselineMoments
 				meas.Reference, meas.ReferenceWindows = true, n
 			}
 		}

@@ -17,6 +17,18 @@ const DriftConfidence = 0.9
 // rollback rate under 1% (bench/RESULTS.md).
 const MaxNullFailRate = 1e-4
 
+// DefaultDriftMax and DefaultDriftMaxClasses are output_drift's max when
+// the check sets none: numbers binned into 10 quantile bins move the PSI
+// much more than a shift of a few classes does. A class mix moving from
+// 90/10 to 80/20 (the fraud share doubling) is a PSI of 0.081, under the
+// usual 0.1 by definition; 0.03 catches it within 3 intervals of 500
+// answers in over 99% of canaries, and still fails a healthy one in
+// under 1% of rollouts (bench/RESULTS.md, "behaviour checks").
+const (
+	DefaultDriftMax        = 0.1
+	DefaultDriftMaxClasses = 0.03
+)
+
 // MaxBins bounds the bins numbers are grouped into for the PSI; fewer are
 // used when a side has fewer than 10 answers a bin.
 const MaxBins = 10
@@ -44,6 +56,17 @@ type Drift struct {
 	Bins  int     `json:"bins"`
 	N     uint64  `json:"n"`
 	M     uint64  `json:"m"`
+	// Classes says both sides answered classes only (no numbers): the
+	// default max is then DefaultDriftMaxClasses.
+	Classes bool `json:"classes,omitempty"`
+}
+
+// DefaultMax is the max a check without one judges this drift by.
+func (d Drift) DefaultMax() float64 {
+	if d.Classes {
+		return DefaultDriftMaxClasses
+	}
+	return DefaultDriftMax
 }
 
 // neff is the effective sample size of the two-sample statistic.
@@ -82,6 +105,7 @@ func Compare(cur, ref Sketch) (d Drift, ok bool) {
 	}
 	a, b := bins(cur, ref, int(min(d.N, d.M)))
 	d.Bins = len(a)
+	d.Classes = cur.Count == 0 && ref.Count == 0 && len(cur.Categories)+len(ref.Categories) > 0
 	n, m := float64(d.N), float64(d.M)
 	k := float64(len(a))
 	for i := range a {

@@ -63,15 +63,19 @@ type Quality struct {
 	// the label).
 	Labelled uint64 `json:"labelled"`
 	Correct  uint64 `json:"correct"`
-	// Numeric counts numeric outputs with a numeric label; AbsErr and
-	// SqErr sum their errors (mae, rmse).
+	// Numeric counts numeric outputs with a numeric label; AbsErr, SqErr
+	// and QuadErr sum their errors to the powers 1, 2 and 4 (mae, rmse,
+	// and the spread of the squared error that bounds rmse).
 	Numeric uint64  `json:"numeric,omitempty"`
 	AbsErr  float64 `json:"abs_err,omitempty"`
 	SqErr   float64 `json:"sq_err,omitempty"`
+	QuadErr float64 `json:"quad_err,omitempty"`
 	// Probabilities counts outputs in [0, 1] with a 0/1 (or boolean)
-	// label; LogLoss sums their log losses, clipped at LogLossEps.
+	// label; LogLoss sums their log losses, clipped at LogLossEps, and
+	// LogLossSq their squares (the spread that bounds log_loss).
 	Probabilities uint64  `json:"probabilities,omitempty"`
 	LogLoss       float64 `json:"log_loss,omitempty"`
+	LogLossSq     float64 `json:"log_loss_sq,omitempty"`
 }
 
 // LogLossEps clips probabilities away from 0 and 1.
@@ -103,14 +107,16 @@ func (q *Quality) Add(o Output, label any) {
 		q.Numeric++
 		q.AbsErr += math.Abs(d)
 		q.SqErr += d * d
+		q.QuadErr += d * d * d * d
 		if (y == 0 || y == 1) && o.Num >= 0 && o.Num <= 1 {
 			p := math.Min(math.Max(o.Num, LogLossEps), 1-LogLossEps)
-			q.Probabilities++
+			loss := -math.Log(1 - p)
 			if y == 1 {
-				q.LogLoss -= math.Log(p)
-			} else {
-				q.LogLoss -= math.Log(1 - p)
+				loss = -math.Log(p)
 			}
+			q.Probabilities++
+			q.LogLoss += loss
+			q.LogLossSq += loss * loss
 		}
 	}
 }
@@ -122,8 +128,10 @@ func (q *Quality) Merge(o Quality) {
 	q.Numeric += o.Numeric
 	q.AbsErr += o.AbsErr
 	q.SqErr += o.SqErr
+	q.QuadErr += o.QuadErr
 	q.Probabilities += o.Probabilities
 	q.LogLoss += o.LogLoss
+	q.LogLossSq += o.LogLossSq
 }
 
 // Metric is a label metric (accuracy, mae, rmse, log_loss) and the number

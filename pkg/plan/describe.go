@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -102,6 +103,9 @@ func describeCheck(c *spec.Check) string {
 	switch {
 	case c.Max != nil && c.Metric == "output_drift":
 		conds = append(conds, fmt.Sprintf("%s ≤ %s (population stability index against the previous version; fails when its 90%% lower bound is above)", subject, num(*c.Max)))
+	case c.Metric == "output_drift" && c.Query == "":
+		conds = append(conds, fmt.Sprintf("%s ≤ %s for numbers, %s for classes (the default; population stability index against the previous version; fails when its 90%% lower bound is above)",
+			subject, num(behaviour.DefaultDriftMax), num(behaviour.DefaultDriftMaxClasses)))
 	case c.Max != nil:
 		conds = append(conds, subject+" ≤ "+num(*c.Max))
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/switchyard-dev/switchyard/pkg/behaviour"
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -604,7 +605,10 @@ func (l *loader) validateCheck(m *Model, c *Check) {
 		l.errorAt(l.rng(m, p+".min_ratio"), "min_ratio above max_ratio",
 			fmt.Sprintf("min_ratio (%v) is above max_ratio (%v), so the check can never pass.", *c.MinRatio, *c.MaxRatio))
 	}
-	if c.Min == nil && c.Max == nil && c.MaxRatio == nil && c.MinRatio == nil && !l.anyBad(m, p+".min", p+".max", p+".max_ratio", p+".min_ratio") {
+	// output_drift without max judges by the default for the output's
+	// kind (0.1 for numbers, 0.03 for classes: SPEC.md §8, docs/spec.md).
+	driftDefault := c.Source == DefaultCheckSource && c.Metric == "output_drift"
+	if c.Min == nil && c.Max == nil && c.MaxRatio == nil && c.MinRatio == nil && !driftDefault && !l.anyBad(m, p+".min", p+".max", p+".max_ratio", p+".min_ratio") {
 		l.errorAt(l.rng(m, p), "Check has no threshold",
 			fmt.Sprintf("Check %q needs max (fails above), min (fails below), max_ratio or min_ratio.", c.Name))
 	}
@@ -651,12 +655,12 @@ func (l *loader) validateBehaviourCheck(m *Model, c *Check) {
 		for _, f := range []string{"min", "max_ratio", "min_ratio"} {
 			if l.set(m, p+"."+f) {
 				l.errorAt(l.rng(m, p+"."+f), f+" on output_drift",
-					"output_drift is a distance between the new and the previous version's outputs (a population stability index, 0 when alike); it takes max only, such as max = 0.1.")
+					"output_drift is a distance between the new and the previous version's outputs (a population stability index, 0 when alike); it takes max only, such as max = 0.1, or none for the default ("+driftDefaults()+").")
 			}
 		}
 		if c.Max != nil && *c.Max <= 0 {
 			l.errorAt(l.rng(m, p+".max"), "Invalid max",
-				"output_drift's max is a population stability index above 0: 0.1 is a common alarm level, 0.25 a large shift.")
+				"output_drift's max is a population stability index above 0: 0.1 is a common alarm level for numbers, 0.25 a large shift; classes move it less (90/10 to 80/20 is 0.081). Without max: "+driftDefaults()+".")
 		}
 	case "accuracy":
 		for _, f := range []struct {
@@ -669,6 +673,11 @@ func (l *loader) validateBehaviourCheck(m *Model, c *Check) {
 			}
 		}
 	}
+}
+
+// driftDefaults says output_drift's default max for each kind of output.
+func driftDefaults() string {
+	return fmt.Sprintf("%v for numbers, %v for classes", behaviour.DefaultDriftMax, behaviour.DefaultDriftMaxClasses)
 }
 
 func metricName(c *Check) string {

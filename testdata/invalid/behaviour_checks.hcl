@@ -23,6 +23,14 @@ model "fraud" "production" {
     output = "/score"
     max    = 0.1
   }
+  check "drift_default" { # no max: 0.1 for numbers, 0.03 for classes
+    metric = "output_drift"
+    output = "/label"
+  }
+  check "mean_no_threshold" { # ERROR: Check has no threshold
+    metric = "output_mean"
+    output = "/score"
+  }
   check "mean" {
     metric    = "output_mean"
     output    = "/score"

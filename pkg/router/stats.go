@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
@@ -89,14 +90,17 @@ type sample struct {
 type versionStats struct {
 	model, stage, version string
 	ref                   uint32 // versionRef, named in request ids
-	prom                  *versionMetrics
+	// prom is created on the version's first measurement: a table of
+	// 10,000 routes then costs no Prometheus series until traffic comes.
+	prom    atomic.Pointer[versionMetrics]
+	metrics *metrics
 
 	horizon int // seconds kept
 
 	mu      sync.Mutex
 	ring    []bucket       // allocated on first use
 	shadows []shadowBucket // allocated on first use: most versions are never shadows
-	samples [sampleSize]sample
+	samples []sample       // sampleSize, allocated on first use
 	nextS   int
 	// cumulative rewards, for the bandit's posteriors
 	totalRewards   float64
@@ -109,8 +113,18 @@ func newVersionStats(model, stage, version string, horizon int, m *metrics) *ver
 		model: model, stage: stage, version: version,
 		ref:     versionRef(model, stage, version),
 		horizon: horizon,
-		prom:    m.forVersion(model, stage, version),
+		metrics: m,
 	}
+}
+
+// series returns the version's Prometheus series, created on first use.
+func (s *versionStats) series() *versionMetrics {
+	if v := s.prom.Load(); v != nil {
+		return v
+	}
+	// Two first uses at once resolve the same series; one pointer wins.
+	s.prom.CompareAndSwap(nil, s.metrics.forVersion(s.model, s.stage, s.version))
+	return s.prom.Load()
 }
 
 // at returns the bucket of second sec, reset if it held an older second.
@@ -158,10 +172,13 @@ func (s *versionStats) recordRequest(now time.Time, latency, ttfb time.Duration,
 	if ttfb >= 0 {
 		b.ttfb[histIndex(ttfb.Seconds())]++
 	}
+	if s.samples == nil {
+		s.samples = make([]sample, sampleSize)
+	}
 	s.samples[s.nextS] = sample{sec: sec, seconds: lat}
 	s.nextS = (s.nextS + 1) % sampleSize
 	s.mu.Unlock()
-	s.prom.observe(code, lat, fellBack)
+	s.series().observe(code, lat, fellBack)
 }
 
 // Shadow outcomes.
@@ -191,7 +208,7 @@ func (s *versionStats) recordShadow(now time.Time, result string, latency time.D
 		}
 	}
 	s.mu.Unlock()
-	s.prom.shadow(result, latency.Seconds())
+	s.series().shadow(result, latency.Seconds())
 }
 
 func (s *versionStats) recordReward(now time.Time, reward float64) {
@@ -203,7 +220,7 @@ func (s *versionStats) recordReward(now time.Time, reward float64) {
 	s.totalRewards++
 	s.totalRewardSum += reward
 	s.mu.Unlock()
-	s.prom.reward(reward)
+	s.series().reward(reward)
 }
 
 // posterior returns the Beta posterior parameters from all rewards so far,

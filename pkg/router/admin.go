@@ -38,10 +38,26 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, r.Table())
+		c := r.table.Load()
+		setETag(w, c.table.Generation)
+		if preferMinimal(req) {
+			// A fleet's reconciler has the table already: echoing tens of
+			// thousands of routes back to it is wasted work.
+			w.Header().Set("Preference-Applied", "return=minimal")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		writeJSON(w, http.StatusOK, copyTable(c.table))
 	})
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, req *http.Request) {
-		writeJSON(w, http.StatusOK, r.Table())
+		c := r.table.Load()
+		if setETag(w, c.table.Generation) && etagMatches(req.Header.Get("If-None-Match"), c.table.Generation) {
+			// The reconciler checks every replica's generation every
+			// pass: an unchanged one costs no table.
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		writeJSON(w, http.StatusOK, copyTable(c.table))
 	})
 	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, req *http.Request) {
 		q := req.URL.Query()
@@ -87,6 +103,44 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 		}
 		mux.ServeHTTP(w, req)
 	})
+}
+
+// setETag names a numbered table by its generation (`ETag: "12"`); a table
+// without one (0) has no ETag, since unnumbered tables share it. It says
+// whether it set one.
+func setETag(w http.ResponseWriter, gen uint64) bool {
+	if gen == 0 {
+		return false
+	}
+	w.Header().Set("ETag", `"`+strconv.FormatUint(gen, 10)+`"`)
+	return true
+}
+
+// etagMatches reports whether an If-None-Match header names generation gen
+// (RFC 9110 §13.1.2: a list of entity tags, weak ones compared weakly, or
+// "*").
+func etagMatches(header string, gen uint64) bool {
+	want := `"` + strconv.FormatUint(gen, 10) + `"`
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == want || tag == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// preferMinimal reports whether the request asks for no body in the answer
+// (RFC 7240 `Prefer: return=minimal`).
+func preferMinimal(req *http.Request) bool {
+	for _, v := range req.Header.Values("Prefer") {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "return=minimal") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -154,3 +154,41 @@ func TestAdminRoutesKeepGeneration(t *testing.T) {
 		}
 	}
 }
+
+// A fleet's reconciler reads every replica's generation every pass and
+// sends whole tables every step: GET with If-None-Match answers 304 while
+// the generation holds, and PUT with Prefer: return=minimal answers no
+// table.
+func TestAdminRoutesETagAndMinimalPut(t *testing.T) {
+	a := backendServer(t, "a")
+	rt := newTestRouter(t, Options{})
+	admin := NewAdminHandler(rt, "s3cret")
+	auth := []string{"Authorization", "Bearer s3cret"}
+	if w := do(admin, "GET", "/v1/routes", "", append(auth, "If-None-Match", "*")...); w.Code != 200 || w.Header().Get("ETag") != "" {
+		t.Fatalf("an unnumbered table: %d, ETag %q; want 200 and no ETag", w.Code, w.Header().Get("ETag"))
+	}
+	body, _ := json.Marshal(traffic.Table{Generation: 12, Routes: []traffic.Route{mkRoute("m", map[string]string{"a": a.URL}, weights("a", 100))}})
+	w := do(admin, "PUT", "/v1/routes", string(body), append(auth, "Prefer", "handling=strict, return=minimal")...)
+	if w.Code != 204 || w.Body.Len() != 0 || w.Header().Get("ETag") != `"12"` || w.Header().Get("Preference-Applied") != "return=minimal" {
+		t.Fatalf("minimal PUT: %d %q ETag %q", w.Code, w.Body, w.Header().Get("ETag"))
+	}
+	if got := rt.Table(); got.Generation != 12 || len(got.Routes) != 1 {
+		t.Fatalf("minimal PUT installed %+v", got)
+	}
+	for _, c := range []struct {
+		inm  string
+		want int
+	}{{`"12"`, 304}, {`W/"12"`, 304}, {`"11", "12"`, 304}, {`*`, 304}, {`"11"`, 200}, {`"1"`, 200}, {`"120"`, 200}, {"", 200}} {
+		w := do(admin, "GET", "/v1/routes", "", append(auth, "If-None-Match", c.inm)...)
+		if w.Code != c.want || w.Header().Get("ETag") != `"12"` {
+			t.Errorf("If-None-Match %q: %d ETag %q, want %d", c.inm, w.Code, w.Header().Get("ETag"), c.want)
+		}
+		if c.want == 304 && w.Body.Len() != 0 {
+			t.Errorf("If-None-Match %q: 304 with a body %q", c.inm, w.Body)
+		}
+		var got traffic.Table
+		if c.want == 200 && (json.Unmarshal(w.Body.Bytes(), &got) != nil || got.Generation != 12 || len(got.Routes) != 1) {
+			t.Errorf("If-None-Match %q: body %q", c.inm, w.Body)
+		}
+	}
+}

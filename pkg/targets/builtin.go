@@ -114,6 +114,8 @@ func (rb *RemoteBuiltin) Apply(ctx context.Context, t traffic.Table) error {
 		return fmt.Errorf("router %q: %w", rb.name, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// The answer would be the table just sent: ask for none.
+	req.Header.Set("Prefer", "return=minimal")
 	if rb.token != "" {
 		req.Header.Set("Authorization", "Bearer "+rb.token)
 	}

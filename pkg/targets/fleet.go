@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -131,8 +132,7 @@ func (f *Fleet) Apply(ctx context.Context, t traffic.Table) error {
 // new reconciler (or a new leader) numbers its tables after the last one's.
 func (f *Fleet) learn(ctx context.Context) {
 	gens := f.each(ctx, f.replicas, func(ctx context.Context, r *replica) (uint64, error) {
-		t, err := r.rb.Routes(ctx)
-		return t.Generation, err
+		return r.rb.Generation(ctx, 0)
 	})
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -158,9 +158,11 @@ func (f *Fleet) Resync(ctx context.Context) error {
 	if !active {
 		return nil
 	}
+	f.mu.Lock()
+	want := f.gen
+	f.mu.Unlock()
 	gens := f.each(ctx, f.replicas, func(ctx context.Context, r *replica) (uint64, error) {
-		t, err := r.rb.Routes(ctx)
-		return t.Generation, err
+		return r.rb.Generation(ctx, want)
 	})
 	f.mu.Lock()
 	var unread []string
@@ -303,32 +305,43 @@ func (f *Fleet) Replicas() []ReplicaStatus {
 	return out
 }
 
-// Routes reads the router's live table (GET /v1/routes).
-func (rb *RemoteBuiltin) Routes(ctx context.Context) (traffic.Table, error) {
-	var t traffic.Table
+// Generation reads the generation of the router's live table (GET
+// /v1/routes). have is the generation the caller expects: the router
+// answers 304 without the table while it still holds it (a router without
+// ETags sends the table, and only its generation is decoded).
+func (rb *RemoteBuiltin) Generation(ctx context.Context, have uint64) (uint64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rb.routes, nil)
 	if err != nil {
-		return t, fmt.Errorf("router %q: %w", rb.name, err)
+		return 0, fmt.Errorf("router %q: %w", rb.name, err)
 	}
 	if rb.token != "" {
 		req.Header.Set("Authorization", "Bearer "+rb.token)
 	}
+	if have > 0 {
+		req.Header.Set("If-None-Match", `"`+strconv.FormatUint(have, 10)+`"`)
+	}
 	resp, err := rb.client.Do(req)
 	if err != nil {
-		return t, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified && have > 0 {
+		return have, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return t, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return t, fmt.Errorf("router %q: GET %s: %s: %s", rb.name, rb.routes, resp.Status, strings.TrimSpace(string(bytes.TrimSpace(body[:min(len(body), 512)]))))
+		return 0, fmt.Errorf("router %q: GET %s: %s: %s", rb.name, rb.routes, resp.Status, strings.TrimSpace(string(bytes.TrimSpace(body[:min(len(body), 512)]))))
+	}
+	var t struct {
+		Generation uint64 `json:"generation"`
 	}
 	if err := json.Unmarshal(body, &t); err != nil {
-		return t, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
-	return t, nil
+	return t.Generation, nil
 }
 
 func tablesEqual(a, b traffic.Table) bool {

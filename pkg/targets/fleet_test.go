@@ -26,6 +26,18 @@ type replicaServer struct {
 	admin  atomic.Pointer[http.Handler]
 	router atomic.Pointer[router.Router]
 	dead   atomic.Bool
+	// bytes counts the body bytes the replica's admin API answered.
+	bytes atomic.Int64
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.ResponseWriter.Write(p)
 }
 
 func newReplica(t testing.TB) *replicaServer {
@@ -42,7 +54,7 @@ func newReplica(t testing.TB) *replicaServer {
 			}
 			return
 		}
-		(*r.admin.Load()).ServeHTTP(w, req)
+		(*r.admin.Load()).ServeHTTP(countingWriter{w, &r.bytes}, req)
 	}))
 	t.Cleanup(r.srv.Close)
 	t.Cleanup(func() { close(stop) }) // runs first
@@ -202,8 +214,13 @@ func TestFleetResyncsAReplicaThatRestartedEmpty(t *testing.T) {
 	if err := f.Apply(ctx, splitTable(25)); err != nil {
 		t.Fatal(err)
 	}
+	before := reps[0].bytes.Load() + reps[1].bytes.Load()
 	if err := f.Resync(ctx); err != nil {
 		t.Fatalf("resync of a fleet in sync: %v", err)
+	}
+	// Checking the generation of a replica in sync costs no table.
+	if n := reps[0].bytes.Load() + reps[1].bytes.Load() - before; n != 0 {
+		t.Errorf("a resync of a fleet in sync read %d bytes of answers, want none (304s)", n)
 	}
 	if strings.Contains(log.String(), "stale") {
 		t.Fatalf("a fleet in sync logged a stale replica:\n%s", log.String())

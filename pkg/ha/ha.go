@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -211,6 +212,51 @@ func (s *Store) Save(key string, value []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	return s.t.txn(ctx, "saving state for "+key, clientv3.OpPut(s.t.node.statePrefix()+key, string(value)))
+}
+
+// Bounds of one SaveAll transaction: etcd refuses a transaction of more
+// than --max-txn-ops operations (128 by default) or a request over
+// --max-request-bytes (1.5 MiB by default).
+const (
+	maxTxnOps   = 128
+	maxTxnBytes = 1 << 20
+)
+
+// SaveAll writes every key and value, in as few fenced transactions as
+// etcd's default limits allow (128 puts and 1 MiB each): a first pass over
+// 10,000 models is about 80 round trips, not 10,000. Each transaction is
+// all or nothing; an error (ErrDeposed once the term no longer leads) stops
+// at the first that fails, and the caller writes every key again.
+func (s *Store) SaveAll(values map[string][]byte) error {
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		if k == "" {
+			return errors.New("save state: empty key")
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for len(keys) > 0 {
+		var ops []clientv3.Op
+		size := 0
+		for len(keys) > 0 && len(ops) < maxTxnOps {
+			k := keys[0]
+			n := len(s.t.node.statePrefix()) + len(k) + len(values[k])
+			if len(ops) > 0 && size+n > maxTxnBytes {
+				break
+			}
+			ops = append(ops, clientv3.OpPut(s.t.node.statePrefix()+k, string(values[k])))
+			size += n
+			keys = keys[1:]
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		err := s.t.txn(ctx, fmt.Sprintf("saving the state of %d models", len(ops)), ops...)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Delete removes key if the term still leads.

@@ -1,8 +1,10 @@
 package ha
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -80,6 +82,37 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 }
 
+// SaveAll splits many states into transactions within etcd's default
+// limits (128 operations, 1.5 MiB a request): 300 small states and a few
+// large ones all arrive.
+func TestSaveAllBatchesWithinEtcdLimits(t *testing.T) {
+	srv := etcdtest.Start(t)
+	term := campaign(t, connect(t, srv, "a", 5*time.Second))
+	defer term.Close()
+	want := map[string][]byte{}
+	for i := 0; i < 300; i++ {
+		want[fmt.Sprintf("model-%03d/production", i)] = []byte(fmt.Sprintf(`{"phase":"progressing","step":%d}`, i))
+	}
+	for i := 0; i < 4; i++ {
+		want[fmt.Sprintf("big-%d/production", i)] = bytes.Repeat([]byte("x"), 600<<10)
+	}
+	if err := term.Store().SaveAll(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := term.Store().All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d keys, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if !bytes.Equal(got[k], v) {
+			t.Errorf("%s: %d bytes read, want %d", k, len(got[k]), len(v))
+		}
+	}
+}
+
 func TestDeposedLeaderCannotWrite(t *testing.T) {
 	srv := etcdtest.Start(t)
 	a, b := connect(t, srv, "a", 5*time.Second), connect(t, srv, "b", 5*time.Second)
@@ -121,6 +154,9 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	if err := ta.Store().Save("m/production", []byte("stale write from a")); !errors.Is(err, ErrDeposed) {
 		t.Fatalf("deposed leader's write: %v, want ErrDeposed", err)
 	}
+	if err := ta.Store().SaveAll(map[string][]byte{"m/production": []byte("stale"), "n/production": []byte("stale")}); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("deposed leader's batch write: %v, want ErrDeposed", err)
+	}
 	if err := ta.Store().Delete("m/production"); !errors.Is(err, ErrDeposed) {
 		t.Fatalf("deposed leader's delete: %v, want ErrDeposed", err)
 	}
@@ -131,7 +167,7 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 		t.Fatalf("new leader's write: %v", err)
 	}
 	got, _ := tb.Store().All()
-	if string(got["m/production"]) != "from b" {
+	if string(got["m/production"]) != "from b" || got["n/production"] != nil {
 		t.Fatalf("state = %q, want the new leader's", got["m/production"])
 	}
 	if l, _ := a.Leader(ctx); l != "b" {

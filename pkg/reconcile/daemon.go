@@ -690,6 +690,7 @@ func (d *Daemon) persist() {
 	if d.deps.Store == nil {
 		return
 	}
+	changed := map[string][]byte{}
 	for k, v := range d.state.Models {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -700,8 +701,7 @@ func (d *Daemon) persist() {
 			continue
 		}
 		d.saved[k] = string(b)
-		if err := d.deps.Store.Save(k, b); err != nil {
-			d.log.Error("saving state failed", "model", k, "err", err)
-		}
+		changed[k] = b
 	}
+	d.saveStates(changed)
 }

@@ -163,7 +163,7 @@ func (r *Running) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // fencedStore stops the term when a write finds it deposed.
 type fencedStore struct {
-	reconcile.Store
+	*ha.Store
 	deposed func()
 }
 
@@ -172,6 +172,13 @@ func (s fencedStore) Save(key string, value []byte) error {
 }
 
 func (s fencedStore) Delete(key string) error { return s.check(s.Store.Delete(key)) }
+
+// SaveAll writes many states in a few fenced transactions.
+func (s fencedStore) SaveAll(values map[string][]byte) error {
+	return s.check(s.Store.SaveAll(values))
+}
+
+var _ reconcile.BatchStore = fencedStore{}
 
 func (s fencedStore) check(err error) error {
 	if errors.Is(err, ha.ErrDeposed) {

@@ -29,14 +29,30 @@ func (r benchRepo) Write(context.Context, rollout.WriteCommit) (string, error) {
 func (r benchRepo) Note(context.Context, string, []byte) error                 { return nil }
 func (r benchRepo) NotesHead(context.Context) (string, error)                  { return "", nil }
 
-// countingStore counts the writes that reach etcd.
+// countingStore counts the keys written to etcd, and the calls that wrote
+// them (a SaveAll is one call of a few transactions).
 type countingStore struct {
-	reconcile.Store
-	writes atomic.Int64
+	*ha.Store
+	writes, calls atomic.Int64
 }
 
-func (s *countingStore) Save(k string, v []byte) error { s.writes.Add(1); return s.Store.Save(k, v) }
-func (s *countingStore) Delete(k string) error         { s.writes.Add(1); return s.Store.Delete(k) }
+func (s *countingStore) Save(k string, v []byte) error {
+	s.writes.Add(1)
+	s.calls.Add(1)
+	return s.Store.Save(k, v)
+}
+
+func (s *countingStore) Delete(k string) error {
+	s.writes.Add(1)
+	s.calls.Add(1)
+	return s.Store.Delete(k)
+}
+
+func (s *countingStore) SaveAll(values map[string][]byte) error {
+	s.writes.Add(int64(len(values)))
+	s.calls.Add(1)
+	return s.Store.SaveAll(values)
+}
 
 type benchClock struct{ t atomic.Int64 }
 

@@ -109,6 +109,11 @@ func (rb *RemoteBuiltin) Apply(ctx context.Context, t traffic.Table) error {
 	if err != nil {
 		return fmt.Errorf("router %q: encode routes: %w", rb.name, err)
 	}
+	return rb.put(ctx, body)
+}
+
+// put PUTs a table already encoded as JSON.
+func (rb *RemoteBuiltin) put(ctx context.Context, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, rb.routes, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("router %q: %w", rb.name, err)

@@ -40,9 +40,9 @@ type Fleet struct {
 	op sync.Mutex // one Apply or Resync at a time
 
 	mu      sync.Mutex // guards below and every replica's state
-	gen     uint64     // generation of current
-	current *traffic.Table
-	learned bool // gen continues from the replicas' own generations
+	gen     uint64     // generation of routes
+	routes  []byte     // the current table's routes as JSON; nil before the first Apply
+	learned bool       // gen continues from the replicas' own generations
 }
 
 type replica struct {
@@ -110,9 +110,14 @@ func (f *Fleet) Capabilities() Capabilities { return capsOf("builtin") }
 func (f *Fleet) Apply(ctx context.Context, t traffic.Table) error {
 	f.op.Lock()
 	defer f.op.Unlock()
-	t.Generation = 0
+	// The routes are encoded once: to compare with the current table and
+	// as the body every replica is sent.
+	routes, err := json.Marshal(t.Routes)
+	if err != nil {
+		return fmt.Errorf("router %q: encode routes: %w", f.name, err)
+	}
 	f.mu.Lock()
-	same := f.current != nil && tablesEqual(*f.current, t)
+	same := f.routes != nil && bytes.Equal(f.routes, routes)
 	learned := f.learned
 	f.mu.Unlock()
 	if !same {
@@ -121,8 +126,7 @@ func (f *Fleet) Apply(ctx context.Context, t traffic.Table) error {
 		}
 		f.mu.Lock()
 		f.gen++
-		c := t
-		f.current = &c
+		f.routes = routes
 		f.mu.Unlock()
 	}
 	return f.send(ctx, func(r *replica) bool { return r.acked != f.gen || r.lost })
@@ -153,7 +157,7 @@ func (f *Fleet) Resync(ctx context.Context) error {
 	f.op.Lock()
 	defer f.op.Unlock()
 	f.mu.Lock()
-	active := f.current != nil
+	active := f.routes != nil
 	f.mu.Unlock()
 	if !active {
 		return nil
@@ -195,8 +199,10 @@ func (f *Fleet) Resync(ctx context.Context) error {
 // The caller holds f.op.
 func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
 	f.mu.Lock()
-	t := *f.current
-	t.Generation = f.gen
+	gen := f.gen
+	// {"generation":N,"routes":[...]}, as traffic.Table encodes.
+	body := append(append(append([]byte(`{"generation":`), strconv.FormatUint(gen, 10)...), `,"routes":`...), f.routes...)
+	body = append(body, '}')
 	var todo []*replica
 	for _, r := range f.replicas {
 		if need(r) {
@@ -205,7 +211,7 @@ func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
 	}
 	f.mu.Unlock()
 	res := f.each(ctx, todo, func(ctx context.Context, r *replica) (uint64, error) {
-		return t.Generation, r.rb.Apply(ctx, t)
+		return gen, r.rb.put(ctx, body)
 	})
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -219,14 +225,14 @@ func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
 			continue
 		}
 		if r.lost {
-			f.log.Info("router replica has the current table again", "router", f.name, "replica", r.admin, "generation", t.Generation)
+			f.log.Info("router replica has the current table again", "router", f.name, "replica", r.admin, "generation", gen)
 			r.lost, r.resyncedAt = false, f.now()
 		}
-		r.acked = t.Generation
+		r.acked = gen
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("router %q: %d of %d replicas have not acknowledged table generation %d (%s): %w",
-			f.name, len(bad), len(f.replicas), t.Generation, strings.Join(bad, ", "), errors.Join(errs...))
+			f.name, len(bad), len(f.replicas), gen, strings.Join(bad, ", "), errors.Join(errs...))
 	}
 	return nil
 }
@@ -273,7 +279,7 @@ func (f *Fleet) Measurable(from time.Time) error {
 		switch {
 		case r.lost:
 			return fmt.Errorf("router %q: replica %s is unreadable or stale (generation %d, want %d): %s", f.name, r.admin, r.acked, f.gen, r.lastErr)
-		case f.current != nil && r.acked != f.gen:
+		case f.routes != nil && r.acked != f.gen:
 			return fmt.Errorf("router %q: replica %s has not acknowledged table generation %d (it has %d)", f.name, r.admin, f.gen, r.acked)
 		case r.resyncedAt.After(from):
 			return fmt.Errorf("router %q: replica %s was given the table again at %s, inside the window from %s: its measurements are incomplete",
@@ -300,7 +306,7 @@ func (f *Fleet) Replicas() []ReplicaStatus {
 	out := make([]ReplicaStatus, 0, len(f.replicas))
 	for _, r := range f.replicas {
 		out = append(out, ReplicaStatus{Admin: r.admin, Generation: r.acked, Want: f.gen,
-			InSync: f.current != nil && r.acked == f.gen, LastContact: r.lastContact, LastError: r.lastErr})
+			InSync: f.routes != nil && r.acked == f.gen, LastContact: r.lastContact, LastError: r.lastErr})
 	}
 	return out
 }
@@ -342,10 +348,4 @@ func (rb *RemoteBuiltin) Generation(ctx context.Context, have uint64) (uint64, e
 		return 0, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
 	return t.Generation, nil
-}
-
-func tablesEqual(a, b traffic.Table) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }

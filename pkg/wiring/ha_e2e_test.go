@@ -48,7 +48,7 @@ func childRouter(addrs string) int {
 	return 0
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,11 +59,11 @@ func freePort(t *testing.T) string {
 }
 
 type proc struct {
-	t   *testing.T
+	t   testing.TB
 	cmd *exec.Cmd
 }
 
-func startProc(t *testing.T, env ...string) *proc {
+func startProc(t testing.TB, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
@@ -93,7 +93,7 @@ type fleetReplica struct {
 	p           *proc
 }
 
-func (r *fleetReplica) start(t *testing.T) {
+func (r *fleetReplica) start(t testing.TB) {
 	r.p = startProc(t, "SWITCHYARD_CHILD_ROUTER="+r.data+" "+r.admin, "EDGE_TOKEN=tok")
 }
 
@@ -324,18 +324,19 @@ type haWorld struct {
 	log    *tableLog
 	listen map[string]string
 	procs  map[string]*proc
+	env    map[string][]string // each reconciler's, to start it again
 	spec   func(serve string) string
 }
 
 // newHAWorld starts it, v2 failing errRate of its requests and the
 // canary taking steps, and waits for a to lead with v1 on the router.
-func newHAWorld(t *testing.T, errRate float64, steps, bake string) *haWorld {
+func newHAWorld(t testing.TB, errRate float64, steps, bake string) *haWorld {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test with processes; skipped in -short")
 	}
 	w := &haWorld{etcd: etcdtest.Start(t), git: gittest.NewServer(t), log: &tableLog{},
-		listen: map[string]string{"a": freePort(t), "b": freePort(t)}, procs: map[string]*proc{}}
+		listen: map[string]string{"a": freePort(t), "b": freePort(t)}, procs: map[string]*proc{}, env: map[string][]string{}}
 	urls := map[string]string{}
 	for v, rate := range map[string]float64{"v1": 0, "v2": errRate} {
 		srv := httptest.NewServer(demo.ModelHandler(demo.ModelBehaviour{Version: v, ErrorRate: rate}))
@@ -386,8 +387,9 @@ model "fraud" "production" {
 	go load.Run(ctx)
 	dir := t.TempDir()
 	for _, id := range []string{"a", "b"} {
-		w.procs[id] = startProc(t, "SWITCHYARD_CHILD_REPO="+w.git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE="+filepath.Join(dir, id, "state.db"),
-			"SWITCHYARD_CHILD_LISTEN="+w.listen[id], "SWITCHYARD_CHILD_ETCD="+w.etcd.Endpoint, "SWITCHYARD_CHILD_ID="+id, "EDGE_TOKEN=tok")
+		w.env[id] = []string{"SWITCHYARD_CHILD_REPO=" + w.git.RepoURL("specs"), "SWITCHYARD_CHILD_STATE=" + filepath.Join(dir, id, "state.db"),
+			"SWITCHYARD_CHILD_LISTEN=" + w.listen[id], "SWITCHYARD_CHILD_ETCD=" + w.etcd.Endpoint, "SWITCHYARD_CHILD_ID=" + id, "EDGE_TOKEN=tok"}
+		w.procs[id] = startProc(t, w.env[id]...)
 		if id == "a" {
 			waitUntil(t, "a to lead", func() bool { return w.role("a") == "leader" })
 		}
@@ -503,7 +505,7 @@ func TestHAEtcdOutageStopsEveryoneAndOneLeaderResumes(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if cond() {

@@ -62,6 +62,7 @@ func child(repo string) int {
 type tableLog struct {
 	mu     sync.Mutex
 	tables []traffic.Table
+	at     []time.Time // when each table arrived
 }
 
 func (l *tableLog) wrap(h http.Handler) http.Handler {
@@ -72,6 +73,7 @@ func (l *tableLog) wrap(h http.Handler) http.Handler {
 			if json.Unmarshal(body, &t) == nil {
 				l.mu.Lock()
 				l.tables = append(l.tables, t)
+				l.at = append(l.at, time.Now())
 				l.mu.Unlock()
 			}
 			r.Body = io.NopCloser(bytesReader(body))

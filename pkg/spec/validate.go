@@ -143,9 +143,21 @@ func (l *loader) validateRouter(r *Router) {
 		l.errorAt(l.routerRng(r.Name, "admin"), "Empty admin list",
 			`admin lists the replicas' admin API URLs: give at least one, such as admin = ["http://10.0.0.7:9901"].`)
 	}
-	if len(r.RuntimeAPIs) > 1 {
-		l.errorAt(l.routerRng(r.Name, "runtime_api"), "Several runtime_api addresses are not supported yet",
-			"An haproxy router drives one HAProxy instance (its reloads go to that instance's master). Write one router block per instance for now; builtin routers take a list of admin URLs.")
+	seenAPI := map[string]bool{}
+	for _, a := range r.RuntimeAPIs {
+		_, _, local, err := RuntimeAPIAddr(a)
+		switch {
+		case err != nil:
+			l.errorAt(l.routerRng(r.Name, "runtime_api"), "Invalid runtime_api address",
+				err.Error()+`. Write it as HAProxy's stats socket is written, such as "/run/haproxy/admin.sock" or "127.0.0.1:9999".`)
+		case seenAPI[a]:
+			l.errorAt(l.routerRng(r.Name, "runtime_api"), "Duplicate runtime_api address",
+				fmt.Sprintf("%q is listed twice: every HAProxy instance is listed once.", a))
+		case !local && len(r.RuntimeAPIs) > 1:
+			l.errorAt(l.routerRng(r.Name, "runtime_api"), "runtime_api on another host",
+				fmt.Sprintf("%q is not on this host. Several HAProxy instances share config_file on the reconciler's host, and each is reloaded through its own master process, found as the parent of the worker its runtime API names: list unix sockets or loopback addresses (127.0.0.1:9999) only, and one router block per host.", a))
+		}
+		seenAPI[a] = true
 	}
 	if r.RuntimeAPIs != nil && len(r.RuntimeAPIs) == 0 {
 		l.errorAt(l.routerRng(r.Name, "runtime_api"), "Empty runtime_api list",

@@ -4,15 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/spec"
@@ -39,19 +38,31 @@ const (
 // runtime API, without a reload; weights are set again after every
 // reload. The file always holds the current weights, so any later reload
 // keeps them.
+//
+// Several runtime_api addresses are several HAProxy instances on this
+// host sharing the file (behind one load balancer, or one port with
+// SO_REUSEPORT), driven like a builtin router fleet: every instance is
+// reloaded (each master found as its worker's parent) and given the
+// weights at once, each call bounded, and Apply succeeds only when every
+// instance has the table; the next Apply of the same table goes only to
+// the instances still behind. A restore thus reaches every live instance
+// at once and never waits for a dead one.
 type HAProxy struct {
-	name    string
-	file    string
-	listen  string
-	socket  string
-	command []string
-	pidFile string
-	run     Runner
-	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	name      string
+	file      string
+	listen    string
+	command   []string
+	pidFile   string // the master's, from -p in command; one instance only
+	run       Runner
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	now       func() time.Time
+	instances []*haInstance
 
 	mu         sync.Mutex
-	synced     bool
+	gen        uint64        // counts the distinct files applied, for the status
 	reloadWait time.Duration // bound on waiting for a new worker
+
+	status atomic.Pointer[[]ReplicaStatus] // of several instances, after each Apply
 }
 
 // NewHAProxy returns the target of an haproxy router block. config_file,
@@ -65,18 +76,37 @@ func NewHAProxy(r *spec.Router, d Deps) (*HAProxy, error) {
 	if !listenRe.MatchString(r.Listen) {
 		return nil, fmt.Errorf("router %q (haproxy): listen %q: want an address such as 127.0.0.1:8080", r.Name, r.Listen)
 	}
-	if r.RuntimeAPI == "" {
+	apis := r.RuntimeAPIs
+	if len(apis) == 0 && r.RuntimeAPI != "" {
+		apis = []string{r.RuntimeAPI}
+	}
+	if len(apis) == 0 {
 		return nil, fmt.Errorf("router %q (haproxy): runtime_api is required: the admin socket where weights change without a reload", r.Name)
 	}
 	cmd := r.Command
 	if len(cmd) == 0 {
 		cmd = []string{"haproxy", "-f", r.ConfigFile}
 	}
-	h := &HAProxy{name: r.Name, file: r.ConfigFile, listen: r.Listen, socket: r.RuntimeAPI,
-		command: cmd, run: d.Runner, dial: d.Dial, reloadWait: reloadWait}
-	for i := 1; i+1 < len(cmd); i++ {
-		if cmd[i] == "-p" {
-			h.pidFile = cmd[i+1]
+	h := &HAProxy{name: r.Name, file: r.ConfigFile, listen: r.Listen,
+		command: cmd, run: d.Runner, dial: d.Dial, now: d.Now, reloadWait: reloadWait}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	for _, a := range apis {
+		network, addr, local, err := spec.RuntimeAPIAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("router %q (haproxy): runtime_api: %w", r.Name, err)
+		}
+		if !local && len(apis) > 1 {
+			return nil, fmt.Errorf("router %q (haproxy): runtime_api %q is not on this host: several instances are reloaded through their masters on this host", r.Name, a)
+		}
+		h.instances = append(h.instances, &haInstance{api: a, network: network, addr: addr})
+	}
+	if len(h.instances) == 1 {
+		for i := 1; i+1 < len(cmd); i++ {
+			if cmd[i] == "-p" {
+				h.pidFile = cmd[i+1]
+			}
 		}
 	}
 	return h, nil
@@ -99,7 +129,8 @@ type haproxyConfig struct {
 }
 
 // Apply makes HAProxy serve t: a reload when the structure changes, the
-// runtime API when only weights do, nothing when nothing does.
+// runtime API when only weights do, nothing when nothing does (and every
+// instance has it).
 func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
 	if err := checkCapabilities(h.name, "haproxy", h.Capabilities(), t); err != nil {
 		return err
@@ -110,49 +141,60 @@ func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	defer h.publish()
 	f, err := readOwned(h.file)
 	if err != nil {
 		return fmt.Errorf("router %q: %w", h.name, err)
 	}
 	same := f.existed && bytes.Equal(f.prev, cfg.data)
-	if same && h.synced {
+	if same && h.inSync() {
 		return nil
 	}
-	if f.existed && fileStructure(f.prev) == cfg.structure {
-		// Weights only: no reload. The file is rewritten so that a later
-		// reload, by us or anyone, keeps the new weights.
-		h.synced = false
-		if !same {
-			if err := f.write(cfg.data); err != nil {
-				return fmt.Errorf("router %q: %w", h.name, err)
-			}
+	if !same {
+		h.gen++
+		for _, in := range h.instances {
+			in.synced = false
 		}
-		if err := h.setWeights(ctx, cfg.weights); err != nil {
+	}
+	if !f.existed || fileStructure(f.prev) != cfg.structure {
+		// A new structure: every instance is reloaded with the file.
+		if err := f.write(cfg.data); err != nil {
+			return fmt.Errorf("router %q: %w", h.name, err)
+		}
+		if err := h.check(ctx, f); err != nil {
 			return err
 		}
-		h.synced = true
-		return nil
-	}
-	h.synced = false
-	if err := f.write(cfg.data); err != nil {
-		return fmt.Errorf("router %q: %w", h.name, err)
-	}
-	if err := h.check(ctx, f); err != nil {
-		return err
-	}
-	if err := h.reload(ctx); err != nil {
-		// Put the old file back so that the next Apply sees a structure
-		// change again and retries the reload.
-		if rerr := f.restore(); rerr != nil {
-			return fmt.Errorf("%w; restoring the previous config failed too: %v", err, rerr)
+		before := make([]bool, len(h.instances))
+		for i, in := range h.instances {
+			before[i], in.stale = in.stale, true
 		}
-		return fmt.Errorf("%w (previous config restored)", err)
+		reloaded, err := h.reloadStale(ctx)
+		if err != nil && reloaded == 0 {
+			// No instance took the new file: put the old one back, so that
+			// the next Apply sees a structure change again and retries.
+			for i, in := range h.instances {
+				in.stale = before[i]
+			}
+			if rerr := f.restore(); rerr != nil {
+				return fmt.Errorf("%w; restoring the previous config failed too: %v", err, rerr)
+			}
+			return fmt.Errorf("%w (previous config restored)", err)
+		}
+		// The instances that took it get the weights; the others are
+		// reloaded again on the next Apply.
+		return errors.Join(err, h.setWeights(ctx, cfg.weights))
 	}
-	if err := h.setWeights(ctx, cfg.weights); err != nil {
-		return err
+	if !same {
+		// Weights only: no reload. The file is rewritten so that a later
+		// reload, by us or anyone, keeps the new weights.
+		if err := f.write(cfg.data); err != nil {
+			return fmt.Errorf("router %q: %w", h.name, err)
+		}
 	}
-	h.synced = true
-	return nil
+	// An instance whose reload failed before is reloaded again; the others
+	// get the weights at once.
+	_, err = h.reloadStale(ctx)
+	return errors.Join(err, h.setWeights(ctx, cfg.weights))
 }
 
 // check runs `<command> [-f file] -c`, restoring the previous file when
@@ -173,131 +215,6 @@ func (h *HAProxy) check(ctx context.Context, f *ownedFile) error {
 	}
 	return fmt.Errorf("router %q: `%s %s` rejected the config (%s): %w: %s", h.name,
 		h.command[0], strings.Join(args, " "), what, err, strings.TrimSpace(string(out)))
-}
-
-// reload signals the master to reload and waits until a new worker
-// answers on the runtime API.
-func (h *HAProxy) reload(ctx context.Context) error {
-	before, err := h.workerPid(ctx)
-	if err != nil {
-		return fmt.Errorf("router %q: before reload: %w", h.name, err)
-	}
-	master, err := h.masterPid(before)
-	if err != nil {
-		return fmt.Errorf("router %q: cannot reload HAProxy: %w", h.name, err)
-	}
-	if out, err := h.run.Run(ctx, "kill", "-USR2", master); err != nil {
-		return fmt.Errorf("router %q: signal HAProxy's master %s to reload: %w: %s", h.name, master, err, strings.TrimSpace(string(out)))
-	}
-	ctx, cancel := context.WithTimeout(ctx, h.reloadWait)
-	defer cancel()
-	tick := time.NewTicker(reloadPoll)
-	defer tick.Stop()
-	for {
-		if pid, err := h.workerPid(ctx); err == nil && pid != before {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("router %q: HAProxy's worker did not change after the reload signal (is it in master-worker mode?): %w", h.name, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
-// masterPid finds the master process: from the pid file given with -p in
-// command, or else as the parent of the worker (Linux /proc).
-func (h *HAProxy) masterPid(worker string) (string, error) {
-	if h.pidFile != "" {
-		raw, err := os.ReadFile(h.pidFile)
-		if err != nil {
-			return "", fmt.Errorf("read the pid file given with -p: %w", err)
-		}
-		pid := strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0])
-		if _, err := strconv.Atoi(pid); err != nil {
-			return "", fmt.Errorf("pid file %s holds %q, not a pid", h.pidFile, pid)
-		}
-		return pid, nil
-	}
-	hint := "run HAProxy in master-worker mode (-W or -Ws) and give its pid file with -p in command"
-	stat, err := os.ReadFile("/proc/" + worker + "/stat")
-	if err != nil {
-		return "", fmt.Errorf("find the master of worker %s: %w; %s", worker, err, hint)
-	}
-	// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(fields) < 2 || fields[1] == "1" || fields[1] == "0" {
-		return "", fmt.Errorf("worker %s has no master process; %s", worker, hint)
-	}
-	comm, err := os.ReadFile("/proc/" + fields[1] + "/comm")
-	if err != nil || strings.TrimSpace(string(comm)) != "haproxy" {
-		return "", fmt.Errorf("the parent of worker %s is not HAProxy's master; %s", worker, hint)
-	}
-	return fields[1], nil
-}
-
-// workerPid asks the runtime API for the worker's pid.
-func (h *HAProxy) workerPid(ctx context.Context) (string, error) {
-	out, err := h.runtime(ctx, "show info")
-	if err != nil {
-		return "", err
-	}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Pid: "); ok {
-			return strings.TrimSpace(v), nil
-		}
-	}
-	return "", fmt.Errorf("runtime API %s: no Pid in show info", h.socket)
-}
-
-// setWeights sets every server's weight through the runtime API.
-func (h *HAProxy) setWeights(ctx context.Context, ws []serverWeight) error {
-	if len(ws) == 0 {
-		return nil
-	}
-	cmds := make([]string, len(ws))
-	for i, w := range ws {
-		cmds[i] = fmt.Sprintf("set server %s/%s weight %d", w.backend, w.server, w.weight)
-	}
-	out, err := h.runtime(ctx, strings.Join(cmds, ";"))
-	if err != nil {
-		return fmt.Errorf("router %q: set weights: %w", h.name, err)
-	}
-	if msg := strings.TrimSpace(out); msg != "" {
-		return fmt.Errorf("router %q: set weights through %s: %s", h.name, h.socket, msg)
-	}
-	return nil
-}
-
-// runtime sends one command line to the runtime API and returns the answer.
-func (h *HAProxy) runtime(ctx context.Context, line string) (string, error) {
-	network, addr := "unix", h.socket
-	if a, ok := strings.CutPrefix(addr, "unix@"); ok {
-		addr = a
-	} else if a, ok := strings.CutPrefix(addr, "ipv4@"); ok {
-		network, addr = "tcp", a
-	} else if !strings.HasPrefix(addr, "/") {
-		network = "tcp"
-	}
-	ctx, cancel := context.WithTimeout(ctx, defaultHTTPTimeout)
-	defer cancel()
-	conn, err := h.dial(ctx, network, addr)
-	if err != nil {
-		return "", fmt.Errorf("runtime API %s: %w", h.socket, err)
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	if _, err := io.WriteString(conn, line+"\n"); err != nil {
-		return "", fmt.Errorf("runtime API %s: %w", h.socket, err)
-	}
-	b, err := io.ReadAll(conn)
-	if err != nil {
-		return "", fmt.Errorf("runtime API %s: %w", h.socket, err)
-	}
-	return string(b), nil
 }
 
 // Render returns the owned config file for a table.

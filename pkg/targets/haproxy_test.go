@@ -22,6 +22,7 @@ type fakeRuntime struct {
 	mu   sync.Mutex
 	pid  int
 	cmds []string
+	l    net.Listener
 }
 
 func startFakeRuntime(t *testing.T, path string) *fakeRuntime {
@@ -31,7 +32,7 @@ func startFakeRuntime(t *testing.T, path string) *fakeRuntime {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	f := &fakeRuntime{pid: 100}
+	f := &fakeRuntime{pid: 100, l: l}
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -59,6 +60,9 @@ func startFakeRuntime(t *testing.T, path string) *fakeRuntime {
 	}()
 	return f
 }
+
+// stop closes the socket: the instance is dead (connections are refused).
+func (f *fakeRuntime) stop() { f.l.Close() }
 
 func (f *fakeRuntime) reloaded() {
 	f.mu.Lock()
@@ -281,7 +285,7 @@ func TestHAProxyReal(t *testing.T) {
 	c := newProxyClient(t, listen)
 	pid := func() string {
 		t.Helper()
-		p, err := h.workerPid(ctx)
+		p, err := h.workerPid(ctx, h.instances[0])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,10 @@
 // run in master-worker mode (-W or -Ws); the master is sent SIGUSR2 to
 // reload (its pid from the pid file given with -p in command, or else the
 // parent of the worker named by the runtime API), and runtime_api is its
-// `stats socket ... level admin`. Weights are percents times two (0..200).
+// `stats socket ... level admin`. Several runtime_api addresses are several
+// instances on this host sharing the file, each reloaded through its own
+// master (its worker's parent) and given weights like a builtin fleet's
+// replicas. Weights are percents times two (0..200).
 // Versions must share a scheme (http) and base path within a route on
 // nginx and HAProxy.
 package targets

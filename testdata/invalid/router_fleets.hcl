@@ -21,5 +21,17 @@ router "number" {
 router "lbs" {
   type        = "haproxy"
   config_file = "/etc/haproxy/switchyard.cfg"
-  runtime_api = ["/run/a.sock", "/run/b.sock"] # ERROR: Several runtime_api addresses are not supported yet
+  runtime_api = ["/run/a.sock", "10.0.0.8:9999"] # ERROR: runtime_api on another host
+}
+
+router "lbtwice" {
+  type        = "haproxy"
+  config_file = "/etc/haproxy/switchyard.cfg"
+  runtime_api = ["/run/a.sock", "/run/a.sock"] # ERROR: Duplicate runtime_api address
+}
+
+router "lbfd" {
+  type        = "haproxy"
+  config_file = "/etc/haproxy/switchyard.cfg"
+  runtime_api = "fd@3" # ERROR: Invalid runtime_api address
 }

@@ -455,7 +455,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 	var actions []rollout.Action
 	var errs []error
 	seen := map[string]bool{}
-	acked := d.acknowledged()
+	acked, behind := d.acknowledged(), d.behind(ctx, tree)
 	for _, m := range tree.Models {
 		key := m.Key()
 		seen[key] = true
@@ -473,7 +473,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 				d.setModelErr(key, "")
 			}
 		}
-		obs.Unapplied = d.unapplied(m, acked)
+		obs.Unapplied = withBehind(d.unapplied(m, acked), behind[m.Router])
 		next, route, acts := rollout.Step(m, commit, st, obs, now)
 		d.noticeStep(tree, m, st, next, acts)
 		d.hist.recordStep(key, next)

@@ -33,7 +33,9 @@ func (d *Daemon) announce(tree *spec.Tree, ev notify.Event) {
 }
 
 // noticeStep announces what one engine Step did to a model: a rollout
-// started, paused (once per pause, not every tick), succeeded, or ended
+// started, paused (once per pause, not every tick; a step held long for
+// traffic the router has not acknowledged everywhere is a pause too),
+// succeeded, or ended
 // because Git changed its mind (aborted, superseded). The
 // outcome commits (rollback, fallback, ...) are announced when written,
 // with the commit's id (see announceOutcome).
@@ -47,7 +49,10 @@ func (d *Daemon) noticeStep(tree *spec.Tree, m *spec.Model, prev, next rollout.M
 			ev.Event, ev.From, ev.To, ev.Commit, ev.Reason = "started", r.From, r.To, r.Commit, next.Message
 			d.announce(tree, ev)
 		}
-		if r.Paused && !(same && p.Paused) {
+		// Paused: no data for a whole bake, or the router has not had the
+		// step's traffic everywhere for long (a replica that stays down).
+		paused := func(r *rollout.RolloutState) bool { return r.Paused || r.UnappliedLong }
+		if paused(r) && !(same && paused(p)) {
 			ev := base
 			ev.Event, ev.From, ev.To, ev.Commit, ev.Reason = "paused", r.From, r.To, r.Commit, next.Message
 			d.announce(tree, ev)

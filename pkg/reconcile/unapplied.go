@@ -1,12 +1,20 @@
 package reconcile
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
+
+// Replicated is a target made of replicas (a builtin router fleet, HAProxy
+// instances) that reports each one's state.
+type Replicated interface {
+	Replicas() []traffic.ReplicaStatus
+}
 
 // acknowledged holds, per router and model key, the route of the table the
 // router last acknowledged whole (every fleet replica took it).
@@ -23,6 +31,46 @@ func (d *Daemon) acknowledged() acknowledged {
 		}
 	}
 	return out
+}
+
+// behind names, per router of tree made of replicas, the replicas that do
+// not hold its current table, once a pass.
+func (d *Daemon) behind(ctx context.Context, tree *spec.Tree) map[string]string {
+	out := map[string]string{}
+	for name, r := range tree.Routers {
+		target, err := d.deps.Routers.Target(ctx, r)
+		if err != nil {
+			continue
+		}
+		if rs, ok := target.(Replicated); ok {
+			out[name] = describeBehind(rs.Replicas())
+		}
+	}
+	return out
+}
+
+// withBehind adds the replicas behind to why a route is not in force.
+func withBehind(why, behind string) string {
+	if why == "" || behind == "" {
+		return why
+	}
+	return why + " (behind: " + behind + ")"
+}
+
+// describeBehind names the replicas not in sync, with their last errors.
+func describeBehind(reps []traffic.ReplicaStatus) string {
+	var parts []string
+	for _, r := range reps {
+		if r.InSync {
+			continue
+		}
+		p := fmt.Sprintf("%s at generation %d of %d", r.Admin, r.Generation, r.Want)
+		if r.LastError != "" {
+			p += ": " + r.LastError
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // unapplied says why the route last given to m is not known to be in

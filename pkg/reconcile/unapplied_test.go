@@ -37,6 +37,17 @@ func (f *flakyTarget) Target(ctx context.Context, r *spec.Router) (Target, error
 
 func (f *flakyTarget) fail(on bool) { f.mu.Lock(); f.failing = on; f.mu.Unlock() }
 
+// Replicas reports the second replica behind while failing.
+func (f *flakyTarget) Replicas() []traffic.ReplicaStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	reps := []traffic.ReplicaStatus{{Admin: "http://a:9901", Generation: 2, Want: 2, InSync: true}, {Admin: "http://b:9901", Generation: 2, Want: 2, InSync: true}}
+	if f.failing {
+		reps[1] = traffic.ReplicaStatus{Admin: "http://b:9901", Generation: 1, Want: 2, LastError: "connection refused"}
+	}
+	return reps
+}
+
 func weightsOf(tb traffic.Table) string {
 	if len(tb.Routes) == 0 {
 		return ""
@@ -97,5 +108,66 @@ func TestStepWithoutChecksWaitsForItsTableToBeAcknowledged(t *testing.T) {
 	pass(20)
 	if got := target.weights(); got != "v2=100" {
 		t.Fatalf("the rollout did not complete: the router holds %q", got)
+	}
+}
+
+// A router replica that stays down holds a rollout without checks at its
+// step for as long as it is down; after five intervals (at least a
+// minute) the model's phase is paused, its message and one "paused"
+// notification say why, and it still never advances. Once the table is
+// acknowledged the rollout goes on.
+func TestLongHoldForAReplicaIsAnnouncedOnceAndNeverAdvances(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	repo := newFakeRepo()
+	target := &flakyTarget{}
+	rec := &recorder{target: &target.fakeTarget}
+	d, err := New(Config{PollInterval: time.Second}, Deps{Repo: repo, Check: check, Routers: target, Clock: clock, Notifier: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noChecks := func(serve string) string {
+		src := fmt.Sprintf(specTmpl, serve)
+		return src[:strings.Index(src, "  check \"errors\"")] + "}\n" + notifyBlock
+	}
+	pass := func(n int) {
+		for range n {
+			clock.Advance(time.Second)
+			_ = d.Reconcile(context.Background())
+		}
+	}
+	repo.commitRaw(noChecks("v1"))
+	pass(1)
+	repo.commitRaw(noChecks("v2"))
+	target.fail(true)
+	pass(50) // under a minute (interval 5s: five intervals are 25s, the floor is 1m)
+	if ph := d.Status().Models[0].Phase; ph != "progressing" || rec.names() != "started" {
+		t.Fatalf("after 50s held: phase %q, events %q; want progressing, started (not yet loud)", ph, rec.names())
+	}
+	pass(10 * 60)
+	ms := d.Status().Models[0]
+	if ms.Phase != "paused" || !strings.Contains(ms.Message, "has not acknowledged this traffic everywhere for 1m") || ms.Step != 1 {
+		t.Fatalf("after 11 minutes held: phase %q step %d message %q", ms.Phase, ms.Step, ms.Message)
+	}
+	if got := rec.names(); got != "started,paused" {
+		t.Fatalf("events %q, want started,paused (once)", got)
+	}
+	ev, _, _ := rec.find("paused")
+	if ev.From != "v1" || ev.To != "v2" || !strings.Contains(ev.Reason, "behind: http://b:9901 at generation 1 of 2: connection refused") {
+		t.Errorf("paused: %+v, want the reason naming the replicas", ev)
+	}
+	target.mu.Lock()
+	for i, w := range target.sent[1:] {
+		if w != "v1=90,v2=10" {
+			t.Fatalf("table %d sent during the hold holds %q, want the first step's", i+1, w)
+		}
+	}
+	target.mu.Unlock()
+	target.fail(false)
+	pass(40)
+	if got := target.weights(); got != "v2=100" {
+		t.Fatalf("once acknowledged the rollout did not complete: the router holds %q", got)
+	}
+	if got := rec.names(); got != "started,paused,succeeded" {
+		t.Errorf("events %q, want started,paused,succeeded", got)
 	}
 }

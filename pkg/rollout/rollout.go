@@ -30,7 +30,9 @@
 //     returns the stage's bake restarts.
 //   - A stage's bake runs only while its route is acknowledged by every
 //     part of its router (Observations.Unapplied empty); it restarts from
-//     the last Step that saw it unacknowledged. Restores never wait.
+//     the last Step that saw it unacknowledged. Restores never wait. A
+//     hold longer than five intervals (at least a minute) pauses the
+//     rollout loudly; it still never advances until acknowledged.
 //   - Failures count per check over the whole rollout, not per stage.
 //   - A rollout carries out the rollout block in force when it started
 //     (Plan); check edits apply at once.

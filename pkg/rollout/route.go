@@ -19,7 +19,7 @@ func (s *stepper) phase() Phase {
 	case st.Rollout != nil:
 		r := st.Rollout
 		switch {
-		case r.Paused:
+		case r.Paused || r.UnappliedLong:
 			return PhasePaused
 		case r.Plan.Strategy == BlueGreen && r.Step == 0:
 			return PhasePreview

@@ -16,7 +16,7 @@ const (
 	PhaseBaking        Phase = "baking"        // 100% on the new version, final bake with checks
 	PhasePreview       Phase = "preview"       // blue_green: new version reached by the preview header only
 	PhaseSwitched      Phase = "switched"      // blue_green: switched, post-switch bake with checks
-	PhasePaused        Phase = "paused"        // a bake ended without data for some check: not promoting blind
+	PhasePaused        Phase = "paused"        // a bake ended without data for some check, or the router has not had the step's traffic everywhere for long: not promoting blind
 	PhaseSucceeded     Phase = "succeeded"     // the last rollout completed
 	PhaseFailedHeld    Phase = "failed-held"   // on_failure carried out; waiting for Git to agree
 	PhaseHeld          Phase = "held"          // an experiment's winner promoted; waiting for Git to agree
@@ -103,7 +103,12 @@ type RolloutState struct {
 	Paused        bool      `json:"paused,omitempty"`
 	// Unapplied is set while the router has not acknowledged the current
 	// step's traffic everywhere (Observations.Unapplied): its bake waits.
-	Unapplied bool `json:"unapplied,omitempty"`
+	// UnappliedSince is when that hold began; UnappliedLong is set once it
+	// has lasted past the patience (see awaitTraffic): the phase is then
+	// paused.
+	Unapplied      bool      `json:"unapplied,omitempty"`
+	UnappliedSince time.Time `json:"unapplied_since,omitzero"`
+	UnappliedLong  bool      `json:"unapplied_long,omitempty"`
 	// Failures and Measured count, per check, the failed measurements and
 	// the measurements with data over the whole rollout.
 	Failures map[string]int `json:"failures,omitempty"`

@@ -1,6 +1,10 @@
 package rollout
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
 
 // unapplied is a window measured while a replica had not acknowledged the
 // model's table.
@@ -54,5 +58,48 @@ func TestRestoreDoesNotWaitForUnacknowledgedTraffic(t *testing.T) {
 	}
 	if !rolledBack {
 		t.Fatalf("a failing check with a replica behind never rolled back (phase %s)", behind.st.Phase)
+	}
+}
+
+// A replica that stays down holds the step for as long as it is down.
+// After five intervals (at least a minute) the rollout is paused loudly,
+// once: an error event and the paused phase. It never advances until the
+// router has the traffic everywhere; then the bake runs and it goes on.
+func TestLongUnacknowledgedHoldPausesLoudlyAndNeverAdvances(t *testing.T) {
+	m := baseModel(Canary)
+	m.Checks = nil
+	sc := newScenario(m)
+	sc.roundTrip = true
+	held := "v6:75 v7:25"
+	noError := func(t *testing.T, st ModelState, _ traffic.Route, acts []Action) {
+		for _, a := range acts {
+			if e, ok := a.(Event); ok && e.Level == LevelError {
+				t.Errorf("the long hold was reported again: %s", e.Message)
+			}
+		}
+	}
+	ticks := []tick{adopted,
+		{at: 5, serve: "v7", obs: none, phase: PhaseProgressing, weights: held},
+		{at: 15, obs: unapplied(none), phase: PhaseProgressing, weights: held, event: "held at step 1 of 3"}}
+	for at := 25; at < 75; at += 10 {
+		ticks = append(ticks, tick{at: at, obs: unapplied(none), phase: PhaseProgressing, weights: held, check: noError})
+	}
+	// 60s after the hold began (interval 10s: five intervals are 50s, the
+	// floor is a minute).
+	ticks = append(ticks, tick{at: 75, obs: unapplied(none), phase: PhasePaused, weights: held,
+		event: "paused at step 1 of 3 (25% traffic): the router has not acknowledged this traffic everywhere for 1m0s"})
+	// An hour later: still the step's traffic, still paused, said once.
+	for at := 85; at < 3600; at += 10 {
+		ticks = append(ticks, tick{at: at, obs: unapplied(none), phase: PhasePaused, weights: held, check: noError})
+	}
+	ticks = append(ticks,
+		tick{at: 3605, obs: none, phase: PhaseProgressing, weights: held, event: "every part of the router has the traffic at step 1 of 3"},
+		tick{at: 3615, obs: none, phase: PhaseProgressing, weights: held},
+		// The bake counts from the last Step that saw the hold (3595).
+		tick{at: 3625, obs: none, phase: PhaseProgressing, weights: "v6:50 v7:50"},
+	)
+	sc.play(t, ticks)
+	if r := sc.st.Rollout; r == nil || r.Unapplied || r.UnappliedLong || !r.UnappliedSince.IsZero() {
+		t.Errorf("after the hold ended the rollout state still records it: %+v", r)
 	}
 }

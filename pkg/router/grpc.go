@@ -98,7 +98,7 @@ func grpcOutcome(b *backend, h http.Header) (failed bool) {
 	if !ok {
 		return false
 	}
-	b.stats.prom.grpc(st)
+	b.stats.series().grpc(st)
 	return st != "0"
 }
 

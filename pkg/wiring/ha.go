@@ -244,3 +244,12 @@ func (f fencedTarget) Resync(ctx context.Context) error {
 	}
 	return rs.Resync(ctx)
 }
+
+// Replicas reports the inner target's replicas (none when it has none),
+// so that a held step names the replicas behind under HA too.
+func (f fencedTarget) Replicas() []traffic.ReplicaStatus {
+	if rs, ok := f.inner.(reconcile.Replicated); ok {
+		return rs.Replicas()
+	}
+	return nil
+}

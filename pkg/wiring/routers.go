@@ -211,12 +211,6 @@ func (rs *Routers) adminTransport(r *spec.Router) (*http.Transport, error) {
 	return tr, nil
 }
 
-// replicated is a target made of several replicas (a builtin router
-// fleet, HAProxy with several runtime APIs).
-type replicated interface {
-	Replicas() []targets.ReplicaStatus
-}
-
 // Fleets reports, per router fleet started so far, every replica's table
 // generation, last contact and last error.
 func (rs *Routers) Fleets() map[string][]targets.ReplicaStatus {
@@ -224,7 +218,7 @@ func (rs *Routers) Fleets() map[string][]targets.ReplicaStatus {
 	defer rs.mu.Unlock()
 	out := map[string][]targets.ReplicaStatus{}
 	for name, e := range rs.entries {
-		if f, ok := e.target.(replicated); ok {
+		if f, ok := e.target.(reconcile.Replicated); ok {
 			if reps := f.Replicas(); len(reps) > 0 {
 				out[name] = reps
 			}

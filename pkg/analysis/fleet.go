@@ -10,8 +10,9 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-// RangeFunc reads one router's stats over the whole seconds [from, to).
-type RangeFunc func(ctx context.Context, from, to time.Time) (traffic.Stats, error)
+// RangeFunc reads one router's stats of one model at one stage over the
+// whole seconds [from, to).
+type RangeFunc func(ctx context.Context, model, stage string, from, to time.Time) (traffic.Stats, error)
 
 // FleetStats reads the stats of every replica of a router fleet and sums
 // them. A window in which any replica could not be read, or in which
@@ -24,8 +25,9 @@ type FleetStats struct {
 	Ready func(from time.Time) error
 }
 
-// StatsRange reads every replica at once and sums their stats.
-func (f FleetStats) StatsRange(ctx context.Context, from, to time.Time) (traffic.Stats, error) {
+// StatsRange reads every replica at once and sums their stats of one
+// model at one stage.
+func (f FleetStats) StatsRange(ctx context.Context, model, stage string, from, to time.Time) (traffic.Stats, error) {
 	if f.Ready != nil {
 		if err := f.Ready(from); err != nil {
 			return traffic.Stats{}, fmt.Errorf("no data for the window: %w", err)
@@ -38,7 +40,7 @@ func (f FleetStats) StatsRange(ctx context.Context, from, to time.Time) (traffic
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[i], errs[i] = read(ctx, from, to)
+			parts[i], errs[i] = read(ctx, model, stage, from, to)
 		}()
 	}
 	wg.Wait()

@@ -11,7 +11,7 @@ import (
 )
 
 func replicaStats(requests, errs int64, p99 float64) RangeFunc {
-	return func(context.Context, time.Time, time.Time) (traffic.Stats, error) {
+	return func(context.Context, string, string, time.Time, time.Time) (traffic.Stats, error) {
 		return traffic.Stats{Window: 10 * time.Second, Versions: []traffic.VersionStats{
 			{Model: "m", Stage: "production", Version: "v8", Requests: requests, Errors: errs, LatencyP99: p99, LatencySample: []float64{p99}},
 		}}, nil
@@ -21,7 +21,7 @@ func replicaStats(requests, errs int64, p99 float64) RangeFunc {
 func TestFleetStatsSumsReplicas(t *testing.T) {
 	from, to := time.Unix(100, 0), time.Unix(110, 0)
 	f := FleetStats{Replicas: []RangeFunc{replicaStats(100, 1, 0.2), replicaStats(50, 4, 0.5), replicaStats(0, 0, 0)}}
-	s, err := f.StatsRange(context.Background(), from, to)
+	s, err := f.StatsRange(context.Background(), "m", "production", from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,19 +33,19 @@ func TestFleetStatsSumsReplicas(t *testing.T) {
 
 func TestFleetStatsWithAReplicaMissingIsNoData(t *testing.T) {
 	from, to := time.Unix(100, 0), time.Unix(110, 0)
-	down := func(context.Context, time.Time, time.Time) (traffic.Stats, error) {
+	down := func(context.Context, string, string, time.Time, time.Time) (traffic.Stats, error) {
 		return traffic.Stats{}, errors.New("connection refused")
 	}
 	f := FleetStats{Replicas: []RangeFunc{replicaStats(100, 0, 0.1), down}}
-	if _, err := f.StatsRange(context.Background(), from, to); err == nil || !strings.Contains(err.Error(), "no data") {
+	if _, err := f.StatsRange(context.Background(), "m", "production", from, to); err == nil || !strings.Contains(err.Error(), "no data") {
 		t.Fatalf("one replica unreadable: %v, want no data", err)
 	}
 	f = FleetStats{Replicas: []RangeFunc{replicaStats(100, 0, 0.1)}, Ready: func(time.Time) error { return errors.New("replica b restarted") }}
-	if _, err := f.StatsRange(context.Background(), from, to); err == nil || !strings.Contains(err.Error(), "restarted") {
+	if _, err := f.StatsRange(context.Background(), "m", "production", from, to); err == nil || !strings.Contains(err.Error(), "restarted") {
 		t.Fatalf("fleet not whole: %v, want no data naming why", err)
 	}
 	// The meter turns the error into "no data" for the router's checks.
-	src := RouterSource{Stats: func(ctx context.Context, w time.Duration) (traffic.Stats, error) { return f.StatsRange(ctx, from, to) }}
+	src := RouterSource{Stats: func(ctx context.Context, w time.Duration) (traffic.Stats, error) { return f.StatsRange(ctx, "m", "production", from, to) }}
 	if _, err := src.Snapshot(context.Background(), 10*time.Second); err == nil {
 		t.Fatal("a snapshot of a fleet that is not whole succeeded")
 	}

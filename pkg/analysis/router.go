@@ -104,10 +104,16 @@ func (c *StatsClient) Stats(ctx context.Context, window time.Duration) (traffic.
 	return c.get(ctx, "window="+url.QueryEscape(window.String()))
 }
 
-// StatsRange fetches the router's stats over the whole seconds from from
-// up to, not including, to's second (Router.StatsRange).
-func (c *StatsClient) StatsRange(ctx context.Context, from, to time.Time) (traffic.Stats, error) {
-	return c.get(ctx, "from="+strconv.FormatInt(from.Unix(), 10)+"&to="+strconv.FormatInt(to.Unix(), 10))
+// StatsRange fetches the router's stats of one model at one stage (model
+// "": every model) over the whole seconds from from up to, not including,
+// to's second (Router.ModelStatsRange). A router that does not know the
+// model and stage parameters answers every model, which holds this one.
+func (c *StatsClient) StatsRange(ctx context.Context, model, stage string, from, to time.Time) (traffic.Stats, error) {
+	q := "from=" + strconv.FormatInt(from.Unix(), 10) + "&to=" + strconv.FormatInt(to.Unix(), 10)
+	if model != "" {
+		q += "&model=" + url.QueryEscape(model) + "&stage=" + url.QueryEscape(stage)
+	}
+	return c.get(ctx, q)
 }
 
 func (c *StatsClient) get(ctx context.Context, query string) (traffic.Stats, error) {

@@ -69,7 +69,13 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 				writeError(w, http.StatusBadRequest, "from and to must be Unix times in seconds with from <= to, got from="+q.Get("from")+" to="+q.Get("to"))
 				return
 			}
-			writeJSON(w, http.StatusOK, r.StatsRange(time.Unix(from, 0), time.Unix(to, 0)))
+			// One model at one stage, or every model.
+			model, stage := q.Get("model"), q.Get("stage")
+			if (model == "") != (stage == "") {
+				writeError(w, http.StatusBadRequest, "model and stage go together: give both (one model at one stage) or neither (every model), got model="+model+" stage="+stage)
+				return
+			}
+			writeJSON(w, http.StatusOK, r.ModelStatsRange(model, stage, time.Unix(from, 0), time.Unix(to, 0)))
 			return
 		}
 		window := 10 * time.Second

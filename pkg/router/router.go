@@ -159,8 +159,9 @@ type Router struct {
 	lean     *leanTransport // Options.Transport when it is the router's own
 	proxyLog *log.Logger    // ReverseProxy's own messages, at debug level
 
-	mu    sync.Mutex // serialises Update and guards stats and cas
-	stats map[[3]string]*versionStats
+	mu      sync.Mutex // serialises Update and guards stats, byModel and cas
+	stats   map[[3]string]*versionStats
+	byModel map[[2]string][]*versionStats // stats by model and stage
 	cas   map[string]*caTransport // by CA file (backendtls.go)
 	h2c   *h2cTransport           // h2c:// versions (grpc.go)
 }
@@ -184,6 +185,7 @@ func New(opts Options) *Router {
 		ids:     newIDMemory(opts.RequestIDs, opts.RequestIDKey),
 		recent:  newRecentOutputs(opts.RequestIDs, opts.FeedbackWindow),
 		stats:   map[[3]string]*versionStats{},
+		byModel: map[[2]string][]*versionStats{},
 	}
 	rt.feedback = newFeedbackGuard(opts)
 	rt.proxyLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
@@ -241,6 +243,7 @@ func (rt *Router) statsFor(model, stage, version string) *versionStats {
 	if !ok {
 		s = newVersionStats(model, stage, version, int(rt.opts.StatsHorizon/time.Second), rt.metrics)
 		rt.stats[k] = s
+		rt.byModel[[2]string{model, stage}] = append(rt.byModel[[2]string{model, stage}], s)
 	}
 	return s
 }
@@ -251,16 +254,23 @@ func (rt *Router) statsFor(model, stage, version string) *versionStats {
 // sorted by model, stage, version.
 func (rt *Router) Stats(window time.Duration) traffic.Stats {
 	now := rt.now()
-	return rt.collect(window, func(s *versionStats) traffic.VersionStats { return s.snapshot(now, window) })
+	return rt.collect(window, "", "", func(s *versionStats) traffic.VersionStats { return s.snapshot(now, window) })
 }
 
 // StatsRange is Stats over the whole seconds from from up to, not
 // including, to's second: successive ranges that share their ends count
 // every measurement exactly once (the reconciler's windows tile time so).
 func (rt *Router) StatsRange(from, to time.Time) traffic.Stats {
+	return rt.ModelStatsRange("", "", from, to)
+}
+
+// ModelStatsRange is StatsRange of one model at one stage only (model "":
+// every model). The reconciler measures each model this way: its cost
+// does not grow with the other models on the router.
+func (rt *Router) ModelStatsRange(model, stage string, from, to time.Time) traffic.Stats {
 	lo, hi := from.Unix(), to.Unix()-1
 	window := time.Duration(max(hi-lo+1, 0)) * time.Second
-	return rt.collect(window, func(s *versionStats) traffic.VersionStats {
+	return rt.collect(window, model, stage, func(s *versionStats) traffic.VersionStats {
 		if hi < lo {
 			return traffic.VersionStats{Model: s.model, Stage: s.stage, Version: s.version}
 		}
@@ -268,19 +278,35 @@ func (rt *Router) StatsRange(from, to time.Time) traffic.Stats {
 	})
 }
 
-// collect gathers one snapshot per measured version: the live table's
-// versions always, others only when they measured something.
-func (rt *Router) collect(window time.Duration, snapshot func(*versionStats) traffic.VersionStats) traffic.Stats {
+// collect gathers one snapshot per measured version (of one model and
+// stage, or of all with model ""): the live table's versions always,
+// others only when they measured something.
+func (rt *Router) collect(window time.Duration, model, stage string, snapshot func(*versionStats) traffic.VersionStats) traffic.Stats {
 	live := map[[3]string]bool{}
-	for _, r := range rt.table.Load().table.Routes {
+	c := rt.table.Load()
+	routes := c.table.Routes
+	if model != "" {
+		routes = nil
+		if r, ok := c.byName[model+"/"+stage]; ok {
+			for v := range r.backends {
+				live[[3]string{model, stage, v}] = true
+			}
+		}
+	}
+	for _, r := range routes {
 		for v := range r.Backends {
 			live[[3]string{r.Model, r.Stage, v}] = true
 		}
 	}
 	rt.mu.Lock()
-	all := make([]*versionStats, 0, len(rt.stats))
-	for _, s := range rt.stats {
-		all = append(all, s)
+	var all []*versionStats
+	if model != "" {
+		all = append(all, rt.byModel[[2]string{model, stage}]...)
+	} else {
+		all = make([]*versionStats, 0, len(rt.stats))
+		for _, s := range rt.stats {
+			all = append(all, s)
+		}
 	}
 	rt.mu.Unlock()
 	out := traffic.Stats{Window: window}

@@ -1,12 +1,15 @@
 package router
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
 // Ranges that share their ends count every reward exactly once, and leave
@@ -79,5 +82,56 @@ func TestAdminStatsRange(t *testing.T) {
 		if w := get(q); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Unix times") {
 			t.Errorf("%s: %d %s", q, w.Code, w.Body)
 		}
+	}
+}
+
+// The reconciler measures one model at a time: stats of one model and
+// stage hold that route's versions (and a version gone from the table that
+// measured something in the window), nothing of the other models.
+func TestModelStatsRange(t *testing.T) {
+	clock := newFakeClock()
+	rt := newTestRouter(t, Options{Now: clock.Now})
+	a, b := mkRoute("a", map[string]string{"v1": "http://127.0.0.1:1", "v2": "http://127.0.0.1:2"}, weights("v1", 100)),
+		mkRoute("b", map[string]string{"v1": "http://127.0.0.1:3"}, weights("v1", 100))
+	mustUpdate(t, rt, a, b)
+	from := clock.Now()
+	_ = rt.Reward("a", "production", "v2", 1)
+	_ = rt.Reward("b", "production", "v1", 1)
+	// v2 leaves a's table; its reward in the window still counts.
+	a2 := mkRoute("a", map[string]string{"v1": "http://127.0.0.1:1"}, weights("v1", 100))
+	mustUpdate(t, rt, a2, b)
+	clock.Advance(time.Second)
+	to := clock.Now()
+	names := func(s traffic.Stats) string {
+		var out []string
+		for _, v := range s.Versions {
+			out = append(out, v.Model+"/"+v.Version)
+		}
+		return strings.Join(out, " ")
+	}
+	if got := names(rt.ModelStatsRange("a", "production", from, to)); got != "a/v1 a/v2" {
+		t.Errorf("model a: %q, want a/v1 a/v2", got)
+	}
+	if got := names(rt.ModelStatsRange("c", "production", from, to)); got != "" {
+		t.Errorf("a model the router does not know: %q, want nothing", got)
+	}
+	if got := names(rt.StatsRange(from, to)); got != "a/v1 a/v2 b/v1" {
+		t.Errorf("every model: %q", got)
+	}
+	admin := NewAdminHandler(rt, "tok")
+	get := func(q string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/v1/stats?"+q, nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, req)
+		return w
+	}
+	w := get(fmt.Sprintf("from=%d&to=%d&model=b&stage=production", from.Unix(), to.Unix()))
+	var s traffic.Stats
+	if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil || names(s) != "b/v1" || s.Versions[0].Rewards != 1 {
+		t.Errorf("GET for model b: %d %s", w.Code, w.Body)
+	}
+	if w := get(fmt.Sprintf("from=%d&to=%d&model=b", from.Unix(), to.Unix())); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "model and stage go together") {
+		t.Errorf("model without stage: %d %s", w.Code, w.Body)
 	}
 }

@@ -2,6 +2,7 @@ package wiring_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http/httptest"
@@ -71,8 +72,12 @@ func BenchmarkHAPass1000Models10Replicas(b *testing.B) { benchHAPass(b, 1000, 10
 func benchHAPass(b *testing.B, models, replicas int) {
 	srv := etcdtest.Start(b)
 	var admins []string
+	var first *router.Router
 	for i := 0; i < replicas; i++ {
 		rt := router.New(router.Options{})
+		if first == nil {
+			first = rt
+		}
 		b.Cleanup(func() { rt.Close() })
 		s := httptest.NewServer(router.NewAdminHandler(rt, "tok"))
 		b.Cleanup(s.Close)
@@ -142,4 +147,9 @@ metrics "prom" {
 	b.ReportMetric(float64(store.writes.Load())/float64(b.N), "etcd-writes/pass")
 	b.ReportMetric(firstPass.Seconds(), "first-pass-s")
 	b.ReportMetric(float64(firstWrites), "first-pass-writes")
+	// The table every replica is sent (the admin API takes at most
+	// router.MaxTableBytes).
+	if table, err := json.Marshal(first.Table()); err == nil {
+		b.ReportMetric(float64(len(table))/(1<<20), "table-MiB")
+	}
 }

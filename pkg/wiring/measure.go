@@ -53,7 +53,7 @@ func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model,
 	var snapErr error
 	stats := func(ctx context.Context, w time.Duration) (traffic.Stats, error) {
 		if snap == nil && snapErr == nil {
-			s, err := ms.Routers.StatsRange(ctx, r, start, end)
+			s, err := ms.Routers.StatsRange(ctx, r, m.Name, m.Stage, start, end)
 			snap, snapErr = &s, err
 		}
 		if snapErr != nil {

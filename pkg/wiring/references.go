@@ -47,7 +47,7 @@ func (ms *Measurer) remember(ctx context.Context, tree *spec.Tree, m *spec.Model
 		return // first call, or a gap: start the windows from here
 	}
 	stats := func(ctx context.Context, _ time.Duration) (traffic.Stats, error) {
-		return ms.Routers.StatsRange(ctx, r, start, end)
+		return ms.Routers.StatsRange(ctx, r, m.Name, m.Stage, start, end)
 	}
 	meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats}}, References: ms.References}
 	_ = meter.Remember(ctx, m, st.Stable, end.Sub(start))

@@ -47,7 +47,7 @@ type routerEntry struct {
 	target  targets.Target
 	inproc  *router.Router
 	server  *router.Server
-	stats   func(ctx context.Context, from, to time.Time) (traffic.Stats, error)
+	stats   analysis.RangeFunc
 	closeFn func()
 }
 
@@ -140,8 +140,8 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		}()
 		deps.Builtin = rt
 		e.inproc, e.server = rt, srv
-		e.stats = func(ctx context.Context, from, to time.Time) (traffic.Stats, error) {
-			return rt.StatsRange(from, to), nil
+		e.stats = func(ctx context.Context, model, stage string, from, to time.Time) (traffic.Stats, error) {
+			return rt.ModelStatsRange(model, stage, from, to), nil
 		}
 		e.closeFn = func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -227,10 +227,11 @@ func (rs *Routers) Fleets() map[string][]targets.ReplicaStatus {
 	return out
 }
 
-// StatsRange returns the measurements of a router that measures itself
-// (the builtin router, in-process or over its admin API) over the whole
-// seconds from from up to, not including, to's second.
-func (rs *Routers) StatsRange(ctx context.Context, r *spec.Router, from, to time.Time) (traffic.Stats, error) {
+// StatsRange returns the measurements of one model at one stage by a
+// router that measures itself (the builtin router, in-process or over its
+// admin API) over the whole seconds from from up to, not including, to's
+// second.
+func (rs *Routers) StatsRange(ctx context.Context, r *spec.Router, model, stage string, from, to time.Time) (traffic.Stats, error) {
 	e, err := rs.entry(ctx, r)
 	if err != nil {
 		return traffic.Stats{}, err
@@ -238,7 +239,7 @@ func (rs *Routers) StatsRange(ctx context.Context, r *spec.Router, from, to time
 	if e.stats == nil {
 		return traffic.Stats{}, fmt.Errorf("router %q (%s) does not measure traffic itself: use a metrics source", r.Name, r.Type)
 	}
-	return e.stats(ctx, from, to)
+	return e.stats(ctx, model, stage, from, to)
 }
 
 // Close stops every in-process router.

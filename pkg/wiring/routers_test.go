@@ -91,7 +91,7 @@ func TestStandaloneRouterDrivenOverItsAdminAPI(t *testing.T) {
 		resp.Body.Close()
 	}
 	now := time.Now()
-	st, err := rs.StatsRange(context.Background(), block, now.Add(-10*time.Second), now.Add(time.Second))
+	st, err := rs.StatsRange(context.Background(), block, "fraud", "production", now.Add(-10*time.Second), now.Add(time.Second))
 	if err != nil {
 		t.Fatalf("stats over the admin API: %v", err)
 	}

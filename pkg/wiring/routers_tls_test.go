@@ -119,7 +119,7 @@ func TestStandaloneRouterAdminOverTLSTrustedByCAFile(t *testing.T) {
 		t.Fatalf("the standalone router holds %+v", got)
 	}
 	now := time.Now()
-	if _, err := rs.StatsRange(context.Background(), block, now.Add(-10*time.Second), now); err != nil {
+	if _, err := rs.StatsRange(context.Background(), block, "fraud", "production", now.Add(-10*time.Second), now); err != nil {
 		t.Fatalf("stats over TLS with ca_file: %v", err)
 	}
 	missing := &spec.Router{Name: "other", Type: "builtin", Admin: admin.URL, CAFile: caFile + ".missing"}

@@ -20,3 +20,4 @@ timeout 900 go test -run '^$' -bench 'BenchmarkHAPass10000Models10Replicas' -ben
 timeout 600 go test -run '^$' -bench 'BenchmarkLeaderFailoverKill9' -benchtime 20x -timeout 9m ./pkg/wiring/ 2>&1 | quiet
 timeout 300 go test -run '^$' -bench 'BenchmarkFleetRestore5' -benchtime 200x -timeout 4m ./pkg/targets/ 2>&1 | quiet
 timeout 300 go test -run '^$' -bench 'BenchmarkAdminPutTable10000' -benchtime 10x -timeout 4m ./pkg/router/ 2>&1 | quiet
+timeout 300 go test -run '^$' -bench 'BenchmarkStatsOneModelOf10000' -benchtime 5x -timeout 4m ./pkg/router/ 2>&1 | quiet

@@ -162,8 +162,8 @@ type Router struct {
 	mu      sync.Mutex // serialises Update and guards stats, byModel and cas
 	stats   map[[3]string]*versionStats
 	byModel map[[2]string][]*versionStats // stats by model and stage
-	cas   map[string]*caTransport // by CA file (backendtls.go)
-	h2c   *h2cTransport           // h2c:// versions (grpc.go)
+	cas     map[string]*caTransport       // by CA file (backendtls.go)
+	h2c     *h2cTransport                 // h2c:// versions (grpc.go)
 }
 
 // New returns a router with an empty table (every path answers 404) and

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
@@ -63,4 +64,35 @@ func BenchmarkAdminPutTable10000(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+}
+
+// BenchmarkStatsOneModelOf10000 is what measuring one model costs on a
+// router serving 10,000 (every version measured something): the stats of
+// that model only (one) and, as every measurement read them before, of
+// every model (all).
+func BenchmarkStatsOneModelOf10000(b *testing.B) {
+	clock := newFakeClock()
+	rt := newTestRouter(b, Options{Now: clock.Now})
+	if err := rt.Update(bigTable(10000)); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 10000; i++ {
+		_ = rt.Reward(fmt.Sprintf("model-%05d", i), "prod", "v2", 1)
+	}
+	clock.Advance(time.Second)
+	from, to := clock.Now().Add(-10*time.Second), clock.Now()
+	b.Run("one", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if s := rt.ModelStatsRange("model-04242", "prod", from, to); len(s.Versions) != 4 {
+				b.Fatalf("%d versions", len(s.Versions))
+			}
+		}
+	})
+	b.Run("all", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if s := rt.StatsRange(from, to); len(s.Versions) != 40000 {
+				b.Fatalf("%d versions", len(s.Versions))
+			}
+		}
+	})
 }

@@ -67,11 +67,7 @@ func TestAdminStatsRange(t *testing.T) {
 	clock.Advance(time.Second)
 	admin := NewAdminHandler(rt, "tok")
 	get := func(q string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "/v1/stats?"+q, nil)
-		req.Header.Set("Authorization", "Bearer tok")
-		w := httptest.NewRecorder()
-		admin.ServeHTTP(w, req)
-		return w
+		return do(admin, "GET", "/v1/stats?"+q, "", "Authorization", "Bearer tok")
 	}
 	sec := clock.Now().Unix()
 	w := get(fmt.Sprintf("from=%d&to=%d", sec-1, sec))
@@ -120,11 +116,7 @@ func TestModelStatsRange(t *testing.T) {
 	}
 	admin := NewAdminHandler(rt, "tok")
 	get := func(q string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "/v1/stats?"+q, nil)
-		req.Header.Set("Authorization", "Bearer tok")
-		w := httptest.NewRecorder()
-		admin.ServeHTTP(w, req)
-		return w
+		return do(admin, "GET", "/v1/stats?"+q, "", "Authorization", "Bearer tok")
 	}
 	w := get(fmt.Sprintf("from=%d&to=%d&model=b&stage=production", from.Unix(), to.Unix()))
 	var s traffic.Stats

@@ -42,6 +42,9 @@ func (s *stepper) awaitTraffic() bool {
 			s.key, s.where(), s.obs.Unapplied)
 		return true
 	}
+	if r.UnappliedSince.IsZero() {
+		r.UnappliedSince = s.now // a hold persisted before its start was kept
+	}
 	if held := s.now.Sub(r.UnappliedSince); !r.UnappliedLong && held >= unappliedPatience(r.Plan) {
 		r.UnappliedLong = true
 		s.event(LevelError, "%s paused %s: the router has not acknowledged this traffic everywhere for %s (%s); the rollout stays at this step until every part of the router has it (a restore would not wait)",

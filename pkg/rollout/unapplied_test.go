@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"testing"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
@@ -101,5 +102,22 @@ func TestLongUnacknowledgedHoldPausesLoudlyAndNeverAdvances(t *testing.T) {
 	sc.play(t, ticks)
 	if r := sc.st.Rollout; r == nil || r.Unapplied || r.UnappliedLong || !r.UnappliedSince.IsZero() {
 		t.Errorf("after the hold ended the rollout state still records it: %+v", r)
+	}
+}
+
+// A hold persisted without its start (by a reconciler from before it was
+// kept) counts from the first Step that sees it, not from the year 1.
+func TestHoldWithoutItsStartCountsFromNow(t *testing.T) {
+	m := baseModel(Canary)
+	m.Checks = nil
+	sc := newScenario(m)
+	sc.play(t, []tick{adopted, {at: 5, serve: "v7", obs: none}, {at: 15, obs: unapplied(none)}})
+	sc.st.Rollout.UnappliedSince = time.Time{}
+	if _, acts := sc.step(t, 25, unapplied(none)); sc.st.Phase != PhaseProgressing || len(acts) != 0 {
+		t.Fatalf("phase %s, actions %v: a hold of unknown start was reported long at once", sc.st.Phase, acts)
+	}
+	sc.step(t, 85, unapplied(none))
+	if sc.st.Phase != PhasePaused {
+		t.Fatalf("phase %s a minute after the hold was first seen without a start, want paused", sc.st.Phase)
 	}
 }

@@ -150,7 +150,7 @@ func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
 	if same && h.inSync() {
 		return nil
 	}
-	if !same {
+	if !same || h.gen == 0 {
 		h.gen++
 		for _, in := range h.instances {
 			in.synced = false

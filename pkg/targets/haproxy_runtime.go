@@ -256,7 +256,7 @@ func (h *HAProxy) publish() {
 	out := make([]ReplicaStatus, 0, len(h.instances))
 	for _, in := range h.instances {
 		out = append(out, ReplicaStatus{Admin: in.api, Generation: in.acked, Want: h.gen,
-			InSync: h.gen > 0 && !in.stale && in.synced, LastContact: in.lastContact, LastError: in.lastErr})
+			InSync: !in.stale && in.synced, LastContact: in.lastContact, LastError: in.lastErr})
 	}
 	h.status.Store(&out)
 }

@@ -45,7 +45,9 @@ func TestFleetStatsWithAReplicaMissingIsNoData(t *testing.T) {
 		t.Fatalf("fleet not whole: %v, want no data naming why", err)
 	}
 	// The meter turns the error into "no data" for the router's checks.
-	src := RouterSource{Stats: func(ctx context.Context, w time.Duration) (traffic.Stats, error) { return f.StatsRange(ctx, "m", "production", from, to) }}
+	src := RouterSource{Stats: func(ctx context.Context, w time.Duration) (traffic.Stats, error) {
+		return f.StatsRange(ctx, "m", "production", from, to)
+	}}
 	if _, err := src.Snapshot(context.Background(), 10*time.Second); err == nil {
 		t.Fatal("a snapshot of a fleet that is not whole succeeded")
 	}

@@ -191,10 +191,12 @@ func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
 			return fmt.Errorf("router %q: %w", h.name, err)
 		}
 	}
-	// An instance whose reload failed before is reloaded again; the others
-	// get the weights at once.
-	_, err = h.reloadStale(ctx)
-	return errors.Join(err, h.setWeights(ctx, cfg.weights))
+	// The instances that run the file's structure get the weights first,
+	// so that a restore never waits for an instance whose reload failed
+	// before; that one is reloaded again, then given them too.
+	werr := h.setWeights(ctx, cfg.weights)
+	_, rerr := h.reloadStale(ctx)
+	return errors.Join(werr, rerr, h.setWeights(ctx, cfg.weights))
 }
 
 // check runs `<command> [-f file] -c`, restoring the previous file when

@@ -57,6 +57,53 @@ func (f FleetStats) StatsRange(ctx context.Context, model, stage string, from, t
 	return SumStats(parts...), nil
 }
 
+// BatchFunc reads many models' stats from one router in one request.
+type BatchFunc func(ctx context.Context, qs []traffic.StatsQuery) ([]traffic.Stats, error)
+
+// FleetBatch is FleetStats for many models at once: one batched read per
+// replica, summed per query. Each answer is as StatsRange would give it:
+// a replica that could not be read makes every query's answer an error,
+// a window in which the fleet was not whole makes that query's one.
+type FleetBatch struct {
+	Replicas []BatchFunc
+	Ready    func(from time.Time) error
+}
+
+// Batch reads every replica at once and sums their answers per query.
+func (f FleetBatch) Batch(ctx context.Context, qs []traffic.StatsQuery) ([]traffic.Stats, []error) {
+	parts := make([][]traffic.Stats, len(f.Replicas))
+	errs := make([]error, len(f.Replicas))
+	var wg sync.WaitGroup
+	for i, read := range f.Replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = read(ctx, qs)
+		}()
+	}
+	wg.Wait()
+	out, outErrs := make([]traffic.Stats, len(qs)), make([]error, len(qs))
+	readErr := errors.Join(errs...)
+	for q := range qs {
+		if readErr != nil {
+			outErrs[q] = fmt.Errorf("no data for the window: a replica could not be read: %w", readErr)
+			continue
+		}
+		if f.Ready != nil {
+			if err := f.Ready(time.Unix(qs[q].From, 0)); err != nil {
+				outErrs[q] = fmt.Errorf("no data for the window: %w", err)
+				continue
+			}
+		}
+		each := make([]traffic.Stats, len(parts))
+		for r := range parts {
+			each[r] = parts[r][q]
+		}
+		out[q] = SumStats(each...)
+	}
+	return out, outErrs
+}
+
 // SumStats adds up the stats several replicas measured over the same
 // window. Counts and sums add; rates add; a latency quantile of the whole
 // is at most the largest replica's, which is what is kept (a check on it

@@ -52,3 +52,35 @@ func TestFleetStatsWithAReplicaMissingIsNoData(t *testing.T) {
 		t.Fatal("a snapshot of a fleet that is not whole succeeded")
 	}
 }
+
+func TestFleetBatchSumsPerQuery(t *testing.T) {
+	replica := func(requests int64) BatchFunc {
+		return func(_ context.Context, qs []traffic.StatsQuery) ([]traffic.Stats, error) {
+			out := make([]traffic.Stats, len(qs))
+			for i, q := range qs {
+				out[i] = traffic.Stats{Versions: []traffic.VersionStats{{Model: q.Model, Stage: q.Stage, Version: "v1", Requests: requests * int64(i+1)}}}
+			}
+			return out, nil
+		}
+	}
+	qs := []traffic.StatsQuery{{Model: "a", Stage: "p", From: 100, To: 110}, {Model: "b", Stage: "p", From: 50, To: 110}}
+	f := FleetBatch{Replicas: []BatchFunc{replica(10), replica(5)}, Ready: func(from time.Time) error {
+		if from.Unix() < 100 {
+			return errors.New("replica x was given the table again at 100")
+		}
+		return nil
+	}}
+	stats, errs := f.Batch(context.Background(), qs)
+	if v, _ := stats[0].Find("a", "p", "v1"); errs[0] != nil || v.Requests != 15 {
+		t.Errorf("query a: %+v %v, want 15 requests summed", v, errs[0])
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "no data") {
+		t.Errorf("query b, whose window the fleet was not whole for: %v, want no data", errs[1])
+	}
+	f.Replicas = append(f.Replicas, func(context.Context, []traffic.StatsQuery) ([]traffic.Stats, error) {
+		return nil, errors.New("connection refused")
+	})
+	if _, errs := f.Batch(context.Background(), qs); errs[0] == nil || errs[1] == nil {
+		t.Errorf("a replica down: %v, want no data for every query", errs)
+	}
+}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -150,6 +151,46 @@ func (c *StatsClient) get(ctx context.Context, query string) (traffic.Stats, err
 		return traffic.Stats{}, fmt.Errorf("router stats from %s: decoding: %w", c.BaseURL, err)
 	}
 	return st, nil
+}
+
+// Batch fetches many models' stats in one request (POST /v1/stats), one
+// Stats per query in order. A router without the endpoint answers an
+// error; the caller then reads model by model.
+func (c *StatsClient) Batch(ctx context.Context, qs []traffic.StatsQuery) ([]traffic.Stats, error) {
+	body, err := json.Marshal(traffic.StatsBatch{Queries: qs})
+	if err != nil {
+		return nil, fmt.Errorf("router stats: %w", err)
+	}
+	u := strings.TrimRight(c.BaseURL, "/") + "/v1/stats"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("router stats: %w", err)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("router stats from %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return nil, fmt.Errorf("router stats from %s: POST: %s: %s", c.BaseURL, resp.Status, snippet(msg))
+	}
+	var a traffic.StatsBatchAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return nil, fmt.Errorf("router stats from %s: decoding: %w", c.BaseURL, err)
+	}
+	if len(a.Stats) != len(qs) {
+		return nil, fmt.Errorf("router stats from %s: %d answers to %d queries", c.BaseURL, len(a.Stats), len(qs))
+	}
+	return a.Stats, nil
 }
 
 // snippet is the start of a response body for an error message.

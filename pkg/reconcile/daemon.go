@@ -456,6 +456,7 @@ func (d *Daemon) step(ctx context.Context, tree *spec.Tree, commit string) ([]ro
 	var errs []error
 	seen := map[string]bool{}
 	acked, behind := d.acknowledged(), d.behind(ctx, tree)
+	d.prefetch(ctx, tree, now)
 	for _, m := range tree.Models {
 		key := m.Key()
 		seen[key] = true

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -88,6 +89,25 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 			window = d
 		}
 		writeJSON(w, http.StatusOK, r.Stats(window))
+	})
+	mux.HandleFunc("POST /v1/stats", func(w http.ResponseWriter, req *http.Request) {
+		// Many models' windows in one request: what the reconciler reads
+		// once a pass, instead of one request per model.
+		var b traffic.StatsBatch
+		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, MaxTableBytes)).Decode(&b); err != nil {
+			writeError(w, http.StatusBadRequest, "stats queries are not valid JSON: "+err.Error())
+			return
+		}
+		out := traffic.StatsBatchAnswer{Stats: make([]traffic.Stats, len(b.Queries))}
+		for i, q := range b.Queries {
+			if q.Model == "" || q.Stage == "" || q.To < q.From {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("query %d: model and stage are required, and from <= to (Unix seconds)", i))
+				return
+			}
+			out.Stats[i] = r.ModelStatsRange(q.Model, q.Stage, time.Unix(q.From, 0), time.Unix(q.To, 0))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
 	})
 	mux.Handle("GET /metrics", r.MetricsHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {

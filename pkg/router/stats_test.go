@@ -127,3 +127,31 @@ func TestModelStatsRange(t *testing.T) {
 		t.Errorf("model without stage: %d %s", w.Code, w.Body)
 	}
 }
+
+// POST /v1/stats answers many models' windows in one request, in order.
+func TestAdminStatsBatch(t *testing.T) {
+	clock := newFakeClock()
+	rt := newTestRouter(t, Options{Now: clock.Now})
+	mustUpdate(t, rt, mkRoute("a", map[string]string{"v1": "http://127.0.0.1:1"}, weights("v1", 100)),
+		mkRoute("b", map[string]string{"v1": "http://127.0.0.1:2"}, weights("v1", 100)))
+	from := clock.Now().Unix()
+	_ = rt.Reward("b", "production", "v1", 1)
+	clock.Advance(time.Second)
+	to := clock.Now().Unix()
+	admin := NewAdminHandler(rt, "tok")
+	body := fmt.Sprintf(`{"queries":[{"model":"b","stage":"production","from":%d,"to":%d},{"model":"a","stage":"production","from":%d,"to":%d}]}`, from, to, from, to)
+	w := do(admin, "POST", "/v1/stats", body, "Authorization", "Bearer tok")
+	var a traffic.StatsBatchAnswer
+	if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || len(a.Stats) != 2 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if b, _ := a.Stats[0].Find("b", "production", "v1"); b.Rewards != 1 || len(a.Stats[0].Versions) != 1 {
+		t.Errorf("first answer %+v, want model b's with its reward", a.Stats[0])
+	}
+	if len(a.Stats[1].Versions) != 1 || a.Stats[1].Versions[0].Model != "a" {
+		t.Errorf("second answer %+v, want model a's only", a.Stats[1])
+	}
+	if w := do(admin, "POST", "/v1/stats", `{"queries":[{"model":"a","from":2,"to":1}]}`, "Authorization", "Bearer tok"); w.Code != http.StatusBadRequest {
+		t.Errorf("a bad query: %d %s", w.Code, w.Body)
+	}
+}

@@ -134,6 +134,25 @@ type VersionStats struct {
 	Quality map[string]behaviour.Quality `json:"quality,omitempty"`
 }
 
+// StatsQuery asks for one model's stats at one stage over the whole
+// seconds [From, To) (Unix times).
+type StatsQuery struct {
+	Model string `json:"model"`
+	Stage string `json:"stage"`
+	From  int64  `json:"from"`
+	To    int64  `json:"to"`
+}
+
+// StatsBatch is many queries in one request (POST /v1/stats).
+type StatsBatch struct {
+	Queries []StatsQuery `json:"queries"`
+}
+
+// StatsBatchAnswer holds one Stats per query, in the queries' order.
+type StatsBatchAnswer struct {
+	Stats []Stats `json:"stats"`
+}
+
 // Find returns the stats of one version, or a zero value with ok false.
 func (s Stats) Find(model, stage, version string) (VersionStats, bool) {
 	for _, v := range s.Versions {

@@ -26,6 +26,7 @@ type Measurer struct {
 
 	mu         sync.Mutex
 	remembered map[string]time.Time // per model: end of the last window remembered while idle
+	ahead      map[string]window    // per model: stats read by Prefetch this pass
 }
 
 var _ reconcile.Measurer = (*Measurer)(nil)
@@ -53,7 +54,11 @@ func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model,
 	var snapErr error
 	stats := func(ctx context.Context, w time.Duration) (traffic.Stats, error) {
 		if snap == nil && snapErr == nil {
-			s, err := ms.Routers.StatsRange(ctx, r, m.Name, m.Stage, start, end)
+			s, ok := ms.readAhead(m.Key(), start, end)
+			var err error
+			if !ok {
+				s, err = ms.Routers.StatsRange(ctx, r, m.Name, m.Stage, start, end)
+			}
 			snap, snapErr = &s, err
 		}
 		if snapErr != nil {

@@ -48,6 +48,7 @@ type routerEntry struct {
 	inproc  *router.Router
 	server  *router.Server
 	stats   analysis.RangeFunc
+	batch   func(ctx context.Context, qs []traffic.StatsQuery) ([]traffic.Stats, []error)
 	closeFn func()
 }
 
@@ -143,6 +144,13 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 		e.stats = func(ctx context.Context, model, stage string, from, to time.Time) (traffic.Stats, error) {
 			return rt.ModelStatsRange(model, stage, from, to), nil
 		}
+		e.batch = func(ctx context.Context, qs []traffic.StatsQuery) ([]traffic.Stats, []error) {
+			out := make([]traffic.Stats, len(qs))
+			for i, q := range qs {
+				out[i] = rt.ModelStatsRange(q.Model, q.Stage, time.Unix(q.From, 0), time.Unix(q.To, 0))
+			}
+			return out, make([]error, len(qs))
+		}
 		e.closeFn = func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -182,10 +190,13 @@ func (rs *Routers) start(r *spec.Router) (*routerEntry, error) {
 			// A fleet's window is the sum of its replicas', and no data
 			// unless every replica was read and whole.
 			fs := analysis.FleetStats{Ready: fleet.Measurable}
+			fb := analysis.FleetBatch{Ready: fleet.Measurable}
 			for _, a := range fleet.Admins() {
-				fs.Replicas = append(fs.Replicas, (&analysis.StatsClient{BaseURL: a, Token: token, HTTP: client}).StatsRange)
+				c := &analysis.StatsClient{BaseURL: a, Token: token, HTTP: client}
+				fs.Replicas = append(fs.Replicas, c.StatsRange)
+				fb.Replicas = append(fb.Replicas, c.Batch)
 			}
-			e.stats = fs.StatsRange
+			e.stats, e.batch = fs.StatsRange, fb.Batch
 		}
 	}
 	return e, nil
@@ -240,6 +251,20 @@ func (rs *Routers) StatsRange(ctx context.Context, r *spec.Router, model, stage 
 		return traffic.Stats{}, fmt.Errorf("router %q (%s) does not measure traffic itself: use a metrics source", r.Name, r.Type)
 	}
 	return e.stats(ctx, model, stage, from, to)
+}
+
+// StatsBatch reads many models' stats from one router that measures
+// itself in one request per replica (an in-process router: no request),
+// one answer or error per query. ok is false when the router cannot
+// (it does not measure itself, or is not a fleet or in-process): read
+// model by model then.
+func (rs *Routers) StatsBatch(ctx context.Context, r *spec.Router, qs []traffic.StatsQuery) (stats []traffic.Stats, errs []error, ok bool) {
+	e, err := rs.entry(ctx, r)
+	if err != nil || e.batch == nil {
+		return nil, nil, false
+	}
+	stats, errs = e.batch(ctx, qs)
+	return stats, errs, true
 }
 
 // Close stops every in-process router.

@@ -14,15 +14,15 @@ import (
 // one: measuring 10,000 models model by model is 10,000 requests to each
 // replica.
 type Prefetcher interface {
-	Prefetch(ctx context.Context, models []*spec.Model, states map[string]rollout.ModelState, now time.Time)
+	Prefetch(ctx context.Context, tree *spec.Tree, states map[string]rollout.ModelState, now time.Time)
 }
 
-// prefetch hands the Measurer every model and its state when it can read
-// ahead.
+// prefetch hands the Measurer the tree and every model's state when it
+// can read ahead.
 func (d *Daemon) prefetch(ctx context.Context, tree *spec.Tree, now time.Time) {
 	pf, ok := d.deps.Measurer.(Prefetcher)
 	if !ok {
 		return
 	}
-	pf.Prefetch(ctx, tree.Models, maps.Clone(d.state.Models), now)
+	pf.Prefetch(ctx, tree, maps.Clone(d.state.Models), now)
 }

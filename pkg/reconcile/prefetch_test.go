@@ -17,11 +17,11 @@ type readAheadMeasurer struct {
 	calls []string
 }
 
-func (r *readAheadMeasurer) Prefetch(ctx context.Context, models []*spec.Model, states map[string]rollout.ModelState, now time.Time) {
+func (r *readAheadMeasurer) Prefetch(ctx context.Context, tree *spec.Tree, states map[string]rollout.ModelState, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var keys []string
-	for _, m := range models {
+	for _, m := range tree.Models {
 		if st, ok := states[m.Key()]; ok && st.Phase != "" {
 			keys = append(keys, m.Key()+"@"+string(st.Phase))
 		}
@@ -29,11 +29,11 @@ func (r *readAheadMeasurer) Prefetch(ctx context.Context, models []*spec.Model, 
 	r.calls = append(r.calls, "prefetch "+strings.Join(keys, ","))
 }
 
-func (r *readAheadMeasurer) Observe(ctx context.Context, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
+func (r *readAheadMeasurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
 	r.mu.Lock()
 	r.calls = append(r.calls, "observe "+m.Key())
 	r.mu.Unlock()
-	return r.fakeMeasurer.Observe(ctx, m, st, now)
+	return r.fakeMeasurer.Observe(ctx, tree, m, st, now)
 }
 
 // A measurer that reads ahead is handed every model and its state once a

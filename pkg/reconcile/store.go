@@ -10,7 +10,7 @@ type BatchStore interface {
 
 // saveStates writes the states that changed this pass. A write that fails
 // is forgotten as saved, so that the next pass writes it again (the same
-// value again is harmless). The caller holds d.mu.
+// value again is harmless). It runs in the pass, which owns d.saved.
 func (d *Daemon) saveStates(changed map[string][]byte) {
 	if len(changed) == 0 {
 		return

@@ -20,7 +20,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/reconcile"
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/router"
-	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/spec/spectest"
 	"github.com/switchyard-dev/switchyard/pkg/wiring"
 )
@@ -125,16 +124,14 @@ metrics "prom" {
 	// replica to send on a shared machine.
 	routers := &wiring.Routers{Getenv: func(string) string { return "tok" }, Now: clock.Now, ReplicaTimeout: time.Minute}
 	defer routers.Close()
-	var d *reconcile.Daemon
 	deps := reconcile.Deps{
 		Repo: benchRepo{fsys}, Check: admission.Checker("rollouts", "", nil, clock),
 		Routers: routers, Store: store, Clock: clock,
 	}
 	if measured {
-		deps.Measurer = &wiring.Measurer{Routers: routers, Tree: func() *spec.Tree { return d.Tree() },
-			HTTP: &http.Client{Timeout: time.Second}, References: analysis.NewReferences()}
+		deps.Measurer = &wiring.Measurer{Routers: routers, HTTP: &http.Client{Timeout: time.Second}, References: analysis.NewReferences()}
 	}
-	d, err = reconcile.New(reconcile.Config{PollInterval: time.Hour}, deps)
+	d, err := reconcile.New(reconcile.Config{PollInterval: time.Hour}, deps)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,15 +21,11 @@ type window struct {
 // replica of each builtin router instead of one per model and replica.
 // Observe then takes a model's stats from here when the window matches,
 // and reads them itself otherwise (or when the batch failed).
-func (ms *Measurer) Prefetch(ctx context.Context, models []*spec.Model, states map[string]rollout.ModelState, now time.Time) {
-	tree := ms.Tree()
-	if tree == nil {
-		return
-	}
+func (ms *Measurer) Prefetch(ctx context.Context, tree *spec.Tree, states map[string]rollout.ModelState, now time.Time) {
 	queries := map[string][]traffic.StatsQuery{}
 	keys := map[string][]string{}
 	ms.mu.Lock()
-	for _, m := range models {
+	for _, m := range tree.Models {
 		r := tree.Routers[m.Router]
 		if r == nil || r.Type != "builtin" {
 			continue

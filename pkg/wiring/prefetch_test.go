@@ -71,7 +71,7 @@ func TestPrefetchReadsEachReplicaOnceAPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	tree := &spec.Tree{Routers: map[string]*spec.Router{"edge": block}}
-	ms := &Measurer{Routers: rs, Tree: func() *spec.Tree { return tree }}
+	ms := &Measurer{Routers: rs}
 	start := clock.t
 	clock.t = clock.t.Add(1500 * time.Millisecond)
 	var specs []*spec.Model
@@ -95,9 +95,10 @@ func TestPrefetchReadsEachReplicaOnceAPass(t *testing.T) {
 	for _, l := range logs {
 		l.take("GET /v1/stats")
 	}
-	ms.Prefetch(context.Background(), specs, states, now)
+	tree.Models = specs
+	ms.Prefetch(context.Background(), tree, states, now)
 	for i, m := range specs {
-		obs, err := ms.Observe(context.Background(), m, states[m.Key()], now)
+		obs, err := ms.Observe(context.Background(), tree, m, states[m.Key()], now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func TestPrefetchReadsEachReplicaOnceAPass(t *testing.T) {
 	}
 	// A window that Prefetch did not read (another time) is read alone.
 	later := now.Add(2 * time.Second)
-	if _, err := ms.Observe(context.Background(), specs[3], states[specs[3].Key()], later); err != nil {
+	if _, err := ms.Observe(context.Background(), tree, specs[3], states[specs[3].Key()], later); err != nil {
 		t.Fatal(err)
 	}
 	if gets := logs[0].take("GET /v1/stats"); gets != 1 {

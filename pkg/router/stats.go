@@ -159,6 +159,9 @@ func (s *versionStats) recordRequest(now time.Time, latency, ttfb time.Duration,
 	sec := now.Unix()
 	lat := latency.Seconds()
 	idx := histIndex(lat)
+	// Prometheus first: whoever sees the measurement in the stats finds
+	// it in the metrics too.
+	s.series().observe(code, lat, fellBack)
 	s.mu.Lock()
 	b := s.at(sec)
 	b.requests++
@@ -178,7 +181,6 @@ func (s *versionStats) recordRequest(now time.Time, latency, ttfb time.Duration,
 	s.samples[s.nextS] = sample{sec: sec, seconds: lat}
 	s.nextS = (s.nextS + 1) % sampleSize
 	s.mu.Unlock()
-	s.series().observe(code, lat, fellBack)
 }
 
 // Shadow outcomes.
@@ -192,6 +194,7 @@ const (
 // recordShadow counts one shadow copy's outcome; a shadow error is a pair
 // that disagrees, so that a failing shadow can never pass an assessment.
 func (s *versionStats) recordShadow(now time.Time, result string, latency time.Duration) {
+	s.series().shadow(result, latency.Seconds())
 	s.mu.Lock()
 	b := s.shadowAt(now.Unix())
 	switch result {
@@ -208,10 +211,10 @@ func (s *versionStats) recordShadow(now time.Time, result string, latency time.D
 		}
 	}
 	s.mu.Unlock()
-	s.series().shadow(result, latency.Seconds())
 }
 
 func (s *versionStats) recordReward(now time.Time, reward float64) {
+	s.series().reward(reward)
 	s.mu.Lock()
 	b := s.at(now.Unix())
 	b.rewards++
@@ -220,7 +223,6 @@ func (s *versionStats) recordReward(now time.Time, reward float64) {
 	s.totalRewards++
 	s.totalRewardSum += reward
 	s.mu.Unlock()
-	s.series().reward(reward)
 }
 
 // posterior returns the Beta posterior parameters from all rewards so far,

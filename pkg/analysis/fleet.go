@@ -33,17 +33,9 @@ func (f FleetStats) StatsRange(ctx context.Context, model, stage string, from, t
 			return traffic.Stats{}, fmt.Errorf("no data for the window: %w", err)
 		}
 	}
-	parts := make([]traffic.Stats, len(f.Replicas))
-	errs := make([]error, len(f.Replicas))
-	var wg sync.WaitGroup
-	for i, read := range f.Replicas {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			parts[i], errs[i] = read(ctx, model, stage, from, to)
-		}()
-	}
-	wg.Wait()
+	parts, errs := eachReplica(f.Replicas, func(read RangeFunc) (traffic.Stats, error) {
+		return read(ctx, model, stage, from, to)
+	})
 	if err := errors.Join(errs...); err != nil {
 		return traffic.Stats{}, fmt.Errorf("no data for the window: a replica could not be read: %w", err)
 	}
@@ -71,17 +63,9 @@ type FleetBatch struct {
 
 // Batch reads every replica at once and sums their answers per query.
 func (f FleetBatch) Batch(ctx context.Context, qs []traffic.StatsQuery) ([]traffic.Stats, []error) {
-	parts := make([][]traffic.Stats, len(f.Replicas))
-	errs := make([]error, len(f.Replicas))
-	var wg sync.WaitGroup
-	for i, read := range f.Replicas {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			parts[i], errs[i] = read(ctx, qs)
-		}()
-	}
-	wg.Wait()
+	parts, errs := eachReplica(f.Replicas, func(read BatchFunc) ([]traffic.Stats, error) {
+		return read(ctx, qs)
+	})
 	out, outErrs := make([]traffic.Stats, len(qs)), make([]error, len(qs))
 	readErr := errors.Join(errs...)
 	for q := range qs {
@@ -102,6 +86,21 @@ func (f FleetBatch) Batch(ctx context.Context, qs []traffic.StatsQuery) ([]traff
 		out[q] = SumStats(each...)
 	}
 	return out, outErrs
+}
+
+// eachReplica reads every replica at once.
+func eachReplica[F, T any](replicas []F, read func(F) (T, error)) ([]T, []error) {
+	out, errs := make([]T, len(replicas)), make([]error, len(replicas))
+	var wg sync.WaitGroup
+	for i, r := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = read(r)
+		}()
+	}
+	wg.Wait()
+	return out, errs
 }
 
 // SumStats adds up the stats several replicas measured over the same

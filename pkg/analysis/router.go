@@ -118,22 +118,9 @@ func (c *StatsClient) StatsRange(ctx context.Context, model, stage string, from,
 }
 
 func (c *StatsClient) get(ctx context.Context, query string) (traffic.Stats, error) {
-	u := strings.TrimRight(c.BaseURL, "/") + "/v1/stats?" + query
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := c.do(ctx, http.MethodGet, "/v1/stats?"+query, nil)
 	if err != nil {
-		return traffic.Stats{}, fmt.Errorf("router stats: %w", err)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	req.Header.Set("Accept", "application/json")
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return traffic.Stats{}, fmt.Errorf("router stats from %s: %w", c.BaseURL, err)
+		return traffic.Stats{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
@@ -161,22 +148,9 @@ func (c *StatsClient) Batch(ctx context.Context, qs []traffic.StatsQuery) ([]tra
 	if err != nil {
 		return nil, fmt.Errorf("router stats: %w", err)
 	}
-	u := strings.TrimRight(c.BaseURL, "/") + "/v1/stats"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	resp, err := c.do(ctx, http.MethodPost, "/v1/stats", bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("router stats: %w", err)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("router stats from %s: %w", c.BaseURL, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -191,6 +165,31 @@ func (c *StatsClient) Batch(ctx context.Context, qs []traffic.StatsQuery) ([]tra
 		return nil, fmt.Errorf("router stats from %s: %d answers to %d queries", c.BaseURL, len(a.Stats), len(qs))
 	}
 	return a.Stats, nil
+}
+
+// do sends one request to the admin API with the token, a JSON body when
+// there is one.
+func (c *StatsClient) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("router stats: %w", err)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("router stats from %s: %w", c.BaseURL, err)
+	}
+	return resp, nil
 }
 
 // snippet is the start of a response body for an error message.

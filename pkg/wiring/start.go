@@ -308,14 +308,15 @@ func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string,
 	return sha, err
 }
 
-// CommitAction is the commit's Switchyard-Action trailer: the daemon says
-// loudly when one of its own commits is rejected.
+// CommitAction is the action of the reconciler's own outcome at commit
+// (gitops.RecogniseOutcome: pushed by it, or its pull request merged in
+// any way, unchanged): the daemon says loudly when one is rejected.
 func (a *repoAdapter) CommitAction(ctx context.Context, commit string) (string, error) {
-	c, err := a.repo.CommitInfo(commit)
-	if err != nil {
+	own, _, err := a.repo.RecogniseOutcome(ctx, commit)
+	if err != nil || own == nil {
 		return "", err
 	}
-	return gitops.Trailers(c.Message)[gitops.TrailerAction], nil
+	return string(own.Action), nil
 }
 
 func (a *repoAdapter) Note(ctx context.Context, commit string, note []byte) error {

@@ -1,0 +1,163 @@
+package admission_test
+
+import (
+	"context"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/admission"
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/gitops"
+	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/policies"
+)
+
+// opener stands for GitHub: it opens every pull request as number 7.
+type opener struct{}
+
+func (opener) OpenPullRequest(context.Context, gitops.PullRequest) (string, error) {
+	return "https://github.com/acme/specs/pull/7", nil
+}
+
+func productionSpec(serve string) string {
+	return `router "edge" {
+  type   = "builtin"
+  listen = "127.0.0.1:18080"
+}
+
+model "fraud" "production" {
+  router = "edge"
+  path   = "/v1/fraud"
+  serve  = "` + serve + `"
+
+  version "v7" { url = "http://127.0.0.1:19107" }
+  version "v8" { url = "http://127.0.0.1:19108" }
+
+  rollout {
+    strategy = "canary"
+    steps    = [10, 50]
+  }
+
+  check "errors" {
+    metric = "error_rate"
+    max    = 0.05
+  }
+}
+`
+}
+
+const stagingSpec = `model "fraud" "staging" {
+  router = "edge"
+  path   = "/staging/fraud"
+  serve  = "v8"
+
+  version "v7" { url = "http://127.0.0.1:19107" }
+  version "v8" { url = "http://127.0.0.1:19108" }
+}
+`
+
+// The default policies deny production a version staging has left, unless
+// the change restores service: the reconciler's rollback, with its label.
+// Its rollback pull request, merged in any of GitHub's three ways, is
+// applied; the same pull request changed by a person before merging is
+// judged as that person's commit, and denied.
+func TestCheckerMergedRollbackPullRequest(t *testing.T) {
+	styles := []gittest.MergeStyle{gittest.MergeCommit, gittest.Squash, gittest.Rebase}
+	for _, style := range styles {
+		for _, edited := range []bool{false, true} {
+			name := string(style)
+			if edited {
+				name += ", edited"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				diags := mergeRollback(t, style, edited)
+				errs := errorsOf(diags)
+				if !edited {
+					if len(errs) > 0 {
+						t.Fatalf("the merged rollback is rejected: %+v", diags)
+					}
+					return
+				}
+				if len(errs) != 1 || !strings.Contains(errs[0], "production would serve v7, but staging serves v8") {
+					t.Fatalf("errors %q, want the staging_first denial; diagnostics %+v", errs, diags)
+				}
+				warned := false
+				for _, d := range diags {
+					warned = warned || d.Severity == diag.Warning && d.Summary == "Not the reconciler's own outcome commit" &&
+						strings.Contains(d.Detail, "its tree differs from the rollback the reconciler writes") && strings.Contains(d.Detail, "README.md")
+				}
+				if !warned {
+					t.Fatalf("no warning says why the merged head is not the reconciler's: %+v", diags)
+				}
+			})
+		}
+	}
+}
+
+// mergeRollback promotes v8 in production, has the reconciler open its
+// rollback pull request, changes it when edited (amending the reconciler's
+// commit and keeping its message, the one edit that keeps the trailers in
+// every merge style), merges it and returns the merged head's diagnostics.
+func mergeRollback(t *testing.T, style gittest.MergeStyle, edited bool) []diag.Diagnostic {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	srv := gittest.NewServer(t)
+	files := map[string]string{"rollouts/fraud.hcl": productionSpec("v7"), "rollouts/staging.hcl": stagingSpec, "README.md": "specs\n"}
+	entries, err := fs.ReadDir(policies.Files, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), "_test.rego") && strings.HasSuffix(e.Name(), ".rego") {
+			b, _ := policies.Files.ReadFile(e.Name())
+			files["policies/"+e.Name()] = string(b)
+		}
+	}
+	url := srv.CreateRepo("specs", files)
+	first := srv.Head("specs")
+	promoted := srv.CommitAs("specs", "promote fraud v8", map[string]string{"rollouts/fraud.hcl": productionSpec("v8")})
+	repo, err := gitops.Open(ctx, gitops.Options{URL: url, Dir: filepath.Join(t.TempDir(), "clone"),
+		Now: func() time.Time { return now }, PullRequests: opener{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := admission.Checker("rollouts", "policies", repo, fixedClock{})
+	judgeAt := func(commit string, base *spec.Tree, applied string) (*spec.Tree, []diag.Diagnostic) {
+		fsys, _, err := repo.TreeAt(commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return check(ctx, commit, fsys, base, applied)
+	}
+	base, diags := judgeAt(first, nil, "")
+	if diag.HasErrors(diags) {
+		t.Fatalf("the first commit is rejected: %+v", diags)
+	}
+	base, diags = judgeAt(promoted, base, first)
+	if diag.HasErrors(diags) {
+		t.Fatalf("the promotion is rejected: %+v", diags)
+	}
+
+	w, err := repo.WriteOutcomeDetail(ctx, gitops.Outcome{Action: gitops.ActionRollback, Model: "fraud", Stage: "production",
+		File: "rollouts/fraud.hcl", From: "v8", To: "v7", Reason: `check "errors" failed`})
+	if err != nil || w.PullRequest == "" {
+		t.Fatalf("rollback pull request: %+v, %v", w, err)
+	}
+	branch := "switchyard/rollback-fraud-production-" + commitid.Short(promoted)
+	if edited {
+		srv.AmendOnBranch("specs", branch, map[string]string{"README.md": "specs, and an unrelated change\n"})
+	}
+	head := srv.MergePullRequest("specs", branch, 7, style, "")
+	if _, _, err := repo.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, diags = judgeAt(head, base, promoted)
+	return diags
+}

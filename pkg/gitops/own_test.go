@@ -14,8 +14,16 @@ import (
 // v8 and has the reconciler open its rollback pull request; it returns
 // the branch the pull request is from.
 func prSetup(t *testing.T) (*gittest.Server, *Repo, string) {
+	srv, r, branch, _ := prSetupGitHub(t)
+	return srv, r, branch
+}
+
+// prSetupGitHub is prSetup that also returns the fake GitHub, which saw
+// the pull request opened.
+func prSetupGitHub(t *testing.T) (*gittest.Server, *Repo, string, *fakeGitHub) {
 	t.Helper()
-	api := httptest.NewServer(&fakeGitHub{})
+	fake := &fakeGitHub{}
+	api := httptest.NewServer(fake)
 	t.Cleanup(api.Close)
 	gh, err := NewGitHub(api.Client(), api.URL+"/", "ghp_test", "acme", "specs")
 	if err != nil {
@@ -27,7 +35,7 @@ func prSetup(t *testing.T) (*gittest.Server, *Repo, string) {
 	if _, err := r.WriteOutcomeDetail(context.Background(), rollback()); err != nil {
 		t.Fatal(err)
 	}
-	return srv, r, "switchyard/rollback-fraud-production-" + commitid.Short(base)
+	return srv, r, "switchyard/rollback-fraud-production-" + commitid.Short(base), fake
 }
 
 func recognise(t *testing.T, r *Repo) (*OwnOutcome, string) {
@@ -43,11 +51,20 @@ func recognise(t *testing.T, r *Repo) (*OwnOutcome, string) {
 // The reconciler's pull request, merged in each of GitHub's three ways
 // after someone else pushed to main meanwhile, is its own outcome.
 func TestRecogniseMergedPullRequest(t *testing.T) {
-	for _, style := range []gittest.MergeStyle{gittest.MergeCommit, gittest.Squash, gittest.Rebase} {
+	for _, style := range []gittest.MergeStyle{gittest.MergeCommit, gittest.Squash, gittest.Rebase, "squash with the description"} {
 		t.Run(string(style), func(t *testing.T) {
-			srv, r, branch := prSetup(t)
+			srv, r, branch, fake := prSetupGitHub(t)
 			srv.CommitAs("specs", "docs", map[string]string{"README.md": "specs, documented\n"})
-			head := srv.MergePullRequest("specs", branch, 7, style, "")
+			msg := ""
+			if style == "squash with the description" {
+				// The repository's squash setting "Pull request title and
+				// description".
+				fake.mu.Lock()
+				msg = fake.reqs[0]["title"] + " (#7)\n\n" + fake.reqs[0]["body"]
+				fake.mu.Unlock()
+				style = gittest.Squash
+			}
+			head := srv.MergePullRequest("specs", branch, 7, style, msg)
 			own, why := recognise(t, r)
 			if own == nil {
 				t.Fatalf("merged by %s: not recognised: %s\n%s", style, why, srv.Git("specs", "log", "-3", "--format=%H %P%n%B"))

@@ -52,9 +52,9 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]resu
 			if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
 				return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
 			}
-			titleLine, body, _ := strings.Cut(c.Message, "\n\n")
+			titleLine, body := pullRequestText(o, c.Message)
 			url, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
-				Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: strings.TrimSpace(body),
+				Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: body,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
@@ -64,6 +64,31 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]resu
 		res[o.Key()] = result{w, err}
 	}
 	return res, nil
+}
+
+// pullRequestText is the title and description of the pull request that
+// proposes the outcome commit with message msg: the commit's title, and
+// its body with a paragraph on merging it before the trailers, which stay
+// last. GitHub's squash message is the commit's message for a one-commit
+// pull request, or the pull request's title and description when the
+// repository says so: either way the squash commit ends with the trailers,
+// and the reconciler knows it as its own (RecogniseOutcome).
+func pullRequestText(o Outcome, msg string) (title, body string) {
+	title, rest, _ := strings.Cut(strings.TrimSpace(msg), "\n\n")
+	var trailers string
+	if i := strings.LastIndex(rest, "\n\n"); i >= 0 && len(Trailers(rest)) > 0 {
+		rest, trailers = rest[:i], rest[i+2:]
+	}
+	note := fmt.Sprintf("Traffic for %s is already where this commit puts it: until it is merged, Git disagrees with what is live "+
+		"(`GET /api/status` lists this pull request under `pending_pull_requests`). "+
+		"Merge it as it is, by any merge method: the reconciler knows its own commit by its change, and judges the merged head with the "+
+		"policy label `switchyard:%s`. A squash keeps the trailers below when its message is the commit's message (GitHub's default) "+
+		"or this description. A pull request changed before it is merged is judged as a person's change, without that label.", o.Key(), o.Action)
+	body = strings.TrimSpace(rest) + "\n\n" + note
+	if trailers != "" {
+		body += "\n\n" + trailers
+	}
+	return title, body + "\n"
 }
 
 // GitHub opens pull requests on one GitHub repository through go-github.

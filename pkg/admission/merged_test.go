@@ -20,8 +20,8 @@ import (
 // opener stands for GitHub: it opens every pull request as number 7.
 type opener struct{}
 
-func (opener) OpenPullRequest(context.Context, gitops.PullRequest) (string, error) {
-	return "https://github.com/acme/specs/pull/7", nil
+func (opener) OpenPullRequest(context.Context, gitops.PullRequest) (gitops.Opened, error) {
+	return gitops.Opened{URL: "https://github.com/acme/specs/pull/7"}, nil
 }
 
 func productionSpec(serve string) string {

@@ -100,28 +100,32 @@ func TestPullRequestTextGolden(t *testing.T) {
 			tr := Trailers(string(msg))
 			model, stage, _ := cutKey(tr[TrailerModel])
 			title, body := pullRequestText(Outcome{Action: Action(tr[TrailerAction]), Model: model, Stage: stage}, string(msg))
-			got := "# " + title + "\n\n" + body
-			path := filepath.Join("testdata", "pull_requests", name+".md")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Fatalf("pull request differs from %s:\n%s\nwant:\n%s", path, got, want)
-			}
+			goldenFile(t, filepath.Join("testdata", "pull_requests", name+".md"), "# "+title+"\n\n"+body)
 			squash := title + "\n\n" + body // "Pull request title and description"
 			if st := Trailers(squash); len(st) != len(tr) || st[TrailerAction] != tr[TrailerAction] || st[TrailerModel] != tr[TrailerModel] || st[TrailerReverts] != tr[TrailerReverts] {
 				t.Fatalf("a squash with the description as its message has trailers %v, want %v", st, tr)
 			}
 		})
+	}
+}
+
+// goldenFile compares got with the file at path (written by -update).
+func goldenFile(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("%s differs:\n%s\nwant:\n%s", path, got, want)
 	}
 }

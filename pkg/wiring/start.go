@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -158,8 +159,9 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	})
 	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, References: analysis.NewReferences()}
 	run.newDaemon = func(store reconcile.Store, fence func(context.Context) error) (*reconcile.Daemon, error) {
+		adapter := &repoAdapter{repo: repo, log: o.Logger}
 		deps := reconcile.Deps{
-			Repo:     &repoAdapter{repo: repo, log: o.Logger},
+			Repo:     adapter,
 			Check:    admission.Checker(o.Path, o.Policies, repo, o.Clock),
 			Routers:  routers,
 			Measurer: measurer,
@@ -170,7 +172,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 			Notifier: notifier,
 		}
 		if fence != nil {
-			deps.Repo = fencedRepo{Repo: deps.Repo, fence: fence}
+			deps.Repo = fencedRepo{repoAdapter: adapter, fence: fence}
 			deps.Routers = fencedRouters{inner: routers, fence: fence}
 		}
 		return reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, deps)
@@ -273,12 +275,20 @@ func (r *Running) Close() {
 const repackEvery = 50
 
 // repoAdapter gives the daemon the gitops repository.
-var _ reconcile.ActionReader = (*repoAdapter)(nil)
+var (
+	_ reconcile.ActionReader        = (*repoAdapter)(nil)
+	_ reconcile.PullRequestReporter = (*repoAdapter)(nil)
+	_ reconcile.ActionReader        = fencedRepo{}
+	_ reconcile.PullRequestReporter = fencedRepo{}
+)
 
 type repoAdapter struct {
 	repo    *gitops.Repo
 	log     *slog.Logger
 	fetched int // fetches that changed the head since the last repack
+
+	mu  sync.Mutex
+	prs map[string]reconcile.OpenedPullRequest // --push pr: by model key
 }
 
 func (a *repoAdapter) Fetch(ctx context.Context) (string, error) {
@@ -301,11 +311,27 @@ func (a *repoAdapter) Tree(ctx context.Context, commit string) (fs.FS, error) {
 }
 
 func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string, error) {
-	sha, err := a.repo.WriteOutcome(ctx, gitops.Outcome{
+	w, err := a.repo.WriteOutcomeDetail(ctx, gitops.Outcome{
 		Action: o.Kind, Model: o.Model, Stage: o.Stage, File: o.File,
 		From: o.From, To: o.To, Reason: o.Reason,
 	})
-	return sha, err
+	if err == nil && w.PullRequest != "" {
+		a.mu.Lock()
+		if a.prs == nil {
+			a.prs = map[string]reconcile.OpenedPullRequest{}
+		}
+		a.prs[o.Model+"/"+o.Stage] = reconcile.OpenedPullRequest{Action: string(o.Kind), Commit: w.SHA, URL: w.PullRequest, Created: w.PullRequestCreated}
+		a.mu.Unlock()
+	}
+	return w.SHA, err
+}
+
+// OpenedPullRequests is, with --push pr, the last pull request opened for
+// each model's outcome: the status lists those not merged yet.
+func (a *repoAdapter) OpenedPullRequests() map[string]reconcile.OpenedPullRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.prs)
 }
 
 // CommitAction is the action of the reconciler's own outcome at commit

@@ -49,35 +49,50 @@ func recognise(t *testing.T, r *Repo) (*OwnOutcome, string) {
 }
 
 // The reconciler's pull request, merged in each of GitHub's three ways
-// after someone else pushed to main meanwhile, is its own outcome.
+// after someone else pushed to main meanwhile (another file, or another
+// line of the model's file), is its own outcome.
 func TestRecogniseMergedPullRequest(t *testing.T) {
+	meanwhile := map[string]map[string]string{
+		"another file":  {"README.md": "specs, documented\n"},
+		"the same file": {fraudFile: strings.Replace(setServe(fraudSpec, "v8"), "# Fraud scoring.", "# Fraud scoring, by the risk team.", 1)},
+	}
 	for _, style := range []gittest.MergeStyle{gittest.MergeCommit, gittest.Squash, gittest.Rebase, "squash with the description"} {
-		t.Run(string(style), func(t *testing.T) {
-			srv, r, branch, fake := prSetupGitHub(t)
-			srv.CommitAs("specs", "docs", map[string]string{"README.md": "specs, documented\n"})
-			msg := ""
-			if style == "squash with the description" {
-				// The repository's squash setting "Pull request title and
-				// description".
-				fake.mu.Lock()
-				msg = fake.reqs[0]["title"] + " (#7)\n\n" + fake.reqs[0]["body"]
-				fake.mu.Unlock()
-				style = gittest.Squash
-			}
-			head := srv.MergePullRequest("specs", branch, 7, style, msg)
-			own, why := recognise(t, r)
-			if own == nil {
-				t.Fatalf("merged by %s: not recognised: %s\n%s", style, why, srv.Git("specs", "log", "-3", "--format=%H %P%n%B"))
-			}
-			want := OwnOutcome{Action: ActionRollback, Model: "fraud", Stage: "production", From: "v8", To: "v7",
-				Carrier: head, Merged: style == gittest.MergeCommit}
-			if want.Merged {
-				want.Carrier = strings.TrimSpace(srv.Git("specs", "rev-parse", head+"^2"))
-			}
-			if *own != want {
-				t.Fatalf("own = %+v, want %+v", *own, want)
-			}
-		})
+		for what, files := range meanwhile {
+			t.Run(string(style)+", "+what, func(t *testing.T) {
+				recogniseMerged(t, style, files)
+			})
+		}
+	}
+}
+
+// recogniseMerged has the reconciler open its rollback pull request,
+// someone push meanwhile to main, the pull request merged by style, and
+// checks that the merged head is the reconciler's rollback.
+func recogniseMerged(t *testing.T, style gittest.MergeStyle, meanwhile map[string]string) {
+	t.Helper()
+	srv, r, branch, fake := prSetupGitHub(t)
+	srv.CommitAs("specs", "meanwhile", meanwhile)
+	msg := ""
+	if style == "squash with the description" {
+		// The repository's squash setting "Pull request title and
+		// description".
+		fake.mu.Lock()
+		msg = fake.reqs[0]["title"] + " (#7)\n\n" + fake.reqs[0]["body"]
+		fake.mu.Unlock()
+		style = gittest.Squash
+	}
+	head := srv.MergePullRequest("specs", branch, 7, style, msg)
+	own, why := recognise(t, r)
+	if own == nil {
+		t.Fatalf("merged by %s: not recognised: %s\n%s", style, why, srv.Git("specs", "log", "-3", "--format=%H %P%n%B"))
+	}
+	want := OwnOutcome{Action: ActionRollback, Model: "fraud", Stage: "production", From: "v8", To: "v7",
+		Carrier: head, Merged: style == gittest.MergeCommit}
+	if want.Merged {
+		want.Carrier = strings.TrimSpace(srv.Git("specs", "rev-parse", head+"^2"))
+	}
+	if *own != want {
+		t.Fatalf("own = %+v, want %+v", *own, want)
 	}
 }
 

@@ -103,6 +103,23 @@ model "fraud" "production" {
 `, serve)
 }
 
+// defaultPolicies are the default policies, by file name, without their tests.
+func defaultPolicies(t *testing.T) map[string]string {
+	t.Helper()
+	entries, err := fs.ReadDir(policies.Files, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols := map[string]string{}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), "_test.rego") && strings.HasSuffix(e.Name(), ".rego") {
+			b, _ := policies.Files.ReadFile(e.Name())
+			pols[e.Name()] = string(b)
+		}
+	}
+	return pols
+}
+
 // checkTree is a commit's tree serving serve, with the default policies
 // or the given ones.
 func checkTree(t *testing.T, serve string, pols map[string]string) fstest.MapFS {
@@ -112,17 +129,7 @@ func checkTree(t *testing.T, serve string, pols map[string]string) fstest.MapFS 
 		"datasets/fraud.jsonl": {Data: []byte(`{"input": {}, "expected": 1}` + "\n")},
 	}
 	if pols == nil {
-		entries, err := fs.ReadDir(policies.Files, ".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		pols = map[string]string{}
-		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), "_test.rego") && strings.HasSuffix(e.Name(), ".rego") {
-				b, _ := policies.Files.ReadFile(e.Name())
-				pols[e.Name()] = string(b)
-			}
-		}
+		pols = defaultPolicies(t)
 	}
 	for name, src := range pols {
 		fsys["policies/"+name] = &fstest.MapFile{Data: []byte(src)}

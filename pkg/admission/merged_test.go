@@ -2,7 +2,6 @@ package admission_test
 
 import (
 	"context"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
-	"github.com/switchyard-dev/switchyard/policies"
 )
 
 // opener stands for GitHub: it opens every pull request as number 7.
@@ -110,15 +108,8 @@ func mergeRollback(t *testing.T, style gittest.MergeStyle, edited bool) []diag.D
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	srv := gittest.NewServer(t)
 	files := map[string]string{"rollouts/fraud.hcl": productionSpec("v7"), "rollouts/staging.hcl": stagingSpec, "README.md": "specs\n"}
-	entries, err := fs.ReadDir(policies.Files, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), "_test.rego") && strings.HasSuffix(e.Name(), ".rego") {
-			b, _ := policies.Files.ReadFile(e.Name())
-			files["policies/"+e.Name()] = string(b)
-		}
+	for name, src := range defaultPolicies(t) {
+		files["policies/"+name] = src
 	}
 	url := srv.CreateRepo("specs", files)
 	first := srv.Head("specs")

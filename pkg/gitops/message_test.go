@@ -50,20 +50,7 @@ func TestMessageGolden(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := message(tc.o, tc.rev)
-			path := filepath.Join("testdata", "messages", tc.name+".txt")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Fatalf("message differs from %s:\n%s\nwant:\n%s", path, got, want)
-			}
+			goldenFile(t, filepath.Join("testdata", "messages", tc.name+".txt"), got)
 			tr := Trailers(got)
 			if tr[TrailerAction] != string(tc.o.Action) || tr[TrailerModel] != "fraud/production" {
 				t.Fatalf("trailers %v", tr)

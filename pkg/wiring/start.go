@@ -131,9 +131,12 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		Now: o.Clock.Now,
 	}
 	if o.Push == "pr" {
-		owner, name, ok := gitops.ParseGitHubRepo(o.Repo)
+		owner, name, ok, err := githubRepo(o)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
-			return nil, fmt.Errorf("--push pr needs a GitHub repository URL, got %q", o.Repo)
+			return nil, fmt.Errorf("--push pr needs a github.com repository URL, got %q: set --github-repo OWNER/NAME (and --github-api for GitHub Enterprise)", o.Repo)
 		}
 		gh, err := gitops.NewGitHub(&http.Client{Timeout: 30 * time.Second}, enterpriseAPI(o.GitHubAPI), o.GitHubToken, owner, name)
 		if err != nil {
@@ -224,21 +227,34 @@ func enterpriseAPI(api string) string {
 	return api
 }
 
+// githubRepo is the GitHub repository of the pull requests and
+// deployments: --github-repo, or the owner and name of a github.com
+// --repo (ok is false when neither says).
+func githubRepo(o Options) (owner, name string, ok bool, err error) {
+	if o.GitHubRepo == "" {
+		owner, name, ok = gitops.ParseGitHubRepo(o.Repo)
+		return owner, name, ok, nil
+	}
+	owner, name, ok = strings.Cut(o.GitHubRepo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", false, fmt.Errorf("--github-repo %q: want OWNER/NAME", o.GitHubRepo)
+	}
+	return owner, name, true, nil
+}
+
 // githubSinks is the GitHub deployment reporter when the options ask for
 // it and have a token (none otherwise).
 func githubSinks(o Options) ([]notify.Sink, error) {
 	if !o.GitHubDeployments || o.GitHubToken == "" {
 		return nil, nil
 	}
-	owner, name, ok := strings.Cut(o.GitHubRepo, "/")
-	if o.GitHubRepo == "" {
-		owner, name, ok = gitops.ParseGitHubRepo(o.Repo)
-		if !ok {
-			o.Logger.Info("rollouts are not reported as GitHub deployments: --repo is not a github.com URL (set --github-repo OWNER/NAME)")
-			return nil, nil
-		}
-	} else if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("--github-repo %q: want OWNER/NAME", o.GitHubRepo)
+	owner, name, ok, err := githubRepo(o)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		o.Logger.Info("rollouts are not reported as GitHub deployments: --repo is not a github.com URL (set --github-repo OWNER/NAME)")
+		return nil, nil
 	}
 	gh, err := gitops.NewGitHubClient(&http.Client{Timeout: 30 * time.Second}, enterpriseAPI(o.GitHubAPI), o.GitHubToken)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
@@ -77,11 +79,17 @@ func TestPendingPullRequestInStatus(t *testing.T) {
 	if len(repo.written) != 1 {
 		t.Fatalf("the open pull request was proposed again: %d writes", len(repo.written))
 	}
+	if got := testutil.ToFloat64(h.d.deps.Metrics.pullRequestAge.WithLabelValues("fraud", "production")); got < 2*3600 {
+		t.Fatalf("switchyard_pending_pull_request_age_seconds = %g, want at least two hours", got)
+	}
 
 	// Merged: Git says v2 again, and nothing is pending.
 	h.repo.commit("v2")
 	h.run(2, time.Second)
 	if st := h.d.Status(); len(st.PendingPullRequests) != 0 {
 		t.Fatalf("after the merge: pending pull requests %+v", st.PendingPullRequests)
+	}
+	if n := testutil.CollectAndCount(h.d.deps.Metrics.pullRequestAge); n != 0 {
+		t.Fatalf("after the merge: %d pull request age series, want none", n)
 	}
 }

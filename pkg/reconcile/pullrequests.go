@@ -73,3 +73,16 @@ func agedAt(prs []PendingPullRequest, now time.Time) []PendingPullRequest {
 	}
 	return out
 }
+
+// proposedAs says, for an outcome commit that `--push pr` proposed as a
+// pull request, where to merge it ("" for a commit pushed to the branch).
+func (d *Daemon) proposedAs(key, commit string) string {
+	rep, ok := d.deps.Repo.(PullRequestReporter)
+	if !ok || commit == "" {
+		return ""
+	}
+	if pr, ok := rep.OpenedPullRequests()[key]; ok && pr.Commit == commit {
+		return "proposed as pull request " + pr.URL + ": merge it, Git disagrees with traffic until then"
+	}
+	return ""
+}

@@ -43,8 +43,9 @@ func (r *prRepo) OpenedPullRequests() map[string]OpenedPullRequest {
 func TestPendingPullRequestInStatus(t *testing.T) {
 	h := newHarness(t)
 	repo := &prRepo{fakeRepo: h.repo, clock: h.clock, opened: map[string]OpenedPullRequest{}}
+	rec := &recorder{target: h.target}
 	d, err := New(Config{PollInterval: time.Second, PushBackoff: 5 * time.Second}, Deps{
-		Repo: repo, Check: check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
+		Repo: repo, Check: check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock, Notifier: rec,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +60,18 @@ func TestPendingPullRequestInStatus(t *testing.T) {
 		t.Fatalf("after the failure: weights %q, %d outcomes written", got, len(repo.written))
 	}
 	opened := repo.opened["fraud/production"].Created
+	// The rollback's notification says where to merge it.
+	rec.mu.Lock()
+	var said string
+	for _, ev := range rec.events {
+		if ev.Event == "rollback" {
+			said = ev.Reason
+		}
+	}
+	rec.mu.Unlock()
+	if !strings.Contains(said, "(proposed as pull request https://github.com/acme/specs/pull/1: merge it, Git disagrees with traffic until then)") {
+		t.Fatalf("the rollback's notification does not name its pull request: %q", said)
+	}
 
 	h.run(2, time.Hour)
 	st := h.d.Status()

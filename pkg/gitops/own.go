@@ -87,13 +87,13 @@ func RecogniseOutcome(ctx context.Context, repo *git.Repository, rev string) (ow
 	if merged {
 		trailer += " (on the merged commit " + commitid.Short(carrier.Hash.String()) + ")"
 	}
-	o, why, err := outcomeAt(head, action, tr[TrailerModel])
-	if err != nil || why != "" {
-		return nil, notOwn(trailer, why), err
-	}
 	base, err := head.Parent(0)
 	if err != nil {
 		return nil, "", fmt.Errorf("read the parent of %s: %w", h, err)
+	}
+	o, why, err := outcomeAt(base, head, action, tr[TrailerModel])
+	if err != nil || why != "" {
+		return nil, notOwn(trailer, why), err
 	}
 	if why, err = recompute(ctx, repo, base, head, o); err != nil || why != "" {
 		return nil, notOwn(trailer, why), err
@@ -110,9 +110,9 @@ func notOwn(trailer, why string) string {
 }
 
 // outcomeAt reads the outcome the trailers name from the head and its first
-// parent: the model's file, serve before and after, and whether the version
-// served is one the action may serve.
-func outcomeAt(head *object.Commit, action Action, key string) (Outcome, string, error) {
+// parent, base: the model's file, serve before and after, and whether the
+// version served is one the action may serve.
+func outcomeAt(base, head *object.Commit, action Action, key string) (Outcome, string, error) {
 	model, stage, ok := cutKey(key)
 	if !ok {
 		return Outcome{}, fmt.Sprintf("its %s trailer %q does not name a model as name/stage", TrailerModel, key), nil
@@ -120,10 +120,6 @@ func outcomeAt(head *object.Commit, action Action, key string) (Outcome, string,
 	o := Outcome{Action: action, Model: model, Stage: stage}
 	if err := o.validateAction(); err != nil {
 		return Outcome{}, err.Error(), nil
-	}
-	base, err := head.Parent(0)
-	if err != nil {
-		return Outcome{}, "", fmt.Errorf("read the parent of %s: %w", head.Hash, err)
 	}
 	changed, err := changedPaths(base, head)
 	if err != nil {

@@ -1,63 +1,11 @@
 package wiring_test
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 )
-
-// fakePulls is the part of the GitHub API `--push pr` uses, on 127.0.0.1:
-// it opens every pull request it is asked for.
-type fakePulls struct {
-	t   *testing.T
-	srv *httptest.Server
-
-	mu     sync.Mutex
-	opened []map[string]string
-}
-
-func newFakePulls(t *testing.T) *fakePulls {
-	f := &fakePulls{t: t}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakePulls) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if r.Header.Get("Authorization") != "Bearer gh-t0ken" {
-		f.t.Errorf("%s %s without the token", r.Method, r.URL.Path)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if r.Method != "POST" || r.URL.Path != "/api/v3/repos/acme/models/pulls" {
-		f.t.Errorf("unexpected GitHub request %s %s", r.Method, r.URL.Path)
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	var pr map[string]string
-	_ = json.Unmarshal(body, &pr)
-	f.opened = append(f.opened, pr)
-	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(map[string]any{"number": len(f.opened),
-		"html_url":   fmt.Sprintf("https://github.com/acme/models/pull/%d", len(f.opened)),
-		"created_at": time.Now().UTC().Format(time.RFC3339)})
-}
-
-func (f *fakePulls) pulls() []map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]map[string]string(nil), f.opened...)
-}
 
 // ownPolicy lets production go back from v3 to v1 only by the
 // reconciler's rollback.
@@ -86,7 +34,7 @@ func TestE2EPushPullRequestMerged(t *testing.T) {
 			name += ", edited"
 		}
 		t.Run(name, func(t *testing.T) {
-			gh := newFakePulls(t)
+			gh := newFakeGitHub(t)
 			e := newE2EWith(t, e2eOptions{GitHubAPI: gh.srv.URL + "/api/v3/", Push: "pr"})
 			e.git.CommitAs(e2eRepo, "Only the reconciler rolls v3 back", map[string]string{"policies/own.rego": ownPolicy})
 			e.webhook(e.secret)

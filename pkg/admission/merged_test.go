@@ -22,40 +22,14 @@ func (opener) OpenPullRequest(context.Context, gitops.PullRequest) (gitops.Opene
 	return gitops.Opened{URL: "https://github.com/acme/specs/pull/7"}, nil
 }
 
-func productionSpec(serve string) string {
-	return `router "edge" {
-  type   = "builtin"
-  listen = "127.0.0.1:18080"
-}
-
-model "fraud" "production" {
-  router = "edge"
-  path   = "/v1/fraud"
-  serve  = "` + serve + `"
-
-  version "v7" { url = "http://127.0.0.1:19107" }
-  version "v8" { url = "http://127.0.0.1:19108" }
-
-  rollout {
-    strategy = "canary"
-    steps    = [10, 50]
-  }
-
-  check "errors" {
-    metric = "error_rate"
-    max    = 0.05
-  }
-}
-`
-}
-
+// stagingSpec is the staging stage of checkSpec's model, serving v2.
 const stagingSpec = `model "fraud" "staging" {
   router = "edge"
   path   = "/staging/fraud"
-  serve  = "v8"
+  serve  = "v2"
 
-  version "v7" { url = "http://127.0.0.1:19107" }
-  version "v8" { url = "http://127.0.0.1:19108" }
+  version "v1" { url = "http://127.0.0.1:19101" }
+  version "v2" { url = "http://127.0.0.1:19102" }
 }
 `
 
@@ -82,7 +56,7 @@ func TestCheckerMergedRollbackPullRequest(t *testing.T) {
 					}
 					return
 				}
-				if len(errs) != 1 || !strings.Contains(errs[0], "production would serve v7, but staging serves v8") {
+				if len(errs) != 1 || !strings.Contains(errs[0], "production would serve v1, but staging serves v2") {
 					t.Fatalf("errors %q, want the staging_first denial; diagnostics %+v", errs, diags)
 				}
 				warned := false
@@ -98,7 +72,7 @@ func TestCheckerMergedRollbackPullRequest(t *testing.T) {
 	}
 }
 
-// mergeRollback promotes v8 in production, has the reconciler open its
+// mergeRollback promotes v2 in production, has the reconciler open its
 // rollback pull request, changes it when edited (amending the reconciler's
 // commit and keeping its message, the one edit that keeps the trailers in
 // every merge style), merges it and returns the merged head's diagnostics.
@@ -107,13 +81,14 @@ func mergeRollback(t *testing.T, style gittest.MergeStyle, edited bool) []diag.D
 	ctx := context.Background()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	srv := gittest.NewServer(t)
-	files := map[string]string{"rollouts/fraud.hcl": productionSpec("v7"), "rollouts/staging.hcl": stagingSpec, "README.md": "specs\n"}
+	files := map[string]string{"rollouts/fraud.hcl": checkSpec("v1"), "rollouts/staging.hcl": stagingSpec,
+		"datasets/fraud.jsonl": `{"input": {}, "expected": 1}` + "\n", "README.md": "specs\n"}
 	for name, src := range defaultPolicies(t) {
 		files["policies/"+name] = src
 	}
 	url := srv.CreateRepo("specs", files)
 	first := srv.Head("specs")
-	promoted := srv.CommitAs("specs", "promote fraud v8", map[string]string{"rollouts/fraud.hcl": productionSpec("v8")})
+	promoted := srv.CommitAs("specs", "promote fraud v2", map[string]string{"rollouts/fraud.hcl": checkSpec("v2")})
 	repo, err := gitops.Open(ctx, gitops.Options{URL: url, Dir: filepath.Join(t.TempDir(), "clone"),
 		Now: func() time.Time { return now }, PullRequests: opener{}})
 	if err != nil {
@@ -137,7 +112,7 @@ func mergeRollback(t *testing.T, style gittest.MergeStyle, edited bool) []diag.D
 	}
 
 	w, err := repo.WriteOutcomeDetail(ctx, gitops.Outcome{Action: gitops.ActionRollback, Model: "fraud", Stage: "production",
-		File: "rollouts/fraud.hcl", From: "v8", To: "v7", Reason: `check "errors" failed`})
+		File: "rollouts/fraud.hcl", From: "v2", To: "v1", Reason: `check "errors" failed`})
 	if err != nil || w.PullRequest == "" {
 		t.Fatalf("rollback pull request: %+v, %v", w, err)
 	}

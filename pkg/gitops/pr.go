@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
@@ -55,6 +56,12 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]resu
 			// same head reuses the branch and its pull request.
 			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
 			ref := plumbing.NewBranchReferenceName(branch)
+			if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {
+				// A retry (after a restart, or a failed request) keeps the
+				// commit already proposed: the pull request's head and its
+				// reviews stay as they are.
+				c, w.SHA = prev, prev.Hash.String()
+			}
 			if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
 				return nil, fmt.Errorf("create branch %s: %w", branch, err)
 			}
@@ -73,6 +80,21 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]resu
 		res[o.Key()] = result{w, err}
 	}
 	return res, nil
+}
+
+// samePullRequestCommit is the commit branch ref already holds when it is
+// c written earlier: the same message and tree, on the same tip.
+func (r *Repo) samePullRequestCommit(ref plumbing.ReferenceName, tip, c *object.Commit) *object.Commit {
+	prev, err := r.repo.Reference(ref, true)
+	if err != nil {
+		return nil
+	}
+	pc, err := r.repo.CommitObject(prev.Hash())
+	if err != nil || pc.TreeHash != c.TreeHash || pc.Message != c.Message ||
+		len(pc.ParentHashes) != 1 || pc.ParentHashes[0] != tip.Hash {
+		return nil
+	}
+	return pc
 }
 
 // pullRequestText is the title and description of the pull request that

@@ -108,6 +108,46 @@ func TestPushPullRequest(t *testing.T) {
 	}
 }
 
+// A retry later (a restarted reconciler proposes its outcome again) keeps
+// the commit already proposed, so the pull request's head does not move;
+// an outcome on a newer head is a new branch.
+func TestPushPullRequestRetryKeepsTheCommit(t *testing.T) {
+	api := httptest.NewServer(&fakeGitHub{})
+	defer api.Close()
+	gh, err := NewGitHub(api.Client(), api.URL+"/", "ghp_test", "acme", "specs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := fixedNow
+	srv, r, _ := setup(t, func(o *Options) {
+		o.PullRequests = gh
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	ctx := context.Background()
+	promote(t, srv)
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	again, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil || again.SHA != w.SHA {
+		t.Fatalf("retry wrote %s (%v), want the commit proposed before, %s", again.SHA, err, w.SHA)
+	}
+	branch := "switchyard/rollback-fraud-production-" + commitid.Short(srv.Head("specs"))
+	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != w.SHA {
+		t.Fatalf("branch %s at %s, want %s", branch, got, w.SHA)
+	}
+	srv.CommitAs("specs", "docs", map[string]string{"README.md": "more\n"})
+	newer, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil || newer.SHA == w.SHA {
+		t.Fatalf("on a newer head: %+v, %v; want a new commit", newer, err)
+	}
+}
+
 func TestParseGitHubRepo(t *testing.T) {
 	tests := []struct{ url, owner, repo string }{
 		{"https://github.com/acme/specs.git", "acme", "specs"},

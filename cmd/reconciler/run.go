@@ -33,7 +33,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	ghAPI := fs.String("github-api", "", "GitHub Enterprise API URL for --push pr, e.g. https://HOST/api/v3/ (default: github.com)")
 	ghTokenEnv := fs.String("github-token-env", "GITHUB_TOKEN", "environment variable holding the GitHub token for --push pr and deployment statuses")
 	ghDeployments := fs.Bool("github-deployments", true, "with a GitHub token, report each rollout as a GitHub deployment with statuses")
-	ghRepo := fs.String("github-repo", "", "OWNER/NAME of the repository the deployments are reported on (default: from a github.com --repo)")
+	ghRepo := fs.String("github-repo", "", "OWNER/NAME of the repository the deployments are reported on and --push pr opens pull requests on (default: from a github.com --repo)")
 	statusURL := fs.String("status-url", "", "the status page's public URL, linked from each GitHub deployment status")
 	statusTokenEnv := fs.String("status-token-env", "", "environment variable holding the bearer token that the status page, /api/status and /metrics need (unset: open)")
 	logFormat := fs.String("log", "text", "log format: text | json")

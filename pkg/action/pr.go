@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
+	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/notes"
 	"github.com/switchyard-dev/switchyard/pkg/offline"
 	"github.com/switchyard-dev/switchyard/pkg/plan"
@@ -54,7 +59,7 @@ func (r *runner) pullRequest(ctx context.Context) (int, error) {
 	rep, err := r.judge(ctx, judgeInput{
 		baseFS: baseFS, headFS: headFS, baseSHA: pr.baseSHA, headSHA: headC.Hash.String(),
 		policies: pols, noPolicies: noPolicies, noted: noted,
-		context: policy.Context{Event: r.ev.name, Actor: r.ev.actor, Labels: pr.labels, Now: r.cfg.Now()},
+		context: policy.Context{Event: r.ev.name, Actor: r.ev.actor, Labels: r.ownLabels(ctx, repo, headC, pr.labels), Now: r.cfg.Now()},
 	})
 	if err != nil {
 		return ExitEnvironment, err
@@ -68,6 +73,32 @@ func (r *runner) pullRequest(ctx context.Context) (int, error) {
 		rep.RunURL = fmt.Sprintf("%s/%s/%s/actions/runs/%s", strings.TrimRight(r.cfg.ServerURL, "/"), r.owner, r.repo, r.cfg.RunID)
 	}
 	return r.reportPR(ctx, pr, rep)
+}
+
+// ownLabels adds "switchyard:<action>" to the pull request's labels when
+// the change is the reconciler's own outcome (its `--push pr` pull request,
+// unchanged: gitops.RecogniseOutcome), as the reconciler labels it when it
+// judges the merged head, so that review and merge judge it alike. A
+// change that carries the trailers but is not the outcome gets a warning.
+func (r *runner) ownLabels(ctx context.Context, repo *git.Repository, head *object.Commit, labels []string) []string {
+	own, why, err := gitops.RecogniseOutcome(ctx, repo, head.Hash.String())
+	switch {
+	case err != nil:
+		why = "it could not be compared with the reconciler's outcome: " + err.Error()
+	case own != nil:
+		label := "switchyard:" + string(own.Action)
+		if slices.Contains(labels, label) {
+			return labels
+		}
+		fmt.Fprintf(r.cfg.Stdout, "switchyard: %s is the reconciler's own %s of %s: judged with the label %s\n",
+			commitid.Short(head.Hash.String()), own.Action, own.Key(), label)
+		return append(labels[:len(labels):len(labels)], label)
+	case why == "":
+		return labels
+	}
+	fmt.Fprintf(r.cfg.Stdout, "::warning title=switchyard::%s\n", escapeData(fmt.Sprintf(
+		"%s is judged as a person's change, without the reconciler's label: %s", commitid.Short(head.Hash.String()), why)))
+	return labels
 }
 
 // loadBasePolicies loads the policy set of the base commit. A base

@@ -122,14 +122,14 @@ type prOpener struct{ r *runner }
 
 var _ gitops.PullRequestOpener = prOpener{}
 
-func (o prOpener) OpenPullRequest(ctx context.Context, pr gitops.PullRequest) (string, error) {
-	body := pr.Body + "\n\n---\nOpened by the Switchyard action (workflow_dispatch `rollback`). Merging it rolls back; the reconciler carries it out."
+func (o prOpener) OpenPullRequest(ctx context.Context, pr gitops.PullRequest) (gitops.Opened, error) {
+	body := gitops.WithParagraph(pr.Body, "Opened by the Switchyard action (workflow_dispatch `rollback`). Merging it rolls back; the reconciler carries it out.")
 	n, url, err := o.r.gh.CreatePull(ctx, o.r.owner, o.r.repo, NewPull{Title: pr.Title, Head: pr.Branch, Base: pr.Base, Body: body})
 	if err != nil {
-		return "", err
+		return gitops.Opened{}, err
 	}
 	if url == "" {
 		url = fmt.Sprintf("#%d", n)
 	}
-	return url, nil
+	return gitops.Opened{URL: url}, nil
 }

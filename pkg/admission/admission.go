@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/notes"
@@ -24,9 +25,12 @@ import (
 // Checker loads and validates a tree, then judges it with policies against
 // the tree in force (base). The policies come from the last commit that was
 // applied, so that a pushed head cannot weaken the rules that judge it; the
-// first commit is judged by its own. A commit the reconciler wrote itself
-// (a Switchyard-Action trailer) is judged with the label
-// "switchyard:<action>", so that policies can let a rollback through. The
+// first commit is judged by its own. A commit that is the reconciler's own
+// outcome (gitops.RecogniseOutcome: pushed by it, or its pull request
+// merged in any of GitHub's three ways, and changing exactly what it wrote)
+// is judged with the label "switchyard:<action>", so that policies can let
+// a rollback through; one that only carries the trailers gets a warning
+// saying what differs, and no label. The
 // policies' evidence is read from the verdict notes of the head's history
 // (plan.Evidence, the same as the GitHub Action's).
 func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) reconcile.Checker {
@@ -55,9 +59,11 @@ func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) re
 		if repo != nil {
 			if c, err := repo.CommitInfo(commit); err == nil {
 				pctx.Actor = c.Author
-				if action := gitops.Trailers(c.Message)[gitops.TrailerAction]; action != "" {
-					pctx.Labels = append(pctx.Labels, "switchyard:"+action)
-				}
+			}
+			var label diag.Diagnostic
+			pctx.Labels, label = ownLabel(ctx, repo, commit)
+			if label.Summary != "" {
+				diags = append(diags, label)
 			}
 		}
 		var evidence map[string]any
@@ -85,9 +91,30 @@ func Checker(path, policies string, repo CommitReader, clock reconcile.Clock) re
 	}
 }
 
-// CommitReader reads a commit's message and author, and the verdict notes
-// of a head's history (see gitops.Repo.HistoryNotes).
+// CommitReader reads a commit's message and author, the verdict notes of a
+// head's history (see gitops.Repo.HistoryNotes), and whether a commit is
+// the reconciler's own outcome (gitops.Repo.RecogniseOutcome).
 type CommitReader interface {
 	CommitInfo(rev string) (gitops.Commit, error)
 	HistoryNotes(ctx context.Context, head string, limit int) ([]notes.Noted, error)
+	RecogniseOutcome(ctx context.Context, rev string) (*gitops.OwnOutcome, string, error)
+}
+
+// ownLabel is the policy labels of commit: "switchyard:<action>" when it
+// is the reconciler's own outcome, none otherwise. A commit that carries
+// the trailers without being one gets a warning that says why.
+func ownLabel(ctx context.Context, repo CommitReader, commit string) ([]string, diag.Diagnostic) {
+	own, why, err := repo.RecogniseOutcome(ctx, commit)
+	switch {
+	case err != nil:
+		why = "it could not be compared with the reconciler's outcome: " + err.Error()
+	case own != nil:
+		return []string{"switchyard:" + string(own.Action)}, diag.Diagnostic{}
+	case why == "":
+		return []string{}, diag.Diagnostic{}
+	}
+	return []string{}, diag.Diagnostic{Severity: diag.Warning, Source: diag.SourcePolicy,
+		Summary: "Not the reconciler's own outcome commit",
+		Detail: fmt.Sprintf("Commit %s is judged as a person's commit, without the policy label switchyard:<action>: %s.",
+			commitid.Short(commit), why)}
 }

@@ -25,6 +25,17 @@ type notedRepo struct {
 	notes []notes.Noted
 	err   error
 	asked []string // the head of each HistoryNotes call
+	// own and why are RecogniseOutcome's answer for commit "head".
+	own    *gitops.OwnOutcome
+	why    string
+	ownErr error
+}
+
+func (r *notedRepo) RecogniseOutcome(_ context.Context, rev string) (*gitops.OwnOutcome, string, error) {
+	if rev != "head" {
+		return nil, "", nil
+	}
+	return r.own, r.why, r.ownErr
 }
 
 func (r *notedRepo) CommitInfo(rev string) (gitops.Commit, error) {
@@ -92,6 +103,23 @@ model "fraud" "production" {
 `, serve)
 }
 
+// defaultPolicies are the default policies, by file name, without their tests.
+func defaultPolicies(t *testing.T) map[string]string {
+	t.Helper()
+	entries, err := fs.ReadDir(policies.Files, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols := map[string]string{}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), "_test.rego") && strings.HasSuffix(e.Name(), ".rego") {
+			b, _ := policies.Files.ReadFile(e.Name())
+			pols[e.Name()] = string(b)
+		}
+	}
+	return pols
+}
+
 // checkTree is a commit's tree serving serve, with the default policies
 // or the given ones.
 func checkTree(t *testing.T, serve string, pols map[string]string) fstest.MapFS {
@@ -101,17 +129,7 @@ func checkTree(t *testing.T, serve string, pols map[string]string) fstest.MapFS 
 		"datasets/fraud.jsonl": {Data: []byte(`{"input": {}, "expected": 1}` + "\n")},
 	}
 	if pols == nil {
-		entries, err := fs.ReadDir(policies.Files, ".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		pols = map[string]string{}
-		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), "_test.rego") && strings.HasSuffix(e.Name(), ".rego") {
-				b, _ := policies.Files.ReadFile(e.Name())
-				pols[e.Name()] = string(b)
-			}
-		}
+		pols = defaultPolicies(t)
 	}
 	for name, src := range pols {
 		fsys["policies/"+name] = &fstest.MapFile{Data: []byte(src)}
@@ -232,5 +250,50 @@ func TestCheckerWithoutPoliciesReadsNoNotes(t *testing.T) {
 	_, diags := check(context.Background(), "head", checkTree(t, "v2", nil), nil, "")
 	if errs := errorsOf(diags); len(errs) > 0 || len(repo.asked) > 0 {
 		t.Fatalf("errors %v, notes read %v", errs, repo.asked)
+	}
+}
+
+// echoLabels denies with every label the policies see.
+var echoLabels = map[string]string{"echo.rego": `package switchyard
+
+deny contains sprintf("label %s", [l]) if {
+	some l in input.context.labels
+}
+`}
+
+// The reconciler's own outcome is judged with its label; a commit that
+// only carries its trailers is judged without, and a warning says why.
+func TestCheckerLabelsOwnOutcomes(t *testing.T) {
+	const why = "it carries Switchyard-Action: rollback but is not the reconciler's outcome: its tree differs from the rollback the reconciler writes on 1a2b3c4 in README.md"
+	cases := []struct {
+		name     string
+		repo     *notedRepo
+		errs     []string
+		warnings []string
+	}{
+		{"own", &notedRepo{own: &gitops.OwnOutcome{Action: gitops.ActionRollback, Model: "fraud", Stage: "production"}},
+			[]string{"label switchyard:rollback"}, nil},
+		{"a person's commit", &notedRepo{}, nil, nil},
+		{"trailers on another change", &notedRepo{why: why}, nil,
+			[]string{"Commit head is judged as a person's commit, without the policy label switchyard:<action>: " + why + "."}},
+		{"unreadable", &notedRepo{ownErr: errors.New("object not found")}, nil,
+			[]string{"Commit head is judged as a person's commit, without the policy label switchyard:<action>: it could not be compared with the reconciler's outcome: object not found."}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			diags := judge(t, c.repo, "v2", echoLabels)
+			var warnings []string
+			for _, d := range diags {
+				if d.Severity == diag.Warning && d.Summary == "Not the reconciler's own outcome commit" {
+					warnings = append(warnings, d.Detail)
+				}
+			}
+			if got := errorsOf(diags); strings.Join(got, "|") != strings.Join(c.errs, "|") {
+				t.Fatalf("labels seen by the policies %q, want %q", got, c.errs)
+			}
+			if strings.Join(warnings, "|") != strings.Join(c.warnings, "|") {
+				t.Fatalf("warnings %q, want %q", warnings, c.warnings)
+			}
+		})
 	}
 }

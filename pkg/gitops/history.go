@@ -216,51 +216,73 @@ func serveIn(c *object.Commit, file, model, stage string) (string, error) {
 // parseServe reads the literal serve value of one model from HCL source.
 // ok is false when the file does not parse.
 func parseServe(src []byte, file, model, stage string) (serve string, ok bool) {
-	f, diags := hclsyntax.ParseConfig(src, file, hcl.InitialPos)
-	if diags.HasErrors() {
+	b, parsed := modelBlock(src, file, model, stage)
+	if !parsed {
 		return "", false
 	}
-	body, isBody := f.Body.(*hclsyntax.Body)
-	if !isBody {
-		return "", false
+	if b == nil {
+		return "", true
 	}
-	for _, b := range body.Blocks {
-		if b.Type != "model" || len(b.Labels) != 2 || b.Labels[0] != model || b.Labels[1] != stage {
-			continue
-		}
-		attr, ok := b.Body.Attributes["serve"]
-		if !ok {
-			return "", true
-		}
-		v, d := attr.Expr.Value(nil)
-		if d.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-			return "", true
-		}
-		return v.AsString(), true
-	}
-	return "", true
+	return stringAttr(b.Body, "serve"), true
 }
 
 // hasBlock reports whether the model's block contains a block of type typ.
 func hasBlock(src []byte, file, model, stage, typ string) bool {
+	b, _ := modelBlock(src, file, model, stage)
+	return b != nil && innerBlock(b, typ) != nil
+}
+
+// modelBlock finds `model "<model>" "<stage>"` in HCL source: nil when the
+// file has no such block; parsed is false when the file does not parse.
+func modelBlock(src []byte, file, model, stage string) (b *hclsyntax.Block, parsed bool) {
 	f, diags := hclsyntax.ParseConfig(src, file, hcl.InitialPos)
 	if diags.HasErrors() {
-		return false
+		return nil, false
 	}
-	body, _ := f.Body.(*hclsyntax.Body)
-	if body == nil {
-		return false
+	body, isBody := f.Body.(*hclsyntax.Body)
+	if !isBody {
+		return nil, false
 	}
 	for _, b := range body.Blocks {
 		if b.Type == "model" && len(b.Labels) == 2 && b.Labels[0] == model && b.Labels[1] == stage {
-			for _, inner := range b.Body.Blocks {
-				if inner.Type == typ {
-					return true
-				}
-			}
+			return b, true
 		}
 	}
-	return false
+	return nil, true
+}
+
+// innerBlock is the first block of type typ inside b, or nil.
+func innerBlock(b *hclsyntax.Block, typ string) *hclsyntax.Block {
+	for _, inner := range b.Body.Blocks {
+		if inner.Type == typ {
+			return inner
+		}
+	}
+	return nil
+}
+
+// literal is the value of a body's attribute; ok is false when it is
+// absent, null or not a literal (it names variables or functions).
+func literal(body *hclsyntax.Body, name string) (v cty.Value, ok bool) {
+	attr, found := body.Attributes[name]
+	if !found {
+		return cty.NilVal, false
+	}
+	v, d := attr.Expr.Value(nil)
+	if d.HasErrors() || v.IsNull() || !v.IsWhollyKnown() {
+		return cty.NilVal, false
+	}
+	return v, true
+}
+
+// stringAttr is a body's literal string attribute, "" when it is absent
+// or not a literal string.
+func stringAttr(body *hclsyntax.Body, name string) string {
+	v, ok := literal(body, name)
+	if !ok || !v.Type().Equals(cty.String) {
+		return ""
+	}
+	return v.AsString()
 }
 
 // TreeAt returns a read-only fs.FS over the tree of the commit rev names

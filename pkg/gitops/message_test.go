@@ -50,20 +50,7 @@ func TestMessageGolden(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := message(tc.o, tc.rev)
-			path := filepath.Join("testdata", "messages", tc.name+".txt")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Fatalf("message differs from %s:\n%s\nwant:\n%s", path, got, want)
-			}
+			goldenFile(t, filepath.Join("testdata", "messages", tc.name+".txt"), got)
 			tr := Trailers(got)
 			if tr[TrailerAction] != string(tc.o.Action) || tr[TrailerModel] != "fraud/production" {
 				t.Fatalf("trailers %v", tr)
@@ -84,5 +71,48 @@ func TestOutcomeValidate(t *testing.T) {
 		if err := o.validate(); err == nil {
 			t.Errorf("validate(%+v): want error", o)
 		}
+	}
+}
+
+// TestPullRequestTextGolden pins the pull request `--push pr` opens for
+// each kind of outcome; its description ends with the commit's trailers, so
+// that a squash with the description as its message keeps them.
+func TestPullRequestTextGolden(t *testing.T) {
+	for _, name := range []string{"rollback_revert", "fallback", "promote", "conclude"} {
+		t.Run(name, func(t *testing.T) {
+			msg, err := os.ReadFile(filepath.Join("testdata", "messages", name+".txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := Trailers(string(msg))
+			model, stage, _ := cutKey(tr[TrailerModel])
+			title, body := pullRequestText(Outcome{Action: Action(tr[TrailerAction]), Model: model, Stage: stage}, string(msg))
+			goldenFile(t, filepath.Join("testdata", "pull_requests", name+".md"), "# "+title+"\n\n"+body)
+			squash := title + "\n\n" + body // "Pull request title and description"
+			if st := Trailers(squash); len(st) != len(tr) || st[TrailerAction] != tr[TrailerAction] || st[TrailerModel] != tr[TrailerModel] || st[TrailerReverts] != tr[TrailerReverts] {
+				t.Fatalf("a squash with the description as its message has trailers %v, want %v", st, tr)
+			}
+		})
+	}
+}
+
+// goldenFile compares got with the file at path (written by -update).
+func goldenFile(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("%s differs:\n%s\nwant:\n%s", path, got, want)
 	}
 }

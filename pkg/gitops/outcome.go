@@ -55,19 +55,24 @@ type Outcome struct {
 func (o Outcome) Key() string { return o.Model + "/" + o.Stage }
 
 func (o Outcome) validate() error {
-	switch o.Action {
-	case ActionRollback, ActionFallback, ActionRollThrough, ActionPromote:
-		if o.To == "" {
-			return fmt.Errorf("outcome %s for %s: no target version", o.Action, o.Key())
-		}
-	case ActionConclude:
-	default:
-		return fmt.Errorf("outcome for %s: unknown action %q (want rollback, fallback, roll_through, promote or conclude)", o.Key(), o.Action)
+	if err := o.validateAction(); err != nil {
+		return err
+	}
+	if o.Action != ActionConclude && o.To == "" {
+		return fmt.Errorf("outcome %s for %s: no target version", o.Action, o.Key())
 	}
 	if o.Model == "" || o.Stage == "" || o.File == "" {
 		return fmt.Errorf("outcome %s: model, stage and file are required (got %q %q %q)", o.Action, o.Model, o.Stage, o.File)
 	}
 	return nil
+}
+
+func (o Outcome) validateAction() error {
+	switch o.Action {
+	case ActionRollback, ActionFallback, ActionRollThrough, ActionPromote, ActionConclude:
+		return nil
+	}
+	return fmt.Errorf("outcome for %s: unknown action %q (want rollback, fallback, roll_through, promote or conclude)", o.Key(), o.Action)
 }
 
 // revertInfo describes the commit a rollback undoes.

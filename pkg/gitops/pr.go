@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
@@ -23,10 +25,18 @@ type PullRequest struct {
 	Body   string
 }
 
-// PullRequestOpener opens a pull request and returns its URL. GitHub
-// implements it; tests use fakes.
+// Opened is a pull request opened (or found open) for an outcome.
+type Opened struct {
+	URL string
+	// Created is when the pull request was opened (zero when the server
+	// did not say).
+	Created time.Time
+}
+
+// PullRequestOpener opens a pull request, or finds the one already open
+// from the same branch. GitHub implements it; tests use fakes.
 type PullRequestOpener interface {
-	OpenPullRequest(ctx context.Context, pr PullRequest) (string, error)
+	OpenPullRequest(ctx context.Context, pr PullRequest) (Opened, error)
 }
 
 // flushPR pushes each outcome's commit to its own branch
@@ -46,25 +56,85 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]resu
 			// same head reuses the branch and its pull request.
 			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
 			ref := plumbing.NewBranchReferenceName(branch)
+			if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {
+				// A retry (after a restart, or a failed request) keeps the
+				// commit already proposed: the pull request's head and its
+				// reviews stay as they are.
+				c, w.SHA = prev, prev.Hash.String()
+			}
 			if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
 				return nil, fmt.Errorf("create branch %s: %w", branch, err)
 			}
 			if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
 				return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
 			}
-			titleLine, body, _ := strings.Cut(c.Message, "\n\n")
-			url, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
-				Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: strings.TrimSpace(body),
+			titleLine, body := pullRequestText(o, c.Message)
+			opened, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
+				Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: body,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
 			}
-			w.PullRequest = url
+			w.PullRequest, w.PullRequestCreated = opened.URL, opened.Created
 		}
 		res[o.Key()] = result{w, err}
 	}
 	return res, nil
 }
+
+// samePullRequestCommit is the commit branch ref already holds when it is
+// c written earlier: the same message and tree, on the same tip.
+func (r *Repo) samePullRequestCommit(ref plumbing.ReferenceName, tip, c *object.Commit) *object.Commit {
+	prev, err := r.repo.Reference(ref, true)
+	if err != nil {
+		return nil
+	}
+	pc, err := r.repo.CommitObject(prev.Hash())
+	if err != nil || pc.TreeHash != c.TreeHash || pc.Message != c.Message ||
+		len(pc.ParentHashes) != 1 || pc.ParentHashes[0] != tip.Hash {
+		return nil
+	}
+	return pc
+}
+
+// pullRequestText is the title and description of the pull request that
+// proposes the outcome commit with message msg: the commit's title, and
+// its body with a paragraph on merging it before the trailers, which stay
+// last. GitHub's squash message is the commit's message for a one-commit
+// pull request, or the pull request's title and description when the
+// repository says so: either way the squash commit ends with the trailers,
+// and it is known as the outcome it is (RecogniseOutcome).
+func pullRequestText(o Outcome, msg string) (title, body string) {
+	title, rest, _ := strings.Cut(strings.TrimSpace(msg), "\n\n")
+	return title, WithParagraph(rest, fmt.Sprintf("Merge it as it is, by any merge method: the reconciler knows an outcome commit by its change, "+
+		"and judges the merged head with the policy label `switchyard:%s`. A squash keeps the trailers below when its message is "+
+		"the commit's message (GitHub's default) or this description. A pull request changed before it is merged is judged as "+
+		"a person's change, without that label.", o.Action))
+}
+
+// WithParagraph adds paragraph p to a commit message or pull request
+// description, before its trailers when it ends with some, so that they
+// stay last.
+func WithParagraph(body, p string) string {
+	body = strings.TrimSpace(body)
+	var trailers string
+	if i := strings.LastIndex(body, "\n\n"); i >= 0 && len(Trailers(body)) > 0 {
+		body, trailers = strings.TrimSpace(body[:i]), body[i+2:]
+	}
+	out := body + "\n\n" + strings.TrimSpace(p)
+	if body == "" {
+		out = strings.TrimSpace(p)
+	}
+	if trailers != "" {
+		out += "\n\n" + trailers
+	}
+	return out + "\n"
+}
+
+// reconcilerNote opens the description of the reconciler's own pull
+// requests: what holds while one stays open.
+const reconcilerNote = "Traffic is already where this commit puts it: until it is merged, Git disagrees with what is live. " +
+	"`GET /api/status` on the reconciler lists this pull request, with its age, under `pending_pull_requests`."
 
 // GitHub opens pull requests on one GitHub repository through go-github.
 type GitHub struct {
@@ -102,17 +172,18 @@ func NewGitHubClient(httpClient *http.Client, apiURL, token string) (*github.Cli
 	return c, nil
 }
 
-// OpenPullRequest creates the pull request and returns its HTML URL. When
-// one is already open from the same branch, it returns that one's URL.
-func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (string, error) {
+// OpenPullRequest creates the pull request and returns its HTML URL and
+// creation time. When one is already open from the same branch, it returns
+// that one.
+func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (Opened, error) {
 	created, _, err := g.client.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
 		Title: github.String(pr.Title),
 		Head:  github.String(pr.Branch),
 		Base:  github.String(pr.Base),
-		Body:  github.String(pr.Body),
+		Body:  github.String(WithParagraph(pr.Body, reconcilerNote)),
 	})
 	if err == nil {
-		return created.GetHTMLURL(), nil
+		return opened(created), nil
 	}
 	var er *github.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusUnprocessableEntity {
@@ -120,10 +191,14 @@ func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (string, e
 			State: "open", Head: g.owner + ":" + pr.Branch, Base: pr.Base,
 		})
 		if lerr == nil && len(open) > 0 {
-			return open[0].GetHTMLURL(), nil
+			return opened(open[0]), nil
 		}
 	}
-	return "", fmt.Errorf("create pull request on %s/%s from %s: %w", g.owner, g.repo, pr.Branch, err)
+	return Opened{}, fmt.Errorf("create pull request on %s/%s from %s: %w", g.owner, g.repo, pr.Branch, err)
+}
+
+func opened(pr *github.PullRequest) Opened {
+	return Opened{URL: pr.GetHTMLURL(), Created: pr.GetCreatedAt().Time}
 }
 
 var githubRepoRE = regexp.MustCompile(`^(?:https?://(?:[^@/]+@)?github\.com/|ssh://git@github\.com/|git@github\.com:)([^/]+)/([^/]+?)(?:\.git)?/?$`)

@@ -1,7 +1,8 @@
 // Package gitops keeps a local clone of the spec repository in step with
 // its remote, reads its history, and writes the reconciler's outcomes back
 // to it as commits (true reverts or minimal hclwrite edits) with verdict
-// notes, pushed with retry or proposed as pull requests.
+// notes, pushed with retry or proposed as pull requests; it also knows those
+// outcome commits again however they reached the branch (RecogniseOutcome).
 package gitops
 
 import (

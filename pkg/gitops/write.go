@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -24,8 +25,10 @@ type Written struct {
 	// Revert is true for a true revert, false for an hclwrite edit.
 	Revert      bool `json:"revert"`
 	AlreadyDone bool `json:"already_done"`
-	// PullRequest is the pull request's URL with `--push pr`.
-	PullRequest string `json:"pull_request,omitempty"`
+	// PullRequest is the pull request's URL with `--push pr`, and
+	// PullRequestCreated when it was opened.
+	PullRequest        string    `json:"pull_request,omitempty"`
+	PullRequestCreated time.Time `json:"pull_request_created,omitzero"`
 }
 
 // WriteOutcome writes o as a commit on the branch and pushes it (or opens a

@@ -94,6 +94,9 @@ func (d *Daemon) announceOutcome(tree *spec.Tree, p *pending, commit, note strin
 	p.announced = true
 	o := p.out
 	reason := o.Reason
+	if note == "" {
+		note = d.proposedAs(o.Model+"/"+o.Stage, commit)
+	}
 	if note != "" {
 		reason += " (" + note + ")"
 	}

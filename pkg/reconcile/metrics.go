@@ -22,6 +22,7 @@ type Metrics struct {
 	ownRejected      prometheus.Counter
 	lastFetch        prometheus.Gauge
 	pendingCommits   prometheus.Gauge
+	pullRequestAge   *prometheus.GaugeVec
 	// Per model, from the status snapshot after each pass.
 	weights    *prometheus.GaugeVec
 	progress   *prometheus.GaugeVec
@@ -88,6 +89,8 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "switchyard_pending_commits",
 			Help: "Outcome commits waiting to reach the remote (traffic already restored).",
 		}),
+		pullRequestAge: modelGauge("switchyard_pending_pull_request_age_seconds",
+			"How long each outcome pull request (--push pr) has been open without being merged: Git disagrees with traffic until it is."),
 		weights: modelGauge("switchyard_traffic_weight_percent",
 			"The live split the reconciler has set: percent of a model's traffic per version.", "version"),
 		progress: modelGauge("switchyard_rollout_progress",
@@ -106,7 +109,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			"A bandit's probability that each variant is the best.", "version"),
 	}
 	reg.MustRegister(m.reconcileSeconds, m.phases, m.commits, m.pushFailures, m.fetchFailures,
-		m.applyFailures, m.rejectedHeads, m.ownRejected, m.lastFetch, m.pendingCommits,
+		m.applyFailures, m.rejectedHeads, m.ownRejected, m.lastFetch, m.pendingCommits, m.pullRequestAge,
 		m.weights, m.progress, m.checkValue, m.checkState, m.shadowRate, m.armSamples, m.armMean, m.armBest)
 	// Every action's series exists from the start, so that increase()
 	// and alerts see the first outcome commit.
@@ -134,6 +137,14 @@ func (d *Daemon) updateGauges(s *Status) {
 		}
 	}
 	m.pendingCommits.Set(float64(len(s.PendingCommits)))
+	m.pullRequestAge.Reset()
+	for _, p := range agedAt(s.PendingPullRequests, s.Now) {
+		for _, ms := range s.Models {
+			if ms.Model+"/"+ms.Stage == p.Model {
+				m.pullRequestAge.WithLabelValues(ms.Model, ms.Stage).Set(p.AgeSeconds)
+			}
+		}
+	}
 	m.setModels(s.Models)
 }
 

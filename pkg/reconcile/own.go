@@ -7,9 +7,11 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 )
 
-// ActionReader is implemented by a Repo that reads a commit's
-// Switchyard-Action trailer ("" for a commit a person wrote), so that the
-// daemon knows its own outcome commits when it judges them.
+// ActionReader is implemented by a Repo that knows the reconciler's own
+// outcome commits: CommitAction is the action of the outcome at commit,
+// pushed by the reconciler or its pull request merged unchanged, and ""
+// for any other commit (one a person wrote or changed, trailers or not),
+// so that the daemon knows its own outcome commits when it judges them.
 type ActionReader interface {
 	CommitAction(ctx context.Context, commit string) (string, error)
 }

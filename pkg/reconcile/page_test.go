@@ -34,7 +34,9 @@ func pageStatus() Status {
 		HeadDiagnostics: []diag.Diagnostic{{Severity: diag.Error, Summary: "Unknown strategy", File: "rollouts/fraud.hcl", Line: 12}},
 		FetchError:      "remote hung up",
 		PendingCommits:  []PendingCommit{{Model: "fraud/production", Action: "rollback", Attempts: 3, LastErr: "push rejected"}},
-		LastFetch:       now.Add(-5 * time.Second), Now: now,
+		PendingPullRequests: []PendingPullRequest{{Model: "ranker/production", Action: "promote", URL: "https://github.com/acme/specs/pull/12",
+			Opened: now.Add(-3 * time.Hour), AgeSeconds: 3 * 3600}},
+		LastFetch: now.Add(-5 * time.Second), Now: now,
 		Models: []ModelStatus{
 			{Model: "fraud", Stage: "production", Serve: "v8", Phase: "progressing", From: "v7", To: "v8",
 				Strategy: "canary", Step: 2, Steps: 3, Progress: 0.33, Router: "edge",
@@ -78,6 +80,7 @@ func TestPageDrawsEverySection(t *testing.T) {
 		`>Bandit<`, `data-arm="v3"`, `97.5%`, `4,100`, // the bandit's arms
 		`>A/B test<`, `p-value 0.003`, // the A/B test
 		`Fetch failing: `, `Head rejected: `, `rollouts/fraud.hcl:12`, `Commit pending for fraud/production (rollback)`,
+		`Pull request not merged for ranker/production (promote)`, `href="https://github.com/acme/specs/pull/12"`, `opened 3h ago`,
 		`data-event="rollback"`, `title="3333333333333333333333333333333333333333"`,
 		`&lt;img src=x onerror=`, // a reason is text, never markup
 	} {

@@ -41,6 +41,13 @@ func RenderStatus(w io.Writer, s Status) {
 	for _, p := range s.PendingCommits {
 		fmt.Fprintf(w, "  commit pending for %s (%s): %d attempts, last error: %s\n", p.Model, p.Action, p.Attempts, p.LastErr)
 	}
+	for _, p := range s.PendingPullRequests {
+		age := "open"
+		if !p.Opened.IsZero() {
+			age = "open for " + (time.Duration(p.AgeSeconds) * time.Second).String()
+		}
+		fmt.Fprintf(w, "  pull request not merged for %s (%s), %s: %s\n", p.Model, p.Action, age, p.URL)
+	}
 	for _, m := range s.Models {
 		fmt.Fprintln(w)
 		renderModel(w, m)

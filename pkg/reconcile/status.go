@@ -34,7 +34,10 @@ type Status struct {
 	// PendingCommits are outcomes whose commit has not reached the remote
 	// yet; traffic is already restored for each of them.
 	PendingCommits []PendingCommit `json:"pending_commits,omitempty"`
-	Models         []ModelStatus   `json:"models"`
+	// PendingPullRequests are, with `--push pr`, the outcome pull requests
+	// not merged yet (oldest first): Git disagrees with traffic until then.
+	PendingPullRequests []PendingPullRequest `json:"pending_pull_requests,omitempty"`
+	Models              []ModelStatus        `json:"models"`
 	// Events are the recent events, newest first: rollouts started,
 	// paused and succeeded, outcomes with the commit written, rejected
 	// heads (the last RecentEvents, since the reconciler started).
@@ -148,6 +151,7 @@ type PendingCommit struct {
 func (d *Daemon) Status() Status {
 	s := *d.status.Load()
 	s.Now = d.deps.Clock.Now()
+	s.PendingPullRequests = agedAt(s.PendingPullRequests, s.Now)
 	return s
 }
 
@@ -181,6 +185,7 @@ func (d *Daemon) snapshot() *Status {
 			Attempts: p.attempts, LastErr: p.lastErr, NextTry: p.nextTry,
 		})
 	}
+	s.PendingPullRequests = d.pendingPullRequests()
 	if d.tree != nil {
 		var acked acknowledged // indexed only when a router is behind
 		for _, m := range d.tree.Models {
@@ -196,6 +201,7 @@ func (d *Daemon) snapshot() *Status {
 	}
 	// Full slices: a reader appending to its copy never writes into ours.
 	s.Models, s.PendingCommits = slices.Clip(s.Models), slices.Clip(s.PendingCommits)
+	s.PendingPullRequests = slices.Clip(s.PendingPullRequests)
 	return s
 }
 

@@ -90,18 +90,6 @@ func (r *route) stickyKey(req keySource) string {
 	return ""
 }
 
-// versionForKey is the version a sticky key is routed to now, for feedback
-// by key; nil when the route is not sticky.
-func (r *route) versionForKey(key string, rnd *rand.Rand) *backend {
-	if r.sticky == stickyNone || key == "" {
-		return nil
-	}
-	if r.bandit != nil {
-		return r.bandit.choose(key, rnd)
-	}
-	return rendezvous(r.choices, key, nil)
-}
-
 func (r *route) weighted(rnd *rand.Rand) *backend {
 	if len(r.choices) == 1 {
 		return r.choices[0]

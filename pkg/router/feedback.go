@@ -230,9 +230,10 @@ func (rt *Router) acceptFeedback(req *http.Request, w http.ResponseWriter) (*ver
 // still remembered.
 func (rt *Router) feedbackTarget(fb Feedback, now time.Time) (*versionStats, idPayload, *feedbackRejection) {
 	if fb.RequestID == "" {
-		msg := `feedback needs "request_id", the X-Request-Id of the answer`
+		msg := `feedback needs "request_id": send the X-Request-Id header of the answer being rewarded`
 		if fb.Key != "" {
-			msg += `: feedback by "key" alone is not accepted, since it needs no request`
+			msg = `feedback by "key" alone is not accepted (it needs no request, so anyone could reward the version a made-up user is routed to): ` +
+				`send "request_id", the X-Request-Id header of the answer being rewarded, as {"request_id": "...", "reward": 1}`
 		}
 		return nil, idPayload{}, &feedbackRejection{http.StatusBadRequest, rejectUnknownID, msg}
 	}

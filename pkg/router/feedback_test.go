@@ -34,8 +34,8 @@ func answered(t *testing.T, rt *Router, hdr ...string) (id, version string) {
 }
 
 type feedbackAnswer struct {
-	code            int
-	Version, Reason string
+	code                   int
+	Version, Reason, Error string
 }
 
 func postFeedback(rt *Router, body string, hdr ...string) feedbackAnswer {
@@ -284,8 +284,14 @@ func TestFeedbackBearerToken(t *testing.T) {
 
 func TestFeedbackByKeyNeedsTheRequestsID(t *testing.T) {
 	rt := feedbackRouter(t, Options{})
-	if a := postFeedback(rt, `{"model":"m","stage":"production","key":"u1","reward":1}`); a.code != 400 || a.Reason != rejectUnknownID {
-		t.Errorf("feedback by key alone: %+v, want 400", a)
+	// SPEC.md's old form, {"model","stage","key"}: refused, saying what to send instead.
+	a := postFeedback(rt, `{"model":"m","stage":"production","key":"u1","reward":1}`)
+	if a.code != 400 || a.Reason != rejectUnknownID ||
+		!strings.Contains(a.Error, `feedback by "key" alone is not accepted`) || !strings.Contains(a.Error, `send "request_id", the X-Request-Id header of the answer`) {
+		t.Errorf("feedback by key alone: %+v, want 400 saying to send the answer's request_id", a)
+	}
+	if a := postFeedback(rt, `{"model":"m","stage":"production","reward":1}`); a.code != 400 || !strings.Contains(a.Error, `feedback needs "request_id": send the X-Request-Id header`) {
+		t.Errorf("feedback without an id: %+v, want 400 saying to send the answer's request_id", a)
 	}
 	id, v := answered(t, rt, "x-user-id", "u1")
 	if a := postFeedback(rt, fmt.Sprintf(`{"request_id":%q,"model":"m","stage":"production","key":"u1","reward":1}`, id)); a.code != 200 || a.Version != v {

@@ -2,6 +2,7 @@ package wiring_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,27 +10,30 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-// fakeDeployments is the part of the GitHub API deployments use, on
-// 127.0.0.1: it keeps every deployment and status it is sent.
-type fakeDeployments struct {
+// fakeGitHub is the part of the GitHub API deployments and `--push pr`
+// use, on 127.0.0.1: it keeps every deployment and status it is sent, and
+// opens every pull request it is asked for.
+type fakeGitHub struct {
 	t   *testing.T
 	srv *httptest.Server
 
 	mu       sync.Mutex
 	created  []map[string]any
 	statuses []map[string]any // each with "deployment" set to the id's path
+	opened   []map[string]string
 }
 
-func newFakeDeployments(t *testing.T) *fakeDeployments {
-	f := &fakeDeployments{t: t}
+func newFakeGitHub(t *testing.T) *fakeGitHub {
+	f := &fakeGitHub{t: t}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-func (f *fakeDeployments) serve(w http.ResponseWriter, r *http.Request) {
+func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if r.Header.Get("Authorization") != "Bearer gh-t0ken" {
 		f.t.Errorf("%s %s without the token", r.Method, r.URL.Path)
@@ -53,13 +57,28 @@ func (f *fakeDeployments) serve(w http.ResponseWriter, r *http.Request) {
 		f.statuses = append(f.statuses, st)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, "{}")
+	case r.Method == "POST" && r.URL.Path == "/api/v3/repos/acme/models/pulls":
+		var pr map[string]string
+		_ = json.Unmarshal(body, &pr)
+		f.opened = append(f.opened, pr)
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]any{"number": len(f.opened),
+			"html_url":   fmt.Sprintf("https://github.com/acme/models/pull/%d", len(f.opened)),
+			"created_at": time.Now().UTC().Format(time.RFC3339)})
 	default:
 		f.t.Errorf("unexpected GitHub request %s %s", r.Method, r.URL.Path)
 		w.WriteHeader(http.StatusNotFound)
 	}
 }
 
-func (f *fakeDeployments) states() string {
+// pulls are the pull requests opened, as sent.
+func (f *fakeGitHub) pulls() []map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]string(nil), f.opened...)
+}
+
+func (f *fakeGitHub) states() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []string
@@ -73,7 +92,7 @@ func (f *fakeDeployments) states() string {
 // GitHub token, reports the bad canary as a deployment of the commit that
 // asked for it, in progress and then failed with the reason.
 func TestE2EFailedCanaryIsAFailedGitHubDeployment(t *testing.T) {
-	gh := newFakeDeployments(t)
+	gh := newFakeGitHub(t)
 	e := newE2EWith(t, e2eOptions{GitHubAPI: gh.srv.URL + "/api/v3/"})
 	bad := e.push("Promote fraud v3", "v3", "[10, 50]")
 	e.waitFor("the failure on GitHub", func() bool { return strings.HasSuffix(gh.states(), "1:failure") })

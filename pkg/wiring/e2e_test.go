@@ -50,6 +50,7 @@ type e2e struct {
 	bake        string
 	statusToken string
 	githubAPI   string
+	pushMode    string
 }
 
 // e2eOptions vary the world of newE2EWith.
@@ -61,6 +62,9 @@ type e2eOptions struct {
 	// GitHub reports deployments to this API (an httptest server) as
 	// acme/models with the token "gh-t0ken" when set.
 	GitHubAPI string
+	// Push is the reconciler's --push: "pr" opens pull requests on
+	// GitHubAPI instead of reporting deployments there.
+	Push string
 }
 
 const e2eRepo = "specs"
@@ -88,7 +92,7 @@ func newE2EWith(t testing.TB, o e2eOptions) *e2e {
 	}
 	e := &e2e{t: t, git: gittest.NewServer(t), urls: map[string]string{}, secret: []byte("s3cret"),
 		state: filepath.Join(t.TempDir(), "switchyard.db"), poll: o.Poll, extra: o.Extra, env: o.Env, statusToken: o.StatusToken,
-		githubAPI: o.GitHubAPI}
+		githubAPI: o.GitHubAPI, pushMode: o.Push}
 	for name, b := range map[string]demo.ModelBehaviour{
 		"v1": {Version: "v1"}, "v2": {Version: "v2"}, "v3": {Version: "v3", ErrorRate: 0.3},
 	} {
@@ -176,7 +180,7 @@ func (e *e2e) start() {
 		Repo: e.git.RepoURL(e2eRepo), Branch: "main", Path: "rollouts", Policies: "policies",
 		State: e.state, Listen: "127.0.0.1:0", PollInterval: e.poll, Tick: 100 * time.Millisecond,
 		WebhookSecret: e.secret, Getenv: func(k string) string { return e.env[k] }, StatusToken: e.statusToken,
-		GitHubDeployments: e.githubAPI != "", GitHubAPI: e.githubAPI, GitHubRepo: "acme/models",
+		GitHubDeployments: e.githubAPI != "" && e.pushMode != "pr", GitHubAPI: e.githubAPI, GitHubRepo: "acme/models", Push: e.pushMode,
 		GitHubToken: map[bool]string{true: "gh-t0ken"}[e.githubAPI != ""],
 	})
 	if err != nil {

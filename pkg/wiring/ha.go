@@ -187,9 +187,10 @@ func (s fencedStore) check(err error) error {
 	return err
 }
 
-// fencedRepo writes to Git only while the term leads.
+// fencedRepo writes to Git only while the term leads. It reads as the
+// repoAdapter it wraps (own outcome commits, opened pull requests).
 type fencedRepo struct {
-	reconcile.Repo
+	*repoAdapter
 	fence func(context.Context) error
 }
 
@@ -197,14 +198,14 @@ func (f fencedRepo) Write(ctx context.Context, o rollout.WriteCommit) (string, e
 	if err := f.fence(ctx); err != nil {
 		return "", err
 	}
-	return f.Repo.Write(ctx, o)
+	return f.repoAdapter.Write(ctx, o)
 }
 
 func (f fencedRepo) Note(ctx context.Context, commit string, note []byte) error {
 	if err := f.fence(ctx); err != nil {
 		return err
 	}
-	return f.Repo.Note(ctx, commit, note)
+	return f.repoAdapter.Note(ctx, commit, note)
 }
 
 // fencedRouters changes traffic only while the term leads.

@@ -175,6 +175,12 @@ func checkOutcome(t *testing.T, srv *gittest.Server, name string, sc spectest.Sc
 	if got := gitops.Trailers(info.Message)[gitops.TrailerAction]; got != string(wc.Kind) {
 		t.Fatalf("commit trailer %q, want %q:\n%s", got, wc.Kind, info.Message)
 	}
+	// It is known as the reconciler's own (the policy label, and the alarm
+	// when it is rejected), by its tree, not only its trailers.
+	if action, err := a.CommitAction(ctx, sha); err != nil || action != string(wc.Kind) {
+		_, why, _ := repo.RecogniseOutcome(ctx, sha)
+		t.Fatalf("the reconciler does not know its own %s commit (%q, %v): %s", wc.Kind, action, err, why)
+	}
 	if sc.Outcome == spectest.OutcomeRollback && wc.Kind == rollout.CommitRollback && !strings.HasPrefix(info.Message, `Revert "`+changeTitle+`"`) {
 		t.Errorf("a clean rollback is not a true revert:\n%s", info.Message)
 	}

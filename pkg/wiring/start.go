@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -130,9 +131,12 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		Now: o.Clock.Now,
 	}
 	if o.Push == "pr" {
-		owner, name, ok := gitops.ParseGitHubRepo(o.Repo)
+		owner, name, ok, err := githubRepo(o)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
-			return nil, fmt.Errorf("--push pr needs a GitHub repository URL, got %q", o.Repo)
+			return nil, fmt.Errorf("--push pr needs a github.com repository URL, got %q: set --github-repo OWNER/NAME (and --github-api for GitHub Enterprise)", o.Repo)
 		}
 		gh, err := gitops.NewGitHub(&http.Client{Timeout: 30 * time.Second}, enterpriseAPI(o.GitHubAPI), o.GitHubToken, owner, name)
 		if err != nil {
@@ -158,8 +162,9 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	})
 	measurer := &Measurer{Routers: routers, HTTP: &http.Client{Timeout: 10 * time.Second}, References: analysis.NewReferences()}
 	run.newDaemon = func(store reconcile.Store, fence func(context.Context) error) (*reconcile.Daemon, error) {
+		adapter := &repoAdapter{repo: repo, log: o.Logger}
 		deps := reconcile.Deps{
-			Repo:     &repoAdapter{repo: repo, log: o.Logger},
+			Repo:     adapter,
 			Check:    admission.Checker(o.Path, o.Policies, repo, o.Clock),
 			Routers:  routers,
 			Measurer: measurer,
@@ -170,7 +175,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 			Notifier: notifier,
 		}
 		if fence != nil {
-			deps.Repo = fencedRepo{Repo: deps.Repo, fence: fence}
+			deps.Repo = fencedRepo{repoAdapter: adapter, fence: fence}
 			deps.Routers = fencedRouters{inner: routers, fence: fence}
 		}
 		return reconcile.New(reconcile.Config{PollInterval: o.PollInterval, Tick: o.Tick}, deps)
@@ -222,21 +227,34 @@ func enterpriseAPI(api string) string {
 	return api
 }
 
+// githubRepo is the GitHub repository of the pull requests and
+// deployments: --github-repo, or the owner and name of a github.com
+// --repo (ok is false when neither says).
+func githubRepo(o Options) (owner, name string, ok bool, err error) {
+	if o.GitHubRepo == "" {
+		owner, name, ok = gitops.ParseGitHubRepo(o.Repo)
+		return owner, name, ok, nil
+	}
+	owner, name, ok = strings.Cut(o.GitHubRepo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", false, fmt.Errorf("--github-repo %q: want OWNER/NAME", o.GitHubRepo)
+	}
+	return owner, name, true, nil
+}
+
 // githubSinks is the GitHub deployment reporter when the options ask for
 // it and have a token (none otherwise).
 func githubSinks(o Options) ([]notify.Sink, error) {
 	if !o.GitHubDeployments || o.GitHubToken == "" {
 		return nil, nil
 	}
-	owner, name, ok := strings.Cut(o.GitHubRepo, "/")
-	if o.GitHubRepo == "" {
-		owner, name, ok = gitops.ParseGitHubRepo(o.Repo)
-		if !ok {
-			o.Logger.Info("rollouts are not reported as GitHub deployments: --repo is not a github.com URL (set --github-repo OWNER/NAME)")
-			return nil, nil
-		}
-	} else if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("--github-repo %q: want OWNER/NAME", o.GitHubRepo)
+	owner, name, ok, err := githubRepo(o)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		o.Logger.Info("rollouts are not reported as GitHub deployments: --repo is not a github.com URL (set --github-repo OWNER/NAME)")
+		return nil, nil
 	}
 	gh, err := gitops.NewGitHubClient(&http.Client{Timeout: 30 * time.Second}, enterpriseAPI(o.GitHubAPI), o.GitHubToken)
 	if err != nil {
@@ -273,12 +291,20 @@ func (r *Running) Close() {
 const repackEvery = 50
 
 // repoAdapter gives the daemon the gitops repository.
-var _ reconcile.ActionReader = (*repoAdapter)(nil)
+var (
+	_ reconcile.ActionReader        = (*repoAdapter)(nil)
+	_ reconcile.PullRequestReporter = (*repoAdapter)(nil)
+	_ reconcile.ActionReader        = fencedRepo{}
+	_ reconcile.PullRequestReporter = fencedRepo{}
+)
 
 type repoAdapter struct {
 	repo    *gitops.Repo
 	log     *slog.Logger
 	fetched int // fetches that changed the head since the last repack
+
+	mu  sync.Mutex
+	prs map[string]reconcile.OpenedPullRequest // --push pr: by model key
 }
 
 func (a *repoAdapter) Fetch(ctx context.Context) (string, error) {
@@ -301,21 +327,38 @@ func (a *repoAdapter) Tree(ctx context.Context, commit string) (fs.FS, error) {
 }
 
 func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string, error) {
-	sha, err := a.repo.WriteOutcome(ctx, gitops.Outcome{
+	w, err := a.repo.WriteOutcomeDetail(ctx, gitops.Outcome{
 		Action: o.Kind, Model: o.Model, Stage: o.Stage, File: o.File,
 		From: o.From, To: o.To, Reason: o.Reason,
 	})
-	return sha, err
+	if err == nil && w.PullRequest != "" {
+		a.mu.Lock()
+		if a.prs == nil {
+			a.prs = map[string]reconcile.OpenedPullRequest{}
+		}
+		a.prs[o.Model+"/"+o.Stage] = reconcile.OpenedPullRequest{Action: string(o.Kind), Commit: w.SHA, URL: w.PullRequest, Created: w.PullRequestCreated}
+		a.mu.Unlock()
+	}
+	return w.SHA, err
 }
 
-// CommitAction is the commit's Switchyard-Action trailer: the daemon says
-// loudly when one of its own commits is rejected.
+// OpenedPullRequests is, with --push pr, the last pull request opened for
+// each model's outcome: the status lists those not merged yet.
+func (a *repoAdapter) OpenedPullRequests() map[string]reconcile.OpenedPullRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.prs)
+}
+
+// CommitAction is the action of the reconciler's own outcome at commit
+// (gitops.RecogniseOutcome: pushed by it, or its pull request merged in
+// any way, unchanged): the daemon says loudly when one is rejected.
 func (a *repoAdapter) CommitAction(ctx context.Context, commit string) (string, error) {
-	c, err := a.repo.CommitInfo(commit)
-	if err != nil {
+	own, _, err := a.repo.RecogniseOutcome(ctx, commit)
+	if err != nil || own == nil {
 		return "", err
 	}
-	return gitops.Trailers(c.Message)[gitops.TrailerAction], nil
+	return string(own.Action), nil
 }
 
 func (a *repoAdapter) Note(ctx context.Context, commit string, note []byte) error {

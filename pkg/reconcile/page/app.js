@@ -210,6 +210,13 @@
       out.push(el('div', { class: 'alert warn' }, el('strong', { text: `Commit pending for ${p.model} (${p.action}): ` }),
         `${p.attempts} attempts; traffic is already restored. Last error: ${p.last_error}`));
     }
+    for (const p of st.pending_pull_requests || []) {
+      out.push(el('div', { class: 'alert warn', 'data-pull-request': p.url },
+        el('strong', { text: `Pull request not merged for ${p.model} (${p.action}): ` }),
+        el('a', { href: p.url, text: p.url }),
+        p.opened ? `, opened ${ago(st.now, p.opened)}` : '',
+        '. Traffic is already where it puts it; Git disagrees until it is merged.'));
+    }
     return out;
   }
 

@@ -475,6 +475,9 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 				// The lean path never asks for an upgrade.
 				return fail(errUnaskedSwitch)
 			}
+			if resp.StatusCode < 100 {
+				return fail(errBadStatus)
+			}
 			if resp.StatusCode < 200 {
 				continue
 			}
@@ -498,6 +501,11 @@ func (fc *clientConn) exchange(t *leanTransport, c *leanConn, reused bool) (back
 		return backendConn{leanConn: c}, nil
 	}
 }
+
+// errBadStatus: net/http reads a status code of three digits below 100,
+// which is no HTTP status; it is the backend's failure (a 502), not an
+// interim answer to skip.
+var errBadStatus = errors.New("the backend's answer has a status code below 100")
 
 // errUnaskedSwitch: a 101 answer to a request that asked for no upgrade
 // is the backend's failure (a 502), never passed on.

@@ -245,6 +245,10 @@ func (p *pipeliner) readAnswer(c *pipeConn, method string, got *bytes.Buffer) (c
 		if err != nil {
 			return 0, false, err
 		}
+		if resp.StatusCode < 100 {
+			resp.Body.Close()
+			return 0, false, errBadStatus
+		}
 		if resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue
 		}

@@ -247,6 +247,9 @@ func (t *leanTransport) exchange(ctx context.Context, host string, c *leanConn, 
 			}
 			return fail(err)
 		}
+		if r.StatusCode < 100 {
+			return fail(errBadStatus)
+		}
 		if r.StatusCode >= 200 || r.StatusCode == http.StatusSwitchingProtocols {
 			resp = r
 			break

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so that the
@@ -101,7 +103,7 @@ func BenchmarkBaselineReverseProxy(b *testing.B) {
 // (no proxy): subtract it from the others to get the proxy's own cost.
 func BenchmarkBackendDirect(b *testing.B) {
 	a := benchBackend(b)
-	tr := newLeanTransport(0) // the router's own transport
+	tr := h1.NewTransport(0, 0, newTransport(0)) // the router's own transport
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -133,19 +135,19 @@ func rawRequests(b *testing.B, addr, path string) {
 		}
 		defer c.Close()
 		br := bufio.NewReader(c)
-		var h respHead
+		var h h1.Answer
 		for pb.Next() {
 			if _, err := c.Write(req); err != nil {
 				b.Error(err)
 				return
 			}
-			n, ok, err := findHead(br)
+			n, ok, err := h1.FindHead(br)
 			head, _ := br.Peek(n)
-			if err != nil || !ok || !h.parse(head, false) || h.status != 200 || h.framing != framingLength {
+			if err != nil || !ok || !h.Parse(head, false) || h.Status != 200 || h.Framing != h1.FramingLength {
 				b.Errorf("bad answer %q: %v", head, err)
 				return
 			}
-			_, _ = br.Discard(n + int(h.length))
+			_, _ = br.Discard(n + int(h.Length))
 		}
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // This file is the listener's HTTP/2 (docs/router.md, "HTTP/2 and gRPC").
@@ -142,8 +144,8 @@ func asksH2C(req *http.Request) bool {
 	}
 	var upgrade, settings bool
 	for _, v := range req.Header["Connection"] {
-		upgrade = upgrade || hasToken([]byte(v), "upgrade")
-		settings = settings || hasToken([]byte(v), "http2-settings")
+		upgrade = upgrade || h1.HasToken([]byte(v), "upgrade")
+		settings = settings || h1.HasToken([]byte(v), "http2-settings")
 	}
 	return upgrade && settings
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 func TestLeanParity(t *testing.T) {
@@ -320,9 +322,9 @@ func TestLeanStickyChoosesAsServeHTTP(t *testing.T) {
 	}
 }
 
-// TestLeanCookieKeyMatchesNetHTTP: the sticky cookie the lean path reads
-// is the one Request.Cookie finds.
-func TestLeanCookieKeyMatchesNetHTTP(t *testing.T) {
+// TestParsedCookieKeyMatchesNetHTTP: the sticky cookie the hand-written
+// path reads is the one Request.Cookie finds.
+func TestParsedCookieKeyMatchesNetHTTP(t *testing.T) {
 	lines := [][]string{
 		{"uid=1"}, {`uid="1"`}, {`uid=""`}, {`uid="`}, {`uid="1`}, {`uid=1"`},
 		{"uid =1"}, {" uid=1 "}, {"uid= 1"}, {"uid=1 2"}, {"uid\t=1"},
@@ -335,20 +337,20 @@ func TestLeanCookieKeyMatchesNetHTTP(t *testing.T) {
 		{strings.Repeat("a=1;", 1500), strings.Repeat("a=1;", 1500) + "uid=1"},
 	}
 	for _, vs := range lines {
-		var fs []field
+		var fs []h1.Field
 		h := http.Header{}
 		for _, v := range vs {
-			fs = append(fs, field{name: []byte("cookie"), value: trimOWS([]byte(v))})
+			fs = append(fs, h1.Field{Name: []byte("cookie"), Value: h1.TrimOWS([]byte(v))})
 			h.Add("Cookie", v)
 		}
-		lk := (*leanKeys)(&leanReq{fields: fs})
+		lk := (*parsedKeys)(&h1.Request{Fields: fs})
 		sk := (*stdKeys)(&http.Request{Header: h})
 		if l, s := lk.cookie("uid"), sk.cookie("uid"); l != s {
 			name := fmt.Sprintf("%q", vs)
 			if len(name) > 80 {
 				name = name[:40] + "..." + name[len(name)-40:]
 			}
-			t.Errorf("Cookie %s: lean key %q, net/http %q", name, l, s)
+			t.Errorf("Cookie %s: hand-written path's key %q, net/http %q", name, l, s)
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 // backends that misbehave (DESIGN.md invariant 9): whatever bytes a backend
 // sends, no client gets an answer meant for another, and no request that
 // is not idempotent reaches a backend twice. Every case runs through both
-// the lean server and net/http's server with Router.ServeHTTP.
+// the hand-written path and net/http's server with Router.ServeHTTP.
 
 // scripted is a raw-socket backend. For each request read on a connection
 // it asks answer(req, nth) for the bytes to write (nth counts the
@@ -138,10 +138,10 @@ func (s *scripted) count(what string) int {
 	return n
 }
 
-// bothServers serves rt through the lean server and through net/http's.
+// bothServers serves rt through the hand-written path and through net/http's.
 func bothServers(t testing.TB, rt *Router) map[string]string {
 	t.Helper()
-	return map[string]string{"lean": startLean(t, rt, ServerOptions{}).addr, "net/http": stdAddr(serveStd(t, rt))}
+	return map[string]string{"hand-written": startServer(t, rt, ServerOptions{}).addr, "net/http": stdAddr(serveStd(t, rt))}
 }
 
 // ownAnswer answers a GET with its own path as the body, so that a client

@@ -152,11 +152,11 @@ func rawRequests(b *testing.B, addr, path string) {
 	})
 }
 
-// BenchmarkServerLean90_10 is one request through the lean Server (the
+// BenchmarkServer90_10 is one request through the Server (the
 // data plane of `reconciler router`) on a 90/10 split, from a client that
 // allocates nothing; subtract BenchmarkServerBackendOnly for the router's
 // own allocations.
-func BenchmarkServerLean90_10(b *testing.B) {
+func BenchmarkServer90_10(b *testing.B) {
 	a, c := benchBackend(b), benchBackend(b)
 	rt := newTestRouter(b, Options{})
 	mustUpdate(b, rt, mkRoute("m", map[string]string{"a": a.URL, "c": c.URL}, weights("a", 90, "c", 10)))
@@ -164,9 +164,9 @@ func BenchmarkServerLean90_10(b *testing.B) {
 	rawRequests(b, strings.TrimPrefix(s.URL, "http://"), "/v1/m/predict")
 }
 
-// BenchmarkServerLeanShadow is BenchmarkServerLean90_10 with every request
+// BenchmarkServerShadow is BenchmarkServer90_10 with every request
 // copied to a shadow and the answers compared as JSON.
-func BenchmarkServerLeanShadow(b *testing.B) {
+func BenchmarkServerShadow(b *testing.B) {
 	a, c := benchBackend(b), benchBackend(b)
 	rt := newTestRouter(b, Options{})
 	mustUpdate(b, rt, mkShadowRoute(a.URL, c.URL, "json", 0.001))

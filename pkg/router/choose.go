@@ -27,7 +27,7 @@ type backend struct {
 	weight    float64 // live percent, > 0 for choices
 	seed      uint64  // per-version hash seed for rendezvous hashing
 
-	// For the lean server: the dial address, the escaped base path without
+	// For the hand-written path: the dial address, the escaped base path without
 	// its trailing slash, and the target's query.
 	hostPort, base, query string
 }

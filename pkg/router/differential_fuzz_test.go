@@ -23,7 +23,7 @@ import (
 )
 
 // This file runs the same byte streams, from a client and from a backend,
-// through the router (its lean server, as `reconciler router` serves it)
+// through the router (its hand-written server, as `reconciler router` serves it)
 // and through a plain httputil.ReverseProxy over Go's http.Transport, and
 // flags every difference that is not one of the router's deliberate ones
 // (deliberate, below; docs/router.md, "HTTP/1.1 conformance and
@@ -219,7 +219,7 @@ func FuzzRouterAgainstReverseProxy(f *testing.F) {
 	rb, pb := newFuzzBackend(f), newFuzzBackend(f)
 	rt := newTestRouter(f, Options{BackendTimeout: 200 * time.Millisecond})
 	mustUpdate(f, rt, mkRoute("m", map[string]string{"v1": rb.url}, weights("v1", 100)))
-	ls := startLean(f, rt, ServerOptions{ReadHeaderTimeout: time.Second})
+	ls := startServer(f, rt, ServerOptions{ReadHeaderTimeout: time.Second})
 	target, _ := url.Parse(pb.url)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

@@ -90,10 +90,10 @@ func TestH2CPriorKnowledgeIsRoutedLikeHTTP1(t *testing.T) {
 	}
 }
 
-func TestHTTP1RequestsStartingWithPStayOnTheLeanPath(t *testing.T) {
+func TestHTTP1RequestsStartingWithPStayOnTheHandWrittenPath(t *testing.T) {
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": backendServer(t, "v1").URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	for _, method := range []string{"POST", "PUT", "PATCH"} {
 		rc := dialRaw(t, ls.addr)
 		// Sent one byte at a time: the preface check must not wait for

@@ -75,7 +75,7 @@ func newTestRouter(t testing.TB, opts Options) *Router {
 // served is a router served on 127.0.0.1.
 type served struct{ URL string }
 
-// serve serves rt with the lean Server, as `reconciler router` does.
+// serve serves rt with the Server, as `reconciler router` does.
 func serve(t testing.TB, rt *Router) served {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -53,7 +53,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 	if h1.AsksUpgrade(req.Header) {
 		// Unless the backend switches protocols, the connection closes
-		// after the answer: the gate (vet.go) does not read past an
+		// after the answer: the gate (h1.GateReader) does not read past an
 		// upgrade request.
 		w = &closeUnlessSwitched{ResponseWriter: w}
 	}
@@ -356,7 +356,7 @@ func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.Rever
 			}
 			// The request id reaches the backend even when the client's
 			// Connection field names it (hop-by-hop fields are removed
-			// before Rewrite), as on the lean path.
+			// before Rewrite), as on the hand-written path.
 			pr.Out.Header[hdrRequestID] = pr.In.Header[hdrRequestID]
 		},
 		Transport:  transport,

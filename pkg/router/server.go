@@ -23,7 +23,8 @@ type ServerOptions struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that sends nothing (default 2m).
 	IdleTimeout time.Duration
-	// BodyTimeout bounds reading a request's body on the lean path (default 60s).
+	// BodyTimeout bounds reading a request's body on the hand-written
+	// path (default 60s).
 	BodyTimeout time.Duration
 	// WriteTimeout closes a connection whose client takes longer than
 	// this to accept any part of an answer (default 60s): a client that
@@ -58,7 +59,7 @@ func (o *ServerOptions) defaults() {
 // Each connection is served by one goroutine that reads a request's head
 // into its buffer and, for a plain request to a route whose versions are
 // http:// backends behind the router's own transport, proxies it itself
-// (fast.go): no goroutine, context or request value per request, and the
+// on the hand-written HTTP/1.1 path (proxy_h1.go, internal/h1): no goroutine, context or request value per request, and the
 // backend's answer relayed without being rebuilt. Any other request (the
 // feedback endpoint, an unknown path, HTTP/1.0, an upgrade, a chunked or
 // 100-continue body, an unusual head) hands the connection, with what it
@@ -366,13 +367,13 @@ func (s *Server) handOff(cc *clientConn) bool {
 	}
 }
 
-// bufferedConn is a handed-off connection: it reads first what the lean
-// server had buffered, every byte through the strict gate (vet.go), and
-// gives each write WriteTimeout to make progress.
 // overTLSKey marks the context of a request handed off from a TLS
 // client connection.
 type overTLSKey struct{}
 
+// bufferedConn is a handed-off connection: it reads first what the
+// server had buffered, every byte through the strict gate
+// (h1.GateReader), and gives each write WriteTimeout to make progress.
 type bufferedConn struct {
 	net.Conn
 	r            *h1.GateReader

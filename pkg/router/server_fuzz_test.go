@@ -87,7 +87,7 @@ func sameInPieces(t *testing.T, data []byte, size, n int, ok bool, err error) {
 // parsing (h1.FindHead, h1.Request.Parse) and, whenever it would serve them,
 // checks them against net/http: http.ReadRequest (and its server) must
 // accept the same request, with the same method, target, head length,
-// body length and fields, the same sticky keys, and the request the lean
+// body length and fields, the same sticky keys, and the request the hand-written
 // path writes to the backend must be the one ServeHTTP's proxy writes.
 func FuzzRequestHead(f *testing.F) {
 	for _, s := range []string{
@@ -128,14 +128,14 @@ func FuzzRequestHead(f *testing.F) {
 		br := bufio.NewReader(rd2)
 		req, err := http.ReadRequest(br)
 		if err != nil {
-			t.Fatalf("the lean path takes a head net/http rejects (%v): %q", err, data[:n])
+			t.Fatalf("the hand-written path takes a head net/http rejects (%v): %q", err, data[:n])
 		}
 		raw := headFields(t, data)
 		if why := serverRejects(req, raw); why != "" {
-			t.Fatalf("the lean path takes a head net/http's server rejects (%s): %q", why, data[:n])
+			t.Fatalf("the hand-written path takes a head net/http's server rejects (%s): %q", why, data[:n])
 		}
 		if used := len(data) - rd2.Len() - br.Buffered(); used != n {
-			t.Fatalf("head of %d bytes for the lean path, %d for net/http: %q", n, used, data)
+			t.Fatalf("head of %d bytes for the hand-written path, %d for net/http: %q", n, used, data)
 		}
 		target := string(lr.Path)
 		if lr.Query != nil {
@@ -144,7 +144,7 @@ func FuzzRequestHead(f *testing.F) {
 		length := max(lr.Length, 0)
 		if req.Method != string(lr.Method) || req.RequestURI != target || req.Host != string(lr.Host) ||
 			req.ContentLength != length || req.TransferEncoding != nil || req.Close != lr.Close {
-			t.Fatalf("lean %s %s host %q length %d close %v; net/http %s %s host %q length %d %q close %v",
+			t.Fatalf("hand-written %s %s host %q length %d close %v; net/http %s %s host %q length %d %q close %v",
 				lr.Method, target, lr.Host, length, lr.Close, req.Method, req.RequestURI, req.Host, req.ContentLength, req.TransferEncoding, req.Close)
 		}
 		fields := http.Header{}
@@ -153,19 +153,19 @@ func FuzzRequestHead(f *testing.F) {
 			fields[k] = append(fields[k], string(f.Value))
 		}
 		if !reflect.DeepEqual(fields, raw) {
-			t.Fatalf("fields: lean %q, net/http %q", fields, raw)
+			t.Fatalf("fields: hand-written %q, net/http %q", fields, raw)
 		}
 		lk, sk := (*parsedKeys)(lr), (*stdKeys)(req)
 		for _, h := range []string{"X-User", "X-Preview"} {
 			if lk.header(h) != sk.header(h) || lk.hasHeader(h) != sk.hasHeader(h) {
-				t.Fatalf("header %s: lean %q, net/http %q", h, lk.header(h), sk.header(h))
+				t.Fatalf("header %s: hand-written %q, net/http %q", h, lk.header(h), sk.header(h))
 			}
 		}
 		if lk.cookie("uid") != sk.cookie("uid") {
-			t.Fatalf("cookie uid: lean %q, net/http %q", lk.cookie("uid"), sk.cookie("uid"))
+			t.Fatalf("cookie uid: hand-written %q, net/http %q", lk.cookie("uid"), sk.cookie("uid"))
 		}
 
-		// What each writes to the backend, when the lean path serves it.
+		// What each writes to the backend, when the hand-written path serves it.
 		r, rest := rt.table.Load().lookupBytes(lr.Path)
 		if r == nil || string(lr.Path) == FeedbackPath || int64(len(data)) < int64(n)+length {
 			return
@@ -177,9 +177,9 @@ func FuzzRequestHead(f *testing.F) {
 		}
 		fc.x.id = id
 		fc.upstreamHead(r.choices[0], rest)
-		leanOut, err := http.ReadRequest(bufio.NewReader(io.MultiReader(bytes.NewReader(fc.out), bytes.NewReader(fc.body))))
+		handOut, err := http.ReadRequest(bufio.NewReader(io.MultiReader(bytes.NewReader(fc.out), bytes.NewReader(fc.body))))
 		if err != nil {
-			t.Fatalf("the lean path writes a head net/http cannot read (%v): %q", err, fc.out)
+			t.Fatalf("the hand-written path writes a head net/http cannot read (%v): %q", err, fc.out)
 		}
 		req.RemoteAddr = "127.0.0.1:4321"
 		ct.wire = nil
@@ -191,18 +191,18 @@ func FuzzRequestHead(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leanFields, stdFields := headFields(t, fc.out), headFields(t, ct.wire)
+		handFields, stdFields := headFields(t, fc.out), headFields(t, ct.wire)
 		// Ids are issued per request: the client's own, if any, comes first.
 		if lr.ID != nil && !strings.HasPrefix(stdFields.Get(hdrRequestID), id+".") {
 			t.Fatalf("net/http sent request id %q, want the client's %q first", stdFields.Get(hdrRequestID), id)
 		}
 		stdFields[hdrRequestID] = []string{id}
-		lb, _ := io.ReadAll(leanOut.Body)
+		lb, _ := io.ReadAll(handOut.Body)
 		sb, _ := io.ReadAll(stdOut.Body)
-		if leanOut.Method != stdOut.Method || leanOut.RequestURI != stdOut.RequestURI || leanOut.Host != stdOut.Host ||
-			leanOut.ContentLength != stdOut.ContentLength || !reflect.DeepEqual(leanOut.TransferEncoding, stdOut.TransferEncoding) ||
-			!bytes.Equal(lb, sb) || !reflect.DeepEqual(leanFields, stdFields) {
-			t.Fatalf("to the backend:\nlean     %q\nnet/http %q", append(fc.out, fc.body...), ct.wire)
+		if handOut.Method != stdOut.Method || handOut.RequestURI != stdOut.RequestURI || handOut.Host != stdOut.Host ||
+			handOut.ContentLength != stdOut.ContentLength || !reflect.DeepEqual(handOut.TransferEncoding, stdOut.TransferEncoding) ||
+			!bytes.Equal(lb, sb) || !reflect.DeepEqual(handFields, stdFields) {
+			t.Fatalf("to the backend:\nhand     %q\nnet/http %q", append(fc.out, fc.body...), ct.wire)
 		}
 	})
 }

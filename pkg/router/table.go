@@ -215,7 +215,7 @@ func (c *compiled) lookup(path string) (*route, string) {
 	}
 }
 
-// lookupBytes is lookup for the lean server's path bytes, without
+// lookupBytes is lookup for the hand-written path's path bytes, without
 // allocating.
 func (c *compiled) lookupBytes(path []byte) (*route, []byte) {
 	p := path

@@ -11,7 +11,7 @@ import (
 // A client that leaves while its request is with the backend ends the
 // backend's work (its connection is closed, so its request's context is
 // done), and the request counts as 499, not as a failure of the version.
-func TestLeanClientGoneEndsTheBackendsWork(t *testing.T) {
+func TestHandWrittenClientGoneEndsTheBackendsWork(t *testing.T) {
 	entered, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
@@ -65,7 +65,7 @@ type statsView struct{ Requests, Errors int64 }
 // A client that stays while the backend thinks for many check periods gets
 // its answer: the check re-arms itself on the timer's goroutine, which the
 // race detector watches here (it once read the timer field unsynchronised).
-func TestLeanClientCheckRearmsWhileTheClientStays(t *testing.T) {
+func TestHandWrittenClientCheckRearmsWhileTheClientStays(t *testing.T) {
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(30 * time.Millisecond)
 		_, _ = w.Write([]byte("ok"))

@@ -6,8 +6,8 @@ import (
 	"errors"
 )
 
-// This file parses HTTP/1.1 message heads for the lean server (server.go,
-// fast.go). It is deliberately strict: whatever it does not recognise as a
+// This file parses HTTP/1.1 message heads for the hand-written path. It
+// is deliberately strict: whatever it does not recognise as a
 // plain, well-formed head is left to net/http, which is not.
 
 // Field is one header field of a head, both slices into the head's bytes.
@@ -18,7 +18,7 @@ type Field struct {
 
 // FindHead waits until br holds a whole message head (through the empty
 // line) and returns its length. ok is false when the head is not for the
-// lean path: a bare LF, or longer than br's buffer. Nothing is consumed.
+// hand-written path: a bare LF, or longer than br's buffer. Nothing is consumed.
 func FindHead(br *bufio.Reader) (n int, ok bool, err error) {
 	scanned := 0
 	for {
@@ -134,7 +134,7 @@ var tchar = func() (t [256]bool) {
 	return t
 }()
 
-// pathChar: the bytes a request path may hold on the lean path (RFC 3986
+// pathChar: the bytes a request path may hold on the hand-written path (RFC 3986
 // unreserved, sub-delims, ':', '@', '/'), the ones that reach the backend
 // exactly as they came. Percent-encoded paths go to net/http.
 var pathChar = func() (t [256]bool) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -132,6 +133,15 @@ func TestShadowConnectionClosedWhileIdle(t *testing.T) {
 	live := backendServer(t, "v1")
 	shadow := httptest.NewUnstartedServer(live.Config.Handler)
 	shadow.Config.IdleTimeout = 20 * time.Millisecond
+	var opened, closed atomic.Int64
+	shadow.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
 	shadow.Start()
 	t.Cleanup(shadow.Close)
 	for _, pipeline := range []int{0, 8} {
@@ -150,7 +160,7 @@ func TestShadowConnectionClosedWhileIdle(t *testing.T) {
 					sent++
 				}
 				waitShadow(t, rt, int64(sent))
-				time.Sleep(100 * time.Millisecond) // the shadow closes the idle connection
+				eventually(t, "the shadow to close its idle connections", func() bool { return closed.Load() == opened.Load() })
 			}
 			s := waitShadow(t, rt, int64(sent))
 			if s.ShadowErrors != 0 || s.ShadowPairs != int64(sent) {

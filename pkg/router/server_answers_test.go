@@ -267,12 +267,11 @@ func TestHandWrittenBackendCutMidBodyIsA502OfItsVersion(t *testing.T) {
 				}
 				rc.expectClosed()
 				var v traffic.VersionStats
-				for range 1000 { // net/http counts after the connection is closed
-					if v = find(t, rt.Stats(time.Minute), "raw", "production", "raw"); v.Requests > 0 {
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				// net/http counts after the connection is closed.
+				eventually(t, "the request to be counted", func() bool {
+					v = find(t, rt.Stats(time.Minute), "raw", "production", "raw")
+					return v.Requests > 0
+				})
 				if v.Requests != 1 || v.Errors != 1 || v.Fallbacks != 0 {
 					t.Errorf("hand-written %v: stats %+v, want one request, one error", hand, v)
 				}

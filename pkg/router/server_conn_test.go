@@ -388,12 +388,7 @@ func TestHandWrittenShutdownAnswerSaysClose(t *testing.T) {
 	<-arrived
 	shut := make(chan error, 1)
 	go func() { shut <- ls.Shutdown(context.Background()) }()
-	for range 1000 { // until Shutdown has begun
-		if ls.closing.Load() {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "Shutdown to begin", ls.closing.Load)
 	once.Do(func() { close(release) })
 	if a := busy.mustRead("GET"); !a.resp.Close {
 		t.Errorf("the answer does not say Connection: close")

@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -47,13 +49,11 @@ func TestHandWrittenClientGoneEndsTheBackendsWork(t *testing.T) {
 		t.Fatal("the backend kept working for a client that had left")
 	}
 	var v1 statsView
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	eventually(t, "the request to be counted", func() bool {
 		v := find(t, rt.Stats(time.Minute), "m", "production", "v1")
-		if v.Requests == 1 {
-			v1 = statsView{v.Requests, v.Errors}
-			break
-		}
-	}
+		v1 = statsView{v.Requests, v.Errors}
+		return v.Requests == 1
+	})
 	if v1 != (statsView{1, 0}) {
 		t.Fatalf("requests and errors of v1: %v, want one request and no error", v1)
 	}
@@ -65,18 +65,28 @@ type statsView struct{ Requests, Errors int64 }
 // A client that stays while the backend thinks for many check periods gets
 // its answer: the check re-arms itself on the timer's goroutine, which the
 // race detector watches here (it once read the timer field unsynchronised).
+// The backend answers once the router has checked the client 10 times
+// during its request.
 func TestHandWrittenClientCheckRearmsWhileTheClientStays(t *testing.T) {
+	var checks atomic.Int64
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(30 * time.Millisecond)
+		start := checks.Load()
+		for deadline := time.Now().Add(10 * time.Second); checks.Load() < start+10; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) || r.Context().Err() != nil {
+				http.Error(w, "the router stopped checking its client", http.StatusInternalServerError)
+				return
+			}
+		}
 		_, _ = w.Write([]byte("ok"))
 	}))
 	t.Cleanup(be.Close)
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := countingListener{Listener: tcp, n: &checks}
 	s := NewServer(rt, ServerOptions{ClientCheck: time.Millisecond})
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(func() { _ = s.Close() })
@@ -92,4 +102,29 @@ func TestHandWrittenClientCheckRearmsWhileTheClientStays(t *testing.T) {
 			t.Fatalf("request %d: %s, want 200", i, resp.Status)
 		}
 	}
+}
+
+// countingListener's connections count the client checks: each one peeks
+// through SyscallConn.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{TCPConn: c.(*net.TCPConn), n: l.n}, nil
+}
+
+type countingConn struct {
+	*net.TCPConn
+	n *atomic.Int64
+}
+
+func (c countingConn) SyscallConn() (syscall.RawConn, error) {
+	c.n.Add(1)
+	return c.TCPConn.SyscallConn()
 }

@@ -7,14 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/textproto"
 	"reflect"
 	"strings"
 	"testing"
-	"testing/iotest"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1/h1test"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -59,30 +58,6 @@ func serverRejects(req *http.Request, fields http.Header) string {
 	return ""
 }
 
-// headFields are the fields of a message head as net/http's server reads
-// them, before ReadRequest moves Host out and adds Cache-Control for
-// Pragma: no-cache.
-func headFields(t *testing.T, head []byte) http.Header {
-	t.Helper()
-	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(head)))
-	_, _ = tp.ReadLine()
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		t.Fatalf("%v: %q", err, head)
-	}
-	return http.Header(h)
-}
-
-// sameInPieces checks that findHead finds the same head in data when it
-// arrives a byte at a time.
-func sameInPieces(t *testing.T, data []byte, size, n int, ok bool, err error) {
-	t.Helper()
-	n1, ok1, err1 := h1.FindHead(bufio.NewReaderSize(iotest.OneByteReader(bytes.NewReader(data)), size))
-	if n1 != n || ok1 != ok || (err1 == nil) != (err == nil) {
-		t.Fatalf("findHead: %d %v %v at once, %d %v %v a byte at a time", n, ok, err, n1, ok1, err1)
-	}
-}
-
 // FuzzRequestHead feeds arbitrary bytes to the hand-written path's head
 // parsing (h1.FindHead, h1.Request.Parse) and, whenever it would serve them,
 // checks them against net/http: http.ReadRequest (and its server) must
@@ -113,7 +88,7 @@ func FuzzRequestHead(f *testing.F) {
 		rd := bytes.NewReader(data)
 		fc := &clientConn{br: bufio.NewReaderSize(rd, connBufSize), ip: "127.0.0.1"}
 		n, ok, err := h1.FindHead(fc.br)
-		sameInPieces(t, data, connBufSize, n, ok, err)
+		h1test.SameInPieces(t, data, connBufSize, n, ok, err)
 		if err != nil || !ok {
 			return // handed to net/http
 		}
@@ -130,7 +105,7 @@ func FuzzRequestHead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the hand-written path takes a head net/http rejects (%v): %q", err, data[:n])
 		}
-		raw := headFields(t, data)
+		raw := h1test.HeadFields(t, data)
 		if why := serverRejects(req, raw); why != "" {
 			t.Fatalf("the hand-written path takes a head net/http's server rejects (%s): %q", why, data[:n])
 		}
@@ -191,7 +166,7 @@ func FuzzRequestHead(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		handFields, stdFields := headFields(t, fc.out), headFields(t, ct.wire)
+		handFields, stdFields := h1test.HeadFields(t, fc.out), h1test.HeadFields(t, ct.wire)
 		// Ids are issued per request: the client's own, if any, comes first.
 		if lr.ID != nil && !strings.HasPrefix(stdFields.Get(hdrRequestID), id+".") {
 			t.Fatalf("net/http sent request id %q, want the client's %q first", stdFields.Get(hdrRequestID), id)

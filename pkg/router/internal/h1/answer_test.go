@@ -1,4 +1,4 @@
-package h1
+package h1_test
 
 import (
 	"bufio"
@@ -6,37 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"testing/iotest"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1/h1test"
 )
-
-// headFields are the fields of a message head as net/http's server reads
-// them, before ReadRequest moves Host out and adds Cache-Control for
-// Pragma: no-cache.
-func headFields(t *testing.T, head []byte) http.Header {
-	t.Helper()
-	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(head)))
-	_, _ = tp.ReadLine()
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		t.Fatalf("%v: %q", err, head)
-	}
-	return http.Header(h)
-}
-
-// sameInPieces checks that FindHead finds the same head in data when it
-// arrives a byte at a time.
-func sameInPieces(t *testing.T, data []byte, size, n int, ok bool, err error) {
-	t.Helper()
-	n1, ok1, err1 := FindHead(bufio.NewReaderSize(iotest.OneByteReader(bytes.NewReader(data)), size))
-	if n1 != n || ok1 != ok || (err1 == nil) != (err == nil) {
-		t.Fatalf("FindHead: %d %v %v at once, %d %v %v a byte at a time", n, ok, err, n1, ok1, err1)
-	}
-}
 
 // removeHopByHop removes the fields that end at a proxy, as
 // httputil.ReverseProxy does.
@@ -52,7 +29,7 @@ func removeHopByHop(h http.Header) {
 }
 
 // FuzzAnswerHead feeds arbitrary bytes as a backend's answer to the
-// hand-written answer parsing (FindHead, Answer.Parse, Relay) and, when it
+// hand-written answer parsing (h1.FindHead, h1.Answer.Parse, h1.Relay) and, when it
 // takes them, checks them against http.ReadResponse: the same status,
 // framing, fields, and body, ending at the same byte (so that a reused
 // backend connection is read from the same place).
@@ -78,13 +55,13 @@ func FuzzAnswerHead(f *testing.F) {
 		}
 		rd := bytes.NewReader(data)
 		src := bufio.NewReaderSize(rd, 4096)
-		n, ok, err := FindHead(src)
-		sameInPieces(t, data, 4096, n, ok, err)
+		n, ok, err := h1.FindHead(src)
+		h1test.SameInPieces(t, data, 4096, n, ok, err)
 		if err != nil || !ok {
 			return // read by net/http
 		}
 		raw, _ := src.Peek(n)
-		var h Answer
+		var h h1.Answer
 		if !h.Parse(raw, head) {
 			return // read by net/http
 		}
@@ -97,7 +74,7 @@ func FuzzAnswerHead(f *testing.F) {
 		if resp.StatusCode != h.Status {
 			t.Fatalf("status: hand-written path %d, net/http %d", h.Status, resp.StatusCode)
 		}
-		if resp.Close && !h.Close && h.Framing != FramingClose {
+		if resp.Close && !h.Close && h.Framing != h1.FramingClose {
 			t.Fatalf("net/http closes the connection after %q, the hand-written path would reuse it", raw)
 		}
 		fields := http.Header{}
@@ -110,7 +87,7 @@ func FuzzAnswerHead(f *testing.F) {
 		// The fields as they came (ReadResponse drops a Connection field
 		// that says close, and with it what it names), less hop-by-hop
 		// ones, and less Content-Length when net/http drops it (chunked).
-		want := headFields(t, data)
+		want := h1test.HeadFields(t, data)
 		removeHopByHop(want)
 		if resp.Header["Content-Length"] == nil {
 			delete(want, "Content-Length")
@@ -121,27 +98,27 @@ func FuzzAnswerHead(f *testing.F) {
 		if h.Status < 200 {
 			return // skipped by both
 		}
-		var framing Framing
+		var framing h1.Framing
 		switch {
 		case head || h.Status == 204 || h.Status == 304:
-			framing = FramingNone
+			framing = h1.FramingNone
 		case slices.Equal(resp.TransferEncoding, []string{"chunked"}):
-			framing = FramingChunked
+			framing = h1.FramingChunked
 		case resp.ContentLength >= 0:
-			framing = FramingLength
+			framing = h1.FramingLength
 		default:
-			framing = FramingClose
+			framing = h1.FramingClose
 		}
 		if framing != h.Framing {
 			t.Fatalf("framing: hand-written path %d, net/http %d (length %d, %q)", h.Framing, framing, resp.ContentLength, resp.TransferEncoding)
 		}
-		if framing == FramingNone {
+		if framing == h1.FramingNone {
 			return
 		}
 		_, _ = src.Discard(n)
 		var out bytes.Buffer
 		w := bufio.NewWriter(&out)
-		relay := Relay{W: w, Flush: func() error { return w.Flush() }, Seen: func([]byte) {}}
+		relay := h1.Relay{W: w, Flush: func() error { return w.Flush() }, Seen: func([]byte) {}}
 		handErr := relay.Copy(src, h.Framing, h.Length)
 		_ = w.Flush()
 		stdBody, stdErr := io.ReadAll(resp.Body)
@@ -155,7 +132,7 @@ func FuzzAnswerHead(f *testing.F) {
 			return
 		}
 		handBody := out.Bytes()
-		if h.Framing != FramingLength {
+		if h.Framing != h1.FramingLength {
 			if handBody, err = io.ReadAll(httputil.NewChunkedReader(&out)); err != nil {
 				t.Fatalf("the hand-written path's re-chunked body: %v", err)
 			}

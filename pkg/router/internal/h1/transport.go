@@ -123,13 +123,7 @@ func readHead(c *Conn, a *Answer, req *http.Request, method []byte, byHand, reus
 	for {
 		n, ok, err := FindHead(c.R)
 		if err != nil {
-			if staleErr := stale(err, reused, c.R); staleErr != nil {
-				return nil, false, staleErr
-			}
-			if writeErr != nil {
-				err = writeErr
-			}
-			return nil, false, err
+			return nil, false, readFailed(err, c, reused, writeErr)
 		}
 		head, _ := c.R.Peek(n)
 		if byHand && ok && a.Parse(head, string(method) == "HEAD") {
@@ -150,13 +144,7 @@ func readHead(c *Conn, a *Answer, req *http.Request, method []byte, byHand, reus
 		}
 		resp, err := http.ReadResponse(c.R, req)
 		if err != nil {
-			if staleErr := stale(err, reused, c.R); staleErr != nil {
-				return nil, false, staleErr
-			}
-			if writeErr != nil {
-				err = writeErr
-			}
-			return nil, false, err
+			return nil, false, readFailed(err, c, reused, writeErr)
 		}
 		if skip, err := InterimOrFailed(resp.StatusCode, upgrade); err != nil {
 			return nil, false, err
@@ -164,6 +152,20 @@ func readHead(c *Conn, a *Answer, req *http.Request, method []byte, byHand, reus
 			return resp, conflict, nil
 		}
 	}
+}
+
+// readFailed is why reading an answer's head failed with err: ErrStale
+// (joined to err) for a reused connection that died before any byte of
+// an answer, otherwise the failed write of the request (writeErr) if any,
+// or err.
+func readFailed(err error, c *Conn, reused bool, writeErr error) error {
+	if staleErr := stale(err, reused, c.R); staleErr != nil {
+		return staleErr
+	}
+	if writeErr != nil {
+		return writeErr
+	}
+	return err
 }
 
 // Outgoing is a request written by hand (Send), and its answer's head.

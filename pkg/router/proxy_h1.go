@@ -173,7 +173,7 @@ func (cc *clientConn) attempt(r *route, b *backend, rest []byte, failOn5xx bool)
 		res.err = cc.relayBody(src, h.Framing, h.Length)
 	}
 	t.Release(b.hostPort, o, res.err == nil)
-	if h1.IsClientError(res.err) {
+	if h1.IsClientError(res.err) || res.err != nil && cc.Gone() {
 		res.code = statusClientGone
 	} else if res.err != nil {
 		// The answer broke off: a failure of the version; the client's
@@ -362,9 +362,18 @@ func (cc *clientConn) sawBody(p []byte) {
 	x.capture.Write(p)
 }
 
-// relayBody relays the answer's body on src to the client (h1.Relay).
+// relayBody relays the answer's body on src to the client (h1.Relay). A
+// stream (an answer without a length) may idle for long: while it is
+// relayed the client is watched, and one that leaves has the backend's
+// connection closed, which ends the backend's work, as while it waited
+// for the answer's head.
 func (cc *clientConn) relayBody(src *bufio.Reader, f h1.Framing, n int64) error {
 	cc.relay.W = cc.bw
+	if f == h1.FramingLength {
+		return cc.relay.Copy(src, f, n)
+	}
+	cc.Watch(cc.o.Conn)
+	defer cc.Unwatch()
 	return cc.relay.Copy(src, f, n)
 }
 
@@ -405,7 +414,7 @@ func (cc *clientConn) relayStd(b *backend, o *h1.Outgoing, failOn5xx bool) attem
 	o.Conn.Close()
 	if res.err != nil {
 		res.code = http.StatusBadGateway
-		if h1.IsClientError(res.err) {
+		if h1.IsClientError(res.err) || cc.Gone() {
 			res.code = statusClientGone
 		}
 	}

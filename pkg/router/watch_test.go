@@ -1,6 +1,7 @@
 package router
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -47,6 +48,54 @@ func TestHandWrittenClientGoneEndsTheBackendsWork(t *testing.T) {
 	case <-cancelled:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the backend kept working for a client that had left")
+	}
+	var v1 statsView
+	eventually(t, "the request to be counted", func() bool {
+		v := find(t, rt.Stats(time.Minute), "m", "production", "v1")
+		v1 = statsView{v.Requests, v.Errors}
+		return v.Requests == 1
+	})
+	if v1 != (statsView{1, 0}) {
+		t.Fatalf("requests and errors of v1: %v, want one request and no error", v1)
+	}
+}
+
+// A client that leaves an idle stream (a chunked answer whose backend
+// has sent one chunk and waits) ends the backend's work too, and the
+// request counts as 499, not as a failure of the version.
+func TestHandWrittenClientGoneMidStreamEndsTheBackendsWork(t *testing.T) {
+	cancelled := make(chan struct{}, 1)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("data: first\n\n"))
+		http.NewResponseController(w).Flush()
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(be.Close)
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	ls := startServer(t, rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
+	rc := dialRaw(t, ls.addr)
+	rc.send(get("/v1/m/stream"))
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("data: first\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("the first event: %v", err)
+	}
+	if ls.handoffs.Load() != 0 {
+		t.Fatal("served by net/http, not the hand-written path")
+	}
+	rc.c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backend kept streaming for a client that had left")
 	}
 	var v1 statsView
 	eventually(t, "the request to be counted", func() bool {

@@ -430,3 +430,26 @@ func TestStalledAndBrokenAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterErrorToHEADHasNoBody: the router's own error answer to a HEAD
+// (its version failed) says its length and sends no body, on both paths,
+// so that the client's next answer on the connection is its own.
+func TestRouterErrorToHEADHasNoBody(t *testing.T) {
+	be := scriptedBackend(t, func(req *http.Request, nth int) (string, bool) {
+		if req.Method == "HEAD" {
+			return "", true // closed before answering: a 502
+		}
+		return ownAnswer(req), false
+	})
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	for who, addr := range bothServers(t, rt) {
+		rc := dialRaw(t, addr)
+		if a := rc.do("HEAD /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n"); a.resp.StatusCode != 502 || len(a.body) != 0 {
+			t.Errorf("%s: HEAD got %d %q, want a 502 without a body", who, a.resp.StatusCode, a.body)
+		}
+		if a := rc.do(get("/v1/m/next")); a.resp.StatusCode != 200 || string(a.body) != "/next" {
+			t.Errorf("%s: the next answer is %d %q, want its own", who, a.resp.StatusCode, a.body)
+		}
+	}
+}

@@ -421,7 +421,8 @@ func (cc *clientConn) relayStd(b *backend, o *h1.Outgoing, failOn5xx bool) attem
 	return res
 }
 
-// writeError answers with the router's own JSON error.
+// writeError answers with the router's own JSON error (its head alone
+// to a HEAD, as net/http's server does).
 func (cc *clientConn) writeError(code int, b *backend, msg string) {
 	body, _ := json.Marshal(map[string]string{"error": msg})
 	body = append(body, '\n')
@@ -434,5 +435,8 @@ func (cc *clientConn) writeError(code int, b *backend, msg string) {
 	w.WriteString(strconv.Itoa(len(body)))
 	w.WriteString("\r\n")
 	cc.writeTail(b, false, false)
-	w.Write(body)
+	if string(cc.req.Method) != "HEAD" {
+		// A HEAD's answer says the length of the body it would have.
+		w.Write(body)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -220,46 +219,29 @@ var shadowExclude = map[string]bool{"Host": true, "Content-Length": true, "Trans
 // copy) and says whether the connection may be used again.
 func (p *pipeliner) readAnswer(c *pipeConn, method string, got *bytes.Buffer) (code int, keep bool, err error) {
 	max := p.q.rt.opts.MaxBodyBytes
-	for {
-		n, ok, err := h1.FindHead(c.br)
-		if err != nil {
-			return 0, false, err
-		}
-		h := &p.head
-		head, _ := c.br.Peek(n)
-		if ok && h.Parse(head, method == "HEAD") && (h.Framing == h1.FramingNone || h.Framing == h1.FramingLength && h.Length <= max+1) {
-			_, _ = c.br.Discard(n)
-			if skip, err := h1.InterimOrFailed(h.Status, false); err != nil {
+	h := &p.head
+	// Bodies it can copy at once are read by hand, the others by net/http.
+	resp, err := h1.ReadAnswerHead(c.br, h, []byte(method), func(h *h1.Answer) bool {
+		return h.Framing == h1.FramingNone || h.Framing == h1.FramingLength && h.Length <= max+1
+	})
+	switch {
+	case err != nil:
+		return 0, false, err
+	case resp == nil:
+		if h.Framing == h1.FramingLength {
+			if _, err := io.CopyN(got, c.br, h.Length); err != nil {
 				return 0, false, err
-			} else if skip {
-				continue
 			}
-			if h.Framing == h1.FramingLength {
-				if _, err := io.CopyN(got, c.br, h.Length); err != nil {
-					return 0, false, err
-				}
-			}
-			return h.Status, !h.Close, nil
 		}
-		// Anything else, net/http reads.
-		resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
-		if err != nil {
-			return 0, false, err
-		}
-		if skip, err := h1.InterimOrFailed(resp.StatusCode, false); err != nil {
-			resp.Body.Close()
-			return 0, false, err
-		} else if skip {
-			continue
-		}
-		_, err = io.Copy(got, io.LimitReader(resp.Body, max+1))
-		// The rest of a large answer must be read before the next one.
-		if err == nil {
-			_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
-		}
-		var one [1]byte
-		rest, _ := resp.Body.Read(one[:])
-		resp.Body.Close()
-		return resp.StatusCode, err == nil && rest == 0 && !resp.Close, err
+		return h.Status, !h.Close, nil
 	}
+	_, err = io.Copy(got, io.LimitReader(resp.Body, max+1))
+	// The rest of a large answer must be read before the next one.
+	if err == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
+	}
+	var one [1]byte
+	rest, _ := resp.Body.Read(one[:])
+	resp.Body.Close()
+	return resp.StatusCode, err == nil && rest == 0 && !resp.Close, err
 }

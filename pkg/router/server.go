@@ -328,7 +328,7 @@ func (cc *clientConn) serve() {
 // h1.Request.Parse does not take, the feedback endpoint, a body larger
 // than MaxBodyBytes, an unknown path (net/http answers 404), or a route
 // with a version the router's own transport does not reach. (For
-// answers, h1.Transport decides: a head Answer.Parse does not take is
+// answers, h1's readHead decides: a head Answer.Parse does not take is
 // read by net/http.)
 func (cc *clientConn) handWritten(n int, plain bool) (*route, []byte) {
 	rt := cc.s.rt

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -111,26 +112,28 @@ func InterimOrFailed(code int, upgrade bool) (skip bool, err error) {
 	return code < 200, nil
 }
 
-// readHead reads the head of the answer on c, past interim answers.
-// With byHand, a plain head is parsed into a and no response is
+// readHead reads the head of the answer on br, past interim answers.
+// It is the one place that decides whether an answer's head is read by
+// hand or by net/http: a plain head (Answer.Parse takes it) that byHand
+// accepts is parsed into a, left buffered (a.N bytes), and no response is
 // returned; any other head net/http reads (with req, or a request of
-// method when req is nil), and conflict reports a Content-Length beside a
-// Transfer-Encoding or a second one (net/http hides both). A failure
-// before any answer on a reused connection is ErrStale; otherwise a read
-// error after a failed write is the write's.
-func readHead(c *Conn, a *Answer, req *http.Request, method []byte, byHand, reused bool, writeErr error) (resp *http.Response, conflict bool, err error) {
+// method when req is nil; byHand nil: every head), and conflict reports a
+// Content-Length beside a Transfer-Encoding or a second one (net/http
+// hides both). A failure before any answer on a reused connection is
+// ErrStale; otherwise a read error after a failed write is the write's.
+func readHead(br *bufio.Reader, a *Answer, req *http.Request, method []byte, byHand func(*Answer) bool, reused bool, writeErr error) (resp *http.Response, conflict bool, err error) {
 	upgrade := req != nil && AsksUpgrade(req.Header)
 	for {
-		n, ok, err := FindHead(c.R)
+		n, ok, err := FindHead(br)
 		if err != nil {
-			return nil, false, readFailed(err, c, reused, writeErr)
+			return nil, false, readFailed(err, br, reused, writeErr)
 		}
-		head, _ := c.R.Peek(n)
-		if byHand && ok && a.Parse(head, string(method) == "HEAD") {
+		head, _ := br.Peek(n)
+		if byHand != nil && ok && a.Parse(head, string(method) == "HEAD") && byHand(a) {
 			if skip, err := InterimOrFailed(a.Status, false); err != nil {
 				return nil, false, err
 			} else if skip {
-				_, _ = c.R.Discard(n)
+				_, _ = br.Discard(n)
 				continue
 			}
 			a.N = n
@@ -142,9 +145,9 @@ func readHead(c *Conn, a *Answer, req *http.Request, method []byte, byHand, reus
 		if req == nil {
 			req = &http.Request{Method: string(method)}
 		}
-		resp, err := http.ReadResponse(c.R, req)
+		resp, err := http.ReadResponse(br, req)
 		if err != nil {
-			return nil, false, readFailed(err, c, reused, writeErr)
+			return nil, false, readFailed(err, br, reused, writeErr)
 		}
 		if skip, err := InterimOrFailed(resp.StatusCode, upgrade); err != nil {
 			return nil, false, err
@@ -158,14 +161,31 @@ func readHead(c *Conn, a *Answer, req *http.Request, method []byte, byHand, reus
 // (joined to err) for a reused connection that died before any byte of
 // an answer, otherwise the failed write of the request (writeErr) if any,
 // or err.
-func readFailed(err error, c *Conn, reused bool, writeErr error) error {
-	if staleErr := stale(err, reused, c.R); staleErr != nil {
+func readFailed(err error, br *bufio.Reader, reused bool, writeErr error) error {
+	if staleErr := stale(err, reused, br); staleErr != nil {
 		return staleErr
 	}
 	if writeErr != nil {
 		return writeErr
 	}
 	return err
+}
+
+// anyPlain: Send reads every plain answer head by hand.
+func anyPlain(*Answer) bool { return true }
+
+// ReadAnswerHead reads the head of the answer on br to a request of
+// method, past interim answers, for a client with connections of its own
+// (the shadow's pipeliner): a plain head that byHand accepts is parsed
+// into a and consumed, and no response is returned; any other head
+// net/http reads.
+func ReadAnswerHead(br *bufio.Reader, a *Answer, method []byte, byHand func(*Answer) bool) (*http.Response, error) {
+	resp, _, err := readHead(br, a, nil, method, byHand, false, nil)
+	if err == nil && resp == nil {
+		_, _ = br.Discard(a.N)
+		a.N = 0
+	}
+	return resp, err
 }
 
 // Outgoing is a request written by hand (Send), and its answer's head.
@@ -227,7 +247,7 @@ func (t *Transport) send(c *Conn, o *Outgoing, reused bool) error {
 	c.W.Write(o.Body)
 	writeErr := c.W.Flush()
 	t.awaitAnswer(c, writeErr)
-	resp, _, err := readHead(c, &o.Answer, nil, o.Method, true, reused, writeErr)
+	resp, _, err := readHead(c.R, &o.Answer, nil, o.Method, anyPlain, reused, writeErr)
 	if err != nil {
 		c.Raw.Close()
 		if o.gone() {
@@ -317,7 +337,7 @@ func (t *Transport) exchange(ctx context.Context, host string, c *Conn, req *htt
 		return fail(writeErr)
 	}
 	t.awaitAnswer(c, writeErr)
-	resp, conflict, err := readHead(c, nil, req, nil, false, reused, writeErr)
+	resp, conflict, err := readHead(c.R, nil, req, nil, nil, reused, writeErr)
 	if err != nil {
 		return fail(err)
 	}

@@ -94,7 +94,7 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 		return
 	}
 	c, err := p.conn(host)
-	if err == nil && c.used && (c.br.Buffered() > 0 || !c.probe.Alive()) {
+	if err == nil && c.used && !h1.Clean(c.br, c.probe) {
 		// Not provably clean: bytes nobody asked for, or closed.
 		p.drop(host, c)
 		c, err = p.conn(host)

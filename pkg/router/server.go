@@ -269,7 +269,7 @@ func (cc *clientConn) serve() {
 			}
 		}
 		// Empty lines before a request are ignored (RFC 9112 §2.2).
-		if skipEmptyLines(cc.br) {
+		if h1.SkipEmptyLines(cc.br) {
 			continue
 		}
 		if !cc.state.CompareAndSwap(connIdle, connActive) {
@@ -385,22 +385,6 @@ func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 func (c *bufferedConn) Write(p []byte) (int, error) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	return c.Conn.Write(p)
-}
-
-// skipEmptyLines discards the CRLFs buffered before a request; true when
-// nothing else is buffered.
-func skipEmptyLines(br *bufio.Reader) bool {
-	for {
-		b, _ := br.Peek(br.Buffered())
-		switch {
-		case len(b) >= 2 && b[0] == '\r' && b[1] == '\n':
-			_, _ = br.Discard(2)
-		case len(b) >= 1 && b[0] == '\n':
-			_, _ = br.Discard(1)
-		default:
-			return len(b) == 0
-		}
-	}
 }
 
 // handoffListener feeds handed-off connections to the net/http server.

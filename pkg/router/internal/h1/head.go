@@ -372,3 +372,19 @@ func validCookieValue(b []byte) bool {
 	}
 	return true
 }
+
+// SkipEmptyLines discards the CRLFs buffered before a request; true when
+// nothing else is buffered.
+func SkipEmptyLines(br *bufio.Reader) bool {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		switch {
+		case len(b) >= 2 && b[0] == '\r' && b[1] == '\n':
+			_, _ = br.Discard(2)
+		case len(b) >= 1 && b[0] == '\n':
+			_, _ = br.Discard(1)
+		default:
+			return len(b) == 0
+		}
+	}
+}

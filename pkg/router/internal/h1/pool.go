@@ -99,12 +99,19 @@ func (t *Transport) getClean(host string) *Conn {
 		if c.probe == nil {
 			c.probe = NewProbe(c.Raw)
 		}
-		if c.R.Buffered() == 0 && c.probe.Alive() {
+		if Clean(c.R, c.probe) {
 			return c
 		}
 		c.Raw.Close()
 	}
 	return nil
+}
+
+// Clean reports an idle connection (read through br, probed by p) that
+// may carry another request: nothing left in its buffer and, by one
+// non-blocking read, nothing arriving and not closed.
+func Clean(br *bufio.Reader, p *Probe) bool {
+	return br.Buffered() == 0 && p.Alive()
 }
 
 // putIfClean pools c when its answer was read to its framed end (done)

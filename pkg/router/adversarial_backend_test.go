@@ -353,6 +353,41 @@ func TestNonIdempotentRequestsAreNotReplayed(t *testing.T) {
 	}
 }
 
+// TestAnsweredRequestsAreNotReplayed: a reused connection on which the
+// backend answered something, even junk or an interim answer, and then
+// failed did not die before answering: the request, idempotent or not, is
+// not sent again (the differential fuzzer found a HEAD sent twice after a
+// bare LF).
+func TestAnsweredRequestsAreNotReplayed(t *testing.T) {
+	for name, answer := range map[string]string{
+		"a bare LF":                  "\n",
+		"junk":                       "POISON\r\n\r\n",
+		"an interim answer, a close": "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			be := scriptedBackend(t, func(req *http.Request, nth int) (string, bool) {
+				if nth == 1 {
+					return answer, true
+				}
+				return ownAnswer(req), false
+			})
+			rt := newTestRouter(t, Options{})
+			mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+			for who, addr := range bothServers(t, rt) {
+				before := be.count("GET /x")
+				rc := dialRaw(t, addr)
+				if a := rc.do(get("/v1/m/warm")); a.resp.StatusCode != 200 {
+					t.Fatalf("%s: warm-up %d", who, a.resp.StatusCode)
+				}
+				a := rc.do(get("/v1/m/x"))
+				if n := be.count("GET /x") - before; a.resp.StatusCode != 502 || n != 1 {
+					t.Errorf("%s: %d, the backend saw it %d times; want 502 and once", who, a.resp.StatusCode, n)
+				}
+			}
+		})
+	}
+}
+
 // TestUnaskedSwitchingProtocolsIsA502: a 101 to a request that asked for
 // no upgrade, plain or not, is the backend's failure.
 func TestUnaskedSwitchingProtocolsIsA502(t *testing.T) {

@@ -237,6 +237,8 @@ func FuzzRouterAgainstReverseProxy(f *testing.F) {
 		{get("/v1/m/x", "X-A: a\r\n b\r\n"), ok},
 		// The router's own error to a HEAD once had a body (found here).
 		{"HEAD /v1/m/ HTTP/1.1\r\nHost:\r\n\r\n", "0"},
+		// A HEAD once went twice after a bare LF on a reused connection.
+		{"HEAD /v1/m/ HTTP/1.1\r\nHost:\r\n\r\n", "\n"},
 	} {
 		f.Add([]byte(s[0]), []byte(s[1]))
 	}

@@ -103,16 +103,16 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 		fail(batch, err)
 		return
 	}
-	stale := func(err error) bool {
-		return mayRetry && h1.Stale(err, c.used, c.br) && allReplayable(batch)
-	}
+	// A reused connection that failed before any byte of an answer: the
+	// batch goes again on a new one, under the retry rule.
+	retry := func(stale bool) bool { return mayRetry && stale && allReplayable(batch) }
 	_ = c.c.SetDeadline(time.Now().Add(rt.opts.ShadowTimeout))
 	for _, j := range batch {
 		writeShadowRequest(c.bw, j)
 	}
 	if err = c.bw.Flush(); err != nil {
 		p.drop(host, c)
-		if stale(err) {
+		if retry(h1.Stale(err, c.used, c.br)) {
 			p.sendOnce(batch, start, false)
 			return
 		}
@@ -121,8 +121,8 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 	}
 	for i, j := range batch {
 		got := rt.getBuf()
-		code, keep, err := p.readAnswer(c, j.method, got)
-		if err != nil && i == 0 && stale(err) {
+		code, keep, err := p.readAnswer(c, j.method, got, i == 0 && c.used)
+		if err != nil && retry(errors.Is(err, h1.ErrStale)) {
 			rt.putBuf(got)
 			p.drop(host, c)
 			p.sendOnce(batch, start, false)
@@ -217,13 +217,13 @@ var shadowExclude = map[string]bool{"Host": true, "Content-Length": true, "Trans
 // readAnswer reads one answer into got (at most MaxBodyBytes+1 bytes; up
 // to 256 KiB more are drained so that the connection can carry the next
 // copy) and says whether the connection may be used again.
-func (p *pipeliner) readAnswer(c *pipeConn, method string, got *bytes.Buffer) (code int, keep bool, err error) {
+func (p *pipeliner) readAnswer(c *pipeConn, method string, got *bytes.Buffer, reused bool) (code int, keep bool, err error) {
 	max := p.q.rt.opts.MaxBodyBytes
 	h := &p.head
 	// Bodies it can copy at once are read by hand, the others by net/http.
 	resp, err := h1.ReadAnswerHead(c.br, h, []byte(method), func(h *h1.Answer) bool {
 		return h.Framing == h1.FramingNone || h.Framing == h1.FramingLength && h.Length <= max+1
-	})
+	}, reused)
 	switch {
 	case err != nil:
 		return 0, false, err

@@ -119,15 +119,19 @@ func InterimOrFailed(code int, upgrade bool) (skip bool, err error) {
 // returned; any other head net/http reads (with req, or a request of
 // method when req is nil; byHand nil: every head), and conflict reports a
 // Content-Length beside a Transfer-Encoding or a second one (net/http
-// hides both). A failure before any answer on a reused connection is
-// ErrStale; otherwise a read error after a failed write is the write's.
+// hides both). A failure before any byte of an answer on a reused
+// connection is ErrStale; once a byte arrived (a head net/http refuses,
+// an interim answer) it never is. Otherwise a read error after a failed
+// write is the write's.
 func readHead(br *bufio.Reader, a *Answer, req *http.Request, method []byte, byHand func(*Answer) bool, reused bool, writeErr error) (resp *http.Response, conflict bool, err error) {
 	upgrade := req != nil && AsksUpgrade(req.Header)
+	nothingYet := reused
 	for {
 		n, ok, err := FindHead(br)
 		if err != nil {
-			return nil, false, readFailed(err, br, reused, writeErr)
+			return nil, false, readFailed(err, br, nothingYet, writeErr)
 		}
+		nothingYet = false // FindHead saw bytes of an answer
 		head, _ := br.Peek(n)
 		if byHand != nil && ok && a.Parse(head, string(method) == "HEAD") && byHand(a) {
 			if skip, err := InterimOrFailed(a.Status, false); err != nil {
@@ -147,7 +151,7 @@ func readHead(br *bufio.Reader, a *Answer, req *http.Request, method []byte, byH
 		}
 		resp, err := http.ReadResponse(br, req)
 		if err != nil {
-			return nil, false, readFailed(err, br, reused, writeErr)
+			return nil, false, readFailed(err, br, false, writeErr)
 		}
 		if skip, err := InterimOrFailed(resp.StatusCode, upgrade); err != nil {
 			return nil, false, err
@@ -178,9 +182,10 @@ func anyPlain(*Answer) bool { return true }
 // method, past interim answers, for a client with connections of its own
 // (the shadow's pipeliner): a plain head that byHand accepts is parsed
 // into a and consumed, and no response is returned; any other head
-// net/http reads.
-func ReadAnswerHead(br *bufio.Reader, a *Answer, method []byte, byHand func(*Answer) bool) (*http.Response, error) {
-	resp, _, err := readHead(br, a, nil, method, byHand, false, nil)
+// net/http reads. On a reused connection, a failure before any byte of
+// the answer is ErrStale.
+func ReadAnswerHead(br *bufio.Reader, a *Answer, method []byte, byHand func(*Answer) bool, reused bool) (*http.Response, error) {
+	resp, _, err := readHead(br, a, nil, method, byHand, reused, nil)
 	if err == nil && resp == nil {
 		_, _ = br.Discard(a.N)
 		a.N = 0

@@ -294,14 +294,25 @@ func h2cBackend(t *testing.T, h http.Handler, conns *atomic.Int64) string {
 }
 
 func TestH2CVersionIsReachedOverOneMultiplexedConnection(t *testing.T) {
-	var conns atomic.Int64
+	var conns, arrived atomic.Int64
 	var mu sync.Mutex
 	protos := map[string]int{}
+	// The 20 requests after the first are answered once all of them have
+	// arrived: they overlap on the version's one connection.
+	allIn := make(chan struct{})
 	be := h2cBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		protos[r.Proto]++
 		mu.Unlock()
-		time.Sleep(20 * time.Millisecond) // requests overlap
+		switch n := arrived.Add(1); {
+		case n == 21:
+			close(allIn)
+		case n > 1:
+			select {
+			case <-allIn:
+			case <-time.After(10 * time.Second):
+			}
+		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	}), &conns)
 	rt := newTestRouter(t, Options{})

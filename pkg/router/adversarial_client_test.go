@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// This file holds the router's gate (vet.go) to its word: a request whose
+// This file holds the router's gate (h1.VetHead, h1.GateReader) to its word: a request whose
 // framing could be read two ways is answered 400, the connection closed,
 // and no byte of it reaches a backend or counts against a version. The
-// cases are sent to the lean server, the router's data plane, which hands
+// cases are sent to the hand-written path, the router's data plane, which hands
 // anything unusual to net/http behind the gate.
 
 // gatedRouter routes /v1/m to a backend that logs what it reads.
@@ -20,7 +20,7 @@ func gatedRouter(t *testing.T) (*Router, *scripted, string) {
 	be := scriptedBackend(t, func(req *http.Request, nth int) (string, bool) { return ownAnswer(req), false })
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	return rt, be, startLean(t, rt, ServerOptions{}).addr
+	return rt, be, startServer(t, rt, ServerOptions{}).addr
 }
 
 func TestAmbiguousRequestsAre400AndClose(t *testing.T) {
@@ -174,7 +174,7 @@ func TestClientThatStopsReadingIsCutOff(t *testing.T) {
 	})
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{WriteTimeout: 200 * time.Millisecond})
+	ls := startServer(t, rt, ServerOptions{WriteTimeout: 200 * time.Millisecond})
 	for _, req := range []string{get("/v1/m/x"), "GET /v1/m/x HTTP/1.0\r\n\r\n"} {
 		rc := dialRaw(t, ls.addr)
 		rc.send(req)
@@ -195,7 +195,7 @@ func TestBrokenStreamedBodyIsTheClientsFault(t *testing.T) {
 	be := scriptedBackend(t, func(req *http.Request, nth int) (string, bool) { return ownAnswer(req), false })
 	rt := newTestRouter(t, Options{MaxBodyBytes: 1024})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	rc := dialRaw(t, startLean(t, rt, ServerOptions{}).addr)
+	rc := dialRaw(t, startServer(t, rt, ServerOptions{}).addr)
 	chunk := strings.Repeat("a", 4096)
 	rc.send("POST /v1/m/x HTTP/1.1\r\n" + testHost + "Transfer-Encoding: chunked\r\n\r\n" +
 		fmt.Sprintf("%x\r\n%s\r\nzz\r\n", len(chunk), chunk))

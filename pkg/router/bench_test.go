@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so that the
@@ -101,7 +103,7 @@ func BenchmarkBaselineReverseProxy(b *testing.B) {
 // (no proxy): subtract it from the others to get the proxy's own cost.
 func BenchmarkBackendDirect(b *testing.B) {
 	a := benchBackend(b)
-	tr := newLeanTransport(0) // the router's own transport
+	tr := h1.NewTransport(0, 0, newTransport(0)) // the router's own transport
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -133,28 +135,28 @@ func rawRequests(b *testing.B, addr, path string) {
 		}
 		defer c.Close()
 		br := bufio.NewReader(c)
-		var h respHead
+		var h h1.Answer
 		for pb.Next() {
 			if _, err := c.Write(req); err != nil {
 				b.Error(err)
 				return
 			}
-			n, ok, err := findHead(br)
+			n, ok, err := h1.FindHead(br)
 			head, _ := br.Peek(n)
-			if err != nil || !ok || !h.parse(head, false) || h.status != 200 || h.framing != framingLength {
+			if err != nil || !ok || !h.Parse(head, false) || h.Status != 200 || h.Framing != h1.FramingLength {
 				b.Errorf("bad answer %q: %v", head, err)
 				return
 			}
-			_, _ = br.Discard(n + int(h.length))
+			_, _ = br.Discard(n + int(h.Length))
 		}
 	})
 }
 
-// BenchmarkServerLean90_10 is one request through the lean Server (the
+// BenchmarkServer90_10 is one request through the Server (the
 // data plane of `reconciler router`) on a 90/10 split, from a client that
 // allocates nothing; subtract BenchmarkServerBackendOnly for the router's
 // own allocations.
-func BenchmarkServerLean90_10(b *testing.B) {
+func BenchmarkServer90_10(b *testing.B) {
 	a, c := benchBackend(b), benchBackend(b)
 	rt := newTestRouter(b, Options{})
 	mustUpdate(b, rt, mkRoute("m", map[string]string{"a": a.URL, "c": c.URL}, weights("a", 90, "c", 10)))
@@ -162,9 +164,9 @@ func BenchmarkServerLean90_10(b *testing.B) {
 	rawRequests(b, strings.TrimPrefix(s.URL, "http://"), "/v1/m/predict")
 }
 
-// BenchmarkServerLeanShadow is BenchmarkServerLean90_10 with every request
+// BenchmarkServerShadow is BenchmarkServer90_10 with every request
 // copied to a shadow and the answers compared as JSON.
-func BenchmarkServerLeanShadow(b *testing.B) {
+func BenchmarkServerShadow(b *testing.B) {
 	a, c := benchBackend(b), benchBackend(b)
 	rt := newTestRouter(b, Options{})
 	mustUpdate(b, rt, mkShadowRoute(a.URL, c.URL, "json", 0.001))

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	thompson "github.com/switchyard-dev/switchyard/pkg/bandit"
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // backend is one version of one route, with its proxies built once.
@@ -26,13 +27,13 @@ type backend struct {
 	weight    float64 // live percent, > 0 for choices
 	seed      uint64  // per-version hash seed for rendezvous hashing
 
-	// For the lean server: the dial address, the escaped base path without
+	// For the hand-written path: the dial address, the escaped base path without
 	// its trailing slash, and the target's query.
 	hostPort, base, query string
 }
 
 // keySource is what a choice reads of a request: net/http's requests
-// (stdKeys) and the lean server's (leanKeys).
+// (stdKeys) and the hand-written path's (parsedKeys).
 type keySource interface {
 	// hasHeader reports a non-empty first value of the canonical header.
 	hasHeader(canon string) bool
@@ -41,6 +42,11 @@ type keySource interface {
 	// cookie is the value of the named cookie, "" when none.
 	cookie(name string) string
 }
+
+var (
+	_ keySource = (*stdKeys)(nil)
+	_ keySource = (*parsedKeys)(nil)
+)
 
 // stdKeys reads a net/http request.
 type stdKeys http.Request
@@ -63,6 +69,13 @@ func (k *stdKeys) cookie(name string) string {
 	}
 	return ""
 }
+
+// parsedKeys reads a request the hand-written path parsed.
+type parsedKeys h1.Request
+
+func (k *parsedKeys) hasHeader(canon string) bool { return (*h1.Request)(k).HasHeader(canon) }
+func (k *parsedKeys) header(canon string) string  { return (*h1.Request)(k).Header(canon) }
+func (k *parsedKeys) cookie(name string) string   { return (*h1.Request)(k).Cookie(name) }
 
 // choose picks the version for a request: the preview header first, then the
 // sticky key, then the bandit, then the weighted split.

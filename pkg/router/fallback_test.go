@@ -184,19 +184,13 @@ func TestBackendDyingMidAnswerIsAnErrorOfItsVersion(t *testing.T) {
 	if err == nil {
 		t.Fatal("the client should see the answer cut short")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var live, sh traffic.VersionStats
+	eventually(t, "the request to be counted", func() bool {
 		s := rt.Stats(time.Minute)
-		live, sh := find(t, s, "m", "production", "live"), find(t, s, "m", "production", "shadow")
-		if live.Requests == 1 {
-			if live.Errors != 1 || sh.ShadowPairs != 0 || sh.ShadowDropped != 1 {
-				t.Fatalf("live %+v shadow %+v: want one error and the copy dropped", live, sh)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("request never counted: %+v", live)
-		}
-		time.Sleep(5 * time.Millisecond)
+		live, sh = find(t, s, "m", "production", "live"), find(t, s, "m", "production", "shadow")
+		return live.Requests == 1
+	})
+	if live.Errors != 1 || sh.ShadowPairs != 0 || sh.ShadowDropped != 1 {
+		t.Fatalf("live %+v shadow %+v: want one error and the copy dropped", live, sh)
 	}
 }

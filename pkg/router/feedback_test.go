@@ -185,7 +185,7 @@ func TestFeedbackRewardsTheFallbackThatAnswered(t *testing.T) {
 	for _, srv := range []func() string{
 		func() string { return do(rt, "GET", "/v1/m/x", "").Header().Get(hdrRequestID) },
 		func() string {
-			a := dialRaw(t, startLean(t, rt, ServerOptions{}).addr).do(get("/v1/m/x"))
+			a := dialRaw(t, startServer(t, rt, ServerOptions{}).addr).do(get("/v1/m/x"))
 			return a.resp.Header.Get(hdrRequestID)
 		},
 	} {

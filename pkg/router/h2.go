@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // This file is the listener's HTTP/2 (docs/router.md, "HTTP/2 and gRPC").
@@ -20,8 +22,8 @@ import (
 // HTTP/2.0", prior knowledge), or an HTTP/1.1 request asks to upgrade to
 // h2c. Such a connection is served by golang.org/x/net/http2 with the
 // same handler as the net/http fallback (Router.ServeHTTP): every routing
-// feature, measurement and answer is the fallback path's. The lean
-// HTTP/1.1 path pays one byte comparison per connection for it.
+// feature, measurement and answer is the fallback path's. The
+// hand-written HTTP/1.1 path pays one byte comparison per connection for it.
 
 // newH2Server is the HTTP/2 server of a Server whose net/http fallback is
 // std: it takes std's timeouts, and std's Shutdown sends every HTTP/2
@@ -41,28 +43,28 @@ func newH2Server(std *http.Server, opts ServerOptions) *http2.Server {
 // wantsH2 reports whether a new connection, whose first bytes are
 // buffered, speaks HTTP/2: "h2" chosen by ALPN, or the preface in clear
 // text. An HTTP/1.1 request never starts with "PRI " (RFC 9113 §3.4).
-func (fc *clientConn) wantsH2() bool {
-	if tc, ok := fc.c.(*tls.Conn); ok {
+func (cc *clientConn) wantsH2() bool {
+	if tc, ok := cc.c.(*tls.Conn); ok {
 		return tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS
 	}
-	b, _ := fc.br.Peek(fc.br.Buffered())
+	b, _ := cc.br.Peek(cc.br.Buffered())
 	if len(b) == 0 || b[0] != 'P' {
 		return false
 	}
 	if len(b) < 4 {
 		// No HTTP/1.1 request is shorter than 4 bytes: waiting for them
 		// (under the head's read deadline) cannot stall one.
-		b, _ = fc.br.Peek(4)
+		b, _ = cc.br.Peek(4)
 	}
 	return len(b) >= 4 && string(b[:4]) == "PRI "
 }
 
-// serveH2 serves a connection over HTTP/2 until it ends; what the lean
-// server buffered is read first.
-func (s *Server) serveH2(fc *clientConn) {
-	_ = fc.c.SetDeadline(time.Time{})
-	s.h2.ServeConn(h2Conn(fc.c, fc.br), &http2.ServeConnOpts{
-		Context:    h2Context(fc.c),
+// serveH2 serves a connection over HTTP/2 until it ends; what the
+// hand-written path buffered is read first.
+func (s *Server) serveH2(cc *clientConn) {
+	_ = cc.c.SetDeadline(time.Time{})
+	s.h2.ServeConn(h2Conn(cc.c, cc.br), &http2.ServeConnOpts{
+		Context:    h2Context(cc.c),
 		BaseConfig: s.std,
 		Handler:    s.rt,
 	})
@@ -142,8 +144,8 @@ func asksH2C(req *http.Request) bool {
 	}
 	var upgrade, settings bool
 	for _, v := range req.Header["Connection"] {
-		upgrade = upgrade || hasToken([]byte(v), "upgrade")
-		settings = settings || hasToken([]byte(v), "http2-settings")
+		upgrade = upgrade || h1.HasToken([]byte(v), "upgrade")
+		settings = settings || h1.HasToken([]byte(v), "http2-settings")
 	}
 	return upgrade && settings
 }
@@ -173,12 +175,12 @@ func (s *Server) upgradeH2C(w http.ResponseWriter, req *http.Request) bool {
 		return true
 	}
 	// Tracked as a connection of the server, for Shutdown and Close.
-	fc := s.track(c)
-	if fc == nil {
+	cc := s.track(c)
+	if cc == nil {
 		c.Close()
 		return true
 	}
-	defer s.untrack(fc)
+	defer s.untrack(cc)
 	for _, f := range []string{"Upgrade", "Http2-Settings", "Connection"} {
 		req.Header.Del(f)
 	}

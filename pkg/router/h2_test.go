@@ -90,10 +90,10 @@ func TestH2CPriorKnowledgeIsRoutedLikeHTTP1(t *testing.T) {
 	}
 }
 
-func TestHTTP1RequestsStartingWithPStayOnTheLeanPath(t *testing.T) {
+func TestHTTP1RequestsStartingWithPStayOnTheHandWrittenPath(t *testing.T) {
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": backendServer(t, "v1").URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	for _, method := range []string{"POST", "PUT", "PATCH"} {
 		rc := dialRaw(t, ls.addr)
 		// Sent one byte at a time: the preface check must not wait for
@@ -294,14 +294,25 @@ func h2cBackend(t *testing.T, h http.Handler, conns *atomic.Int64) string {
 }
 
 func TestH2CVersionIsReachedOverOneMultiplexedConnection(t *testing.T) {
-	var conns atomic.Int64
+	var conns, arrived atomic.Int64
 	var mu sync.Mutex
 	protos := map[string]int{}
+	// The 20 requests after the first are answered once all of them have
+	// arrived: they overlap on the version's one connection.
+	allIn := make(chan struct{})
 	be := h2cBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		protos[r.Proto]++
 		mu.Unlock()
-		time.Sleep(20 * time.Millisecond) // requests overlap
+		switch n := arrived.Add(1); {
+		case n == 21:
+			close(allIn)
+		case n > 1:
+			select {
+			case <-allIn:
+			case <-time.After(10 * time.Second):
+			}
+		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	}), &conns)
 	rt := newTestRouter(t, Options{})

@@ -75,7 +75,7 @@ func newTestRouter(t testing.TB, opts Options) *Router {
 // served is a router served on 127.0.0.1.
 type served struct{ URL string }
 
-// serve serves rt with the lean Server, as `reconciler router` does.
+// serve serves rt with the Server, as `reconciler router` does.
 func serve(t testing.TB, rt *Router) served {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -146,4 +146,15 @@ func find(t testing.TB, s traffic.Stats, model, stage, version string) traffic.V
 
 func mkRoute(model string, backends map[string]string, ws []traffic.Weight) traffic.Route {
 	return traffic.Route{Model: model, Stage: "production", Path: "/v1/" + model, Backends: backends, Weights: ws}
+}
+
+// eventually waits until cond holds, looking again every millisecond; the
+// 10 s bound turns a hang into a failure and asserts no speed.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
 }

@@ -66,14 +66,21 @@ func TestTableSwapsUnderLoadFailNoRequest(t *testing.T) {
 		sent, failed, by = load(t, srv.URL+"/v1/m/x", 8, 5000, stop)
 		close(done)
 	}()
+	served := func() int64 {
+		s := rt.Stats(time.Minute)
+		return find(t, s, "m", "production", "a").Requests + find(t, s, "m", "production", "b").Requests
+	}
 	for i := 1; i <= 100; i++ {
 		pa := 100 - i%101
 		r := mkRoute("m", backends, []traffic.Weight{{Version: "a", Percent: float64(pa)}, {Version: "b", Percent: float64(100 - pa)}})
 		if i%10 == 0 {
 			r.Sticky = "header:x-user"
 		}
+		// Each table answers some of the load before the next one
+		// replaces it.
+		before := served()
 		mustUpdate(t, rt, r)
-		time.Sleep(5 * time.Millisecond)
+		eventually(t, "a request answered after the update", func() bool { return served() > before })
 	}
 	close(stop)
 	<-done
@@ -112,15 +119,9 @@ func TestKilledBackendCountsAgainstItsVersionOnly(t *testing.T) {
 			}()
 			// Kill b mid-load: once it has answered a few requests, with
 			// most of the load still to come.
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-				vb := find(t, rt.Stats(time.Minute), "m", "production", "b")
-				if vb.Requests >= 20 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("b answered nothing")
-				}
-			}
+			eventually(t, "b to answer 20 requests", func() bool {
+				return find(t, rt.Stats(time.Minute), "m", "production", "b").Requests >= 20
+			})
 			b.CloseClientConnections()
 			b.Listener.Close()
 			<-done

@@ -35,7 +35,7 @@ func scoreServer(t testing.TB, k float64) *httptest.Server {
 
 func TestRouterReadsOutputsAndScoresLabels(t *testing.T) {
 	for _, std := range []bool{false, true} {
-		name := "lean"
+		name := "hand-written"
 		if std {
 			name = "net/http"
 		}
@@ -170,10 +170,10 @@ func TestOutputPointers(t *testing.T) {
 	}
 }
 
-// BenchmarkServerLeanOutputs is BenchmarkServerLean90_10 with the route
+// BenchmarkServerOutputs is BenchmarkServer90_10 with the route
 // reading the answers' "/score" for a behaviour check: the cost of
 // reading outputs is the difference between the two.
-func BenchmarkServerLeanOutputs(b *testing.B) {
+func BenchmarkServerOutputs(b *testing.B) {
 	a, c := benchBackend(b), benchBackend(b)
 	rt := newTestRouter(b, Options{})
 	r := mkRoute("m", map[string]string{"a": a.URL, "c": c.URL}, weights("a", 90, "c", 10))

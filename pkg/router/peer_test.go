@@ -3,8 +3,6 @@ package router
 import (
 	"crypto/tls"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,18 +13,9 @@ import (
 // backend ends the backend's work, although its close_notify arrives
 // before its FIN.
 func TestClientGoneOverTLSEndsTheBackendsWork(t *testing.T) {
-	entered, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		select {
-		case <-r.Context().Done():
-			cancelled <- struct{}{}
-		case <-time.After(10 * time.Second):
-		}
-	}))
-	t.Cleanup(be.Close)
+	be, entered, cancelled := waitingBackend(t, "")
 	rt := newTestRouter(t, Options{})
-	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

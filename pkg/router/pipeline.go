@@ -7,9 +7,10 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // pipeliner is one shadow worker's own HTTP/1.1 connections, over which it
@@ -24,7 +25,7 @@ type pipeliner struct {
 	q     *shadowQueue
 	conns map[string]*pipeConn
 	batch []*shadowJob
-	head  respHead
+	head  h1.Answer
 }
 
 type pipeConn struct {
@@ -32,7 +33,7 @@ type pipeConn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	used  bool        // has carried a copy: the shadow may have closed it since
-	probe *probe      // for the check before each reuse (reuse.go)
+	probe *h1.Probe   // for the check before each reuse (h1.Transport's rule)
 	stop  func() bool // stops closing c when the queue is cancelled
 }
 
@@ -61,7 +62,7 @@ func (p *pipeliner) conn(host string) (*pipeConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &pipeConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), probe: newProbe(nc)}
+	c := &pipeConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), probe: h1.NewProbe(nc)}
 	// Shutdown abandoning the queue unblocks a worker waiting on answers.
 	c.stop = context.AfterFunc(p.q.ctx, func() { nc.Close() })
 	p.conns[host] = c
@@ -93,8 +94,8 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 		return
 	}
 	c, err := p.conn(host)
-	if err == nil && c.used && (c.br.Buffered() > 0 || !c.probe.alive()) {
-		// Not provably clean (reuse.go): bytes nobody asked for, or closed.
+	if err == nil && c.used && !h1.Clean(c.br, c.probe) {
+		// Not provably clean: bytes nobody asked for, or closed.
 		p.drop(host, c)
 		c, err = p.conn(host)
 	}
@@ -102,17 +103,16 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 		fail(batch, err)
 		return
 	}
-	stale := func(err error) bool {
-		var ne net.Error
-		return mayRetry && c.used && c.br.Buffered() == 0 && !(errors.As(err, &ne) && ne.Timeout()) && allReplayable(batch)
-	}
+	// A reused connection that failed before any byte of an answer: the
+	// batch goes again on a new one, under the retry rule.
+	retry := func(stale bool) bool { return mayRetry && stale && allReplayable(batch) }
 	_ = c.c.SetDeadline(time.Now().Add(rt.opts.ShadowTimeout))
 	for _, j := range batch {
 		writeShadowRequest(c.bw, j)
 	}
 	if err = c.bw.Flush(); err != nil {
 		p.drop(host, c)
-		if stale(err) {
+		if retry(h1.Stale(err, c.used, c.br)) {
 			p.sendOnce(batch, start, false)
 			return
 		}
@@ -121,8 +121,8 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 	}
 	for i, j := range batch {
 		got := rt.getBuf()
-		code, keep, err := p.readAnswer(c, j.method, got)
-		if err != nil && i == 0 && stale(err) {
+		code, keep, err := p.readAnswer(c, j.method, got, i == 0 && c.used)
+		if err != nil && retry(errors.Is(err, h1.ErrStale)) {
 			rt.putBuf(got)
 			p.drop(host, c)
 			p.sendOnce(batch, start, false)
@@ -148,10 +148,11 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 	}
 }
 
-// allReplayable applies the retry rule (reuse.go) to every copy of a batch.
+// allReplayable applies the retry rule (h1.Replayable) to every copy of a
+// batch.
 func allReplayable(batch []*shadowJob) bool {
 	for _, j := range batch {
-		if !replayable(j.method, j.idempotencyKey()) {
+		if !h1.Replayable(j.method, j.idempotencyKey()) {
 			return false
 		}
 	}
@@ -161,16 +162,16 @@ func allReplayable(batch []*shadowJob) bool {
 // idempotencyKey reports the fields of the retry rule among the copy's.
 func (j *shadowJob) idempotencyKey() bool {
 	if j.raw == nil {
-		return hasIdempotencyKey(j.header)
+		return h1.HasIdempotencyKey(j.header)
 	}
 	for rest := j.raw; len(rest) > 0; {
 		line := rest
-		if i := bytes.Index(rest, crlf); i >= 0 {
+		if i := bytes.Index(rest, []byte("\r\n")); i >= 0 {
 			line, rest = rest[:i], rest[i+2:]
 		} else {
 			rest = nil
 		}
-		if name, _, ok := bytes.Cut(line, []byte(":")); ok && (is(name, "Idempotency-Key") || is(name, "X-Idempotency-Key")) {
+		if name, _, ok := bytes.Cut(line, []byte(":")); ok && (h1.Is(name, "Idempotency-Key") || h1.Is(name, "X-Idempotency-Key")) {
 			return true
 		}
 	}
@@ -216,46 +217,31 @@ var shadowExclude = map[string]bool{"Host": true, "Content-Length": true, "Trans
 // readAnswer reads one answer into got (at most MaxBodyBytes+1 bytes; up
 // to 256 KiB more are drained so that the connection can carry the next
 // copy) and says whether the connection may be used again.
-func (p *pipeliner) readAnswer(c *pipeConn, method string, got *bytes.Buffer) (code int, keep bool, err error) {
+func (p *pipeliner) readAnswer(c *pipeConn, method string, got *bytes.Buffer, reused bool) (code int, keep bool, err error) {
 	max := p.q.rt.opts.MaxBodyBytes
-	for {
-		n, ok, err := findHead(c.br)
-		if err != nil {
-			return 0, false, err
-		}
-		h := &p.head
-		head, _ := c.br.Peek(n)
-		if ok && h.parse(head, method == "HEAD") && (h.framing == framingNone || h.framing == framingLength && h.length <= max+1) {
-			_, _ = c.br.Discard(n)
-			if h.status < 200 {
-				if h.status == http.StatusSwitchingProtocols {
-					return 0, false, errors.New("the shadow switched protocols")
-				}
-				continue
+	h := &p.head
+	// Bodies it can copy at once are read by hand, the others by net/http.
+	resp, err := h1.ReadAnswerHead(c.br, h, []byte(method), func(h *h1.Answer) bool {
+		return h.Framing == h1.FramingNone || h.Framing == h1.FramingLength && h.Length <= max+1
+	}, reused)
+	switch {
+	case err != nil:
+		return 0, false, err
+	case resp == nil:
+		if h.Framing == h1.FramingLength {
+			if _, err := io.CopyN(got, c.br, h.Length); err != nil {
+				return 0, false, err
 			}
-			if h.framing == framingLength {
-				if _, err := io.CopyN(got, c.br, h.length); err != nil {
-					return 0, false, err
-				}
-			}
-			return h.status, !h.close, nil
 		}
-		// Anything else, net/http reads.
-		resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
-		if err != nil {
-			return 0, false, err
-		}
-		if resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-			continue
-		}
-		_, err = io.Copy(got, io.LimitReader(resp.Body, max+1))
-		// The rest of a large answer must be read before the next one.
-		if err == nil {
-			_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
-		}
-		var one [1]byte
-		rest, _ := resp.Body.Read(one[:])
-		resp.Body.Close()
-		return resp.StatusCode, err == nil && rest == 0 && !resp.Close, err
+		return h.Status, !h.Close, nil
 	}
+	_, err = io.Copy(got, io.LimitReader(resp.Body, max+1))
+	// The rest of a large answer must be read before the next one.
+	if err == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
+	}
+	var one [1]byte
+	rest, _ := resp.Body.Read(one[:])
+	resp.Body.Close()
+	return resp.StatusCode, err == nil && rest == 0 && !resp.Close, err
 }

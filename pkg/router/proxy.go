@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // FeedbackPath is where the data plane takes rewards (SPEC.md §1).
@@ -49,9 +51,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt.rands.put(rnd)
 	id := rt.requestID(req, b)
 
-	if asksUpgrade(req.Header) {
+	if h1.AsksUpgrade(req.Header) {
 		// Unless the backend switches protocols, the connection closes
-		// after the answer: the gate (vet.go) does not read past an
+		// after the answer: the gate (h1.GateReader) does not read past an
 		// upgrade request.
 		w = &closeUnlessSwitched{ResponseWriter: w}
 	}
@@ -68,7 +70,6 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		rt.finish(x)
 	}()
 
-	canFallBack := r.fallback != nil && b != r.fallback
 	// The body is read whole before the backend sees the head, so that a
 	// client's framing error is its own 400 and never half a request at a
 	// backend; one over MaxBodyBytes is streamed, and an error reading it
@@ -95,7 +96,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	rt.ids.put(id, b.stats)
 	x.start = rt.now()
-	if canFallBack && x.replayable {
+	if r.hasFallbackFor(b) && x.replayable {
 		b.proxyFB.ServeHTTP(x, req)
 		return
 	}
@@ -355,7 +356,7 @@ func (rt *Router) newProxy(r *route, b *backend, failOn5xx bool) *httputil.Rever
 			}
 			// The request id reaches the backend even when the client's
 			// Connection field names it (hop-by-hop fields are removed
-			// before Rewrite), as on the lean path.
+			// before Rewrite), as on the hand-written path.
 			pr.Out.Header[hdrRequestID] = pr.In.Header[hdrRequestID]
 		},
 		Transport:  transport,
@@ -403,14 +404,10 @@ func (rt *Router) proxyError(r *route, b *backend, w http.ResponseWriter, out *h
 		writeError(w, http.StatusBadRequest, "reading the request body: "+x.streamed.err.Error())
 		return
 	}
-	if ok && code != statusClientGone && r.fallback != nil && b != r.fallback && x.replayable && !x.fellBack {
-		now := rt.now()
-		b.stats.recordRequest(now, now.Sub(x.start), -1, code, true, true)
-		rt.opts.Logger.Debug("answering from the fallback", "model", r.model, "stage", r.stage, "version", b.version, "fallback", r.fallback.version, "err", err)
+	if ok && !x.fellBack && r.fallsBack(b, code, x.replayable) {
+		x.start = rt.fallBack(r, b, x.id, x.start, code, err)
 		x.fellBack = true
-		x.start = now
 		x.in.Body = bodyReader(x.body)
-		rt.ids.put(x.id, r.fallback.stats)
 		r.fallback.proxy.ServeHTTP(x, x.in)
 		return
 	}

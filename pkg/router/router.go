@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-dev/switchyard/pkg/behaviour"
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -31,7 +32,7 @@ type Options struct {
 	Now func() time.Time
 	// Transport carries live requests, and shadow copies when it is set
 	// (default: the router's own keep-alive HTTP/1.1 transport, see
-	// leanTransport, with BackendTimeout as its response header timeout;
+	// h1.Transport, with BackendTimeout as its response header timeout;
 	// shadow copies then get a pool of their own).
 	Transport http.RoundTripper
 	// BackendTimeout bounds the wait for a live backend's response headers
@@ -95,7 +96,7 @@ func (o *Options) defaults() {
 		o.BackendTimeout = 30 * time.Second
 	}
 	if o.Transport == nil {
-		o.Transport = newLeanTransport(o.BackendTimeout)
+		o.Transport = h1.NewTransport(o.BackendTimeout, 0, newTransport(o.BackendTimeout))
 	}
 	if o.ShadowQueue <= 0 {
 		o.ShadowQueue = 1024
@@ -144,20 +145,20 @@ func newTransport(headerTimeout time.Duration) *http.Transport {
 
 // Router is the builtin router. Its methods are safe for concurrent use.
 type Router struct {
-	opts     Options
-	now      func() time.Time
-	table    atomic.Pointer[compiled]
-	rands    *randPool
-	metrics  *metrics
-	ids      *idMemory
-	feedback *feedbackGuard
-	recent   *behaviour.Recent // outputs awaiting labels (outputs.go)
-	shadow   *shadowQueue
-	bufs     sync.Pool // *bytes.Buffer for captured live answers
-	exch     sync.Pool // *exchange
-	copyBufs copyPool
-	lean     *leanTransport // Options.Transport when it is the router's own
-	proxyLog *log.Logger    // ReverseProxy's own messages, at debug level
+	opts         Options
+	now          func() time.Time
+	table        atomic.Pointer[compiled]
+	rands        *randPool
+	metrics      *metrics
+	ids          *idMemory
+	feedback     *feedbackGuard
+	recent       *behaviour.Recent // outputs awaiting labels (outputs.go)
+	shadow       *shadowQueue
+	bufs         sync.Pool // *bytes.Buffer for captured live answers
+	exch         sync.Pool // *exchange
+	copyBufs     copyPool
+	ownTransport *h1.Transport // Options.Transport when it is the router's own
+	proxyLog     *log.Logger   // ReverseProxy's own messages, at debug level
 
 	mu      sync.Mutex // serialises Update and guards stats, byModel and cas
 	stats   map[[3]string]*versionStats
@@ -190,7 +191,7 @@ func New(opts Options) *Router {
 	rt.feedback = newFeedbackGuard(opts)
 	rt.proxyLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
 	rt.exch.New = func() any { return new(exchange) }
-	rt.lean, _ = opts.Transport.(*leanTransport)
+	rt.ownTransport, _ = opts.Transport.(*h1.Transport)
 	rt.h2c = newH2CTransport(opts.BackendTimeout)
 	rt.table.Store(&compiled{byPath: map[string]*route{}, byName: map[string]*route{}})
 	rt.shadow = newShadowQueue(rt)
@@ -198,8 +199,7 @@ func New(opts Options) *Router {
 	if ownTransport {
 		// Shadows get their own pool, whose deadline bounds each whole
 		// copy: no timer per copy.
-		st := newLeanTransport(opts.ShadowTimeout)
-		st.wholeTimeout = opts.ShadowTimeout
+		st := h1.NewTransport(opts.ShadowTimeout, opts.ShadowTimeout, newTransport(opts.ShadowTimeout))
 		rt.shadow.transport, rt.shadow.bounded = st, true
 	}
 	return rt

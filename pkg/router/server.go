@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
 // ServerOptions configure a Server. Zero values take the defaults noted.
@@ -21,7 +23,8 @@ type ServerOptions struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that sends nothing (default 2m).
 	IdleTimeout time.Duration
-	// BodyTimeout bounds reading a request's body on the lean path (default 60s).
+	// BodyTimeout bounds reading a request's body on the hand-written
+	// path (default 60s).
 	BodyTimeout time.Duration
 	// WriteTimeout closes a connection whose client takes longer than
 	// this to accept any part of an answer (default 60s): a client that
@@ -56,7 +59,7 @@ func (o *ServerOptions) defaults() {
 // Each connection is served by one goroutine that reads a request's head
 // into its buffer and, for a plain request to a route whose versions are
 // http:// backends behind the router's own transport, proxies it itself
-// (fast.go): no goroutine, context or request value per request, and the
+// on the hand-written HTTP/1.1 path (proxy_h1.go, internal/h1): no goroutine, context or request value per request, and the
 // backend's answer relayed without being rebuilt. Any other request (the
 // feedback endpoint, an unknown path, HTTP/1.0, an upgrade, a chunked or
 // 100-continue body, an unusual head) hands the connection, with what it
@@ -144,12 +147,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		fc := s.track(c)
-		if fc == nil {
+		cc := s.track(c)
+		if cc == nil {
 			c.Close()
 			continue
 		}
-		go fc.serve()
+		go cc.serve()
 	}
 }
 
@@ -160,7 +163,8 @@ const (
 	connClosed
 )
 
-// clientConn is one client connection served by the lean path.
+// clientConn is one client connection served by the hand-written path
+// until a request only net/http can serve hands it off.
 type clientConn struct {
 	s     *Server
 	c     net.Conn
@@ -169,42 +173,44 @@ type clientConn struct {
 	state atomic.Int32
 	ip    string // for X-Forwarded-For
 
-	head    []byte // the current request's head
-	req     leanReq
-	body    []byte
-	out     []byte // the head sent to the backend
-	resp    respHead
-	x       leanExchange
-	scratch []byte
+	head  []byte // the current request's head
+	req   h1.Request
+	body  []byte
+	out   []byte      // the head sent to the backend
+	o     h1.Outgoing // the request sent, and its answer's head
+	x     inFlight
+	relay h1.Relay
 
 	// Checks that the client is still there while the backend thinks
 	// (watch.go).
 	watch    atomic.Pointer[time.Timer] // read by the timer's own goroutine
-	watching atomic.Pointer[leanConn]
+	watching atomic.Pointer[h1.Conn]
 	gone     atomic.Bool
 
 	overTLS bool // the client connection is TLS: X-Forwarded-Proto https
 }
 
 func (s *Server) track(c net.Conn) *clientConn {
-	fc := &clientConn{s: s, c: c}
-	_, fc.overTLS = c.(*tls.Conn)
-	fc.state.Store(connActive)
+	cc := &clientConn{s: s, c: c}
+	cc.relay = h1.Relay{Flush: cc.flush, Seen: cc.sawBody}
+	cc.o.Watch = cc
+	_, cc.overTLS = c.(*tls.Conn)
+	cc.state.Store(connActive)
 	if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
-		fc.ip = host
+		cc.ip = host
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
 		return nil
 	}
-	s.conns[fc] = struct{}{}
-	return fc
+	s.conns[cc] = struct{}{}
+	return cc
 }
 
-func (s *Server) untrack(fc *clientConn) {
+func (s *Server) untrack(cc *clientConn) {
 	s.mu.Lock()
-	delete(s.conns, fc)
+	delete(s.conns, cc)
 	s.mu.Unlock()
 }
 
@@ -228,99 +234,123 @@ func (s *Server) writer(c net.Conn) *bufio.Writer {
 
 // serve reads and answers requests until the client closes, a timeout, an
 // error, Shutdown, or a request that only net/http can serve.
-func (fc *clientConn) serve() {
-	s, rt := fc.s, fc.s.rt
+func (cc *clientConn) serve() {
+	s := cc.s
 	handedOff := false
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("the router's connection handler failed", "remote", fc.ip, "panic", p)
+			s.log.Error("the router's connection handler failed", "remote", cc.ip, "panic", p)
 		}
-		s.untrack(fc)
-		if t := fc.watch.Load(); t != nil {
+		s.untrack(cc)
+		if t := cc.watch.Load(); t != nil {
 			t.Stop()
 		}
 		if !handedOff {
-			fc.c.Close()
-			s.readers.Put(fc.br)
+			cc.c.Close()
+			s.readers.Put(cc.br)
 		}
-		if fc.bw != nil {
-			fc.bw.Reset(nil)
-			s.writers.Put(fc.bw)
+		if cc.bw != nil {
+			cc.bw.Reset(nil)
+			s.writers.Put(cc.bw)
 		}
 	}()
-	fc.br = s.reader(fc.c)
+	cc.br = s.reader(cc.c)
 	wait := s.opts.ReadHeaderTimeout
 	first := true
 	for {
 		// Idle until the first byte of the next request.
-		if !fc.state.CompareAndSwap(connActive, connIdle) {
+		if !cc.state.CompareAndSwap(connActive, connIdle) {
 			return
 		}
-		if fc.br.Buffered() == 0 {
-			_ = fc.c.SetReadDeadline(time.Now().Add(wait))
-			if _, err := fc.br.Peek(1); err != nil {
+		if cc.br.Buffered() == 0 {
+			_ = cc.c.SetReadDeadline(time.Now().Add(wait))
+			if _, err := cc.br.Peek(1); err != nil {
 				return
 			}
 		}
 		// Empty lines before a request are ignored (RFC 9112 §2.2).
-		if skipEmptyLines(fc.br) {
+		if h1.SkipEmptyLines(cc.br) {
 			continue
 		}
-		if !fc.state.CompareAndSwap(connIdle, connActive) {
+		if !cc.state.CompareAndSwap(connIdle, connActive) {
 			return // Shutdown closed it
 		}
 		if first {
 			first = false
-			if fc.wantsH2() {
-				s.serveH2(fc)
+			if cc.wantsH2() {
+				s.serveH2(cc)
 				return
 			}
 		}
 		wait = s.opts.IdleTimeout
 		now := time.Now()
-		_ = fc.c.SetReadDeadline(now.Add(s.opts.ReadHeaderTimeout))
-		_ = fc.c.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
-		n, ok, err := findHead(fc.br)
+		_ = cc.c.SetReadDeadline(now.Add(s.opts.ReadHeaderTimeout))
+		_ = cc.c.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
+		n, ok, err := h1.FindHead(cc.br)
 		if err != nil {
 			return
 		}
-		var r *route
-		var rest []byte
-		if ok && rt.lean != nil && fc.parseRequest(n) && string(fc.req.path) != FeedbackPath {
-			r, rest = rt.table.Load().lookupBytes(fc.req.path)
-		}
-		if r == nil || !r.lean || fc.req.length > rt.opts.MaxBodyBytes {
-			handedOff = s.handOff(fc)
+		r, rest := cc.handWritten(n, ok)
+		if r == nil {
+			handedOff = s.handOff(cc)
 			return
 		}
-		_, _ = fc.br.Discard(n)
-		if fc.bw == nil {
-			fc.bw = s.writer(fc.c)
+		_, _ = cc.br.Discard(n)
+		if cc.bw == nil {
+			cc.bw = s.writer(cc.c)
 		}
-		keep := fc.serveLean(r, rest)
+		keep := cc.serveHandWritten(r, rest)
 		// Every answer goes out before the next read, which may block
 		// (the rest of a pipelined head, say).
-		if fc.flush() != nil {
+		if cc.flush() != nil {
 			return
 		}
-		if fc.br.Buffered() == 0 {
+		if cc.br.Buffered() == 0 {
 			// An idle connection holds no write buffer.
-			fc.bw.Reset(nil)
-			s.writers.Put(fc.bw)
-			fc.bw = nil
+			cc.bw.Reset(nil)
+			s.writers.Put(cc.bw)
+			cc.bw = nil
 		}
 		if !keep {
 			return
 		}
-		if cap(fc.body) > 64<<10 {
-			fc.body = nil
+		if cap(cc.body) > 64<<10 {
+			cc.body = nil
 		}
 	}
 }
 
+// handWritten is the one decision whether the hand-written path serves
+// the request whose head, n bytes, is buffered (plain: h1.FindHead found
+// it whole, with CRLF line ends, within the buffer): it parses the head
+// and returns the request's route and its path under the route's prefix,
+// or nil when net/http must serve the connection from here on: a head
+// h1.Request.Parse does not take, the feedback endpoint, a body larger
+// than MaxBodyBytes, an unknown path (net/http answers 404), or a route
+// with a version the router's own transport does not reach. (For
+// answers, h1's readHead decides: a head Answer.Parse does not take is
+// read by net/http.)
+func (cc *clientConn) handWritten(n int, plain bool) (*route, []byte) {
+	rt := cc.s.rt
+	if !plain || rt.ownTransport == nil {
+		return nil, nil
+	}
+	raw, _ := cc.br.Peek(n)
+	cc.head = append(cc.head[:0], raw...)
+	req := &cc.req
+	if !req.Parse(cc.head, saneID[[]byte]) || string(req.Path) == FeedbackPath || req.Length > rt.opts.MaxBodyBytes {
+		return nil, nil
+	}
+	r, rest := rt.table.Load().lookupBytes(req.Path)
+	if r == nil || !r.handWritten {
+		return nil, nil
+	}
+	return r, rest
+}
+
 // handOff gives the connection, with the bytes it has buffered, to the
 // net/http server; false when it is shutting down.
-func (s *Server) handOff(fc *clientConn) bool {
+func (s *Server) handOff(cc *clientConn) bool {
 	s.stdOnce.Do(func() {
 		go func() {
 			if err := s.std.Serve(s.handoff); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -328,25 +358,25 @@ func (s *Server) handOff(fc *clientConn) bool {
 			}
 		}()
 	})
-	_ = fc.c.SetReadDeadline(time.Time{})
+	_ = cc.c.SetReadDeadline(time.Time{})
 	select {
-	case s.handoff.conns <- &bufferedConn{Conn: fc.c, r: &vetReader{r: fc.br}, writeTimeout: s.opts.WriteTimeout}:
+	case s.handoff.conns <- &bufferedConn{Conn: cc.c, r: h1.NewGateReader(cc.br), writeTimeout: s.opts.WriteTimeout}:
 		return true
 	case <-s.handoff.done:
 		return false
 	}
 }
 
-// bufferedConn is a handed-off connection: it reads first what the lean
-// server had buffered, every byte through the strict gate (vet.go), and
-// gives each write WriteTimeout to make progress.
 // overTLSKey marks the context of a request handed off from a TLS
 // client connection.
 type overTLSKey struct{}
 
+// bufferedConn is a handed-off connection: it reads first what the
+// server had buffered, every byte through the strict gate
+// (h1.GateReader), and gives each write WriteTimeout to make progress.
 type bufferedConn struct {
 	net.Conn
-	r            *vetReader
+	r            *h1.GateReader
 	writeTimeout time.Duration
 }
 
@@ -355,22 +385,6 @@ func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 func (c *bufferedConn) Write(p []byte) (int, error) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	return c.Conn.Write(p)
-}
-
-// skipEmptyLines discards the CRLFs buffered before a request; true when
-// nothing else is buffered.
-func skipEmptyLines(br *bufio.Reader) bool {
-	for {
-		b, _ := br.Peek(br.Buffered())
-		switch {
-		case len(b) >= 2 && b[0] == '\r' && b[1] == '\n':
-			_, _ = br.Discard(2)
-		case len(b) >= 1 && b[0] == '\n':
-			_, _ = br.Discard(1)
-		default:
-			return len(b) == 0
-		}
-	}
 }
 
 // handoffListener feeds handed-off connections to the net/http server.
@@ -412,9 +426,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.mu.Lock()
-		for fc := range s.conns {
-			if fc.state.CompareAndSwap(connIdle, connClosed) {
-				fc.c.Close()
+		for cc := range s.conns {
+			if cc.state.CompareAndSwap(connIdle, connClosed) {
+				cc.c.Close()
 			}
 		}
 		left := len(s.conns)
@@ -434,9 +448,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.stop()
 	s.mu.Lock()
-	for fc := range s.conns {
-		fc.state.Store(connClosed)
-		fc.c.Close()
+	for cc := range s.conns {
+		cc.state.Store(connClosed)
+		cc.c.Close()
 	}
 	s.mu.Unlock()
 	return s.std.Close()

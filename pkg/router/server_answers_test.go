@@ -79,17 +79,17 @@ func answersBackend(t testing.TB) string {
 	})
 }
 
-func TestLeanRelaysBackendAnswers(t *testing.T) {
+func TestHandWrittenRelaysBackendAnswers(t *testing.T) {
 	cases := []struct {
 		name, method, path string
 		status             int
 		body               string
 		// brokenBody: the client must see the answer cut short (net/http
 		// sends nothing of an answer with a length that breaks off, the
-		// lean path the head and what came), and the connection closed.
+		// hand-written path the head and what came), and the connection closed.
 		brokenBody bool
 		closed     bool
-		sniffed    bool // no Content-Type: net/http sniffs one, the lean path does not
+		sniffed    bool // no Content-Type: net/http sniffs one, the hand-written path does not
 		check      func(t *testing.T, a answer)
 	}{
 		{name: "Content-Length", path: "cl", status: 200, body: "hello", check: func(t *testing.T, a answer) {
@@ -149,7 +149,7 @@ func TestLeanRelaysBackendAnswers(t *testing.T) {
 			}
 		}},
 		// Intended: net/http's server sniffs a Content-Type for an answer
-		// without one; the lean path relays the answer as the backend
+		// without one; the hand-written path relays the answer as the backend
 		// sent it, as nginx does.
 		{name: "no Content-Type", path: "no-type", status: 200, body: "hello", sniffed: true},
 	}
@@ -163,11 +163,11 @@ func TestLeanRelaysBackendAnswers(t *testing.T) {
 				method = "GET"
 			}
 			req := method + " /v1/raw/" + c.path + " HTTP/1.1\r\n" + testHost + "\r\n"
-			ls := startLean(t, rt, ServerOptions{})
+			ls := startServer(t, rt, ServerOptions{})
 			var got [2]answer
 			for i, addr := range []string{ls.addr, stdAddr(std)} {
 				rc := dialRaw(t, addr)
-				who := [2]string{"lean", "net/http"}[i]
+				who := [2]string{"hand-written", "net/http"}[i]
 				rc.send(req)
 				a, err := rc.read(method)
 				if err != nil && c.brokenBody {
@@ -208,7 +208,7 @@ func TestLeanRelaysBackendAnswers(t *testing.T) {
 			}
 			if c.sniffed {
 				if ct := got[0].resp.Header.Get("Content-Type"); ct != "" {
-					t.Errorf("lean: Content-Type %q added to an answer without one", ct)
+					t.Errorf("hand-written: Content-Type %q added to an answer without one", ct)
 				}
 				if ct := got[1].resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 					t.Errorf("net/http: Content-Type %q, want its sniffed text/plain", ct)
@@ -244,37 +244,36 @@ func noBackendBody(t *testing.T, a answer) {
 	}
 }
 
-// TestLeanBackendCutMidBodyIsA502OfItsVersion: the client's connection
+// TestHandWrittenBackendCutMidBodyIsA502OfItsVersion: the client's connection
 // is closed (not left waiting for the rest), and the version is charged
 // with a 502, as ServeHTTP does.
-func TestLeanBackendCutMidBodyIsA502OfItsVersion(t *testing.T) {
+func TestHandWrittenBackendCutMidBodyIsA502OfItsVersion(t *testing.T) {
 	be := answersBackend(t)
 	for _, path := range []string{"cut", "cut-chunked", "bad-chunk"} {
 		t.Run(path, func(t *testing.T) {
-			for _, lean := range []bool{true, false} {
+			for _, hand := range []bool{true, false} {
 				rt := newTestRouter(t, Options{})
 				mustUpdate(t, rt, mkRoute("raw", map[string]string{"raw": be, "other": be}, weights("raw", 100)))
 				addr := stdAddr(serveStd(t, rt))
-				if lean {
-					addr = startLean(t, rt, ServerOptions{}).addr
+				if hand {
+					addr = startServer(t, rt, ServerOptions{}).addr
 				}
 				rc := dialRaw(t, addr)
 				rc.send(get("/v1/raw/" + path))
 				// net/http sends nothing of an answer with a length that
-				// breaks off, the lean path the head and what came.
+				// breaks off, the hand-written path the head and what came.
 				if a, err := rc.read("GET"); err == nil && a.bodyErr == nil {
-					t.Fatalf("lean %v: the body %q reads as whole", lean, a.body)
+					t.Fatalf("hand-written %v: the body %q reads as whole", hand, a.body)
 				}
 				rc.expectClosed()
 				var v traffic.VersionStats
-				for range 1000 { // net/http counts after the connection is closed
-					if v = find(t, rt.Stats(time.Minute), "raw", "production", "raw"); v.Requests > 0 {
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				// net/http counts after the connection is closed.
+				eventually(t, "the request to be counted", func() bool {
+					v = find(t, rt.Stats(time.Minute), "raw", "production", "raw")
+					return v.Requests > 0
+				})
 				if v.Requests != 1 || v.Errors != 1 || v.Fallbacks != 0 {
-					t.Errorf("lean %v: stats %+v, want one request, one error", lean, v)
+					t.Errorf("hand-written %v: stats %+v, want one request, one error", hand, v)
 				}
 			}
 		})

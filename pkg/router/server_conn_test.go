@@ -19,7 +19,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-func TestLeanKeepAliveManyRequests(t *testing.T) {
+func TestHandWrittenKeepAliveManyRequests(t *testing.T) {
 	var backendConns atomic.Int64
 	be := httptest.NewUnstartedServer(seenHandler("v1", nil))
 	be.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -31,7 +31,7 @@ func TestLeanKeepAliveManyRequests(t *testing.T) {
 	t.Cleanup(be.Close)
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	rc := dialRaw(t, ls.addr)
 	ids := map[string]bool{}
 	for i := range 200 {
@@ -54,15 +54,15 @@ func TestLeanKeepAliveManyRequests(t *testing.T) {
 		t.Errorf("%d backend connections for 200 sequential requests, want 1 kept alive", n)
 	}
 	if ls.handoffs.Load() != 0 || ls.tracked() != 1 {
-		t.Errorf("handoffs %d, lean connections %d", ls.handoffs.Load(), ls.tracked())
+		t.Errorf("handoffs %d, hand-written connections %d", ls.handoffs.Load(), ls.tracked())
 	}
 }
 
-func TestLeanPipelining(t *testing.T) {
+func TestHandWrittenPipelining(t *testing.T) {
 	rt := parityRouter(t)
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	type want struct{ method, uri, body string }
-	t.Run("lean", func(t *testing.T) {
+	t.Run("hand-written", func(t *testing.T) {
 		rc := dialRaw(t, ls.addr)
 		var reqs strings.Builder
 		var wants []want
@@ -119,9 +119,9 @@ func TestLeanPipelining(t *testing.T) {
 	})
 }
 
-func TestLeanClientConnectionClose(t *testing.T) {
+func TestHandWrittenClientConnectionClose(t *testing.T) {
 	rt := parityRouter(t)
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	rc := dialRaw(t, ls.addr)
 	// The request after the one that says close is never answered.
 	rc.send(get("/v1/m/a") + get("/v1/m/b", "Connection: close\r\n") + get("/v1/m/c"))
@@ -138,7 +138,7 @@ func TestLeanClientConnectionClose(t *testing.T) {
 	}
 }
 
-func TestLeanUnusualHeadsGoToNetHTTP(t *testing.T) {
+func TestHandWrittenUnusualHeadsGoToNetHTTP(t *testing.T) {
 	rt := parityRouter(t)
 	cases := []struct {
 		name, req string
@@ -159,7 +159,7 @@ func TestLeanUnusualHeadsGoToNetHTTP(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ls := startLean(t, rt, ServerOptions{})
+			ls := startServer(t, rt, ServerOptions{})
 			rc := dialRaw(t, ls.addr)
 			a := rc.do(c.req)
 			if a.resp.StatusCode != c.status {
@@ -172,19 +172,19 @@ func TestLeanUnusualHeadsGoToNetHTTP(t *testing.T) {
 				rc.expectClosed()
 			}
 			if ls.handoffs.Load() != 1 {
-				t.Errorf("served by the lean path")
+				t.Errorf("served by the hand-written path")
 			}
 		})
 	}
 }
 
-// TestLeanHeadInPieces: a head (and body) that arrives a byte at a time
+// TestHandWrittenHeadInPieces: a head (and body) that arrives a byte at a time
 // is read whole, however the reads fall, bare LFs included.
-func TestLeanHeadInPieces(t *testing.T) {
+func TestHandWrittenHeadInPieces(t *testing.T) {
 	rt := parityRouter(t)
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	for _, c := range []struct{ req, via string }{
-		{post("/v1/m/x?q=1", "hello", "X-A: 1\r\n"), viaLean},
+		{post("/v1/m/x?q=1", "hello", "X-A: 1\r\n"), viaHandWritten},
 		{"POST /v1/m/x?q=1 HTTP/1.1\r\nHost: router.test\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=y\r\nllo\r\n0\r\nX-T: 1\r\n\r\n", viaNetHTTP},
 		{"\r\nPOST /v1/m/x?q=1 HTTP/1.1\r\nHost: router.test\r\nX-A: 1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", viaNetHTTP},
 	} {
@@ -197,15 +197,15 @@ func TestLeanHeadInPieces(t *testing.T) {
 		if s := decodeSeen(t, a); s.URI != "/x?q=1" || s.Body != "hello" || s.Header.Get("X-A") != "1" {
 			t.Errorf("%q: the backend saw %+v", c.req, s)
 		}
-		if handed := ls.handoffs.Load() - before; handed != map[string]int64{viaLean: 0, viaNetHTTP: 1}[c.via] {
+		if handed := ls.handoffs.Load() - before; handed != map[string]int64{viaHandWritten: 0, viaNetHTTP: 1}[c.via] {
 			t.Errorf("%q: %d handoffs, want the %s path", c.req, handed, c.via)
 		}
 	}
 }
 
-// TestLeanAnswerHeadInPieces: a backend's answer head that arrives in
-// pieces is read by the lean path, which keeps the backend's connection.
-func TestLeanAnswerHeadInPieces(t *testing.T) {
+// TestHandWrittenAnswerHeadInPieces: a backend's answer head that arrives in
+// pieces is read by the hand-written path, which keeps the backend's connection.
+func TestHandWrittenAnswerHeadInPieces(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestLeanAnswerHeadInPieces(t *testing.T) {
 	}()
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": "http://" + ln.Addr().String()}, weights("v1", 100)))
-	rc := dialRaw(t, startLean(t, rt, ServerOptions{}).addr)
+	rc := dialRaw(t, startServer(t, rt, ServerOptions{}).addr)
 	for i := range 5 {
 		if a := rc.do(get("/v1/m/x")); a.resp.StatusCode != 200 || string(a.body) != "hello" || a.resp.Header.Get("X-A") != "1" {
 			t.Fatalf("answer %d: %d %q", i, a.resp.StatusCode, a.body)
@@ -249,14 +249,14 @@ func TestLeanAnswerHeadInPieces(t *testing.T) {
 	}
 }
 
-// TestLeanBodyTimeout: a body that stops coming closes the connection,
+// TestHandWrittenBodyTimeout: a body that stops coming closes the connection,
 // and nothing of the request reaches the backend.
-func TestLeanBodyTimeout(t *testing.T) {
+func TestHandWrittenBodyTimeout(t *testing.T) {
 	var reached atomic.Int64
 	be := seenBackend(t, "v1", func(*http.Request) { reached.Add(1) })
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{BodyTimeout: 50 * time.Millisecond})
+	ls := startServer(t, rt, ServerOptions{BodyTimeout: 50 * time.Millisecond})
 	rc := dialRaw(t, ls.addr)
 	rc.send("POST /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 10\r\n\r\nhalf")
 	rc.expectClosed()
@@ -265,9 +265,9 @@ func TestLeanBodyTimeout(t *testing.T) {
 	}
 }
 
-func TestLeanHeaderAndIdleTimeouts(t *testing.T) {
+func TestHandWrittenHeaderAndIdleTimeouts(t *testing.T) {
 	rt := parityRouter(t)
-	ls := startLean(t, rt, ServerOptions{ReadHeaderTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond})
+	ls := startServer(t, rt, ServerOptions{ReadHeaderTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond})
 	t.Run("silent", func(t *testing.T) {
 		dialRaw(t, ls.addr).expectClosed()
 	})
@@ -295,7 +295,7 @@ func TestLeanHeaderAndIdleTimeouts(t *testing.T) {
 	}
 }
 
-func TestLeanShutdownWaitsForRequestsInFlight(t *testing.T) {
+func TestHandWrittenShutdownWaitsForRequestsInFlight(t *testing.T) {
 	arrived, release := make(chan string, 2), make(chan struct{})
 	be := seenBackend(t, "v1", func(r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/slow") {
@@ -307,7 +307,7 @@ func TestLeanShutdownWaitsForRequestsInFlight(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 
 	idle := dialRaw(t, ls.addr)
 	if a := idle.do(get("/v1/m/fast")); a.resp.StatusCode != 200 {
@@ -369,10 +369,10 @@ func TestLeanShutdownWaitsForRequestsInFlight(t *testing.T) {
 	}
 }
 
-// TestLeanShutdownAnswerSaysClose: an answer written while the server
+// TestHandWrittenShutdownAnswerSaysClose: an answer written while the server
 // shuts down says Connection: close, as net/http's does, so that the
 // client does not send another request on a connection about to close.
-func TestLeanShutdownAnswerSaysClose(t *testing.T) {
+func TestHandWrittenShutdownAnswerSaysClose(t *testing.T) {
 	arrived, release := make(chan struct{}), make(chan struct{})
 	be := seenBackend(t, "v1", func(r *http.Request) {
 		close(arrived)
@@ -382,18 +382,13 @@ func TestLeanShutdownAnswerSaysClose(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	busy := dialRaw(t, ls.addr)
 	busy.send(get("/v1/m/slow"))
 	<-arrived
 	shut := make(chan error, 1)
 	go func() { shut <- ls.Shutdown(context.Background()) }()
-	for range 1000 { // until Shutdown has begun
-		if ls.closing.Load() {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "Shutdown to begin", ls.closing.Load)
 	once.Do(func() { close(release) })
 	if a := busy.mustRead("GET"); !a.resp.Close {
 		t.Errorf("the answer does not say Connection: close")
@@ -404,7 +399,7 @@ func TestLeanShutdownAnswerSaysClose(t *testing.T) {
 	}
 }
 
-func TestLeanClose(t *testing.T) {
+func TestHandWrittenClose(t *testing.T) {
 	arrived, release := make(chan struct{}), make(chan struct{})
 	be := seenBackend(t, "v1", func(r *http.Request) {
 		if r.URL.Path == "/slow" {
@@ -415,7 +410,7 @@ func TestLeanClose(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	idle := dialRaw(t, ls.addr)
 	if a := idle.do(get("/v1/m/fast")); a.resp.StatusCode != 200 {
 		t.Fatal(a.resp.StatusCode)
@@ -445,7 +440,7 @@ func TestLeanClose(t *testing.T) {
 	}
 }
 
-func TestLeanServeAfterShutdown(t *testing.T) {
+func TestHandWrittenServeAfterShutdown(t *testing.T) {
 	rt := parityRouter(t)
 	s := NewServer(rt, ServerOptions{})
 	if err := s.Shutdown(context.Background()); err != nil {
@@ -466,7 +461,7 @@ func TestLeanServeAfterShutdown(t *testing.T) {
 
 // ---- 4. fallback and errors ----
 
-func TestLeanFallbackAndErrorsAsServeHTTP(t *testing.T) {
+func TestHandWrittenFallbackAndErrorsAsServeHTTP(t *testing.T) {
 	rules := seenBackend(t, "rules", nil)
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "model crashed", http.StatusInternalServerError)
@@ -497,7 +492,7 @@ func TestLeanFallbackAndErrorsAsServeHTTP(t *testing.T) {
 			t.Run(fmt.Sprintf("%s, fallback %v", c.name, fallback), func(t *testing.T) {
 				var got [2]answer
 				var stats [2]traffic.Stats
-				for i, lean := range []bool{true, false} {
+				for i, hand := range []bool{true, false} {
 					rt := newTestRouter(t, Options{BackendTimeout: 200 * time.Millisecond})
 					r := mkRoute("m", map[string]string{"v7": c.url, "rules": rules.URL}, weights("v7", 100, "rules", 0))
 					if fallback {
@@ -505,17 +500,17 @@ func TestLeanFallbackAndErrorsAsServeHTTP(t *testing.T) {
 					}
 					mustUpdate(t, rt, r)
 					addr := stdAddr(serveStd(t, rt))
-					if lean {
-						addr = startLean(t, rt, ServerOptions{}).addr
+					if hand {
+						addr = startServer(t, rt, ServerOptions{}).addr
 					}
 					got[i] = dialRaw(t, addr).do(post("/v1/m/predict", `{"x":1}`, "X-Request-Id: req-1\r\n"))
 					stats[i] = rt.Stats(time.Minute)
 				}
-				lean, nh := got[0], got[1]
+				hand, nh := got[0], got[1]
 				if !c.sameBody {
-					lean.body, nh.body = nil, nil
+					hand.body, nh.body = nil, nil
 				}
-				for _, d := range diffAnswers(lean, nh) {
+				for _, d := range diffAnswers(hand, nh) {
 					t.Error(d)
 				}
 				a := got[0]
@@ -538,7 +533,7 @@ func TestLeanFallbackAndErrorsAsServeHTTP(t *testing.T) {
 				for _, v := range []string{"v7", "rules"} {
 					l, s := find(t, stats[0], "m", "production", v), find(t, stats[1], "m", "production", v)
 					if l.Requests != s.Requests || l.Errors != s.Errors || l.Fallbacks != s.Fallbacks {
-						t.Errorf("%s stats: lean %+v, net/http %+v", v, l, s)
+						t.Errorf("%s stats: hand-written %+v, net/http %+v", v, l, s)
 					}
 				}
 				v7 := find(t, stats[0], "m", "production", "v7")
@@ -554,19 +549,19 @@ func TestLeanFallbackAndErrorsAsServeHTTP(t *testing.T) {
 	}
 }
 
-// TestLeanRouterErrorLeavesConnectionUsable: after an error the router
+// TestHandWrittenRouterErrorLeavesConnectionUsable: after an error the router
 // answers itself (the version failed before answering), the client's
 // connection serves on, or the answer says Connection: close.
-func TestLeanRouterErrorLeavesConnectionUsable(t *testing.T) {
+func TestHandWrittenRouterErrorLeavesConnectionUsable(t *testing.T) {
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt,
 		mkRoute("dead", map[string]string{"v7": deadURL(t)}, weights("v7", 100)),
 		mkRoute("m", map[string]string{"v1": seenBackend(t, "v1", nil).URL}, weights("v1", 100)))
-	for _, lean := range []bool{false, true} {
-		t.Run(map[bool]string{true: "lean", false: "net/http"}[lean], func(t *testing.T) {
+	for _, hand := range []bool{false, true} {
+		t.Run(map[bool]string{true: "hand-written", false: "net/http"}[hand], func(t *testing.T) {
 			addr := stdAddr(serveStd(t, rt))
-			if lean {
-				addr = startLean(t, rt, ServerOptions{}).addr
+			if hand {
+				addr = startServer(t, rt, ServerOptions{}).addr
 			}
 			rc := dialRaw(t, addr)
 			a := rc.do(post("/v1/dead/x", "payload"))
@@ -591,9 +586,9 @@ func TestLeanRouterErrorLeavesConnectionUsable(t *testing.T) {
 
 // ---- 5. fuzzing the head parsers ----
 
-// A router given a transport of its own has no lean path: the lean server
+// A router given a transport of its own has no hand-written path: the hand-written path
 // hands every connection to net/http, which answers through that transport.
-func TestLeanServerWithACustomTransport(t *testing.T) {
+func TestHandWrittenServerWithACustomTransport(t *testing.T) {
 	be := seenBackend(t, "v1", nil)
 	var trips atomic.Int64
 	tr := roundTripFunc(func(req *http.Request) (*http.Response, error) {

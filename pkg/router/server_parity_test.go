@@ -12,35 +12,35 @@ import (
 	"time"
 )
 
-func TestLeanParity(t *testing.T) {
+func TestHandWrittenParity(t *testing.T) {
 	big := strings.Repeat("b", 10000)
 	cases := []parityCase{
-		{name: "GET", req: get("/v1/m/predict"), via: viaLean, status: 200, version: "v1",
+		{name: "GET", req: get("/v1/m/predict"), via: viaHandWritten, status: 200, version: "v1",
 			check: wantSeen("GET", "/predict", "")},
-		{name: "GET with query", req: get("/v1/m/predict?a=1&b=two&c=%20x&d=%2F"), via: viaLean, status: 200, version: "v1",
+		{name: "GET with query", req: get("/v1/m/predict?a=1&b=two&c=%20x&d=%2F"), via: viaHandWritten, status: 200, version: "v1",
 			check: wantSeen("GET", "/predict?a=1&b=two&c=%20x&d=%2F", "")},
-		{name: "query with unusual bytes", req: get(`/v1/m/x?q=a/b?c:d@e&r=[1]{2}|"<>\^` + "`!$'()*+,"), via: viaLean, status: 200,
+		{name: "query with unusual bytes", req: get(`/v1/m/x?q=a/b?c:d@e&r=[1]{2}|"<>\^` + "`!$'()*+,"), via: viaHandWritten, status: 200,
 			check: wantSeen("GET", `/x?q=a/b?c:d@e&r=[1]{2}|"<>\^`+"`!$'()*+,", "")},
 		{name: "query with semicolons", req: get("/v1/m/x?b=2;c=3&a=1"), status: 200,
 			check: wantSeen("GET", "/x?a=1", "")},
 		{name: "query with a bad escape", req: get("/v1/m/x?b=1&a=%zz"), status: 200,
 			check: wantSeen("GET", "/x?b=1", "")},
-		{name: "empty query", req: get("/v1/m/x?"), via: viaLean, status: 200},
-		{name: "POST with body", req: post("/v1/m/predict", `{"x":1}`, "Content-Type: application/json\r\n"), via: viaLean, status: 200,
+		{name: "empty query", req: get("/v1/m/x?"), via: viaHandWritten, status: 200},
+		{name: "POST with body", req: post("/v1/m/predict", `{"x":1}`, "Content-Type: application/json\r\n"), via: viaHandWritten, status: 200,
 			check: wantSeen("POST", "/predict", `{"x":1}`)},
-		{name: "PUT with empty body", req: "PUT /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 0\r\n\r\n", via: viaLean, status: 200},
-		{name: "POST without Content-Length", req: "POST /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaLean, status: 200},
-		{name: "GET with body", req: "GET /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 5\r\n\r\nhello", via: viaLean, status: 200,
+		{name: "PUT with empty body", req: "PUT /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 0\r\n\r\n", via: viaHandWritten, status: 200},
+		{name: "POST without Content-Length", req: "POST /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaHandWritten, status: 200},
+		{name: "GET with body", req: "GET /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 5\r\n\r\nhello", via: viaHandWritten, status: 200,
 			check: wantSeen("GET", "/x", "hello")},
-		{name: "Content-Length with leading zeros", req: "POST /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 005\r\n\r\nhello", via: viaLean, status: 200,
+		{name: "Content-Length with leading zeros", req: "POST /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: 005\r\n\r\nhello", via: viaHandWritten, status: 200,
 			check: wantSeen("POST", "/x", "hello")},
-		{name: "DELETE", req: "DELETE /v1/m/items/7 HTTP/1.1\r\n" + testHost + "\r\n", via: viaLean, status: 200,
+		{name: "DELETE", req: "DELETE /v1/m/items/7 HTTP/1.1\r\n" + testHost + "\r\n", via: viaHandWritten, status: 200,
 			check: wantSeen("DELETE", "/items/7", "")},
-		{name: "OPTIONS", req: "OPTIONS /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaLean, status: 200},
-		{name: "lower-case method", req: "get /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaLean, status: 200,
+		{name: "OPTIONS", req: "OPTIONS /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaHandWritten, status: 200},
+		{name: "lower-case method", req: "get /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaHandWritten, status: 200,
 			check: wantSeen("get", "/x", "")},
-		{name: "HEAD", req: "HEAD /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaLean, status: 200, version: "v1"},
-		{name: "custom headers", via: viaLean, status: 200,
+		{name: "HEAD", req: "HEAD /v1/m/x HTTP/1.1\r\n" + testHost + "\r\n", via: viaHandWritten, status: 200, version: "v1"},
+		{name: "custom headers", via: viaHandWritten, status: 200,
 			req: get("/v1/m/x", "X-Custom: a\r\n", "x-lower: b\r\n", "X-Multi: 1\r\n", "X-Multi: 2\r\n", "X-Obs: caf\xc3\xa9\r\n",
 				"X-Empty:\r\n", "X-Spaces: \t padded  \t\r\n", "User-Agent: raw/1\r\n", "Accept: */*\r\n", "Authorization: Bearer t\r\n"),
 			check: func(t *testing.T, s seen) {
@@ -52,7 +52,7 @@ func TestLeanParity(t *testing.T) {
 					}
 				}
 			}},
-		{name: "forwarding headers", via: viaLean, status: 200,
+		{name: "forwarding headers", via: viaHandWritten, status: 200,
 			req: get("/v1/m/x", "Forwarded: for=192.0.2.9\r\n", "X-Forwarded-For: 192.0.2.9\r\n", "X-Forwarded-Host: evil.test\r\n", "X-Forwarded-Proto: https\r\n"),
 			check: func(t *testing.T, s seen) {
 				want := http.Header{"X-Forwarded-For": {"127.0.0.1"}, "X-Forwarded-Host": {"router.test"}, "X-Forwarded-Proto": {"http"}}
@@ -65,7 +65,7 @@ func TestLeanParity(t *testing.T) {
 					t.Errorf("the backend saw Forwarded %q", s.Header["Forwarded"])
 				}
 			}},
-		{name: "hop-by-hop headers", via: viaLean, status: 200,
+		{name: "hop-by-hop headers", via: viaHandWritten, status: 200,
 			req: get("/v1/m/x", "Connection: keep-alive, X-Hop, x-other\r\n", "X-Hop: 1\r\n", "X-Other: 2\r\n", "Keep-Alive: timeout=5\r\n",
 				"Proxy-Connection: keep-alive\r\n", "Proxy-Authorization: Basic eA==\r\n", "Trailer: X-T\r\n", "X-Kept: yes\r\n"),
 			check: func(t *testing.T, s seen) {
@@ -84,30 +84,30 @@ func TestLeanParity(t *testing.T) {
 					t.Errorf("the backend saw Close %q", s.Header["Close"])
 				}
 			}},
-		{name: "Pragma no-cache", req: get("/v1/m/x", "Pragma: no-cache\r\n"), via: viaLean, status: 200},
+		{name: "Pragma no-cache", req: get("/v1/m/x", "Pragma: no-cache\r\n"), via: viaHandWritten, status: 200},
 		{name: "TE trailers (relayed by net/http)", req: get("/v1/m/x", "TE: trailers\r\n"), via: viaNetHTTP, status: 200},
-		{name: "sane request id kept", req: get("/v1/m/x", "X-Request-Id: client-id_1.x\r\n"), via: viaLean, status: 200, keepID: "client-id_1.x"},
-		{name: "lower-case request id kept", req: get("/v1/m/x", "x-request-id: abc\r\n"), via: viaLean, status: 200, keepID: "abc"},
-		{name: "insane request id replaced", req: get("/v1/m/x", "X-Request-Id: not sane!\r\n"), via: viaLean, status: 200},
-		{name: "long request id replaced", req: get("/v1/m/x", "X-Request-Id: "+strings.Repeat("a", 129)+"\r\n"), via: viaLean, status: 200},
+		{name: "sane request id kept", req: get("/v1/m/x", "X-Request-Id: client-id_1.x\r\n"), via: viaHandWritten, status: 200, keepID: "client-id_1.x"},
+		{name: "lower-case request id kept", req: get("/v1/m/x", "x-request-id: abc\r\n"), via: viaHandWritten, status: 200, keepID: "abc"},
+		{name: "insane request id replaced", req: get("/v1/m/x", "X-Request-Id: not sane!\r\n"), via: viaHandWritten, status: 200},
+		{name: "long request id replaced", req: get("/v1/m/x", "X-Request-Id: "+strings.Repeat("a", 129)+"\r\n"), via: viaHandWritten, status: 200},
 		{name: "request id named by Connection", req: get("/v1/m/x", "Connection: X-Request-Id\r\n", "X-Request-Id: abc\r\n"), status: 200, keepID: "abc"},
 		{name: "generated request id named by Connection", req: get("/v1/m/x", "Connection: x-request-id\r\n"), status: 200},
-		{name: "two request ids replaced", req: get("/v1/m/x", "X-Request-Id: a\r\n", "X-Request-Id: b\r\n"), via: viaLean, status: 200},
-		{name: "route without rest", req: get("/v1/m"), via: viaLean, status: 200, check: wantSeen("GET", "/", "")},
-		{name: "route with a slash", req: get("/v1/m/"), via: viaLean, status: 200, check: wantSeen("GET", "/", "")},
-		{name: "base path and queries", req: get("/v1/based/predict?x=1"), via: viaLean, status: 200, version: "v2",
+		{name: "two request ids replaced", req: get("/v1/m/x", "X-Request-Id: a\r\n", "X-Request-Id: b\r\n"), via: viaHandWritten, status: 200},
+		{name: "route without rest", req: get("/v1/m"), via: viaHandWritten, status: 200, check: wantSeen("GET", "/", "")},
+		{name: "route with a slash", req: get("/v1/m/"), via: viaHandWritten, status: 200, check: wantSeen("GET", "/", "")},
+		{name: "base path and queries", req: get("/v1/based/predict?x=1"), via: viaHandWritten, status: 200, version: "v2",
 			check: wantSeen("GET", "/api/v2/predict?key=abc&x=1", "")},
-		{name: "base path without rest", req: get("/v1/based"), via: viaLean, status: 200, check: wantSeen("GET", "/api/v2?key=abc", "")},
-		{name: "base path with a slash", req: get("/v1/based/"), via: viaLean, status: 200, check: wantSeen("GET", "/api/v2/?key=abc", "")},
+		{name: "base path without rest", req: get("/v1/based"), via: viaHandWritten, status: 200, check: wantSeen("GET", "/api/v2?key=abc", "")},
+		{name: "base path with a slash", req: get("/v1/based/"), via: viaHandWritten, status: 200, check: wantSeen("GET", "/api/v2/?key=abc", "")},
 		{name: "dot segments", req: get("/v1/m/../../admin"), via: viaNetHTTP, gated: true},
 		{name: "encoded dot segments", req: get("/v1/m/%2e%2E/admin"), via: viaNetHTTP, gated: true},
 		{name: "dot segment behind an encoded slash", req: get("/v1/m/a%2f..%2fadmin"), via: viaNetHTTP, gated: true},
-		{name: "dots that are not a segment", req: get("/v1/m/a..b/...x/.y"), via: viaLean, status: 200, check: wantSeen("GET", "/a..b/...x/.y", "")},
-		{name: "sub-delims in the path", req: get("/v1/m/a(b)!*'$&+,;=:@~x"), via: viaLean, status: 200,
+		{name: "dots that are not a segment", req: get("/v1/m/a..b/...x/.y"), via: viaHandWritten, status: 200, check: wantSeen("GET", "/a..b/...x/.y", "")},
+		{name: "sub-delims in the path", req: get("/v1/m/a(b)!*'$&+,;=:@~x"), via: viaHandWritten, status: 200,
 			check: wantSeen("GET", "/a(b)!*'$&+,;=:@~x", "")},
-		{name: "preview header", req: get("/v1/pv/x", "X-Preview: 1\r\n"), via: viaLean, status: 200, version: "canary"},
-		{name: "preview header in lower case", req: get("/v1/pv/x", "x-preview: yes\r\n"), via: viaLean, status: 200, version: "canary"},
-		{name: "empty preview header", req: get("/v1/pv/x", "X-Preview:\r\n"), via: viaLean, status: 200, version: "stable"},
+		{name: "preview header", req: get("/v1/pv/x", "X-Preview: 1\r\n"), via: viaHandWritten, status: 200, version: "canary"},
+		{name: "preview header in lower case", req: get("/v1/pv/x", "x-preview: yes\r\n"), via: viaHandWritten, status: 200, version: "canary"},
+		{name: "empty preview header", req: get("/v1/pv/x", "X-Preview:\r\n"), via: viaHandWritten, status: 200, version: "stable"},
 		{name: "Connection close", req: get("/v1/m/x", "Connection: close\r\n"), status: 200},
 		{name: "Upgrade", req: get("/v1/m/x", "Connection: Upgrade\r\n", "Upgrade: websocket\r\n"), via: viaNetHTTP, status: 200},
 		{name: "unknown path", req: get("/nope"), via: viaNetHTTP, status: 404},
@@ -141,11 +141,11 @@ func TestLeanParity(t *testing.T) {
 		{name: "NUL in a value", req: "GET /v1/m/x HTTP/1.1\r\n" + testHost + "X-A: a\x00b\r\n\r\n", via: viaNetHTTP, status: 400},
 		{name: "garbage", req: "HELLO\r\n\r\n", via: viaNetHTTP, status: 400},
 	}
-	// Heads that just fit the lean server's buffer, and just do not.
+	// Heads that just fit the hand-written path's buffer, and just do not.
 	pad := connBufSize - len(get("/v1/m/x", "X-Pad: \r\n"))
 	cases = append(cases,
-		parityCase{name: "head of 8 KiB", req: get("/v1/m/x", "X-Pad: "+strings.Repeat("p", pad)+"\r\n"), via: viaLean, status: 200},
-		parityCase{name: "head of 8 KiB and a body", req: post("/v1/m/x", "body", "X-Pad: "+strings.Repeat("p", pad-len("Content-Length: 4\r\n")-len("POST")+len("GET"))+"\r\n"), via: viaLean, status: 200,
+		parityCase{name: "head of 8 KiB", req: get("/v1/m/x", "X-Pad: "+strings.Repeat("p", pad)+"\r\n"), via: viaHandWritten, status: 200},
+		parityCase{name: "head of 8 KiB and a body", req: post("/v1/m/x", "body", "X-Pad: "+strings.Repeat("p", pad-len("Content-Length: 4\r\n")-len("POST")+len("GET"))+"\r\n"), via: viaHandWritten, status: 200,
 			check: wantSeen("POST", "/x", "body")},
 		parityCase{name: "head of 8 KiB and a byte", req: get("/v1/m/x", "X-Pad: "+strings.Repeat("p", pad+1)+"\r\n"), via: viaNetHTTP, status: 200},
 	)
@@ -153,42 +153,42 @@ func TestLeanParity(t *testing.T) {
 	std := serveStd(t, rt)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ls := startLean(t, rt, ServerOptions{})
+			ls := startServer(t, rt, ServerOptions{})
 			lc := dialRaw(t, ls.addr)
-			lean := lc.do(c.req)
+			hand := lc.do(c.req)
 			nh := dialRaw(t, stdAddr(std)).do(c.req)
 			if c.gated {
 				// A deliberate difference: the router's gate rejects what
 				// net/http's server takes (docs/router.md).
-				if lean.resp.StatusCode != 400 {
-					t.Errorf("status %d, want the gate's 400: %s", lean.resp.StatusCode, lean.body)
+				if hand.resp.StatusCode != 400 {
+					t.Errorf("status %d, want the gate's 400: %s", hand.resp.StatusCode, hand.body)
 				}
 				lc.expectClosed()
 			} else {
-				for _, d := range diffAnswers(lean, nh) {
+				for _, d := range diffAnswers(hand, nh) {
 					t.Error(d)
 				}
 			}
 			switch n := ls.handoffs.Load(); {
-			case c.via == viaLean && n != 0:
-				t.Errorf("handed to net/http, want the lean path")
+			case c.via == viaHandWritten && n != 0:
+				t.Errorf("handed to net/http, want the hand-written path")
 			case c.via == viaNetHTTP && n != 1:
-				t.Errorf("served by the lean path, want it handed to net/http")
+				t.Errorf("served by the hand-written path, want it handed to net/http")
 			}
-			if c.status != 0 && lean.resp.StatusCode != c.status {
-				t.Errorf("status %d, want %d: %s", lean.resp.StatusCode, c.status, lean.body)
+			if c.status != 0 && hand.resp.StatusCode != c.status {
+				t.Errorf("status %d, want %d: %s", hand.resp.StatusCode, c.status, hand.body)
 			}
-			if lean.resp.StatusCode == 400 || c.noID {
+			if hand.resp.StatusCode == 400 || c.noID {
 				return // not the router's answer
 			}
-			for who, a := range map[string]answer{"lean": lean, "net/http": nh} {
+			for who, a := range map[string]answer{"hand-written": hand, "net/http": nh} {
 				checkIDs(t, who, a, c.keepID)
 				if c.version != "" && a.resp.Header.Get(hdrVersion) != c.version {
 					t.Errorf("%s: X-Switchyard-Version %q, want %q", who, a.resp.Header.Get(hdrVersion), c.version)
 				}
 			}
 			if c.check != nil && methodOf(c.req) != "HEAD" {
-				c.check(t, decodeSeen(t, lean))
+				c.check(t, decodeSeen(t, hand))
 			}
 		})
 	}
@@ -204,11 +204,11 @@ func wantSeen(method, uri, body string) func(t *testing.T, s seen) {
 	}
 }
 
-func TestLeanExpectContinue(t *testing.T) {
+func TestHandWrittenExpectContinue(t *testing.T) {
 	rt := parityRouter(t)
 	std := serveStd(t, rt)
-	ls := startLean(t, rt, ServerOptions{})
-	for who, addr := range map[string]string{"lean": ls.addr, "net/http": stdAddr(std)} {
+	ls := startServer(t, rt, ServerOptions{})
+	for who, addr := range map[string]string{"hand-written": ls.addr, "net/http": stdAddr(std)} {
 		rc := dialRaw(t, addr)
 		rc.send("POST /v1/m/x HTTP/1.1\r\n" + testHost + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
 		resp, err := http.ReadResponse(rc.br, nil)
@@ -227,10 +227,10 @@ func TestLeanExpectContinue(t *testing.T) {
 	}
 }
 
-// TestLeanStreamsBodiesOverMaxBodyBytes: a body too large to buffer is
+// TestHandWrittenStreamsBodiesOverMaxBodyBytes: a body too large to buffer is
 // handed off and streamed: the backend reads its start before the client
 // has sent the rest.
-func TestLeanStreamsBodiesOverMaxBodyBytes(t *testing.T) {
+func TestHandWrittenStreamsBodiesOverMaxBodyBytes(t *testing.T) {
 	const half = 8192
 	gotHalf, sendRest := make(chan struct{}), make(chan struct{})
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -250,7 +250,7 @@ func TestLeanStreamsBodiesOverMaxBodyBytes(t *testing.T) {
 	t.Cleanup(be.Close)
 	rt := newTestRouter(t, Options{MaxBodyBytes: 1024})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ls := startLean(t, rt, ServerOptions{})
+	ls := startServer(t, rt, ServerOptions{})
 	rc := dialRaw(t, ls.addr)
 	rc.send("POST /v1/m/x HTTP/1.1\r\n" + testHost + "Content-Length: " + strconv.Itoa(2*half) + "\r\n\r\n" + strings.Repeat("a", half))
 	go func() {
@@ -275,7 +275,7 @@ func TestLeanStreamsBodiesOverMaxBodyBytes(t *testing.T) {
 	}
 }
 
-func TestLeanStickyChoosesAsServeHTTP(t *testing.T) {
+func TestHandWrittenStickyChoosesAsServeHTTP(t *testing.T) {
 	a, b := seenBackend(t, "a", nil), seenBackend(t, "b", nil)
 	rt := newTestRouter(t, Options{})
 	byHeader := mkRoute("h", map[string]string{"a": a.URL, "b": b.URL}, weights("a", 50, "b", 50))
@@ -283,8 +283,8 @@ func TestLeanStickyChoosesAsServeHTTP(t *testing.T) {
 	byCookie := mkRoute("c", map[string]string{"a": a.URL, "b": b.URL}, weights("a", 50, "b", 50))
 	byCookie.Sticky = "cookie:uid"
 	mustUpdate(t, rt, byHeader, byCookie)
-	ls := startLean(t, rt, ServerOptions{})
-	lean, nh := dialRaw(t, ls.addr), dialRaw(t, stdAddr(serveStd(t, rt)))
+	ls := startServer(t, rt, ServerOptions{})
+	hand, nh := dialRaw(t, ls.addr), dialRaw(t, stdAddr(serveStd(t, rt)))
 	count := map[string]int{}
 	for i := range 40 {
 		key := fmt.Sprintf("u-%d", i)
@@ -299,10 +299,10 @@ func TestLeanStickyChoosesAsServeHTTP(t *testing.T) {
 		}
 		first := ""
 		for _, req := range reqs {
-			l, s := lean.do(req), nh.do(req)
+			l, s := hand.do(req), nh.do(req)
 			lv, sv := l.resp.Header.Get(hdrVersion), s.resp.Header.Get(hdrVersion)
 			if lv != sv {
-				t.Errorf("%q: lean chose %q, net/http %q", req, lv, sv)
+				t.Errorf("%q: hand-written chose %q, net/http %q", req, lv, sv)
 			}
 			if first == "" {
 				first = lv
@@ -317,39 +317,6 @@ func TestLeanStickyChoosesAsServeHTTP(t *testing.T) {
 	}
 	if ls.handoffs.Load() != 0 {
 		t.Errorf("sticky requests were handed to net/http")
-	}
-}
-
-// TestLeanCookieKeyMatchesNetHTTP: the sticky cookie the lean path reads
-// is the one Request.Cookie finds.
-func TestLeanCookieKeyMatchesNetHTTP(t *testing.T) {
-	lines := [][]string{
-		{"uid=1"}, {`uid="1"`}, {`uid=""`}, {`uid="`}, {`uid="1`}, {`uid=1"`},
-		{"uid =1"}, {" uid=1 "}, {"uid= 1"}, {"uid=1 2"}, {"uid\t=1"},
-		{"a=1;uid=2"}, {"a=1; uid=2;"}, {"a=1 ; uid=2 ; uid=3"}, {`uid=b\ad; uid=ok`}, {`uid=b"ad; uid=ok`},
-		{"UID=1"}, {"uid"}, {"uid; uid=2"}, {"uid=; uid=2"}, {"=uid; uid=2"}, {"a b=1; uid=2"},
-		{"uid=1\xc2\xa0"}, {"uid=\xc2\xa01"}, {"uid=caf\xe9; uid=2"}, {"uid=1,2"},
-		{"a=1", "uid=2"}, {"uid=1", "uid=2"}, {"", "uid=2"},
-		{strings.Repeat("a=1;", 3000) + "uid=1"},
-		{strings.Repeat("a=1;", 2999) + "uid=1"},
-		{strings.Repeat("a=1;", 1500), strings.Repeat("a=1;", 1500) + "uid=1"},
-	}
-	for _, vs := range lines {
-		var fs []field
-		h := http.Header{}
-		for _, v := range vs {
-			fs = append(fs, field{name: []byte("cookie"), value: trimOWS([]byte(v))})
-			h.Add("Cookie", v)
-		}
-		lk := (*leanKeys)(&leanReq{fields: fs})
-		sk := (*stdKeys)(&http.Request{Header: h})
-		if l, s := lk.cookie("uid"), sk.cookie("uid"); l != s {
-			name := fmt.Sprintf("%q", vs)
-			if len(name) > 80 {
-				name = name[:40] + "..." + name[len(name)-40:]
-			}
-			t.Errorf("Cookie %s: lean key %q, net/http %q", name, l, s)
-		}
 	}
 }
 

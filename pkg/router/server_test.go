@@ -20,10 +20,10 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
-// This file holds the lean server (server.go, fast.go, httphead.go) to
+// This file holds the hand-written path (server.go, proxy_h1.go, internal/h1) to
 // the behaviour of net/http's server with Router.ServeHTTP: the same
 // request, sent over a raw connection to each, must reach the backend the
-// same way and come back the same way. It also covers what only the lean
+// same way and come back the same way. It also covers what only the hand-written
 // server does (connections, timeouts, Shutdown, Close, handing off) and
 // fuzzes its head parsers against net/http's.
 //
@@ -34,21 +34,21 @@ const testHost = "Host: router.test\r\n"
 
 // ---- servers and raw clients ----
 
-// leanServer is a lean Server on 127.0.0.1.
-type leanServer struct {
+// testServer is a Server on 127.0.0.1.
+type testServer struct {
 	*Server
 	addr     string
 	served   chan error   // what Serve returned
 	handoffs atomic.Int64 // connections handed to net/http
 }
 
-func startLean(t testing.TB, rt *Router, opts ServerOptions) *leanServer {
+func startServer(t testing.TB, rt *Router, opts ServerOptions) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls := &leanServer{Server: NewServer(rt, opts), addr: ln.Addr().String(), served: make(chan error, 1)}
+	ls := &testServer{Server: NewServer(rt, opts), addr: ln.Addr().String(), served: make(chan error, 1)}
 	// net/http reports each connection it is given before reading from
 	// it, so the count is exact once an answer is read.
 	ls.std.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -61,7 +61,7 @@ func startLean(t testing.TB, rt *Router, opts ServerOptions) *leanServer {
 	return ls
 }
 
-func (ls *leanServer) tracked() int {
+func (ls *testServer) tracked() int {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return len(ls.conns)
@@ -240,24 +240,24 @@ func comparableHeader(h http.Header) http.Header {
 	return c
 }
 
-// diffAnswers lists how the lean server's answer differs from net/http's.
-func diffAnswers(lean, std answer) []string {
+// diffAnswers lists how the hand-written path's answer differs from net/http's.
+func diffAnswers(hand, std answer) []string {
 	var d []string
 	add := func(what string, l, s any) {
 		if !reflect.DeepEqual(l, s) {
-			d = append(d, fmt.Sprintf("%s: lean %v, net/http %v", what, l, s))
+			d = append(d, fmt.Sprintf("%s: hand-written %v, net/http %v", what, l, s))
 		}
 	}
-	add("interim answers", lean.interim, std.interim)
-	add("status", lean.resp.StatusCode, std.resp.StatusCode)
-	add("proto", lean.resp.Proto, std.resp.Proto)
-	add("header", comparableHeader(lean.resp.Header), comparableHeader(std.resp.Header))
-	add("content length", lean.resp.ContentLength, std.resp.ContentLength)
-	add("transfer encoding", lean.resp.TransferEncoding, std.resp.TransferEncoding)
-	add("close", lean.resp.Close, std.resp.Close)
-	add("body error", lean.bodyErr != nil, std.bodyErr != nil)
-	if lean.bodyErr == nil && std.bodyErr == nil && !bytes.Equal(lean.body, std.body) {
-		d = append(d, fmt.Sprintf("body:\nlean     %s\nnet/http %s", lean.body, std.body))
+	add("interim answers", hand.interim, std.interim)
+	add("status", hand.resp.StatusCode, std.resp.StatusCode)
+	add("proto", hand.resp.Proto, std.resp.Proto)
+	add("header", comparableHeader(hand.resp.Header), comparableHeader(std.resp.Header))
+	add("content length", hand.resp.ContentLength, std.resp.ContentLength)
+	add("transfer encoding", hand.resp.TransferEncoding, std.resp.TransferEncoding)
+	add("close", hand.resp.Close, std.resp.Close)
+	add("body error", hand.bodyErr != nil, std.bodyErr != nil)
+	if hand.bodyErr == nil && std.bodyErr == nil && !bytes.Equal(hand.body, std.body) {
+		d = append(d, fmt.Sprintf("body:\nhand     %s\nnet/http %s", hand.body, std.body))
 	}
 	return d
 }
@@ -300,17 +300,17 @@ func parityRouter(t testing.TB) *Router {
 }
 
 const (
-	viaLean    = "lean"
-	viaNetHTTP = "net/http"
+	viaHandWritten = "hand-written"
+	viaNetHTTP     = "net/http"
 )
 
 type parityCase struct {
 	name, req string
-	via       string // which path of the lean server answers; "" when either
+	via       string // which path answers (viaHandWritten, viaNetHTTP); "" when either
 	status    int
 	version   string // X-Switchyard-Version, when a backend answers
 	keepID    string // the client's request id, to be kept
 	noID      bool   // an answer without a request id (feedback)
-	gated     bool   // rejected by the router's gate (vet.go), served by net/http's server
+	gated     bool   // rejected by the router's gate (h1.VetHead), served by net/http's server
 	check     func(t *testing.T, s seen)
 }

@@ -22,7 +22,7 @@ type shadowJob struct {
 	rest     string
 	rawQuery string
 	header   http.Header
-	raw      []byte // the fields as written, instead of header (lean server)
+	raw      []byte // the fields as written, instead of header (hand-written path)
 	body     []byte
 	liveCode int
 	live     *bytes.Buffer
@@ -119,7 +119,7 @@ func (q *shadowQueue) drop(sr *shadowRoute, live *bytes.Buffer) {
 func (q *shadowQueue) work() {
 	defer q.wg.Done()
 	var p *pipeliner
-	if q.rt.opts.ShadowPipeline > 1 || q.rt.lean != nil {
+	if q.rt.opts.ShadowPipeline > 1 || q.rt.ownTransport != nil {
 		p = newPipeliner(q)
 		defer p.close()
 	}

@@ -2,10 +2,12 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,14 +24,12 @@ func mkShadowRoute(live, shadow string, compare string, tol float64) traffic.Rou
 // waitShadow waits (bounded) until the shadow has settled n copies.
 func waitShadow(t *testing.T, rt *Router, n int64) traffic.VersionStats {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := find(t, rt.Stats(time.Minute), "m", "production", "shadow")
-		if s.ShadowPairs+s.ShadowDropped >= n || time.Now().After(deadline) {
-			return s
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var s traffic.VersionStats
+	eventually(t, fmt.Sprintf("the shadow to settle %d copies", n), func() bool {
+		s = find(t, rt.Stats(time.Minute), "m", "production", "shadow")
+		return s.ShadowPairs+s.ShadowDropped >= n
+	})
+	return s
 }
 
 func TestShadowComparesAnswers(t *testing.T) {
@@ -169,19 +169,28 @@ func TestShadowPercentAndLargeBodies(t *testing.T) {
 func TestShutdownDrainsTheShadowQueue(t *testing.T) {
 	live := backendServer(t, "live")
 	var got atomic.Int64
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(10 * time.Millisecond)
+	// The shadow holds every copy until the router is shutting down, so
+	// that all 20 are still queued or in flight when Shutdown begins.
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
 		got.Add(1)
 	}))
-	t.Cleanup(slow.Close)
+	t.Cleanup(held.Close)
 	rt := New(Options{ShadowWorkers: 1, ShadowQueue: 100})
-	mustUpdate(t, rt, mkShadowRoute(live.URL, slow.URL, "exact", 0))
+	mustUpdate(t, rt, mkShadowRoute(live.URL, held.URL, "exact", 0))
 	for i := 0; i < 20; i++ {
 		do(rt, "GET", "/v1/m/x", "")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := rt.Shutdown(ctx); err != nil {
+	shut := make(chan error, 1)
+	go func() { shut <- rt.Shutdown(ctx) }()
+	eventually(t, "Shutdown to begin", rt.shadow.closed.Load)
+	once.Do(func() { close(release) })
+	if err := <-shut; err != nil {
 		t.Fatal(err)
 	}
 	if got.Load() != 20 {

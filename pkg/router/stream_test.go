@@ -91,7 +91,7 @@ func openStream(t *testing.T, url string) (*http.Response, *bufio.Reader) {
 func TestStreamedAnswersArriveAsTheBackendSendsThem(t *testing.T) {
 	for _, chunked := range []bool{true, false} {
 		for _, via := range []struct{ name, req string }{
-			{"lean", "GET /v1/m/events HTTP/1.1\r\n" + testHost + "\r\n"},
+			{"hand-written", "GET /v1/m/events HTTP/1.1\r\n" + testHost + "\r\n"},
 			{"fallback HTTP/1.0", "GET /v1/m/events HTTP/1.0\r\n" + testHost + "\r\n"},
 			{"fallback encoded path", "GET /v1/m/ev%20ents HTTP/1.1\r\n" + testHost + "\r\n"},
 		} {
@@ -159,8 +159,8 @@ func TestTTFBIsTheTimeToTheFirstByteOfTheBody(t *testing.T) {
 		serve func(testing.TB, *Router) served
 		path  string
 	}{
-		{"lean", serve, "/v1/m/events"},
-		{"lean falling back to net/http", serve, "/v1/m/ev%20ents"},
+		{"hand-written", serve, "/v1/m/events"},
+		{"hand-written falling back to net/http", serve, "/v1/m/ev%20ents"},
 		{"net/http", serveStd, "/v1/m/events"},
 	} {
 		t.Run(via.name, func(t *testing.T) {
@@ -229,8 +229,8 @@ func TestShadowComparesStreamedAnswersWhenBothEnd(t *testing.T) {
 		second string // the shadow's second event
 		agree  bool
 	}{
-		{"lean, same stream", serve, "second", true},
-		{"lean, other stream", serve, "other", false},
+		{"hand-written, same stream", serve, "second", true},
+		{"hand-written, other stream", serve, "other", false},
 		{"net/http, same stream", serveStd, "second", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -279,8 +279,8 @@ func TestTTFBLeavesOutTheRoutersOwnAnswers(t *testing.T) {
 		serve func(testing.TB, *Router) served
 		path  string
 	}{
-		{"lean", serve, "/v1/m/x"},
-		{"lean falling back to net/http", serve, "/v1/m/a%20b"},
+		{"hand-written", serve, "/v1/m/x"},
+		{"hand-written falling back to net/http", serve, "/v1/m/a%20b"},
 		{"net/http", serveStd, "/v1/m/x"},
 	} {
 		t.Run(via.name, func(t *testing.T) {

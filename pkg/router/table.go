@@ -215,7 +215,7 @@ func (c *compiled) lookup(path string) (*route, string) {
 	}
 }
 
-// lookupBytes is lookup for the lean server's path bytes, without
+// lookupBytes is lookup for the hand-written path's path bytes, without
 // allocating.
 func (c *compiled) lookupBytes(path []byte) (*route, []byte) {
 	p := path
@@ -260,9 +260,9 @@ type route struct {
 	shadow       *shadowRoute
 	bandit       *bandit
 	fallback     *backend
-	// lean: every backend is plain http:// behind the router's own
-	// transport, so the lean server may proxy it (fast.go).
-	lean bool
+	// handWritten: every backend is plain http:// behind the router's
+	// own transport, so the hand-written path may proxy it (proxy_h1.go).
+	handWritten bool
 	// outputs are read from every answer (outputs.go); none: no parsing.
 	outputs []behaviour.Pointer
 }
@@ -293,7 +293,7 @@ func (rt *Router) compile(t traffic.Table) *compiled {
 			}
 			r.backends[v].transport = rt.backendTransport(tr, v, u)
 		}
-		r.lean = rt.lean != nil
+		r.handWritten = rt.ownTransport != nil
 		for _, b := range r.backends {
 			u := b.target
 			b.hostPort = u.Host
@@ -303,7 +303,7 @@ func (rt *Router) compile(t traffic.Table) *compiled {
 			b.base = strings.TrimSuffix((&url.URL{Path: u.Path}).EscapedPath(), "/")
 			b.query = u.RawQuery
 			if u.Scheme != "http" || u.User != nil || b.transport != nil {
-				r.lean = false
+				r.handWritten = false
 			}
 		}
 		if tr.Fallback != "" {

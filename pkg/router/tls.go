@@ -147,7 +147,7 @@ func TLSConfig(c *CertReloader) *tls.Config {
 }
 
 // ServeTLS is Serve over TLS: every connection accepted on ln is served
-// after a TLS handshake with cfg (see TLSConfig). The lean path serves
+// after a TLS handshake with cfg (see TLSConfig). The hand-written path serves
 // TLS connections as it serves plain ones.
 func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
 	if cfg == nil || (cfg.GetCertificate == nil && len(cfg.Certificates) == 0) {

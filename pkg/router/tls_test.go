@@ -82,8 +82,8 @@ func TestServeTLSProxiesAndReloadsCertificate(t *testing.T) {
 	if got := resp.TLS.PeerCertificates[0].Subject.CommonName; got != "first" {
 		t.Fatalf("served %q, want first", got)
 	}
-	// Keep-alive over TLS on the lean path (a client that offers no
-	// HTTP/2): two requests, one connection.
+	// Keep-alive over TLS on the hand-written path (a client that offers
+	// no HTTP/2): two requests, one connection.
 	kc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	for range 2 {
 		if e, resp := getEcho(t, kc, "https://"+addr+"/m/x"); e.Version != "v1" || resp.ProtoMajor != 1 {
@@ -248,7 +248,7 @@ func TestHTTPSBackendTrustedByItsCAFile(t *testing.T) {
 	}
 }
 
-// Under TLS the backend is told the client came over https, on the lean
+// Under TLS the backend is told the client came over https, on the hand-written
 // path and on the net/http path (a percent-encoded path is handed off).
 func TestServeTLSForwardsProtoHTTPS(t *testing.T) {
 	ca := tlstest.NewCA(t)

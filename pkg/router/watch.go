@@ -1,53 +1,55 @@
 package router
 
 import (
-	"errors"
 	"math"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
 )
 
-// errClientGone: the client closed its connection while its request was
-// with the backend.
-var errClientGone = errors.New("the client went away before the answer")
+var _ h1.Watcher = (*clientConn)(nil)
 
-// watchClient starts checking, every ServerOptions.ClientCheck while the
+// Watch starts checking, every ServerOptions.ClientCheck while the
 // request waits on backend connection c, that the client is still
 // connected; when it is not, c is closed, which ends the backend's work on
 // the request (as net/http's server cancels the request's context). The
-// lean server reads no client byte in the meantime: the check peeks.
-func (fc *clientConn) watchClient(c *leanConn) {
-	fc.watching.Store(c)
-	t := fc.watch.Load()
+// hand-written path reads no client byte in the meantime: the check peeks.
+func (cc *clientConn) Watch(c *h1.Conn) {
+	cc.watching.Store(c)
+	t := cc.watch.Load()
 	if t == nil {
 		// The timer is published before it can fire: checkClient, on
 		// the timer's goroutine, reads it to re-arm itself.
-		t = time.AfterFunc(time.Duration(math.MaxInt64), fc.checkClient)
-		fc.watch.Store(t)
+		t = time.AfterFunc(time.Duration(math.MaxInt64), cc.checkClient)
+		cc.watch.Store(t)
 	}
-	t.Reset(fc.s.opts.ClientCheck)
+	t.Reset(cc.s.opts.ClientCheck)
 }
 
-// unwatch stops the checks (the answer's head arrived, or the exchange
+// Unwatch stops the checks (the answer's head arrived, or the exchange
 // failed).
-func (fc *clientConn) unwatch() {
-	fc.watching.Store(nil)
-	if t := fc.watch.Load(); t != nil {
+func (cc *clientConn) Unwatch() {
+	cc.watching.Store(nil)
+	if t := cc.watch.Load(); t != nil {
 		t.Stop()
 	}
 }
 
+// Gone reports that a check found the client gone.
+func (cc *clientConn) Gone() bool { return cc.gone.Load() }
+
 // checkClient runs on the timer's goroutine.
-func (fc *clientConn) checkClient() {
-	c := fc.watching.Load()
+func (cc *clientConn) checkClient() {
+	c := cc.watching.Load()
 	if c == nil {
 		return
 	}
-	if clientClosed(fc.c) {
-		fc.gone.Store(true)
-		c.c.Close()
+	if clientClosed(cc.c) {
+		cc.gone.Store(true)
+		c.Close()
 		return
 	}
-	if t := fc.watch.Load(); t != nil && fc.watching.Load() == c {
-		t.Reset(fc.s.opts.ClientCheck)
+	if t := cc.watch.Load(); t != nil && cc.watching.Load() == c {
+		t.Reset(cc.s.opts.ClientCheck)
 	}
 }

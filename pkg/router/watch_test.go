@@ -1,9 +1,12 @@
 package router
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -11,19 +14,10 @@ import (
 // A client that leaves while its request is with the backend ends the
 // backend's work (its connection is closed, so its request's context is
 // done), and the request counts as 499, not as a failure of the version.
-func TestLeanClientGoneEndsTheBackendsWork(t *testing.T) {
-	entered, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		select {
-		case <-r.Context().Done():
-			cancelled <- struct{}{}
-		case <-time.After(10 * time.Second):
-		}
-	}))
-	t.Cleanup(be.Close)
+func TestHandWrittenClientGoneEndsTheBackendsWork(t *testing.T) {
+	be, entered, cancelled := waitingBackend(t, "")
 	rt := newTestRouter(t, Options{})
-	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -41,22 +35,74 @@ func TestLeanClientGoneEndsTheBackendsWork(t *testing.T) {
 	}
 	<-entered
 	c.Close()
+	workEnded(t, rt, cancelled)
+}
+
+// waitingBackend answers with prelude (flushed; nothing when empty), then
+// waits until its request's context ends (the client left, so the router
+// closed its connection), saying so on cancelled; entered gets a value as
+// each request arrives.
+func waitingBackend(t *testing.T, prelude string) (url string, entered, cancelled chan struct{}) {
+	entered, cancelled = make(chan struct{}, 1), make(chan struct{}, 1)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		if prelude != "" {
+			_, _ = w.Write([]byte(prelude))
+			http.NewResponseController(w).Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(be.Close)
+	return be.URL, entered, cancelled
+}
+
+// workEnded checks that the backend's work ended (cancelled) for a client
+// that left, and that v1 of m counted it as one request and no error.
+func workEnded(t *testing.T, rt *Router, cancelled chan struct{}) {
+	t.Helper()
 	select {
 	case <-cancelled:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the backend kept working for a client that had left")
 	}
 	var v1 statsView
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	eventually(t, "the request to be counted", func() bool {
 		v := find(t, rt.Stats(time.Minute), "m", "production", "v1")
-		if v.Requests == 1 {
-			v1 = statsView{v.Requests, v.Errors}
-			break
-		}
-	}
+		v1 = statsView{v.Requests, v.Errors}
+		return v.Requests == 1
+	})
 	if v1 != (statsView{1, 0}) {
 		t.Fatalf("requests and errors of v1: %v, want one request and no error", v1)
 	}
+}
+
+// A client that leaves an idle stream (a chunked answer whose backend
+// has sent one chunk and waits) ends the backend's work too, and the
+// request counts as 499, not as a failure of the version.
+func TestHandWrittenClientGoneMidStreamEndsTheBackendsWork(t *testing.T) {
+	be, _, cancelled := waitingBackend(t, "data: first\n\n")
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
+	ls := startServer(t, rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
+	rc := dialRaw(t, ls.addr)
+	rc.send(get("/v1/m/stream"))
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("data: first\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("the first event: %v", err)
+	}
+	if ls.handoffs.Load() != 0 {
+		t.Fatal("served by net/http, not the hand-written path")
+	}
+	rc.c.Close()
+	workEnded(t, rt, cancelled)
 }
 
 // statsView is the part of a version's stats this test looks at.
@@ -65,18 +111,28 @@ type statsView struct{ Requests, Errors int64 }
 // A client that stays while the backend thinks for many check periods gets
 // its answer: the check re-arms itself on the timer's goroutine, which the
 // race detector watches here (it once read the timer field unsynchronised).
-func TestLeanClientCheckRearmsWhileTheClientStays(t *testing.T) {
+// The backend answers once the router has checked the client 10 times
+// during its request.
+func TestHandWrittenClientCheckRearmsWhileTheClientStays(t *testing.T) {
+	var checks atomic.Int64
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(30 * time.Millisecond)
+		start := checks.Load()
+		for deadline := time.Now().Add(10 * time.Second); checks.Load() < start+10; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) || r.Context().Err() != nil {
+				http.Error(w, "the router stopped checking its client", http.StatusInternalServerError)
+				return
+			}
+		}
 		_, _ = w.Write([]byte("ok"))
 	}))
 	t.Cleanup(be.Close)
 	rt := newTestRouter(t, Options{})
 	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be.URL}, weights("v1", 100)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := countingListener{Listener: tcp, n: &checks}
 	s := NewServer(rt, ServerOptions{ClientCheck: time.Millisecond})
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(func() { _ = s.Close() })
@@ -92,4 +148,29 @@ func TestLeanClientCheckRearmsWhileTheClientStays(t *testing.T) {
 			t.Fatalf("request %d: %s, want 200", i, resp.Status)
 		}
 	}
+}
+
+// countingListener's connections count the client checks: each one peeks
+// through SyscallConn.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{TCPConn: c.(*net.TCPConn), n: l.n}, nil
+}
+
+type countingConn struct {
+	*net.TCPConn
+	n *atomic.Int64
+}
+
+func (c countingConn) SyscallConn() (syscall.RawConn, error) {
+	c.n.Add(1)
+	return c.TCPConn.SyscallConn()
 }

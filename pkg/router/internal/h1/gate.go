@@ -1,4 +1,4 @@
-package router
+package h1
 
 import (
 	"bufio"
@@ -8,9 +8,9 @@ import (
 
 // This file is the router's strict gate for request heads and bodies
 // (docs/router.md, "HTTP/1.1 conformance and hardening"): whatever reaches
-// a backend was framed one way only. The lean server's own parser
-// (fast.go) takes only plain heads and hands anything else, unread, to
-// net/http through a vetReader, which checks every head and chunked body
+// a backend was framed one way only. The hand-written parser (request.go)
+// takes only plain heads; the router hands anything else, unread, to
+// net/http through a GateReader, which checks every head and chunked body
 // on the connection before net/http sees a byte of it, so that net/http's
 // leniencies (obs-fold, bare LF, Content-Length with Transfer-Encoding,
 // Transfer-Encoding in HTTP/1.0, duplicate Content-Lengths) never apply.
@@ -29,22 +29,22 @@ type badRequest struct{ why string }
 
 func (e badRequest) Error() string { return "malformed request: " + e.why }
 
-// framing is how a vetted request's body is delimited.
-type framing struct {
-	length  int64 // Content-Length, 0 when none
-	chunked bool
-	upgrade bool // asks for a protocol upgrade: the rest is not HTTP if granted
+// BodyFraming is how a vetted request's body is delimited.
+type BodyFraming struct {
+	Length  int64 // Content-Length, 0 when none
+	Chunked bool
+	Upgrade bool // asks for a protocol upgrade: the rest is not HTTP if granted
 }
 
-// vetHead checks a whole request head (through its empty line): a
+// VetHead checks a whole request head (through its empty line): a
 // request line "METHOD SP target SP HTTP/1.x", fields "name: value" with
 // CRLF line ends (no bare LF, no obs-fold, no control bytes), at most one
 // Content-Length of digits only, Transfer-Encoding only as a single
 // "chunked", only in HTTP/1.1, never with Content-Length, and no dot
 // segments in the path.
-func vetHead(head []byte) (framing, error) {
-	var f framing
-	if bareLF(head, 0) {
+func VetHead(head []byte) (BodyFraming, error) {
+	var f BodyFraming
+	if BareLF(head, 0) {
 		return f, badRequest{"a line ends in a bare LF"}
 	}
 	i := bytes.Index(head, crlf)
@@ -54,7 +54,7 @@ func vetHead(head []byte) (framing, error) {
 	line, rest := head[:i], head[i+2:]
 	method, line, ok1 := bytes.Cut(line, []byte{' '})
 	target, version, ok2 := bytes.Cut(line, []byte{' '})
-	if !ok1 || !ok2 || !isToken(method) || len(target) == 0 {
+	if !ok1 || !ok2 || !IsToken(method) || len(target) == 0 {
 		return f, badRequest{"malformed request line"}
 	}
 	for _, c := range target {
@@ -78,29 +78,29 @@ func vetHead(head []byte) (framing, error) {
 			return f, badRequest{"a folded field line (obs-fold)"}
 		}
 		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok || !isToken(name) {
+		if !ok || !IsToken(name) {
 			return f, badRequest{"malformed field line"}
 		}
-		value = trimOWS(value)
-		if !validValue(value) {
+		value = TrimOWS(value)
+		if !ValidValue(value) {
 			return f, badRequest{"a control byte in the value of " + string(name)}
 		}
 		switch {
-		case is(name, "Content-Length"):
+		case Is(name, "Content-Length"):
 			lengths++
-			if f.length = parseLength(value); f.length < 0 {
+			if f.Length = ParseLength(value); f.Length < 0 {
 				return f, badRequest{"Content-Length is not a number"}
 			}
-		case is(name, "Transfer-Encoding"):
+		case Is(name, "Transfer-Encoding"):
 			encodings++
-			if !is(value, "chunked") {
+			if !Is(value, "chunked") {
 				return f, badRequest{"Transfer-Encoding other than chunked"}
 			}
-			f.chunked = true
-		case is(name, "Upgrade"):
+			f.Chunked = true
+		case Is(name, "Upgrade"):
 			upgradeField = true
-		case is(name, "Connection"):
-			connUpgrade = connUpgrade || hasToken(value, "upgrade")
+		case Is(name, "Connection"):
+			connUpgrade = connUpgrade || HasToken(value, "upgrade")
 		}
 	}
 	switch {
@@ -108,12 +108,12 @@ func vetHead(head []byte) (framing, error) {
 		return f, badRequest{"more than one Content-Length"}
 	case encodings > 1:
 		return f, badRequest{"more than one Transfer-Encoding"}
-	case f.chunked && lengths > 0:
+	case f.Chunked && lengths > 0:
 		return f, badRequest{"both Content-Length and Transfer-Encoding"}
-	case f.chunked && http10:
+	case f.Chunked && http10:
 		return f, badRequest{"Transfer-Encoding in an HTTP/1.0 request"}
 	}
-	f.upgrade = upgradeField && connUpgrade
+	f.Upgrade = upgradeField && connUpgrade
 	return f, nil
 }
 
@@ -172,13 +172,13 @@ func dotSegments(path []byte) bool {
 	return false
 }
 
-// vetReader is a handed-off connection's byte stream as net/http reads
+// GateReader is a handed-off connection's byte stream as net/http reads
 // it: each head is read whole and checked by vetHead before any of it is
 // passed on, and chunked bodies are checked as they pass; the first fault
-// is net/http's read error from then on, after a request line it refuses
+// Is net/http's read error from then on, after a request line it refuses
 // when the fault is in a head (either way it answers 400 and closes).
 // Leading empty lines before a head are dropped (RFC 9112 §2.2).
-type vetReader struct {
+type GateReader struct {
 	r         *bufio.Reader
 	head      []byte // the head read so far
 	lineStart int    // where in head the line being read starts
@@ -189,6 +189,10 @@ type vetReader struct {
 	err       error
 }
 
+// NewGateReader reads a connection's bytes, starting with those r holds,
+// through the gate.
+func NewGateReader(r *bufio.Reader) *GateReader { return &GateReader{r: r} }
+
 const (
 	chunkNone = iota
 	chunkSize
@@ -197,7 +201,7 @@ const (
 	chunkTrailer
 )
 
-func (v *vetReader) Read(p []byte) (int, error) {
+func (v *GateReader) Read(p []byte) (int, error) {
 	for {
 		switch {
 		case len(v.pending) > 0:
@@ -242,14 +246,14 @@ func (v *vetReader) Read(p []byte) (int, error) {
 	}
 }
 
-func (v *vetReader) fail(why string) error {
+func (v *GateReader) fail(why string) error {
 	v.err = badRequest{why}
 	return v.err
 }
 
 // readLine appends a line to v.head; done when it ends in LF. A read
 // error keeps what was read, for the next call to go on.
-func (v *vetReader) readLine(max int) (done bool, err error) {
+func (v *GateReader) readLine(max int) (done bool, err error) {
 	line, err := v.r.ReadSlice('\n')
 	v.head = append(v.head, line...)
 	if len(v.head) > max {
@@ -261,7 +265,7 @@ func (v *vetReader) readLine(max int) (done bool, err error) {
 	return err == nil, err
 }
 
-func (v *vetReader) readHead() error {
+func (v *GateReader) readHead() error {
 	for {
 		done, err := v.readLine(maxHeadBytes)
 		if err != nil {
@@ -281,7 +285,7 @@ func (v *vetReader) readHead() error {
 			v.head = v.head[:0] // an empty line before a request
 			continue
 		}
-		f, err := vetHead(v.head)
+		f, err := VetHead(v.head)
 		if err != nil {
 			// Not the error itself: net/http may be reading ahead while
 			// it answers the previous request (to notice a client that
@@ -291,8 +295,8 @@ func (v *vetReader) readHead() error {
 			return nil
 		}
 		v.pending, v.head = v.head, nil
-		v.left, v.raw = f.length, f.upgrade
-		if f.chunked {
+		v.left, v.raw = f.Length, f.Upgrade
+		if f.Chunked {
 			v.chunk = chunkSize
 		}
 		return nil
@@ -300,7 +304,7 @@ func (v *vetReader) readHead() error {
 }
 
 // readChunkLine reads a chunk-size line or a trailer line.
-func (v *vetReader) readChunkLine() error {
+func (v *GateReader) readChunkLine() error {
 	for {
 		done, err := v.readLine(4096)
 		if err != nil {
@@ -311,15 +315,15 @@ func (v *vetReader) readChunkLine() error {
 		}
 	}
 	line := v.head
-	if !bytes.HasSuffix(line, crlf) || bareLF(line, 0) {
+	if !bytes.HasSuffix(line, crlf) || BareLF(line, 0) {
 		return v.fail("a chunked body line without CRLF")
 	}
 	body := line[:len(line)-2]
 	switch v.chunk {
 	case chunkSize:
 		size, ext, _ := bytes.Cut(body, []byte{';'})
-		n := parseHex(bytes.TrimRight(size, " \t"))
-		if n < 0 || !validValue(ext) {
+		n := ParseHex(bytes.TrimRight(size, " \t"))
+		if n < 0 || !ValidValue(ext) {
 			return v.fail("a malformed chunk size")
 		}
 		v.left, v.chunk = n, chunkData
@@ -332,7 +336,7 @@ func (v *vetReader) readChunkLine() error {
 			break
 		}
 		name, value, ok := bytes.Cut(body, []byte{':'})
-		if !ok || !isToken(name) || !validValue(value) {
+		if !ok || !IsToken(name) || !ValidValue(value) {
 			return v.fail("a malformed trailer field")
 		}
 	}

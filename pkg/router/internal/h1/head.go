@@ -1,4 +1,4 @@
-package router
+package h1
 
 import (
 	"bufio"
@@ -6,25 +6,25 @@ import (
 	"errors"
 )
 
-// This file parses HTTP/1.1 message heads for the lean server (server.go,
-// fast.go). It is deliberately strict: whatever it does not recognise as a
+// This file parses HTTP/1.1 message heads for the hand-written path. It
+// is deliberately strict: whatever it does not recognise as a
 // plain, well-formed head is left to net/http, which is not.
 
-// field is one header field of a head, both slices into the head's bytes.
-type field struct {
-	name, value []byte
-	drop        bool // not forwarded (hop-by-hop, or replaced by the proxy)
+// Field is one header field of a head, both slices into the head's bytes.
+type Field struct {
+	Name, Value []byte
+	Drop        bool // not forwarded (hop-by-hop, or replaced by the proxy)
 }
 
-// findHead waits until br holds a whole message head (through the empty
+// FindHead waits until br holds a whole message head (through the empty
 // line) and returns its length. ok is false when the head is not for the
-// lean path: a bare LF, or longer than br's buffer. Nothing is consumed.
-func findHead(br *bufio.Reader) (n int, ok bool, err error) {
+// hand-written path: a bare LF, or longer than br's buffer. Nothing is consumed.
+func FindHead(br *bufio.Reader) (n int, ok bool, err error) {
 	scanned := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
 		if i := bytes.Index(buf, crlfcrlf); i >= 0 {
-			if bytes.IndexByte(buf[:i], '\n') >= 0 && bareLF(buf[:i+2], 0) {
+			if bytes.IndexByte(buf[:i], '\n') >= 0 && BareLF(buf[:i+2], 0) {
 				return 0, false, nil
 			}
 			return i + 4, true, nil
@@ -33,7 +33,7 @@ func findHead(br *bufio.Reader) (n int, ok bool, err error) {
 		// bytes that came since the last look need looking at (each LF
 		// with the byte before it: an LF that ended the last look is not
 		// bare for lack of one).
-		if bareLF(buf, scanned) {
+		if BareLF(buf, scanned) {
 			return 0, false, nil
 		}
 		scanned = len(buf)
@@ -51,8 +51,8 @@ func findHead(br *bufio.Reader) (n int, ok bool, err error) {
 
 var crlfcrlf = []byte("\r\n\r\n")
 
-// bareLF reports an LF at or after from not preceded by CR.
-func bareLF(b []byte, from int) bool {
+// BareLF reports an LF at or after from not preceded by CR.
+func BareLF(b []byte, from int) bool {
 	for i := from; i < len(b); i++ {
 		if b[i] == '\n' && (i == 0 || b[i-1] != '\r') {
 			return true
@@ -63,7 +63,7 @@ func bareLF(b []byte, from int) bool {
 
 // parseFields parses header lines (each ending in CRLF, the last one
 // empty) into fs; false when a line is not a plain "name: value".
-func parseFields(b []byte, fs []field) ([]field, bool) {
+func parseFields(b []byte, fs []Field) ([]Field, bool) {
 	for {
 		i := bytes.Index(b, crlf)
 		if i < 0 {
@@ -75,20 +75,20 @@ func parseFields(b []byte, fs []field) ([]field, bool) {
 			return fs, len(b) == 0
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
+		if colon <= 0 || !IsToken(line[:colon]) {
 			return fs, false // also obs-fold: a line starting with SP or HT
 		}
-		v := trimOWS(line[colon+1:])
-		if !validValue(v) {
+		v := TrimOWS(line[colon+1:])
+		if !ValidValue(v) {
 			return fs, false
 		}
-		fs = append(fs, field{name: line[:colon], value: v})
+		fs = append(fs, Field{Name: line[:colon], Value: v})
 	}
 }
 
 var crlf = []byte("\r\n")
 
-func trimOWS(b []byte) []byte {
+func TrimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
@@ -98,8 +98,8 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// isToken: RFC 9110 tchar+.
-func isToken(b []byte) bool {
+// IsToken: RFC 9110 tchar+.
+func IsToken(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
@@ -111,8 +111,8 @@ func isToken(b []byte) bool {
 	return true
 }
 
-// validValue: field-vchar, SP and HT (obs-text allowed, CTLs not).
-func validValue(b []byte) bool {
+// ValidValue: field-vchar, SP and HT (obs-text allowed, CTLs not).
+func ValidValue(b []byte) bool {
 	for _, c := range b {
 		if c < ' ' && c != '\t' || c == 0x7f {
 			return false
@@ -134,7 +134,7 @@ var tchar = func() (t [256]bool) {
 	return t
 }()
 
-// pathChar: the bytes a request path may hold on the lean path (RFC 3986
+// pathChar: the bytes a request path may hold on the hand-written path (RFC 3986
 // unreserved, sub-delims, ':', '@', '/'), the ones that reach the backend
 // exactly as they came. Percent-encoded paths go to net/http.
 var pathChar = func() (t [256]bool) {
@@ -183,24 +183,24 @@ var hostChar = func() (t [256]bool) {
 	return t
 }()
 
-// hasToken reports tok in a comma-separated list, ignoring ASCII case.
-func hasToken(list []byte, tok string) bool {
+// HasToken reports tok in a comma-separated list, ignoring ASCII case.
+func HasToken(list []byte, tok string) bool {
 	for len(list) > 0 {
 		var t []byte
 		if i := bytes.IndexByte(list, ','); i >= 0 {
-			t, list = trimOWS(list[:i]), list[i+1:]
+			t, list = TrimOWS(list[:i]), list[i+1:]
 		} else {
-			t, list = trimOWS(list), nil
+			t, list = TrimOWS(list), nil
 		}
-		if is(t, tok) {
+		if Is(t, tok) {
 			return true
 		}
 	}
 	return false
 }
 
-// is compares a field name with a canonical name, ignoring ASCII case.
-func is(name []byte, canon string) bool {
+// Is compares a field name with a canonical name, ignoring ASCII case.
+func Is(name []byte, canon string) bool {
 	if len(name) != len(canon) {
 		return false
 	}
@@ -220,54 +220,54 @@ func is(name []byte, canon string) bool {
 	return true
 }
 
-// hopByHop reports the fields that end at a proxy (RFC 9110 §7.6.1).
-func hopByHop(name []byte) bool {
+// HopByHop reports the fields that end at a proxy (RFC 9110 §7.6.1).
+func HopByHop(name []byte) bool {
 	switch len(name) {
 	case 2:
-		return is(name, "Te")
+		return Is(name, "Te")
 	case 7:
-		return is(name, "Upgrade") || is(name, "Trailer")
+		return Is(name, "Upgrade") || Is(name, "Trailer")
 	case 10:
-		return is(name, "Connection") || is(name, "Keep-Alive")
+		return Is(name, "Connection") || Is(name, "Keep-Alive")
 	case 16:
-		return is(name, "Proxy-Connection")
+		return Is(name, "Proxy-Connection")
 	case 17:
-		return is(name, "Transfer-Encoding")
+		return Is(name, "Transfer-Encoding")
 	case 18:
-		return is(name, "Proxy-Authenticate")
+		return Is(name, "Proxy-Authenticate")
 	case 19:
-		return is(name, "Proxy-Authorization")
+		return Is(name, "Proxy-Authorization")
 	}
 	return false
 }
 
-// dropConnectionListed marks the fields named by the Connection fields
+// DropConnectionListed marks the fields named by the Connection fields
 // (also hop-by-hop), even one called Close, as net/http's proxy removes
 // them; it reports whether they name close and upgrade.
-func dropConnectionListed(fs []field) (close, upgrade bool) {
+func DropConnectionListed(fs []Field) (close, upgrade bool) {
 	for i := range fs {
-		if !is(fs[i].name, "Connection") {
+		if !Is(fs[i].Name, "Connection") {
 			continue
 		}
-		v := fs[i].value
+		v := fs[i].Value
 		for len(v) > 0 {
 			var tok []byte
 			if j := bytes.IndexByte(v, ','); j >= 0 {
-				tok, v = trimOWS(v[:j]), v[j+1:]
+				tok, v = TrimOWS(v[:j]), v[j+1:]
 			} else {
-				tok, v = trimOWS(v), nil
+				tok, v = TrimOWS(v), nil
 			}
 			switch {
-			case len(tok) == 0, is(tok, "keep-alive"): // Keep-Alive is dropped anyway
+			case len(tok) == 0, Is(tok, "keep-alive"): // Keep-Alive is dropped anyway
 				continue
-			case is(tok, "close"):
+			case Is(tok, "close"):
 				close = true
-			case is(tok, "upgrade"):
+			case Is(tok, "upgrade"):
 				upgrade = true
 			}
 			for k := range fs {
-				if is(fs[k].name, string(tok)) {
-					fs[k].drop = true
+				if Is(fs[k].Name, string(tok)) {
+					fs[k].Drop = true
 				}
 			}
 		}
@@ -275,8 +275,8 @@ func dropConnectionListed(fs []field) (close, upgrade bool) {
 	return close, upgrade
 }
 
-// parseLength parses a Content-Length value; -1 when it is not one.
-func parseLength(b []byte) int64 {
+// ParseLength parses a Content-Length value; -1 when it is not one.
+func ParseLength(b []byte) int64 {
 	if len(b) == 0 || len(b) > 18 {
 		return -1
 	}
@@ -290,8 +290,8 @@ func parseLength(b []byte) int64 {
 	return n
 }
 
-// parseHex parses a chunk size; -1 when it is not one.
-func parseHex(b []byte) int64 {
+// ParseHex parses a chunk size; -1 when it is not one.
+func ParseHex(b []byte) int64 {
 	if len(b) == 0 || len(b) > 15 {
 		return -1
 	}
@@ -316,26 +316,26 @@ func parseHex(b []byte) int64 {
 // 3000): Request.Cookie finds nothing in a request with more cookies.
 const maxCookies = 3000
 
-// cookieValue finds the first cookie called name in Cookie field values,
+// CookieValue finds the first cookie called name in Cookie field values,
 // as net/http's Request.Cookie does: names are trimmed of spaces and tabs,
 // a part without '=' is a cookie with an empty value, surrounding quotes
 // are removed, a value with bytes a cookie may not hold is skipped, and a
 // request with more than maxCookies cookies has none.
-func cookieValue(fs []field, name string) []byte {
+func CookieValue(fs []Field, name string) []byte {
 	n := 0
 	for i := range fs {
-		if is(fs[i].name, "Cookie") {
-			n += bytes.Count(fs[i].value, semicolon) + 1
+		if Is(fs[i].Name, "Cookie") {
+			n += bytes.Count(fs[i].Value, semicolon) + 1
 		}
 	}
 	if n > maxCookies {
 		return nil
 	}
 	for i := range fs {
-		if !is(fs[i].name, "Cookie") {
+		if !Is(fs[i].Name, "Cookie") {
 			continue
 		}
-		v := fs[i].value
+		v := fs[i].Value
 		for len(v) > 0 {
 			var part []byte
 			if j := bytes.IndexByte(v, ';'); j >= 0 {
@@ -343,12 +343,12 @@ func cookieValue(fs []field, name string) []byte {
 			} else {
 				part, v = v, nil
 			}
-			part = trimOWS(part)
+			part = TrimOWS(part)
 			key, val := part, part[len(part):]
 			if eq := bytes.IndexByte(part, '='); eq >= 0 {
-				key, val = trimOWS(part[:eq]), part[eq+1:]
+				key, val = TrimOWS(part[:eq]), part[eq+1:]
 			}
-			if string(key) != name || !isToken(key) {
+			if string(key) != name || !IsToken(key) {
 				continue
 			}
 			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
@@ -371,4 +371,20 @@ func validCookieValue(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// SkipEmptyLines discards the CRLFs buffered before a request; true when
+// nothing else is buffered.
+func SkipEmptyLines(br *bufio.Reader) bool {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		switch {
+		case len(b) >= 2 && b[0] == '\r' && b[1] == '\n':
+			_, _ = br.Discard(2)
+		case len(b) >= 1 && b[0] == '\n':
+			_, _ = br.Discard(1)
+		default:
+			return len(b) == 0
+		}
+	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package router
+package h1
 
 import (
 	"net"
@@ -10,19 +10,19 @@ import (
 // alive reports whether an idle connection is still open and quiet: one
 // non-blocking read must find nothing to read (EAGAIN), neither the end of
 // the stream nor unexpected bytes.
-func alive(c net.Conn) bool { return newProbe(c).alive() }
+func alive(c net.Conn) bool { return NewProbe(c).Alive() }
 
-// probe is alive's non-blocking read, made once per connection so that
+// Probe is alive's non-blocking read, made once per connection so that
 // probing before every reuse allocates nothing.
-type probe struct {
+type Probe struct {
 	rc  syscall.RawConn // nil: the connection cannot be probed
 	fn  func(fd uintptr) bool
 	ok  bool
 	buf [1]byte
 }
 
-func newProbe(c net.Conn) *probe {
-	p := &probe{}
+func NewProbe(c net.Conn) *Probe {
+	p := &Probe{}
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			p.rc = rc
@@ -43,7 +43,7 @@ func newProbe(c net.Conn) *probe {
 	return p
 }
 
-func (p *probe) alive() bool {
+func (p *Probe) Alive() bool {
 	if p.rc == nil {
 		return true
 	}
@@ -52,10 +52,10 @@ func (p *probe) alive() bool {
 	return p.ok && err == nil
 }
 
-// peerClosed reports whether the other end of c closed it (or it broke):
+// PeerClosed reports whether the other end of c closed it (or it broke):
 // one non-blocking peek that finds the end of the stream or an error.
 // Bytes waiting to be read (a pipelined request) are left where they are.
-func peerClosed(c net.Conn) bool {
+func PeerClosed(c net.Conn) bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return false

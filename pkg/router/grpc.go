@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
@@ -154,11 +155,38 @@ func (b *grpcBody) Read(p []byte) (int, error) {
 
 func (b *grpcBody) Close() error { return b.r.Close() }
 
-// copy returns the body read, and whether that is all of it.
+// copy returns the body read, and whether it can stand for the whole
+// call: read to its end, or made of whole messages. The transport may read
+// the end of a body only after the answer ended, but every byte the
+// version answered had been read through here first, so whole messages
+// are what the live version was sent.
 func (b *grpcBody) copy() ([]byte, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf, b.ended && !b.overflow
+	if b.overflow {
+		return nil, false
+	}
+	return b.buf, b.ended || wholeMessages(b.buf)
+}
+
+// wholeMessages reports whether buf is one or more complete gRPC
+// length-prefixed messages (a flag byte, a 4-byte big-endian length, the
+// message).
+func wholeMessages(buf []byte) bool {
+	if len(buf) == 0 {
+		return false
+	}
+	for len(buf) > 0 {
+		if len(buf) < 5 {
+			return false
+		}
+		n := uint64(binary.BigEndian.Uint32(buf[1:5]))
+		if uint64(len(buf)-5) < n {
+			return false
+		}
+		buf = buf[5+n:]
+	}
+	return true
 }
 
 // writeErrorFor answers the router's own error to a request with header

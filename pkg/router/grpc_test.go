@@ -217,3 +217,22 @@ func TestGRPCPreviewByMetadataKey(t *testing.T) {
 		t.Fatalf("plain call: %+v", r)
 	}
 }
+
+func TestWholeMessagesNeedsEveryMessageComplete(t *testing.T) {
+	msg := func(body string) string { return "\x00\x00\x00\x00" + string(rune(len(body))) + body }
+	for _, tc := range []struct {
+		buf  string
+		want bool
+	}{
+		{"", false},
+		{msg("hi"), true},
+		{msg("hi") + msg(""), true},
+		{msg("hi")[:6], false},
+		{msg("hi") + "\x00\x00", false},
+		{"\x00\x00\x00\x01\x00", false}, // announces 256 bytes
+	} {
+		if got := wholeMessages([]byte(tc.buf)); got != tc.want {
+			t.Errorf("wholeMessages(%q) = %v, want %v", tc.buf, got, tc.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -77,8 +78,8 @@ func (r *runner) dispatch(ctx context.Context) (int, error) {
 	if prev == nil || prev.Serve == "" || prev.Serve == cur.Serve {
 		return ExitEnvironment, envErrorf("%s/%s has served %s since commit %s (%q) added it: there is no earlier version to roll back to", name, stage, cur.Serve, commitid.Short(last.SHA), last.Title)
 	}
-	w, err := gr.WriteOutcomeDetail(ctx, gitops.Outcome{
-		Action: gitops.ActionRollback, Model: name, Stage: stage, File: cur.File,
+	w, err := gr.WriteOutcomeDetail(ctx, rollout.WriteCommit{
+		Kind: rollout.CommitRollback, Model: name, Stage: stage, File: cur.File,
 		From: cur.Serve, To: prev.Serve, RevertsCommit: last.SHA,
 		Reason: fmt.Sprintf("rollback requested by @%s through workflow_dispatch", r.ev.actor),
 	})

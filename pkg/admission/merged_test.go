@@ -12,6 +12,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/diag"
 	"github.com/switchyard-dev/switchyard/pkg/gitops"
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -111,7 +112,7 @@ func mergeRollback(t *testing.T, style gittest.MergeStyle, edited bool) []diag.D
 		t.Fatalf("the promotion is rejected: %+v", diags)
 	}
 
-	w, err := repo.WriteOutcomeDetail(ctx, gitops.Outcome{Action: gitops.ActionRollback, Model: "fraud", Stage: "production",
+	w, err := repo.WriteOutcomeDetail(ctx, rollout.WriteCommit{Kind: rollout.CommitRollback, Model: "fraud", Stage: "production",
 		File: "rollouts/fraud.hcl", From: "v2", To: "v1", Reason: `check "errors" failed`})
 	if err != nil || w.PullRequest == "" {
 		t.Fatalf("rollback pull request: %+v, %v", w, err)

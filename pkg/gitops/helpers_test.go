@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 const fraudFile = "rollouts/fraud.hcl"
@@ -87,9 +88,9 @@ func setServe(src, v string) string {
 	return strings.Replace(src, `serve  = "v7"`, `serve  = "`+v+`"`, 1)
 }
 
-func rollback() Outcome {
-	return Outcome{
-		Action: ActionRollback, Model: "fraud", Stage: "production", File: fraudFile,
+func rollback() rollout.WriteCommit {
+	return rollout.WriteCommit{
+		Kind: ActionRollback, Model: "fraud", Stage: "production", File: fraudFile,
 		From: "v8", To: "v7",
 		Reason: `check "errors" failed: error_rate 0.052 > max 0.01 at step 2 of 4 (25% traffic), 3 of 3 measurements.`,
 	}

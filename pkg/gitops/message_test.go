@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -14,32 +16,32 @@ const badSHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 // TestMessageGolden pins every kind of commit message to SPEC.md §6.
 func TestMessageGolden(t *testing.T) {
 	reason := `check "errors" failed: error_rate 0.052 > max 0.01 at step 2 of 4 (25% traffic), 3 of 3 measurements.`
-	base := Outcome{Model: "fraud", Stage: "production", File: fraudFile, Reason: reason}
-	with := func(a Action, from, to string) Outcome {
+	base := rollout.WriteCommit{Model: "fraud", Stage: "production", File: fraudFile, Reason: reason}
+	with := func(a Action, from, to string) rollout.WriteCommit {
 		o := base
-		o.Action, o.From, o.To = a, from, to
+		o.Kind, o.From, o.To = a, from, to
 		return o
 	}
 	tests := []struct {
 		name string
-		o    Outcome
+		o    rollout.WriteCommit
 		rev  *revertInfo
 	}{
 		{"rollback_revert", with(ActionRollback, "v8", "v7"), &revertInfo{sha: badSHA, title: "promote fraud v8", clean: true}},
 		{"rollback_edit", with(ActionRollback, "v8", "v7"), &revertInfo{sha: badSHA, title: "promote fraud v8", why: "rollouts/fraud.hcl changed since"}},
 		{"fallback", with(ActionFallback, "v8", "rules"), nil},
 		{"roll_through", with(ActionRollThrough, "v8", "v9"), nil},
-		{"promote", func() Outcome {
+		{"promote", func() rollout.WriteCommit {
 			o := with(ActionPromote, "v7", "v8")
 			o.Reason = "v8 beat v7 on feedback: 0.121 vs 0.104 (always-valid p = 0.003, 2 x 12000 samples)."
 			return o
 		}(), nil},
-		{"promote_control", func() Outcome {
+		{"promote_control", func() rollout.WriteCommit {
 			o := with(ActionPromote, "v7", "v7")
 			o.Reason = "v7 (control) beats every other variant, always-valid p = 0.004 < alpha 0.05."
 			return o
 		}(), nil},
-		{"conclude", func() Outcome {
+		{"conclude", func() rollout.WriteCommit {
 			o := with(ActionConclude, "v7", "v7")
 			o.Reason = "no winner after 20000 samples per variant (always-valid p = 0.41)."
 			return o
@@ -52,10 +54,10 @@ func TestMessageGolden(t *testing.T) {
 			got := message(tc.o, tc.rev)
 			goldenFile(t, filepath.Join("testdata", "messages", tc.name+".txt"), got)
 			tr := Trailers(got)
-			if tr[TrailerAction] != string(tc.o.Action) || tr[TrailerModel] != "fraud/production" {
+			if tr[TrailerAction] != string(tc.o.Kind) || tr[TrailerModel] != "fraud/production" {
 				t.Fatalf("trailers %v", tr)
 			}
-			if (tr[TrailerReverts] != "") != (tc.o.Action == ActionRollback) {
+			if (tr[TrailerReverts] != "") != (tc.o.Kind == ActionRollback) {
 				t.Fatalf("Switchyard-Reverts is for rollbacks only: %v", tr)
 			}
 		})
@@ -63,12 +65,12 @@ func TestMessageGolden(t *testing.T) {
 }
 
 func TestOutcomeValidate(t *testing.T) {
-	for _, o := range []Outcome{
-		{Action: "explode", Model: "a", Stage: "b", File: "f", To: "v1"},
-		{Action: ActionRollback, Model: "a", Stage: "b", File: "f"},
-		{Action: ActionConclude, Model: "a", File: "f"},
+	for _, o := range []rollout.WriteCommit{
+		{Kind: "explode", Model: "a", Stage: "b", File: "f", To: "v1"},
+		{Kind: ActionRollback, Model: "a", Stage: "b", File: "f"},
+		{Kind: ActionConclude, Model: "a", File: "f"},
 	} {
-		if err := o.validate(); err == nil {
+		if err := validate(o); err == nil {
 			t.Errorf("validate(%+v): want error", o)
 		}
 	}
@@ -86,7 +88,7 @@ func TestPullRequestTextGolden(t *testing.T) {
 			}
 			tr := Trailers(string(msg))
 			model, stage, _ := cutKey(tr[TrailerModel])
-			title, body := pullRequestText(Outcome{Action: Action(tr[TrailerAction]), Model: model, Stage: stage}, string(msg))
+			title, body := pullRequestText(rollout.WriteCommit{Kind: Action(tr[TrailerAction]), Model: model, Stage: stage}, string(msg))
 			goldenFile(t, filepath.Join("testdata", "pull_requests", name+".md"), "# "+title+"\n\n"+body)
 			squash := title + "\n\n" + body // "Pull request title and description"
 			if st := Trailers(squash); len(st) != len(tr) || st[TrailerAction] != tr[TrailerAction] || st[TrailerModel] != tr[TrailerModel] || st[TrailerReverts] != tr[TrailerReverts] {

@@ -32,47 +32,30 @@ const (
 // outcome undoes (rollout.ErrSuperseded, the one sentinel).
 var ErrSuperseded = rollout.ErrSuperseded
 
-// Outcome is one automated decision to write back to Git.
-type Outcome struct {
-	Action Action `json:"action"`
-	Model  string `json:"model"`
-	Stage  string `json:"stage"`
-	// File is the repo-relative spec file holding the model block.
-	File string `json:"file"`
-	// From is serve before the outcome (the failed or losing version; for
-	// conclude, the version that keeps serving). To is serve after it.
-	From string `json:"from"`
-	To   string `json:"to"`
-	// Reason is the measured reason, for example
-	// `check "errors" failed: error_rate 0.052 > max 0.01 at step 2 of 4 (25% traffic), 3 of 3 measurements.`
-	Reason string `json:"reason"`
-	// RevertsCommit is, for a rollback, the commit that set serve to From.
-	// Empty: found with LastServeChange.
-	RevertsCommit string `json:"reverts_commit,omitempty"`
-}
-
-// Key is "model/stage".
-func (o Outcome) Key() string { return o.Model + "/" + o.Stage }
-
-func (o Outcome) validate() error {
-	if err := o.validateAction(); err != nil {
+// validate checks an outcome, one automated decision to write back to Git:
+// the engine's rollout.WriteCommit, the one type from the engine through
+// the daemon's queue to the commit. Its Kind is the Switchyard-Action
+// trailer; for a rollback, RevertsCommit names the commit to revert (empty:
+// found with LastServeChange).
+func validate(o rollout.WriteCommit) error {
+	if err := validateKind(o); err != nil {
 		return err
 	}
-	if o.Action != ActionConclude && o.To == "" {
-		return fmt.Errorf("outcome %s for %s: no target version", o.Action, o.Key())
+	if o.Kind != ActionConclude && o.To == "" {
+		return fmt.Errorf("outcome %s for %s: no target version", o.Kind, o.Key())
 	}
 	if o.Model == "" || o.Stage == "" || o.File == "" {
-		return fmt.Errorf("outcome %s: model, stage and file are required (got %q %q %q)", o.Action, o.Model, o.Stage, o.File)
+		return fmt.Errorf("outcome %s: model, stage and file are required (got %q %q %q)", o.Kind, o.Model, o.Stage, o.File)
 	}
 	return nil
 }
 
-func (o Outcome) validateAction() error {
-	switch o.Action {
+func validateKind(o rollout.WriteCommit) error {
+	switch o.Kind {
 	case ActionRollback, ActionFallback, ActionRollThrough, ActionPromote, ActionConclude:
 		return nil
 	}
-	return fmt.Errorf("outcome for %s: unknown action %q (want rollback, fallback, roll_through, promote or conclude)", o.Key(), o.Action)
+	return fmt.Errorf("outcome for %s: unknown action %q (want rollback, fallback, roll_through, promote or conclude)", o.Key(), o.Kind)
 }
 
 // revertInfo describes the commit a rollback undoes.
@@ -86,11 +69,11 @@ type revertInfo struct {
 // Message is the commit message for o, exactly as SPEC.md §6. rev is the
 // commit a rollback undoes (nil for other actions); settled says what the
 // edit removed beside serve (spec.SettleServe).
-func message(o Outcome, rev *revertInfo, settled ...string) string {
+func message(o rollout.WriteCommit, rev *revertInfo, settled ...string) string {
 	key := o.Key()
 	var titleLine, summary string
 	var extra []string
-	switch o.Action {
+	switch o.Kind {
 	case ActionRollback:
 		titleLine = fmt.Sprintf("Roll back %s from %s to %s", key, o.From, o.To)
 		if rev != nil && rev.clean {
@@ -136,8 +119,8 @@ func message(o Outcome, rev *revertInfo, settled ...string) string {
 		b.WriteString(e)
 		b.WriteString("\n\n")
 	}
-	fmt.Fprintf(&b, "%s: %s\n%s: %s\n", TrailerAction, o.Action, TrailerModel, key)
-	if o.Action == ActionRollback && rev != nil && rev.sha != "" {
+	fmt.Fprintf(&b, "%s: %s\n%s: %s\n", TrailerAction, o.Kind, TrailerModel, key)
+	if o.Kind == ActionRollback && rev != nil && rev.sha != "" {
 		fmt.Fprintf(&b, "%s: %s\n", TrailerReverts, rev.sha)
 	}
 	return b.String()

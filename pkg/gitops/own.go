@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 // OwnOutcome is one of the reconciler's outcome commits found at a head,
@@ -112,24 +113,24 @@ func notOwn(trailer, why string) string {
 // outcomeAt reads the outcome the trailers name from the head and its first
 // parent, base: the model's file, serve before and after, and whether the
 // version served is one the action may serve.
-func outcomeAt(base, head *object.Commit, action Action, key string) (Outcome, string, error) {
+func outcomeAt(base, head *object.Commit, action Action, key string) (rollout.WriteCommit, string, error) {
 	model, stage, ok := cutKey(key)
 	if !ok {
-		return Outcome{}, fmt.Sprintf("its %s trailer %q does not name a model as name/stage", TrailerModel, key), nil
+		return rollout.WriteCommit{}, fmt.Sprintf("its %s trailer %q does not name a model as name/stage", TrailerModel, key), nil
 	}
-	o := Outcome{Action: action, Model: model, Stage: stage}
-	if err := o.validateAction(); err != nil {
-		return Outcome{}, err.Error(), nil
+	o := rollout.WriteCommit{Kind: action, Model: model, Stage: stage}
+	if err := validateKind(o); err != nil {
+		return rollout.WriteCommit{}, err.Error(), nil
 	}
 	changed, err := changedPaths(base, head)
 	if err != nil {
-		return Outcome{}, "", err
+		return rollout.WriteCommit{}, "", err
 	}
 	var block []byte
 	for _, p := range changed {
 		src, ok, err := fileAt(base, p)
 		if err != nil {
-			return Outcome{}, "", err
+			return rollout.WriteCommit{}, "", err
 		}
 		if b, _ := modelBlock(src, p, model, stage); ok && b != nil {
 			o.File, block = p, src
@@ -137,26 +138,26 @@ func outcomeAt(base, head *object.Commit, action Action, key string) (Outcome, s
 		}
 	}
 	if o.File == "" {
-		return Outcome{}, fmt.Sprintf("it changes no file holding model %q %q at its parent %s", model, stage, commitid.Short(base.Hash.String())), nil
+		return rollout.WriteCommit{}, fmt.Sprintf("it changes no file holding model %q %q at its parent %s", model, stage, commitid.Short(base.Hash.String())), nil
 	}
 	o.From, _ = parseServe(block, o.File, model, stage)
 	after, ok, err := fileAt(head, o.File)
 	if err != nil {
-		return Outcome{}, "", err
+		return rollout.WriteCommit{}, "", err
 	}
 	if !ok {
-		return Outcome{}, "it deletes " + o.File, nil
+		return rollout.WriteCommit{}, "it deletes " + o.File, nil
 	}
 	o.To, _ = parseServe(after, o.File, model, stage)
 	if why := mayServe(block, o); why != "" {
-		return Outcome{}, why, nil
+		return rollout.WriteCommit{}, why, nil
 	}
 	return o, "", nil
 }
 
 // mayServe says why the outcome o may not serve o.To, judged by the model
 // block at the parent (src): "" when it may.
-func mayServe(src []byte, o Outcome) string {
+func mayServe(src []byte, o rollout.WriteCommit) string {
 	b, _ := modelBlock(src, o.File, o.Model, o.Stage)
 	rollout := innerBlock(b, "rollout")
 	setting := func(name string) string {
@@ -165,7 +166,7 @@ func mayServe(src []byte, o Outcome) string {
 		}
 		return stringAttr(rollout.Body, name)
 	}
-	switch o.Action {
+	switch o.Kind {
 	case ActionFallback:
 		if fb := setting("fallback"); o.To != fb {
 			return fmt.Sprintf("a fallback serves the rollout's fallback %q, this serves %q", fb, o.To)
@@ -203,7 +204,7 @@ func mayServe(src []byte, o Outcome) string {
 
 // recompute writes o again on base, in memory, and says what differs from
 // head ("" when the trees are equal).
-func recompute(ctx context.Context, repo *git.Repository, base, head *object.Commit, o Outcome) (string, error) {
+func recompute(ctx context.Context, repo *git.Repository, base, head *object.Commit, o rollout.WriteCommit) (string, error) {
 	view, err := scratch(repo)
 	if err != nil {
 		return "", err
@@ -229,7 +230,7 @@ func recompute(ctx context.Context, repo *git.Repository, base, head *object.Com
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("its tree differs from the %s the reconciler writes on %s in %s", o.Action, commitid.Short(base.Hash.String()), strings.Join(diff, ", ")), nil
+	return fmt.Sprintf("its tree differs from the %s the reconciler writes on %s in %s", o.Kind, commitid.Short(base.Hash.String()), strings.Join(diff, ", ")), nil
 }
 
 // changedPaths lists the paths whose content differs between a and b.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 // prSetup opens a clone that writes outcomes as pull requests, promotes
@@ -167,16 +168,16 @@ func TestRecogniseOutcomes(t *testing.T) {
   version "rules"`, 1)
 	outcomes := []struct {
 		start string
-		o     Outcome
+		o     rollout.WriteCommit
 	}{
 		{setServe(fraudSpec, "v8"), rollback()},
-		{setServe(full, "v8"), Outcome{Action: ActionFallback, From: "v8", To: "rules"}},
-		{setServe(rolling, "v8"), Outcome{Action: ActionRollThrough, From: "v8", To: "v9"}},
-		{full, Outcome{Action: ActionPromote, From: "v7", To: "v8"}},
-		{full, Outcome{Action: ActionConclude, From: "v7", To: "v7"}},
+		{setServe(full, "v8"), rollout.WriteCommit{Kind: ActionFallback, From: "v8", To: "rules"}},
+		{setServe(rolling, "v8"), rollout.WriteCommit{Kind: ActionRollThrough, From: "v8", To: "v9"}},
+		{full, rollout.WriteCommit{Kind: ActionPromote, From: "v7", To: "v8"}},
+		{full, rollout.WriteCommit{Kind: ActionConclude, From: "v7", To: "v7"}},
 	}
 	for _, tc := range outcomes {
-		t.Run(string(tc.o.Action), func(t *testing.T) {
+		t.Run(string(tc.o.Kind), func(t *testing.T) {
 			srv, r, _ := setup(t)
 			srv.CommitAs("specs", "start", map[string]string{fraudFile: tc.start})
 			o := tc.o
@@ -186,8 +187,8 @@ func TestRecogniseOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 			own, why := recognise(t, r)
-			if own == nil || own.Action != o.Action || own.Carrier != w.SHA || own.From != o.From || own.To != o.To || own.Merged {
-				t.Fatalf("own = %+v (%s), want %s %s→%s by %s", own, why, o.Action, o.From, o.To, w.SHA)
+			if own == nil || own.Action != o.Kind || own.Carrier != w.SHA || own.From != o.From || own.To != o.To || own.Merged {
+				t.Fatalf("own = %+v (%s), want %s %s→%s by %s", own, why, o.Kind, o.From, o.To, w.SHA)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 // PullRequest is a change proposed on Branch against Base.
@@ -43,7 +44,7 @@ type PullRequestOpener interface {
 // `switchyard/<action>-<model>-<stage>-<short sha of the base head>` and
 // opens a pull request for it (or finds the one already open for that
 // branch). The caller holds r.mu.
-func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]result, error) {
+func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map[string]result, error) {
 	res := map[string]result{}
 	_, tip, err := r.fetchTip(ctx)
 	if err != nil {
@@ -54,7 +55,7 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []Outcome) (map[string]resu
 		if err == nil && c != nil {
 			// Named after the head it applies to, so that a retry on the
 			// same head reuses the branch and its pull request.
-			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Action, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
+			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Kind, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
 			ref := plumbing.NewBranchReferenceName(branch)
 			if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {
 				// A retry (after a restart, or a failed request) keeps the
@@ -104,12 +105,12 @@ func (r *Repo) samePullRequestCommit(ref plumbing.ReferenceName, tip, c *object.
 // pull request, or the pull request's title and description when the
 // repository says so: either way the squash commit ends with the trailers,
 // and it is known as the outcome it is (RecogniseOutcome).
-func pullRequestText(o Outcome, msg string) (title, body string) {
+func pullRequestText(o rollout.WriteCommit, msg string) (title, body string) {
 	title, rest, _ := strings.Cut(strings.TrimSpace(msg), "\n\n")
 	return title, WithParagraph(rest, fmt.Sprintf("Merge it as it is, by any merge method: the reconciler knows an outcome commit by its change, "+
 		"and judges the merged head with the policy label `switchyard:%s`. A squash keeps the trailers below when its message is "+
 		"the commit's message (GitHub's default) or this description. A pull request changed before it is merged is judged as "+
-		"a person's change, without that label.", o.Action))
+		"a person's change, without that label.", o.Kind))
 }
 
 // WithParagraph adds paragraph p to a commit message or pull request

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
 
 func TestOpenFetchReuse(t *testing.T) {
@@ -81,7 +82,7 @@ func TestOpenWithToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.WriteOutcome(ctx, Outcome{Action: ActionFallback, Model: "fraud", Stage: "production", File: fraudFile, From: "v7", To: "rules"}); err != nil {
+	if _, err := r.WriteOutcome(ctx, rollout.WriteCommit{Kind: ActionFallback, Model: "fraud", Stage: "production", File: fraudFile, From: "v7", To: "rules"}); err != nil {
 		t.Fatalf("push with the token: %v", err)
 	}
 	if got := srv.Git("specs", "log", "-1", "--format=%s"); got != "Fall back fraud/production to rules\n" {
@@ -331,24 +332,24 @@ func TestOutcomeEdits(t *testing.T) {
 	tests := []struct {
 		name      string
 		start     string
-		o         Outcome
+		o         rollout.WriteCommit
 		wantTitle string
 		wantSpec  string
 	}{
 		{"fallback", setServe(fraudSpec, "v8"),
-			Outcome{Action: ActionFallback, From: "v8", To: "rules", Reason: "error_rate 0.2 > max 0.01"},
+			rollout.WriteCommit{Kind: ActionFallback, From: "v8", To: "rules", Reason: "error_rate 0.2 > max 0.01"},
 			"Fall back fraud/production to rules", setServe(fraudSpec, "rules")},
 		{"roll_through", setServe(fraudSpec, "v8"),
-			Outcome{Action: ActionRollThrough, From: "v8", To: "v9"},
+			rollout.WriteCommit{Kind: ActionRollThrough, From: "v8", To: "v9"},
 			"Roll fraud/production through to v9", setServe(fraudSpec, "v9")},
 		{"roll_through_settles", setServe(withRollThrough, "v8"),
-			Outcome{Action: ActionRollThrough, From: "v8", To: "v9"},
+			rollout.WriteCommit{Kind: ActionRollThrough, From: "v8", To: "v9"},
 			"Roll fraud/production through to v9", setServe(fraudSpec, "v9")},
 		{"promote", withExperiment,
-			Outcome{Action: ActionPromote, From: "v7", To: "v8", Reason: "v8 wins: conversion 0.121 vs 0.104, p = 0.003"},
+			rollout.WriteCommit{Kind: ActionPromote, From: "v7", To: "v8", Reason: "v8 wins: conversion 0.121 vs 0.104, p = 0.003"},
 			"Promote fraud/production to v8 (experiment winner)", setServe(fraudSpec, "v8")},
 		{"conclude", withExperiment,
-			Outcome{Action: ActionConclude, From: "v7", To: "v7", Reason: "no winner after 20000 samples per variant"},
+			rollout.WriteCommit{Kind: ActionConclude, From: "v7", To: "v7", Reason: "no winner after 20000 samples per variant"},
 			"Conclude experiment on fraud/production", fraudSpec},
 	}
 	for _, tc := range tests {
@@ -371,7 +372,7 @@ func TestOutcomeEdits(t *testing.T) {
 				t.Fatalf("spec:\n%s\nwant:\n%s", got, tc.wantSpec)
 			}
 			tr := Trailers(srv.Git("specs", "log", "-1", "--format=%B"))
-			if tr[TrailerAction] != string(tc.o.Action) || tr[TrailerModel] != "fraud/production" || tr[TrailerReverts] != "" {
+			if tr[TrailerAction] != string(tc.o.Kind) || tr[TrailerModel] != "fraud/production" || tr[TrailerReverts] != "" {
 				t.Fatalf("trailers %v", tr)
 			}
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
@@ -33,7 +34,7 @@ type Written struct {
 
 // WriteOutcome writes o as a commit on the branch and pushes it (or opens a
 // pull request), and returns the commit's sha. See WriteOutcomeDetail.
-func (r *Repo) WriteOutcome(ctx context.Context, o Outcome) (string, error) {
+func (r *Repo) WriteOutcome(ctx context.Context, o rollout.WriteCommit) (string, error) {
 	w, err := r.WriteOutcomeDetail(ctx, o)
 	return w.SHA, err
 }
@@ -45,17 +46,17 @@ func (r *Repo) WriteOutcome(ctx context.Context, o Outcome) (string, error) {
 // leaves nothing behind: the caller retries. An outcome the remote head
 // already agrees with writes nothing, so retries never write a second
 // commit. ErrSuperseded: serve changed since.
-func (r *Repo) WriteOutcomeDetail(ctx context.Context, o Outcome) (Written, error) {
-	if err := o.validate(); err != nil {
+func (r *Repo) WriteOutcomeDetail(ctx context.Context, o rollout.WriteCommit) (Written, error) {
+	if err := validate(o); err != nil {
 		return Written{}, err
 	}
-	res, err := r.flush(ctx, []Outcome{o}, nil)
+	res, err := r.flush(ctx, []rollout.WriteCommit{o}, nil)
 	if err != nil {
 		return Written{}, err
 	}
 	w, ok := res[o.Key()]
 	if !ok {
-		return Written{}, fmt.Errorf("outcome %s for %s: not written", o.Action, o.Key())
+		return Written{}, fmt.Errorf("outcome %s for %s: not written", o.Kind, o.Key())
 	}
 	return w.Written, w.err
 }
@@ -66,7 +67,7 @@ type result struct {
 }
 
 // flush pushes outcomes and notes.
-func (r *Repo) flush(ctx context.Context, outcomes []Outcome, notes []pendingNote) (map[string]result, error) {
+func (r *Repo) flush(ctx context.Context, outcomes []rollout.WriteCommit, notes []pendingNote) (map[string]result, error) {
 	if r.opts.PullRequests != nil && len(outcomes) > 0 {
 		r.mu.Lock()
 		res, err := r.flushPR(ctx, outcomes)
@@ -83,7 +84,7 @@ func (r *Repo) flush(ctx context.Context, outcomes []Outcome, notes []pendingNot
 // flushDirect pushes outcomes to the branch and notes to the notes ref,
 // retrying non-fast-forward rejections; it holds the lock for each
 // attempt, not while it waits between them.
-func (r *Repo) flushDirect(ctx context.Context, outcomes []Outcome, notes []pendingNote) (map[string]result, error) {
+func (r *Repo) flushDirect(ctx context.Context, outcomes []rollout.WriteCommit, notes []pendingNote) (map[string]result, error) {
 	backoff := r.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		r.mu.Lock()
@@ -108,7 +109,7 @@ func (r *Repo) flushDirect(ctx context.Context, outcomes []Outcome, notes []pend
 // pushOnce fetches, applies outcomes on the remote head, adds notes on the
 // remote's notes, and pushes both once. On a failed push the branch is
 // reset to what the remote has.
-func (r *Repo) pushOnce(ctx context.Context, outcomes []Outcome, notes []pendingNote) (map[string]result, error) {
+func (r *Repo) pushOnce(ctx context.Context, outcomes []rollout.WriteCommit, notes []pendingNote) (map[string]result, error) {
 	head, tip, err := r.fetchTip(ctx)
 	if err != nil {
 		return nil, err
@@ -215,21 +216,21 @@ func isNonFastForward(err error) bool {
 
 // apply writes o on top of tip and returns the new commit (nil when nothing
 // is written).
-func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Written, *object.Commit, error) {
+func (r *Repo) apply(ctx context.Context, tip *object.Commit, o rollout.WriteCommit) (Written, *object.Commit, error) {
 	src, ok, err := fileAt(tip, o.File)
 	if err != nil {
 		return Written{}, nil, err
 	}
 	if !ok {
-		return Written{}, nil, fmt.Errorf("%s for %s: %s is no longer in %s: %w", o.Action, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
+		return Written{}, nil, fmt.Errorf("%s for %s: %s is no longer in %s: %w", o.Kind, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
 	}
 	cur, parsed := parseServe(src, o.File, o.Model, o.Stage)
 	if !parsed {
-		return Written{}, nil, fmt.Errorf("%s for %s: %s does not parse at %s; fix it and the outcome is written on the next push: %w", o.Action, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
+		return Written{}, nil, fmt.Errorf("%s for %s: %s does not parse at %s; fix it and the outcome is written on the next push: %w", o.Kind, o.Key(), o.File, commitid.Short(tip.Hash.String()), ErrSuperseded)
 	}
 	experiment := hasBlock(src, o.File, o.Model, o.Stage, "experiment")
 	done := Written{SHA: tip.Hash.String(), AlreadyDone: true}
-	switch o.Action {
+	switch o.Kind {
 	case ActionConclude:
 		if !experiment {
 			return done, nil, nil
@@ -251,7 +252,7 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 	}
 
 	var rev *revertInfo
-	if o.Action == ActionRollback {
+	if o.Kind == ActionRollback {
 		rev, err = r.revertTarget(ctx, tip, o)
 		if errors.Is(err, ErrNoServeChange) {
 			rev, err = nil, nil // history too short to know: set serve back by an edit
@@ -274,19 +275,19 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 
 	edited := src
 	var settled []string
-	if o.Action != ActionConclude {
+	if o.Kind != ActionConclude {
 		if edited, err = spec.SetServe(edited, o.File, o.Model, o.Stage, o.To); err != nil {
-			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Action, o.Key(), err)
+			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Kind, o.Key(), err)
 		}
 		// The head must validate: settings that naming To as serve makes
 		// invalid go with the edit (DESIGN.md, invariant 8).
 		if edited, settled, err = spec.SettleServe(edited, o.File, o.Model, o.Stage, o.To); err != nil {
-			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Action, o.Key(), err)
+			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Kind, o.Key(), err)
 		}
 	}
-	if (o.Action == ActionPromote || o.Action == ActionConclude) && experiment {
+	if (o.Kind == ActionPromote || o.Kind == ActionConclude) && experiment {
 		if edited, err = spec.RemoveBlock(edited, o.File, o.Model, o.Stage, "experiment"); err != nil {
-			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Action, o.Key(), err)
+			return Written{}, nil, fmt.Errorf("%s for %s: %w", o.Kind, o.Key(), err)
 		}
 	}
 	blob, err := r.writeBlob(edited)
@@ -305,8 +306,8 @@ func (r *Repo) apply(ctx context.Context, tip *object.Commit, o Outcome) (Writte
 	return Written{SHA: c.Hash.String()}, c, err
 }
 
-func superseded(o Outcome, cur string) error {
-	return fmt.Errorf("%s of %s from %s to %s: serve is now %q in Git: %w", o.Action, o.Key(), o.From, o.To, cur, ErrSuperseded)
+func superseded(o rollout.WriteCommit, cur string) error {
+	return fmt.Errorf("%s of %s from %s to %s: serve is now %q in Git: %w", o.Kind, o.Key(), o.From, o.To, cur, ErrSuperseded)
 }
 
 func fileMode(c *object.Commit, path string) (filemode.FileMode, error) {
@@ -331,7 +332,7 @@ func (r *Repo) commitOn(tip *object.Commit, tree plumbing.Hash, msg string) (*ob
 
 // revertTarget finds the commit a rollback undoes. clean starts true when
 // that commit set serve from To to From, so a true revert is worth trying.
-func (r *Repo) revertTarget(ctx context.Context, tip *object.Commit, o Outcome) (*revertInfo, error) {
+func (r *Repo) revertTarget(ctx context.Context, tip *object.Commit, o rollout.WriteCommit) (*revertInfo, error) {
 	var target *object.Commit
 	if o.RevertsCommit != "" {
 		h, err := r.repo.ResolveRevision(plumbing.Revision(o.RevertsCommit))
@@ -357,7 +358,7 @@ func (r *Repo) revertTarget(ctx context.Context, tip *object.Commit, o Outcome) 
 // inverseTree computes tip's tree with the change of commit sha undone,
 // against its first parent. ok is false (with why) when some file it
 // touched has changed since, or the result would not serve o.To.
-func (r *Repo) inverseTree(tip *object.Commit, sha string, o Outcome) (plumbing.Hash, bool, string, error) {
+func (r *Repo) inverseTree(tip *object.Commit, sha string, o rollout.WriteCommit) (plumbing.Hash, bool, string, error) {
 	c, err := r.repo.CommitObject(plumbing.NewHash(sha))
 	if err != nil {
 		return plumbing.ZeroHash, false, "", fmt.Errorf("read commit %s: %w", sha, err)

@@ -39,6 +39,10 @@ type WriteCommit struct {
 	// RevertsServeOf (rollback only) is the version whose promotion is
 	// reverted: revert the commit that set serve to it.
 	RevertsServeOf string `json:"reverts_serve_of,omitempty"`
+	// RevertsCommit (rollback only) is the commit to revert, when the
+	// writer already knows it (the GitHub Action's rollback). Empty: the
+	// repo finds the commit that last set serve to From.
+	RevertsCommit string `json:"reverts_commit,omitempty"`
 	// Commit is the spec revision under judgement (the one that asked for
 	// the rollout or added the experiment).
 	Commit string `json:"commit,omitempty"`
@@ -124,6 +128,9 @@ type Event struct {
 	Model   string `json:"model"` // "name/stage"
 	Message string `json:"message"`
 }
+
+// Key is "model/stage".
+func (w WriteCommit) Key() string { return w.Model + "/" + w.Stage }
 
 func (WriteCommit) action()   {}
 func (RecordVerdict) action() {}

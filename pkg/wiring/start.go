@@ -327,10 +327,7 @@ func (a *repoAdapter) Tree(ctx context.Context, commit string) (fs.FS, error) {
 }
 
 func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string, error) {
-	w, err := a.repo.WriteOutcomeDetail(ctx, gitops.Outcome{
-		Action: o.Kind, Model: o.Model, Stage: o.Stage, File: o.File,
-		From: o.From, To: o.To, Reason: o.Reason,
-	})
+	w, err := a.repo.WriteOutcomeDetail(ctx, o)
 	if err == nil && w.PullRequest != "" {
 		a.mu.Lock()
 		if a.prs == nil {

@@ -95,7 +95,7 @@ func (d *Daemon) announceOutcome(tree *spec.Tree, p *pending, commit, note strin
 	o := p.out
 	reason := o.Reason
 	if note == "" {
-		note = d.proposedAs(o.Model+"/"+o.Stage, commit)
+		note = d.proposedAs(o.Key(), commit)
 	}
 	if note != "" {
 		reason += " (" + note + ")"

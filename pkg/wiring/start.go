@@ -333,7 +333,7 @@ func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string,
 		if a.prs == nil {
 			a.prs = map[string]reconcile.OpenedPullRequest{}
 		}
-		a.prs[o.Model+"/"+o.Stage] = reconcile.OpenedPullRequest{Action: string(o.Kind), Commit: w.SHA, URL: w.PullRequest, Created: w.PullRequestCreated}
+		a.prs[o.Key()] = reconcile.OpenedPullRequest{Action: string(o.Kind), Commit: w.SHA, URL: w.PullRequest, Created: w.PullRequestCreated}
 		a.mu.Unlock()
 	}
 	return w.SHA, err

@@ -140,3 +140,32 @@ func TestActionsAreJSON(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
 }
+
+// A queued outcome saved before WriteCommit carried RevertsCommit reads
+// back unchanged, and one that carries it keeps it across a round trip.
+func TestWriteCommitJSONReadsOldState(t *testing.T) {
+	old := `{"kind":"rollback","model":"fraud","stage":"production","file":"specs/fraud.hcl","from":"v8","to":"v7","reason":"r","reverts_serve_of":"v8"}`
+	var wc WriteCommit
+	if err := json.Unmarshal([]byte(old), &wc); err != nil {
+		t.Fatal(err)
+	}
+	want := WriteCommit{Kind: CommitRollback, Model: "fraud", Stage: "production", File: "specs/fraud.hcl", From: "v8", To: "v7", Reason: "r", RevertsServeOf: "v8"}
+	if !reflect.DeepEqual(wc, want) {
+		t.Fatalf("decoded %+v, want %+v", wc, want)
+	}
+	if b, err := json.Marshal(wc); err != nil || string(b) != old {
+		t.Fatalf("re-encoded %s (%v), want %s", b, err, old)
+	}
+	want.RevertsCommit = "0123456789abcdef0123456789abcdef01234567"
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back WriteCommit
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("round trip %s gave %+v (%v)", b, back, err)
+	}
+	if want.Key() != "fraud/production" {
+		t.Errorf("Key() = %q", want.Key())
+	}
+}

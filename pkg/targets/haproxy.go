@@ -182,7 +182,7 @@ func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
 		}
 		// The instances that took it get the weights; the others are
 		// reloaded again on the next Apply.
-		return errors.Join(err, h.setWeights(ctx, cfg.weights))
+		return errors.Join(err, h.setWeights(ctx, h.instances, cfg.weights))
 	}
 	if !same {
 		// Weights only: no reload. The file is rewritten so that a later
@@ -193,10 +193,19 @@ func (h *HAProxy) Apply(ctx context.Context, t traffic.Table) error {
 	}
 	// The instances that run the file's structure get the weights first,
 	// so that a restore never waits for an instance whose reload failed
-	// before; that one is reloaded again, then given them too.
-	werr := h.setWeights(ctx, cfg.weights)
+	// before; that one is reloaded again, then given them too. An
+	// instance that failed to take the weights is left for the next
+	// Apply: asking a hung one again would make this one wait for it
+	// twice.
+	var stale []*haInstance
+	for _, in := range h.instances {
+		if in.stale {
+			stale = append(stale, in)
+		}
+	}
+	werr := h.setWeights(ctx, h.instances, cfg.weights)
 	_, rerr := h.reloadStale(ctx)
-	return errors.Join(werr, rerr, h.setWeights(ctx, cfg.weights))
+	return errors.Join(werr, rerr, h.setWeights(ctx, stale, cfg.weights))
 }
 
 // check runs `<command> [-f file] -c`, restoring the previous file when

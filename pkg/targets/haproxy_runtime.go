@@ -95,12 +95,12 @@ func (h *HAProxy) reloadStale(ctx context.Context) (int, error) {
 	})
 }
 
-// setWeights sets every server's weight through the runtime API of every
-// instance that runs the file's structure and lacks them, at once. The
+// setWeights sets every server's weight through the runtime API of each
+// of ins that runs the file's structure and lacks them, at once. The
 // caller holds h.mu.
-func (h *HAProxy) setWeights(ctx context.Context, ws []serverWeight) error {
+func (h *HAProxy) setWeights(ctx context.Context, ins []*haInstance, ws []serverWeight) error {
 	var todo []*haInstance
-	for _, in := range h.instances {
+	for _, in := range ins {
 		if !in.stale && !in.synced {
 			todo = append(todo, in)
 		}

@@ -1,0 +1,339 @@
+package targets
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/spec"
+	"github.com/switchyard-dev/switchyard/pkg/traffic"
+)
+
+// hungEndpoint stands in for one replica's admin address (TCP) or one
+// instance's runtime API (unix socket). Each connection is handled as the
+// mode says when it is accepted: refused (closed at once), hung (accepted,
+// never answered, held until the test releases it) or forwarded to a real
+// replica or instance behind it.
+type hungEndpoint struct {
+	t        testing.TB
+	ln       net.Listener
+	upstream func() (net.Conn, error) // where forwarded connections go
+
+	mu      sync.Mutex
+	mode    string        // "refuse", "hang" or "forward"
+	accepts int           // connections accepted
+	release chan struct{} // closed: the hung connections answer and close
+	answerS string        // what they answer
+	nheld   int           // connections held in the hang mode
+	// held gets every connection accepted in the hang mode, as it is held.
+	held chan net.Conn
+}
+
+func newHungEndpoint(t testing.TB, network, addr string, upstream func() (net.Conn, error)) *hungEndpoint {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &hungEndpoint{t: t, ln: ln, upstream: upstream, mode: "refuse",
+		release: make(chan struct{}), held: make(chan net.Conn, 16)}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop); ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			e.mu.Lock()
+			e.accepts++
+			mode, release := e.mode, e.release
+			if mode == "hang" {
+				e.nheld++
+			}
+			e.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				switch mode {
+				case "hang":
+					e.held <- c
+					select {
+					case <-release:
+						e.mu.Lock()
+						answer := e.answerS
+						e.mu.Unlock()
+						io.WriteString(c, answer)
+					case <-stop:
+					}
+				case "forward":
+					up, err := e.upstream()
+					if err != nil {
+						return
+					}
+					defer up.Close()
+					go func() { io.Copy(up, c); closeWrite(up) }()
+					io.Copy(c, up)
+				}
+			}()
+		}
+	}()
+	return e
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+func (e *hungEndpoint) setMode(mode string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.mode = mode
+}
+
+func (e *hungEndpoint) accepted() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.accepts
+}
+
+// waitHeld waits until a connection is held in the hang mode.
+func (e *hungEndpoint) waitHeld(done <-chan error) {
+	e.t.Helper()
+	select {
+	case <-e.held:
+	case err := <-done:
+		e.t.Fatalf("the restore returned (%v) before the hung endpoint was even called", err)
+	case <-time.After(30 * time.Second):
+		e.t.Fatal("the hung endpoint was never called")
+	}
+}
+
+// answer lets every hung connection go, now and later, with the given
+// answer.
+func (e *hungEndpoint) answer(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.answerS = s
+	close(e.release)
+}
+
+// heldCount is how many connections were held in the hang mode.
+func (e *hungEndpoint) heldCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.nheld
+}
+
+// eventually polls cond (bounded) while the restore must still be running:
+// done must not have delivered, since the hung endpoint still holds its
+// call. It fails the test if cond never holds or the restore returned.
+func eventually(t testing.TB, done <-chan error, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 3000; i++ {
+		select {
+		case err := <-done:
+			t.Fatalf("the restore returned (%v) while the hung replica still held its call: it was not waiting for it, but %s had not happened first", err, what)
+		default:
+		}
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never happened while the hung replica held its call: the restore waits for it", what)
+}
+
+// A fleet of two live replicas and one hung one (it accepts the
+// connection and never answers): the restore reaches both live replicas
+// while the hung one's call is still blocked, the Apply reports the hung
+// one by its URL once its call ends, and the next Apply retries it.
+func TestFleetRestoreDoesNotWaitForAHungReplica(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	live := []*replicaServer{newReplica(t), newReplica(t)}
+	behind := newReplica(t) // the real router behind the hung address
+	upAddr := strings.TrimPrefix(behind.srv.URL, "http://")
+	hung := newHungEndpoint(t, "tcp", "127.0.0.1:0", func() (net.Conn, error) { return net.Dial("tcp", upAddr) })
+	hungURL := "http://" + hung.ln.Addr().String()
+	// The hung replica comes first, so that calling the replicas one
+	// after another would wait for it.
+	r := fleetSpec(live...)
+	r.Admins = append([]string{hungURL}, r.Admins...)
+	var log syncBuffer
+	// The replica timeout is far longer than the test: the hung call ends
+	// only when the test lets it. Every call is a new connection, so that
+	// the hung address's mode applies to it.
+	tgt, err := New(r, Deps{Getenv: func(string) string { return "s3cret" }, ReplicaTimeout: 10 * time.Minute,
+		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		Logger:     slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := tgt.(*Fleet)
+
+	// The canary at 50% reaches the live replicas; the third refuses.
+	if err := f.Apply(ctx, splitTable(50)); err == nil || !strings.Contains(err.Error(), hungURL) {
+		t.Fatalf("apply with a refusing replica: %v, want an error naming %s", err, hungURL)
+	}
+	hung.setMode("forward")
+	if err := f.Apply(ctx, splitTable(50)); err != nil {
+		t.Fatalf("apply once every replica answers: %v", err)
+	}
+
+	// The third replica hangs; the restore starts.
+	hung.setMode("hang")
+	before := hung.accepted()
+	done := make(chan error, 1)
+	go func() { done <- f.Apply(ctx, splitTable(0)) }()
+	hung.waitHeld(done)
+	eventually(t, done, "the live replicas getting the restore", func() bool {
+		return weightOf(live[0].table(), "v8") == 0 && weightOf(live[1].table(), "v8") == 0
+	})
+	if got := weightOf(behind.table(), "v8"); got != 50 {
+		t.Errorf("the router behind the hung address has v8 at %v%%, want still 50", got)
+	}
+	// The hung replica's call ends (its connection closes unanswered).
+	hung.answer("")
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), hungURL) || !strings.Contains(err.Error(), "1 of 3 replicas") {
+		t.Fatalf("restore with a hung replica: %v, want an error naming %s", err, hungURL)
+	}
+	if n := hung.heldCount(); n != 1 {
+		t.Errorf("the restore called the hung replica %d times, want once (each call waits for its timeout)", n)
+	}
+	for _, st := range f.Replicas() {
+		if st.Admin == hungURL {
+			if st.InSync || st.LastError == "" {
+				t.Errorf("the hung replica's status %+v, want behind with its error", st)
+			}
+		} else if !st.InSync {
+			t.Errorf("live replica %s behind after the restore: %+v", st.Admin, st)
+		}
+	}
+
+	// It answers again: the next Apply retries it, and only it.
+	hung.setMode("forward")
+	if err := f.Apply(ctx, splitTable(0)); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if hung.accepted() <= before+1 {
+		t.Error("the hung replica was not retried")
+	}
+	if got := weightOf(behind.table(), "v8"); got != 0 {
+		t.Errorf("the replica back has v8 at %v%% after the retry, want 0", got)
+	}
+}
+
+// Two real HAProxy instances, the second behind a runtime API address
+// that hangs (accepts and never answers): the restore reaches the first
+// while the second's call is still blocked, the Apply and the status name
+// the hung one, and the next Apply retries it.
+func TestHAProxyRestoreDoesNotWaitForAHungInstance(t *testing.T) {
+	bin := needBinary(t, "/usr/sbin/haproxy")
+	dir := t.TempDir()
+	owned := filepath.Join(dir, "switchyard.cfg")
+	mainA, sockA := writeHAProxyInstance(t, dir, "a")
+	mainB, sockB := writeHAProxyInstance(t, dir, "b")
+	hungSock := filepath.Join(dir, "hung.sock")
+	hung := newHungEndpoint(t, "unix", hungSock, func() (net.Conn, error) { return net.Dial("unix", sockB) })
+	hung.setMode("forward")
+	listen := freeAddr(t)
+	backends := map[string]string{"v6": versionBackend(t, "v6").URL, "v7": versionBackend(t, "v7").URL}
+	cmdA := []string{bin, "-W", "-f", mainA, "-f", owned}
+	cmdB := []string{bin, "-W", "-f", mainB, "-f", owned}
+	tg, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: owned, Listen: listen,
+		RuntimeAPIs: []string{hungSock, sockA}, Command: cmdA}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tg.(*HAProxy)
+	table := func(v7 float64) traffic.Table {
+		return traffic.Table{Routes: []traffic.Route{route(backends, w("v6", 100-v7), w("v7", v7))}}
+	}
+	ctx := context.Background()
+	initial, _ := h.Render(table(0))
+	if err := os.WriteFile(owned, initial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, cmdA[0], cmdA[1:]...)
+	waitListening(t, "unix", sockA)
+	startProcess(t, cmdB[0], cmdB[1:]...)
+	waitListening(t, "unix", sockB)
+	a := h.instances[1]
+	b := &haInstance{api: sockB, network: "unix", addr: sockB} // b itself, not through the hung address
+	weight := func(in *haInstance) string {
+		t.Helper()
+		out, err := h.runtime(ctx, in, "get weight sy_fraud_production/v7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(out)[0]
+	}
+
+	if err := h.Apply(ctx, table(25)); err != nil {
+		t.Fatal(err)
+	}
+	if wa, wb := weight(a), weight(b); wa != "50" || wb != "50" {
+		t.Fatalf("v7 at 25%%: weights %s and %s, want 50 on both", wa, wb)
+	}
+
+	// b's runtime API hangs; the restore starts.
+	hung.setMode("hang")
+	before := hung.accepted()
+	done := make(chan error, 1)
+	go func() { done <- h.Apply(ctx, table(0)) }()
+	hung.waitHeld(done)
+	eventually(t, done, "the live instance getting the restore", func() bool { return weight(a) == "0" })
+	if wb := weight(b); wb != "50" {
+		t.Errorf("the instance behind the hung address has v7 weight %s, want still 50", wb)
+	}
+	hung.answer("hung: gave up\n")
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), hungSock) {
+		t.Fatalf("restore with a hung instance: %v, want an error naming %s", err, hungSock)
+	}
+	if n := hung.heldCount(); n != 1 {
+		t.Errorf("the restore called the hung instance %d times, want once (each call waits for its timeout)", n)
+	}
+	for _, st := range h.Replicas() {
+		if st.Admin == hungSock {
+			if st.InSync || st.LastError == "" {
+				t.Errorf("the hung instance's status %+v, want behind with its error", st)
+			}
+		} else if !st.InSync || st.LastError != "" {
+			t.Errorf("live instance %s after the restore: %+v, want in sync", st.Admin, st)
+		}
+	}
+
+	// It answers again: the next Apply of the same table retries it.
+	hung.setMode("forward")
+	if err := h.Apply(ctx, table(0)); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if hung.accepted() <= before+1 {
+		t.Error("the hung instance was not retried")
+	}
+	if wb := weight(b); wb != "0" {
+		t.Errorf("the instance back has v7 weight %s after the retry, want 0", wb)
+	}
+	for _, st := range h.Replicas() {
+		if !st.InSync || st.LastError != "" {
+			t.Errorf("status %+v after the retry, want every instance in sync", st)
+		}
+	}
+}

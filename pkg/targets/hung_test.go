@@ -132,6 +132,14 @@ func (e *hungEndpoint) answer(s string) {
 	close(e.release)
 }
 
+// rearm makes the hang mode hold connections again until the next
+// answer, counting them from zero.
+func (e *hungEndpoint) rearm() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.release, e.nheld = make(chan struct{}), 0
+}
+
 // heldCount is how many connections were held in the hang mode.
 func (e *hungEndpoint) heldCount() int {
 	e.mu.Lock()
@@ -147,7 +155,7 @@ func eventually(t testing.TB, done <-chan error, what string, cond func() bool) 
 	for i := 0; i < 3000; i++ {
 		select {
 		case err := <-done:
-			t.Fatalf("the restore returned (%v) while the hung replica still held its call: it was not waiting for it, but %s had not happened first", err, what)
+			t.Fatalf("the restore returned (%v) before %s: it waited for the hung replica's call to end", err, what)
 		default:
 		}
 		if cond() {
@@ -335,5 +343,45 @@ func TestHAProxyRestoreDoesNotWaitForAHungInstance(t *testing.T) {
 		if !st.InSync || st.LastError != "" {
 			t.Errorf("status %+v after the retry, want every instance in sync", st)
 		}
+	}
+
+	// A restore that changes the structure (the preview removed) with b
+	// hung: a is reloaded with the restore while b's call is blocked; b
+	// is reloaded when it answers again.
+	preview := table(25)
+	preview.Routes[0].Preview = &traffic.Preview{Header: "x-switchyard-preview", Version: "v7"}
+	if err := h.Apply(ctx, preview); err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	worker := func(in *haInstance) string {
+		t.Helper()
+		p, err := h.workerPid(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	workerA, workerB := worker(a), worker(b)
+	hung.rearm()
+	hung.setMode("hang")
+	go func() { done <- h.Apply(ctx, table(0)) }()
+	hung.waitHeld(done)
+	eventually(t, done, "the live instance reloaded with the restore", func() bool {
+		return worker(a) != workerA && weight(a) == "0"
+	})
+	hung.answer("")
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), hungSock) || strings.Contains(err.Error(), "previous config restored") {
+		t.Fatalf("structure-changing restore with a hung instance: %v, want an error naming %s and the new file kept", err, hungSock)
+	}
+	if n := hung.heldCount(); n != 1 {
+		t.Errorf("the restore called the hung instance %d times, want once", n)
+	}
+	hung.setMode("forward")
+	if err := h.Apply(ctx, table(0)); err != nil {
+		t.Fatalf("retry after the structure change: %v", err)
+	}
+	if worker(b) == workerB || weight(b) != "0" {
+		t.Error("the instance back was not reloaded with the restore")
 	}
 }

@@ -119,6 +119,12 @@ func (h *HAProxy) setWeights(ctx context.Context, ins []*haInstance, ws []server
 			if err != nil {
 				return fmt.Errorf("router %q: set weights: %w", h.name, err)
 			}
+			// HAProxy answers every command, a set weight that worked
+			// with an empty line: no answer at all is a connection that
+			// ended before the instance got to it.
+			if out == "" {
+				return fmt.Errorf("router %q: set weights through %s: the connection closed without an answer", h.name, in.api)
+			}
 			if msg := strings.TrimSpace(out); msg != "" {
 				return fmt.Errorf("router %q: set weights through %s: %s", h.name, in.api, msg)
 			}

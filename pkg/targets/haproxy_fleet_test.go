@@ -113,55 +113,14 @@ func writeHAProxyInstance(t testing.TB, dir, name string) (main, sock string) {
 // hold the other back, and when it is started again it is brought up to
 // date.
 func TestHAProxyTwoRealInstances(t *testing.T) {
-	bin := needBinary(t, "/usr/sbin/haproxy")
-	dir := t.TempDir()
-	owned := filepath.Join(dir, "switchyard.cfg")
-	mainA, sockA := writeHAProxyInstance(t, dir, "a")
-	mainB, sockB := writeHAProxyInstance(t, dir, "b")
-	listen := freeAddr(t)
-	backends := map[string]string{"v6": versionBackend(t, "v6").URL, "v7": versionBackend(t, "v7").URL,
-		"v8": versionBackend(t, "v8").URL}
-	cmdA := []string{bin, "-W", "-f", mainA, "-f", owned}
-	cmdB := []string{bin, "-W", "-f", mainB, "-f", owned}
-	tg, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: owned, Listen: listen,
-		RuntimeAPIs: []string{sockA, sockB}, Command: cmdA}, Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := tg.(*HAProxy)
-	h.reloadWait = 5 * time.Second
-	table := func(v7 float64) traffic.Table {
-		return traffic.Table{Routes: []traffic.Route{route(backends, w("v6", 100-v7), w("v7", v7))}}
-	}
+	p := newHAProxyPair(t, func(sockA, sockB string) []string { return []string{sockA, sockB} })
+	h, sockB, cmdA, cmdB, listen, owned, table := p.h, p.sockB, p.cmdA, p.cmdB, p.listen, p.owned, p.table
 	ctx := context.Background()
-	initial, _ := h.Render(table(0))
-	if err := os.WriteFile(owned, initial, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	start := func(cmd []string, sock string) int {
-		pid := startProcess(t, cmd[0], cmd[1:]...)
-		waitListening(t, "unix", sock)
-		return pid
-	}
-	start(cmdA, sockA)
+	start := p.start
+	start(cmdA, p.sockA)
 	pidB := start(cmdB, sockB)
 	waitListening(t, "tcp", listen)
-	weight := func(in *haInstance) string {
-		t.Helper()
-		out, err := h.runtime(ctx, in, "get weight sy_fraud_production/v7")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Fields(out)[0]
-	}
-	worker := func(in *haInstance) string {
-		t.Helper()
-		p, err := h.workerPid(ctx, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	weight, worker := p.weight, p.worker
 	a, b := h.instances[0], h.instances[1]
 	workerA, workerB := worker(a), worker(b)
 
@@ -196,7 +155,7 @@ func TestHAProxyTwoRealInstances(t *testing.T) {
 	syscall.Kill(-pidB, syscall.SIGKILL)
 	restore := table(0)
 	restore.Routes[0].Preview = preview.Routes[0].Preview
-	err = h.Apply(ctx, restore)
+	err := h.Apply(ctx, restore)
 	if err == nil || !strings.Contains(err.Error(), sockB) {
 		t.Fatalf("restore with b dead: %v, want an error naming b", err)
 	}
@@ -247,4 +206,75 @@ func TestHAProxyTwoRealInstances(t *testing.T) {
 	if got := c.count("/v1/fraud/predict", hdr, 40); got["v6"] != 40 {
 		t.Errorf("after the preview was removed from both: answers %v, want all v6", got)
 	}
+}
+
+// haproxyPair is the setup of two real HAProxy instances sharing the
+// owned file: their configs, commands and the target, not yet started.
+type haproxyPair struct {
+	t                        testing.TB
+	h                        *HAProxy
+	owned, sockA, sockB, dir string
+	listen                   string
+	cmdA, cmdB               []string
+	table                    func(v7 float64) traffic.Table
+}
+
+// newHAProxyPair writes two instances' configs and the owned file (v7 at
+// 0%) and returns the target whose runtime_api list apis makes of the
+// instances' sockets.
+func newHAProxyPair(t testing.TB, apis func(sockA, sockB string) []string) *haproxyPair {
+	t.Helper()
+	bin := needBinary(t, "/usr/sbin/haproxy")
+	p := &haproxyPair{t: t, dir: t.TempDir(), listen: freeAddr(t)}
+	p.owned = filepath.Join(p.dir, "switchyard.cfg")
+	mainA, sockA := writeHAProxyInstance(t, p.dir, "a")
+	mainB, sockB := writeHAProxyInstance(t, p.dir, "b")
+	p.sockA, p.sockB = sockA, sockB
+	backends := map[string]string{"v6": versionBackend(t, "v6").URL, "v7": versionBackend(t, "v7").URL,
+		"v8": versionBackend(t, "v8").URL}
+	p.cmdA = []string{bin, "-W", "-f", mainA, "-f", p.owned}
+	p.cmdB = []string{bin, "-W", "-f", mainB, "-f", p.owned}
+	tg, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: p.owned, Listen: p.listen,
+		RuntimeAPIs: apis(sockA, sockB), Command: p.cmdA}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.h = tg.(*HAProxy)
+	p.h.reloadWait = 5 * time.Second
+	p.table = func(v7 float64) traffic.Table {
+		return traffic.Table{Routes: []traffic.Route{route(backends, w("v6", 100-v7), w("v7", v7))}}
+	}
+	initial, _ := p.h.Render(p.table(0))
+	if err := os.WriteFile(p.owned, initial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// start starts one instance and waits for its runtime API.
+func (p *haproxyPair) start(cmd []string, sock string) int {
+	p.t.Helper()
+	pid := startProcess(p.t, cmd[0], cmd[1:]...)
+	waitListening(p.t, "unix", sock)
+	return pid
+}
+
+// weight is v7's weight in an instance.
+func (p *haproxyPair) weight(in *haInstance) string {
+	p.t.Helper()
+	out, err := p.h.runtime(context.Background(), in, "get weight sy_fraud_production/v7")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return strings.Fields(out)[0]
+}
+
+// worker is an instance's worker pid.
+func (p *haproxyPair) worker(in *haInstance) string {
+	p.t.Helper()
+	pid, err := p.h.workerPid(context.Background(), in)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return pid
 }

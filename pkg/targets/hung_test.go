@@ -6,14 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -255,46 +253,20 @@ func TestFleetRestoreDoesNotWaitForAHungReplica(t *testing.T) {
 // while the second's call is still blocked, the Apply and the status name
 // the hung one, and the next Apply retries it.
 func TestHAProxyRestoreDoesNotWaitForAHungInstance(t *testing.T) {
-	bin := needBinary(t, "/usr/sbin/haproxy")
-	dir := t.TempDir()
-	owned := filepath.Join(dir, "switchyard.cfg")
-	mainA, sockA := writeHAProxyInstance(t, dir, "a")
-	mainB, sockB := writeHAProxyInstance(t, dir, "b")
-	hungSock := filepath.Join(dir, "hung.sock")
+	var hungSock string
+	p := newHAProxyPair(t, func(sockA, _ string) []string {
+		hungSock = filepath.Join(filepath.Dir(sockA), "hung.sock")
+		return []string{hungSock, sockA}
+	})
+	h, table, sockB := p.h, p.table, p.sockB
 	hung := newHungEndpoint(t, "unix", hungSock, func() (net.Conn, error) { return net.Dial("unix", sockB) })
 	hung.setMode("forward")
-	listen := freeAddr(t)
-	backends := map[string]string{"v6": versionBackend(t, "v6").URL, "v7": versionBackend(t, "v7").URL}
-	cmdA := []string{bin, "-W", "-f", mainA, "-f", owned}
-	cmdB := []string{bin, "-W", "-f", mainB, "-f", owned}
-	tg, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: owned, Listen: listen,
-		RuntimeAPIs: []string{hungSock, sockA}, Command: cmdA}, Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := tg.(*HAProxy)
-	table := func(v7 float64) traffic.Table {
-		return traffic.Table{Routes: []traffic.Route{route(backends, w("v6", 100-v7), w("v7", v7))}}
-	}
 	ctx := context.Background()
-	initial, _ := h.Render(table(0))
-	if err := os.WriteFile(owned, initial, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startProcess(t, cmdA[0], cmdA[1:]...)
-	waitListening(t, "unix", sockA)
-	startProcess(t, cmdB[0], cmdB[1:]...)
-	waitListening(t, "unix", sockB)
+	p.start(p.cmdA, p.sockA)
+	p.start(p.cmdB, sockB)
 	a := h.instances[1]
 	b := &haInstance{api: sockB, network: "unix", addr: sockB} // b itself, not through the hung address
-	weight := func(in *haInstance) string {
-		t.Helper()
-		out, err := h.runtime(ctx, in, "get weight sy_fraud_production/v7")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Fields(out)[0]
-	}
+	weight, worker := p.weight, p.worker
 
 	if err := h.Apply(ctx, table(25)); err != nil {
 		t.Fatal(err)
@@ -316,7 +288,7 @@ func TestHAProxyRestoreDoesNotWaitForAHungInstance(t *testing.T) {
 	// Its connection closes without an answer: HAProxy answers even a
 	// set weight that worked (an empty line), so this is no success.
 	hung.answer("")
-	err = <-done
+	err := <-done
 	if err == nil || !strings.Contains(err.Error(), hungSock) {
 		t.Fatalf("restore with a hung instance: %v, want an error naming %s", err, hungSock)
 	}
@@ -357,14 +329,6 @@ func TestHAProxyRestoreDoesNotWaitForAHungInstance(t *testing.T) {
 	preview.Routes[0].Preview = &traffic.Preview{Header: "x-switchyard-preview", Version: "v7"}
 	if err := h.Apply(ctx, preview); err != nil {
 		t.Fatalf("preview: %v", err)
-	}
-	worker := func(in *haInstance) string {
-		t.Helper()
-		p, err := h.workerPid(ctx, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
 	}
 	workerA, workerB := worker(a), worker(b)
 	hung.rearm()

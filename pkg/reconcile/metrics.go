@@ -26,6 +26,7 @@ type Metrics struct {
 	// Per model, from the status snapshot after each pass.
 	weights    *prometheus.GaugeVec
 	progress   *prometheus.GaugeVec
+	heldFor    *prometheus.GaugeVec
 	checkValue *prometheus.GaugeVec
 	checkState *prometheus.GaugeVec
 	shadowRate *prometheus.GaugeVec
@@ -95,6 +96,8 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			"The live split the reconciler has set: percent of a model's traffic per version.", "version"),
 		progress: modelGauge("switchyard_rollout_progress",
 			"Progress of the model's rollout, 0 to 1 (1 when none runs)."),
+		heldFor: modelGauge("switchyard_rollout_unacknowledged_seconds",
+			"How long the rollout's current step has been held because its router has not acknowledged the step's traffic on every part of it (a fleet replica down); 0 when it is not held. The rollout is paused once this passes five intervals (at least a minute)."),
 		checkValue: modelGauge("switchyard_check_value",
 			"The last measured value of each check of the rollout in progress.", "check"),
 		checkState: modelGauge("switchyard_check_verdict",
@@ -110,7 +113,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	}
 	reg.MustRegister(m.reconcileSeconds, m.phases, m.commits, m.pushFailures, m.fetchFailures,
 		m.applyFailures, m.rejectedHeads, m.ownRejected, m.lastFetch, m.pendingCommits, m.pullRequestAge,
-		m.weights, m.progress, m.checkValue, m.checkState, m.shadowRate, m.armSamples, m.armMean, m.armBest)
+		m.weights, m.progress, m.heldFor, m.checkValue, m.checkState, m.shadowRate, m.armSamples, m.armMean, m.armBest)
 	// Every action's series exists from the start, so that increase()
 	// and alerts see the first outcome commit.
 	for _, k := range []rollout.CommitKind{rollout.CommitRollback, rollout.CommitFallback,
@@ -167,6 +170,9 @@ func (m *Metrics) setModels(models []ModelStatus) {
 			set(m.weights, w.Percent, ms.Model, ms.Stage, w.Version)
 		}
 		set(m.progress, ms.Progress, ms.Model, ms.Stage)
+		// Every model, since the status of one held shows it as its
+		// router last took it (often idle).
+		set(m.heldFor, ms.unacknowledgedFor.Seconds(), ms.Model, ms.Stage)
 		for _, c := range ms.Measurements {
 			// Only a rollout's checks: the last verdict of one that ended
 			// (a fail that rolled back) is no longer news.

@@ -78,6 +78,11 @@ type ModelStatus struct {
 	// Shadow and Experiment are shown while one runs or has a verdict.
 	Shadow     *ShadowStatus     `json:"shadow,omitempty"`
 	Experiment *ExperimentStatus `json:"experiment,omitempty"`
+	// unacknowledgedFor is how long the engine has held the rollout's
+	// step for traffic its router has not acknowledged everywhere (the
+	// status itself shows the model as the router last took it); it feeds
+	// switchyard_rollout_unacknowledged_seconds.
+	unacknowledgedFor time.Duration
 }
 
 // ShadowStatus is a shadow assessment's progress.
@@ -196,7 +201,11 @@ func (d *Daemon) snapshot() *Status {
 				}
 				why = d.unapplied(m, acked)
 			}
-			s.Models = append(s.Models, d.shownModel(m, why))
+			ms := d.shownModel(m, why)
+			if r := d.state.Models[m.Key()].Rollout; r != nil && r.Unapplied && !r.UnappliedSince.IsZero() {
+				ms.unacknowledgedFor = max(s.Now.Sub(r.UnappliedSince), 0)
+			}
+			s.Models = append(s.Models, ms)
 		}
 	}
 	// Full slices: a reader appending to its copy never writes into ours.

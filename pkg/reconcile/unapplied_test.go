@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
@@ -145,7 +147,19 @@ func TestLongHoldForAReplicaIsAnnouncedOnceAndNeverAdvances(t *testing.T) {
 	if ms := d.Status().Models[0]; !strings.Contains(ms.Error, "the engine is at progressing step 1 of 3") || rec.names() != "started" {
 		t.Fatalf("after 50s held: error %q, events %q; want the engine progressing at step 1, started (not yet loud)", ms.Error, rec.names())
 	}
+	// The gauge says how long the step has been held, although the
+	// status shows the model as its router last took it.
+	heldFor := func() float64 {
+		ms := d.Status().Models[0]
+		return testutil.ToFloat64(d.deps.Metrics.heldFor.WithLabelValues(ms.Model, ms.Stage))
+	}
+	if got := heldFor(); got < 45 || got > 50 {
+		t.Errorf("switchyard_rollout_unacknowledged_seconds after 50s held = %v, want about 50", got)
+	}
 	pass(10 * 60)
+	if got := heldFor(); got < 645 || got > 650 {
+		t.Errorf("switchyard_rollout_unacknowledged_seconds after 650s held = %v, want about 650", got)
+	}
 	ms := d.Status().Models[0]
 	if !strings.Contains(ms.Error, "the engine is at paused step 1 of 3") || !strings.Contains(ms.Error, "has not acknowledged this traffic everywhere for 1m") ||
 		!strings.Contains(ms.Error, "behind: http://b:9901") {
@@ -169,6 +183,9 @@ func TestLongHoldForAReplicaIsAnnouncedOnceAndNeverAdvances(t *testing.T) {
 	pass(40)
 	if got := target.weights(); got != "v2=100" {
 		t.Fatalf("once acknowledged the rollout did not complete: the router holds %q", got)
+	}
+	if got := heldFor(); got != 0 {
+		t.Errorf("switchyard_rollout_unacknowledged_seconds once acknowledged = %v, want 0", got)
 	}
 	if got := rec.names(); got != "started,paused,succeeded" {
 		t.Errorf("events %q, want started,paused,succeeded", got)

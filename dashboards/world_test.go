@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,11 +24,14 @@ import (
 // models exercise every panel at once: a canary that completes (fraud), one
 // that fails its checks and is rolled back by a commit (risk), a shadow
 // (echo) and an A/B test fed by feedback (ranker). Its checks judge error
-// rates only, so that a slow machine cannot fail the healthy canary.
+// rates only, so that a slow machine cannot fail the healthy canary. Two
+// webhooks hear of the rollback: one takes it, one refuses it for good
+// (410), so that the notification panel sees a delivery and a failure.
 type world struct {
 	t        *testing.T
 	dir      string // the working clone
 	urls     map[string]string
+	hooks    *hooks
 	router   string
 	run      *wiring.Running
 	listen   string
@@ -115,12 +120,48 @@ model "ranker" "production" {
     min_samples = 1000000
   }
 }
+
+notify "ops" {
+  type   = "webhook"
+  url    = %q
+  events = ["rollback"]
+}
+
+notify "gone" {
+  type   = "webhook"
+  url    = %q
+  events = ["rollback"]
+}
 `
 
 func (w *world) spec(fraud, risk string) string {
 	u := w.urls
 	return fmt.Sprintf(worldSpec, w.router, fraud, u["v1"], u["v2"], risk, u["v1"], u["v3"],
-		u["v1"], u["v2"], u["v1"], u["v2"])
+		u["v1"], u["v2"], u["v1"], u["v2"], u["hook"]+"/ok", u["hook"]+"/gone")
+}
+
+// hooks is a webhook receiver: /ok takes notifications, /gone refuses
+// them with 410 (not retried, so counted as failed at once).
+type hooks struct {
+	mu     sync.Mutex
+	events []string // X-Switchyard-Event of those taken
+}
+
+func (h *hooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ok" {
+		rw.WriteHeader(http.StatusGone)
+		return
+	}
+	h.mu.Lock()
+	h.events = append(h.events, r.Header.Get("X-Switchyard-Event"))
+	h.mu.Unlock()
+	rw.WriteHeader(http.StatusNoContent)
+}
+
+func (h *hooks) taken() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.events)
 }
 
 // newWorld starts model servers, a bare origin with the spec serving v1
@@ -128,16 +169,18 @@ func (w *world) spec(fraud, risk string) string {
 func newWorld(t *testing.T, listen string) *world {
 	t.Helper()
 	root := t.TempDir()
-	w := &world{t: t, dir: filepath.Join(root, "work"), urls: map[string]string{}, listen: listen}
-	for name, b := range map[string]demo.ModelBehaviour{
-		"v1": {Version: "v1", Conversion: 0.1}, "v2": {Version: "v2", Drift: 0.04, Conversion: 0.2},
-		"v3": {Version: "v3", ErrorRate: 0.3},
+	w := &world{t: t, dir: filepath.Join(root, "work"), urls: map[string]string{}, listen: listen, hooks: &hooks{}}
+	for name, h := range map[string]http.Handler{
+		"v1":   demo.ModelHandler(demo.ModelBehaviour{Version: "v1", Conversion: 0.1}),
+		"v2":   demo.ModelHandler(demo.ModelBehaviour{Version: "v2", Drift: 0.04, Conversion: 0.2}),
+		"v3":   demo.ModelHandler(demo.ModelBehaviour{Version: "v3", ErrorRate: 0.3}),
+		"hook": w.hooks,
 	} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &http.Server{Handler: demo.ModelHandler(b), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		t.Cleanup(func() { srv.Close() })
 		w.urls[name] = "http://" + ln.Addr().String()
@@ -279,4 +322,11 @@ func (w *world) play() {
 				ranker.Experiment.Arms[0].Samples > 0 && ranker.Experiment.Arms[1].Samples > 0
 			return done && rolledBack && shadow && arms && len(st.PendingCommits) == 0
 		})
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.Contains(w.hooks.taken(), "rollback") {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("the webhook was not told of the rollback in 30s; it took %q", w.hooks.taken())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

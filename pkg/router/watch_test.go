@@ -1,6 +1,7 @@
 package router
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -9,33 +10,49 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/tlstest"
 )
 
 // A client that leaves while its request is with the backend ends the
 // backend's work (its connection is closed, so its request's context is
 // done), and the request counts as 499, not as a failure of the version.
+// Over TLS too, although the client's close_notify arrives before its FIN
+// (peer.go).
 func TestHandWrittenClientGoneEndsTheBackendsWork(t *testing.T) {
-	be, entered, cancelled := waitingBackend(t, "")
-	rt := newTestRouter(t, Options{})
-	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for _, overTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "clear text", true: "TLS"}[overTLS], func(t *testing.T) {
+			be, entered, cancelled := waitingBackend(t, "")
+			rt := newTestRouter(t, Options{})
+			mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewServer(rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
+			t.Cleanup(func() { _ = s.Close() })
+			var c net.Conn
+			if overTLS {
+				ca := tlstest.NewCA(t)
+				go func() {
+					_ = s.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "router").Pair(t)}})
+				}()
+				c, err = tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool()})
+			} else {
+				go func() { _ = s.Serve(ln) }()
+				c, err = net.Dial("tcp", ln.Addr().String())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write([]byte("GET /v1/m/think HTTP/1.1\r\nHost: router\r\n\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			c.Close() // over TLS: close_notify, then FIN
+			workEnded(t, rt, cancelled)
+		})
 	}
-	s := NewServer(rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() { _ = s.Close() })
-
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write([]byte("GET /v1/m/think HTTP/1.1\r\nHost: router\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
-	c.Close()
-	workEnded(t, rt, cancelled)
 }
 
 // waitingBackend answers with prelude (flushed; nothing when empty), then

@@ -16,8 +16,34 @@ const (
 	OutcomeConclude      = "conclude" // an experiment without a winner
 )
 
-// Outcomes lists every outcome, in the order Scenarios cycles through them.
+// Outcomes lists every outcome.
 var Outcomes = []string{OutcomeRollback, OutcomeRollbackDirty, OutcomeFallback, OutcomeRollThrough, OutcomePromote, OutcomeConclude}
+
+// Strategies are the rollout strategies a rollout outcome is drawn with;
+// Methods the experiment methods of promote and conclude.
+var (
+	Strategies = []string{"all_at_once", "canary", "blue_green"}
+	Methods    = []string{"ab", "bandit"}
+)
+
+// Kind is one outcome with one strategy (or experiment method).
+type Kind struct{ Outcome, Strategy string }
+
+// Kinds lists every outcome with every strategy it can happen to, in the
+// order Scenarios cycles through them.
+func Kinds() []Kind {
+	var out []Kind
+	for _, o := range Outcomes {
+		ss := Strategies
+		if o == OutcomePromote || o == OutcomeConclude {
+			ss = Methods
+		}
+		for _, s := range ss {
+			out = append(out, Kind{o, s})
+		}
+	}
+	return out
+}
 
 // ScenarioFile is the spec file a Scenario's model lives in.
 const ScenarioFile = "rollouts/model.hcl"
@@ -43,17 +69,25 @@ type Scenario struct {
 	// Winner is the variant to reward best (promote), or "" (conclude).
 	Winner   string
 	Variants []string
+	// Action is the Switchyard-Action of the commit the reconciler is to
+	// write: the outcome's, but rollback for both rollbacks and for a
+	// roll_through naming the version the rollout leaves.
+	Action string
 }
 
-// Scenarios returns n scenarios from seed, cycling through Outcomes so that
-// each appears n/len(Outcomes) times or more; everything else (strategy,
-// steps, bake, on_failure targets, shadow, preview settings, experiment
-// settings, stage, a staging twin, comments) is drawn at random.
+// Scenarios returns n scenarios from seed, cycling through Kinds so that
+// n >= len(Kinds()) gives every outcome with every strategy; everything
+// else (steps, bake, on_failure targets, shadow, preview settings,
+// experiment settings, stage, a staging twin, comments) is drawn at
+// random. Every second round, a roll_through names the version the
+// rollout leaves.
 func Scenarios(seed uint64, n int) []Scenario {
+	kinds := Kinds()
 	out := make([]Scenario, n)
 	for i := range out {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
-		out[i] = scenario(rng, Outcomes[i%len(Outcomes)], fmt.Sprintf("%d.%d", seed, i), (i/len(Outcomes))%3 == 1)
+		k := kinds[i%len(kinds)]
+		out[i] = scenario(rng, k, fmt.Sprintf("%d.%d", seed, i), (i/len(kinds))%2 == 1)
 	}
 	return out
 }
@@ -99,7 +133,8 @@ func contains(list []string, s string) bool {
 
 // scenario draws one; leaving makes a roll_through name the version the
 // rollout leaves (the engine then rolls back).
-func scenario(rng *rand.Rand, outcome, id string, leaving bool) Scenario {
+func scenario(rng *rand.Rand, k Kind, id string, leaving bool) Scenario {
+	outcome := k.Outcome
 	g := &gen{rng: rng, stage: []string{"production", "staging"}[rng.IntN(2)], checkMax: []float64{0.01, 0.05, 0.1}[rng.IntN(3)]}
 	from := g.pick(modelVersions)
 	g.serve = from
@@ -107,11 +142,11 @@ func scenario(rng *rand.Rand, outcome, id string, leaving bool) Scenario {
 	twin := g.stage == "production" && rng.IntN(2) == 0
 	switch outcome {
 	case OutcomePromote, OutcomeConclude:
-		sc.Strategy = g.experimentBlock(&sc, from)
-		g.rolloutBlock("", "")
+		sc.Strategy = g.experimentBlock(&sc, from, k.Strategy)
+		g.rolloutBlock("", "", g.pick(Strategies))
 	default:
 		sc.To = g.pick(modelVersions, from)
-		sc.Strategy = g.rolloutBlock(outcome, sc.To)
+		sc.Strategy = g.rolloutBlock(outcome, sc.To, k.Strategy)
 		if leaving && g.rollThrough != "" {
 			g.rollThrough = from
 		}
@@ -123,6 +158,10 @@ func scenario(rng *rand.Rand, outcome, id string, leaving bool) Scenario {
 		g.comment = "  # generated: " + id + "\n"
 	}
 	sc.Name = fmt.Sprintf("%s/%s/%s/%s", outcome, sc.Strategy, g.stage, id)
+	sc.Action = outcome
+	if outcome == OutcomeRollbackDirty || (outcome == OutcomeRollThrough && g.rollThrough == from) {
+		sc.Action = OutcomeRollback
+	}
 
 	exp := g.experiment
 	g.experiment = ""
@@ -189,11 +228,10 @@ func (g *gen) rolloutBlockLines(strategy string) []string {
 	return lines
 }
 
-// rolloutBlock writes the rollout block for outcome (a rollout toward to)
-// and returns its strategy; for an experiment (outcome "") a rollout block
-// may or may not be there, with any on_failure.
-func (g *gen) rolloutBlock(outcome, to string) string {
-	strategy := []string{"all_at_once", "canary", "blue_green"}[g.rng.IntN(3)]
+// rolloutBlock writes the rollout block of strategy for outcome (a
+// rollout toward to) and returns the strategy; for an experiment (outcome
+// "") a rollout block may or may not be there, with any on_failure.
+func (g *gen) rolloutBlock(outcome, to, strategy string) string {
 	if outcome == "" && g.rng.IntN(2) == 0 {
 		// An experiment with no rollout block.
 		return strategy
@@ -243,10 +281,9 @@ func (g *gen) shadowBlock(from, to string) {
 `, v, 10+g.rng.IntN(91), g.rng.IntN(10), 100+g.rng.IntN(900))
 }
 
-// experimentBlock writes the experiment for promote or conclude and
-// returns its method.
-func (g *gen) experimentBlock(sc *Scenario, serve string) string {
-	method := []string{"ab", "bandit"}[g.rng.IntN(2)]
+// experimentBlock writes the experiment of method for promote or conclude
+// and returns the method.
+func (g *gen) experimentBlock(sc *Scenario, serve, method string) string {
 	vs := append([]string(nil), modelVersions...)
 	g.rng.Shuffle(len(vs), func(i, j int) { vs[i], vs[j] = vs[j], vs[i] })
 	vs = vs[:2+g.rng.IntN(2)]

@@ -137,6 +137,8 @@ func SumStats(parts ...traffic.Stats) traffic.Stats {
 			s.ShadowAgreements += v.ShadowAgreements
 			s.ShadowErrors += v.ShadowErrors
 			s.ShadowDropped += v.ShadowDropped
+			s.ShadowLatencyP50 = max(s.ShadowLatencyP50, v.ShadowLatencyP50)
+			s.ShadowLatencyP90 = max(s.ShadowLatencyP90, v.ShadowLatencyP90)
 			s.ShadowLatencyP99 = max(s.ShadowLatencyP99, v.ShadowLatencyP99)
 			s.Rewards += v.Rewards
 			s.RewardSum += v.RewardSum

@@ -23,6 +23,11 @@ type StatsFunc func(ctx context.Context, window time.Duration) (traffic.Stats, e
 // RouterSource reads the builtin router's metrics from its stats.
 type RouterSource struct {
 	Stats StatsFunc
+	// Mirrored names the version whose mirrored copies (a blue_green
+	// preview_mirror, counted on its shadow entry) are its requests too
+	// for error_rate and the latency quantiles: their clients got another
+	// version's answer, but the copies were answered by this one.
+	Mirrored string
 }
 
 // Snapshot reads the stats once and returns a source answering from them.
@@ -31,7 +36,7 @@ func (s RouterSource) Snapshot(ctx context.Context, window time.Duration) (Sourc
 	if err != nil {
 		return nil, fmt.Errorf("reading router stats: %w", err)
 	}
-	return RouterSource{Stats: func(context.Context, time.Duration) (traffic.Stats, error) { return st, nil }}, nil
+	return RouterSource{Stats: func(context.Context, time.Duration) (traffic.Stats, error) { return st, nil }, Mirrored: s.Mirrored}, nil
 }
 
 // Query computes q.Metric for q.Version and q.Baseline from one stats
@@ -47,6 +52,9 @@ func (s RouterSource) Query(ctx context.Context, q Query) (Result, error) {
 	if isBehaviour(q.Metric) {
 		return behaviourQuery(st, q, vs)
 	}
+	if q.Version == s.Mirrored && q.Version != "" && mirrorable(q.Metric) {
+		vs = withMirrored(vs)
+	}
 	v, err := routerMetric(q.Metric, vs)
 	if err != nil {
 		return Result{}, err
@@ -61,6 +69,37 @@ func (s RouterSource) Query(ctx context.Context, q Query) (Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// mirrorable says whether a mirrored copy measures metric: its errors
+// and latency do, not its time to first byte (not measured on copies) or
+// the request rate (the version's own traffic).
+func mirrorable(metric string) bool {
+	switch metric {
+	case "error_rate", "latency_p50", "latency_p90", "latency_p99":
+		return true
+	}
+	return false
+}
+
+// withMirrored counts a version's mirrored copies as its requests: every
+// compared copy (a failed one is an error) and the higher of each latency
+// quantile of its own requests and of the copies, so that neither hides
+// the other.
+func withMirrored(vs traffic.VersionStats) traffic.VersionStats {
+	if vs.ShadowPairs == 0 {
+		return vs
+	}
+	if vs.Requests == 0 {
+		vs.LatencyP50, vs.LatencyP90, vs.LatencyP99 = vs.ShadowLatencyP50, vs.ShadowLatencyP90, vs.ShadowLatencyP99
+	} else {
+		vs.LatencyP50 = max(vs.LatencyP50, vs.ShadowLatencyP50)
+		vs.LatencyP90 = max(vs.LatencyP90, vs.ShadowLatencyP90)
+		vs.LatencyP99 = max(vs.LatencyP99, vs.ShadowLatencyP99)
+	}
+	vs.Requests += vs.ShadowPairs
+	vs.Errors += vs.ShadowErrors
+	return vs
 }
 
 // routerMetric is one router metric of one version's stats.

@@ -67,6 +67,61 @@ func TestRouterSource(t *testing.T) {
 	}
 }
 
+// A blue/green preview_mirror: the new version's checks count the copies
+// mirrored to it (failed ones as errors, their latencies) beside the
+// header requests it answered itself; other versions and metrics do not.
+func TestRouterSourceMirrored(t *testing.T) {
+	st := traffic.Stats{Window: 10 * time.Second, Versions: []traffic.VersionStats{
+		{Model: "fraud", Stage: "production", Version: "v7", Requests: 1000, Errors: 10, RequestRate: 100, LatencyP50: 0.05, LatencyP90: 0.1, LatencyP99: 0.2,
+			ShadowPairs: 5, ShadowErrors: 5, ShadowLatencyP99: 9},
+		// Green: 4 smoke requests of its own, 200 copies of which 30 failed.
+		{Model: "fraud", Stage: "production", Version: "v8", Requests: 4, Errors: 0, RequestRate: 0.4, LatencyP50: 0.01, LatencyP90: 0.5, LatencyP99: 0.6,
+			TTFBP99: 0.3, ShadowPairs: 200, ShadowErrors: 30, ShadowLatencyP50: 0.07, ShadowLatencyP90: 0.2, ShadowLatencyP99: 0.9},
+		// Only copies, no request of its own.
+		{Model: "fraud", Stage: "production", Version: "v9", ShadowPairs: 50, ShadowErrors: 1, ShadowLatencyP50: 0.03, ShadowLatencyP90: 0.04, ShadowLatencyP99: 0.05},
+	}}
+	q := func(version, metric string) Query {
+		return Query{Model: "fraud", Stage: "production", Version: version, Baseline: "v7", Metric: metric}
+	}
+	base := Result{Baseline: 0.01, HasBaseline: true, BaselineRequests: 1000}
+	with := func(r Result, b Result) Result {
+		r.HasBaseline, r.BaselineRequests = true, b.BaselineRequests
+		return r
+	}
+	tests := []struct {
+		mirrored string
+		q        Query
+		want     Result
+	}{
+		{"v8", q("v8", "error_rate"), with(Result{Value: 30.0 / 204, Requests: 204, Baseline: 0.01}, base)},
+		{"v8", q("v8", "latency_p50"), with(Result{Value: 0.07, Requests: 204, Baseline: 0.05}, base)}, // the copies' p50 is higher
+		{"v8", q("v8", "latency_p90"), with(Result{Value: 0.5, Requests: 204, Baseline: 0.1}, base)},   // its own p90 is higher
+		{"v8", q("v8", "latency_p99"), with(Result{Value: 0.9, Requests: 204, Baseline: 0.2}, base)},
+		// Copies have no time to first byte, and are not the version's traffic.
+		{"v8", q("v8", "ttfb_p99"), with(Result{Value: 0.3, Requests: 4}, base)},
+		{"v8", q("v8", "request_rate"), with(Result{Value: 0.4, Requests: 4, Baseline: 100}, base)},
+		{"v9", q("v9", "error_rate"), with(Result{Value: 1.0 / 50, Requests: 50, Baseline: 0.01}, base)},
+		{"v9", q("v9", "latency_p50"), with(Result{Value: 0.03, Requests: 50, Baseline: 0.05}, base)},
+		// Not the mirrored version: its shadow copies are a shadow's, not its requests.
+		{"v9", q("v8", "error_rate"), with(Result{Value: 0, Requests: 4, Baseline: 0.01}, base)},
+		{"", q("v8", "error_rate"), with(Result{Value: 0, Requests: 4, Baseline: 0.01}, base)},
+	}
+	for _, tt := range tests {
+		src := RouterSource{Stats: fixedStats(st), Mirrored: tt.mirrored}
+		// The Meter asks a snapshot of the source: it mirrors the same.
+		snap, err := src.Snapshot(context.Background(), st.Window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []Source{src, snap} {
+			got, err := s.Query(context.Background(), tt.q)
+			if err != nil || got != tt.want {
+				t.Errorf("mirrored %q, %s of %s: got %+v %v, want %+v", tt.mirrored, tt.q.Metric, tt.q.Version, got, err, tt.want)
+			}
+		}
+	}
+}
+
 func TestStatsClient(t *testing.T) {
 	var gotWindow string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

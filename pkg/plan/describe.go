@@ -80,8 +80,12 @@ func describeRollout(r *spec.Rollout, checked bool) string {
 		return fmt.Sprintf("canary %s, %s bake each, %s", strings.Join(steps, " → "), bake, measured)
 	case "blue_green":
 		keep := spec.FormatDuration(r.KeepPrevious)
-		return fmt.Sprintf("blue_green: preview (header %s) for %s, then 100%% at once and %s bake, %s; previous version kept %s",
-			r.PreviewHeader, bake, bake, measured, keep)
+		mirror := ""
+		if r.PreviewMirror > 0 {
+			mirror = fmt.Sprintf(", %s of live requests mirrored", pct(r.PreviewMirror))
+		}
+		return fmt.Sprintf("blue_green: preview (header %s%s) for %s, then 100%% at once and %s bake, %s; previous version kept %s",
+			r.PreviewHeader, mirror, bake, bake, measured, keep)
 	default:
 		return fmt.Sprintf("%s: 100%% at once, then %s bake, %s", r.Strategy, bake, measured)
 	}

@@ -14,3 +14,15 @@ func TestDescribeDriftDefault(t *testing.T) {
 		t.Errorf("describeCheck = %q", got)
 	}
 }
+
+// A blue/green plan says how much live traffic its preview mirrors.
+func TestDescribeBlueGreenMirror(t *testing.T) {
+	r := &spec.Rollout{Strategy: "blue_green", Bake: 60e9, Interval: 10e9, PreviewHeader: "x-switchyard-preview", KeepPrevious: 600e9}
+	if got := describeRollout(r, true); strings.Contains(got, "mirrored") {
+		t.Errorf("without preview_mirror: %q", got)
+	}
+	r.PreviewMirror = 25
+	if got := describeRollout(r, true); !strings.HasPrefix(got, "blue_green: preview (header x-switchyard-preview, 25% of live requests mirrored) for 1m,") {
+		t.Errorf("with preview_mirror = 25: %q", got)
+	}
+}

@@ -55,6 +55,7 @@ func planOf(m *spec.Model) Plan {
 			p.KeepPrevious = r.KeepPrevious
 		}
 		p.FailureLimit = r.FailureLimit
+		p.PreviewMirror = r.PreviewMirror
 		p.Fallback = r.Fallback
 		p.RollThrough = r.RollThrough
 	}
@@ -84,7 +85,11 @@ func pct(w float64) string { return strconv.FormatFloat(w, 'f', -1, 64) }
 func (p Plan) describe() string {
 	switch p.Strategy {
 	case BlueGreen:
-		return fmt.Sprintf("blue_green: preview (header %s) for %s, then switch and bake %s", p.PreviewHeader, p.Bake, p.Bake)
+		mirror := ""
+		if p.PreviewMirror > 0 {
+			mirror = fmt.Sprintf(", %s%% of live requests mirrored", pct(p.PreviewMirror))
+		}
+		return fmt.Sprintf("blue_green: preview (header %s%s) for %s, then switch and bake %s", p.PreviewHeader, mirror, p.Bake, p.Bake)
 	case Canary:
 		parts := make([]string, len(p.Steps))
 		for i, w := range p.Steps {
@@ -115,6 +120,9 @@ func (s *stepper) start(from, to string) {
 func (s *stepper) where() string {
 	r := s.st.Rollout
 	if r.Plan.Strategy == BlueGreen {
+		if r.Step == 0 && r.Plan.PreviewMirror > 0 {
+			return fmt.Sprintf("during preview (preview-header traffic and %s%% of live requests mirrored)", pct(r.Plan.PreviewMirror))
+		}
 		if r.Step == 0 {
 			return "during preview (preview-header traffic only)"
 		}
@@ -156,14 +164,20 @@ func (s *stepper) progress() {
 }
 
 // previewHint says, for a blue_green rollout paused in its preview, how
-// to give the checks data: only requests with the header reach green.
+// to give the checks data: only requests with the header reach green,
+// besides the live requests preview_mirror copies to it.
 func (s *stepper) previewHint() string {
 	r := s.st.Rollout
 	if r.Plan.Strategy != BlueGreen || r.Step != 0 {
 		return ""
 	}
-	return fmt.Sprintf(": during the preview only requests with the header %q reach %s, so send your smoke tests with it (curl -H '%s: 1' ... on %s)",
-		r.Plan.PreviewHeader, r.To, r.Plan.PreviewHeader, s.m.Path)
+	smoke := fmt.Sprintf("send your smoke tests with it (curl -H '%s: 1' ... on %s)", r.Plan.PreviewHeader, s.m.Path)
+	if r.Plan.PreviewMirror > 0 {
+		return fmt.Sprintf(": during the preview %s%% of live requests on %s are copied to %s (preview_mirror) and requests with the header %q reach it; if there is no live traffic to copy, or a check needs a metric the copies do not give, %s",
+			pct(r.Plan.PreviewMirror), s.m.Path, r.To, r.Plan.PreviewHeader, smoke)
+	}
+	return fmt.Sprintf(": during the preview only requests with the header %q reach %s, so %s, or set preview_mirror in the rollout block to copy a share of live requests to it",
+		r.Plan.PreviewHeader, r.To, smoke)
 }
 
 // missing lists the checks without data during the current stage.

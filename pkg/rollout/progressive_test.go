@@ -304,6 +304,28 @@ func TestFailurePaths(t *testing.T) {
 			},
 		},
 		{
+			name: "blue_green preview_mirror: live requests are copied to green during the preview only", strategy: BlueGreen,
+			edit: func(m *spec.Model) { m.Rollout.PreviewMirror = 25 },
+			ticks: []tick{adopted,
+				{at: 5, serve: "v7", obs: none, phase: PhasePreview, weights: "v6:100 v7:0", event: "25% of live requests mirrored", check: mirroring("v7", 25)},
+				{at: 15, obs: good, phase: PhasePreview, check: mirroring("v7", 25)},
+				{at: 25, obs: good, phase: PhasePreview, check: mirroring("v7", 25)},
+				{at: 35, obs: good, phase: PhaseSwitched, weights: "v6:0 v7:100", check: mirroring("", 0)},
+			},
+		},
+		{
+			name: "blue_green preview_mirror without data: the pause names the mirror and the header", strategy: BlueGreen,
+			edit: func(m *spec.Model) { m.Rollout.PreviewMirror = 10 },
+			ticks: []tick{adopted,
+				{at: 5, serve: "v7", obs: none, phase: PhasePreview},
+				{at: 15, obs: none, phase: PhasePreview}, {at: 25, obs: none, phase: PhasePreview},
+				{at: 35, obs: none, phase: PhasePaused, weights: "v6:100 v7:0", check: mirroring("v7", 10),
+					event: `10% of live requests on /v1/fraud are copied to v7 (preview_mirror) and requests with the header "x-preview" reach it; if there is no live traffic to copy`},
+				// A failure of the mirrored copies rolls back; clients never saw v7.
+				{at: 45, obs: bad, phase: PhaseFailedHeld, weights: "v6:100", acts: "verdict:rollout:rolled_back commit:rollback(v7>v6)", check: mirroring("", 0)},
+			},
+		},
+		{
 			name: "under min_requests is no data: the pause says so", strategy: Canary,
 			ticks: concat(
 				[]tick{adopted, {at: 5, serve: "v7", obs: none}},
@@ -388,6 +410,21 @@ func TestFailurePaths(t *testing.T) {
 }
 
 // awaiting checks the commit the state remembers until Git agrees.
+// mirroring checks the route copies percent of live requests to version
+// for the preview's checks ("": copies nothing).
+func mirroring(version string, percent float64) func(*testing.T, ModelState, traffic.Route, []Action) {
+	return func(t *testing.T, st ModelState, rt traffic.Route, _ []Action) {
+		t.Helper()
+		got, _ := st.Mirrored()
+		switch {
+		case version == "" && (rt.Shadow != nil || got != ""):
+			t.Errorf("route shadow %+v, state mirrors %q; want no mirror", rt.Shadow, got)
+		case version != "" && (rt.Shadow == nil || rt.Shadow.Version != version || rt.Shadow.Percent != percent || got != version):
+			t.Errorf("route shadow %+v, state mirrors %q; want %g%% copied to %s", rt.Shadow, got, percent, version)
+		}
+	}
+}
+
 func awaiting(kind CommitKind) func(*testing.T, ModelState, traffic.Route, []Action) {
 	return func(t *testing.T, st ModelState, _ traffic.Route, _ []Action) {
 		t.Helper()

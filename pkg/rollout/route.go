@@ -112,6 +112,11 @@ func (s *stepper) route() traffic.Route {
 		sh := s.m.Shadow
 		rt.Shadow = &traffic.Shadow{Version: sh.Version, Percent: sh.Percent, Compare: sh.Compare, Tolerance: sh.Tolerance}
 	}
+	if v, ok := s.st.Mirrored(); ok && s.st.Held == nil {
+		// The preview's mirror takes the shadow's place: the router
+		// copies live requests to green and drops its answers.
+		rt.Shadow = &traffic.Shadow{Version: v, Percent: s.st.Rollout.Plan.PreviewMirror, Compare: "json"}
+	}
 	return rt
 }
 

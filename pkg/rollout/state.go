@@ -86,6 +86,7 @@ type Plan struct {
 	Fallback      string        `json:"fallback,omitempty"`
 	RollThrough   string        `json:"roll_through,omitempty"`
 	PreviewHeader string        `json:"preview_header,omitempty"`
+	PreviewMirror float64       `json:"preview_mirror,omitempty"` // blue_green: percent of live requests copied to To during the preview
 	KeepPrevious  time.Duration `json:"keep_previous,omitempty"`
 }
 
@@ -200,6 +201,17 @@ func (s ModelState) Measuring() (version, baseline string, ok bool) {
 		return "", "", false
 	}
 	return s.Rollout.To, s.Rollout.From, true
+}
+
+// Mirrored is the version that live requests are copied to for the
+// checks, a blue_green rollout's new version during a preview with
+// preview_mirror: its checks count those copies as its requests.
+func (s ModelState) Mirrored() (version string, ok bool) {
+	r := s.Rollout
+	if r == nil || r.Plan.Strategy != BlueGreen || r.Step != 0 || r.Plan.PreviewMirror <= 0 {
+		return "", false
+	}
+	return r.To, true
 }
 
 // NextWake is when this model next needs a Step: the next measurement,

@@ -306,6 +306,8 @@ func (s *versionStats) sum(oldest, nowSec int64) traffic.VersionStats {
 	out.TTFBP50 = histQuantile(&thist, ttotal, 0.50)
 	out.TTFBP90 = histQuantile(&thist, ttotal, 0.90)
 	out.TTFBP99 = histQuantile(&thist, ttotal, 0.99)
+	out.ShadowLatencyP50 = histQuantile(&shist, stotal, 0.50)
+	out.ShadowLatencyP90 = histQuantile(&shist, stotal, 0.90)
 	out.ShadowLatencyP99 = histQuantile(&shist, stotal, 0.99)
 	sort.Float64s(out.LatencySample)
 	return out

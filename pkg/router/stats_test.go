@@ -155,3 +155,40 @@ func TestAdminStatsBatch(t *testing.T) {
 		t.Errorf("a bad query: %d %s", w.Code, w.Body)
 	}
 }
+
+// The shadow copies' latency quantiles are their own: a blue/green
+// preview_mirror judges the new version's latency checks on them.
+func TestShadowLatencyQuantiles(t *testing.T) {
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newVersionStats("m", "production", "v2", 60, m)
+	now := time.Unix(1_700_000_000, 0)
+	// 85 fast copies, 14 slow ones and a failed, very slow one
+	// (a pair too); a dropped copy has no latency.
+	for i := 0; i < 85; i++ {
+		s.recordShadow(now, shadowAgree, 2*time.Millisecond)
+	}
+	for i := 0; i < 14; i++ {
+		s.recordShadow(now, shadowDisagree, 200*time.Millisecond)
+	}
+	s.recordShadow(now, shadowError, 2*time.Second)
+	s.recordShadow(now, shadowDropped, 0)
+	got := s.sum(now.Unix(), now.Unix())
+	if got.ShadowPairs != 100 || got.ShadowErrors != 1 || got.ShadowDropped != 1 || got.Requests != 0 {
+		t.Fatalf("pairs %d errors %d dropped %d requests %d", got.ShadowPairs, got.ShadowErrors, got.ShadowDropped, got.Requests)
+	}
+	if got.ShadowLatencyP50 <= 0 || got.ShadowLatencyP50 > 0.005 {
+		t.Errorf("shadow p50 %g, want about 0.002", got.ShadowLatencyP50)
+	}
+	if got.ShadowLatencyP90 < 0.1 || got.ShadowLatencyP90 > 0.3 {
+		t.Errorf("shadow p90 %g, want about 0.2", got.ShadowLatencyP90)
+	}
+	if got.ShadowLatencyP99 < 0.1 || got.ShadowLatencyP99 < got.ShadowLatencyP90 {
+		t.Errorf("shadow p99 %g below p90 %g", got.ShadowLatencyP99, got.ShadowLatencyP90)
+	}
+	if got.LatencyP50 != 0 || got.LatencyP99 != 0 {
+		t.Errorf("copies counted as the version's own latency: p50 %g p99 %g", got.LatencyP50, got.LatencyP99)
+	}
+}

@@ -216,6 +216,7 @@ func (l *loader) decodeRollout(key string, b *hcl.Block) *Rollout {
 		Fallback:      a.str("fallback", ""),
 		RollThrough:   a.str("roll_through", ""),
 		PreviewHeader: a.str("preview_header", ""),
+		PreviewMirror: a.numDefault("preview_mirror", 0),
 		KeepPrevious:  a.duration("keep_previous", 0),
 	}
 	r.Steps, _ = a.numberList("steps")

@@ -154,6 +154,10 @@ type Rollout struct {
 	Fallback      string        `json:"fallback,omitempty"`
 	RollThrough   string        `json:"roll_through,omitempty"`
 	PreviewHeader string        `json:"preview_header,omitempty"`
+	// PreviewMirror is the percent of live requests copied to the new
+	// version during a blue_green preview (its answers never reach
+	// clients); the copies count as its requests for the checks.
+	PreviewMirror float64       `json:"preview_mirror,omitempty"`
 	KeepPrevious  time.Duration `json:"-"`
 }
 

@@ -139,6 +139,9 @@ func (m *Model) PolicyJSON() map[string]any {
 		setStr(o, "fallback", r.Fallback)
 		setStr(o, "roll_through", r.RollThrough)
 		setStr(o, "preview_header", r.PreviewHeader)
+		if r.PreviewMirror > 0 {
+			o["preview_mirror"] = r.PreviewMirror
+		}
 		if r.KeepPrevious > 0 || r.Strategy == "blue_green" {
 			o["keep_previous"] = FormatDuration(r.KeepPrevious)
 			o["keep_previous_seconds"] = r.KeepPrevious.Seconds()

@@ -90,6 +90,7 @@ var rolloutSchema = &hcl.BodySchema{
 		{Name: "fallback"},
 		{Name: "roll_through"},
 		{Name: "preview_header"},
+		{Name: "preview_mirror"},
 		{Name: "keep_previous"},
 	},
 }

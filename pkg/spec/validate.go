@@ -536,7 +536,7 @@ func (l *loader) validateRollout(m *Model, router *Router) {
 			fmt.Sprintf("roll_through is only used with on_failure = \"roll_through\"; this rollout uses %q.", r.OnFailure))
 	}
 	if r.Strategy != "blue_green" && contains(strategies, r.Strategy) {
-		for _, f := range []string{"preview_header", "keep_previous"} {
+		for _, f := range []string{"preview_header", "preview_mirror", "keep_previous"} {
 			if l.set(m, "rollout."+f) {
 				l.warnAt(l.rng(m, "rollout."+f), f+" is ignored",
 					fmt.Sprintf("%s is only used by the blue_green strategy; this rollout is %s.", f, r.Strategy))
@@ -555,6 +555,10 @@ func (l *loader) validateRollout(m *Model, router *Router) {
 			}
 			l.capability(m, router, Capabilities{Preview: true}, field,
 				"Use a builtin or nginx router, or set preview_header = \"\" to switch without preview traffic.")
+		}
+		if l.set(m, "rollout.preview_mirror") && l.percent(m, "rollout.preview_mirror", r.PreviewMirror, "preview_mirror") && r.PreviewMirror > 0 {
+			l.capability(m, router, Capabilities{ShadowCompare: true}, "rollout.preview_mirror",
+				"Only the builtin router measures the copies it mirrors to the new version. Use a builtin router, or drop preview_mirror and send preview traffic with the header.")
 		}
 	}
 }

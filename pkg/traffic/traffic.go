@@ -120,6 +120,8 @@ type VersionStats struct {
 	ShadowAgreements int64   `json:"shadow_agreements,omitempty"`
 	ShadowErrors     int64   `json:"shadow_errors,omitempty"`
 	ShadowDropped    int64   `json:"shadow_dropped,omitempty"`
+	ShadowLatencyP50 float64 `json:"shadow_latency_p50,omitempty"`
+	ShadowLatencyP90 float64 `json:"shadow_latency_p90,omitempty"`
 	ShadowLatencyP99 float64 `json:"shadow_latency_p99,omitempty"`
 	// Rewards from feedback: count, sum and sum of squares (reward in [0,1]).
 	Rewards     int64   `json:"rewards,omitempty"`

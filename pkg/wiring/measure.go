@@ -68,7 +68,8 @@ func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model,
 	}
 	var errs []error
 	if to, from, ok := st.Measuring(); ok {
-		meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats}}, References: ms.References}
+		mirrored, _ := st.Mirrored()
+		meter := analysis.Meter{Sources: map[string]analysis.Source{"router": analysis.RouterSource{Stats: stats, Mirrored: mirrored}}, References: ms.References}
 		for name, src := range tree.Metrics {
 			meter.Sources[name] = &analysis.Prometheus{URL: src.URL, HTTP: ms.HTTP}
 		}

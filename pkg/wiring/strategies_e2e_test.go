@@ -247,6 +247,22 @@ func (w *stratWorld) settled(version string) {
 	}
 }
 
+// previewTable is the router's route while it holds a blue/green preview
+// table (green reached by the header only), or nil.
+func (w *stratWorld) previewTable() *traffic.Route {
+	var tb traffic.Table
+	w.adminGet("/v1/routes", &tb)
+	if len(tb.Routes) != 1 || tb.Routes[0].Preview == nil {
+		return nil
+	}
+	for _, wt := range tb.Routes[0].Weights {
+		if wt.Version == tb.Routes[0].Preview.Version && wt.Percent > 0 {
+			return nil
+		}
+	}
+	return &tb.Routes[0]
+}
+
 func (w *stratWorld) adminGet(path string, into any) {
 	w.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+w.admin+path, nil)
@@ -384,19 +400,7 @@ func TestE2EStrategies(t *testing.T) {
 			// The router may switch before the status says so (the status
 			// lags the router, never leads it): whether a plain request was
 			// served by the preview table is the router's to say.
-			routerPreviewing := func() bool {
-				var tb traffic.Table
-				w.adminGet("/v1/routes", &tb)
-				if len(tb.Routes) != 1 || tb.Routes[0].Preview == nil {
-					return false
-				}
-				for _, wt := range tb.Routes[0].Weights {
-					if wt.Version == "v2" && wt.Percent > 0 {
-						return false
-					}
-				}
-				return true
-			}
+			routerPreviewing := func() bool { return w.previewTable() != nil }
 			w.waitFor("the switch", func() bool {
 				if !previewing() {
 					return true
@@ -413,6 +417,76 @@ func TestE2EStrategies(t *testing.T) {
 				t.Fatalf("preview-header requests answered by %v, want only v2", smoke)
 			}
 			w.settled("v2")
+		}},
+		{"blue_green_mirror", func(t *testing.T, w *stratWorld) {
+			// No smoke tests: the router copies half the live requests to
+			// green, and the checks get their data from the copies.
+			body := rolloutBlock(`    strategy       = "blue_green"
+    preview_mirror = 50
+    keep_previous  = "1m"`)
+			w.push("Promote fraud v2 blue/green, mirrored", "v2", body)
+			w.waitFor("the preview", func() bool { return w.model().Phase == "preview" })
+			mirrored := false
+			w.waitFor("the switch", func() bool {
+				if m := w.model(); m.Rollout() != "v1→v2" || weight(m, "v2") > 0 {
+					return true
+				}
+				tb := w.previewTable()
+				if tb == nil {
+					return false
+				}
+				if sh := tb.Shadow; sh == nil || sh.Version != "v2" || sh.Percent != 50 {
+					t.Fatalf("the router's preview table mirrors %+v, want 50%% to v2", tb.Shadow)
+				}
+				mirrored = true
+				if plain := w.ask(nil); plain == "v2" && w.previewTable() != nil {
+					t.Fatalf("a mirrored answer of green reached a client during the preview")
+				}
+				return false
+			})
+			if !mirrored {
+				t.Fatal("the router never held the mirrored preview table")
+			}
+			w.settled("v2")
+			var tb traffic.Table
+			w.adminGet("/v1/routes", &tb)
+			if tb.Routes[0].Shadow != nil {
+				t.Fatalf("still mirroring after the switch: %+v", tb.Routes[0].Shadow)
+			}
+		}},
+		{"blue_green_mirror_rollback", func(t *testing.T, w *stratWorld) {
+			// A broken green fails on the mirrored copies alone, while every
+			// client is still answered by v1.
+			body := rolloutBlock(`    strategy       = "blue_green"
+    preview_mirror = 100`)
+			bad := w.push("Promote fraud v3 blue/green, mirrored", "v3", body)
+			stop := make(chan struct{})
+			leaked := make(chan string, 1)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						close(leaked)
+						return
+					default:
+					}
+					if v := w.ask(nil); v == "v3" {
+						leaked <- v
+						close(leaked)
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
+			msg, file := w.outcome("rollback")
+			close(stop)
+			if v := <-leaked; v != "" {
+				t.Fatal("a client was answered by v3, which only ever had mirrored copies")
+			}
+			mustContain(t, "rollback commit", msg, "Switchyard-Reverts: "+bad, `check "errors" failed`,
+				"during preview (preview-header traffic and 100% of live requests mirrored)")
+			mustContain(t, "spec after the rollback", file, `serve  = "v1"`)
+			w.settled("v1")
 		}},
 		{"rollback", func(t *testing.T, w *stratWorld) {
 			bad := w.push("Promote fraud v3", "v3", canary)

@@ -224,6 +224,9 @@ func (g *gen) rolloutBlockLines(strategy string) []string {
 		if g.rng.IntN(2) == 0 {
 			lines = append(lines, fmt.Sprintf("keep_previous = \"%dm\"", 1+g.rng.IntN(20)))
 		}
+		if g.rng.IntN(2) == 0 {
+			lines = append(lines, fmt.Sprintf("preview_mirror = %d", 1+g.rng.IntN(100)))
+		}
 	}
 	return lines
 }

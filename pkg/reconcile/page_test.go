@@ -32,8 +32,10 @@ func pageStatus() Status {
 		Head: "2222222222222222222222222222222222222222", Applied: "1111111111111111111111111111111111111111",
 		HeadError:       "commit 22222222 is not applied: 1 error(s) in validation or policy; the last good commit keeps running",
 		HeadDiagnostics: []diag.Diagnostic{{Severity: diag.Error, Summary: "Unknown strategy", File: "rollouts/fraud.hcl", Line: 12}},
-		FetchError:      "remote hung up",
-		PendingCommits:  []PendingCommit{{Model: "fraud/production", Action: "rollback", Attempts: 3, LastErr: "push rejected"}},
+		OwnCommitRejected: &OwnRejection{Commit: "2222222222222222222222222222222222222222", Action: "roll_through",
+			Reason: "rollouts/fraud.hcl:12: Unknown strategy: want canary"},
+		FetchError:     "remote hung up",
+		PendingCommits: []PendingCommit{{Model: "fraud/production", Action: "rollback", Attempts: 3, LastErr: "push rejected"}},
 		PendingPullRequests: []PendingPullRequest{{Model: "ranker/production", Action: "promote", URL: "https://github.com/acme/specs/pull/12",
 			Opened: now.Add(-3 * time.Hour), AgeSeconds: 3 * 3600}},
 		LastFetch: now.Add(-5 * time.Second), Now: now,
@@ -80,6 +82,7 @@ func TestPageDrawsEverySection(t *testing.T) {
 		`>Bandit<`, `data-arm="v3"`, `97.5%`, `4,100`, // the bandit's arms
 		`>A/B test<`, `p-value 0.003`, // the A/B test
 		`Fetch failing: `, `Head rejected: `, `rollouts/fraud.hcl:12`, `Commit pending for fraud/production (rollback)`,
+		`The reconciler's own roll_through commit is rejected (a bug): `, `data-own-commit="2222222222222222222222222222222222222222"`,
 		`Pull request not merged for ranker/production (promote)`, `href="https://github.com/acme/specs/pull/12"`, `opened 3h ago`,
 		`data-event="rollback"`, `title="3333333333333333333333333333333333333333"`,
 		`&lt;img src=x onerror=`, // a reason is text, never markup

@@ -38,6 +38,10 @@ func RenderStatus(w io.Writer, s Status) {
 			fmt.Fprintf(w, "    judged with verdict notes %s; a change to refs/notes/switchyard judges it again\n", shown(s.HeadNotes))
 		}
 	}
+	if o := s.OwnCommitRejected; o != nil {
+		fmt.Fprintf(w, "  the reconciler's own %s commit %s is rejected (a bug): Git names what it wrote while traffic stays as it was; fix the spec by hand and report it\n    %s\n",
+			o.Action, shown(o.Commit), o.Reason)
+	}
 	for _, p := range s.PendingCommits {
 		fmt.Fprintf(w, "  commit pending for %s (%s): %d attempts, last error: %s\n", p.Model, p.Action, p.Attempts, p.LastErr)
 	}

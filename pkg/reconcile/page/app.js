@@ -206,6 +206,13 @@
       out.push(el('div', { class: 'alert' }, el('strong', { text: 'Head rejected: ' }), st.head_error,
         el('ul', {}, (st.head_diagnostics || []).map((d) => el('li', {}, el('code', { text: `${d.file}:${d.line}` }), ` ${d.severity}: ${d.summary}`)))));
     }
+    const own = st.own_commit_rejected;
+    if (own) {
+      out.push(el('div', { class: 'alert', 'data-own-commit': own.commit },
+        el('strong', { text: `The reconciler's own ${own.action} commit is rejected (a bug): ` }),
+        'Git names what it wrote while traffic stays as it was; fix the spec by hand and report it. ',
+        el('code', { text: own.reason })));
+    }
     for (const p of st.pending_commits || []) {
       out.push(el('div', { class: 'alert warn' }, el('strong', { text: `Commit pending for ${p.model} (${p.action}): ` }),
         `${p.attempts} attempts; traffic is already restored. Last error: ${p.last_error}`));

@@ -21,9 +21,10 @@ var sceneWants = map[string][]string{
 	"ab":     {"Switchyard-Action: promote", "The winner, v2, is serving and the experiment block is gone"},
 	"roll_through": {"Roll fraud/production through to v4", `roll_through = "v4" is removed`,
 		"v4 rolls out from v2 by the same canary", `v4 serves; Git says serve = "v4"`},
-	"bandit":     {"Promote fraud/production to v5 (experiment winner)", "The winner, v5, is serving"},
-	"blue_green": {"Smoke tests answered by: v6 ×", "Switched: 100% on v6"},
-	"fallback":   {"Switchyard-Action: fallback", `Git and traffic agree: serve = "rules"`},
+	"bandit":      {"Promote fraud/production to v5 (experiment winner)", "The winner, v5, is serving"},
+	"blue_green":  {"preview_mirror copies 20% of live requests to v6", "Smoke tests answered by: v6 ×", "Switched: 100% on v6"},
+	"fallback":    {"Switchyard-Action: fallback", `Git and traffic agree: serve = "rules"`},
+	"all_at_once": {"All at once: 100% on v6 straight away", "v6 serves; Git already said so"},
 }
 
 // TestDemo plays the whole demo end to end on 127.0.0.1 (under the race
@@ -68,7 +69,7 @@ func TestDemo(t *testing.T) {
 
 func TestDemoOnlyUnknownScene(t *testing.T) {
 	err := Run(context.Background(), Options{Out: io.Discard, Dir: t.TempDir(), Only: "canery"})
-	if err == nil || !strings.Contains(err.Error(), `no scene "canery": the scenes are canary, rollback, drift, shadow, ab, roll_through, bandit, blue_green, fallback`) {
+	if err == nil || !strings.Contains(err.Error(), `no scene "canery": the scenes are canary, rollback, drift, shadow, ab, roll_through, bandit, blue_green, fallback, all_at_once`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -35,6 +35,7 @@ func acts() []act {
 		{"bandit", "A bandit over v4 and v5: Thompson sampling moves traffic to the better one", "v4", playBandit},
 		{"blue_green", "A blue/green rollout from v5 to v6: preview traffic first, then the switch", "v5", playBlueGreen},
 		{"fallback", "A canary from v6 to v3 with on_failure = \"fallback\" to the rules heuristic", "v6", playFallback},
+		{"all_at_once", "Back from the rules heuristic to v6 all at once: 100% at once, then one bake with checks", "rules", playAllAtOnce},
 	}
 }
 
@@ -239,7 +240,7 @@ func playBlueGreen(s *show) error {
 	if _, err := s.wait("the preview", func(m reconcile.ModelStatus, st reconcile.Status) bool { return m.Phase == "preview" }); err != nil {
 		return err
 	}
-	s.n.say("Preview: users stay on v5; smoke tests with the header x-switchyard-preview reach v6 and give the checks data.")
+	s.n.say("Preview: users stay on v5; smoke tests with the header x-switchyard-preview reach v6, and preview_mirror copies 20%% of live requests to v6 (its answers dropped): both give the checks data.")
 	smoke := &smoker{url: "http://" + s.router + "/v1/fraud/predict", header: "x-switchyard-preview"}
 	ctx, stop := context.WithCancel(s.ctx)
 	done := make(chan struct{})
@@ -267,6 +268,23 @@ func playFallback(s *show) error {
 		return err
 	}
 	s.n.say("Git and traffic agree: serve = \"rules\" until a fixed model is promoted.")
+	return nil
+}
+
+func playAllAtOnce(s *show) error {
+	if err := s.commit("Promote fraud v6 all at once", scene{Serve: "v6", Strategy: "all_at_once"}); err != nil {
+		return err
+	}
+	if _, err := s.wait("v6 to take all traffic", func(m reconcile.ModelStatus, st reconcile.Status) bool {
+		return m.Rollout() != "" && weightOf(m, "v6") == 100
+	}); err != nil {
+		return err
+	}
+	s.n.say("All at once: 100%% on v6 straight away; the checks still run through one bake, and a failure would roll back.")
+	if _, err := s.wait("v6 to serve", settled("v6")); err != nil {
+		return err
+	}
+	s.n.say("v6 serves; Git already said so, no commit needed.")
 	return nil
 }
 

@@ -54,7 +54,9 @@ model "fraud" "production" {
 	case s.Drift:
 		b.WriteString(driftRollout)
 	case s.Strategy == "blue_green":
-		b.WriteString("    strategy      = \"blue_green\"\n    keep_previous = \"1m\"\n")
+		b.WriteString("    strategy       = \"blue_green\"\n    preview_mirror = 20\n    keep_previous  = \"1m\"\n")
+	case s.Strategy == "all_at_once":
+		b.WriteString("    strategy      = \"all_at_once\"\n")
 	default:
 		b.WriteString("    strategy      = \"canary\"\n    steps         = [10, 50]\n")
 	}

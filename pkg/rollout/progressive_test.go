@@ -266,6 +266,19 @@ func TestFailurePaths(t *testing.T) {
 			},
 		},
 		{
+			name: "roll_through: the rolled-through version is judged by the same checks, and rolls back when it fails too", strategy: Canary,
+			edit: func(m *spec.Model) { m.Rollout.OnFailure, m.Rollout.RollThrough = "roll_through", "v8" },
+			ticks: []tick{adopted,
+				{at: 5, serve: "v7", obs: none},
+				{at: 15, obs: bad, phase: PhaseFailedHeld, weights: "v6:100", acts: "verdict:rollout:rolled_through commit:roll_through(v7>v8)"},
+				// The reconciler's commit, as gitops writes it: serve = v8,
+				// roll_through and on_failure = "roll_through" removed.
+				{at: 25, serve: "v8", edit: func(m *spec.Model) { m.Rollout.OnFailure, m.Rollout.RollThrough = "", "" },
+					obs: none, phase: PhaseProgressing, weights: "v6:75 v8:25", event: "by canary", check: awaiting("")},
+				{at: 35, obs: bad, phase: PhaseFailedHeld, weights: "v6:100", acts: "verdict:rollout:rolled_back commit:rollback(v8>v6)"},
+			},
+		},
+		{
 			name: "roll_through to the failing version itself rolls back", strategy: AllAtOnce,
 			edit: func(m *spec.Model) { m.Rollout.OnFailure, m.Rollout.RollThrough = "roll_through", "v7" },
 			ticks: []tick{adopted,

@@ -80,12 +80,18 @@ func describeRollout(r *spec.Rollout, checked bool) string {
 		return fmt.Sprintf("canary %s, %s bake each, %s", strings.Join(steps, " → "), bake, measured)
 	case "blue_green":
 		keep := spec.FormatDuration(r.KeepPrevious)
-		mirror := ""
-		if r.PreviewMirror > 0 {
-			mirror = fmt.Sprintf(", %s of live requests mirrored", pct(r.PreviewMirror))
+		var preview []string
+		if r.PreviewHeader != "" {
+			preview = append(preview, "header "+r.PreviewHeader)
 		}
-		return fmt.Sprintf("blue_green: preview (header %s%s) for %s, then 100%% at once and %s bake, %s; previous version kept %s",
-			r.PreviewHeader, mirror, bake, bake, measured, keep)
+		if r.PreviewMirror > 0 {
+			preview = append(preview, pct(r.PreviewMirror)+" of live requests mirrored")
+		}
+		if len(preview) == 0 {
+			return fmt.Sprintf("blue_green: no preview, 100%% at once and %s bake, %s; previous version kept %s", bake, measured, keep)
+		}
+		return fmt.Sprintf("blue_green: preview (%s) for %s, then 100%% at once and %s bake, %s; previous version kept %s",
+			strings.Join(preview, ", "), bake, bake, measured, keep)
 	default:
 		return fmt.Sprintf("%s: 100%% at once, then %s bake, %s", r.Strategy, bake, measured)
 	}

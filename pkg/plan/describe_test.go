@@ -25,4 +25,12 @@ func TestDescribeBlueGreenMirror(t *testing.T) {
 	if got := describeRollout(r, true); !strings.HasPrefix(got, "blue_green: preview (header x-switchyard-preview, 25% of live requests mirrored) for 1m,") {
 		t.Errorf("with preview_mirror = 25: %q", got)
 	}
+	r.PreviewHeader = ""
+	if got := describeRollout(r, true); !strings.HasPrefix(got, "blue_green: preview (25% of live requests mirrored) for 1m,") {
+		t.Errorf("with preview_header = \"\" and preview_mirror = 25: %q", got)
+	}
+	r.PreviewMirror = 0
+	if got := describeRollout(r, true); !strings.HasPrefix(got, "blue_green: no preview, 100% at once and 1m bake,") {
+		t.Errorf("with preview_header = \"\" and no mirror: %q", got)
+	}
 }

@@ -48,7 +48,9 @@ func planOf(m *spec.Model) Plan {
 		if r.OnFailure != "" {
 			p.OnFailure = r.OnFailure
 		}
-		if r.PreviewHeader != "" {
+		if r.PreviewHeader != "" || r.Strategy == BlueGreen {
+			// The loader fills in the default header; "" written in a
+			// blue_green block means no preview header.
 			p.PreviewHeader = r.PreviewHeader
 		}
 		if r.KeepPrevious > 0 {
@@ -85,11 +87,17 @@ func pct(w float64) string { return strconv.FormatFloat(w, 'f', -1, 64) }
 func (p Plan) describe() string {
 	switch p.Strategy {
 	case BlueGreen:
-		mirror := ""
-		if p.PreviewMirror > 0 {
-			mirror = fmt.Sprintf(", %s%% of live requests mirrored", pct(p.PreviewMirror))
+		var preview []string
+		if p.PreviewHeader != "" {
+			preview = append(preview, "header "+p.PreviewHeader)
 		}
-		return fmt.Sprintf("blue_green: preview (header %s%s) for %s, then switch and bake %s", p.PreviewHeader, mirror, p.Bake, p.Bake)
+		if p.PreviewMirror > 0 {
+			preview = append(preview, fmt.Sprintf("%s%% of live requests mirrored", pct(p.PreviewMirror)))
+		}
+		if len(preview) == 0 {
+			return fmt.Sprintf("blue_green: no preview (preview_header = \"\"), switch at once and bake %s", p.Bake)
+		}
+		return fmt.Sprintf("blue_green: preview (%s) for %s, then switch and bake %s", strings.Join(preview, ", "), p.Bake, p.Bake)
 	case Canary:
 		parts := make([]string, len(p.Steps))
 		for i, w := range p.Steps {
@@ -112,6 +120,10 @@ func (s *stepper) start(from, to string) {
 	if p.Strategy == AllAtOnce {
 		s.st.Rollout.SwitchedAt = s.now
 	}
+	if p.Strategy == BlueGreen && p.PreviewHeader == "" && p.PreviewMirror <= 0 {
+		// No preview traffic of any kind: a preview would only wait.
+		s.st.Rollout.Step, s.st.Rollout.SwitchedAt = 1, s.now
+	}
 	s.restart = true
 	s.event(LevelInfo, "%s rolling out %s (from %s) by %s; %s", s.key, to, from, p.describe(), s.where())
 }
@@ -120,6 +132,9 @@ func (s *stepper) start(from, to string) {
 func (s *stepper) where() string {
 	r := s.st.Rollout
 	if r.Plan.Strategy == BlueGreen {
+		if r.Step == 0 && r.Plan.PreviewMirror > 0 && r.Plan.PreviewHeader == "" {
+			return fmt.Sprintf("during preview (%s%% of live requests mirrored)", pct(r.Plan.PreviewMirror))
+		}
 		if r.Step == 0 && r.Plan.PreviewMirror > 0 {
 			return fmt.Sprintf("during preview (preview-header traffic and %s%% of live requests mirrored)", pct(r.Plan.PreviewMirror))
 		}
@@ -172,6 +187,10 @@ func (s *stepper) previewHint() string {
 		return ""
 	}
 	smoke := fmt.Sprintf("send your smoke tests with it (curl -H '%s: 1' ... on %s)", r.Plan.PreviewHeader, s.m.Path)
+	if r.Plan.PreviewHeader == "" {
+		return fmt.Sprintf(": during the preview %s%% of live requests on %s are copied to %s (preview_mirror) and nothing else reaches it; if there is no live traffic to copy, or a check needs a metric the copies do not give, set preview_header and send smoke tests with it",
+			pct(r.Plan.PreviewMirror), s.m.Path, r.To)
+	}
 	if r.Plan.PreviewMirror > 0 {
 		return fmt.Sprintf(": during the preview %s%% of live requests on %s are copied to %s (preview_mirror) and requests with the header %q reach it; if there is no live traffic to copy, or a check needs a metric the copies do not give, %s",
 			pct(r.Plan.PreviewMirror), s.m.Path, r.To, r.Plan.PreviewHeader, smoke)

@@ -339,6 +339,35 @@ func TestFailurePaths(t *testing.T) {
 			},
 		},
 		{
+			name: "blue_green with preview_header = \"\" and no mirror has no preview traffic: it switches at once", strategy: BlueGreen,
+			edit: func(m *spec.Model) { m.Rollout.PreviewHeader = "" },
+			ticks: []tick{adopted,
+				{at: 5, serve: "v7", obs: none, phase: PhaseSwitched, weights: "v6:0 v7:100", event: `no preview (preview_header = ""), switch at once`,
+					check: func(t *testing.T, _ ModelState, rt traffic.Route, _ []Action) {
+						if rt.Preview != nil {
+							t.Errorf("preview %+v with preview_header = \"\"", rt.Preview)
+						}
+					}},
+				{at: 15, obs: good, phase: PhaseSwitched}, {at: 25, obs: good, phase: PhaseSwitched},
+				{at: 35, obs: good, phase: PhaseSucceeded, weights: "v7:100 v6:0", acts: "verdict:rollout:succeeded"},
+			},
+		},
+		{
+			name: "blue_green with preview_mirror and no preview header: the copies are the preview", strategy: BlueGreen,
+			edit: func(m *spec.Model) { m.Rollout.PreviewHeader, m.Rollout.PreviewMirror = "", 30 },
+			ticks: []tick{adopted,
+				{at: 5, serve: "v7", obs: none, phase: PhasePreview, weights: "v6:100 v7:0", event: "preview (30% of live requests mirrored)",
+					check: func(t *testing.T, st ModelState, rt traffic.Route, acts []Action) {
+						mirroring("v7", 30)(t, st, rt, acts)
+						if rt.Preview != nil {
+							t.Errorf("preview %+v with preview_header = \"\"", rt.Preview)
+						}
+					}},
+				{at: 15, obs: none, phase: PhasePreview}, {at: 25, obs: none, phase: PhasePreview},
+				{at: 35, obs: none, phase: PhasePaused, event: "are copied to v7 (preview_mirror) and nothing else reaches it"},
+			},
+		},
+		{
 			name: "under min_requests is no data: the pause says so", strategy: Canary,
 			ticks: concat(
 				[]tick{adopted, {at: 5, serve: "v7", obs: none}},

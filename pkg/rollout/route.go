@@ -50,8 +50,11 @@ func (s *stepper) weights() ([]traffic.Weight, *traffic.Preview, *traffic.Bandit
 		r := st.Rollout
 		w := r.Plan.Steps[r.Step]
 		if r.Plan.Strategy == BlueGreen && r.Step == 0 {
-			return []traffic.Weight{{Version: r.From, Percent: 100}, {Version: r.To, Percent: 0}},
-				&traffic.Preview{Header: r.Plan.PreviewHeader, Version: r.To}, nil, ""
+			var preview *traffic.Preview
+			if r.Plan.PreviewHeader != "" {
+				preview = &traffic.Preview{Header: r.Plan.PreviewHeader, Version: r.To}
+			}
+			return []traffic.Weight{{Version: r.From, Percent: 100}, {Version: r.To, Percent: 0}}, preview, nil, ""
 		}
 		// The source stays listed (weight 0 at 100%) for an instant rollback.
 		return []traffic.Weight{{Version: r.From, Percent: 100 - w}, {Version: r.To, Percent: w}}, nil, nil, ""

@@ -33,11 +33,17 @@ func waitShadow(t *testing.T, rt *Router, n int64) traffic.VersionStats {
 }
 
 func TestShadowComparesAnswers(t *testing.T) {
-	fixed := func(body string) *httptest.Server {
+	fixed := func(body string, copies bool) *httptest.Server {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			if r.Method == "POST" && string(b) != `{"x":1}` {
 				http.Error(w, "body not copied: "+string(b), 400)
+				return
+			}
+			// A copy says it is one (a model skips side effects for it);
+			// the live request does not.
+			if (r.Header.Get("X-Switchyard-Shadow") == "true") != copies {
+				http.Error(w, "X-Switchyard-Shadow: "+r.Header.Get("X-Switchyard-Shadow"), 400)
 				return
 			}
 			io.WriteString(w, body)
@@ -61,7 +67,7 @@ func TestShadowComparesAnswers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			live, shadow := fixed(c.live), fixed(c.shadow)
+			live, shadow := fixed(c.live, false), fixed(c.shadow, true)
 			rt := newTestRouter(t, Options{})
 			mustUpdate(t, rt, mkShadowRoute(live.URL, shadow.URL, c.compare, c.tol))
 			w := do(rt, "POST", "/v1/m/predict", `{"x":1}`)

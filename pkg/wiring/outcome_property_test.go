@@ -2,6 +2,7 @@ package wiring
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -22,6 +23,13 @@ import (
 	"github.com/switchyard-dev/switchyard/policies"
 )
 
+// Other seeds and more rounds explore further than CI's fixed run:
+// go test ./pkg/wiring -run TestOwnOutcomeCommitsAreAccepted -spectest.seed 7 -spectest.rounds 10
+var (
+	spectestSeed   = flag.Uint64("spectest.seed", 20261205, "seed of the generated outcome scenarios")
+	spectestRounds = flag.Int("spectest.rounds", 2, "rounds of every outcome with every strategy")
+)
+
 type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time { return c.t }
@@ -35,9 +43,9 @@ func (c fixedClock) Now() time.Time { return c.t }
 // runs: the engine makes the outcome, repoAdapter writes it with gitops,
 // Checker judges the head.
 func TestOwnOutcomeCommitsAreAccepted(t *testing.T) {
-	// Two rounds of every outcome with every strategy: in the second, a
+	// Rounds of every outcome with every strategy: in every second one, a
 	// roll_through names the version being left.
-	n := 2 * len(spectest.Kinds())
+	n := max(2, *spectestRounds) * len(spectest.Kinds())
 	srv := gittest.NewServer(t)
 	pol := map[string]string{}
 	entries, _ := fs.ReadDir(policies.Files, ".")
@@ -52,7 +60,7 @@ func TestOwnOutcomeCommitsAreAccepted(t *testing.T) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	seen := map[spectest.Kind]int{}
-	for i, sc := range spectest.Scenarios(20261205, n) {
+	for i, sc := range spectest.Scenarios(*spectestSeed, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

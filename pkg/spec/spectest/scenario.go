@@ -218,8 +218,11 @@ func (g *gen) rolloutBlockLines(strategy string) []string {
 		}
 		lines = append(lines, "steps = ["+strings.Join(steps, ", ")+"]")
 	case "blue_green":
-		if g.rng.IntN(2) == 0 {
+		switch g.rng.IntN(3) {
+		case 0:
 			lines = append(lines, `preview_header = "x-smoke"`)
+		case 1:
+			lines = append(lines, `preview_header = ""`) // none: mirrored copies only, or no preview
 		}
 		if g.rng.IntN(2) == 0 {
 			lines = append(lines, fmt.Sprintf("keep_previous = \"%dm\"", 1+g.rng.IntN(20)))

@@ -47,7 +47,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	rnd := rt.rands.get()
 	b := r.choose((*stdKeys)(req), rnd)
-	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
+	shadow := r.shadow.copies(b, rnd)
 	rt.rands.put(rnd)
 	id := rt.requestID(req, b)
 

@@ -64,7 +64,7 @@ func (cc *clientConn) serveHandWritten(r *route, rest []byte) bool {
 	}
 	rnd := rt.rands.get()
 	b := r.choose((*parsedKeys)(req), rnd)
-	shadow := r.shadow != nil && rnd.Float64()*100 < r.shadow.percent
+	shadow := r.shadow.copies(b, rnd)
 	rt.rands.put(rnd)
 	id := issueID(rt, req.ID, b)
 	rt.ids.put(id, b.stats)

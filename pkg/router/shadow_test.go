@@ -228,3 +228,64 @@ func TestSameBody(t *testing.T) {
 		}
 	}
 }
+
+// A blue/green preview with preview_mirror sends preview-header requests
+// to green and copies live ones to green: a request green answers itself
+// is never copied to it as well (it would reach green twice and count
+// twice), whichever server takes it.
+func TestShadowNeverCopiesARequestToTheVersionThatAnswered(t *testing.T) {
+	for name, start := range map[string]func(testing.TB, *Router) served{"hand-written": serve, "net/http": serveStd} {
+		t.Run(name, func(t *testing.T) {
+			var mu sync.Mutex
+			hits := map[string]int{} // by version and X-Switchyard-Shadow
+			backend := func(version string) string {
+				s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.Copy(io.Discard, r.Body)
+					mu.Lock()
+					hits[version+" shadow="+r.Header.Get("X-Switchyard-Shadow")]++
+					mu.Unlock()
+					io.WriteString(w, `{"score":0.5}`)
+				}))
+				t.Cleanup(s.Close)
+				return s.URL
+			}
+			rt := newTestRouter(t, Options{})
+			r := mkRoute("m", map[string]string{"blue": backend("blue"), "green": backend("green")}, weights("blue", 100, "green", 0))
+			r.Preview = &traffic.Preview{Header: "x-preview", Version: "green"}
+			r.Shadow = &traffic.Shadow{Version: "green", Percent: 100, Compare: "json"}
+			mustUpdate(t, rt, r)
+			srv := start(t, rt)
+			post := func(hdr string) {
+				req, _ := http.NewRequest("POST", srv.URL+"/v1/m/predict", strings.NewReader(`{"x":1}`))
+				if hdr != "" {
+					req.Header.Set(hdr, "1")
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			for i := 0; i < 5; i++ {
+				post("x-preview") // green answers: no copy
+				post("")          // blue answers: a copy to green
+			}
+			// Shutdown waits for every queued copy: none can land later.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := rt.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			want := map[string]int{"blue shadow=": 5, "green shadow=": 5, "green shadow=true": 5}
+			if fmt.Sprint(hits) != fmt.Sprint(want) {
+				t.Fatalf("backends saw %v, want %v", hits, want)
+			}
+			if s := find(t, rt.Stats(time.Minute), "m", "production", "green"); s.ShadowPairs != 5 || s.Requests != 5 {
+				t.Fatalf("green: %d requests, %d copies; want 5 and 5", s.Requests, s.ShadowPairs)
+			}
+		})
+	}
+}

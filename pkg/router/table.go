@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -273,6 +274,14 @@ type shadowRoute struct {
 	json      bool
 	tolerance float64
 	outputs   []behaviour.Pointer // the route's: the shadow's answers are read too (outputs.go)
+}
+
+// copies says whether the request that b answers is copied to the
+// shadow: a share of them, never one the shadow's version answers itself
+// (a blue/green preview request while its preview_mirror copies to the
+// same version), which would reach that backend twice and count twice.
+func (s *shadowRoute) copies(b *backend, rnd *rand.Rand) bool {
+	return s != nil && b != s.to && rnd.Float64()*100 < s.percent
 }
 
 func (rt *Router) compile(t traffic.Table) *compiled {

@@ -442,6 +442,10 @@ func TestE2EStrategies(t *testing.T) {
 				if plain := w.ask(nil); plain == "v2" && w.previewTable() != nil {
 					t.Fatalf("a mirrored answer of green reached a client during the preview")
 				}
+				// The header still reaches green beside the mirror.
+				if smoke := w.ask(map[string]string{stratHeader: "1"}); smoke == "v1" && w.previewTable() != nil {
+					t.Fatalf("a preview-header request was answered by v1 during a mirrored preview")
+				}
 				return false
 			})
 			if !mirrored {

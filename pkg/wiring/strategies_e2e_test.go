@@ -459,9 +459,10 @@ func TestE2EStrategies(t *testing.T) {
 			}
 		}},
 		{"blue_green_mirror_rollback", func(t *testing.T, w *stratWorld) {
-			// A broken green fails on the mirrored copies alone, while every
-			// client is still answered by v1.
+			// A broken green fails on the mirrored copies alone (no preview
+			// header at all), while every client is still answered by v1.
 			body := rolloutBlock(`    strategy       = "blue_green"
+    preview_header = ""
     preview_mirror = 100`)
 			bad := w.push("Promote fraud v3 blue/green, mirrored", "v3", body)
 			stop := make(chan struct{})
@@ -488,7 +489,7 @@ func TestE2EStrategies(t *testing.T) {
 				t.Fatal("a client was answered by v3, which only ever had mirrored copies")
 			}
 			mustContain(t, "rollback commit", msg, "Switchyard-Reverts: "+bad, `check "errors" failed`,
-				"during preview (preview-header traffic and 100% of live requests mirrored)")
+				"during preview (100% of live requests mirrored)")
 			mustContain(t, "spec after the rollback", file, `serve  = "v1"`)
 			w.settled("v1")
 		}},

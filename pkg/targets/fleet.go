@@ -39,17 +39,17 @@ type Fleet struct {
 
 	op sync.Mutex // one Apply or Resync at a time
 
-	mu      sync.Mutex // guards below and every replica's state
-	gen     uint64     // generation of routes
-	routes  []byte     // the current table's routes as JSON; nil before the first Apply
-	learned bool       // gen continues from the replicas' own generations
+	mu     sync.Mutex // guards below and every replica's state
+	gen    uint64     // generation of routes
+	routes []byte     // the current table's routes as JSON; nil before the first Apply
+	seen   uint64     // the highest generation a replica was read holding
 }
 
 type replica struct {
 	admin string
 	rb    *RemoteBuiltin
 	// guarded by Fleet.mu
-	acked       uint64    // generation the replica acknowledged (0: none known)
+	acked       uint64    // generation the replica acknowledged or was last read holding (0: none known)
 	lastContact time.Time // last answer of any kind
 	lastErr     string
 	// lost is set when the replica was unreachable or found stale: it may
@@ -117,36 +117,62 @@ func (f *Fleet) Apply(ctx context.Context, t traffic.Table) error {
 		return fmt.Errorf("router %q: encode routes: %w", f.name, err)
 	}
 	f.mu.Lock()
-	same := f.routes != nil && bytes.Equal(f.routes, routes)
-	learned := f.learned
-	f.mu.Unlock()
-	if !same {
-		if !learned {
-			f.learn(ctx)
-		}
-		f.mu.Lock()
-		f.gen++
-		f.routes = routes
-		f.mu.Unlock()
+	if f.routes == nil || !bytes.Equal(f.routes, routes) {
+		f.gen, f.routes = f.nextGen(), routes
 	}
+	f.mu.Unlock()
 	return f.send(ctx, func(r *replica) bool { return r.acked != f.gen || r.lost })
 }
 
-// learn continues the generations from the highest a replica holds, so a
-// new reconciler (or a new leader) numbers its tables after the last one's.
-func (f *Fleet) learn(ctx context.Context) {
-	gens := f.each(ctx, f.replicas, func(ctx context.Context, r *replica) (uint64, error) {
-		return r.rb.Generation(ctx, 0)
-	})
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i, g := range gens {
-		if g.err == nil {
-			f.replicas[i].acked = g.gen
-			f.gen = max(f.gen, g.gen)
-		}
+// maxGeneration bounds the generations a fleet numbers: below 2^53 they
+// are exact as JSON numbers everywhere (a browser reads them as doubles).
+const maxGeneration = 1 << 53
+
+// nextGen numbers a new table: above the fleet's last one, at least the
+// clock's Unix milliseconds, and above the highest generation a replica
+// was read holding. The caller holds f.mu.
+//
+// A fleet never reads the replicas before its first table, so a new
+// reconciler's (or a new leader's) first Apply, often a restore, waits for
+// no replica: a hung one would hold such a read for the replica timeout.
+// The number it picks may equal, or be below, one a replica already holds
+// with another table. That is harmless, because a generation read from a
+// replica never by itself makes the replica count as holding the table:
+//
+//   - A replica counts as holding the current table (Apply and Resync do
+//     not send it, Replicas shows it in sync, Measurable accepts it) only
+//     while acked == gen and !lost.
+//   - Every call that fails, and every read of a generation other than
+//     gen, sets lost; only an acknowledged PUT of the current table (send)
+//     clears it. So the acked of a replica not lost is 0 (never called),
+//     or a generation this fleet numbered and the replica acknowledged or
+//     was read holding while it was gen.
+//   - Generations only grow (each new one is above gen), so right after a
+//     new table no replica that is not lost has acked == gen: every one
+//     is sent it, and counts as holding it only once its PUT succeeds.
+//   - A replica whose PUT failed (it hung, was down, or the Apply was
+//     cancelled) stays lost until a later PUT succeeds: a Resync that then
+//     reads gen from it, by a 304 or a body, however it came to hold that
+//     number, still sends it the table.
+//
+// Hence a replica counts as holding the table only if this fleet's PUT of
+// it was acknowledged and every read since returned its generation. What
+// is left is another writer putting a different table under the very same
+// number afterwards: only a deposed leader writes to the same routers (its
+// traffic changes are fenced), and it would have to number a table in the
+// same millisecond. Time-derived numbers and the floor of what was read
+// keep a new leader's generations above its predecessor's, so a replica's
+// generation reads as behind or current the way one expects; correctness
+// does not depend on it.
+func (f *Fleet) nextGen() uint64 {
+	g := f.gen + 1
+	if ms := f.now().UnixMilli(); ms > 0 && uint64(ms) > g && ms < maxGeneration {
+		g = uint64(ms)
 	}
-	f.learned = true
+	if f.seen >= g && f.seen+1 < maxGeneration {
+		g = f.seen + 1
+	}
+	return g
 }
 
 // Resync reads every replica's generation and gives the current table to
@@ -178,13 +204,16 @@ func (f *Fleet) Resync(ctx context.Context) error {
 			continue
 		}
 		r.acked = g.gen
+		f.seen = max(f.seen, g.gen)
 		if g.gen != f.gen {
 			f.log.Warn("router replica is stale (restarted empty or back from a partition): giving it the current table",
 				"router", f.name, "replica", r.admin, "generation", g.gen, "want", f.gen)
 			r.lost = true
 		}
 		// A replica back after being unreadable is given the table again
-		// too: that marks when its measurements are whole again.
+		// too: that marks when its measurements are whole again. So is one
+		// whose PUT of this generation was never acknowledged, whatever
+		// generation it shows (see nextGen).
 		stale[r] = r.lost
 	}
 	f.mu.Unlock()
@@ -306,7 +335,7 @@ func (f *Fleet) Replicas() []ReplicaStatus {
 	out := make([]ReplicaStatus, 0, len(f.replicas))
 	for _, r := range f.replicas {
 		out = append(out, ReplicaStatus{Admin: r.admin, Generation: r.acked, Want: f.gen,
-			InSync: f.routes != nil && r.acked == f.gen, LastContact: r.lastContact, LastError: r.lastErr})
+			InSync: f.routes != nil && r.acked == f.gen && !r.lost, LastContact: r.lastContact, LastError: r.lastErr})
 	}
 	return out
 }

@@ -127,33 +127,79 @@ func TestFleetGivesEveryReplicaTheSameGeneration(t *testing.T) {
 	ctx := context.Background()
 	splitTable := splitter(t)
 	reps := []*replicaServer{newReplica(t), newReplica(t), newReplica(t)}
+	var mu sync.Mutex
+	clock := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	first := uint64(clock.UnixMilli()) // generations are numbered from the clock
 	var log syncBuffer
-	f := newTestFleet(t, time.Now, &log, reps...)
+	f := newTestFleet(t, now, &log, reps...)
 	for i, pct := range []float64{10, 10, 50} {
 		if err := f.Apply(ctx, splitTable(pct)); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
-	// The same table twice keeps its generation: two distinct tables.
+	// The same table twice keeps its generation: two distinct tables, in
+	// the same millisecond.
 	for _, r := range reps {
 		got := r.table()
-		if got.Generation != 2 || weightOf(got, "v8") != 50 {
-			t.Errorf("replica %s: generation %d, v8 at %v%%; want generation 2 at 50%%", r.srv.URL, got.Generation, weightOf(got, "v8"))
+		if got.Generation != first+1 || weightOf(got, "v8") != 50 {
+			t.Errorf("replica %s: generation %d, v8 at %v%%; want generation %d at 50%%", r.srv.URL, got.Generation, weightOf(got, "v8"), first+1)
 		}
 	}
 	for _, st := range f.Replicas() {
-		if !st.InSync || st.Generation != 2 || st.Want != 2 || st.LastContact.IsZero() || st.LastError != "" {
-			t.Errorf("status %+v, want in sync at generation 2", st)
+		if !st.InSync || st.Generation != first+1 || st.Want != first+1 || st.LastContact.IsZero() || st.LastError != "" {
+			t.Errorf("status %+v, want in sync at generation %d", st, first+1)
 		}
 	}
-	// A new fleet target (a restarted or new leader reconciler) numbers
-	// its tables after the replicas' own.
-	g := newTestFleet(t, time.Now, &log, reps...)
+	// A new fleet target (a restarted or new leader reconciler) a second
+	// later numbers its tables from its clock, above the replicas' own,
+	// without reading them first.
+	advance(time.Second)
+	g := newTestFleet(t, now, &log, reps...)
 	if err := g.Apply(ctx, splitTable(50)); err != nil {
 		t.Fatal(err)
 	}
-	if got := reps[1].table().Generation; got != 3 {
-		t.Errorf("a new fleet target's first table has generation %d, want 3 (after the replicas' 2)", got)
+	if got := reps[1].table().Generation; got != first+1000 {
+		t.Errorf("a new fleet target's first table has generation %d, want %d (the clock's milliseconds)", got, first+1000)
+	}
+}
+
+// A replica found holding a higher generation than the fleet's with
+// another table (what a predecessor whose clock ran ahead leaves, or any
+// other writer) is stale: it is given the current table, and the fleet's
+// next table is numbered above what it read.
+func TestFleetResendsAReplicaHoldingAHigherGeneration(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	reps := []*replicaServer{newReplica(t), newReplica(t)}
+	clock := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	var log syncBuffer
+	f := newTestFleet(t, func() time.Time { return clock }, &log, reps...)
+	if err := f.Apply(ctx, splitTable(25)); err != nil {
+		t.Fatal(err)
+	}
+	gen := reps[0].table().Generation
+	other := splitTable(90)
+	other.Generation = gen + 5000
+	if err := reps[1].router.Load().Update(other); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Resync(ctx); err != nil {
+		t.Fatalf("resync: %v", err)
+	}
+	if got := reps[1].table(); got.Generation != gen || weightOf(got, "v8") != 25 {
+		t.Errorf("the replica that held generation %d: now generation %d with v8 at %v%%, want the current table (%d, 25%%)",
+			other.Generation, got.Generation, weightOf(got, "v8"), gen)
+	}
+	if !strings.Contains(log.String(), "stale") || !strings.Contains(log.String(), reps[1].srv.URL) {
+		t.Errorf("the log does not say the replica was stale:\n%s", log.String())
+	}
+	if err := f.Apply(ctx, splitTable(50)); err != nil {
+		t.Fatal(err)
+	}
+	if got := reps[0].table().Generation; got != other.Generation+1 {
+		t.Errorf("the next table has generation %d, want %d (above the highest one read)", got, other.Generation+1)
 	}
 }
 
@@ -236,7 +282,7 @@ func TestFleetResyncsAReplicaThatRestartedEmpty(t *testing.T) {
 		t.Fatalf("resync: %v", err)
 	}
 	got := reps[1].table()
-	if got.Generation != 1 || weightOf(got, "v8") != 25 {
+	if got.Generation != uint64(windowStart.UnixMilli()) || weightOf(got, "v8") != 25 {
 		t.Fatalf("the restarted replica has generation %d with v8 at %v%%, want the current table", got.Generation, weightOf(got, "v8"))
 	}
 	if !strings.Contains(log.String(), "stale") || !strings.Contains(log.String(), reps[1].srv.URL) {

@@ -354,3 +354,90 @@ func TestHAProxyRestoreDoesNotWaitForAHungInstance(t *testing.T) {
 		t.Error("the instance back was not reloaded with the restore")
 	}
 }
+
+// A new leader's first Apply is a restore while one replica hangs: the
+// fleet reads no generation before it (such a read would hang too), so
+// the live replicas have the restore while the hung replica's only call,
+// the PUT, is still blocked. Both leaders' clocks read the same
+// millisecond, so the restore's generation is the very number every
+// replica already holds with the canary's table: once the hung replica
+// answers again, reading that number (a 304) does not make it count as
+// holding the restore, and it is given it.
+func TestFleetNewLeadersFirstRestoreDoesNotWaitForAHungReplica(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	live := []*replicaServer{newReplica(t), newReplica(t)}
+	behind := newReplica(t)
+	upAddr := strings.TrimPrefix(behind.srv.URL, "http://")
+	hung := newHungEndpoint(t, "tcp", "127.0.0.1:0", func() (net.Conn, error) { return net.Dial("tcp", upAddr) })
+	hungURL := "http://" + hung.ln.Addr().String()
+	r := fleetSpec(live...)
+	r.Admins = append([]string{hungURL}, r.Admins...)
+	clock := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	var log syncBuffer
+	newLeader := func() *Fleet {
+		tgt, err := New(r, Deps{Getenv: func(string) string { return "s3cret" }, ReplicaTimeout: 10 * time.Minute,
+			HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+			Now:        func() time.Time { return clock }, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tgt.(*Fleet)
+	}
+
+	// The first leader's canary at 50% reaches every replica.
+	hung.setMode("forward")
+	if err := newLeader().Apply(ctx, splitTable(50)); err != nil {
+		t.Fatal(err)
+	}
+	canaryGen := behind.table().Generation
+	for _, rep := range append(live, behind) {
+		if got := rep.table(); got.Generation != canaryGen || weightOf(got, "v8") != 50 {
+			t.Fatalf("replica %s after the canary: generation %d, v8 at %v%%", rep.srv.URL, got.Generation, weightOf(got, "v8"))
+		}
+	}
+
+	// A new leader's first Apply is the restore, with one replica hung.
+	f := newLeader()
+	hung.setMode("hang")
+	done := make(chan error, 1)
+	go func() { done <- f.Apply(ctx, splitTable(0)) }()
+	hung.waitHeld(done)
+	eventually(t, done, "the live replicas getting the new leader's first restore", func() bool {
+		return weightOf(live[0].table(), "v8") == 0 && weightOf(live[1].table(), "v8") == 0
+	})
+	if got := live[0].table().Generation; got != canaryGen {
+		t.Fatalf("the restore has generation %d, want %d (the same clock: the colliding number this test is about)", got, canaryGen)
+	}
+	hung.answer("")
+	if err := <-done; err == nil || !strings.Contains(err.Error(), hungURL) {
+		t.Fatalf("the restore with a hung replica: %v, want an error naming %s", err, hungURL)
+	}
+	if n := hung.heldCount(); n != 1 {
+		t.Errorf("the hung replica was called %d times during the restore, want once (its PUT: nothing is read first)", n)
+	}
+	if err := f.Measurable(clock.Add(-time.Minute)); err == nil || !strings.Contains(err.Error(), hungURL) {
+		t.Errorf("a window with the hung replica behind: %v, want no data naming it", err)
+	}
+
+	// It answers again, still holding the canary under the restore's
+	// number: the next pass's resync gives it the restore.
+	hung.setMode("forward")
+	if got := behind.table(); got.Generation != canaryGen || weightOf(got, "v8") != 50 {
+		t.Fatalf("the replica behind the hung address: generation %d, v8 at %v%%; want the canary still", got.Generation, weightOf(got, "v8"))
+	}
+	if err := f.Resync(ctx); err != nil {
+		t.Fatalf("resync once the hung replica answers: %v", err)
+	}
+	if got := weightOf(behind.table(), "v8"); got != 0 {
+		t.Errorf("the replica back sends %v%% to v8 after the resync, want 0 (it showed the restore's generation with the canary's table)", got)
+	}
+	for _, st := range f.Replicas() {
+		if !st.InSync || st.LastError != "" {
+			t.Errorf("status %+v after the resync, want every replica in sync", st)
+		}
+	}
+	if !strings.Contains(log.String(), "has the current table again") || !strings.Contains(log.String(), hungURL) {
+		t.Errorf("the log does not say the hung replica has the current table again:\n%s", log.String())
+	}
+}

@@ -230,7 +230,8 @@ func (h *HAProxy) workerPid(ctx context.Context, in *haInstance) (string, error)
 }
 
 // runtime sends one command line to an instance's runtime API and returns
-// the answer.
+// the answer. The call ends when ctx does (cancelled, or past its
+// deadline or the 10 s bound): a hung instance holds it no longer.
 func (h *HAProxy) runtime(ctx context.Context, in *haInstance, line string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, defaultHTTPTimeout)
 	defer cancel()
@@ -239,15 +240,21 @@ func (h *HAProxy) runtime(ctx context.Context, in *haInstance, line string) (str
 		return "", fmt.Errorf("runtime API %s: %w", in.api, err)
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+	// A deadline in the past unblocks the write or read in progress.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	fail := func(err error) (string, error) {
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		return "", fmt.Errorf("runtime API %s: %w", in.api, err)
 	}
 	if _, err := io.WriteString(conn, line+"\n"); err != nil {
-		return "", fmt.Errorf("runtime API %s: %w", in.api, err)
+		return fail(err)
 	}
 	b, err := io.ReadAll(conn)
 	if err != nil {
-		return "", fmt.Errorf("runtime API %s: %w", in.api, err)
+		return fail(err)
 	}
 	return string(b), nil
 }

@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/spec"
 	"github.com/switchyard-dev/switchyard/pkg/traffic"
 )
 
@@ -352,6 +354,60 @@ func TestHAProxyRestoreDoesNotWaitForAHungInstance(t *testing.T) {
 	}
 	if worker(b) == workerB || weight(b) != "0" {
 		t.Error("the instance back was not reloaded with the restore")
+	}
+
+	// A weight change while b hangs, whose context is cancelled (the
+	// leader deposed, the daemon stopping): the call to b ends with the
+	// context, not at its own 10 s bound, while b still never answered.
+	hung.rearm()
+	hung.setMode("hang")
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { done <- h.Apply(cctx, table(25)) }()
+	hung.waitHeld(done)
+	eventually(t, done, "the live instance getting the weights", func() bool { return weight(a) == "50" })
+	cancel()
+	err = <-done
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), hungSock) {
+		t.Fatalf("a weight change cancelled while an instance hangs: %v, want context.Canceled naming %s", err, hungSock)
+	}
+}
+
+// A runtime API call to an address that accepts and never answers ends
+// when its context is cancelled, with the context's error, not when its
+// own 10 s bound runs out (that ends with a deadline error).
+func TestHAProxyRuntimeCallEndsWithItsContext(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "hung.sock")
+	hung := newHungEndpoint(t, "unix", sock, nil)
+	hung.setMode("hang")
+	tgt, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: filepath.Join(dir, "switchyard.cfg"),
+		Listen: "127.0.0.1:8080", RuntimeAPI: sock}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tgt.(*HAProxy)
+	for _, call := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"show info", func(ctx context.Context) error { _, err := h.workerPid(ctx, h.instances[0]); return err }},
+		{"set weight", func(ctx context.Context) error {
+			_, err := h.runtime(ctx, h.instances[0], "set server sy_fraud_production/v7 weight 0")
+			return err
+		}},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- call.fn(ctx) }()
+		hung.waitHeld(done)
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), sock) {
+			t.Errorf("%s cancelled while the runtime API hangs: %v, want context.Canceled naming %s", call.name, err, sock)
+		}
+	}
+	if n := hung.heldCount(); n != 2 {
+		t.Errorf("%d calls held, want 2", n)
 	}
 }
 

@@ -133,6 +133,13 @@ func (rb *RemoteBuiltin) put(ctx context.Context, body []byte) error {
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
+	return rb.answerError(http.MethodPut, resp, msg)
+}
+
+// answerError is the error for a non-2xx answer to method on the routes
+// endpoint, carrying the router's own message (msg, the start of the
+// body); a refused token wraps ErrUnauthorized.
+func (rb *RemoteBuiltin) answerError(method string, resp *http.Response, msg []byte) error {
 	var e struct {
 		Error string `json:"error"`
 	}
@@ -141,10 +148,10 @@ func (rb *RemoteBuiltin) put(ctx context.Context, body []byte) error {
 		text = e.Error
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("router %q: PUT %s: %s: %s: %w (check the token in %s)",
-			rb.name, rb.routes, resp.Status, text, ErrUnauthorized, rb.tokenEnvName())
+		return fmt.Errorf("router %q: %s %s: %s: %s: %w (check the token in %s)",
+			rb.name, method, rb.routes, resp.Status, text, ErrUnauthorized, rb.tokenEnvName())
 	}
-	return fmt.Errorf("router %q: PUT %s: %s: %s", rb.name, rb.routes, resp.Status, text)
+	return fmt.Errorf("router %q: %s %s: %s: %s", rb.name, method, rb.routes, resp.Status, text)
 }
 
 func (rb *RemoteBuiltin) tokenEnvName() string {

@@ -51,7 +51,10 @@ type replica struct {
 	// guarded by Fleet.mu
 	acked       uint64    // generation the replica acknowledged or was last read holding (0: none known)
 	lastContact time.Time // last answer of any kind
-	lastErr     string
+	// heard: this fleet has had an answer from it. Before that its first
+	// call is preceded by a check that it holds a numbered table.
+	heard   bool
+	lastErr string
 	// lost is set when the replica was unreachable or found stale: it may
 	// have restarted and lost its measurements. resyncedAt is when it was
 	// next given the current table.
@@ -132,9 +135,11 @@ const maxGeneration = 1 << 53
 // clock's Unix milliseconds, and above the highest generation a replica
 // was read holding. The caller holds f.mu.
 //
-// A fleet never reads the replicas before its first table, so a new
-// reconciler's (or a new leader's) first Apply, often a restore, waits for
-// no replica: a hung one would hold such a read for the replica timeout.
+// A fleet numbers its first table without reading the replicas'
+// generations, so a new reconciler's (or a new leader's) first Apply,
+// often a restore, waits for no replica: a hung one would hold such a read
+// for the replica timeout. (Each replica's own first call checks whether
+// it holds a table at all, see probe; no other replica waits for that.)
 // The number it picks may equal, or be below, one a replica already holds
 // with another table. That is harmless, because a generation read from a
 // replica never by itself makes the replica count as holding the table:
@@ -233,13 +238,20 @@ func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
 	body := append(append(append([]byte(`{"generation":`), strconv.FormatUint(gen, 10)...), `,"routes":`...), f.routes...)
 	body = append(body, '}')
 	var todo []*replica
+	probe := map[*replica]bool{}
 	for _, r := range f.replicas {
 		if need(r) {
 			todo = append(todo, r)
+			probe[r] = !r.heard && !r.lost
 		}
 	}
 	f.mu.Unlock()
 	res := f.each(ctx, todo, func(ctx context.Context, r *replica) (uint64, error) {
+		if probe[r] {
+			if err := f.probe(ctx, r); err != nil {
+				return 0, err
+			}
+		}
 		return gen, r.rb.put(ctx, body)
 	})
 	f.mu.Lock()
@@ -266,6 +278,29 @@ func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
 	return nil
 }
 
+// probe precedes the first call this fleet makes to a replica (its first
+// table after the reconciler starts or becomes leader), within the same
+// replica timeout: a replica holding no numbered table restarted empty, or
+// is new, and has not measured the windows in progress. It is marked lost,
+// so that its PUT marks when its measurements are whole again, as a
+// resync does. Only the replica's own call waits for its probe: a hung
+// one holds no other replica's table, and is not also sent the table (it
+// would hang twice); the next pass sends it.
+func (f *Fleet) probe(ctx context.Context, r *replica) error {
+	numbered, err := r.rb.Numbered(ctx)
+	if err != nil || numbered {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !r.lost {
+		f.log.Warn("router replica holds no table (restarted empty, or new): giving it the current table; windows before now are no data",
+			"router", f.name, "replica", r.admin)
+		r.lost = true
+	}
+	return nil
+}
+
 type genResult struct {
 	gen uint64
 	err error
@@ -286,7 +321,7 @@ func (f *Fleet) each(ctx context.Context, rs []*replica, fn func(context.Context
 			out[i] = genResult{gen: g, err: err}
 			f.mu.Lock()
 			if err == nil {
-				r.lastContact, r.lastErr = f.now(), ""
+				r.lastContact, r.lastErr, r.heard = f.now(), "", true
 			} else {
 				r.lastErr, r.lost = err.Error(), true
 			}
@@ -345,36 +380,58 @@ func (f *Fleet) Replicas() []ReplicaStatus {
 // answers 304 without the table while it still holds it (a router without
 // ETags sends the table, and only its generation is decoded).
 func (rb *RemoteBuiltin) Generation(ctx context.Context, have uint64) (uint64, error) {
+	inm := ""
+	if have > 0 {
+		inm = `"` + strconv.FormatUint(have, 10) + `"`
+	}
+	gen, unchanged, err := rb.generation(ctx, inm)
+	if unchanged && have > 0 {
+		return have, err
+	}
+	return gen, err
+}
+
+// Numbered says whether the router holds a numbered table, one a fleet
+// gave it (a 304 to `If-None-Match: *`), rather than none at all (it
+// restarted empty, or is new).
+func (rb *RemoteBuiltin) Numbered(ctx context.Context) (bool, error) {
+	gen, unchanged, err := rb.generation(ctx, "*")
+	return unchanged || gen > 0, err
+}
+
+// generation reads the live table's generation, sending ifNoneMatch if
+// any; unchanged is a 304 (no generation decoded).
+func (rb *RemoteBuiltin) generation(ctx context.Context, ifNoneMatch string) (gen uint64, unchanged bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rb.routes, nil)
 	if err != nil {
-		return 0, fmt.Errorf("router %q: %w", rb.name, err)
+		return 0, false, fmt.Errorf("router %q: %w", rb.name, err)
 	}
 	if rb.token != "" {
 		req.Header.Set("Authorization", "Bearer "+rb.token)
 	}
-	if have > 0 {
-		req.Header.Set("If-None-Match", `"`+strconv.FormatUint(have, 10)+`"`)
+	if ifNoneMatch != "" {
+		req.Header.Set("If-None-Match", ifNoneMatch)
 	}
 	resp, err := rb.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, false, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotModified && have > 0 {
-		return have, nil
+	if resp.StatusCode == http.StatusNotModified && ifNoneMatch != "" {
+		return 0, true, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return 0, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, false, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("router %q: GET %s: %s: %s", rb.name, rb.routes, resp.Status, strings.TrimSpace(string(bytes.TrimSpace(body[:min(len(body), 512)]))))
+		return 0, false, rb.answerError(http.MethodGet, resp, body[:min(len(body), 512)])
 	}
 	var t struct {
 		Generation uint64 `json:"generation"`
 	}
 	if err := json.Unmarshal(body, &t); err != nil {
-		return 0, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, false, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
-	return t.Generation, nil
+	return t.Generation, false, nil
 }

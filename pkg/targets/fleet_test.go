@@ -344,3 +344,46 @@ func TestLoneRouterRestartedEmptyGetsItsTableBack(t *testing.T) {
 		t.Errorf("the log does not say the router was given its table again:\n%s", log.String())
 	}
 }
+
+// A replica that restarted empty while no reconciler led (it died with
+// the leader's host, say) is found holding no table by the new leader's
+// first Apply: it gets the table like the others, the log says so, and a
+// window that started before is no data, since it lost its part of it.
+func TestFleetNewLeaderFindsAReplicaThatRestartedEmpty(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	reps := []*replicaServer{newReplica(t), newReplica(t)}
+	var mu sync.Mutex
+	clock := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	var log syncBuffer
+	if err := newTestFleet(t, now, &log, reps...).Apply(ctx, splitTable(25)); err != nil {
+		t.Fatal(err)
+	}
+	windowStart := now()
+	advance(10 * time.Second)
+	reps[1].restart()
+	advance(time.Second)
+	f := newTestFleet(t, now, &log, reps...) // the new leader's
+	if err := f.Apply(ctx, splitTable(25)); err != nil {
+		t.Fatal(err)
+	}
+	if got := reps[1].table(); weightOf(got, "v8") != 25 || got.Generation != reps[0].table().Generation {
+		t.Errorf("the restarted replica after the new leader's first table: generation %d, v8 at %v%%", got.Generation, weightOf(got, "v8"))
+	}
+	if !strings.Contains(log.String(), "holds no table") || !strings.Contains(log.String(), reps[1].srv.URL) {
+		t.Errorf("the log does not say the replica held no table:\n%s", log.String())
+	}
+	err := f.Measurable(windowStart)
+	if err == nil || !strings.Contains(err.Error(), reps[1].srv.URL) {
+		t.Errorf("a window spanning the replica's restart: %v, want no data naming it", err)
+	}
+	if err != nil && strings.Contains(err.Error(), reps[0].srv.URL) {
+		t.Errorf("the replica that kept its table is blamed: %v", err)
+	}
+	advance(time.Second)
+	if err := f.Measurable(now()); err != nil {
+		t.Errorf("a window after the new leader's first table: %v", err)
+	}
+}

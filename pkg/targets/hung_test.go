@@ -413,8 +413,8 @@ func TestHAProxyRuntimeCallEndsWithItsContext(t *testing.T) {
 
 // A new leader's first Apply is a restore while one replica hangs: the
 // fleet reads no generation before it (such a read would hang too), so
-// the live replicas have the restore while the hung replica's only call,
-// the PUT, is still blocked. Both leaders' clocks read the same
+// the live replicas have the restore while the hung replica's only call
+// is still blocked. Both leaders' clocks read the same
 // millisecond, so the restore's generation is the very number every
 // replica already holds with the canary's table: once the hung replica
 // answers again, reading that number (a 304) does not make it count as
@@ -470,7 +470,7 @@ func TestFleetNewLeadersFirstRestoreDoesNotWaitForAHungReplica(t *testing.T) {
 		t.Fatalf("the restore with a hung replica: %v, want an error naming %s", err, hungURL)
 	}
 	if n := hung.heldCount(); n != 1 {
-		t.Errorf("the hung replica was called %d times during the restore, want once (its PUT: nothing is read first)", n)
+		t.Errorf("the hung replica was called %d times during the restore, want once", n)
 	}
 	if err := f.Measurable(clock.Add(-time.Minute)); err == nil || !strings.Contains(err.Error(), hungURL) {
 		t.Errorf("a window with the hung replica behind: %v, want no data naming it", err)

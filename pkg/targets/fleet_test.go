@@ -127,11 +127,8 @@ func TestFleetGivesEveryReplicaTheSameGeneration(t *testing.T) {
 	ctx := context.Background()
 	splitTable := splitter(t)
 	reps := []*replicaServer{newReplica(t), newReplica(t), newReplica(t)}
-	var mu sync.Mutex
-	clock := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
-	first := uint64(clock.UnixMilli()) // generations are numbered from the clock
+	now, advance := fakeClock(time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC))
+	first := uint64(now().UnixMilli()) // generations are numbered from the clock
 	var log syncBuffer
 	f := newTestFleet(t, now, &log, reps...)
 	for i, pct := range []float64{10, 10, 50} {
@@ -251,10 +248,7 @@ func TestFleetResyncsAReplicaThatRestartedEmpty(t *testing.T) {
 	ctx := context.Background()
 	splitTable := splitter(t)
 	reps := []*replicaServer{newReplica(t), newReplica(t)}
-	var mu sync.Mutex
-	clock := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	now, advance := fakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	var log syncBuffer
 	f := newTestFleet(t, now, &log, reps...)
 	if err := f.Apply(ctx, splitTable(25)); err != nil {
@@ -297,6 +291,13 @@ func TestFleetResyncsAReplicaThatRestartedEmpty(t *testing.T) {
 	if err := f.Measurable(now()); err != nil {
 		t.Errorf("a window after the resync: %v", err)
 	}
+}
+
+// fakeClock is a clock that moves only when advanced.
+func fakeClock(start time.Time) (now func() time.Time, advance func(time.Duration)) {
+	var mu sync.Mutex
+	return func() time.Time { mu.Lock(); defer mu.Unlock(); return start },
+		func(d time.Duration) { mu.Lock(); start = start.Add(d); mu.Unlock() }
 }
 
 // fleetSpec is a builtin router block listing the replicas' admin URLs.
@@ -353,10 +354,7 @@ func TestFleetNewLeaderFindsAReplicaThatRestartedEmpty(t *testing.T) {
 	ctx := context.Background()
 	splitTable := splitter(t)
 	reps := []*replicaServer{newReplica(t), newReplica(t)}
-	var mu sync.Mutex
-	clock := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	now, advance := fakeClock(time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC))
 	var log syncBuffer
 	if err := newTestFleet(t, now, &log, reps...).Apply(ctx, splitTable(25)); err != nil {
 		t.Fatal(err)

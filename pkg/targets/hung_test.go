@@ -72,7 +72,11 @@ func newHungEndpoint(t testing.TB, network, addr string, upstream func() (net.Co
 					// It reads what it is sent, so that closing ends the
 					// connection cleanly rather than resetting it.
 					go io.Copy(io.Discard, c)
-					e.held <- c
+					select {
+					case e.held <- c:
+					case <-stop:
+						return
+					}
 					select {
 					case <-release:
 						e.mu.Lock()

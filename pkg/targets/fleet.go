@@ -294,7 +294,7 @@ func (f *Fleet) probe(ctx context.Context, r *replica) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !r.lost {
-		f.log.Warn("router replica holds no table (restarted empty, or new): giving it the current table; windows before now are no data",
+		f.log.Warn("router replica holds no numbered table (restarted empty, or new): giving it the current table; windows before now are no data",
 			"router", f.name, "replica", r.admin)
 		r.lost = true
 	}
@@ -385,8 +385,8 @@ func (rb *RemoteBuiltin) Generation(ctx context.Context, have uint64) (uint64, e
 		inm = `"` + strconv.FormatUint(have, 10) + `"`
 	}
 	gen, unchanged, err := rb.generation(ctx, inm)
-	if unchanged && have > 0 {
-		return have, err
+	if unchanged {
+		return have, nil
 	}
 	return gen, err
 }

@@ -370,7 +370,7 @@ func TestFleetNewLeaderFindsAReplicaThatRestartedEmpty(t *testing.T) {
 	if got := reps[1].table(); weightOf(got, "v8") != 25 || got.Generation != reps[0].table().Generation {
 		t.Errorf("the restarted replica after the new leader's first table: generation %d, v8 at %v%%", got.Generation, weightOf(got, "v8"))
 	}
-	if !strings.Contains(log.String(), "holds no table") || !strings.Contains(log.String(), reps[1].srv.URL) {
+	if !strings.Contains(log.String(), "holds no numbered table") || !strings.Contains(log.String(), reps[1].srv.URL) {
 		t.Errorf("the log does not say the replica held no table:\n%s", log.String())
 	}
 	err := f.Measurable(windowStart)

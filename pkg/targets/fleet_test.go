@@ -26,6 +26,10 @@ type replicaServer struct {
 	admin  atomic.Pointer[http.Handler]
 	router atomic.Pointer[router.Router]
 	dead   atomic.Bool
+	// fail makes calls fail at once: failRefuse every call without acting
+	// on it, failAfter every call after acting on it (the answer was
+	// lost), failPut every table sent (refused with a 400).
+	fail atomic.Int32
 	// bytes counts the body bytes the replica's admin API answered.
 	bytes atomic.Int64
 }
@@ -40,6 +44,12 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	return c.ResponseWriter.Write(p)
 }
 
+const (
+	failRefuse = 1
+	failAfter  = 2
+	failPut    = 3
+)
+
 func newReplica(t testing.TB) *replicaServer {
 	r := &replicaServer{t: t}
 	r.restart()
@@ -53,6 +63,20 @@ func newReplica(t testing.TB) *replicaServer {
 			case <-stop:
 			}
 			return
+		}
+		switch r.fail.Load() {
+		case failRefuse:
+			http.Error(w, "refused", http.StatusServiceUnavailable)
+			return
+		case failAfter:
+			(*r.admin.Load()).ServeHTTP(httptest.NewRecorder(), req)
+			http.Error(w, "the answer was lost", http.StatusServiceUnavailable)
+			return
+		case failPut:
+			if req.Method == http.MethodPut {
+				http.Error(w, "table refused", http.StatusBadRequest)
+				return
+			}
 		}
 		(*r.admin.Load()).ServeHTTP(countingWriter{w, &r.bytes}, req)
 	}))

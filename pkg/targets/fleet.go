@@ -287,7 +287,7 @@ func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
 // one holds no other replica's table, and is not also sent the table (it
 // would hang twice); the next pass sends it.
 func (f *Fleet) probe(ctx context.Context, r *replica) error {
-	numbered, err := r.rb.Numbered(ctx)
+	numbered, err := r.rb.numbered(ctx)
 	if err != nil || numbered {
 		return err
 	}
@@ -391,10 +391,10 @@ func (rb *RemoteBuiltin) Generation(ctx context.Context, have uint64) (uint64, e
 	return gen, err
 }
 
-// Numbered says whether the router holds a numbered table, one a fleet
+// numbered says whether the router holds a numbered table, one a fleet
 // gave it (a 304 to `If-None-Match: *`), rather than none at all (it
 // restarted empty, or is new).
-func (rb *RemoteBuiltin) Numbered(ctx context.Context) (bool, error) {
+func (rb *RemoteBuiltin) numbered(ctx context.Context) (bool, error) {
 	gen, unchanged, err := rb.generation(ctx, "*")
 	return unchanged || gen > 0, err
 }

@@ -410,8 +410,15 @@ func TestHAProxyRuntimeCallEndsWithItsContext(t *testing.T) {
 			t.Errorf("%s cancelled while the runtime API hangs: %v, want context.Canceled naming %s", call.name, err, sock)
 		}
 	}
-	if n := hung.heldCount(); n != 2 {
-		t.Errorf("%d calls held, want 2", n)
+	// A caller's deadline shorter than the bound ends it too, as a
+	// deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := h.runtime(ctx, h.instances[0], "show info"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a call past its caller's deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if n := hung.heldCount(); n != 3 {
+		t.Errorf("%d calls held, want 3", n)
 	}
 }
 

@@ -26,6 +26,8 @@ type pipeliner struct {
 	conns map[string]*pipeConn
 	batch []*shadowJob
 	head  h1.Answer
+
+	pending []*shadowJob // the batch being written (pipeConn.write)
 }
 
 type pipeConn struct {
@@ -35,6 +37,21 @@ type pipeConn struct {
 	used  bool        // has carried a copy: the shadow may have closed it since
 	probe *h1.Probe   // for the check before each reuse (h1.Transport's rule)
 	stop  func() bool // stops closing c when the queue is cancelled
+
+	p        *pipeliner
+	writeErr error
+	writeFn  func() error // c.write, made once
+}
+
+// write writes the copies of p.pending, the batch being sent, under one
+// ShadowTimeout for the whole batch.
+func (c *pipeConn) write() error {
+	_ = c.c.SetDeadline(time.Now().Add(c.p.q.rt.opts.ShadowTimeout))
+	for _, j := range c.p.pending {
+		writeShadowRequest(c.bw, j)
+	}
+	c.writeErr = c.bw.Flush()
+	return c.writeErr
 }
 
 func newPipeliner(q *shadowQueue) *pipeliner {
@@ -62,7 +79,8 @@ func (p *pipeliner) conn(host string) (*pipeConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &pipeConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), probe: h1.NewProbe(nc)}
+	c := &pipeConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), probe: h1.NewProbe(nc), p: p}
+	c.writeFn = c.write
 	// Shutdown abandoning the queue unblocks a worker waiting on answers.
 	c.stop = context.AfterFunc(p.q.ctx, func() { nc.Close() })
 	p.conns[host] = c
@@ -94,11 +112,6 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 		return
 	}
 	c, err := p.conn(host)
-	if err == nil && c.used && !h1.Clean(c.br, c.probe) {
-		// Not provably clean: bytes nobody asked for, or closed.
-		p.drop(host, c)
-		c, err = p.conn(host)
-	}
 	if err != nil {
 		fail(batch, err)
 		return
@@ -106,11 +119,25 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 	// A reused connection that failed before any byte of an answer: the
 	// batch goes again on a new one, under the retry rule.
 	retry := func(stale bool) bool { return mayRetry && stale && allReplayable(batch) }
-	_ = c.c.SetDeadline(time.Now().Add(rt.opts.ShadowTimeout))
-	for _, j := range batch {
-		writeShadowRequest(c.bw, j)
+	p.pending = batch
+	written := false
+	if c.used {
+		written = h1.WriteIfClean(c.br, c.probe, c.writeFn)
+		if !written {
+			// Not provably clean: bytes nobody asked for, or closed.
+			p.drop(host, c)
+			if c, err = p.conn(host); err != nil {
+				p.pending = nil
+				fail(batch, err)
+				return
+			}
+		}
 	}
-	if err = c.bw.Flush(); err != nil {
+	if !written {
+		_ = c.write()
+	}
+	p.pending = nil
+	if err = c.writeErr; err != nil {
 		p.drop(host, c)
 		if retry(h1.Stale(err, c.used, c.br)) {
 			p.sendOnce(batch, start, false)

@@ -17,6 +17,21 @@ type Conn struct {
 	W      *bufio.Writer
 	idleAt time.Time
 	probe  *Probe // made at the first reuse
+
+	// The request being written by send, for writeOutFn (c.writeOut,
+	// made once so that writing through the probe allocates nothing).
+	t          *Transport
+	out        *Outgoing
+	writeErr   error
+	writeOutFn func() error
+}
+
+// writeIfClean is WriteIfClean for a pooled connection.
+func (c *Conn) writeIfClean(write func() error) bool {
+	if c.probe == nil {
+		c.probe = NewProbe(c.Raw)
+	}
+	return WriteIfClean(c.R, c.probe, write)
 }
 
 // Close closes the connection (it is not pooled again).
@@ -27,7 +42,9 @@ func (t *Transport) dial(ctx context.Context, host string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{Raw: nc, R: bufio.NewReaderSize(nc, 4096), W: bufio.NewWriterSize(nc, 4096)}, nil
+	c := &Conn{Raw: nc, R: bufio.NewReaderSize(nc, 4096), W: bufio.NewWriterSize(nc, 4096)}
+	c.writeOutFn = c.writeOut
+	return c, nil
 }
 
 // get pops the most recently used live connection to host; nil when none.
@@ -89,29 +106,16 @@ func (t *Transport) put(host string, c *Conn) {
 	}
 }
 
-// getClean pops the most recently used idle connection to host that is
-// provably clean: nothing left in its buffer and, by one non-blocking
-// read, nothing arriving and not closed. Every other one is closed: bytes
-// nobody asked for are a previous answer's leftovers, and a connection
-// carrying them would hand one client's answer to the next. nil when none.
-func (t *Transport) getClean(host string) *Conn {
-	for c := t.get(host); c != nil; c = t.get(host) {
-		if c.probe == nil {
-			c.probe = NewProbe(c.Raw)
-		}
-		if Clean(c.R, c.probe) {
-			return c
-		}
-		c.Raw.Close()
-	}
-	return nil
-}
-
-// Clean reports an idle connection (read through br, probed by p) that
-// may carry another request: nothing left in its buffer and, by one
-// non-blocking read, nothing arriving and not closed.
-func Clean(br *bufio.Reader, p *Probe) bool {
-	return br.Buffered() == 0 && p.Alive()
+// WriteIfClean writes on an idle connection (read through br, probed by
+// p) only when it is provably clean: nothing left in its buffer and, by
+// one non-blocking read, nothing arriving and not closed. It reports
+// whether write was called (Probe.WriteIfAlive: then the connection was
+// readable, or its deadline passed, or it was closed, when it returns).
+// One that is not clean must be closed: bytes nobody asked for are a
+// previous answer's leftovers, and a connection carrying them would hand
+// one client's answer to the next.
+func WriteIfClean(br *bufio.Reader, p *Probe, write func() error) bool {
+	return br.Buffered() == 0 && p.WriteIfAlive(write)
 }
 
 // putIfClean pools c when its answer was read to its framed end (done)

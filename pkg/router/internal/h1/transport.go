@@ -229,40 +229,64 @@ func (o *Outgoing) gone() bool { return o.Watch != nil && o.Watch.Gone() }
 // backend may have the request already. After a nil error, the answer is
 // on o.Conn, to be ended by Release (or o.Conn closed).
 func (t *Transport) Send(host string, o *Outgoing) error {
-	if c := t.getClean(host); c != nil {
-		err := t.send(c, o, true)
+	for c := t.get(host); c != nil; c = t.get(host) {
+		clean, err := t.send(c, o, true)
+		if !clean {
+			c.Raw.Close()
+			continue
+		}
 		if !retryOnNew(err, o.Method, o.IdempotencyKey) || o.gone() {
 			return err
 		}
+		break
 	}
 	c, err := t.dial(context.Background(), host)
 	if err != nil {
 		return err
 	}
-	return t.send(c, o, false)
+	_, err = t.send(c, o, false)
+	return err
 }
 
-func (t *Transport) send(c *Conn, o *Outgoing, reused bool) error {
+// send writes o on c, a reused connection only when it is provably clean
+// (clean false: o was not written, c is to be closed), and reads the
+// answer's head.
+func (t *Transport) send(c *Conn, o *Outgoing, reused bool) (clean bool, err error) {
 	o.Conn, o.Std = c, nil
 	if o.Watch != nil {
 		o.Watch.Watch(c)
 		defer o.Watch.Unwatch()
 	}
-	c.W.Write(o.Head)
-	c.W.Write(o.Body)
-	writeErr := c.W.Flush()
-	t.awaitAnswer(c, writeErr)
+	c.t, c.out, c.writeErr = t, o, nil
+	if !reused {
+		_ = c.writeOut()
+	} else if !c.writeIfClean(c.writeOutFn) {
+		return false, nil
+	}
+	writeErr := c.writeErr
+	c.out = nil
 	resp, _, err := readHead(c.R, &o.Answer, nil, o.Method, anyPlain, reused, writeErr)
 	if err != nil {
 		c.Raw.Close()
 		if o.gone() {
-			return ErrClientGone
+			return true, ErrClientGone
 		}
-		return err
+		return true, err
 	}
 	t.answered(c, writeErr)
 	o.Std = resp
-	return nil
+	return true, nil
+}
+
+// writeOut writes c.out, the request being sent, and arms the deadline
+// for its answer.
+func (c *Conn) writeOut() error {
+	o := c.out
+	c.W.Write(o.Head)
+	c.W.Write(o.Body)
+	c.writeErr = c.W.Flush()
+	c.t.awaitAnswer(c, c.writeErr)
+	return c.writeErr
 }
 
 // Release ends an answer read by hand: it discards the head and pools
@@ -295,8 +319,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		host = net.JoinHostPort(req.URL.Hostname(), "80")
 	}
 	ctx := req.Context()
-	if c := t.getClean(host); c != nil {
-		resp, err := t.exchange(ctx, host, c, req, true)
+	for c := t.get(host); c != nil; c = t.get(host) {
+		resp, clean, err := t.exchange(ctx, host, c, req, true)
+		if !clean {
+			c.Raw.Close()
+			continue
+		}
 		if !retryOnNew(err, []byte(req.Method), HasIdempotencyKey(req.Header)) || !rewindable(req) {
 			return resp, err
 		}
@@ -305,6 +333,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
+		break
 	}
 	c, err := t.dial(ctx, host)
 	if err != nil {
@@ -313,7 +342,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	return t.exchange(ctx, host, c, req, false)
+	resp, _, err := t.exchange(ctx, host, c, req, false)
+	return resp, err
 }
 
 // rewindable: req's body is absent or can be had again.
@@ -321,27 +351,38 @@ func rewindable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
-// exchange writes req on c and reads the answer's header. The connection
-// belongs to the answer's body until it is read to the end (then it is
-// pooled) or closed early (then it is closed).
-func (t *Transport) exchange(ctx context.Context, host string, c *Conn, req *http.Request, reused bool) (*http.Response, error) {
+// exchange writes req on c, a reused connection only when it is provably
+// clean (clean false: req was not written, c is to be closed), and reads
+// the answer's header. The connection belongs to the answer's body until
+// it is read to the end (then it is pooled) or closed early (then it is
+// closed).
+func (t *Transport) exchange(ctx context.Context, host string, c *Conn, req *http.Request, reused bool) (resp *http.Response, clean bool, err error) {
 	stop := context.AfterFunc(ctx, func() { c.Raw.Close() })
-	fail := func(err error) (*http.Response, error) {
+	fail := func(err error) (*http.Response, bool, error) {
 		stop()
 		c.Raw.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
+			return nil, true, ctxErr
 		}
-		return nil, err
+		return nil, true, err
 	}
-	writeErr := req.Write(c.W)
-	if writeErr == nil {
-		writeErr = c.W.Flush()
+	var writeErr error
+	write := func() error {
+		if writeErr = req.Write(c.W); writeErr == nil {
+			writeErr = c.W.Flush()
+		}
+		t.awaitAnswer(c, writeErr)
+		return writeErr
+	}
+	if !reused {
+		_ = write()
+	} else if !c.writeIfClean(write) {
+		stop()
+		return nil, false, nil
 	}
 	if writeErr != nil && ctx.Err() != nil {
 		return fail(writeErr)
 	}
-	t.awaitAnswer(c, writeErr)
 	resp, conflict, err := readHead(c.R, nil, req, nil, nil, reused, writeErr)
 	if err != nil {
 		return fail(err)
@@ -350,11 +391,11 @@ func (t *Transport) exchange(ctx context.Context, host string, c *Conn, req *htt
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		stop()
 		resp.Body = &upgradedConn{Reader: c.R, c: c.Raw}
-		return resp, nil
+		return resp, true, nil
 	}
 	keep := !resp.Close && !req.Close && writeErr == nil && !unsureEnd(resp) && !conflict
 	resp.Body = &pooledBody{r: resp.Body, t: t, host: host, c: c, stop: stop, keep: keep}
-	return resp, nil
+	return resp, true, nil
 }
 
 // unsureEnd reports an answer without a body by the rules whose backend

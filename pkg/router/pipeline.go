@@ -38,6 +38,7 @@ type pipeConn struct {
 	probe *h1.Probe   // for the check before each reuse (h1.Transport's rule)
 	stop  func() bool // stops closing c when the queue is cancelled
 
+	dl       h1.Deadlines // the only setter of c's deadlines
 	p        *pipeliner
 	writeErr error
 	writeFn  func() error // c.write, made once
@@ -46,7 +47,7 @@ type pipeConn struct {
 // write writes the copies of p.pending, the batch being sent, under one
 // ShadowTimeout for the whole batch.
 func (c *pipeConn) write() error {
-	_ = c.c.SetDeadline(time.Now().Add(c.p.q.rt.opts.ShadowTimeout))
+	c.dl.Both(c.c, time.Now(), c.p.q.rt.opts.ShadowTimeout)
 	for _, j := range c.p.pending {
 		writeShadowRequest(c.bw, j)
 	}
@@ -122,6 +123,7 @@ func (p *pipeliner) sendOnce(batch []*shadowJob, start time.Time, mayRetry bool)
 	p.pending = batch
 	written := false
 	if c.used {
+		c.dl.LiftIfNear(c.c, time.Now())
 		written = h1.WriteIfClean(c.br, c.probe, c.writeFn)
 		if !written {
 			// Not provably clean: bytes nobody asked for, or closed.

@@ -53,7 +53,9 @@ func (cc *clientConn) serveHandWritten(r *route, rest []byte) bool {
 	req := &cc.req
 	cc.body = cc.body[:0]
 	if req.Length > 0 {
-		_ = cc.c.SetReadDeadline(time.Now().Add(cc.s.opts.BodyTimeout))
+		if int64(cc.br.Buffered()) < req.Length {
+			cc.dl.Read(cc.c, time.Now(), cc.s.opts.BodyTimeout)
+		}
 		if int64(cap(cc.body)) < req.Length {
 			cc.body = make([]byte, req.Length)
 		}
@@ -337,7 +339,7 @@ func (cc *clientConn) flush() error {
 	if cc.bw.Buffered() == 0 {
 		return nil
 	}
-	_ = cc.c.SetWriteDeadline(time.Now().Add(cc.s.opts.WriteTimeout))
+	cc.dl.Write(cc.c, time.Now(), cc.s.opts.WriteTimeout)
 	if err := cc.bw.Flush(); err != nil {
 		return h1.ClientError{Err: err}
 	}

@@ -180,12 +180,15 @@ type clientConn struct {
 	o     h1.Outgoing // the request sent, and its answer's head
 	x     inFlight
 	relay h1.Relay
+	dl    h1.Deadlines // the only setter of c's deadlines while served here
 
 	// Checks that the client is still there while the backend thinks
 	// (watch.go).
-	watch    atomic.Pointer[time.Timer] // read by the timer's own goroutine
-	watching atomic.Pointer[h1.Conn]
-	gone     atomic.Bool
+	watch      atomic.Pointer[time.Timer] // read by the timer's own goroutine
+	watchMu    sync.Mutex
+	watching   *h1.Conn // under watchMu
+	watchArmed bool     // under watchMu: the timer will fire
+	gone       atomic.Bool
 
 	overTLS bool // the client connection is TLS: X-Forwarded-Proto https
 }
@@ -263,7 +266,7 @@ func (cc *clientConn) serve() {
 			return
 		}
 		if cc.br.Buffered() == 0 {
-			_ = cc.c.SetReadDeadline(time.Now().Add(wait))
+			cc.dl.Read(cc.c, time.Now(), wait)
 			if _, err := cc.br.Peek(1); err != nil {
 				return
 			}
@@ -284,8 +287,12 @@ func (cc *clientConn) serve() {
 		}
 		wait = s.opts.IdleTimeout
 		now := time.Now()
-		_ = cc.c.SetReadDeadline(now.Add(s.opts.ReadHeaderTimeout))
-		_ = cc.c.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
+		if !h1.HeadBuffered(cc.br) {
+			// The rest of the head has ReadHeaderTimeout to come (a head
+			// already whole needs no read).
+			cc.dl.Read(cc.c, now, s.opts.ReadHeaderTimeout)
+		}
+		cc.dl.Write(cc.c, now, s.opts.WriteTimeout)
 		n, ok, err := h1.FindHead(cc.br)
 		if err != nil {
 			return
@@ -358,7 +365,7 @@ func (s *Server) handOff(cc *clientConn) bool {
 			}
 		}()
 	})
-	_ = cc.c.SetReadDeadline(time.Time{})
+	cc.dl.ClearRead(cc.c)
 	select {
 	case s.handoff.conns <- &bufferedConn{Conn: cc.c, r: h1.NewGateReader(cc.br), writeTimeout: s.opts.WriteTimeout}:
 		return true

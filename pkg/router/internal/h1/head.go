@@ -51,6 +51,13 @@ func FindHead(br *bufio.Reader) (n int, ok bool, err error) {
 
 var crlfcrlf = []byte("\r\n\r\n")
 
+// HeadBuffered reports that br holds the end of a head (CRLFCRLF), so
+// that FindHead needs no read.
+func HeadBuffered(br *bufio.Reader) bool {
+	buf, _ := br.Peek(br.Buffered())
+	return bytes.Index(buf, crlfcrlf) >= 0
+}
+
 // BareLF reports an LF at or after from not preceded by CR.
 func BareLF(b []byte, from int) bool {
 	for i := from; i < len(b); i++ {

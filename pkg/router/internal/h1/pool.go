@@ -17,6 +17,10 @@ type Conn struct {
 	W      *bufio.Writer
 	idleAt time.Time
 	probe  *Probe // made at the first reuse
+	dl     Deadlines
+	// liftRead: the answer's head is read, and its deadline is to be
+	// lifted before any read of its body (connReader).
+	liftRead bool
 
 	// The request being written by send, for writeOutFn (c.writeOut,
 	// made once so that writing through the probe allocates nothing).
@@ -26,12 +30,28 @@ type Conn struct {
 	writeOutFn func() error
 }
 
-// writeIfClean is WriteIfClean for a pooled connection.
+// writeIfClean is WriteIfClean for a pooled connection, whose deadlines
+// left from its last exchange are lifted first if they are near.
 func (c *Conn) writeIfClean(write func() error) bool {
 	if c.probe == nil {
 		c.probe = NewProbe(c.Raw)
 	}
+	c.dl.LiftIfNear(c.Raw, time.Now())
 	return WriteIfClean(c.R, c.probe, write)
+}
+
+// connReader is what a Conn's buffered reader reads: the connection,
+// once the deadline of the answer's head is lifted if it is to be. An
+// answer read whole with its head (most) never needs it lifted, and the
+// deadline stays for the next exchange (Deadlines).
+type connReader struct{ c *Conn }
+
+func (r connReader) Read(p []byte) (int, error) {
+	if c := r.c; c.liftRead {
+		c.liftRead = false
+		c.dl.ClearRead(c.Raw)
+	}
+	return r.c.Raw.Read(p)
 }
 
 // Close closes the connection (it is not pooled again).
@@ -42,7 +62,8 @@ func (t *Transport) dial(ctx context.Context, host string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{Raw: nc, R: bufio.NewReaderSize(nc, 4096), W: bufio.NewWriterSize(nc, 4096)}
+	c := &Conn{Raw: nc, W: bufio.NewWriterSize(nc, 4096)}
+	c.R = bufio.NewReaderSize(connReader{c}, 4096)
 	c.writeOutFn = c.writeOut
 	return c, nil
 }

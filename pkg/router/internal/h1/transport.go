@@ -62,29 +62,37 @@ func NewTransport(headerTimeout, wholeTimeout time.Duration, tls *http.Transport
 // not be written whole.
 const earlyAnswerWait = time.Second
 
-// awaitAnswer sets c's deadlines for reading an answer's head after the
+// beforeWrite arms c's deadline for the whole exchange, when it has one
+// (the shadow's transport).
+func (t *Transport) beforeWrite(c *Conn) {
+	c.liftRead = false
+	if t.wholeTimeout > 0 {
+		c.dl.Both(c.Raw, time.Now(), t.wholeTimeout)
+	}
+}
+
+// awaitAnswer arms c's deadline for reading an answer's head after the
 // request was written (writeErr: not whole).
 func (t *Transport) awaitAnswer(c *Conn, writeErr error) {
 	switch {
 	case writeErr != nil:
 		// The backend may have answered before reading the whole body
 		// (413, say) and closed: its answer is read all the same.
-		_ = c.Raw.SetDeadline(time.Now().Add(earlyAnswerWait))
+		c.dl.Exactly(c.Raw, time.Now().Add(earlyAnswerWait))
 	case t.wholeTimeout > 0:
-		_ = c.Raw.SetDeadline(time.Now().Add(t.wholeTimeout))
 	case t.headerTimeout > 0:
-		_ = c.Raw.SetReadDeadline(time.Now().Add(t.headerTimeout))
+		c.dl.Read(c.Raw, time.Now(), t.headerTimeout)
 	}
 }
 
-// answered lifts the head's deadline once the head is read; the whole
-// exchange's stays.
+// answered lifts the head's deadline once the head is read (before the
+// body's first read, connReader); the whole exchange's stays.
 func (t *Transport) answered(c *Conn, writeErr error) {
 	switch {
 	case writeErr != nil:
-		_ = c.Raw.SetDeadline(time.Time{})
+		c.dl.Exactly(c.Raw, time.Time{})
 	case t.headerTimeout > 0 && t.wholeTimeout == 0:
-		_ = c.Raw.SetReadDeadline(time.Time{})
+		c.liftRead = true
 	}
 }
 
@@ -282,6 +290,7 @@ func (t *Transport) send(c *Conn, o *Outgoing, reused bool) (clean bool, err err
 // for its answer.
 func (c *Conn) writeOut() error {
 	o := c.out
+	c.t.beforeWrite(c)
 	c.W.Write(o.Head)
 	c.W.Write(o.Body)
 	c.writeErr = c.W.Flush()
@@ -368,6 +377,7 @@ func (t *Transport) exchange(ctx context.Context, host string, c *Conn, req *htt
 	}
 	var writeErr error
 	write := func() error {
+		t.beforeWrite(c)
 		if writeErr = req.Write(c.W); writeErr == nil {
 			writeErr = c.W.Flush()
 		}

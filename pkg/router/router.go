@@ -36,7 +36,8 @@ type Options struct {
 	// shadow copies then get a pool of their own).
 	Transport http.RoundTripper
 	// BackendTimeout bounds the wait for a live backend's response headers
-	// when the default transport is used (default 30s).
+	// when the default transport is used (default 30s; like every timeout
+	// of the router, it fires up to an eighth later: h1.Deadlines).
 	BackendTimeout time.Duration
 	// Seed seeds the generators of the weighted split and the bandit.
 	Seed uint64

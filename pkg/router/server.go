@@ -18,6 +18,8 @@ import (
 )
 
 // ServerOptions configure a Server. Zero values take the defaults noted.
+// Each timeout fires after its length at the earliest and an eighth more
+// at the latest (h1.Deadlines moves a deadline at most once per eighth).
 type ServerOptions struct {
 	// ReadHeaderTimeout bounds reading a request's head (default 10s).
 	ReadHeaderTimeout time.Duration

@@ -20,62 +20,21 @@ cd "$(dirname "$0")/../.."
 DUR=${DUR:-5s}
 ROUNDS=${ROUNDS:-3}
 BASE=${BASE_PORT:-19300}
-V1=$((BASE + 1)) V2=$((BASE + 2)) V3=$((BASE + 3))
-ROUTER=$((BASE + 80)) ADMIN=$((BASE + 81)) ROUTER_B=$((BASE + 82)) ADMIN_B=$((BASE + 83))
-NGINX_SPLIT=$((BASE + 181)) NGINX_MIRROR=$((BASE + 182)) HAPROXY_SPLIT=$((BASE + 191))
+. bench/router/setup.sh percost.sh wrk nginx haproxy curl go perf
+ROUTER_B=$((BASE + 82)) ADMIN_B=$((BASE + 83))
 
-for bin in wrk nginx haproxy curl go perf; do
-	command -v "$bin" >/dev/null || { echo "percost.sh: $bin is not installed" >&2; exit 2; }
-done
-
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-	if [ -f "$TMP/nginx.pid" ]; then kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true; fi
-	if [ -f "$TMP/haproxy.pid" ]; then kill "$(cat "$TMP/haproxy.pid")" 2>/dev/null || true; fi
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-go build -o "$TMP/reconciler" ./cmd/reconciler
-go build -o "$TMP/backend" ./bench/router/backend
-
-subst() {
-	sed -e "s|@TMP@|$TMP|g" -e "s|@V1@|$V1|g" -e "s|@V2@|$V2|g" -e "s|@V3@|$V3|g" \
-		-e "s|@NGINX_SPLIT@|$NGINX_SPLIT|g" -e "s|@NGINX_MIRROR@|$NGINX_MIRROR|g" \
-		-e "s|@HAPROXY_SPLIT@|$HAPROXY_SPLIT|g" "$1"
-}
-subst bench/router/nginx.conf.tmpl >"$TMP/nginx.conf"
-subst bench/router/haproxy.cfg.tmpl >"$TMP/haproxy.cfg"
-subst bench/router/routes.json.tmpl >"$TMP/routes.json"
-
-for p in $V1 $V2 $V3; do
-	"$TMP/backend" -addr "127.0.0.1:$p" 2>>"$TMP/backend.log" &
-	PIDS+=($!)
-done
-SWITCHYARD_ROUTER_TOKEN=bench-token "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER" \
+SWITCHYARD_ROUTER_TOKEN=$TOKEN "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER" \
 	--admin "127.0.0.1:$ADMIN" --routes "$TMP/routes.json" 2>"$TMP/router.log" &
 ROUTER_PID=$!
 PIDS+=($ROUTER_PID)
 if [ -n "${BASE_BIN:-}" ]; then
-	SWITCHYARD_ROUTER_TOKEN=bench-token "$BASE_BIN" router --listen "127.0.0.1:$ROUTER_B" \
+	SWITCHYARD_ROUTER_TOKEN=$TOKEN "$BASE_BIN" router --listen "127.0.0.1:$ROUTER_B" \
 		--admin "127.0.0.1:$ADMIN_B" --routes "$TMP/routes.json" 2>"$TMP/router-base.log" &
 	BASE_PID=$!
 	PIDS+=($BASE_PID)
 fi
-nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/error.log"
-haproxy -q -D -f "$TMP/haproxy.cfg"
+start_nginx_haproxy
 
-wait_up() {
-	for _ in $(seq 100); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "percost.sh: $1 did not come up" >&2
-	exit 1
-}
 wait_up "http://127.0.0.1:$V1/"
 wait_up "http://127.0.0.1:$ROUTER/v1/m/predict"
 [ -n "${BASE_BIN:-}" ] && wait_up "http://127.0.0.1:$ROUTER_B/v1/m/predict"

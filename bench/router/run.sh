@@ -26,43 +26,10 @@ RATE=${RATE:-2000}
 LAT_ROUNDS=${LAT_ROUNDS:-7}
 LAT_DUR=${LAT_DUR:-5s}
 BASE=${BASE_PORT:-19100}
-V1=$((BASE + 1)) V2=$((BASE + 2)) V3=$((BASE + 3))
-ROUTER=$((BASE + 80)) ADMIN=$((BASE + 81)) ROUTER_PIPE=$((BASE + 82)) ADMIN_PIPE=$((BASE + 83))
-NGINX_SPLIT=$((BASE + 181)) NGINX_MIRROR=$((BASE + 182)) HAPROXY_SPLIT=$((BASE + 191))
-TOKEN=bench-token
-
-for bin in wrk nginx haproxy curl go; do
-	command -v "$bin" >/dev/null || { echo "run.sh: $bin is not installed" >&2; exit 2; }
-done
-
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-	if [ -f "$TMP/nginx.pid" ]; then kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true; fi
-	if [ -f "$TMP/haproxy.pid" ]; then kill "$(cat "$TMP/haproxy.pid")" 2>/dev/null || true; fi
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-go build -o "$TMP/reconciler" ./cmd/reconciler
-go build -o "$TMP/backend" ./bench/router/backend
+. bench/router/setup.sh run.sh wrk nginx haproxy curl go
+ROUTER_PIPE=$((BASE + 82)) ADMIN_PIPE=$((BASE + 83))
 go build -o "$TMP/openloop" ./bench/router/openloop
 
-subst() {
-	sed -e "s|@TMP@|$TMP|g" -e "s|@V1@|$V1|g" -e "s|@V2@|$V2|g" -e "s|@V3@|$V3|g" \
-		-e "s|@NGINX_SPLIT@|$NGINX_SPLIT|g" -e "s|@NGINX_MIRROR@|$NGINX_MIRROR|g" \
-		-e "s|@HAPROXY_SPLIT@|$HAPROXY_SPLIT|g" "$1"
-}
-subst bench/router/nginx.conf.tmpl >"$TMP/nginx.conf"
-subst bench/router/haproxy.cfg.tmpl >"$TMP/haproxy.cfg"
-subst bench/router/routes.json.tmpl >"$TMP/routes.json"
-
-for p in $V1 $V2 $V3; do
-	"$TMP/backend" -addr "127.0.0.1:$p" 2>>"$TMP/backend.log" &
-	PIDS+=($!)
-done
 SWITCHYARD_ROUTER_TOKEN=$TOKEN ${ROUTER_GOGC:+GOGC=$ROUTER_GOGC} "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER" \
 	--admin "127.0.0.1:$ADMIN" --routes "$TMP/routes.json" 2>"$TMP/router.log" &
 PIDS+=($!)
@@ -70,17 +37,8 @@ PIDS+=($!)
 SWITCHYARD_ROUTER_TOKEN=$TOKEN ${ROUTER_GOGC:+GOGC=$ROUTER_GOGC} "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER_PIPE" \
 	--admin "127.0.0.1:$ADMIN_PIPE" --routes "$TMP/routes.json" --shadow-pipeline 8 2>"$TMP/router-pipe.log" &
 PIDS+=($!)
-nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/error.log"
-haproxy -q -D -f "$TMP/haproxy.cfg"
+start_nginx_haproxy
 
-wait_up() {
-	for _ in $(seq 100); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "run.sh: $1 did not come up" >&2
-	exit 1
-}
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 wait_up "http://127.0.0.1:$V1/"
 wait_up "http://127.0.0.1:$ROUTER/v1/m/predict"

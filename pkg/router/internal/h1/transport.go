@@ -266,13 +266,17 @@ func (t *Transport) send(c *Conn, o *Outgoing, reused bool) (clean bool, err err
 		defer o.Watch.Unwatch()
 	}
 	c.t, c.out, c.writeErr = t, o, nil
+	written := true
 	if !reused {
 		_ = c.writeOut()
-	} else if !c.writeIfClean(c.writeOutFn) {
+	} else {
+		written = c.writeIfClean(c.writeOutFn)
+	}
+	c.out = nil
+	if !written {
 		return false, nil
 	}
 	writeErr := c.writeErr
-	c.out = nil
 	resp, _, err := readHead(c.R, &o.Answer, nil, o.Method, anyPlain, reused, writeErr)
 	if err != nil {
 		c.Raw.Close()

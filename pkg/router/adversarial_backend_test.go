@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -486,5 +487,68 @@ func TestRouterErrorToHEADHasNoBody(t *testing.T) {
 		if a := rc.do(get("/v1/m/next")); a.resp.StatusCode != 200 || string(a.body) != "/next" {
 			t.Errorf("%s: the next answer is %d %q, want its own", who, a.resp.StatusCode, a.body)
 		}
+	}
+}
+
+// TestSlowBodyAndIdlePastTheHeadDeadline: BackendTimeout bounds the wait
+// for an answer's head only: a body that comes later is relayed whole,
+// and a pooled connection that idled past its last head's deadline (left
+// armed when the answer came whole with its head: the deadlines move
+// lazily) is reused, not failed or thrown away.
+func TestSlowBodyAndIdlePastTheHeadDeadline(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int32
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second)) // a bound against a hang
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(req.URL.Path))
+					if strings.Contains(req.URL.Path, "slow") {
+						io.WriteString(c, head)
+						time.Sleep(3 * timeout) // the body comes after the head's timeout
+						io.WriteString(c, req.URL.Path)
+					} else {
+						io.WriteString(c, head+req.URL.Path) // read whole with its head
+					}
+				}
+			}()
+		}
+	}()
+	rt := newTestRouter(t, Options{BackendTimeout: timeout})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": "http://" + ln.Addr().String()}, weights("v1", 100)))
+	for who, addr := range bothServers(t, rt) {
+		rc := dialRaw(t, addr)
+		for i, kind := range []string{"slow", "whole", "whole"} {
+			path := fmt.Sprintf("/%s-%s-%d", strings.ReplaceAll(who, "/", ""), kind, i)
+			if a := rc.do(get("/v1/m" + path)); a.resp.StatusCode != 200 || string(a.body) != path {
+				t.Fatalf("%s, request %d: %d %q, want 200 %q", who, i, a.resp.StatusCode, a.body, path)
+			}
+			time.Sleep(3 * timeout) // idle past the head's deadline
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d backend connections for 6 requests one after another, want 1: an idle one was not reused", n)
 	}
 }

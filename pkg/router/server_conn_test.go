@@ -295,6 +295,24 @@ func TestHandWrittenHeaderAndIdleTimeouts(t *testing.T) {
 	}
 }
 
+// TestHandWrittenHeadTimeoutAfterAnIdleWait: the rest of a head has
+// ReadHeaderTimeout to come even when the idle wait before it had a
+// longer timeout (a head whole in the buffer needs no deadline, so the
+// head's deadline is armed only when more is to be read).
+func TestHandWrittenHeadTimeoutAfterAnIdleWait(t *testing.T) {
+	rt := parityRouter(t)
+	ls := startServer(t, rt, ServerOptions{ReadHeaderTimeout: 50 * time.Millisecond, IdleTimeout: time.Hour})
+	rc := dialRaw(t, ls.addr)
+	if a := rc.do(get("/v1/m/x")); a.resp.StatusCode != 200 {
+		t.Fatal(a.resp.StatusCode)
+	}
+	// Well below IdleTimeout: a connection still open by then kept the
+	// idle wait's deadline for the head.
+	_ = rc.c.SetDeadline(time.Now().Add(20 * time.Second))
+	rc.send("GET /v1/m/x HTTP/1.1\r\nHost: rou")
+	rc.expectClosed()
+}
+
 func TestHandWrittenShutdownWaitsForRequestsInFlight(t *testing.T) {
 	arrived, release := make(chan string, 2), make(chan struct{})
 	be := seenBackend(t, "v1", func(r *http.Request) {

@@ -70,7 +70,8 @@ func cmdInit(_ context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stdout, `
 Next:
   reconciler validate --repo %s          # check the specs against the policies
-  edit rollouts/: your routers, models and model servers (Switchyard's docs/spec.md)
+  try it on this machine: Switchyard's docs/getting-started.md
+  edit rollouts/: your routers, models and model servers (docs/spec.md)
   push it to a Git repository and run the reconciler on it (docs/operating.md)
 `, filepath.ToSlash(dir))
 	return exitOK

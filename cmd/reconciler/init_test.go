@@ -169,34 +169,42 @@ func TestInitRepositoryPromotesThroughStaging(t *testing.T) {
 	}
 }
 
-// TestInitNotifyExampleValidatesUncommented keeps the commented notify
-// block true: uncommented, it validates.
+// TestInitNotifyExampleValidatesUncommented keeps the commented examples
+// true: every block commented out in rollouts/ (the notify block), all
+// uncommented at once, validates cleanly.
 func TestInitNotifyExampleValidatesUncommented(t *testing.T) {
 	dir := t.TempDir()
 	if code, _, stderr := runCommand(t, cmdInit, dir); code != exitOK {
 		t.Fatalf("init: exit %d\n%s", code, stderr)
 	}
-	p := filepath.Join(dir, "rollouts", "notify.hcl")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(filepath.Join(dir, "rollouts", "*.hcl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rollouts/*.hcl: %v", err)
 	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "# "); ok && (strings.HasPrefix(rest, "notify") || strings.HasPrefix(rest, " ") || rest == "}") {
-			line = rest
+	var all strings.Builder
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
 		}
-		out = append(out, line)
+		var out []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "# "); ok && (strings.HasPrefix(rest, "notify") || strings.HasPrefix(rest, " ") || rest == "}") {
+				line = rest
+			}
+			out = append(out, line)
+		}
+		uncommented := strings.Join(out, "\n")
+		if err := os.WriteFile(p, []byte(uncommented), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		all.WriteString(uncommented)
 	}
-	uncommented := strings.Join(out, "\n")
-	if !strings.Contains(uncommented, "\nnotify \"ops\" {") {
-		t.Fatalf("no notify block to uncomment in rollouts/notify.hcl:\n%s", b)
-	}
-	if err := os.WriteFile(p, []byte(uncommented), 0o644); err != nil {
-		t.Fatal(err)
+	if n := strings.Count(all.String(), "\nnotify \"ops\" {"); n != 1 {
+		t.Fatalf("%d notify blocks to uncomment in rollouts/, want one (in notify.hcl):\n%s", n, all.String())
 	}
 	code, stdout, stderr := runCommand(t, cmdValidate, "--repo", dir, "--format", "json")
 	if code != exitOK || !strings.Contains(stdout, `"warnings": 0`) {
-		t.Errorf("the uncommented notify example does not validate cleanly: exit %d\n%s%s\n%s", code, stdout, stderr, uncommented)
+		t.Errorf("the uncommented examples do not validate cleanly: exit %d\n%s%s\n%s", code, stdout, stderr, all.String())
 	}
 }

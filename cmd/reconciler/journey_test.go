@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,12 +42,29 @@ func TestJourneyFromInitToAnnouncedRollback(t *testing.T) {
 		t.Fatalf("init: exit %d\n%s", code, stderr)
 	}
 
-	// The user's model servers: v1 good, v2 bad (30% errors).
+	// The user's model servers, as docs/getting-started.md starts them:
+	// reconciler example-model, v1 good, v2 bad (30% errors).
 	urls := map[string]string{}
-	for name, b := range map[string]demo.ModelBehaviour{"v1": {Version: "v1"}, "v2": {Version: "v2", ErrorRate: 0.3}} {
-		srv := httptest.NewServer(demo.ModelHandler(b))
-		t.Cleanup(srv.Close)
-		urls[name] = srv.URL
+	models, stopModels := context.WithCancel(context.Background())
+	var modelsDone sync.WaitGroup
+	t.Cleanup(func() { stopModels(); modelsDone.Wait() })
+	for name, flags := range map[string][]string{"v1": {"--version", "v1"}, "v2": {"--version", "v2", "--error-rate", "0.3"}} {
+		addr := freeTCPAddr(t)
+		urls[name] = "http://" + addr
+		modelsDone.Add(1)
+		go func() {
+			defer modelsDone.Done()
+			if code := cmdExampleModel(models, &env{stdout: io.Discard, stderr: io.Discard, getenv: os.Getenv}, append([]string{"--listen", addr}, flags...)); code != exitOK {
+				t.Errorf("example-model %s: exit %d", name, code)
+			}
+		}()
+		waitUntil(t, "example-model "+name+" to listen", 10*time.Second, &syncBuffer{}, func() bool {
+			resp, err := http.Post(urls[name]+"/predict", "application/json", strings.NewReader(`{"amount": 1}`))
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil
+		})
 	}
 	// The user's webhook.
 	const secret = "notify-s3cret"
@@ -70,15 +88,17 @@ func TestJourneyFromInitToAnnouncedRollback(t *testing.T) {
 	t.Cleanup(hook.Close)
 	router := freeTCPAddr(t)
 
-	// Edit the example as the docs say: routers, model servers, the
-	// webhook; and short bakes, so that the test does not wait minutes.
+	// Edit the example as docs/getting-started.md says: the model servers,
+	// the canary's steps, min_requests, no latency check, the webhook; with
+	// shorter bakes than the page's, so that the test does not wait minutes.
 	edit(t, filepath.Join(work, "rollouts", "routers.hcl"), `"127.0.0.1:8080"`, fmt.Sprintf("%q", router))
 	fraud := filepath.Join(work, "rollouts", "fraud.hcl")
 	for _, r := range [][2]string{
 		{"http://127.0.0.1:9101", urls["v1"]}, {"http://127.0.0.1:9102", urls["v2"]},
 		{"https://fraud-v1.models.example.com", urls["v1"]}, {"https://fraud-v2.models.example.com", urls["v2"]},
-		{`steps      = [5, 25, 50]`, `steps      = [10]`}, {`bake       = "1m"`, `bake       = "3s"`},
-		{`interval   = "10s"`, `interval   = "1s"`}, {`min_requests = 50`, `min_requests = 5`},
+		{`steps      = [5, 25, 50]`, `steps      = [10, 50]`}, {`bake       = "1m"`, `bake       = "6s"`},
+		{`interval   = "10s"`, `interval   = "2s"`}, {`min_requests = 50`, `min_requests = 10`},
+		{"  check \"latency\" {\n    metric    = \"latency_p99\"\n    max_ratio = 1.2\n  }\n", ""},
 	} {
 		edit(t, fraud, r[0], r[1])
 	}

@@ -34,14 +34,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"validate": {cmdValidate, "validate specs and check them against policies"},
-		"plan":     {cmdPlan, "describe what merging a change would do"},
-		"fmt":      {cmdFmt, "format spec files"},
-		"run":      {cmdRun, "run the GitOps reconciler"},
-		"router":   {cmdRouter, "serve a standalone builtin router with its admin API"},
-		"status":   {cmdStatus, "show every model's rollout"},
-		"demo":     {cmdDemo, "run the self-contained demo"},
-		"init":     {cmdInit, "write a starting repository: an example model, policies, a dataset and a workflow"},
+		"validate":      {cmdValidate, "validate specs and check them against policies"},
+		"plan":          {cmdPlan, "describe what merging a change would do"},
+		"fmt":           {cmdFmt, "format spec files"},
+		"run":           {cmdRun, "run the GitOps reconciler"},
+		"router":        {cmdRouter, "serve a standalone builtin router with its admin API"},
+		"status":        {cmdStatus, "show every model's rollout"},
+		"demo":          {cmdDemo, "run the self-contained demo"},
+		"init":          {cmdInit, "write a starting repository: an example model, policies, a dataset and a workflow"},
+		"example-model": {cmdExampleModel, "serve a stand-in model server for trying the example of init on one machine"},
 	}
 }
 
@@ -79,7 +80,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'reconciler COMMAND -h' for a command's flags.")
 }

@@ -1,6 +1,7 @@
-# Where the reconciler announces what it did: uncomment and point it at your
-# endpoint (docs/spec.md, "notify"). Webhook bodies are signed with the secret
-# held in the environment variable that secret_env names.
+# Where the reconciler announces what it did (a rollback, with its revert
+# commit; a promotion): uncomment the block, point url at your endpoint, and
+# put the secret in the reconciler's environment (docs/operating.md,
+# "Notifications"). Webhook bodies are signed with that secret.
 #
 # notify "ops" {
 #   type       = "webhook"

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -59,12 +60,38 @@ func (h *hookReceiver) find(event string) map[string]string {
 	return nil
 }
 
+// stuckReceiver is a webhook endpoint that takes every delivery and never
+// answers until the test ends; it counts what arrived.
+func stuckReceiver(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var arrived atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: Close waits for the handlers
+	return srv, &arrived
+}
+
 // TestE2ERollbackIsAnnouncedOnTheWebhook: a failing canary is rolled back,
 // and the signed webhook receives a rollback event naming the revert
-// commit that is now the remote's head.
+// commit that is now the remote's head. Another webhook hangs on every
+// delivery the whole time: the restore and the revert do not wait for it,
+// nor does the first webhook.
 func TestE2ERollbackIsAnnouncedOnTheWebhook(t *testing.T) {
 	hook := newHookReceiver(t, "hook-secret")
+	stuck, stuckArrived := stuckReceiver(t)
 	e := newE2EWith(t, e2eOptions{Extra: `
+notify "stuck" {
+  type       = "webhook"
+  url        = "` + stuck.URL + `/switchyard"
+  secret_env = "NOTIFY_SECRET"
+}
+
 notify "ops" {
   type       = "webhook"
   url        = "` + hook.srv.URL + `/switchyard"
@@ -77,6 +104,10 @@ notify "ops" {
 		return strings.Contains(e.headMessage(), "Switchyard-Action: rollback")
 	})
 	revert := e.git.Head(e2eRepo)
+	e.waitServing("v1")
+	if stuckArrived.Load() == 0 {
+		t.Error("the hanging webhook never got a delivery: it held nothing up")
+	}
 	e.waitFor("the rollback on the webhook", func() bool { return hook.find("rollback") != nil })
 	ev := hook.find("rollback")
 	if ev["commit"] != revert || ev["model"] != "fraud" || ev["stage"] != "production" ||

@@ -41,7 +41,7 @@ func pageStatus() Status {
 		LastFetch: now.Add(-5 * time.Second), Now: now,
 		Models: []ModelStatus{
 			{Model: "fraud", Stage: "production", Serve: "v8", Phase: "progressing", From: "v7", To: "v8",
-				Strategy: "canary", Step: 2, Steps: 3, Progress: 0.33, Router: "edge",
+				Strategy: "canary", Step: 2, Steps: 3, Progress: 0.33, Router: "edge", LastCommit: "4444444444444444444444444444444444444444",
 				Weights: []traffic.Weight{{Version: "v7", Percent: 75}, {Version: "v8", Percent: 25}},
 				Measurements: []Measurement{{Check: "latency", Metric: "latency_p99", Value: 0.19, Baseline: 0.1,
 					Verdict: "fail", Reason: "latency_p99 0.19 > 1.2 × 0.1", Requests: 500, MaxRatio: &ratio, History: hist}},
@@ -85,6 +85,9 @@ func TestPageDrawsEverySection(t *testing.T) {
 		`The reconciler's own roll_through commit is rejected (a bug): `, `data-own-commit="2222222222222222222222222222222222222222"`,
 		`Pull request not merged for ranker/production (promote)`, `href="https://github.com/acme/specs/pull/12"`, `opened 3h ago`,
 		`data-event="rollback"`, `title="3333333333333333333333333333333333333333"`,
+		`last outcome commit <code class="commit" title="4444444444444444444444444444444444444444">44444444</code>`,
+		`10 measurements · 09:58:20Z – 09:59:50Z`, // the chart's span
+		`data-last-event="rollback"`,              // the model's latest event, in its card
 		`&lt;img src=x onerror=`, // a reason is text, never markup
 	} {
 		if !strings.Contains(dom, want) {

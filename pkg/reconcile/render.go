@@ -135,7 +135,7 @@ func renderModel(w io.Writer, m ModelStatus) {
 		fmt.Fprintf(w, "  error: %s\n", m.Error)
 	}
 	if m.LastCommit != "" {
-		fmt.Fprintf(w, "  last commit: %s\n", shown(m.LastCommit))
+		fmt.Fprintf(w, "  last outcome commit: %s\n", shown(m.LastCommit))
 	}
 }
 

@@ -113,7 +113,13 @@
     const y = (v) => H - PAD - (v / top) * (H - 2 * PAD);
     const line = (cls, f) => {
       const coords = [];
-      pts.forEach((p, i) => { const v = f(p); if (v !== undefined) coords.push(x(p, i).toFixed(1) + ',' + y(v).toFixed(1)); });
+      pts.forEach((p, i) => {
+        const v = f(p);
+        if (v === undefined) return;
+        // A lone point is drawn as a short level stroke, not nothing.
+        const xs = pts.length === 1 ? [x(p, i) - 8, x(p, i) + 8] : [x(p, i)];
+        for (const xi of xs) coords.push(xi.toFixed(1) + ',' + y(v).toFixed(1));
+      });
       if (coords.length) box.append(svg('polyline', { class: cls, points: coords.join(' ') }));
     };
     for (const lim of [m.max, m.min]) {
@@ -132,6 +138,13 @@
     return box;
   }
 
+  // The measurements a chart shows: how many, from when to when.
+  function span(pts) {
+    const n = pts.length === 1 ? '1 measurement' : pts.length + ' measurements';
+    const a = clock(pts[0].at), b = clock(pts[pts.length - 1].at);
+    return n + (a === b ? ' at ' + a : ' · ' + a + ' – ' + b);
+  }
+
   function check(m) {
     const last = (m.history || []).length ? m.history[m.history.length - 1] : null;
     return el('div', { class: 'check', 'data-check': m.check },
@@ -145,7 +158,8 @@
       el('div', { class: 'key' },
         el('span', { class: 'k-values', text: '— value' }),
         (m.history || []).some((p) => p.baseline) && el('span', { class: 'k-baseline', text: '-- baseline' }),
-        thresholds(m) && el('span', { class: 'k-limit', text: '·· threshold' })),
+        thresholds(m) && el('span', { class: 'k-limit', text: '·· threshold' }),
+        (m.history || []).length > 0 && el('span', { class: 'k-span', text: span(m.history) })),
       m.reason && el('div', { class: 'reason', text: m.reason }));
   }
 
@@ -178,21 +192,27 @@
         sh.errors ? el('span', { class: 'error', text: ` · ${num(sh.errors)} shadow errors` }) : null));
   }
 
-  function model(m) {
+  function model(m, events) {
     const rolling = m.from && m.to && m.from !== m.to;
+    const last = (events || []).find((ev) => ev.model === m.model && ev.stage === m.stage);
     return el('section', { class: 'card model', 'data-model': m.model + '/' + m.stage },
       el('div', { class: 'card-head' },
         el('span', { class: 'model-name', text: m.model + '/' + m.stage }),
         el('span', { class: 'badge phase phase-' + m.phase, text: m.phase || 'unknown' }),
         m.held && el('span', { class: 'badge v-fail', text: 'held' })),
       el('div', { class: 'line muted' }, 'serve ', el('code', { text: m.serve }), ' · router ', el('code', { text: m.router }),
-        m.last_commit && [' · last commit ', el('code', { text: short(m.last_commit) })]),
+        m.last_commit && [' · last outcome commit ', el('code', { class: 'commit', title: m.last_commit, text: short(m.last_commit) })]),
       rolling && el('div', { class: 'line rollout' }, el('strong', { text: m.from + ' → ' + m.to }),
         m.strategy && ' · ' + m.strategy, m.steps ? ` · step ${m.step} of ${m.steps}` : ''),
       rolling && el('div', { class: 'progress', title: pct(m.progress * 100) }, el('div', { style: { width: m.progress * 100 + '%' } })),
       split(m.weights),
       m.message && el('div', { class: 'line muted', text: m.message }),
       m.error && el('div', { class: 'line error', text: m.error }),
+      last && el('div', { class: 'line last-event', 'data-last-event': last.event }, el('span', { class: 'muted', text: 'last event ' }),
+        el('span', { class: 'badge ev-' + last.event, text: last.event.replace('_', ' ') }), ' ',
+        el('span', { class: 'muted mono', text: clock(last.at) }),
+        last.from && last.to && last.from !== last.to ? ` ${last.from} → ${last.to}` : '',
+        last.commit ? [' ', el('code', { class: 'commit', title: last.commit, text: short(last.commit) })] : ''),
       (m.measurements || []).length > 0 && el('h3', { text: 'Checks' }),
       (m.measurements || []).map(check),
       m.experiment && experiment(m.experiment),
@@ -248,7 +268,7 @@
       st.role ? ` · ${st.role}${st.leader ? ' (leader ' + st.leader + ')' : ''}` : ''].flat());
     $('alerts').replaceChildren(...alerts(st));
     const models = st.models || [];
-    $('models').replaceChildren(...(models.length ? models.map(model)
+    $('models').replaceChildren(...(models.length ? models.map((m) => model(m, st.events))
       : [el('div', { class: 'card muted', text: 'No models yet: the reconciler has not applied a commit.' })]));
     const evs = st.events || [];
     $('events-section').hidden = evs.length === 0;

@@ -88,7 +88,7 @@ func TestPageDrawsEverySection(t *testing.T) {
 		`last outcome commit <code class="commit" title="4444444444444444444444444444444444444444">44444444</code>`,
 		`10 measurements · 09:58:20Z – 09:59:50Z`, // the chart's span
 		`data-last-event="rollback"`,              // the model's latest event, in its card
-		`&lt;img src=x onerror=`, // a reason is text, never markup
+		`&lt;img src=x onerror=`,                  // a reason is text, never markup
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page lacks %s", want)

@@ -275,6 +275,17 @@ func TestMetricNamesExist(t *testing.T) {
 	}
 }
 
+// TestEveryMetricIsDocumented is the other way round: every metric the
+// code declares has a row in the metric tables of docs/operating.md.
+func TestEveryMetricIsDocumented(t *testing.T) {
+	text := read(t, "docs/operating.md")
+	for name := range definedMetrics(t) {
+		if !strings.Contains(text, "\n| `"+name+"` |") {
+			t.Errorf("metric %s is not documented: add a row \"| `%s` | type | labels | what |\" to a table of docs/operating.md#metrics", name, name)
+		}
+	}
+}
+
 func isDefined(defined map[string]bool, name string) bool {
 	if defined[name] {
 		return true

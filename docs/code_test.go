@@ -1,6 +1,7 @@
 package docs_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -96,4 +97,29 @@ func capabilityTable(t *testing.T, f string) [][]string {
 		}
 	}
 	return out
+}
+
+var handlePattern = regexp.MustCompile(`mux\.Handle(?:Func)?\("((?:GET|PUT|POST|DELETE|PATCH) [^"]+)"`)
+
+// TestHTTPAPIListsEveryEndpoint reads the patterns the reconciler's and the
+// standalone router's admin muxes register and checks that
+// docs/http-api.md lists each one as "| `METHOD PATH` |".
+func TestHTTPAPIListsEveryEndpoint(t *testing.T) {
+	doc := read(t, "docs/http-api.md")
+	n := 0
+	for _, src := range []string{"pkg/reconcile/server.go", "pkg/router/admin.go"} {
+		for _, m := range handlePattern.FindAllStringSubmatch(read(t, src), -1) {
+			n++
+			pattern := strings.TrimSuffix(m[1], "{$}")
+			if pattern == "GET /ui/" {
+				pattern = "GET /ui/app.js" // the page's files, listed by name
+			}
+			if !strings.Contains(doc, "`"+pattern) {
+				t.Errorf("%s serves %s, which docs/http-api.md does not list", src, m[1])
+			}
+		}
+	}
+	if n < 8 {
+		t.Errorf("found %d endpoints in the sources: the scan is broken", n)
+	}
 }

@@ -187,3 +187,48 @@ setTimeout(() => {
 		t.Errorf("at %d px the page is %d px wide; past the edge: %v", seen.Width, seen.ScrollWidth, seen.Over)
 	}
 }
+
+// TestPageLoadsNothingFromElsewhere: the page's files name no address
+// outside the reconciler (no CDN, no web font), and it is served with a
+// policy that lets the browser load and fetch from its own origin only.
+func TestPageLoadsNothingFromElsewhere(t *testing.T) {
+	rec := httptest.NewRecorder()
+	pageHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "<title>Switchyard</title>") {
+		t.Fatalf("GET / = %d:\n%s", rec.Code, rec.Body.String())
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	for _, d := range strings.Split(csp, ";") {
+		f := strings.Fields(d)
+		if len(f) == 0 {
+			continue
+		}
+		for _, src := range f[1:] {
+			if src != "'self'" && src != "'none'" && src != "data:" {
+				t.Errorf("Content-Security-Policy %q allows %s", f[0], src)
+			}
+		}
+	}
+	if !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q does not start from default-src 'none'", csp)
+	}
+	outside := regexp.MustCompile(`(?i)(?:\b(?:src|href|action)\s*=\s*["']?|url\(\s*["']?|@import\s+["']?|fetch\(\s*["'` + "`" + `])(?:[a-z]+:)?//`)
+	n := 0
+	err := fs.WalkDir(pageFiles, "page", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(pageFiles, p)
+		if err != nil {
+			return err
+		}
+		n++
+		if m := outside.Find(b); m != nil {
+			t.Errorf("%s loads from another origin: %s", p, m)
+		}
+		return nil
+	})
+	if err != nil || n < 3 {
+		t.Fatalf("read %d embedded files: %v", n, err)
+	}
+}

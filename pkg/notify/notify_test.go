@@ -339,8 +339,8 @@ func TestFullQueueDropsOldestAndNeverBlocks(t *testing.T) {
 
 var update = os.Getenv("UPDATE_GOLDEN") != ""
 
-// TestSlackMessagesGolden pins the Slack message of every event: people
-// read them.
+// TestSlackReasonIsClipped: a long reason is escaped and cut to what a
+// Slack section takes.
 func TestSlackReasonIsClipped(t *testing.T) {
 	ev := rollback
 	ev.Reason = strings.Repeat("<&>", 3000)
@@ -355,6 +355,8 @@ func TestSlackReasonIsClipped(t *testing.T) {
 	}
 }
 
+// TestSlackMessagesGolden pins the Slack message of every event: people
+// read them.
 func TestSlackMessagesGolden(t *testing.T) {
 	var b bytes.Buffer
 	for _, name := range spec.NotifyEvents {

@@ -248,3 +248,58 @@ func TestAbortedRolloutIsAnEventNotBlocksCanAskFor(t *testing.T) {
 		t.Errorf("the status page's events: %+v", st.Events)
 	}
 }
+
+// TestNotifyRollThroughWithItsKindAndCommit: an outcome other than a
+// rollback is announced under its own event name, with the commit that
+// the reconciler wrote for it, once traffic is back on the version known
+// good; the version rolled through to then starts its own rollout.
+func TestNotifyRollThroughWithItsKindAndCommit(t *testing.T) {
+	h, rec, gm := notifyHarness(t)
+	through := func(serve string) string {
+		src := strings.Replace(fmt.Sprintf(specTmpl, serve), `    interval = "5s"`,
+			"    interval = \"5s\"\n    on_failure   = \"roll_through\"\n    roll_through = \"v3\"", 1)
+		if !strings.Contains(src, "roll_through") {
+			t.Fatal("the spec template changed: no interval line to add on_failure after")
+		}
+		return h.repo.commitRaw(src + notifyBlock)
+	}
+	through("v1")
+	h.run(1, time.Second)
+	gm.set("v2", 0.5)
+	through("v2")
+	h.run(30, time.Second)
+	ev, split, ok := rec.find("roll_through")
+	if !ok {
+		t.Fatalf("events %q, want a roll_through", rec.names())
+	}
+	if len(h.repo.written) == 0 {
+		t.Fatal("no outcome commit written")
+	}
+	h.repo.mu.Lock()
+	written := h.repo.commits[len(h.repo.commits)-1]
+	h.repo.mu.Unlock()
+	if ev.From != "v2" || ev.To != "v3" || ev.Commit != written || !strings.Contains(ev.Reason, `check "errors" failed`) {
+		t.Errorf("roll_through: %+v, want v2 → v3 with commit %s", ev, written)
+	}
+	if split != "v1=100" {
+		t.Errorf("announced with %q live: traffic returns to v1 first", split)
+	}
+	if got := rec.names(); !strings.HasPrefix(got, "started,roll_through,started") {
+		t.Errorf("events %q, want started, roll_through, then v3 started", got)
+	}
+}
+
+// TestEveryOutcomeIsAnEventBlocksCanAskFor: each kind of outcome commit
+// is announced under its own name, which a notify block may list.
+func TestEveryOutcomeIsAnEventBlocksCanAskFor(t *testing.T) {
+	for _, k := range []rollout.CommitKind{rollout.CommitRollback, rollout.CommitFallback, rollout.CommitRollThrough,
+		rollout.CommitPromote, rollout.CommitConclude} {
+		found := false
+		for _, ev := range spec.NotifyEvents {
+			found = found || ev == string(k)
+		}
+		if !found {
+			t.Errorf("outcome %q is announced as an event that notify blocks cannot ask for (spec.NotifyEvents)", k)
+		}
+	}
+}

@@ -443,3 +443,28 @@ func TestSinksGetWhatTheyWantWithoutNotifyBlocks(t *testing.T) {
 		t.Errorf("sink got %+v, retried %d", sink.got, result(reg, "fake", "retried"))
 	}
 }
+
+// TestSlackBlockPostsAMessage: a slack block posts Slack's incoming-webhook
+// JSON to its url, unsigned (Slack's url is the secret), and counts it.
+func TestSlackBlockPostsAMessage(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	bodies := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	d, m := start(t, Config{}, Deps{Getenv: env})
+	d.Notify(map[string]*spec.Notify{"chat": {Name: "chat", Type: "slack", URL: srv.URL + "/services/T0/B0/X", Events: spec.NotifyEvents}}, rollback)
+	req, body := <-got, <-bodies
+	waitFor(t, "delivered counted", func() bool { return result(m, "slack", "delivered") == 1 })
+	var msg SlackMessage
+	if err := json.Unmarshal(body, &msg); err != nil || !strings.Contains(msg.Text, "fraud/production") || len(msg.Blocks) < 2 {
+		t.Errorf("Slack got %s (%v)", body, err)
+	}
+	if req.Method != http.MethodPost || req.URL.Path != "/services/T0/B0/X" || req.Header.Get("Content-Type") != "application/json" || req.Header.Get(SignatureHeader) != "" {
+		t.Errorf("request %s %s, headers %v", req.Method, req.URL.Path, req.Header)
+	}
+}

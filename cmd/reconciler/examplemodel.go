@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -25,15 +24,8 @@ func cmdExampleModel(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(fl.Output(), "usage: reconciler example-model --listen ADDR [--version NAME] [--error-rate F] [--latency D]")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fl.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "reconciler example-model: unexpected argument %q\n", fl.Arg(0))
-		return exitUsage
+	if code, ok := parseFlags(fl, e, args); !ok {
+		return code
 	}
 	if *listen == "" {
 		fmt.Fprintln(e.stderr, "reconciler example-model: --listen is required")

@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -83,4 +85,21 @@ func usage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'reconciler COMMAND -h' for a command's flags.")
+}
+
+// parseFlags parses args as fl's flags, taking no other argument. When the
+// command must not go on (-h, a bad flag, an argument) it returns false
+// and the exit code to leave with.
+func parseFlags(fl *flag.FlagSet, e *env, args []string) (int, bool) {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "reconciler %s: unexpected argument %q\n", fl.Name(), fl.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -46,15 +45,8 @@ func cmdRouter(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(fl.Output(), "usage: reconciler router --listen ADDR --admin ADDR [--token-env NAME] [--routes FILE] [--shadow-pipeline N] [--feedback-token-env NAME] [--request-id-key-env NAME] [--feedback-window D] [--feedback-rate N] [--tls-cert FILE --tls-key FILE] [--admin-tls-cert FILE --admin-tls-key FILE]")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fl.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "reconciler router: unexpected argument %q\n", fl.Arg(0))
-		return exitUsage
+	if code, ok := parseFlags(fl, e, args); !ok {
+		return code
 	}
 	if *listen == "" || *adminAddr == "" {
 		fmt.Fprintln(e.stderr, "reconciler router: --listen and --admin are required")

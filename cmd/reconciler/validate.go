@@ -40,15 +40,8 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(fl.Output(), "usage: reconciler validate [--path DIR] [--policies DIR] [--offline] [--format text|json] [--repo DIR]")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fl.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "reconciler validate: unexpected argument %q\n", fl.Arg(0))
-		return exitUsage
+	if code, ok := parseFlags(fl, e, args); !ok {
+		return code
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(e.stderr, "reconciler validate: unknown --format %q (want text or json)\n", *format)

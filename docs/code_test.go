@@ -1,6 +1,9 @@
 package docs_test
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -121,5 +124,35 @@ func TestHTTPAPIListsEveryEndpoint(t *testing.T) {
 	}
 	if n < 8 {
 		t.Errorf("found %d endpoints in the sources: the scan is broken", n)
+	}
+}
+
+var trailerName = regexp.MustCompile(`"(Switchyard-[A-Z][A-Za-z-]*)`)
+
+// TestCommitTrailersAreDocumented: every Switchyard-* trailer the code
+// writes or reads is described in docs/commits-and-notes.md.
+func TestCommitTrailersAreDocumented(t *testing.T) {
+	doc := read(t, "docs/commits-and-notes.md")
+	seen := map[string]bool{}
+	err := filepath.WalkDir(filepath.Join(root, "pkg"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, m := range trailerName.FindAllSubmatch(b, -1) {
+			seen[string(m[1])] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 3 {
+		t.Fatalf("found the trailers %v in the code: the scan is broken", seen)
+	}
+	for name := range seen {
+		if !strings.Contains(doc, "`"+name) {
+			t.Errorf("the code uses the trailer %s, which docs/commits-and-notes.md does not describe", name)
+		}
 	}
 }

@@ -28,6 +28,7 @@ func TestMessageGolden(t *testing.T) {
 		rev  *revertInfo
 	}{
 		{"rollback_revert", with(ActionRollback, "v8", "v7"), &revertInfo{sha: badSHA, title: "promote fraud v8", clean: true}},
+		{"rollback_revert_of_revert", with(ActionRollback, "v8", "v7"), &revertInfo{sha: badSHA, title: `Revert "Revert "promote fraud v8""`, clean: true}},
 		{"rollback_edit", with(ActionRollback, "v8", "v7"), &revertInfo{sha: badSHA, title: "promote fraud v8", why: "rollouts/fraud.hcl changed since"}},
 		{"fallback", with(ActionFallback, "v8", "rules"), nil},
 		{"roll_through", with(ActionRollThrough, "v8", "v9"), nil},

@@ -77,7 +77,9 @@ func message(o rollout.WriteCommit, rev *revertInfo, settled ...string) string {
 	case ActionRollback:
 		titleLine = fmt.Sprintf("Roll back %s from %s to %s", key, o.From, o.To)
 		if rev != nil && rev.clean {
-			titleLine = fmt.Sprintf("Revert %q", rev.title)
+			// As git revert titles it: the title in plain quotes, not Go's
+			// escaped ones (a revert of a revert reads Revert "Revert "x"").
+			titleLine = `Revert "` + rev.title + `"`
 		}
 		summary = fmt.Sprintf("%s rolled back from %s to %s", key, o.From, o.To)
 		if rev != nil && !rev.clean && rev.sha != "" {

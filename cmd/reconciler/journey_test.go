@@ -27,8 +27,9 @@ import (
 // TestJourneyFromInitToAnnouncedRollback plays what a new user does with
 // the docs: init a repository, point it at their model servers and their
 // webhook, run the reconciler on it, promote v2 through staging into
-// production, and watch the canary fail, traffic return to v1, the revert
-// commit land and the rollback arrive on the webhook, signed.
+// production (two commits in one push), and watch the canary fail, traffic
+// return to v1, the revert commit land and the rollback arrive on the
+// webhook, signed.
 func TestJourneyFromInitToAnnouncedRollback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the reconciler with traffic")
@@ -171,13 +172,19 @@ func TestJourneyFromInitToAnnouncedRollback(t *testing.T) {
 	}()
 	defer func() { stopLoad(); <-loadDone }()
 
+	// Staging's promotion, then production's, reach the reconciler in one
+	// fetch: judged against the commit in force (staging on v1) production's
+	// would break staging_first; taken one at a time, as made, both pass.
 	setServe(t, fraud, "staging", "v2")
-	push("Promote fraud v2 in staging")
+	gitRun(t, work, "commit", "-q", "-am", "Promote fraud v2 in staging")
+	setServe(t, fraud, "production", "v2")
+	push("Promote fraud v2 in production")
 	waitUntil(t, "staging to serve v2", 30*time.Second, &logs, func() bool {
 		return regexp.MustCompile(`fraud/staging\s+\S+\s+[^\n]*v2`).MatchString(status())
 	})
-	setServe(t, fraud, "production", "v2")
-	push("Promote fraud v2 in production")
+	if strings.Contains(logs.String(), "head rejected") {
+		t.Errorf("the two promotions pushed together were refused:\n%s", logs.String())
+	}
 
 	var rollback map[string]any
 	deadline := time.After(90 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -302,4 +303,42 @@ func (r *Repo) TreeAt(rev string) (fs.FS, string, error) {
 	// else the Repo does, a fetch writing to the same storage included.
 	fsys.(*treeFS).mu = &r.mu
 	return fsys, h.String(), nil
+}
+
+// MaxCatchUp is the most commits FirstParentsBetween walks.
+const MaxCatchUp = 100
+
+// FirstParentsBetween lists the commits after from up to, not including,
+// to, oldest first, following first parents from to: the commits a branch
+// went through from one fetch to the next (a merge counts once, as its
+// merge commit). It returns nil when from is not among the first MaxCatchUp
+// first-parent ancestors of to (history rewritten, or too far behind).
+func (r *Repo) FirstParentsBetween(ctx context.Context, from, to string) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, err := r.resolve(to)
+	if err != nil {
+		return nil, err
+	}
+	want := plumbing.NewHash(from)
+	between := []string{}
+	for i := 0; i < MaxCatchUp; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if c.NumParents() == 0 {
+			return nil, nil
+		}
+		p, err := c.Parent(0)
+		if err != nil {
+			return nil, fmt.Errorf("read the first parent of %s: %w", c.Hash, err)
+		}
+		if p.Hash == want {
+			slices.Reverse(between)
+			return between, nil
+		}
+		between = append(between, p.Hash.String())
+		c = p
+	}
+	return nil, nil
 }

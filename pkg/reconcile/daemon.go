@@ -416,6 +416,9 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 	tree, diags := d.deps.Check(ctx, head, fsys, base, applied)
 	d.checked, d.notes = head, notes
 	if diag.HasErrors(diags) || tree == nil {
+		if !again && d.catchUp(ctx, head) {
+			return d.judge(ctx, head, notes, false) // against the newest commit applied
+		}
 		n := 0
 		for _, dg := range diags {
 			if dg.Severity == diag.Error {
@@ -437,16 +440,21 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 		}
 		return nil
 	}
-	d.judgedOwn(ctx, head, nil, false, again)
-	d.tree, d.appliedCommit = tree, head
+	d.use(ctx, head, tree, again)
+	return nil
+}
+
+// use makes commit, whose tree passed, the commit in force.
+func (d *Daemon) use(ctx context.Context, commit string, tree *spec.Tree, again bool) {
+	d.judgedOwn(ctx, commit, nil, false, again)
+	d.tree, d.appliedCommit = tree, commit
 	d.headErr, d.headDiags = "", nil
 	if d.deps.Store != nil {
-		if err := d.deps.Store.Save(appliedKey, []byte(head)); err != nil {
-			d.log.Warn("saving the commit in force", "commit", head, "err", err)
+		if err := d.deps.Store.Save(appliedKey, []byte(commit)); err != nil {
+			d.log.Warn("saving the commit in force", "commit", commit, "err", err)
 		}
 	}
-	d.log.Info("applying commit", "commit", head, "models", len(tree.Models), "judged_again", again)
-	return nil
+	d.log.Info("applying commit", "commit", commit, "models", len(tree.Models), "judged_again", again)
 }
 
 // step runs the engine on every model and returns the actions to take.

@@ -365,3 +365,9 @@ func (a *repoAdapter) Note(ctx context.Context, commit string, note []byte) erro
 func (a *repoAdapter) NotesHead(ctx context.Context) (string, error) {
 	return a.repo.NotesHead()
 }
+
+// FirstParentsBetween lets the daemon take, one at a time, the commits
+// before a head it rejects (reconcile.CommitLister).
+func (a *repoAdapter) FirstParentsBetween(ctx context.Context, from, to string) ([]string, error) {
+	return a.repo.FirstParentsBetween(ctx, from, to)
+}

@@ -15,14 +15,16 @@ type CommitLister interface {
 }
 
 // catchUp is for a head rejected against the commit in force that is more
-// than one commit ahead of it. It applies the commits in between, oldest
-// first, each judged against the one applied before it, as if the branch
-// had been fetched after each, and stops at the first it rejects; it
-// reports whether it applied any (the head is then judged against the
-// newest). So two merges that reach the reconciler in one fetch, staging's
-// promotion and then production's (which the staging_first policy judges
-// against a commit where staging already serves the version), are carried
-// out as they were merged, and not refused for good.
+// than one commit ahead of it: it takes the oldest commit in between, when
+// that one passes against the commit in force, as if the branch had been
+// fetched right after it, and reports whether it did. Pass after pass the
+// commits are taken one at a time, each judged against the one before,
+// until the head passes or one of them is rejected (then the head is
+// rejected against the last one taken). So two merges that reach the
+// reconciler in one fetch, staging's promotion and then production's
+// (which the staging_first policy judges against a commit where staging
+// already serves the version), are carried out as they were merged, and
+// not refused for good.
 func (d *Daemon) catchUp(ctx context.Context, head string) bool {
 	lister, ok := d.deps.Repo.(CommitLister)
 	if !ok || d.appliedCommit == "" {
@@ -33,20 +35,20 @@ func (d *Daemon) catchUp(ctx context.Context, head string) bool {
 		d.log.Warn("listing the commits between the commit in force and the head", "head", head, "err", err)
 		return false
 	}
-	applied := false
-	for _, c := range commits {
-		fsys, err := d.deps.Repo.Tree(ctx, c)
-		if err != nil {
-			d.log.Warn("reading a commit before the rejected head", "commit", c, "err", err)
-			break
-		}
-		tree, diags := d.deps.Check(ctx, c, fsys, d.tree, d.appliedCommit)
-		if diag.HasErrors(diags) || tree == nil {
-			break
-		}
-		d.log.Info("the head is rejected against the commit in force: taking the commits before it one at a time", "commit", c, "head", head)
-		d.use(ctx, c, tree, false)
-		applied = true
+	if len(commits) == 0 {
+		return false
 	}
-	return applied
+	next := commits[0]
+	fsys, err := d.deps.Repo.Tree(ctx, next)
+	if err != nil {
+		d.log.Warn("reading a commit before the rejected head", "commit", next, "err", err)
+		return false
+	}
+	tree, diags := d.deps.Check(ctx, next, fsys, d.tree, d.appliedCommit)
+	if diag.HasErrors(diags) || tree == nil {
+		return false
+	}
+	d.log.Info("the head is rejected against the commit in force: taking the commits before it one at a time", "commit", next, "head", head)
+	d.use(ctx, next, tree, false)
+	return true
 }

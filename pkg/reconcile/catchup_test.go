@@ -44,7 +44,8 @@ func catchUpHarness(t *testing.T, repo Repo) *harness {
 	if repo == nil {
 		repo = h.repo
 	}
-	d, err := New(Config{PollInterval: time.Second, PushBackoff: 5 * time.Second}, Deps{
+	// Fetches come from Trigger (a webhook), never from the poll.
+	d, err := New(Config{PollInterval: time.Hour, PushBackoff: 5 * time.Second}, Deps{
 		Repo: repo, Check: stepByStep, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
 	})
 	if err != nil {
@@ -56,24 +57,41 @@ func catchUpHarness(t *testing.T, repo Repo) *harness {
 
 // TestTwoCommitsInOneFetchAreTakenInOrder: v2 and then v3 are pushed
 // before the reconciler fetches. Judged against the commit in force (v1),
-// the head is refused; taken one at a time, as they were merged, both
-// pass, and the head is applied.
+// the head is refused; taken one at a time, as they were pushed, one pass
+// each, both pass: v2's rollout starts with v2's commit, then v3's with
+// the head, and no head is ever reported rejected.
 func TestTwoCommitsInOneFetchAreTakenInOrder(t *testing.T) {
 	h := catchUpHarness(t, nil)
 	h.d.deps.Repo = listingRepo{h.repo} // the harness's own repo, listing
 	h.repo.commit("v1")
 	h.run(1, time.Second)
-	h.repo.commit("v2")
+	middle := h.repo.commit("v2")
 	head := h.repo.commit("v3")
+	h.d.Trigger()
 	h.run(1, time.Second)
 	st := h.d.Status()
-	if st.Applied != head || st.HeadError != "" {
-		t.Fatalf("applied %s (head %s), head error %q: the commits before the head were not taken one at a time", st.Applied, head, st.HeadError)
+	if st.Applied != middle || st.HeadError != "" || st.Models[0].To != "v2" {
+		t.Fatalf("after one pass: applied %s, head error %q, rollout to %q; want %s (v2) in force, the head not judged yet",
+			st.Applied, st.HeadError, st.Models[0].To, middle)
 	}
-	if m := st.Models[0]; m.Serve != "v3" || m.To != "v3" {
-		t.Errorf("model %+v, want a rollout to v3", m)
+	h.run(1, time.Second)
+	st = h.d.Status()
+	if st.Applied != head || st.HeadError != "" || st.Models[0].Serve != "v3" || st.Models[0].To != "v3" {
+		t.Fatalf("after two passes: applied %s (head %s), head error %q, model %+v", st.Applied, head, st.HeadError, st.Models[0])
 	}
-	if h.store.m[appliedKey] == nil || string(h.store.m[appliedKey]) != head {
+	started := map[string]string{}
+	for _, ev := range st.Events {
+		if ev.Event == "rejected_head" {
+			t.Errorf("a head was reported rejected: %+v", ev)
+		}
+		if ev.Event == "started" {
+			started[ev.To] = ev.Commit
+		}
+	}
+	if started["v2"] != middle || started["v3"] != head {
+		t.Errorf("rollouts started %v, want v2 by %s and v3 by %s", started, middle, head)
+	}
+	if string(h.store.m[appliedKey]) != head {
 		t.Errorf("the state file keeps %q as the commit in force, want %s", h.store.m[appliedKey], head)
 	}
 }
@@ -105,6 +123,7 @@ func TestCatchUpStopsAtARejectedCommit(t *testing.T) {
 				h.repo.commit(c.middle)
 			}
 			head := h.repo.commit("v3")
+			h.d.Trigger()
 			h.run(1, time.Second)
 			st := h.d.Status()
 			if st.Applied != first || st.Head != head || !strings.Contains(st.HeadError, "not applied") {

@@ -417,7 +417,12 @@ func (d *Daemon) judge(ctx context.Context, head, notes string, again bool) erro
 	d.checked, d.notes = head, notes
 	if diag.HasErrors(diags) || tree == nil {
 		if !again && d.catchUp(ctx, head) {
-			return d.judge(ctx, head, notes, false) // against the newest commit applied
+			// The commit before the head is in force now. The engine steps
+			// with it (a rollout it starts is its own), and the next pass
+			// fetches at once and judges the head against it.
+			d.checked = ""
+			d.Trigger()
+			return nil
 		}
 		n := 0
 		for _, dg := range diags {

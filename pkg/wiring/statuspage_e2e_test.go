@@ -71,6 +71,7 @@ func TestE2EStatusPageInChromium(t *testing.T) {
 		`v1 90%`, `v2 10%`, // the split
 		`data-check="errors"`, // a check
 		`data-event="started"`,
+		`data-last-event="started"`, // the model's latest event, in its card
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %s", want)

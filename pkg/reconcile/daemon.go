@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -516,78 +515,6 @@ func (d *Daemon) setModelErr(key, msg string) {
 		return
 	}
 	d.modelErr[key] = msg
-}
-
-// apply sends each router its table; unchanged tables are not re-sent.
-func (d *Daemon) apply(ctx context.Context, tree *spec.Tree) error {
-	tables := map[string]*traffic.Table{}
-	for _, m := range tree.Models {
-		r, ok := d.routes[m.Key()]
-		if !ok {
-			continue
-		}
-		t := tables[m.Router]
-		if t == nil {
-			t = &traffic.Table{}
-			tables[m.Router] = t
-		}
-		t.Routes = append(t.Routes, r)
-	}
-	names := make([]string, 0, len(tree.Routers))
-	for n := range tree.Routers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var errs []error
-	clear(d.tableInForce)
-	for _, name := range names {
-		t := tables[name]
-		if t == nil {
-			t = &traffic.Table{Routes: []traffic.Route{}}
-		}
-		if prev, had := d.tableAcked[name]; had && tablesEqual(prev, *t) {
-			d.tableInForce[name] = true
-			errs = append(errs, d.resync(ctx, tree.Routers[name]))
-			continue
-		}
-		target, err := d.deps.Routers.Target(ctx, tree.Routers[name])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("router %q: %w", name, err))
-			continue
-		}
-		if err := target.Apply(ctx, *t); err != nil {
-			d.deps.Metrics.applyFailures.Inc()
-			errs = append(errs, fmt.Errorf("applying traffic to router %q: %w", name, err))
-			continue
-		}
-		d.tableAcked[name] = *t
-		d.tableInForce[name] = true
-	}
-	return errors.Join(errs...)
-}
-
-// Resyncer is a target that gives the table it last applied again to
-// whatever part of the router lost it (a fleet's restarted replica).
-type Resyncer interface {
-	Resync(ctx context.Context) error
-}
-
-// resync lets a target whose table is unchanged repair its replicas.
-func (d *Daemon) resync(ctx context.Context, r *spec.Router) error {
-	target, err := d.deps.Routers.Target(ctx, r)
-	if err != nil {
-		return nil // reported when a table is applied
-	}
-	if rs, ok := target.(Resyncer); ok {
-		return rs.Resync(ctx)
-	}
-	return nil
-}
-
-func tablesEqual(a, b traffic.Table) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 
 // act carries out the engine's actions after traffic is applied.

@@ -52,6 +52,10 @@ func NewAdminHandler(r *Router, token string) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, req *http.Request) {
 		c := r.table.Load()
+		if since := r.ServingSince(); !since.IsZero() {
+			// How long, not since when: the reader needs no clock of ours.
+			w.Header().Set(traffic.ServingForHeader, strconv.FormatFloat(max(r.now().Sub(since), 0).Seconds(), 'f', 3, 64))
+		}
 		if setETag(w, c.table.Generation) && etagMatches(req.Header.Get("If-None-Match"), c.table.Generation) {
 			// The reconciler checks every replica's generation every
 			// pass: an unchanged one costs no table.

@@ -192,3 +192,35 @@ func TestAdminRoutesETagAndMinimalPut(t *testing.T) {
 		}
 	}
 }
+
+// GET /v1/routes says how long the router has held a table (a 304 too),
+// counted from its first table, not its latest: a reconciler that did not
+// give a restarted router its table again still learns that it measured
+// nothing before.
+func TestAdminRoutesSayHowLongTheRouterHasServed(t *testing.T) {
+	a := backendServer(t, "a")
+	clk := newFakeClock()
+	rt := newTestRouter(t, Options{Now: clk.Now})
+	admin := NewAdminHandler(rt, "s3cret")
+	auth := []string{"Authorization", "Bearer s3cret"}
+	if w := do(admin, "GET", "/v1/routes", "", auth...); w.Header().Get(traffic.ServingForHeader) != "" {
+		t.Fatalf("a router given no table says it served for %q", w.Header().Get(traffic.ServingForHeader))
+	}
+	put := func(gen uint64) {
+		t.Helper()
+		body, _ := json.Marshal(traffic.Table{Generation: gen, Routes: []traffic.Route{mkRoute("m", map[string]string{"a": a.URL}, weights("a", 100))}})
+		if w := do(admin, "PUT", "/v1/routes", string(body), auth...); w.Code != 200 {
+			t.Fatalf("PUT: %d %s", w.Code, w.Body)
+		}
+	}
+	put(1)
+	clk.Advance(90 * time.Second)
+	put(2) // a new table, same process: its measurements go on
+	clk.Advance(1500 * time.Millisecond)
+	for _, inm := range []string{"", `"2"`, "*"} {
+		w := do(admin, "GET", "/v1/routes", "", append(auth, "If-None-Match", inm)...)
+		if got := w.Header().Get(traffic.ServingForHeader); got != "91.500" {
+			t.Errorf("If-None-Match %q (%d): served for %q, want 91.500 (since the first table)", inm, w.Code, got)
+		}
+	}
+}

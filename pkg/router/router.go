@@ -166,6 +166,10 @@ type Router struct {
 	byModel map[[2]string][]*versionStats // stats by model and stage
 	cas     map[string]*caTransport       // by CA file (backendtls.go)
 	h2c     *h2cTransport                 // h2c:// versions (grpc.go)
+
+	// servingSince is when the router was first given a table, in Unix
+	// nanoseconds (0 before): its measurements cover nothing before.
+	servingSince atomic.Int64
 }
 
 // New returns a router with an empty table (every path answers 404) and
@@ -224,11 +228,22 @@ func (rt *Router) Update(t traffic.Table) error {
 	rt.swapCATransports(cas)
 	c := rt.compile(t)
 	rt.table.Store(c)
+	rt.servingSince.CompareAndSwap(0, rt.now().UnixNano())
 	rt.mu.Unlock()
 	rt.metrics.tableUpdates.WithLabelValues("applied").Inc()
 	rt.metrics.routes.Set(float64(len(t.Routes)))
 	rt.opts.Logger.Info("routing table applied", "routes", len(t.Routes), "generation", t.Generation)
 	return nil
+}
+
+// ServingSince is when the router was first given a table (zero before
+// any): its measurements cover nothing before, whatever it measured in
+// a previous life.
+func (rt *Router) ServingSince() time.Time {
+	if ns := rt.servingSince.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Table returns a copy of the live routing table.

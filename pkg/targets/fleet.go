@@ -60,6 +60,12 @@ type replica struct {
 	// next given the current table.
 	lost       bool
 	resyncedAt time.Time
+	// servingSince is when the replica says it was first given a table
+	// (traffic.ServingForHeader, read with its generation; zero if it does
+	// not say): a replica that restarted and was given its table again by
+	// another leader measured nothing before, though this fleet never saw
+	// it stale.
+	servingSince time.Time
 }
 
 // ReplicaStatus is one replica of a fleet as the status page shows it.
@@ -197,7 +203,9 @@ func (f *Fleet) Resync(ctx context.Context) error {
 	want := f.gen
 	f.mu.Unlock()
 	gens := f.each(ctx, f.replicas, func(ctx context.Context, r *replica) (uint64, error) {
-		return r.rb.Generation(ctx, want)
+		g, servedFor, err := r.rb.Generation(ctx, want)
+		f.served(r, servedFor)
+		return g, err
 	})
 	f.mu.Lock()
 	var unread []string
@@ -287,7 +295,8 @@ func (f *Fleet) send(ctx context.Context, need func(*replica) bool) error {
 // one holds no other replica's table, and is not also sent the table (it
 // would hang twice); the next pass sends it.
 func (f *Fleet) probe(ctx context.Context, r *replica) error {
-	numbered, err := r.rb.numbered(ctx)
+	numbered, servedFor, err := r.rb.numbered(ctx)
+	f.served(r, servedFor)
 	if err != nil || numbered {
 		return err
 	}
@@ -299,6 +308,18 @@ func (f *Fleet) probe(ctx context.Context, r *replica) error {
 		r.lost = true
 	}
 	return nil
+}
+
+// served records how long the replica says it has held a table (negative:
+// it did not say). Counted back from now, after its answer: never earlier
+// than the truth, and no clock of the replica's is needed.
+func (f *Fleet) served(r *replica, servedFor time.Duration) {
+	if servedFor < 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r.servingSince = f.now().Add(-servedFor)
 }
 
 type genResult struct {
@@ -348,6 +369,9 @@ func (f *Fleet) Measurable(from time.Time) error {
 		case r.resyncedAt.After(from):
 			return fmt.Errorf("router %q: replica %s was given the table again at %s, inside the window from %s: its measurements are incomplete",
 				f.name, r.admin, r.resyncedAt.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+		case r.servingSince.After(from):
+			return fmt.Errorf("router %q: replica %s has held a table only since %s (it restarted), inside the window from %s: its measurements are incomplete",
+				f.name, r.admin, r.servingSince.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil
@@ -376,35 +400,37 @@ func (f *Fleet) Replicas() []ReplicaStatus {
 }
 
 // Generation reads the generation of the router's live table (GET
-// /v1/routes). have is the generation the caller expects: the router
-// answers 304 without the table while it still holds it (a router without
-// ETags sends the table, and only its generation is decoded).
-func (rb *RemoteBuiltin) Generation(ctx context.Context, have uint64) (uint64, error) {
+// /v1/routes) and how long the router has held a table (negative: it does
+// not say). have is the generation the caller expects: the router answers
+// 304 without the table while it still holds it (a router without ETags
+// sends the table, and only its generation is decoded).
+func (rb *RemoteBuiltin) Generation(ctx context.Context, have uint64) (uint64, time.Duration, error) {
 	inm := ""
 	if have > 0 {
 		inm = `"` + strconv.FormatUint(have, 10) + `"`
 	}
-	gen, unchanged, err := rb.generation(ctx, inm)
+	gen, unchanged, servedFor, err := rb.generation(ctx, inm)
 	if unchanged {
-		return have, nil
+		return have, servedFor, nil
 	}
-	return gen, err
+	return gen, servedFor, err
 }
 
 // numbered says whether the router holds a numbered table, one a fleet
 // gave it (a 304 to `If-None-Match: *`), rather than none at all (it
-// restarted empty, or is new).
-func (rb *RemoteBuiltin) numbered(ctx context.Context) (bool, error) {
-	gen, unchanged, err := rb.generation(ctx, "*")
-	return unchanged || gen > 0, err
+// restarted empty, or is new), and how long it has held a table.
+func (rb *RemoteBuiltin) numbered(ctx context.Context) (bool, time.Duration, error) {
+	gen, unchanged, servedFor, err := rb.generation(ctx, "*")
+	return unchanged || gen > 0, servedFor, err
 }
 
 // generation reads the live table's generation, sending ifNoneMatch if
-// any; unchanged is a 304 (no generation decoded).
-func (rb *RemoteBuiltin) generation(ctx context.Context, ifNoneMatch string) (gen uint64, unchanged bool, err error) {
+// any; unchanged is a 304 (no generation decoded). servedFor is how long
+// the router has held a table, negative when it does not say.
+func (rb *RemoteBuiltin) generation(ctx context.Context, ifNoneMatch string) (gen uint64, unchanged bool, servedFor time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rb.routes, nil)
 	if err != nil {
-		return 0, false, fmt.Errorf("router %q: %w", rb.name, err)
+		return 0, false, -1, fmt.Errorf("router %q: %w", rb.name, err)
 	}
 	if rb.token != "" {
 		req.Header.Set("Authorization", "Bearer "+rb.token)
@@ -414,24 +440,28 @@ func (rb *RemoteBuiltin) generation(ctx context.Context, ifNoneMatch string) (ge
 	}
 	resp, err := rb.client.Do(req)
 	if err != nil {
-		return 0, false, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, false, -1, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
 	defer resp.Body.Close()
+	servedFor = -1
+	if v, err := strconv.ParseFloat(resp.Header.Get(traffic.ServingForHeader), 64); err == nil && v >= 0 && v < 1e9 {
+		servedFor = time.Duration(v * float64(time.Second))
+	}
 	if resp.StatusCode == http.StatusNotModified && ifNoneMatch != "" {
-		return 0, true, nil
+		return 0, true, servedFor, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return 0, false, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, false, -1, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, false, rb.answerError(http.MethodGet, resp, body[:min(len(body), 512)])
+		return 0, false, -1, rb.answerError(http.MethodGet, resp, body[:min(len(body), 512)])
 	}
 	var t struct {
 		Generation uint64 `json:"generation"`
 	}
 	if err := json.Unmarshal(body, &t); err != nil {
-		return 0, false, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
+		return 0, false, -1, fmt.Errorf("router %q: GET %s: %w", rb.name, rb.routes, err)
 	}
-	return t.Generation, false, nil
+	return t.Generation, false, servedFor, nil
 }

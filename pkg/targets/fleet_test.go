@@ -32,6 +32,9 @@ type replicaServer struct {
 	fail atomic.Int32
 	// bytes counts the body bytes the replica's admin API answered.
 	bytes atomic.Int64
+	// now is the router's clock (nil: the wall clock); a fleet with a
+	// fake clock needs its replicas on the same one.
+	now func() time.Time
 }
 
 type countingWriter struct {
@@ -50,8 +53,11 @@ const (
 	failPut    = 3
 )
 
-func newReplica(t testing.TB) *replicaServer {
-	r := &replicaServer{t: t}
+func newReplica(t testing.TB) *replicaServer { return newReplicaAt(t, nil) }
+
+// newReplicaAt is a replica whose router reads the clock now.
+func newReplicaAt(t testing.TB, now func() time.Time) *replicaServer {
+	r := &replicaServer{t: t, now: now}
 	r.restart()
 	stop := make(chan struct{})
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -87,7 +93,7 @@ func newReplica(t testing.TB) *replicaServer {
 
 // restart replaces the router with a new, empty one (a process restarted).
 func (r *replicaServer) restart() {
-	rt := router.New(router.Options{})
+	rt := router.New(router.Options{Now: r.now})
 	r.t.Cleanup(func() { rt.Close() })
 	h := router.NewAdminHandler(rt, "s3cret")
 	r.router.Store(rt)
@@ -271,8 +277,8 @@ func TestFleetRestoreReachesLiveReplicasWithoutWaitingForADeadOne(t *testing.T) 
 func TestFleetResyncsAReplicaThatRestartedEmpty(t *testing.T) {
 	ctx := context.Background()
 	splitTable := splitter(t)
-	reps := []*replicaServer{newReplica(t), newReplica(t)}
 	now, advance := fakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	reps := []*replicaServer{newReplicaAt(t, now), newReplicaAt(t, now)}
 	var log syncBuffer
 	f := newTestFleet(t, now, &log, reps...)
 	if err := f.Apply(ctx, splitTable(25)); err != nil {
@@ -377,8 +383,8 @@ func TestLoneRouterRestartedEmptyGetsItsTableBack(t *testing.T) {
 func TestFleetNewLeaderFindsAReplicaThatRestartedEmpty(t *testing.T) {
 	ctx := context.Background()
 	splitTable := splitter(t)
-	reps := []*replicaServer{newReplica(t), newReplica(t)}
 	now, advance := fakeClock(time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC))
+	reps := []*replicaServer{newReplicaAt(t, now), newReplicaAt(t, now)}
 	var log syncBuffer
 	if err := newTestFleet(t, now, &log, reps...).Apply(ctx, splitTable(25)); err != nil {
 		t.Fatal(err)
@@ -407,5 +413,56 @@ func TestFleetNewLeaderFindsAReplicaThatRestartedEmpty(t *testing.T) {
 	advance(time.Second)
 	if err := f.Measurable(now()); err != nil {
 		t.Errorf("a window after the new leader's first table: %v", err)
+	}
+}
+
+// A replica that restarted and was given its table again by the old
+// leader just before a failover holds a numbered table when the new
+// leader first reads it, and the old leader's record of the resend died
+// with it. The replica says how long it has held a table: a window that
+// started before is no data to the new leader too.
+func TestFleetNewLeaderFindsAReplicaTheOldLeaderResynced(t *testing.T) {
+	ctx := context.Background()
+	splitTable := splitter(t)
+	now, advance := fakeClock(time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC))
+	reps := []*replicaServer{newReplicaAt(t, now), newReplicaAt(t, now)}
+	var log syncBuffer
+	old := newTestFleet(t, now, &log, reps...)
+	if err := old.Apply(ctx, splitTable(25)); err != nil {
+		t.Fatal(err)
+	}
+	windowStart := now()
+	advance(10 * time.Second)
+	reps[1].restart()
+	advance(time.Second)
+	if err := old.Resync(ctx); err != nil {
+		t.Fatalf("the old leader's resync: %v", err)
+	}
+	advance(time.Second)
+	var newLog syncBuffer
+	f := newTestFleet(t, now, &newLog, reps...) // the new leader's
+	if err := f.Apply(ctx, splitTable(25)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(newLog.String(), "holds no numbered table") {
+		t.Fatalf("the new leader found the resynced replica empty, so this is not the case under test:\n%s", newLog.String())
+	}
+	err := f.Measurable(windowStart)
+	if err == nil || !strings.Contains(err.Error(), reps[1].srv.URL) || !strings.Contains(err.Error(), "2026-12-05T23:00:11Z") {
+		t.Errorf("a window spanning the replica's restart: %v, want no data naming it and when it got its table", err)
+	}
+	if err != nil && strings.Contains(err.Error(), reps[0].srv.URL) {
+		t.Errorf("the replica that kept its table is blamed: %v", err)
+	}
+	if err := f.Measurable(now().Add(-time.Second)); err != nil {
+		t.Errorf("a window starting when the replica had its table again: %v", err)
+	}
+	// The next passes' reads keep it: a 304 says it too.
+	advance(time.Second)
+	if err := f.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Measurable(windowStart); err == nil || !strings.Contains(err.Error(), reps[1].srv.URL) {
+		t.Errorf("after a resync read: %v, want no data naming the replica", err)
 	}
 }

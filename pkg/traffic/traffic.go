@@ -164,3 +164,9 @@ func (s Stats) Find(model, stage, version string) (VersionStats, bool) {
 	}
 	return VersionStats{Model: model, Stage: stage, Version: version}, false
 }
+
+// ServingForHeader is the header of a builtin router's GET /v1/routes (a
+// 304 too) giving how long it has held a table, in seconds ("91.500"),
+// counted from its first table since it started: a router that restarted
+// measured nothing before, whoever gave it its table again.
+const ServingForHeader = "Switchyard-Serving-For"

@@ -167,9 +167,11 @@ type Router struct {
 	cas     map[string]*caTransport       // by CA file (backendtls.go)
 	h2c     *h2cTransport                 // h2c:// versions (grpc.go)
 
-	// servingSince is when the router was first given a table, in Unix
-	// nanoseconds (0 before): its measurements cover nothing before.
-	servingSince atomic.Int64
+	// servingSince is when the router was first given a table (nil
+	// before): its measurements cover nothing before. Kept with its
+	// monotonic reading, so that a wall clock stepped back does not
+	// shorten how long the router has served.
+	servingSince atomic.Pointer[time.Time]
 }
 
 // New returns a router with an empty table (every path answers 404) and
@@ -228,7 +230,10 @@ func (rt *Router) Update(t traffic.Table) error {
 	rt.swapCATransports(cas)
 	c := rt.compile(t)
 	rt.table.Store(c)
-	rt.servingSince.CompareAndSwap(0, rt.now().UnixNano())
+	if rt.servingSince.Load() == nil {
+		now := rt.now()
+		rt.servingSince.Store(&now)
+	}
 	rt.mu.Unlock()
 	rt.metrics.tableUpdates.WithLabelValues("applied").Inc()
 	rt.metrics.routes.Set(float64(len(t.Routes)))
@@ -240,8 +245,8 @@ func (rt *Router) Update(t traffic.Table) error {
 // any): its measurements cover nothing before, whatever it measured in
 // a previous life.
 func (rt *Router) ServingSince() time.Time {
-	if ns := rt.servingSince.Load(); ns != 0 {
-		return time.Unix(0, ns)
+	if p := rt.servingSince.Load(); p != nil {
+		return *p
 	}
 	return time.Time{}
 }

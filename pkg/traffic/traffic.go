@@ -169,4 +169,4 @@ func (s Stats) Find(model, stage, version string) (VersionStats, bool) {
 // 304 too) giving how long it has held a table, in seconds ("91.500"),
 // counted from its first table since it started: a router that restarted
 // measured nothing before, whoever gave it its table again.
-const ServingForHeader = "Switchyard-Serving-For"
+const ServingForHeader = "X-Switchyard-Serving-For"

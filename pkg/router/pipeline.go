@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/rawconn"
 )
 
 // pipeliner is one shadow worker's own HTTP/1.1 connections, over which it
@@ -80,6 +81,7 @@ func (p *pipeliner) conn(host string) (*pipeConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	nc = rawconn.Wrap(nc)
 	c := &pipeConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), probe: h1.NewProbe(nc), p: p}
 	c.writeFn = c.write
 	// Shutdown abandoning the queue unblocks a worker waiting on answers.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/switchyard-dev/switchyard/pkg/router/internal/h1"
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/rawconn"
 )
 
 // ServerOptions configure a Server. Zero values take the defaults noted.
@@ -149,7 +150,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		cc := s.track(c)
+		cc := s.track(rawconn.Wrap(c))
 		if cc == nil {
 			c.Close()
 			continue

@@ -5,6 +5,8 @@ import (
 	"context"
 	"net"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/rawconn"
 )
 
 // This file is the Transport's pool of idle backend connections, and its
@@ -62,6 +64,7 @@ func (t *Transport) dial(ctx context.Context, host string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	nc = rawconn.Wrap(nc)
 	c := &Conn{Raw: nc, W: bufio.NewWriterSize(nc, 4096)}
 	c.R = bufio.NewReaderSize(connReader{c}, 4096)
 	c.writeOutFn = c.writeOut

@@ -5,6 +5,7 @@ package h1
 import (
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // alive reports whether an idle connection is still open and quiet: one
@@ -62,11 +63,12 @@ func NewProbe(c net.Conn) *Probe {
 // false for the end of the stream, an error, or bytes nobody asked for
 // (which are consumed: the connection is not used again).
 func (p *Probe) quiet(fd uintptr) bool {
-	n, err := syscall.Read(int(fd), p.buf[:])
+	// A raw call: the socket is non-blocking (see package rawconn).
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p.buf[0])), 1)
 	switch {
-	case err == syscall.EAGAIN || err == syscall.EINTR: // open and quiet
+	case e == syscall.EAGAIN || e == syscall.EINTR: // open and quiet
 		return true
-	case err != nil, n == 0: // broken, or closed by the backend
+	case e != 0, n == 0: // broken, or closed by the backend
 		return false
 	default: // n > 0: bytes nobody asked for
 		return false
@@ -122,10 +124,11 @@ func PeerClosed(c net.Conn) bool {
 	closed := false
 	var buf [1]byte
 	err = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		switch {
-		case err == syscall.EAGAIN || err == syscall.EINTR: // open and quiet
-		case err != nil, n == 0: // broken, or closed by the client
+		case e == syscall.EAGAIN || e == syscall.EINTR: // open and quiet
+		case e != 0, n == 0: // broken, or closed by the client
 			closed = true
 		}
 		return true // never wait

@@ -1,0 +1,19 @@
+// Package rawconn reads and writes TCP connections with raw system calls
+// made through Go's poller, so that a busy proxy's many small reads and
+// writes skip the scheduler's system-call bookkeeping.
+//
+// The sockets Go's net package opens are non-blocking: a read or write
+// either does what it can at once or fails with EAGAIN, after which the
+// poller waits for the socket to be ready, as for any net.Conn. Such a
+// call never blocks the thread, so it needs none of what the runtime does
+// around a system call that might (entersyscall and exitsyscall, and
+// waking the sysmon thread whenever the process was idle). Measured on the
+// router (bench/RESULTS.md), that bookkeeping and sysmon's wake-ups were
+// several percent of its CPU time per request.
+//
+// Wrap returns a net.Conn with the same behaviour as the one given: the
+// same errors (a closed connection, a deadline passed, a reset), io.EOF at
+// the end of the stream, writes that write everything or fail. Anything
+// other than a *net.TCPConn, and every platform but Linux, is returned as
+// it is.
+package rawconn

@@ -239,7 +239,7 @@ func (n *Nginx) renderRouteServer(w *confWriter, p *routePlan) {
 	}
 	w.line("        proxy_pass %s://%s%s$%s_mirror_uri;", p.scheme, p.upstream(p.Shadow.Version), p.base, p.id)
 	n.proxyHeaders(w, p, p.backends[p.Shadow.Version].hostport)
-	w.line("        proxy_set_header X-Switchyard-Shadow 1;")
+	w.line("        proxy_set_header X-Switchyard-Shadow true;")
 	w.line("    }")
 }
 

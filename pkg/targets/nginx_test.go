@@ -394,7 +394,7 @@ func TestNginxReal(t *testing.T) {
 	// stripped; the client still gets the live answer.
 	seen := make(chan string, 1000)
 	shadowSrv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Switchyard-Shadow") == "1" {
+		if r.Header.Get("X-Switchyard-Shadow") == "true" {
 			select {
 			case seen <- r.URL.RequestURI():
 			default:

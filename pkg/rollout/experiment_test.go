@@ -71,7 +71,7 @@ func TestABWinnerIsPromoted(t *testing.T) {
 		{at: sec, obs: win, phase: PhaseHeld, weights: "v7:100", acts: "*"},
 		{at: sec + 10, obs: win, phase: PhaseHeld, weights: "v7:100", check: awaiting(CommitPromote)},
 		// The promote commit lands: serve = v7 and no experiment block.
-		{at: sec + 20, serve: "v7", edit: func(m *spec.Model) { m.Experiment = nil }, obs: win, phase: PhaseIdle, weights: "v7:100", event: "Git agrees", check: awaiting("")},
+		{at: sec + 20, serve: "v7", edit: func(m *spec.Model) { m.Experiment = nil }, obs: win, phase: PhaseIdle, weights: "v7:100", event: "Git now says serve", check: awaiting("")},
 		{at: sec + 30, obs: win, phase: PhaseIdle, weights: "v7:100"},
 	})
 }

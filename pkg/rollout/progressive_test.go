@@ -194,7 +194,7 @@ func TestFailurePaths(t *testing.T) {
 				[]tick{{at: 55, obs: bad, phase: PhaseFailedHeld, weights: "v6:100", check: awaiting(CommitRollback)}},
 				[]tick{{at: 65, edit: func(m *spec.Model) { m.Path = "/v1/fraud" }, obs: good, phase: PhaseFailedHeld, weights: "v6:100"}},
 				// Git agrees: our revert landed.
-				[]tick{{at: 75, serve: "v6", obs: none, phase: PhaseIdle, weights: "v6:100", event: "Git agrees (serve = v6)", check: awaiting("")}},
+				[]tick{{at: 75, serve: "v6", obs: none, phase: PhaseIdle, weights: "v6:100", event: "Git now says serve = v6, as live traffic does", check: awaiting("")}},
 			),
 		},
 		{
@@ -242,7 +242,7 @@ func TestFailurePaths(t *testing.T) {
 				{at: 15, obs: bad, phase: PhaseFailedHeld, weights: "rules:100", acts: "verdict:rollout:fell_back commit:fallback(v7>rules)",
 					event: "fell back from v7 to rules"},
 				{at: 25, obs: none, phase: PhaseFailedHeld, weights: "rules:100"},
-				{at: 35, serve: "rules", obs: none, phase: PhaseIdle, weights: "rules:100", event: "Git agrees"},
+				{at: 35, serve: "rules", obs: none, phase: PhaseIdle, weights: "rules:100", event: "Git now says serve"},
 				{at: 45, serve: "v8", obs: none, phase: PhaseProgressing, weights: "rules:75 v8:25", event: "rolling out v8 (from rules)"},
 			},
 		},
@@ -291,7 +291,7 @@ func TestFailurePaths(t *testing.T) {
 			ticks: []tick{adopted,
 				{at: 5, serve: "v7", obs: none},
 				{at: 15, obs: bad, phase: PhaseFailedHeld, acts: "verdict:rollout:rolled_back commit:rollback(v7>v6)"},
-				{at: 25, serve: "v8", obs: none, phase: PhaseBaking, weights: "v6:0 v8:100", event: "new intent in Git (serve = v8, not v7)", check: awaiting("")},
+				{at: 25, serve: "v8", obs: none, phase: PhaseBaking, weights: "v6:0 v8:100", event: "Git now says serve = v8 (a new intent, not the failed v7)", check: awaiting("")},
 			},
 		},
 		{

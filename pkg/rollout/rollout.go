@@ -249,10 +249,10 @@ func (s *stepper) held() {
 	switch {
 	case s.m.Serve == h.Expect:
 		s.st.Held = nil
-		s.event(LevelInfo, "%s: Git agrees (serve = %s); hold released", s.key, s.m.Serve)
+		s.event(LevelInfo, "%s: Git now says serve = %s, as live traffic does; the model is no longer held on the restored version", s.key, s.m.Serve)
 	case s.m.Serve != h.Bad:
 		s.st.Held = nil
-		s.event(LevelInfo, "%s: new intent in Git (serve = %s, not %s); hold released", s.key, s.m.Serve, h.Bad)
+		s.event(LevelInfo, "%s: Git now says serve = %s (a new intent, not the failed %s); the model is no longer held on the restored version", s.key, s.m.Serve, h.Bad)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"sort"
@@ -56,6 +57,7 @@ type HAProxy struct {
 	run       Runner
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	now       func() time.Time
+	log       *slog.Logger
 	instances []*haInstance
 
 	mu         sync.Mutex
@@ -63,6 +65,9 @@ type HAProxy struct {
 	reloadWait time.Duration // bound on waiting for a new worker
 
 	status atomic.Pointer[[]ReplicaStatus] // of several instances, after each Apply
+
+	wmu     sync.Mutex
+	windows []haWindow // per instance, what Measurable last read
 }
 
 // NewHAProxy returns the target of an haproxy router block. config_file,
@@ -91,6 +96,10 @@ func NewHAProxy(r *spec.Router, d Deps) (*HAProxy, error) {
 		command: cmd, run: d.Runner, dial: d.Dial, now: d.Now, reloadWait: reloadWait}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	h.log = d.Logger
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
 	}
 	for _, a := range apis {
 		network, addr, local, err := spec.RuntimeAPIAddr(a)

@@ -31,6 +31,13 @@ type Measurer struct {
 
 var _ reconcile.Measurer = (*Measurer)(nil)
 
+// windowChecker is a router target that can say whether a window of its
+// traffic was whole (an HAProxy router: no instance restarted or cleared
+// its counters in it), whatever source measures that traffic.
+type windowChecker interface {
+	Measurable(ctx context.Context, from time.Time) error
+}
+
 // Observe measures the model's window (rollout.ModelState.Window) when
 // one is due; otherwise it returns no observations.
 func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model, st rollout.ModelState, now time.Time) (rollout.Observations, error) {
@@ -78,6 +85,12 @@ func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model,
 			errs = append(errs, err)
 		}
 		obs.Checks = checks
+		if err := ms.whole(ctx, r, start); err != nil {
+			// Read after the checks: a restart up to then is in what they
+			// read. None of them is judged on a mixed sample.
+			obs.Checks = nil
+			errs = append(errs, fmt.Errorf("no data for the window: %w", err))
+		}
 	}
 	if st.Shadow != nil || st.Experiment != nil {
 		s, err := stats(ctx, window)
@@ -93,4 +106,20 @@ func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model,
 		}
 	}
 	return obs, errors.Join(errs...)
+}
+
+// whole says whether the router's traffic since start was counted whole,
+// when its target can tell (an HAProxy router, whose instances' counters
+// a restart, reload or `clear counters all` starts again from zero, and
+// which its checks read through Prometheus). A builtin fleet says so
+// through its stats (analysis.FleetStats).
+func (ms *Measurer) whole(ctx context.Context, r *spec.Router, start time.Time) error {
+	t, err := ms.Routers.Target(ctx, r)
+	if err != nil {
+		return err
+	}
+	if wc, ok := t.(windowChecker); ok {
+		return wc.Measurable(ctx, start)
+	}
+	return nil
 }

@@ -109,6 +109,17 @@ func TestHAProxyWindowSpanningARestartIsNoData(t *testing.T) {
 		t.Fatalf("a window spanning a restart: %v, want no data naming the instance", err)
 	}
 
+	// A new leader's target, made after the restart, never read the
+	// instance before: it sees the restart too.
+	tg, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: h.file, Listen: p.listen,
+		RuntimeAPI: p.sock, Command: p.command}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.(*HAProxy).Measurable(ctx, from); err == nil || !strings.Contains(err.Error(), "restarted") {
+		t.Fatalf("a new leader's read of a window spanning the restart: %v, want no data", err)
+	}
+
 	// A window after the restart is whole.
 	from = p.settled()
 	c.count("/v1/fraud/predict", nil, 20)

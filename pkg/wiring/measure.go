@@ -85,11 +85,13 @@ func (ms *Measurer) Observe(ctx context.Context, tree *spec.Tree, m *spec.Model,
 			errs = append(errs, err)
 		}
 		obs.Checks = checks
-		if err := ms.whole(ctx, r, start); err != nil {
-			// Read after the checks: a restart up to then is in what they
-			// read. None of them is judged on a mixed sample.
-			obs.Checks = nil
-			errs = append(errs, fmt.Errorf("no data for the window: %w", err))
+		// Read after the checks (a restart up to then is in what they
+		// read): none of them is judged on a mixed sample.
+		if len(checks) > 0 {
+			if err := ms.whole(ctx, r, start); err != nil {
+				obs.Checks = nil
+				errs = append(errs, fmt.Errorf("no data for the window: %w", err))
+			}
 		}
 	}
 	if st.Shadow != nil || st.Experiment != nil {

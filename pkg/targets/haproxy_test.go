@@ -19,10 +19,12 @@ import (
 
 // fakeRuntime is a stand-in HAProxy runtime API on a unix socket.
 type fakeRuntime struct {
-	mu   sync.Mutex
-	pid  int
-	cmds []string
-	l    net.Listener
+	mu     sync.Mutex
+	pid    int
+	uptime int    // Uptime_sec in show info
+	stot   uint64 // the backend's session count in show stat
+	cmds   []string
+	l      net.Listener
 }
 
 func startFakeRuntime(t *testing.T, path string) *fakeRuntime {
@@ -32,7 +34,7 @@ func startFakeRuntime(t *testing.T, path string) *fakeRuntime {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	f := &fakeRuntime{pid: 100, l: l}
+	f := &fakeRuntime{pid: 100, uptime: 3, l: l}
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -45,7 +47,9 @@ func startFakeRuntime(t *testing.T, path string) *fakeRuntime {
 				f.mu.Lock()
 				switch {
 				case cmd == "show info":
-					fmt.Fprintf(&out, "Name: HAProxy\nPid: %d\nUptime_sec: 3\n", f.pid)
+					fmt.Fprintf(&out, "Name: HAProxy\nPid: %d\nUptime_sec: %d\n", f.pid, f.uptime)
+				case cmd == "show stat":
+					fmt.Fprintf(&out, "# pxname,svname,qcur,stot,\nsy_fraud_production,BACKEND,0,%d,\n", f.stot)
 				case strings.HasPrefix(cmd, "set server "):
 					f.cmds = append(f.cmds, cmd)
 				default:

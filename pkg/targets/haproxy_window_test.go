@@ -204,3 +204,60 @@ func TestHAProxyWindowUnreadable(t *testing.T) {
 		t.Error("a new row or an unchanged count is seen as going back")
 	}
 }
+
+// The worker's start is counted back from its uptime on the reconciler's
+// clock: a window that starts at or after it is whole, one that starts
+// before is no data, per instance, each named. A count lower than at the
+// read before with the same worker is a clear; with a new worker it is
+// the restart.
+func TestHAProxyWindowOnTheReconcilersClock(t *testing.T) {
+	dir := t.TempDir()
+	sockA, sockB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	a, b := startFakeRuntime(t, sockA), startFakeRuntime(t, sockB)
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	tg, err := New(&spec.Router{Name: "lb", Type: "haproxy", ConfigFile: filepath.Join(dir, "o.cfg"), Listen: "127.0.0.1:1",
+		RuntimeAPIs: []string{sockA, sockB}}, Deps{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ctx := tg.(*HAProxy), context.Background()
+	set := func(f *fakeRuntime, uptime int, stot uint64) {
+		f.mu.Lock()
+		f.uptime, f.stot = uptime, stot
+		f.mu.Unlock()
+	}
+	set(a, 100, 50)
+	set(b, 200, 70)
+	if err := h.Measurable(ctx, now.Add(-100*time.Second)); err != nil {
+		t.Fatalf("a window starting when a's worker started: %v, want it whole", err)
+	}
+	err = h.Measurable(ctx, now.Add(-101*time.Second))
+	if err == nil || !strings.Contains(err.Error(), sockA) || strings.Contains(err.Error(), sockB) {
+		t.Fatalf("a window starting a second before a's worker: %v, want no data naming a alone", err)
+	}
+
+	// a's counters are cleared (same worker, fewer sessions) ten seconds
+	// later: the window from before is no data, one from after is whole.
+	now = now.Add(10 * time.Second)
+	set(a, 110, 20)
+	set(b, 210, 80)
+	from := now.Add(-5 * time.Second)
+	err = h.Measurable(ctx, from)
+	if err == nil || !strings.Contains(err.Error(), "went back") || !strings.Contains(err.Error(), sockA) || strings.Contains(err.Error(), sockB) {
+		t.Fatalf("a window in which a's counters went back: %v, want no data naming a alone", err)
+	}
+	now = now.Add(10 * time.Second)
+	set(a, 120, 25)
+	set(b, 220, 90)
+	if err := h.Measurable(ctx, now.Add(-5*time.Second)); err != nil {
+		t.Fatalf("a window starting after the clear was seen: %v, want it whole", err)
+	}
+
+	// b restarts: a new worker with fewer sessions is a restart, not a clear.
+	b.reloaded()
+	set(b, 2, 1)
+	err = h.Measurable(ctx, now.Add(-5*time.Second))
+	if err == nil || !strings.Contains(err.Error(), sockB) || !strings.Contains(err.Error(), "restarted") || strings.Contains(err.Error(), "went back") {
+		t.Fatalf("a window in which b restarted: %v, want no data for the restart", err)
+	}
+}

@@ -2,11 +2,9 @@ package gitops
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/switchyard-dev/switchyard/pkg/commitid"
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
@@ -21,22 +19,14 @@ func prSetup(t *testing.T) (*gittest.Server, *Repo, string) {
 
 // prSetupGitHub is prSetup that also returns the fake GitHub, which saw
 // the pull request opened.
-func prSetupGitHub(t *testing.T) (*gittest.Server, *Repo, string, *fakeGitHub) {
+func prSetupGitHub(t *testing.T) (*gittest.Server, *Repo, string, *gittest.Pulls) {
 	t.Helper()
-	fake := &fakeGitHub{}
-	api := httptest.NewServer(fake)
-	t.Cleanup(api.Close)
-	gh, err := NewGitHub(api.Client(), api.URL+"/", "ghp_test", "acme", "specs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, r, _ := setup(t, func(o *Options) { o.PullRequests = gh })
+	srv, r, pulls := keeperSetup(t)
 	promote(t, srv)
-	base := srv.Head("specs")
 	if _, err := r.WriteOutcomeDetail(context.Background(), rollback()); err != nil {
 		t.Fatal(err)
 	}
-	return srv, r, "switchyard/rollback-fraud-production-" + commitid.Short(base), fake
+	return srv, r, "switchyard/fraud/production/rollback-v8-to-v7", pulls
 }
 
 func recognise(t *testing.T, r *Repo) (*OwnOutcome, string) {
@@ -77,12 +67,11 @@ func recogniseMerged(t *testing.T, style gittest.MergeStyle, meanwhile map[strin
 	if style == "squash with the description" {
 		// The repository's squash setting "Pull request title and
 		// description".
-		fake.mu.Lock()
-		msg = fake.reqs[0]["title"] + " (#7)\n\n" + fake.reqs[0]["body"]
-		fake.mu.Unlock()
+		p := fake.All()[0]
+		msg = p.Title + " (#1)\n\n" + p.Body
 		style = gittest.Squash
 	}
-	head := srv.MergePullRequest("specs", branch, 7, style, msg)
+	head := srv.MergePullRequest("specs", branch, 1, style, msg)
 	own, why := recognise(t, r)
 	if own == nil {
 		t.Fatalf("merged by %s: not recognised: %s\n%s", style, why, srv.Git("specs", "log", "-3", "--format=%H %P%n%B"))

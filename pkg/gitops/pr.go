@@ -28,7 +28,8 @@ type PullRequest struct {
 
 // Opened is a pull request opened (or found open) for an outcome.
 type Opened struct {
-	URL string
+	Number int
+	URL    string
 	// Created is when the pull request was opened (zero when the server
 	// did not say).
 	Created time.Time
@@ -40,10 +41,14 @@ type PullRequestOpener interface {
 	OpenPullRequest(ctx context.Context, pr PullRequest) (Opened, error)
 }
 
-// flushPR pushes each outcome's commit to its own branch
-// `switchyard/<action>-<model>-<stage>-<short sha of the base head>` and
-// opens a pull request for it (or finds the one already open for that
-// branch). The caller holds r.mu.
+// flushPR pushes each outcome's commit to its own branch and proposes it
+// as a pull request. With a PullRequestKeeper (the reconciler's GitHub)
+// the branch is the outcome's own (outcomeBranch), force-pushed on each
+// new head, and the model keeps one outcome pull request open
+// (keepOnePullRequest). Otherwise (the GitHub Action's one-shot rollback)
+// it is `switchyard/<action>-<model>-<stage>-<short sha of the base head>`
+// and the pull request opened is the one open from that branch, if any.
+// The caller holds r.mu.
 func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map[string]result, error) {
 	res := map[string]result{}
 	_, tip, err := r.fetchTip(ctx)
@@ -53,9 +58,13 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map
 	for _, o := range outcomes {
 		w, c, err := r.apply(ctx, tip, o)
 		if err == nil && c != nil {
+			keeper, keeps := r.opts.PullRequests.(PullRequestKeeper)
 			// Named after the head it applies to, so that a retry on the
 			// same head reuses the branch and its pull request.
 			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Kind, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
+			if keeps {
+				branch = outcomeBranch(o)
+			}
 			ref := plumbing.NewBranchReferenceName(branch)
 			if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {
 				// A retry (after a restart, or a failed request) keeps the
@@ -70,9 +79,13 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map
 				return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
 			}
 			titleLine, body := pullRequestText(o, c.Message)
-			opened, err := r.opts.PullRequests.OpenPullRequest(ctx, PullRequest{
-				Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: body,
-			})
+			pr := PullRequest{Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: body}
+			var opened Opened
+			if keeps {
+				opened, err = keepOnePullRequest(ctx, keeper, o, pr)
+			} else {
+				opened, err = r.opts.PullRequests.OpenPullRequest(ctx, pr)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
 			}
@@ -181,7 +194,7 @@ func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (Opened, e
 		Title: github.String(pr.Title),
 		Head:  github.String(pr.Branch),
 		Base:  github.String(pr.Base),
-		Body:  github.String(WithParagraph(pr.Body, reconcilerNote)),
+		Body:  github.String(description(pr.Body)),
 	})
 	if err == nil {
 		return opened(created), nil
@@ -199,7 +212,7 @@ func (g *GitHub) OpenPullRequest(ctx context.Context, pr PullRequest) (Opened, e
 }
 
 func opened(pr *github.PullRequest) Opened {
-	return Opened{URL: pr.GetHTMLURL(), Created: pr.GetCreatedAt().Time}
+	return Opened{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Created: pr.GetCreatedAt().Time}
 }
 
 var githubRepoRE = regexp.MustCompile(`^(?:https?://(?:[^@/]+@)?github\.com/|ssh://git@github\.com/|git@github\.com:)([^/]+)/([^/]+?)(?:\.git)?/?$`)

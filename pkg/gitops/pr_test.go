@@ -2,8 +2,6 @@ package gitops
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -11,60 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 )
 
-type fakeGitHub struct {
-	mu    sync.Mutex
-	reqs  []map[string]string
-	errs  []string
-	heads map[string]bool // branches with an open pull request
-	lists []string        // head filters of list requests
-}
-
-func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if r.Method == http.MethodGet && r.URL.Path == "/api/v3/repos/acme/specs/pulls" {
-		f.lists = append(f.lists, r.URL.Query().Get("head"))
-		_, _ = w.Write([]byte(`[{"number": 7, "html_url": "https://github.com/acme/specs/pull/7", "created_at": "2026-11-26T09:00:00Z"}]`))
-		return
-	}
-	if r.Method != http.MethodPost || r.URL.Path != "/api/v3/repos/acme/specs/pulls" {
-		f.errs = append(f.errs, r.Method+" "+r.URL.Path)
-		http.NotFound(w, r)
-		return
-	}
-	if got := r.Header.Get("Authorization"); got != "Bearer ghp_test" {
-		f.errs = append(f.errs, "Authorization: "+got)
-	}
-	var body map[string]string
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		f.errs = append(f.errs, err.Error())
-	}
-	f.reqs = append(f.reqs, body)
-	if f.heads[body["head"]] {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		_, _ = w.Write([]byte(`{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:` + body["head"] + `."}]}`))
-		return
-	}
-	if f.heads == nil {
-		f.heads = map[string]bool{}
-	}
-	f.heads[body["head"]] = true
-	w.WriteHeader(http.StatusCreated)
-	_, _ = w.Write([]byte(`{"number": 7, "html_url": "https://github.com/acme/specs/pull/7", "created_at": "2026-11-26T10:00:00Z"}`))
-}
-
 func TestPushPullRequest(t *testing.T) {
-	fake := &fakeGitHub{}
-	api := httptest.NewServer(fake)
-	defer api.Close()
-	gh, err := NewGitHub(api.Client(), api.URL+"/", "ghp_test", "acme", "specs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, r, _ := setup(t, func(o *Options) { o.PullRequests = gh })
+	srv, r, pulls := keeperSetup(t)
+	pulls.Token = "ghp_test"
 	ctx := context.Background()
 	promote(t, srv)
 	mainBefore := srv.Head("specs")
@@ -72,54 +22,76 @@ func TestPushPullRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.PullRequest != "https://github.com/acme/specs/pull/7" || !w.Revert || !w.PullRequestCreated.Equal(fixedNow) {
+	if w.PullRequest != "https://github.com/acme/specs/pull/1" || !w.Revert || !w.PullRequestCreated.Equal(fixedNow) {
 		t.Fatalf("Written = %+v", w)
 	}
 	if srv.Head("specs") != mainBefore {
 		t.Fatal("--push pr must leave the branch alone")
 	}
-	branch := "switchyard/rollback-fraud-production-" + commitid.Short(mainBefore)
+	branch := "switchyard/fraud/production/rollback-v8-to-v7"
 	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != w.SHA {
 		t.Fatalf("branch %s at %q, want %s", branch, got, w.SHA)
 	}
-	fake.mu.Lock()
-	defer fake.mu.Unlock()
-	if len(fake.errs) > 0 || len(fake.reqs) != 1 {
-		t.Fatalf("GitHub requests: %v; errors %v", fake.reqs, fake.errs)
+	all := pulls.All()
+	if len(all) != 1 {
+		t.Fatalf("pull requests %+v", all)
 	}
-	req := fake.reqs[0]
-	if req["head"] != branch || req["base"] != "main" || req["title"] != `Revert "promote fraud v8"` {
-		t.Fatalf("pull request %v", req)
+	pr := all[0]
+	if pr.Head != branch || pr.Base != "main" || pr.Title != `Revert "promote fraud v8"` {
+		t.Fatalf("pull request %+v", pr)
 	}
-	goldenFile(t, filepath.Join("testdata", "pull_requests", "github_rollback.md"), strings.ReplaceAll(req["body"], mainBefore, "PROMOTE_SHA"))
-	if tr := Trailers(req["body"]); tr[TrailerAction] != "rollback" || tr[TrailerReverts] != mainBefore {
+	goldenFile(t, filepath.Join("testdata", "pull_requests", "github_rollback.md"), strings.ReplaceAll(pr.Body, mainBefore, "PROMOTE_SHA"))
+	if tr := Trailers(pr.Body); tr[TrailerAction] != "rollback" || tr[TrailerReverts] != mainBefore {
 		t.Fatalf("the description does not end with the trailers: %v", tr)
 	}
-	fake.mu.Unlock()
 
-	// A retry on the same head reuses the branch and finds the open PR.
+	// A retry on the same head reuses the branch, its commit and the open
+	// pull request, unchanged.
 	w2, err := r.WriteOutcomeDetail(ctx, rollback())
-	fake.mu.Lock()
-	if err != nil || w2.PullRequest != w.PullRequest || !w2.PullRequestCreated.Equal(fixedNow.Add(-time.Hour)) {
+	if err != nil || w2.PullRequest != w.PullRequest || w2.SHA != w.SHA || !w2.PullRequestCreated.Equal(fixedNow) {
 		t.Fatalf("retry = %+v, %v", w2, err)
 	}
-	if len(fake.lists) != 1 || fake.lists[0] != "acme:"+branch {
-		t.Fatalf("list requests %v", fake.lists)
+	if after := pulls.All(); len(after) != 1 || after[0].Title != pr.Title || after[0].Body != pr.Body || len(after[0].Comments) != 0 {
+		t.Fatalf("after the retry: %+v", after)
+	}
+}
+
+// Opening a pull request from a branch that already has one open (a race
+// with another attempt) returns the open one.
+func TestOpenPullRequestFindsTheOpenOne(t *testing.T) {
+	t.Parallel()
+	pulls := gittest.NewPulls("acme", "specs", func() time.Time { return fixedNow })
+	api := httptest.NewServer(pulls)
+	defer api.Close()
+	gh, err := NewGitHub(api.Client(), api.URL+"/", "", "acme", "specs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pr := PullRequest{Branch: "switchyard/fraud/production/rollback-v8-to-v7", Base: "main", Title: "t", Body: "b"}
+	first, err := gh.OpenPullRequest(ctx, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := gh.OpenPullRequest(ctx, pr)
+	if err != nil || again != first || len(pulls.All()) != 1 || len(pulls.Errs()) > 0 {
+		t.Fatalf("again = %+v, %v (first %+v); pull requests %+v, errors %v", again, err, first, pulls.All(), pulls.Errs())
 	}
 }
 
 // A retry later (a restarted reconciler proposes its outcome again) keeps
 // the commit already proposed, so the pull request's head does not move;
-// an outcome on a newer head is a new branch.
+// on a newer head the same branch gets a new commit.
 func TestPushPullRequestRetryKeepsTheCommit(t *testing.T) {
-	api := httptest.NewServer(&fakeGitHub{})
+	var mu sync.Mutex
+	now := fixedNow
+	pulls := gittest.NewPulls("acme", "specs", func() time.Time { return fixedNow })
+	api := httptest.NewServer(pulls)
 	defer api.Close()
 	gh, err := NewGitHub(api.Client(), api.URL+"/", "ghp_test", "acme", "specs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	now := fixedNow
 	srv, r, _ := setup(t, func(o *Options) {
 		o.PullRequests = gh
 		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -137,14 +109,17 @@ func TestPushPullRequestRetryKeepsTheCommit(t *testing.T) {
 	if err != nil || again.SHA != w.SHA {
 		t.Fatalf("retry wrote %s (%v), want the commit proposed before, %s", again.SHA, err, w.SHA)
 	}
-	branch := "switchyard/rollback-fraud-production-" + commitid.Short(srv.Head("specs"))
+	branch := "switchyard/fraud/production/rollback-v8-to-v7"
 	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != w.SHA {
 		t.Fatalf("branch %s at %s, want %s", branch, got, w.SHA)
 	}
 	srv.CommitAs("specs", "docs", map[string]string{"README.md": "more\n"})
 	newer, err := r.WriteOutcomeDetail(ctx, rollback())
-	if err != nil || newer.SHA == w.SHA {
-		t.Fatalf("on a newer head: %+v, %v; want a new commit", newer, err)
+	if err != nil || newer.SHA == w.SHA || newer.PullRequest != w.PullRequest {
+		t.Fatalf("on a newer head: %+v, %v; want a new commit in the same pull request", newer, err)
+	}
+	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != newer.SHA || len(pulls.All()) != 1 {
+		t.Fatalf("branch %s at %s, want %s; pull requests %+v", branch, got, newer.SHA, pulls.All())
 	}
 }
 

@@ -1,0 +1,117 @@
+package gitops
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
+)
+
+func keeperSetup(t *testing.T) (*gittest.Server, *Repo, *gittest.Pulls) {
+	t.Helper()
+	pulls := gittest.NewPulls("acme", "specs", func() time.Time { return fixedNow })
+	api := httptest.NewServer(pulls)
+	t.Cleanup(api.Close)
+	gh, err := NewGitHub(api.Client(), api.URL+"/", "ghp_test", "acme", "specs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, r, _ := setup(t, func(o *Options) { o.PullRequests = gh })
+	t.Cleanup(func() {
+		if errs := pulls.Errs(); len(errs) > 0 {
+			t.Errorf("GitHub requests the fake does not know: %v", errs)
+		}
+	})
+	return srv, r, pulls
+}
+
+// TestPushPullRequestOnePerOutcome: an outcome proposed again after main
+// moved updates its open pull request (the branch force-pushed onto the
+// new main, the same number and address, the title and description
+// following the commit's message) instead of opening a second one. Closed
+// by a person, the pull request is replaced by a new one it points to; a
+// newer outcome for the model closes the older one, saying why.
+func TestPushPullRequestOnePerOutcome(t *testing.T) {
+	srv, r, pulls := keeperSetup(t)
+	ctx := context.Background()
+	promote(t, srv)
+	first, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch := "switchyard/fraud/production/rollback-v8-to-v7"
+	if all := pulls.All(); len(all) != 1 || all[0].Head != branch || first.PullRequest != "https://github.com/acme/specs/pull/1" {
+		t.Fatalf("pull requests %+v, written %+v", all, first)
+	}
+
+	// Someone edits the spec file: the rollback is now an edit of serve,
+	// with another message, on the new main.
+	moved := srv.CommitAs("specs", "fraud: say who owns it", map[string]string{
+		fraudFile: strings.Replace(setServe(fraudSpec, "v8"), "# Fraud scoring.", "# Fraud scoring, owned by the risk team.", 1)})
+	again, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := pulls.All()
+	if len(all) != 1 || all[0].State != "open" || again.PullRequest != first.PullRequest || again.SHA == first.SHA || again.Revert {
+		t.Fatalf("after main moved: pull requests %+v, written %+v; want pull request 1 updated with an edit", all, again)
+	}
+	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != again.SHA {
+		t.Fatalf("branch %s at %s, want the new commit %s", branch, got, again.SHA)
+	}
+	if parent := strings.TrimSpace(srv.Git("specs", "rev-parse", again.SHA+"^")); parent != moved {
+		t.Fatalf("the new commit's parent is %s, want main's head %s", parent, moved)
+	}
+	if all[0].Title != "Roll back fraud/production from v8 to v7" || strings.Contains(all[0].Body, "This reverts commit") ||
+		!strings.Contains(all[0].Body, reconcilerNote) {
+		t.Fatalf("pull request 1 not updated to the new message: %q\n%s", all[0].Title, all[0].Body)
+	}
+
+	// A person closes it: the outcome proposed again opens pull request 2
+	// and pull request 1 says where it went.
+	pulls.Close(1)
+	third, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = pulls.All()
+	if len(all) != 2 || all[1].State != "open" || all[1].Head != branch || third.PullRequest != "https://github.com/acme/specs/pull/2" {
+		t.Fatalf("after pull request 1 was closed: %+v, written %+v", all, third)
+	}
+	if len(all[0].Comments) != 1 || len(all[1].Comments) != 0 {
+		t.Fatalf("comments %q, %q; want one on pull request 1", all[0].Comments, all[1].Comments)
+	}
+	goldenFile(t, filepath.Join("testdata", "pull_requests", "reproposed_comment.md"), all[0].Comments[0])
+
+	// A newer outcome for the same model (a fallback) closes pull request 2.
+	fb := rollout.WriteCommit{Kind: ActionFallback, Model: "fraud", Stage: "production", File: fraudFile, From: "v8", To: "rules",
+		Reason: `check "errors" failed twice; serving the heuristic.`}
+	newer, err := r.WriteOutcomeDetail(ctx, fb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = pulls.All()
+	if open := pulls.Open(); len(open) != 1 || open[0].Number != 3 || open[0].Head != "switchyard/fraud/production/fallback-v8-to-rules" ||
+		newer.PullRequest != "https://github.com/acme/specs/pull/3" || len(all[1].Comments) != 1 {
+		t.Fatalf("after a newer outcome: %+v, written %+v", all, newer)
+	}
+	goldenFile(t, filepath.Join("testdata", "pull_requests", "superseded_comment.md"), all[1].Comments[0])
+
+	// Git moves on without it (a person sets serve): the sweep closes it
+	// with the caller's reason; an awaited outcome's pull request stays.
+	if err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": fb}, nil); err != nil || len(pulls.Open()) != 1 {
+		t.Fatalf("the awaited outcome's pull request closed (%v): %+v", err, pulls.All())
+	}
+	if err := r.CloseStalePullRequests(ctx, nil, func(key string) string { return "moot for " + key }); err != nil {
+		t.Fatal(err)
+	}
+	all = pulls.All()
+	if len(pulls.Open()) != 0 || len(all[2].Comments) != 1 || all[2].Comments[0] != "moot for fraud/production" {
+		t.Fatalf("after the sweep: %+v", all)
+	}
+}

@@ -155,6 +155,9 @@ type Daemon struct {
 	// acknowledged by its router: the status shows no step before the
 	// router has its table.
 	shown map[string]ModelStatus
+	// prSwept is the commit in force when the outcome pull requests Git
+	// no longer needs were last closed (closeStalePullRequests).
+	prSwept string
 	// ownRejected is set while the head is an own outcome commit rejected.
 	ownRejected *OwnRejection
 
@@ -344,6 +347,7 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 		}
 		d.act(ctx, tree, actions)
 		d.retryPending(ctx, tree)
+		d.closeStalePullRequests(ctx, tree, commit)
 		d.retryNotes(ctx)
 		d.persist()
 	}

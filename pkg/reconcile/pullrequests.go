@@ -1,8 +1,15 @@
 package reconcile
 
 import (
+	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/commitid"
+	"github.com/switchyard-dev/switchyard/pkg/rollout"
+	"github.com/switchyard-dev/switchyard/pkg/spec"
 )
 
 // OpenedPullRequest is the pull request that `--push pr` opened for a
@@ -85,4 +92,49 @@ func (d *Daemon) proposedAs(key, commit string) string {
 		return "proposed as pull request " + pr.URL + ": merge it, Git disagrees with traffic until then"
 	}
 	return ""
+}
+
+// PullRequestCloser is implemented by a Repo that proposes outcomes as
+// pull requests (`--push pr`): it closes the open ones no model awaits
+// any more, commenting why(key) on those of a model that awaits nothing.
+type PullRequestCloser interface {
+	CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) error
+}
+
+// closeStalePullRequests closes, once per commit in force, the outcome
+// pull requests Git no longer needs: a person changed serve (or removed
+// the model) since, or a newer outcome supersedes them. Left open, one
+// merged later would put an outdated commit into Git. A failure is
+// retried on the next pass.
+func (d *Daemon) closeStalePullRequests(ctx context.Context, tree *spec.Tree, commit string) {
+	c, ok := d.deps.Repo.(PullRequestCloser)
+	if !ok || commit == "" || commit == d.prSwept {
+		return
+	}
+	awaiting := map[string]rollout.WriteCommit{}
+	for key, st := range d.state.Models {
+		if st.Awaiting != nil {
+			awaiting[key] = *st.Awaiting
+		}
+	}
+	why := func(key string) string { return staleComment(tree, commit, key) }
+	if err := c.CloseStalePullRequests(ctx, awaiting, why); err != nil {
+		d.log.Warn("closing the outcome pull requests Git no longer needs failed; will retry", "err", err)
+		return
+	}
+	d.prSwept = commit
+}
+
+// staleComment closes an outcome pull request of model key that no
+// outcome awaits at commit: what Git says now.
+func staleComment(tree *spec.Tree, commit, key string) string {
+	const tail = "Traffic follows Git; merging this pull request would put an outdated commit into Git.\n"
+	name, stage, _ := strings.Cut(key, "/")
+	m := findModel(tree, name, stage)
+	if m == nil {
+		return fmt.Sprintf("Closed by the reconciler: %s is no longer in the spec at %s, so this outcome is no longer needed. %s",
+			key, commitid.Short(commit), tail)
+	}
+	return fmt.Sprintf("Closed by the reconciler: this outcome is no longer needed. At %s, Git says `serve = %q` for %s (%s), "+
+		"a change made since it was proposed, or this outcome landed another way. %s", commitid.Short(commit), m.Serve, key, m.File, tail)
 }

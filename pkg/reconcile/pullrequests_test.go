@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +106,79 @@ func TestPendingPullRequestInStatus(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(h.d.deps.Metrics.pullRequestAge); n != 0 {
 		t.Fatalf("after the merge: %d pull request age series, want none", n)
+	}
+}
+
+// closingPRRepo is a prRepo whose open pull requests are closed by
+// CloseStalePullRequests when no model awaits their outcome.
+type closingPRRepo struct {
+	*prRepo
+	sweeps int
+	closed map[string]string // model key -> the comment it was closed with
+}
+
+func (r *closingPRRepo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(string) string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sweeps++
+	for key, pr := range r.opened {
+		if o, ok := awaiting[key]; ok && string(o.Kind) == pr.Action {
+			continue
+		}
+		r.closed[key] = why(key)
+		delete(r.opened, key)
+	}
+	return nil
+}
+
+// A person commits another serve while the rollback pull request is
+// open: the pull request is closed, saying why, once for that commit.
+func TestSupersededPullRequestClosed(t *testing.T) {
+	h := newHarness(t)
+	repo := &closingPRRepo{prRepo: &prRepo{fakeRepo: h.repo, clock: h.clock, opened: map[string]OpenedPullRequest{}}, closed: map[string]string{}}
+	d, err := New(Config{PollInterval: time.Second, PushBackoff: 5 * time.Second}, Deps{
+		Repo: repo, Check: check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	h.repo.commit("v2")
+	h.run(1, time.Second)
+	h.measure.set("v3", 0.4)
+	h.repo.commit("v3")
+	h.run(15, time.Second)
+	repo.mu.Lock()
+	if len(repo.written) != 1 || len(repo.opened) != 1 || len(repo.closed) != 0 {
+		t.Fatalf("after the failure: %d written, open %v, closed %v", len(repo.written), repo.opened, repo.closed)
+	}
+	swept := repo.sweeps
+	repo.mu.Unlock()
+
+	person := h.repo.commit("v1")
+	h.run(5, time.Second)
+	repo.mu.Lock()
+	defer repo.mu.Unlock()
+	if len(repo.opened) != 0 || repo.sweeps != swept+1 {
+		t.Fatalf("after a person set serve: open %v, %d sweeps since (want 1, once per commit)", repo.opened, repo.sweeps-swept)
+	}
+	got := strings.ReplaceAll(repo.closed["fraud/production"], person[:7], "PERSON_SHA")
+	goldenText(t, filepath.Join("testdata", "pull_request_superseded.md"), got)
+}
+
+// goldenText compares got with the file at path (written by -update).
+func goldenText(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run go test -update):\n%s", path, got)
 	}
 }

@@ -208,6 +208,13 @@ func (f fencedRepo) Note(ctx context.Context, commit string, note []byte) error 
 	return f.repoAdapter.Note(ctx, commit, note)
 }
 
+func (f fencedRepo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) error {
+	if err := f.fence(ctx); err != nil {
+		return err
+	}
+	return f.repoAdapter.CloseStalePullRequests(ctx, awaiting, why)
+}
+
 // fencedRouters changes traffic only while the term leads.
 type fencedRouters struct {
 	inner reconcile.Routers

@@ -294,8 +294,10 @@ const repackEvery = 50
 var (
 	_ reconcile.ActionReader        = (*repoAdapter)(nil)
 	_ reconcile.PullRequestReporter = (*repoAdapter)(nil)
+	_ reconcile.PullRequestCloser   = (*repoAdapter)(nil)
 	_ reconcile.ActionReader        = fencedRepo{}
 	_ reconcile.PullRequestReporter = fencedRepo{}
+	_ reconcile.PullRequestCloser   = fencedRepo{}
 )
 
 type repoAdapter struct {
@@ -337,6 +339,12 @@ func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string,
 		a.mu.Unlock()
 	}
 	return w.SHA, err
+}
+
+// CloseStalePullRequests closes, with --push pr, the outcome pull
+// requests no model awaits any more (gitops.Repo.CloseStalePullRequests).
+func (a *repoAdapter) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) error {
+	return a.repo.CloseStalePullRequests(ctx, awaiting, why)
 }
 
 // OpenedPullRequests is, with --push pr, the last pull request opened for

@@ -2,7 +2,6 @@ package wiring_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 )
 
 // fakeGitHub is the part of the GitHub API deployments and `--push pr`
@@ -23,17 +24,29 @@ type fakeGitHub struct {
 	mu       sync.Mutex
 	created  []map[string]any
 	statuses []map[string]any // each with "deployment" set to the id's path
-	opened   []map[string]string
+	// prs serves the pull requests `--push pr` opens, lists, updates,
+	// comments on and closes.
+	prs *gittest.Pulls
 }
 
 func newFakeGitHub(t *testing.T) *fakeGitHub {
-	f := &fakeGitHub{t: t}
+	f := &fakeGitHub{t: t, prs: gittest.NewPulls("acme", "models", time.Now)}
+	f.prs.Token = "gh-t0ken"
+	t.Cleanup(func() {
+		if errs := f.prs.Errs(); len(errs) > 0 {
+			t.Errorf("pull request API requests the fake does not know: %v", errs)
+		}
+	})
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
 func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/v3/repos/acme/models/pulls") || strings.HasPrefix(r.URL.Path, "/api/v3/repos/acme/models/issues/") {
+		f.prs.ServeHTTP(w, r)
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	if r.Header.Get("Authorization") != "Bearer gh-t0ken" {
 		f.t.Errorf("%s %s without the token", r.Method, r.URL.Path)
@@ -57,25 +70,20 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		f.statuses = append(f.statuses, st)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, "{}")
-	case r.Method == "POST" && r.URL.Path == "/api/v3/repos/acme/models/pulls":
-		var pr map[string]string
-		_ = json.Unmarshal(body, &pr)
-		f.opened = append(f.opened, pr)
-		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(map[string]any{"number": len(f.opened),
-			"html_url":   fmt.Sprintf("https://github.com/acme/models/pull/%d", len(f.opened)),
-			"created_at": time.Now().UTC().Format(time.RFC3339)})
 	default:
 		f.t.Errorf("unexpected GitHub request %s %s", r.Method, r.URL.Path)
 		w.WriteHeader(http.StatusNotFound)
 	}
 }
 
-// pulls are the pull requests opened, as sent.
+// pulls are the pull requests opened, in order, with their head branch,
+// title and description as they are now.
 func (f *fakeGitHub) pulls() []map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]map[string]string(nil), f.opened...)
+	var out []map[string]string
+	for _, p := range f.prs.All() {
+		out = append(out, map[string]string{"head": p.Head, "base": p.Base, "title": p.Title, "body": p.Body, "state": p.State})
+	}
+	return out
 }
 
 func (f *fakeGitHub) states() string {

@@ -63,6 +63,7 @@ func TestE2EPushPullRequestMerged(t *testing.T) {
 				e.git.AmendOnBranch(e2eRepo, pr["head"], map[string]string{"README.md": "an unrelated change\n"})
 			}
 			merged := e.git.MergePullRequest(e2eRepo, pr["head"], 1, tc.style, "")
+			gh.prs.Merged(1)
 			e.webhook(e.secret)
 			if tc.edited {
 				e.waitFor("the edited merge rejected", func() bool {
@@ -90,4 +91,45 @@ func TestE2EPushPullRequestMerged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestE2EPushPullRequestOneOpen: the rollback pull request proposed again
+// after main moved (the reconciler restarted meanwhile) is the same pull
+// request, its branch now on the new main, never a second one; once a
+// person commits another serve, it is closed with a comment saying why.
+func TestE2EPushPullRequestOneOpen(t *testing.T) {
+	gh := newFakeGitHub(t)
+	e := newE2EWith(t, e2eOptions{GitHubAPI: gh.srv.URL + "/api/v3/", Push: "pr"})
+	e.push("Promote fraud v3", "v3", "[10, 50]")
+	e.waitFor("the rollback pull request", func() bool { return len(gh.pulls()) == 1 })
+	e.waitFor("traffic back on v1", func() bool { return weight(e.status(), "v1") == 100 })
+	branch := gh.pulls()[0]["head"]
+	first := strings.TrimSpace(e.git.Git(e2eRepo, "rev-parse", "refs/heads/"+branch))
+
+	// main moves on while the pull request waits, and the reconciler
+	// restarts: it proposes the rollback again, on the new main.
+	moved := e.git.CommitAs(e2eRepo, "docs", map[string]string{"README.md": "the models\n"})
+	e.kill()
+	e.start()
+	e.waitFor("the rollback proposed again on the new main", func() bool {
+		head := strings.TrimSpace(e.git.Git(e2eRepo, "rev-parse", "refs/heads/"+branch))
+		return head != first && strings.TrimSpace(e.git.Git(e2eRepo, "rev-parse", head+"^")) == moved
+	})
+	if prs := gh.pulls(); len(prs) != 1 || prs[0]["state"] != "open" {
+		t.Fatalf("after proposing again: %d pull requests %v, want the one open", len(prs), prs)
+	}
+	e.waitFor("pull request 1 pending in the status", func() bool {
+		p := e.run.Daemon.Status().PendingPullRequests
+		return len(p) == 1 && p[0].URL == "https://github.com/acme/models/pull/1"
+	})
+
+	// A person commits serve = v2: the rollback is moot, and closed.
+	e.push("Serve v2 instead", "v2", "")
+	e.waitFor("the moot pull request closed", func() bool { return gh.pulls()[0]["state"] == "closed" })
+	all := gh.prs.All()
+	if len(all) != 1 || len(all[0].Comments) != 1 || !strings.Contains(all[0].Comments[0], "this outcome is no longer needed") ||
+		!strings.Contains(all[0].Comments[0], "`serve = \"v2\"`") {
+		t.Fatalf("pull requests %+v", all)
+	}
+	e.waitFor("no pending pull request", func() bool { return len(e.run.Daemon.Status().PendingPullRequests) == 0 })
 }

@@ -133,6 +133,13 @@ func SupersededComment(key, title, url string) string {
 		"Merging this pull request would put an outdated commit into Git.\n", key, url, title)
 }
 
+// AwaitsAnotherComment closes an outcome pull request of a model that now
+// awaits another outcome, o, not proposed yet.
+func AwaitsAnotherComment(o rollout.WriteCommit) string {
+	return fmt.Sprintf("Closed by the reconciler: %s now awaits another outcome (%s, %s → %s), proposed in its own pull request. "+
+		"Merging this one would put an outdated commit into Git.\n", o.Key(), o.Kind, o.From, o.To)
+}
+
 // CloseStalePullRequests closes the open outcome pull requests
 // (`--push pr`) that no model awaits any more: awaiting holds, per model
 // key, the outcome the engine still waits for Git to say. A pull request
@@ -158,8 +165,7 @@ func (r *Repo) CloseStalePullRequests(ctx context.Context, awaiting map[string]r
 		if o, ok := awaiting[key]; !ok {
 			comment = why(key)
 		} else if outcomeBranch(o) != p.Branch {
-			comment = fmt.Sprintf("Closed by the reconciler: %s now awaits another outcome (%s, %s → %s), proposed in its own pull request. "+
-				"Merging this one would put an outdated commit into Git.\n", key, o.Kind, o.From, o.To)
+			comment = AwaitsAnotherComment(o)
 		}
 		if comment == "" {
 			continue

@@ -102,6 +102,17 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 	}
 	goldenFile(t, filepath.Join("testdata", "pull_requests", "superseded_comment.md"), all[1].Comments[0])
 
+	// The model awaits yet another outcome, not proposed yet: the sweep
+	// closes the fallback's pull request.
+	if err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": rollback()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if all = pulls.All(); len(pulls.Open()) != 0 || len(all[2].Comments) != 1 {
+		t.Fatalf("after a sweep awaiting the rollback: %+v", all)
+	}
+	goldenFile(t, filepath.Join("testdata", "pull_requests", "awaits_another_comment.md"), all[2].Comments[0])
+	pulls.Reopen(3)
+
 	// Git moves on without it (a person sets serve): the sweep closes it
 	// with the caller's reason; an awaited outcome's pull request stays.
 	if err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": fb}, nil); err != nil || len(pulls.Open()) != 1 {
@@ -111,7 +122,7 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	all = pulls.All()
-	if len(pulls.Open()) != 0 || len(all[2].Comments) != 1 || all[2].Comments[0] != "moot for fraud/production" {
+	if len(pulls.Open()) != 0 || len(all[2].Comments) != 2 || all[2].Comments[1] != "moot for fraud/production" {
 		t.Fatalf("after the sweep: %+v", all)
 	}
 }

@@ -158,6 +158,7 @@ type Daemon struct {
 	// prSwept is the commit in force when the outcome pull requests Git
 	// no longer needs were last closed (closeStalePullRequests).
 	prSwept string
+	prSweep retry // after a failed closeStalePullRequests
 	// ownRejected is set while the head is an own outcome commit rejected.
 	ownRejected *OwnRejection
 

@@ -108,7 +108,8 @@ type PullRequestCloser interface {
 // retried on the next pass.
 func (d *Daemon) closeStalePullRequests(ctx context.Context, tree *spec.Tree, commit string) {
 	c, ok := d.deps.Repo.(PullRequestCloser)
-	if !ok || commit == "" || commit == d.prSwept {
+	now := d.deps.Clock.Now()
+	if !ok || commit == "" || commit == d.prSwept || now.Before(d.prSweep.nextTry) {
 		return
 	}
 	awaiting := map[string]rollout.WriteCommit{}
@@ -119,10 +120,20 @@ func (d *Daemon) closeStalePullRequests(ctx context.Context, tree *spec.Tree, co
 	}
 	why := func(key string) string { return staleComment(tree, commit, key) }
 	if err := c.CloseStalePullRequests(ctx, awaiting, why); err != nil {
-		d.log.Warn("closing the outcome pull requests Git no longer needs failed; will retry", "err", err)
+		d.prSweep.attempts++
+		d.prSweep.nextTry = now.Add(d.backoff(d.prSweep.attempts))
+		d.log.Warn("closing the outcome pull requests Git no longer needs failed; will retry",
+			"attempt", d.prSweep.attempts, "err", err)
 		return
 	}
-	d.prSwept = commit
+	d.prSwept, d.prSweep = commit, retry{}
+}
+
+// retry paces a step that failed: the attempts so far, and when to try
+// again.
+type retry struct {
+	attempts int
+	nextTry  time.Time
 }
 
 // staleComment closes an outcome pull request of model key that no

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -115,12 +116,16 @@ type closingPRRepo struct {
 	*prRepo
 	sweeps int
 	closed map[string]string // model key -> the comment it was closed with
+	fail   error             // every sweep fails with it when set
 }
 
 func (r *closingPRRepo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(string) string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sweeps++
+	if r.fail != nil {
+		return r.fail
+	}
 	for key, pr := range r.opened {
 		if o, ok := awaiting[key]; ok && string(o.Kind) == pr.Action {
 			continue
@@ -164,6 +169,35 @@ func TestSupersededPullRequestClosed(t *testing.T) {
 	}
 	got := strings.ReplaceAll(repo.closed["fraud/production"], person[:7], "PERSON_SHA")
 	goldenText(t, filepath.Join("testdata", "pull_request_superseded.md"), got)
+}
+
+// A sweep that fails (GitHub down, a token without the permission) is
+// retried with the push backoff, not on every pass, and done once it works.
+func TestStalePullRequestSweepRetried(t *testing.T) {
+	h := newHarness(t)
+	repo := &closingPRRepo{prRepo: &prRepo{fakeRepo: h.repo, clock: h.clock, opened: map[string]OpenedPullRequest{}},
+		closed: map[string]string{}, fail: errors.New("403 Resource not accessible by integration")}
+	d, err := New(Config{PollInterval: time.Hour, PushBackoff: 5 * time.Second, PushBackoffMax: time.Minute}, Deps{
+		Repo: repo, Check: check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	h.repo.commit("v2")
+	h.run(20, time.Second)
+	repo.mu.Lock()
+	if repo.sweeps != 3 { // at 0s, 5s and 15s; the next is due at 35s
+		t.Fatalf("%d sweeps in 20 passes a second apart, want 3 (backoff 5s, doubling)", repo.sweeps)
+	}
+	repo.fail = nil
+	repo.mu.Unlock()
+	h.run(40, time.Second)
+	repo.mu.Lock()
+	defer repo.mu.Unlock()
+	if repo.sweeps != 4 {
+		t.Fatalf("%d sweeps, want 4: one more that works, then none for the same commit", repo.sweeps)
+	}
 }
 
 // goldenText compares got with the file at path (written by -update).

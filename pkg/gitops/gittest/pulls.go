@@ -186,6 +186,13 @@ func (p *Pulls) Close(number int) {
 	p.pulls[number-1].State = "closed"
 }
 
+// Reopen reopens pull request number, as a person does.
+func (p *Pulls) Reopen(number int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pulls[number-1].State = "open"
+}
+
 // Merged marks pull request number merged (and closed), as GitHub does
 // once it lands; MergePullRequest lands its branch.
 func (p *Pulls) Merged(number int) {

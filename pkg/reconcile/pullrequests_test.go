@@ -41,14 +41,12 @@ func (r *prRepo) OpenedPullRequests() map[string]OpenedPullRequest {
 	return maps.Clone(r.opened)
 }
 
-// An outcome pull request that stays unmerged is in the status with its
-// address and age until Git says what it says.
-func TestPendingPullRequestInStatus(t *testing.T) {
-	h := newHarness(t)
-	repo := &prRepo{fakeRepo: h.repo, clock: h.clock, opened: map[string]OpenedPullRequest{}}
-	rec := &recorder{target: h.target}
+// failedCanaryWithPR starts h's daemon on repo, serving v2, and fails a
+// canary of v3: the rollback is proposed as a pull request.
+func failedCanaryWithPR(t *testing.T, h *harness, repo Repo, n Notifier) {
+	t.Helper()
 	d, err := New(Config{PollInterval: time.Second, PushBackoff: 5 * time.Second}, Deps{
-		Repo: repo, Check: check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock, Notifier: rec,
+		Repo: repo, Check: check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock, Notifier: n,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +57,15 @@ func TestPendingPullRequestInStatus(t *testing.T) {
 	h.measure.set("v3", 0.4)
 	h.repo.commit("v3")
 	h.run(15, time.Second)
+}
+
+// An outcome pull request that stays unmerged is in the status with its
+// address and age until Git says what it says.
+func TestPendingPullRequestInStatus(t *testing.T) {
+	h := newHarness(t)
+	repo := &prRepo{fakeRepo: h.repo, clock: h.clock, opened: map[string]OpenedPullRequest{}}
+	rec := &recorder{target: h.target}
+	failedCanaryWithPR(t, h, repo, rec)
 	if got := h.target.weights(); got != "v2=100" || len(repo.written) != 1 {
 		t.Fatalf("after the failure: weights %q, %d outcomes written", got, len(repo.written))
 	}
@@ -141,18 +148,7 @@ func (r *closingPRRepo) CloseStalePullRequests(ctx context.Context, awaiting map
 func TestSupersededPullRequestClosed(t *testing.T) {
 	h := newHarness(t)
 	repo := &closingPRRepo{prRepo: &prRepo{fakeRepo: h.repo, clock: h.clock, opened: map[string]OpenedPullRequest{}}, closed: map[string]string{}}
-	d, err := New(Config{PollInterval: time.Second, PushBackoff: 5 * time.Second}, Deps{
-		Repo: repo, Check: check, Routers: h.target, Measurer: h.measure, Store: h.store, Clock: h.clock,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.d = d
-	h.repo.commit("v2")
-	h.run(1, time.Second)
-	h.measure.set("v3", 0.4)
-	h.repo.commit("v3")
-	h.run(15, time.Second)
+	failedCanaryWithPR(t, h, repo, nil)
 	repo.mu.Lock()
 	if len(repo.written) != 1 || len(repo.opened) != 1 || len(repo.closed) != 0 {
 		t.Fatalf("after the failure: %d written, open %v, closed %v", len(repo.written), repo.opened, repo.closed)

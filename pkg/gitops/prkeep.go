@@ -49,7 +49,18 @@ const outcomeBranchPrefix = "switchyard/"
 
 // modelBranchPrefix is the start of the branches of every outcome of the
 // model key ("name/stage").
-func modelBranchPrefix(key string) string { return outcomeBranchPrefix + key + "/" }
+func modelBranchPrefix(key string) string {
+	name, stage, _ := strings.Cut(key, "/")
+	return outcomeBranchPrefix + refSafe(name) + "/" + refSafe(stage) + "/"
+}
+
+// refSafe is a name that may hold "..", or end with "." or ".lock", as a
+// ref name's component, which may not.
+func refSafe(s string) string {
+	s = strings.ReplaceAll(s, "..", "._")
+	s = strings.TrimSuffix(s, ".lock")
+	return strings.TrimSuffix(s, ".")
+}
 
 // outcomeBranch is the one branch outcome o is proposed on, whatever head
 // it applies to: `switchyard/<model>/<stage>/<action>-<from>-to-<to>`
@@ -61,12 +72,7 @@ func outcomeBranch(o rollout.WriteCommit) string {
 	if o.To != o.From {
 		leaf += "-to-" + o.To
 	}
-	// Version names may hold "..", or end with "." or ".lock", which no
-	// ref name may.
-	leaf = strings.ReplaceAll(leaf, "..", "._")
-	leaf = strings.TrimSuffix(leaf, ".lock")
-	leaf = strings.TrimSuffix(leaf, ".")
-	return modelBranchPrefix(o.Key()) + leaf
+	return modelBranchPrefix(o.Key()) + refSafe(leaf)
 }
 
 // modelOfBranch is the model key of an outcome branch, "" for any other
@@ -156,13 +162,17 @@ func (r *Repo) CloseStalePullRequests(ctx context.Context, awaiting map[string]r
 	if err != nil {
 		return err
 	}
+	byPrefix := map[string]rollout.WriteCommit{}
+	for _, o := range awaiting {
+		byPrefix[modelBranchPrefix(o.Key())] = o
+	}
 	for _, p := range open {
 		key := modelOfBranch(p.Branch)
 		if key == "" {
 			continue
 		}
 		comment := ""
-		if o, ok := awaiting[key]; !ok {
+		if o, ok := byPrefix[modelBranchPrefix(key)]; !ok {
 			comment = why(key)
 		} else if outcomeBranch(o) != p.Branch {
 			comment = AwaitsAnotherComment(o)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/switchyard-dev/switchyard/pkg/gitops/gittest"
 	"github.com/switchyard-dev/switchyard/pkg/rollout"
 )
@@ -72,12 +74,17 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 		t.Fatalf("pull request 1 not updated to the new message: %q\n%s", all[0].Title, all[0].Body)
 	}
 
-	// A person closes it: the outcome proposed again opens pull request 2
-	// and pull request 1 says where it went.
+	// A person deletes its branch, and GitHub closes it: the outcome
+	// proposed again opens pull request 2 on the branch pushed anew, and
+	// pull request 1 says where it went.
+	srv.Git("specs", "branch", "-D", branch)
 	pulls.Close(1)
 	third, err := r.WriteOutcomeDetail(ctx, rollback())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != third.SHA {
+		t.Fatalf("branch %s at %s, want %s pushed again", branch, got, third.SHA)
 	}
 	all = pulls.All()
 	if len(all) != 2 || all[1].State != "open" || all[1].Head != branch || third.PullRequest != "https://github.com/acme/specs/pull/2" {
@@ -124,5 +131,37 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 	all = pulls.All()
 	if len(pulls.Open()) != 0 || len(all[2].Comments) != 2 || all[2].Comments[1] != "moot for fraud/production" {
 		t.Fatalf("after the sweep: %+v", all)
+	}
+}
+
+// Every outcome's branch is a valid ref name, whatever the version names
+// (which may hold ".." or end with "." or ".lock"), and its model is read
+// back from it.
+func TestOutcomeBranch(t *testing.T) {
+	for _, tc := range []struct {
+		o    rollout.WriteCommit
+		want string
+	}{
+		{rollback(), "switchyard/fraud/production/rollback-v8-to-v7"},
+		{rollout.WriteCommit{Kind: ActionConclude, Model: "ranker", Stage: "eu-west", From: "v3", To: "v3"}, "switchyard/ranker/eu-west/conclude-v3"},
+		{rollout.WriteCommit{Kind: ActionPromote, Model: "m.x", Stage: "prod", From: "1..2", To: "b.lock"}, "switchyard/m.x/prod/promote-1._2-to-b"},
+		{rollout.WriteCommit{Kind: ActionFallback, Model: "m", Stage: "s", From: "a", To: "rules."}, "switchyard/m/s/fallback-a-to-rules"},
+		{rollout.WriteCommit{Kind: ActionRollback, Model: "m.lock", Stage: "s.", From: "a", To: "b"}, "switchyard/m/s/rollback-a-to-b"},
+	} {
+		got := outcomeBranch(tc.o)
+		if got != tc.want {
+			t.Errorf("outcomeBranch(%+v) = %q, want %q", tc.o, got, tc.want)
+		}
+		if err := plumbing.NewBranchReferenceName(got).Validate(); err != nil {
+			t.Errorf("%q is not a valid ref name: %v", got, err)
+		}
+		if key := modelOfBranch(got); modelBranchPrefix(key) != modelBranchPrefix(tc.o.Key()) {
+			t.Errorf("modelOfBranch(%q) = %q, not %q's", got, key, tc.o.Key())
+		}
+	}
+	for _, b := range []string{"switchyard/rollback-fraud-production-1a2b3c4", "feature/x", "switchyard/a/b"} {
+		if key := modelOfBranch(b); key != "" {
+			t.Errorf("modelOfBranch(%q) = %q, want none: not an outcome branch", b, key)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -66,6 +67,9 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map
 				branch = outcomeBranch(o)
 			}
 			ref := plumbing.NewBranchReferenceName(branch)
+			if keeps {
+				r.fetchBranch(ctx, ref)
+			}
 			if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {
 				// A retry (after a restart, or a failed request) keeps the
 				// commit already proposed: the pull request's head and its
@@ -94,6 +98,22 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map
 		res[o.Key()] = result{w, err}
 	}
 	return res, nil
+}
+
+// fetchBranch brings the remote's branch ref here when this clone has not
+// got it (a new leader, a fresh clone), so that the commit it holds is
+// kept when it is the one to propose. Best effort: a branch the remote
+// has not got either is simply pushed anew.
+func (r *Repo) fetchBranch(ctx context.Context, ref plumbing.ReferenceName) {
+	if _, err := r.repo.Reference(ref, true); err == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	_ = r.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName, RemoteURL: r.opts.URL, Auth: r.auth, Tags: git.NoTags, Force: true,
+		RefSpecs: []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)},
+	})
 }
 
 // samePullRequestCommit is the commit branch ref already holds when it is

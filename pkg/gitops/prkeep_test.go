@@ -165,3 +165,25 @@ func TestOutcomeBranch(t *testing.T) {
 		}
 	}
 }
+
+// Another clone (a new leader, or a fresh work directory) proposing the
+// same outcome on the same head keeps the commit the pull request has, so
+// its head and reviews stay as they are.
+func TestPushPullRequestAnotherCloneKeepsTheCommit(t *testing.T) {
+	srv, r, pulls := keeperSetup(t)
+	ctx := context.Background()
+	promote(t, srv)
+	w, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, Options{URL: srv.RepoURL("specs"), Dir: filepath.Join(t.TempDir(), "other"),
+		Now: func() time.Time { return fixedNow.Add(time.Hour) }, PullRequests: r.opts.PullRequests})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := other.WriteOutcomeDetail(ctx, rollback())
+	if err != nil || again.SHA != w.SHA || again.PullRequest != w.PullRequest || len(pulls.All()) != 1 {
+		t.Fatalf("from another clone: %+v, %v; want %s in %s, the one pull request (%d)", again, err, w.SHA, w.PullRequest, len(pulls.All()))
+	}
+}

@@ -60,14 +60,14 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map
 		w, c, err := r.apply(ctx, tip, o)
 		if err == nil && c != nil {
 			keeper, keeps := r.opts.PullRequests.(PullRequestKeeper)
-			// Named after the head it applies to, so that a retry on the
-			// same head reuses the branch and its pull request.
+			// Without a keeper, named after the head it applies to, so
+			// that a retry on the same head reuses the branch and its
+			// pull request.
 			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Kind, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
-			if keeps {
-				branch = outcomeBranch(o)
-			}
 			ref := plumbing.NewBranchReferenceName(branch)
 			if keeps {
+				branch = outcomeBranch(o)
+				ref = plumbing.NewBranchReferenceName(branch)
 				r.fetchBranch(ctx, ref)
 			}
 			if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {

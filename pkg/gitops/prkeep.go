@@ -152,16 +152,18 @@ func AwaitsAnotherComment(o rollout.WriteCommit) string {
 // of a model awaiting another outcome is closed as superseded; one of a
 // model awaiting nothing (Git says it already, or a person changed serve)
 // with the comment why(key). Merged pull requests are not open, so never
-// touched. Without a PullRequestKeeper it does nothing.
-func (r *Repo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) error {
+// touched. It returns the addresses of those it closed. Without a
+// PullRequestKeeper it does nothing.
+func (r *Repo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) ([]string, error) {
 	k, ok := r.opts.PullRequests.(PullRequestKeeper)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	open, err := k.OpenPullRequestsUnder(ctx, outcomeBranchPrefix)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var closed []string
 	byPrefix := map[string]rollout.WriteCommit{}
 	for _, o := range awaiting {
 		byPrefix[modelBranchPrefix(o.Key())] = o
@@ -181,8 +183,9 @@ func (r *Repo) CloseStalePullRequests(ctx context.Context, awaiting map[string]r
 			continue
 		}
 		if err := k.ClosePullRequest(ctx, p.Number, comment); err != nil {
-			return fmt.Errorf("closing the stale pull request %s of %s: %w", p.URL, key, err)
+			return closed, fmt.Errorf("closing the stale pull request %s of %s: %w", p.URL, key, err)
 		}
+		closed = append(closed, p.URL)
 	}
-	return nil
+	return closed, nil
 }

@@ -111,7 +111,8 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 
 	// The model awaits yet another outcome, not proposed yet: the sweep
 	// closes the fallback's pull request.
-	if err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": rollback()}, nil); err != nil {
+	if closed, err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": rollback()}, nil); err != nil || len(closed) != 1 || closed[0] != newer.PullRequest {
+		t.Fatalf("closed %v, %v; want %s", closed, err, newer.PullRequest)
 		t.Fatal(err)
 	}
 	if all = pulls.All(); len(pulls.Open()) != 0 || len(all[2].Comments) != 1 {
@@ -122,10 +123,10 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 
 	// Git moves on without it (a person sets serve): the sweep closes it
 	// with the caller's reason; an awaited outcome's pull request stays.
-	if err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": fb}, nil); err != nil || len(pulls.Open()) != 1 {
+	if closed, err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": fb}, nil); err != nil || len(pulls.Open()) != 1 || len(closed) != 0 {
 		t.Fatalf("the awaited outcome's pull request closed (%v): %+v", err, pulls.All())
 	}
-	if err := r.CloseStalePullRequests(ctx, nil, func(key string) string { return "moot for " + key }); err != nil {
+	if _, err := r.CloseStalePullRequests(ctx, nil, func(key string) string { return "moot for " + key }); err != nil {
 		t.Fatal(err)
 	}
 	all = pulls.All()

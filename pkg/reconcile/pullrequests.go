@@ -96,9 +96,10 @@ func (d *Daemon) proposedAs(key, commit string) string {
 
 // PullRequestCloser is implemented by a Repo that proposes outcomes as
 // pull requests (`--push pr`): it closes the open ones no model awaits
-// any more, commenting why(key) on those of a model that awaits nothing.
+// any more, commenting why(key) on those of a model that awaits nothing,
+// and returns the addresses of those it closed.
 type PullRequestCloser interface {
-	CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) error
+	CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) ([]string, error)
 }
 
 // closeStalePullRequests closes, once per commit in force, the outcome
@@ -119,7 +120,11 @@ func (d *Daemon) closeStalePullRequests(ctx context.Context, tree *spec.Tree, co
 		}
 	}
 	why := func(key string) string { return staleComment(tree, commit, key) }
-	if err := c.CloseStalePullRequests(ctx, awaiting, why); err != nil {
+	closed, err := c.CloseStalePullRequests(ctx, awaiting, why)
+	for _, url := range closed {
+		d.log.Info("closed an outcome pull request Git no longer needs", "pull_request", url, "commit", commit)
+	}
+	if err != nil {
 		d.prSweep.attempts++
 		d.prSweep.nextTry = now.Add(d.backoff(d.prSweep.attempts))
 		d.log.Warn("closing the outcome pull requests Git no longer needs failed; will retry",

@@ -126,21 +126,23 @@ type closingPRRepo struct {
 	fail   error             // every sweep fails with it when set
 }
 
-func (r *closingPRRepo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(string) string) error {
+func (r *closingPRRepo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(string) string) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sweeps++
 	if r.fail != nil {
-		return r.fail
+		return nil, r.fail
 	}
+	var closed []string
 	for key, pr := range r.opened {
 		if o, ok := awaiting[key]; ok && string(o.Kind) == pr.Action {
 			continue
 		}
 		r.closed[key] = why(key)
+		closed = append(closed, pr.URL)
 		delete(r.opened, key)
 	}
-	return nil
+	return closed, nil
 }
 
 // A person commits another serve while the rollback pull request is

@@ -208,9 +208,9 @@ func (f fencedRepo) Note(ctx context.Context, commit string, note []byte) error 
 	return f.repoAdapter.Note(ctx, commit, note)
 }
 
-func (f fencedRepo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) error {
+func (f fencedRepo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) ([]string, error) {
 	if err := f.fence(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	return f.repoAdapter.CloseStalePullRequests(ctx, awaiting, why)
 }

@@ -343,7 +343,7 @@ func (a *repoAdapter) Write(ctx context.Context, o rollout.WriteCommit) (string,
 
 // CloseStalePullRequests closes, with --push pr, the outcome pull
 // requests no model awaits any more (gitops.Repo.CloseStalePullRequests).
-func (a *repoAdapter) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) error {
+func (a *repoAdapter) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) ([]string, error) {
 	return a.repo.CloseStalePullRequests(ctx, awaiting, why)
 }
 

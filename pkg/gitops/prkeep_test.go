@@ -113,7 +113,6 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 	// closes the fallback's pull request.
 	if closed, err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": rollback()}, nil); err != nil || len(closed) != 1 || closed[0] != newer.PullRequest {
 		t.Fatalf("closed %v, %v; want %s", closed, err, newer.PullRequest)
-		t.Fatal(err)
 	}
 	if all = pulls.All(); len(pulls.Open()) != 0 || len(all[2].Comments) != 1 {
 		t.Fatalf("after a sweep awaiting the rollback: %+v", all)

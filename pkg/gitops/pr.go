@@ -46,10 +46,10 @@ type PullRequestOpener interface {
 // as a pull request. With a PullRequestKeeper (the reconciler's GitHub)
 // the branch is the outcome's own (outcomeBranch), force-pushed on each
 // new head, and the model keeps one outcome pull request open
-// (keepOnePullRequest). Otherwise (the GitHub Action's one-shot rollback)
-// it is `switchyard/<action>-<model>-<stage>-<short sha of the base head>`
-// and the pull request opened is the one open from that branch, if any.
-// The caller holds r.mu.
+// (proposeKept). Otherwise (the GitHub Action's one-shot rollback) it is
+// `switchyard/<action>-<model>-<stage>-<short sha of the base head>`, so
+// that a retry on the same head reuses the branch, and the pull request
+// opened is the one open from that branch, if any. The caller holds r.mu.
 func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map[string]result, error) {
 	res := map[string]result{}
 	_, tip, err := r.fetchTip(ctx)
@@ -59,61 +59,112 @@ func (r *Repo) flushPR(ctx context.Context, outcomes []rollout.WriteCommit) (map
 	for _, o := range outcomes {
 		w, c, err := r.apply(ctx, tip, o)
 		if err == nil && c != nil {
-			keeper, keeps := r.opts.PullRequests.(PullRequestKeeper)
-			// Without a keeper, named after the head it applies to, so
-			// that a retry on the same head reuses the branch and its
-			// pull request.
-			branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Kind, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
-			ref := plumbing.NewBranchReferenceName(branch)
-			if keeps {
-				branch = outcomeBranch(o)
-				ref = plumbing.NewBranchReferenceName(branch)
-				r.fetchBranch(ctx, ref)
-			}
-			if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {
-				// A retry (after a restart, or a failed request) keeps the
-				// commit already proposed: the pull request's head and its
-				// reviews stay as they are.
-				c, w.SHA = prev, prev.Hash.String()
-			}
-			if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
-				return nil, fmt.Errorf("create branch %s: %w", branch, err)
-			}
-			if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
-				return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
-			}
-			titleLine, body := pullRequestText(o, c.Message)
-			pr := PullRequest{Branch: branch, Base: r.opts.Branch, Title: titleLine, Body: body}
-			var opened Opened
-			if keeps {
-				opened, err = keepOnePullRequest(ctx, keeper, o, pr)
+			if keeper, ok := r.opts.PullRequests.(PullRequestKeeper); ok {
+				w, err = r.proposeKept(ctx, keeper, o, tip, c, w)
 			} else {
-				opened, err = r.opts.PullRequests.OpenPullRequest(ctx, pr)
+				branch := fmt.Sprintf("switchyard/%s-%s-%s-%s", o.Kind, o.Model, o.Stage, commitid.Short(tip.Hash.String()))
+				if c, err = r.pushProposal(ctx, branch, tip, c); err == nil {
+					w.SHA = c.Hash.String()
+					var opened Opened
+					opened, err = r.opts.PullRequests.OpenPullRequest(ctx, pullRequestFor(o, branch, r.opts.Branch, c))
+					if err != nil {
+						err = fmt.Errorf("open pull request from %s: %w", branch, err)
+					}
+					w.PullRequest, w.PullRequestCreated = opened.URL, opened.Created
+				}
 			}
 			if err != nil {
-				return nil, fmt.Errorf("open pull request from %s: %w", branch, err)
+				return nil, err
 			}
-			w.PullRequest, w.PullRequestCreated = opened.URL, opened.Created
 		}
 		res[o.Key()] = result{w, err}
 	}
 	return res, nil
 }
 
-// fetchBranch brings the remote's branch ref here when this clone has not
-// got it (a new leader, a fresh clone), so that the commit it holds is
-// kept when it is the one to propose. Best effort: a branch the remote
-// has not got either is simply pushed anew.
-func (r *Repo) fetchBranch(ctx context.Context, ref plumbing.ReferenceName) {
-	if _, err := r.repo.Reference(ref, true); err == nil {
-		return
+// proposeKept proposes o's commit c, written on tip, on the outcome's own
+// branch, and keeps one pull request open for the model
+// (keepOnePullRequest). A branch someone else pushed to (a person's
+// commit on it) is theirs while its pull request is open: it is left as
+// it is, and that pull request is the outcome's.
+func (r *Repo) proposeKept(ctx context.Context, k PullRequestKeeper, o rollout.WriteCommit, tip, c *object.Commit, w Written) (Written, error) {
+	branch := outcomeBranch(o)
+	if head := r.fetchBranch(ctx, plumbing.NewBranchReferenceName(branch)); head != nil && !r.wroteIt(head) {
+		prs, err := k.PullRequestsFrom(ctx, branch)
+		if err != nil {
+			return w, fmt.Errorf("open pull request from %s: %w", branch, err)
+		}
+		if len(prs) > 0 && prs[0].Open {
+			w.SHA, w.Revert = head.Hash.String(), false
+			w.PullRequest, w.PullRequestCreated = prs[0].URL, prs[0].Created
+			return w, nil
+		}
 	}
+	c, err := r.pushProposal(ctx, branch, tip, c)
+	if err != nil {
+		return w, err
+	}
+	w.SHA = c.Hash.String()
+	opened, err := keepOnePullRequest(ctx, k, o, pullRequestFor(o, branch, r.opts.Branch, c))
+	if err != nil {
+		return w, fmt.Errorf("open pull request from %s: %w", branch, err)
+	}
+	w.PullRequest, w.PullRequestCreated = opened.URL, opened.Created
+	return w, nil
+}
+
+// pushProposal force-pushes c to branch and returns the commit pushed: the
+// one branch already holds when it is c written earlier on the same tip
+// (a retry keeps the pull request's head and its reviews as they are).
+func (r *Repo) pushProposal(ctx context.Context, branch string, tip, c *object.Commit) (*object.Commit, error) {
+	ref := plumbing.NewBranchReferenceName(branch)
+	if prev := r.samePullRequestCommit(ref, tip, c); prev != nil {
+		c = prev
+	}
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, c.Hash)); err != nil {
+		return nil, fmt.Errorf("create branch %s: %w", branch, err)
+	}
+	if err := r.push(ctx, []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)}); err != nil {
+		return nil, fmt.Errorf("failed to push to remote: branch %s: %w", branch, err)
+	}
+	return c, nil
+}
+
+// pullRequestFor is the pull request proposing o's commit c from branch
+// against base.
+func pullRequestFor(o rollout.WriteCommit, branch, base string, c *object.Commit) PullRequest {
+	title, body := pullRequestText(o, c.Message)
+	return PullRequest{Branch: branch, Base: base, Title: title, Body: body}
+}
+
+// fetchBranch sets branch ref here to the remote's, and returns its
+// commit: nil when the remote has no such branch (then the ref here, if
+// any, is pushed as it is).
+func (r *Repo) fetchBranch(ctx context.Context, ref plumbing.ReferenceName) *object.Commit {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
-	_ = r.repo.FetchContext(ctx, &git.FetchOptions{
+	err := r.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName, RemoteURL: r.opts.URL, Auth: r.auth, Tags: git.NoTags, Force: true,
 		RefSpecs: []config.RefSpec{config.RefSpec("+" + ref + ":" + ref)},
 	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	h, err := r.repo.Reference(ref, true)
+	if err != nil {
+		return nil
+	}
+	c, err := r.repo.CommitObject(h.Hash())
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// wroteIt says whether c is a commit this reconciler writes: committed
+// with its identity.
+func (r *Repo) wroteIt(c *object.Commit) bool {
+	return c.Committer.Email == r.opts.AuthorEmail && c.Author.Email == r.opts.AuthorEmail
 }
 
 // samePullRequestCommit is the commit branch ref already holds when it is

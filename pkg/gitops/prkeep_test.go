@@ -187,3 +187,32 @@ func TestPushPullRequestAnotherCloneKeepsTheCommit(t *testing.T) {
 		t.Fatalf("from another clone: %+v, %v; want %s in %s, the one pull request (%d)", again, err, w.SHA, w.PullRequest, len(pulls.All()))
 	}
 }
+
+// A person's commit on the outcome's branch makes it theirs while its
+// pull request is open: proposed again after main moved, the outcome
+// leaves the branch as it is and names that pull request; once it is
+// closed, the outcome is pushed and proposed anew.
+func TestPushPullRequestLeavesAPersonsBranch(t *testing.T) {
+	srv, r, pulls := keeperSetup(t)
+	ctx := context.Background()
+	promote(t, srv)
+	first, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch := "switchyard/fraud/production/rollback-v8-to-v7"
+	theirs := srv.CommitOnBranch("specs", branch, "rollback: say why in the README", map[string]string{"README.md": "rolled back\n"})
+	srv.CommitAs("specs", "docs", map[string]string{"README.md": "more\n"})
+	again, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil || again.SHA != theirs || again.PullRequest != first.PullRequest {
+		t.Fatalf("proposed again: %+v, %v; want their commit %s in %s", again, err, theirs, first.PullRequest)
+	}
+	if got := strings.TrimSpace(srv.Git("specs", "rev-parse", "refs/heads/"+branch)); got != theirs || len(pulls.All()) != 1 {
+		t.Fatalf("branch at %s, want their %s; pull requests %+v", got, theirs, pulls.All())
+	}
+	pulls.Close(1)
+	anew, err := r.WriteOutcomeDetail(ctx, rollback())
+	if err != nil || anew.SHA == theirs || anew.PullRequest != "https://github.com/acme/specs/pull/2" {
+		t.Fatalf("after theirs was closed: %+v, %v", anew, err)
+	}
+}

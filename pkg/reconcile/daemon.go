@@ -159,6 +159,8 @@ type Daemon struct {
 	// no longer needs were last closed (closeStalePullRequests).
 	prSwept string
 	prSweep retry // after a failed closeStalePullRequests
+	// prRebased is the commit in force when reproposeOnNewHead last ran.
+	prRebased string
 	// ownRejected is set while the head is an own outcome commit rejected.
 	ownRejected *OwnRejection
 
@@ -171,6 +173,9 @@ type pending struct {
 	lastErr   string
 	nextTry   time.Time
 	announced bool // see announceOutcome
+	// again: an outcome already proposed as a pull request, proposed
+	// again on a newer head (reproposeOnNewHead), not a new commit.
+	again bool
 }
 
 // New makes a daemon and restores its persisted state.
@@ -349,6 +354,7 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 		d.act(ctx, tree, actions)
 		d.retryPending(ctx, tree)
 		d.closeStalePullRequests(ctx, tree, commit)
+		d.reproposeOnNewHead(commit)
 		d.retryNotes(ctx)
 		d.persist()
 	}
@@ -608,8 +614,12 @@ func (d *Daemon) retryPending(ctx context.Context, tree *spec.Tree) {
 			continue
 		}
 		d.announceOutcome(tree, p, sha, "")
-		d.deps.Metrics.commits.WithLabelValues(string(p.out.Kind)).Inc()
-		d.log.Info("outcome committed", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "commit", sha)
+		if p.again {
+			d.log.Info("outcome proposed again on the new head", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "commit", sha)
+		} else {
+			d.deps.Metrics.commits.WithLabelValues(string(p.out.Kind)).Inc()
+			d.log.Info("outcome committed", "model", p.out.Model+"/"+p.out.Stage, "action", string(p.out.Kind), "commit", sha)
+		}
 		d.lastByKey[p.out.Model+"/"+p.out.Stage] = sha
 		d.nextFetch = time.Time{} // see our own commit at once
 	}

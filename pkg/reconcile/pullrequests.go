@@ -154,3 +154,39 @@ func staleComment(tree *spec.Tree, commit, key string) string {
 	return fmt.Sprintf("Closed by the reconciler: this outcome is no longer needed. At %s, Git says `serve = %q` for %s (%s), "+
 		"a change made since it was proposed, or this outcome landed another way. %s", commitid.Short(commit), m.Serve, key, m.File, tail)
 }
+
+// reproposeOnNewHead queues again, once per commit in force, each awaited
+// outcome whose pull request this reconciler opened, when the followed
+// branch moved on since: written anew on the new head and force-pushed to
+// the same pull request, it stays mergeable where branches must be up to
+// date, without a person's "Update branch" (which would make its merge a
+// person's change). At start every awaited outcome is pending already.
+func (d *Daemon) reproposeOnNewHead(commit string) {
+	rep, ok := d.deps.Repo.(PullRequestReporter)
+	if !ok || commit == "" || commit == d.prRebased {
+		return
+	}
+	first := d.prRebased == ""
+	d.prRebased = commit
+	if first {
+		return
+	}
+	prs := rep.OpenedPullRequests()
+	for key, st := range d.state.Models {
+		pr, ok := prs[key]
+		if st.Awaiting == nil || !ok || pr.Action != string(st.Awaiting.Kind) || d.isPending(key) {
+			continue
+		}
+		d.pending = append(d.pending, &pending{out: *st.Awaiting, announced: true, again: true})
+	}
+}
+
+// isPending says whether an outcome of model key waits to be written.
+func (d *Daemon) isPending(key string) bool {
+	for _, p := range d.pending {
+		if p.out.Key() == key {
+			return true
+		}
+	}
+	return false
+}

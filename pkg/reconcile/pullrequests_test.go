@@ -198,6 +198,41 @@ func TestStalePullRequestSweepRetried(t *testing.T) {
 	}
 }
 
+// The followed branch moves on while the rollback pull request waits: the
+// outcome is proposed again on the new head (its pull request updated,
+// not a new commit counted), once per new commit.
+func TestPullRequestProposedAgainOnNewHead(t *testing.T) {
+	h := newHarness(t)
+	repo := &prRepo{fakeRepo: h.repo, clock: h.clock, opened: map[string]OpenedPullRequest{}}
+	failedCanaryWithPR(t, h, repo, nil)
+	written := func() []rollout.WriteCommit {
+		repo.mu.Lock()
+		defer repo.mu.Unlock()
+		return append([]rollout.WriteCommit(nil), repo.written...)
+	}
+	if w := written(); len(w) != 1 || w[0].Kind != rollout.CommitRollback {
+		t.Fatalf("after the failure: %+v", w)
+	}
+	h.run(5, time.Second)
+	if n := len(written()); n != 1 {
+		t.Fatalf("proposed again without a new head: %d writes", n)
+	}
+	h.repo.commit("v3") // someone else's commit; serve still v3
+	h.run(5, time.Second)
+	w := written()
+	if len(w) != 2 || w[1].Kind != w[0].Kind || w[1].From != w[0].From || w[1].To != w[0].To {
+		t.Fatalf("after main moved: %+v, want the rollback proposed once more", w)
+	}
+	if got := testutil.ToFloat64(h.d.deps.Metrics.commits.WithLabelValues("rollback")); got != 1 {
+		t.Fatalf("switchyard commits counted %g, want 1: proposing again is not a new outcome", got)
+	}
+	h.repo.commit("v2") // merged: Git says what the rollback says
+	h.run(5, time.Second)
+	if n := len(written()); n != 2 {
+		t.Fatalf("proposed again after the merge: %d writes", n)
+	}
+}
+
 // goldenText compares got with the file at path (written by -update).
 func goldenText(t *testing.T, path, got string) {
 	t.Helper()

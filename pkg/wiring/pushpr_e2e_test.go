@@ -94,9 +94,10 @@ func TestE2EPushPullRequestMerged(t *testing.T) {
 }
 
 // TestE2EPushPullRequestOneOpen: the rollback pull request proposed again
-// after main moved (the reconciler restarted meanwhile) is the same pull
-// request, its branch now on the new main, never a second one; once a
-// person commits another serve, it is closed with a comment saying why.
+// after main moved (the reconciler restarted meanwhile, or running when
+// main moves) is the same pull request, its branch now on the new main,
+// never a second one; once a person commits another serve, it is closed
+// with a comment saying why.
 func TestE2EPushPullRequestOneOpen(t *testing.T) {
 	gh := newFakeGitHub(t)
 	e := newE2EWith(t, e2eOptions{GitHubAPI: gh.srv.URL + "/api/v3/", Push: "pr"})
@@ -122,6 +123,18 @@ func TestE2EPushPullRequestOneOpen(t *testing.T) {
 		p := e.run.Daemon.Status().PendingPullRequests
 		return len(p) == 1 && p[0].URL == "https://github.com/acme/models/pull/1"
 	})
+
+	// main moves on again while the reconciler runs: the pull request's
+	// branch follows it, still the one pull request.
+	again := e.git.CommitAs(e2eRepo, "docs again", map[string]string{"README.md": "the models, again\n"})
+	e.webhook(e.secret)
+	e.waitFor("the rollback proposed again on main's next commit", func() bool {
+		head := strings.TrimSpace(e.git.Git(e2eRepo, "rev-parse", "refs/heads/"+branch))
+		return strings.TrimSpace(e.git.Git(e2eRepo, "rev-parse", head+"^")) == again
+	})
+	if prs := gh.pulls(); len(prs) != 1 || prs[0]["state"] != "open" {
+		t.Fatalf("after main's next commit: %d pull requests %v, want the one open", len(prs), prs)
+	}
 
 	// A person commits serve = v2: the rollback is moot, and closed.
 	e.push("Serve v2 instead", "v2", "")

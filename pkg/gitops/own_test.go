@@ -21,12 +21,8 @@ func prSetup(t *testing.T) (*gittest.Server, *Repo, string) {
 // the pull request opened.
 func prSetupGitHub(t *testing.T) (*gittest.Server, *Repo, string, *gittest.Pulls) {
 	t.Helper()
-	srv, r, pulls := keeperSetup(t)
-	promote(t, srv)
-	if _, err := r.WriteOutcomeDetail(context.Background(), rollback()); err != nil {
-		t.Fatal(err)
-	}
-	return srv, r, "switchyard/fraud/production/rollback-v8-to-v7", pulls
+	srv, r, pulls, _ := proposedRollback(t)
+	return srv, r, rollbackBranch, pulls
 }
 
 func recognise(t *testing.T, r *Repo) (*OwnOutcome, string) {

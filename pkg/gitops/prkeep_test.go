@@ -32,6 +32,22 @@ func keeperSetup(t *testing.T) (*gittest.Server, *Repo, *gittest.Pulls) {
 	return srv, r, pulls
 }
 
+// rollbackBranch is the branch rollback() is proposed on.
+const rollbackBranch = "switchyard/fraud/production/rollback-v8-to-v7"
+
+// proposedRollback is keeperSetup after someone promoted v8 and the
+// reconciler proposed rollback() as pull request 1.
+func proposedRollback(t *testing.T) (*gittest.Server, *Repo, *gittest.Pulls, Written) {
+	t.Helper()
+	srv, r, pulls := keeperSetup(t)
+	promote(t, srv)
+	w, err := r.WriteOutcomeDetail(context.Background(), rollback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, r, pulls, w
+}
+
 // TestPushPullRequestOnePerOutcome: an outcome proposed again after main
 // moved updates its open pull request (the branch force-pushed onto the
 // new main, the same number and address, the title and description
@@ -39,14 +55,9 @@ func keeperSetup(t *testing.T) (*gittest.Server, *Repo, *gittest.Pulls) {
 // by a person, the pull request is replaced by a new one it points to; a
 // newer outcome for the model closes the older one, saying why.
 func TestPushPullRequestOnePerOutcome(t *testing.T) {
-	srv, r, pulls := keeperSetup(t)
+	srv, r, pulls, first := proposedRollback(t)
 	ctx := context.Background()
-	promote(t, srv)
-	first, err := r.WriteOutcomeDetail(ctx, rollback())
-	if err != nil {
-		t.Fatal(err)
-	}
-	branch := "switchyard/fraud/production/rollback-v8-to-v7"
+	branch := rollbackBranch
 	if all := pulls.All(); len(all) != 1 || all[0].Head != branch || first.PullRequest != "https://github.com/acme/specs/pull/1" {
 		t.Fatalf("pull requests %+v, written %+v", all, first)
 	}
@@ -170,13 +181,8 @@ func TestOutcomeBranch(t *testing.T) {
 // same outcome on the same head keeps the commit the pull request has, so
 // its head and reviews stay as they are.
 func TestPushPullRequestAnotherCloneKeepsTheCommit(t *testing.T) {
-	srv, r, pulls := keeperSetup(t)
+	srv, r, pulls, w := proposedRollback(t)
 	ctx := context.Background()
-	promote(t, srv)
-	w, err := r.WriteOutcomeDetail(ctx, rollback())
-	if err != nil {
-		t.Fatal(err)
-	}
 	other, err := Open(ctx, Options{URL: srv.RepoURL("specs"), Dir: filepath.Join(t.TempDir(), "other"),
 		Now: func() time.Time { return fixedNow.Add(time.Hour) }, PullRequests: r.opts.PullRequests})
 	if err != nil {
@@ -193,14 +199,9 @@ func TestPushPullRequestAnotherCloneKeepsTheCommit(t *testing.T) {
 // leaves the branch as it is and names that pull request; once it is
 // closed, the outcome is pushed and proposed anew.
 func TestPushPullRequestLeavesAPersonsBranch(t *testing.T) {
-	srv, r, pulls := keeperSetup(t)
+	srv, r, pulls, first := proposedRollback(t)
 	ctx := context.Background()
-	promote(t, srv)
-	first, err := r.WriteOutcomeDetail(ctx, rollback())
-	if err != nil {
-		t.Fatal(err)
-	}
-	branch := "switchyard/fraud/production/rollback-v8-to-v7"
+	branch := rollbackBranch
 	theirs := srv.CommitOnBranch("specs", branch, "rollback: say why in the README", map[string]string{"README.md": "rolled back\n"})
 	srv.CommitAs("specs", "docs", map[string]string{"README.md": "more\n"})
 	again, err := r.WriteOutcomeDetail(ctx, rollback())

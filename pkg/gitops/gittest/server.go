@@ -1,8 +1,8 @@
 // Package gittest runs a real Git smart-HTTP server for tests: Debian's
 // `git http-backend` behind net/http/cgi on 127.0.0.1, serving bare
 // repositories under a temp dir, pushable, stoppable and restartable on
-// the same address; and the pull request part of the GitHub API (Pulls)
-// that lands on it, which cannot run here.
+// the same address; and a fake of the GitHub API's pull requests (Pulls),
+// whose branches are pushed to that server.
 package gittest
 
 import (

@@ -151,7 +151,8 @@ func AwaitsAnotherComment(o rollout.WriteCommit) string {
 // key, the outcome the engine still waits for Git to say. A pull request
 // of a model awaiting another outcome is closed as superseded; one of a
 // model awaiting nothing (Git says it already, or a person changed serve)
-// with the comment why(key). Merged pull requests are not open, so never
+// with the comment why(key), or left open when that is "" (a model the
+// caller does not follow). Merged pull requests are not open, so never
 // touched. It returns the addresses of those it closed. Without a
 // PullRequestKeeper it does nothing.
 func (r *Repo) CloseStalePullRequests(ctx context.Context, awaiting map[string]rollout.WriteCommit, why func(key string) string) ([]string, error) {

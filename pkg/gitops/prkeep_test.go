@@ -136,6 +136,9 @@ func TestPushPullRequestOnePerOutcome(t *testing.T) {
 	if closed, err := r.CloseStalePullRequests(ctx, map[string]rollout.WriteCommit{"fraud/production": fb}, nil); err != nil || len(pulls.Open()) != 1 || len(closed) != 0 {
 		t.Fatalf("the awaited outcome's pull request closed (%v): %+v", err, pulls.All())
 	}
+	if closed, err := r.CloseStalePullRequests(ctx, nil, func(string) string { return "" }); err != nil || len(closed) != 0 || len(pulls.Open()) != 1 {
+		t.Fatalf("a model the caller does not follow: closed %v, %v", closed, err)
+	}
 	if _, err := r.CloseStalePullRequests(ctx, nil, func(key string) string { return "moot for " + key }); err != nil {
 		t.Fatal(err)
 	}

@@ -103,8 +103,8 @@ type PullRequestCloser interface {
 }
 
 // closeStalePullRequests closes, once per commit in force, the outcome
-// pull requests Git no longer needs: a person changed serve (or removed
-// the model) since, or a newer outcome supersedes them. Left open, one
+// pull requests of the tree's models that Git no longer needs: a person
+// changed serve since, or a newer outcome supersedes them. Left open, one
 // merged later would put an outdated commit into Git. A failure is
 // retried on the next pass.
 func (d *Daemon) closeStalePullRequests(ctx context.Context, tree *spec.Tree, commit string) {
@@ -142,17 +142,18 @@ type retry struct {
 }
 
 // staleComment closes an outcome pull request of model key that no
-// outcome awaits at commit: what Git says now.
+// outcome awaits at commit: what Git says now. It is "" (leave it) for a
+// model not in the tree: another reconciler's, following another path of
+// the same repository, or one removed from the spec (close it by hand).
 func staleComment(tree *spec.Tree, commit, key string) string {
-	const tail = "Traffic follows Git; merging this pull request would put an outdated commit into Git.\n"
 	name, stage, _ := strings.Cut(key, "/")
 	m := findModel(tree, name, stage)
 	if m == nil {
-		return fmt.Sprintf("Closed by the reconciler: %s is no longer in the spec at %s, so this outcome is no longer needed. %s",
-			key, commitid.Short(commit), tail)
+		return ""
 	}
 	return fmt.Sprintf("Closed by the reconciler: this outcome is no longer needed. At %s, Git says `serve = %q` for %s (%s), "+
-		"a change made since it was proposed, or this outcome landed another way. %s", commitid.Short(commit), m.Serve, key, m.File, tail)
+		"a change made since it was proposed, or this outcome landed another way. "+
+		"Traffic follows Git; merging this pull request would put an outdated commit into Git.\n", commitid.Short(commit), m.Serve, key, m.File)
 }
 
 // reproposeOnNewHead queues again, once per commit in force, each awaited

@@ -138,7 +138,11 @@ func (r *closingPRRepo) CloseStalePullRequests(ctx context.Context, awaiting map
 		if o, ok := awaiting[key]; ok && string(o.Kind) == pr.Action {
 			continue
 		}
-		r.closed[key] = why(key)
+		comment := why(key)
+		if comment == "" {
+			continue
+		}
+		r.closed[key] = comment
 		closed = append(closed, pr.URL)
 		delete(r.opened, key)
 	}
@@ -167,6 +171,11 @@ func TestSupersededPullRequestClosed(t *testing.T) {
 	}
 	got := strings.ReplaceAll(repo.closed["fraud/production"], person[:7], "PERSON_SHA")
 	goldenText(t, filepath.Join("testdata", "pull_request_superseded.md"), got)
+	// A model not in the tree is another reconciler's (another path of
+	// the same repository), or removed: its pull request is left alone.
+	if why := staleComment(h.d.tree, person, "ranker/production"); why != "" {
+		t.Fatalf("a model not in the tree: %q, want it left alone", why)
+	}
 }
 
 // A sweep that fails (GitHub down, a token without the permission) is

@@ -104,7 +104,7 @@ func keepOnePullRequest(ctx context.Context, k PullRequestKeeper, o rollout.Writ
 			return Opened{}, err
 		}
 		if len(prs) > 0 && !prs[0].Merged && prs[0].Number != opened.Number {
-			if err := k.CommentPullRequest(ctx, prs[0].Number, ReproposedComment(opened.URL)); err != nil {
+			if err := k.CommentPullRequest(ctx, prs[0].Number, reproposedComment(opened.URL)); err != nil {
 				return opened, err
 			}
 		}
@@ -117,31 +117,31 @@ func keepOnePullRequest(ctx context.Context, k PullRequestKeeper, o rollout.Writ
 		if p.Branch == pr.Branch || p.Number == opened.Number {
 			continue
 		}
-		if err := k.ClosePullRequest(ctx, p.Number, SupersededComment(o.Key(), pr.Title, opened.URL)); err != nil {
+		if err := k.ClosePullRequest(ctx, p.Number, supersededComment(o.Key(), pr.Title, opened.URL)); err != nil {
 			return opened, err
 		}
 	}
 	return opened, nil
 }
 
-// ReproposedComment is what the last pull request of an outcome, closed
+// reproposedComment is what the last pull request of an outcome, closed
 // without being merged (by a person, or its branch deleted), says once the
 // outcome is proposed again in a new one at url.
-func ReproposedComment(url string) string {
+func reproposedComment(url string) string {
 	return fmt.Sprintf("The reconciler proposes this outcome again in %s: this pull request was closed (or its branch deleted) "+
 		"and can no longer be updated. Merge that one; this one stays closed.\n", url)
 }
 
-// SupersededComment closes an outcome pull request of model key when a
+// supersededComment closes an outcome pull request of model key when a
 // newer outcome, titled title, is proposed at url.
-func SupersededComment(key, title, url string) string {
+func supersededComment(key, title, url string) string {
 	return fmt.Sprintf("Closed by the reconciler: a newer outcome for %s supersedes this one, proposed in %s (%q). "+
 		"Merging this pull request would put an outdated commit into Git.\n", key, url, title)
 }
 
-// AwaitsAnotherComment closes an outcome pull request of a model that now
+// awaitsAnotherComment closes an outcome pull request of a model that now
 // awaits another outcome, o, not proposed yet.
-func AwaitsAnotherComment(o rollout.WriteCommit) string {
+func awaitsAnotherComment(o rollout.WriteCommit) string {
 	return fmt.Sprintf("Closed by the reconciler: %s now awaits another outcome (%s, %s → %s), proposed in its own pull request. "+
 		"Merging this one would put an outdated commit into Git.\n", o.Key(), o.Kind, o.From, o.To)
 }
@@ -178,7 +178,7 @@ func (r *Repo) CloseStalePullRequests(ctx context.Context, awaiting map[string]r
 		if o, ok := byPrefix[modelBranchPrefix(key)]; !ok {
 			comment = why(key)
 		} else if outcomeBranch(o) != p.Branch {
-			comment = AwaitsAnotherComment(o)
+			comment = awaitsAnotherComment(o)
 		}
 		if comment == "" {
 			continue

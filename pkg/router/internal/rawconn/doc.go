@@ -15,5 +15,11 @@
 // same errors (a closed connection, a deadline passed, a reset), io.EOF at
 // the end of the stream, writes that write everything or fail. Anything
 // other than a *net.TCPConn, and every platform but Linux, is returned as
-// it is.
+// it is. The tests hold it to that: every scenario, and seeded random
+// sequences of operations, run on a plain *net.TCPConn and on a wrapped
+// one, and must see the same.
+//
+// Built with -race, the calls are the syscall package's (the ones net
+// makes), which tell the race detector what a read or write on a socket
+// orders; raw calls would tell it nothing.
 package rawconn

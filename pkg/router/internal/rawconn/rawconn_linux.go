@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // Conn is a *net.TCPConn whose Read and Write make their system calls
@@ -56,9 +55,9 @@ const maxRW = 1 << 30
 
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
-		// As net's: a zero-length read reads nothing, and waits for
-		// nothing.
-		return 0, nil
+		// net's own: a zero-length read reads nothing and waits for
+		// nothing, but fails on a closed connection.
+		return c.TCPConn.Read(p)
 	}
 	if len(p) > maxRW {
 		p = p[:maxRW]
@@ -84,10 +83,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 // until the socket is readable.
 func (c *Conn) read(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.r.p[0])), uintptr(len(c.r.p)))
+		n, e := sysRead(fd, c.r.p)
 		switch e {
 		case 0:
-			c.r.n = int(n)
+			c.r.n = n
 			return true
 		case syscall.EINTR:
 			continue
@@ -101,20 +100,23 @@ func (c *Conn) read(fd uintptr) bool {
 }
 
 func (c *Conn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		// net's own: a zero-length write is still a system call, which
+		// fails on a connection reset or shut for writing (and before
+		// it, a closed connection or a passed deadline fail it).
+		return c.TCPConn.Write(p)
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.w.p, c.w.n, c.w.err = p, 0, nil
-	var err error
-	if len(p) > 0 {
-		err = c.rc.Write(c.w.fn)
-	}
+	err := c.rc.Write(c.w.fn)
 	n, serr := c.w.n, c.w.err
 	c.w.p = nil
 	switch {
 	case err != nil:
 		return n, c.opError("write", err)
 	case serr == io.ErrUnexpectedEOF:
-		return n, serr
+		return n, c.opError("write", serr) // as net words it
 	case serr != nil:
 		return n, c.opError("write", os.NewSyscallError("write", serr))
 	}
@@ -130,14 +132,14 @@ func (c *Conn) write(fd uintptr) bool {
 		if len(rest) > maxRW {
 			rest = rest[:maxRW]
 		}
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		n, e := sysWrite(fd, rest)
 		switch e {
 		case 0:
 			if n == 0 {
 				c.w.err = io.ErrUnexpectedEOF // as Go's poller says it
 				return true
 			}
-			c.w.n += int(n)
+			c.w.n += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false

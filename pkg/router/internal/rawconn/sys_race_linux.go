@@ -1,0 +1,31 @@
+//go:build race
+
+package rawconn
+
+import "syscall"
+
+// Under the race detector, sysRead and sysWrite are the syscall
+// package's, the calls net makes: they tell the detector that the buffer
+// was written or read, and that a read happens after the writes before it
+// on any descriptor (which is how the detector learns that bytes handed
+// through a socket order what the two sides do). Raw calls tell it
+// nothing, so a program reading a wrapped connection would report races
+// that are not there. Only the scheduler's bookkeeping differs from the
+// raw calls, which the tests run without -race exercise.
+
+func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, err := syscall.Read(int(fd), p)
+	return n, errno(err)
+}
+
+func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, err := syscall.Write(int(fd), p)
+	return n, errno(err)
+}
+
+func errno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	return err.(syscall.Errno) // the syscall package's errors are
+}

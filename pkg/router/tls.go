@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/rawconn"
 )
 
 // CertOptions configure a CertReloader. Zero values take the defaults noted.
@@ -148,11 +150,12 @@ func TLSConfig(c *CertReloader) *tls.Config {
 
 // ServeTLS is Serve over TLS: every connection accepted on ln is served
 // after a TLS handshake with cfg (see TLSConfig). The hand-written path serves
-// TLS connections as it serves plain ones.
+// TLS connections as it serves plain ones. Under TLS, as under Serve, the
+// TCP connection is read and written with raw system calls (rawconn).
 func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
 	if cfg == nil || (cfg.GetCertificate == nil && len(cfg.Certificates) == 0) {
 		ln.Close()
 		return errors.New("router: ServeTLS needs a certificate")
 	}
-	return s.Serve(tls.NewListener(ln, cfg))
+	return s.Serve(tls.NewListener(rawconn.Listener(ln), cfg))
 }

@@ -107,6 +107,11 @@ func newEnv(t *testing.T, k kind, o options) *env {
 	}
 	e := &env{t: t, kind: k.name, tcp: dc.(*net.TCPConn), peer: a.c.(*net.TCPConn)}
 	e.c = k.wrap(dc)
+	// The peer's reads and writes are bounded, so that a connection under
+	// test that loses bytes fails the test rather than hanging it.
+	if err := e.peer.SetDeadline(time.Now().Add(bound)); err != nil {
+		t.Fatal(err)
+	}
 	e.local, e.remote = dc.LocalAddr().String(), dc.RemoteAddr().String()
 	t.Cleanup(func() {
 		e.c.Close()

@@ -1,0 +1,69 @@
+package router
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/rawconn"
+	"github.com/switchyard-dev/switchyard/pkg/tlstest"
+)
+
+// TestServeTLSReadsRaw: under TLS, as under Serve, the client's TCP
+// connection is read and written with raw system calls (rawconn), and
+// the check that a TLS client left (tlsPeerClosed) still reaches its
+// socket through the *tls.Conn, so the backend's work ends when it does.
+func TestServeTLSReadsRaw(t *testing.T) {
+	be, entered, cancelled := waitingBackend(t, "")
+	rt := newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
+	t.Cleanup(func() { _ = s.Close() })
+	ca := tlstest.NewCA(t)
+	go func() {
+		_ = s.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "router").Pair(t)}})
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET /v1/m/think HTTP/1.1\r\nHost: router\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	var served []*tls.Conn
+	s.mu.Lock()
+	for cc := range s.conns {
+		tc, ok := cc.c.(*tls.Conn)
+		if !ok {
+			t.Errorf("a connection served over TLS is a %T", cc.c)
+			continue
+		}
+		served = append(served, tc)
+	}
+	s.mu.Unlock()
+	if len(served) != 1 {
+		t.Fatalf("%d connections served, want 1", len(served))
+	}
+	tc := served[0]
+	if _, ok := tc.NetConn().(*rawconn.Conn); !ok {
+		t.Errorf("under the *tls.Conn: %T, want *rawconn.Conn", tc.NetConn())
+	}
+	if tlsPeerClosed(tc) {
+		t.Error("tlsPeerClosed while the client is there")
+	}
+	c.Close()
+	for stop := time.Now().Add(10 * time.Second); !tlsPeerClosed(tc); {
+		if time.Now().After(stop) {
+			t.Fatal("tlsPeerClosed never saw the client leave")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	workEnded(t, rt, cancelled)
+}

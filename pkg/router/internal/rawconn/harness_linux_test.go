@@ -44,6 +44,8 @@ func kinds() []kind {
 type env struct {
 	t    *testing.T
 	kind string
+	k    kind
+	o    options
 	c    net.Conn
 	tcp  *net.TCPConn
 	peer *net.TCPConn
@@ -105,7 +107,7 @@ func newEnv(t *testing.T, k kind, o options) *env {
 		dc.Close()
 		t.Fatal(a.err)
 	}
-	e := &env{t: t, kind: k.name, tcp: dc.(*net.TCPConn), peer: a.c.(*net.TCPConn)}
+	e := &env{t: t, kind: k.name, k: k, o: o, tcp: dc.(*net.TCPConn), peer: a.c.(*net.TCPConn)}
 	e.c = k.wrap(dc)
 	// The peer's reads and writes are bounded, so that a connection under
 	// test that loses bytes fails the test rather than hanging it.
@@ -118,6 +120,14 @@ func newEnv(t *testing.T, k kind, o options) *env {
 		e.peer.Close()
 	})
 	return e
+}
+
+// again replaces e's connection with a new one of the same kind, for a
+// run made again; the steps seen so far are forgotten.
+func (e *env) again() {
+	e.c.Close()
+	e.peer.Close()
+	*e = *newEnv(e.t, e.k, e.o)
 }
 
 // differ runs scenario once per kind, each on a new connection, and

@@ -245,6 +245,8 @@ func TestReadDeadlineExtendedWhileBlocked(t *testing.T) {
 			e.peer.Write([]byte("late"))
 			r := <-ch
 			if r.err != nil && late && try < 3 {
+				e.t.Logf("the deadline passed before it was moved: again")
+				e.again()
 				continue
 			}
 			e.note("read = %d %s", r.n, e.describe(r.err))
@@ -322,8 +324,7 @@ func TestWriteDeadlineExtendedWhileBlocked(t *testing.T) {
 			r := <-ch
 			if r.err != nil && late && try < 3 {
 				e.t.Logf("the deadline passed before it was moved: again")
-				e.c.Close()
-				*e = *newEnv(e.t, kinds()[map[string]int{"net": 0, "rawconn": 1}[e.kind]], options{small: true})
+				e.again()
 				continue
 			}
 			e.note("write = %d %s", r.n, e.describe(r.err))
@@ -501,7 +502,7 @@ func TestCopy(t *testing.T) {
 // (splice between two TCP sockets when both are net's).
 func TestCopyBetweenConnections(t *testing.T) {
 	differ(t, options{}, func(e *env) {
-		other := newEnv(e.t, kinds()[map[string]int{"net": 0, "rawconn": 1}[e.kind]], options{})
+		other := newEnv(e.t, e.k, options{})
 		p := pattern(1 << 20)
 		go func() {
 			e.peer.Write(p)

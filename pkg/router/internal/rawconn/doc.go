@@ -19,6 +19,14 @@
 // sequences of operations, run on a plain *net.TCPConn and on a wrapped
 // one, and must see the same.
 //
+// One difference is deliberate: the raw calls are recv and send with
+// MSG_DONTWAIT, which never block, so on a socket put in blocking mode
+// behind the connection's back (os.File.Fd on a File from it) a read or
+// write still waits in the poller and still honours its deadline, where
+// net's blocks in the kernel and ignores it (as Fd's documentation
+// warns). A raw call that blocked would freeze the whole program at the
+// next garbage collection.
+//
 // Built with -race, the calls are the syscall package's (the ones net
 // makes), which tell the race detector what a read or write on a socket
 // orders; raw calls would tell it nothing.

@@ -256,7 +256,7 @@ func (e *env) wantTimeout(err error, what string) {
 
 // bound is how long a wait for the kernel may take before the test gives
 // up: a bound, never a timing that is asserted.
-const bound = 20 * time.Second
+const bound = 5 * time.Second
 
 // waitFor polls cond on the connection's socket until it holds.
 func (e *env) waitFor(what string, c *net.TCPConn, cond func(fd int) bool) {

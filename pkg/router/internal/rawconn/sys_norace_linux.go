@@ -7,15 +7,22 @@ import (
 	"unsafe"
 )
 
-// sysRead and sysWrite are the system calls, made raw: the socket is
-// non-blocking, so neither can block the thread. p is never empty.
+// sysRead and sysWrite are the system calls, made raw: recv and send with
+// MSG_DONTWAIT, which are read(2) and write(2) on a TCP socket but never
+// block, even on a socket put in blocking mode behind the connection's
+// back (a File's Fd does it to the description it shares). A raw call
+// that blocked would hold its thread where the scheduler cannot take it
+// back: the next garbage collection would freeze the whole program until
+// the call returned. p is never empty.
 
 func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		syscall.MSG_DONTWAIT, 0, 0)
 	return int(n), e
 }
 
 func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		syscall.MSG_DONTWAIT, 0, 0)
 	return int(n), e
 }

@@ -60,10 +60,7 @@ func blockingRead(t *testing.T, k kind) {
 	}
 	defer f.Close()
 	f.Fd() // the shared description is blocking from here on
-	got := blocked(func() result {
-		n, err := e.c.Read(make([]byte, 10))
-		return result{n, err}
-	})
+	got := e.readBehind(10)
 	time.Sleep(20 * time.Millisecond) // the read waits by now, mostly
 	runtime.GC()
 	e.peer.Write([]byte("data"))
@@ -71,10 +68,7 @@ func blockingRead(t *testing.T, k kind) {
 		t.Fatalf("read = %d, %v", r.n, r.err)
 	}
 	// And a write: net's blocks in the kernel until the peer reads.
-	wrote := blocked(func() result {
-		n, err := e.c.Write(pattern(8 << 20))
-		return result{n, err}
-	})
+	wrote := e.writeBehind(pattern(8 << 20))
 	e.waitSome(e.peer)
 	time.Sleep(20 * time.Millisecond)
 	runtime.GC()

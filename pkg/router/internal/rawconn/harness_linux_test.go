@@ -89,15 +89,7 @@ func newEnv(t *testing.T, k kind, o options) *env {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	type accepted struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan accepted, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- accepted{c, err}
-	}()
+	ch := acceptBehind(ln, nil)
 	dc, err := d.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +120,25 @@ func (e *env) again() {
 	e.c.Close()
 	e.peer.Close()
 	*e = *newEnv(e.t, e.k, e.o)
+}
+
+type accepted struct {
+	c   net.Conn
+	err error
+}
+
+// acceptBehind accepts one connection on ln in a goroutine, and calls
+// then (when not nil) on it there.
+func acceptBehind(ln net.Listener, then func(net.Conn) error) <-chan accepted {
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil && then != nil {
+			err = then(c)
+		}
+		ch <- accepted{c, err}
+	}()
+	return ch
 }
 
 // differ runs scenario once per kind, each on a new connection, and

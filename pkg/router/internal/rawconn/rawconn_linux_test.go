@@ -140,12 +140,25 @@ type result struct {
 	err error
 }
 
+// readBehind starts a read of size bytes in a goroutine.
+func (e *env) readBehind(size int) <-chan result {
+	return blocked(func() result {
+		n, err := e.c.Read(make([]byte, size))
+		return result{n, err}
+	})
+}
+
+// writeBehind starts a write of p in a goroutine.
+func (e *env) writeBehind(p []byte) <-chan result {
+	return blocked(func() result {
+		n, err := e.c.Write(p)
+		return result{n, err}
+	})
+}
+
 func TestCloseWakesBlockedRead(t *testing.T) {
 	differ(t, options{}, func(e *env) {
-		ch := blocked(func() result {
-			n, err := e.c.Read(make([]byte, 10))
-			return result{n, err}
-		})
+		ch := e.readBehind(10)
 		time.Sleep(10 * time.Millisecond) // mostly, the read waits by now; either way it must fail so
 		e.c.Close()
 		r := <-ch
@@ -158,10 +171,7 @@ func TestCloseWakesConcurrentReads(t *testing.T) {
 	differ(t, options{}, func(e *env) {
 		var chs []<-chan result
 		for range 4 {
-			chs = append(chs, blocked(func() result {
-				n, err := e.c.Read(make([]byte, 10))
-				return result{n, err}
-			}))
+			chs = append(chs, e.readBehind(10))
 		}
 		time.Sleep(10 * time.Millisecond)
 		e.c.Close()
@@ -176,10 +186,7 @@ func TestCloseWakesConcurrentReads(t *testing.T) {
 func TestCloseWakesBlockedWrite(t *testing.T) {
 	differ(t, options{small: true}, func(e *env) {
 		p := pattern(8 << 20)
-		ch := blocked(func() result {
-			n, err := e.c.Write(p)
-			return result{n, err}
-		})
+		ch := e.writeBehind(p)
 		e.waitSome(e.peer)
 		e.c.Close()
 		r := <-ch
@@ -213,10 +220,7 @@ func TestReadDeadlines(t *testing.T) {
 
 func TestReadDeadlineShortenedWhileBlocked(t *testing.T) {
 	differ(t, options{}, func(e *env) {
-		ch := blocked(func() result {
-			n, err := e.c.Read(make([]byte, 10))
-			return result{n, err}
-		})
+		ch := e.readBehind(10)
 		time.Sleep(10 * time.Millisecond)
 		e.c.SetReadDeadline(time.Now().Add(-time.Second))
 		r := <-ch
@@ -234,10 +238,7 @@ func TestReadDeadlineExtendedWhileBlocked(t *testing.T) {
 		for try := 0; ; try++ {
 			first := time.Now().Add(200 * time.Millisecond)
 			e.c.SetReadDeadline(first)
-			ch := blocked(func() result {
-				n, err := e.c.Read(make([]byte, 10))
-				return result{n, err}
-			})
+			ch := e.readBehind(10)
 			time.Sleep(10 * time.Millisecond)
 			e.c.SetReadDeadline(time.Now().Add(time.Hour))
 			late := time.Now().After(first)
@@ -280,10 +281,7 @@ func TestWriteDeadlinePartial(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			differ(t, options{small: true}, func(e *env) {
 				p := pattern(8 << 20)
-				ch := blocked(func() result {
-					n, err := e.c.Write(p)
-					return result{n, err}
-				})
+				ch := e.writeBehind(p)
 				e.waitSome(e.peer)
 				if how == "expires" {
 					e.c.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
@@ -311,10 +309,7 @@ func TestWriteDeadlineExtendedWhileBlocked(t *testing.T) {
 			p := pattern(1 << 20)
 			first := time.Now().Add(200 * time.Millisecond)
 			e.c.SetWriteDeadline(first)
-			ch := blocked(func() result {
-				n, err := e.c.Write(p)
-				return result{n, err}
-			})
+			ch := e.writeBehind(p)
 			e.waitSome(e.peer)
 			e.c.SetWriteDeadline(time.Time{})
 			late := time.Now().After(first)
@@ -344,10 +339,7 @@ func TestWriteDeadlineExtendedWhileBlocked(t *testing.T) {
 func TestLargeWriteToSlowReader(t *testing.T) {
 	differ(t, options{small: true}, func(e *env) {
 		p := pattern(8 << 20)
-		ch := blocked(func() result {
-			n, err := e.c.Write(p)
-			return result{n, err}
-		})
+		ch := e.writeBehind(p)
 		e.waitSome(e.peer)
 		select {
 		case r := <-ch:
@@ -384,10 +376,7 @@ func TestReset(t *testing.T) {
 
 func TestResetWhileReading(t *testing.T) {
 	differ(t, options{}, func(e *env) {
-		ch := blocked(func() result {
-			n, err := e.c.Read(make([]byte, 10))
-			return result{n, err}
-		})
+		ch := e.readBehind(10)
 		time.Sleep(10 * time.Millisecond)
 		e.peer.SetLinger(0)
 		e.peer.Close()
@@ -428,10 +417,7 @@ func TestWriteAfterPeerClosed(t *testing.T) {
 func TestWriteWhileBlockedOnClosedPeer(t *testing.T) {
 	differ(t, options{small: true}, func(e *env) {
 		p := pattern(8 << 20)
-		ch := blocked(func() result {
-			n, err := e.c.Write(p)
-			return result{n, err}
-		})
+		ch := e.writeBehind(p)
 		e.waitSome(e.peer)
 		e.peer.SetLinger(0)
 		e.peer.Close()

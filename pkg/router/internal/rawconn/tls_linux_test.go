@@ -36,18 +36,7 @@ func TestTLSOverListener(t *testing.T) {
 			}
 			tln := tls.NewListener(k.wrap(ln), cfg)
 			defer tln.Close()
-			type accepted struct {
-				c   net.Conn
-				err error
-			}
-			ch := make(chan accepted, 1)
-			go func() {
-				c, err := tln.Accept()
-				if err == nil {
-					err = c.(*tls.Conn).Handshake()
-				}
-				ch <- accepted{c, err}
-			}()
+			ch := acceptBehind(tln, func(c net.Conn) error { return c.(*tls.Conn).Handshake() })
 			client, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"})
 			if err != nil {
 				t.Fatal(err)

@@ -22,9 +22,9 @@ import (
 // for the kernel to deliver what the peer sent before a read, and never
 // reads what might block for ever), so any difference is rawconn's.
 func TestRandomDifferential(t *testing.T) {
-	sequences, steps := 60, 80
+	sequences, steps := 200, 100
 	if testing.Short() {
-		sequences = 10
+		sequences = 20
 	}
 	stop := time.Now().Add(20 * time.Second) // a bound on the test, not a timing
 	ran := map[string]int{}

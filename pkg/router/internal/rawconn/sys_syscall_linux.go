@@ -1,4 +1,4 @@
-//go:build race
+//go:build race || 386 || s390x
 
 package rawconn
 
@@ -11,7 +11,9 @@ import "syscall"
 // through a socket order what the two sides do). Raw calls tell it
 // nothing, so a program reading a wrapped connection would report races
 // that are not there. Only the scheduler's bookkeeping differs from the
-// raw calls, which the tests run without -race exercise.
+// raw calls, which the tests run without -race exercise. (On 386 and
+// s390x, which have no raw recv and send before Linux 4.3, the calls are
+// these too: see sys_raw_linux.go.)
 
 func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, err := syscall.Read(int(fd), p)

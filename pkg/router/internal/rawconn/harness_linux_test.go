@@ -42,7 +42,7 @@ func kinds() []kind {
 // env is one loopback TCP connection: c is the connection under test,
 // tcp its socket as net opened it, peer the other end (always plain).
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	kind string
 	k    kind
 	o    options
@@ -77,7 +77,7 @@ func bufferControl(_, _ string, rc syscall.RawConn) error {
 	return serr
 }
 
-func newEnv(t *testing.T, k kind, o options) *env {
+func newEnv(t testing.TB, k kind, o options) *env {
 	t.Helper()
 	var lc net.ListenConfig
 	var d net.Dialer

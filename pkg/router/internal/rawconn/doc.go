@@ -27,7 +27,7 @@
 // warns). A raw call that blocked would freeze the whole program at the
 // next garbage collection.
 //
-// Built with -race, the calls are the syscall package's (the ones net
-// makes), which tell the race detector what a read or write on a socket
-// orders; raw calls would tell it nothing.
+// Built with -race (and on 386 and s390x), the calls are the syscall
+// package's (the ones net makes), which tell the race detector what a
+// read or write on a socket orders; raw calls would tell it nothing.
 package rawconn

@@ -123,7 +123,7 @@ func pick(rng *rand.Rand, m *model) (string, func(*env)) {
 			}
 			p := pattern(m.sent + k)[m.sent:]
 			unread := m.unread
-			return fmt.Sprintf("peer writes %d", k), last(m, func(e *env) {
+			return fmt.Sprintf("peer writes %d", k), last(func(e *env) {
 				e.peerWrite(p, unread)
 			}, func() { m.unread += k; m.sent += k })
 		case 5, 6, 7:
@@ -131,7 +131,7 @@ func pick(rng *rand.Rand, m *model) (string, func(*env)) {
 			blocks := !m.closed && !m.readPast && m.unread == 0 && !m.peerWriteEnd && peerOpen
 			if blocks {
 				// A read that waits for its deadline to pass.
-				return fmt.Sprintf("read(%d) until a deadline", size), last(m, func(e *env) {
+				return fmt.Sprintf("read(%d) until a deadline", size), last(func(e *env) {
 					e.c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
 					e.read(size)
 				}, func() { m.readPast = true })
@@ -151,7 +151,7 @@ func pick(rng *rand.Rand, m *model) (string, func(*env)) {
 		case 9, 10:
 			k := 1 + rng.IntN(5000)
 			delivered := !m.closed && !m.writePast && !m.shutWrite && !m.reset
-			return fmt.Sprintf("write(%d)", k), last(m, func(e *env) {
+			return fmt.Sprintf("write(%d)", k), last(func(e *env) {
 				p := pattern(k)
 				n, err := e.write(p)
 				if !delivered || err != nil {
@@ -186,18 +186,18 @@ func pick(rng *rand.Rand, m *model) (string, func(*env)) {
 				dl = time.Now().Add(time.Hour)
 			}
 			if rng.IntN(2) == 0 {
-				return fmt.Sprintf("read deadline past=%v", past), last(m, func(e *env) {
+				return fmt.Sprintf("read deadline past=%v", past), last(func(e *env) {
 					e.note("SetReadDeadline: %s", e.describe(e.c.SetReadDeadline(dl)))
 				}, func() { m.readPast = past })
 			}
-			return fmt.Sprintf("write deadline past=%v", past), last(m, func(e *env) {
+			return fmt.Sprintf("write deadline past=%v", past), last(func(e *env) {
 				e.note("SetWriteDeadline: %s", e.describe(e.c.SetWriteDeadline(dl)))
 			}, func() { m.writePast = past })
 		case 12:
 			if !peerOpen || m.peerWriteEnd || m.closed || rng.IntN(3) > 0 {
 				continue
 			}
-			return "peer CloseWrite", last(m, func(e *env) {
+			return "peer CloseWrite", last(func(e *env) {
 				e.peer.CloseWrite()
 				e.waitHup()
 			}, func() { m.peerWriteEnd = true })
@@ -205,7 +205,7 @@ func pick(rng *rand.Rand, m *model) (string, func(*env)) {
 			if !peerOpen || m.closed || rng.IntN(4) > 0 {
 				continue
 			}
-			return "peer Close", last(m, func(e *env) {
+			return "peer Close", last(func(e *env) {
 				e.peer.Close()
 				e.waitHup()
 			}, func() { m.peerClosed, m.peerWriteEnd = true, true })
@@ -213,14 +213,14 @@ func pick(rng *rand.Rand, m *model) (string, func(*env)) {
 			if !peerOpen || m.closed || rng.IntN(4) > 0 {
 				continue
 			}
-			return "peer reset", last(m, func(e *env) {
+			return "peer reset", last(func(e *env) {
 				e.reset()
 			}, func() { m.reset, m.peerWriteEnd, m.unread = true, true, 0 })
 		case 15:
 			if m.closed || rng.IntN(3) > 0 {
 				continue
 			}
-			return "CloseWrite", last(m, func(e *env) {
+			return "CloseWrite", last(func(e *env) {
 				err := e.c.(interface{ CloseWrite() error }).CloseWrite()
 				e.note("CloseWrite: %s", e.describe(err))
 			}, func() { m.shutWrite = true })
@@ -228,7 +228,7 @@ func pick(rng *rand.Rand, m *model) (string, func(*env)) {
 			if m.closed || rng.IntN(4) > 0 {
 				continue
 			}
-			return "Close", last(m, func(e *env) {
+			return "Close", last(func(e *env) {
 				e.note("Close: %s", e.describe(e.c.Close()))
 			}, func() { m.closed = true })
 		}
@@ -239,8 +239,7 @@ func lastKind() string { k := kinds(); return k[len(k)-1].name }
 
 // last returns a function that applies f to a connection and then, after
 // the last connection, changes the model.
-func last(m *model, f func(*env), change func()) func(*env) {
-	_ = m
+func last(f func(*env), change func()) func(*env) {
 	return func(e *env) {
 		f(e)
 		if e.kind == lastKind() {

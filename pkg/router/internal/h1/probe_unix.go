@@ -5,7 +5,8 @@ package h1
 import (
 	"net"
 	"syscall"
-	"unsafe"
+
+	"github.com/switchyard-dev/switchyard/pkg/router/internal/rawconn"
 )
 
 // alive reports whether an idle connection is still open and quiet: one
@@ -63,8 +64,7 @@ func NewProbe(c net.Conn) *Probe {
 // false for the end of the stream, an error, or bytes nobody asked for
 // (which are consumed: the connection is not used again).
 func (p *Probe) quiet(fd uintptr) bool {
-	// A raw call: the socket is non-blocking (see package rawconn).
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p.buf[0])), 1)
+	n, e := rawconn.Recv(fd, p.buf[:], 0)
 	switch {
 	case e == syscall.EAGAIN || e == syscall.EINTR: // open and quiet
 		return true
@@ -124,8 +124,7 @@ func PeerClosed(c net.Conn) bool {
 	closed := false
 	var buf [1]byte
 	err = rc.Read(func(fd uintptr) bool {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		n, e := rawconn.Recv(fd, buf[:], syscall.MSG_PEEK)
 		switch {
 		case e == syscall.EAGAIN || e == syscall.EINTR: // open and quiet
 		case e != 0, n == 0: // broken, or closed by the client

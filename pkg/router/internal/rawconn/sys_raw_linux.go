@@ -30,3 +30,12 @@ func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
 		unix.MSG_DONTWAIT, 0, 0)
 	return int(n), e
 }
+
+// Recv is one recv(2) with flags and MSG_DONTWAIT on the socket fd, made
+// raw: it never blocks. For callers probing a connection through its
+// syscall.RawConn (a peek, or a read that must find nothing).
+func Recv(fd uintptr, p []byte, flags int) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		uintptr(flags|unix.MSG_DONTWAIT), 0, 0)
+	return int(n), e
+}

@@ -31,3 +31,11 @@ func errno(err error) syscall.Errno {
 	}
 	return err.(syscall.Errno) // the syscall package's errors are
 }
+
+// Recv is one recv(2) with flags and MSG_DONTWAIT on the socket fd: it
+// never blocks. For callers probing a connection through its
+// syscall.RawConn (a peek, or a read that must find nothing).
+func Recv(fd uintptr, p []byte, flags int) (int, syscall.Errno) {
+	n, _, err := syscall.Recvfrom(int(fd), p, flags|syscall.MSG_DONTWAIT)
+	return n, errno(err)
+}

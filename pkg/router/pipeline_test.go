@@ -198,3 +198,18 @@ func closesArrived(t *testing.T, addr net.Addr) bool {
 	}
 	return true
 }
+
+// TestPipelinedShadowHasFewerWorkers: with pipelining, the copies wait
+// for fewer workers, so that each write carries several; a worker count
+// set by hand stands.
+func TestPipelinedShadowHasFewerWorkers(t *testing.T) {
+	for _, c := range []struct{ pipeline, workers, want int }{
+		{0, 0, 32}, {1, 0, 32}, {2, 0, 32}, {8, 0, 8}, {64, 0, 1}, {100, 0, 1}, {8, 20, 20},
+	} {
+		o := Options{ShadowPipeline: c.pipeline, ShadowWorkers: c.workers}
+		o.defaults()
+		if o.ShadowWorkers != c.want {
+			t.Errorf("ShadowPipeline %d, ShadowWorkers %d: %d workers, want %d", c.pipeline, c.workers, o.ShadowWorkers, c.want)
+		}
+	}
+}

@@ -42,8 +42,9 @@ type Options struct {
 	// Seed seeds the generators of the weighted split and the bandit.
 	Seed uint64
 	// ShadowQueue is how many shadow copies may wait (default 1024);
-	// ShadowWorkers send them (default 32); ShadowTimeout bounds each
-	// (default 5s).
+	// ShadowWorkers send them (default 32; 64/ShadowPipeline with
+	// pipelining, so that copies wait to be batched); ShadowTimeout bounds
+	// each (default 5s).
 	ShadowQueue   int
 	ShadowWorkers int
 	ShadowTimeout time.Duration
@@ -104,6 +105,12 @@ func (o *Options) defaults() {
 	}
 	if o.ShadowWorkers <= 0 {
 		o.ShadowWorkers = 32
+		if o.ShadowPipeline > 1 {
+			// A worker sends whatever copies wait when it is free: many
+			// workers each take one copy as it comes and batch nothing.
+			// As many copies may be in flight as with 64 workers of one.
+			o.ShadowWorkers = max(1, 64/o.ShadowPipeline)
+		}
 	}
 	if o.ShadowTimeout <= 0 {
 		o.ShadowTimeout = 5 * time.Second

@@ -433,7 +433,12 @@ func TestStalledAndBrokenAnswers(t *testing.T) {
 		"closed before answering": {"", true, []int{502}},
 		"a body cut short":        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nPOIS", true, nil},
 		"a chunk cut short":       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nPOIS", true, nil},
-		"a malformed chunk":       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nPOISON\r\n0\r\n\r\n", false, nil},
+		"a malformed later chunk": {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\nPOISON\r\n0\r\n\r\n", false, nil},
+		// Broken before any of the body could reach the client: the
+		// hand-written path answers its own 502, as nginx does (the
+		// differential fuzzer found the head relayed and then cut off);
+		// net/http's path cuts it.
+		"a malformed first chunk": {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nPOISON\r\n0\r\n\r\n", false, nil},
 		"a status line of junk":   {"POISON\r\n\r\n", false, []int{502}},
 		"HTTP/2 preface":          {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false, []int{502}},
 		// net/http reads "010" as status 10: no interim answer to skip
@@ -455,11 +460,15 @@ func TestStalledAndBrokenAnswers(t *testing.T) {
 				rc := dialRaw(t, addr)
 				rc.send(get("/v1/m/bad"))
 				a, err := rc.read("GET")
+				want := tc.codes
+				if name == "a malformed first chunk" && who == "hand-written" {
+					want = []int{502}
+				}
 				switch {
-				case tc.codes == nil && err == nil && a.bodyErr == nil:
+				case want == nil && err == nil && a.bodyErr == nil:
 					t.Errorf("%s: %d %q, want a cut answer", who, a.resp.StatusCode, a.body)
-				case tc.codes != nil && (err != nil || !slices.Contains(tc.codes, a.resp.StatusCode)):
-					t.Errorf("%s: %v %v, want %v", who, a.resp, err, tc.codes)
+				case want != nil && (err != nil || !slices.Contains(want, a.resp.StatusCode)):
+					t.Errorf("%s: %v %v, want %v", who, a.resp, err, want)
 				}
 				checkOwnAnswers(t, who, addr, 3)
 			}

@@ -167,6 +167,10 @@ func (cc *clientConn) attempt(r *route, b *backend, rest []byte, failOn5xx bool)
 		t.Release(b.hostPort, o, false)
 		return attemptResult{code: h.Status, err: statusError{h.Status}}
 	}
+	if h.Framing == h1.FramingChunked && h1.BadFirstChunk(src, h.N) {
+		t.Release(b.hostPort, o, false)
+		return attemptResult{code: http.StatusBadGateway, err: h1.ErrMalformedChunk}
+	}
 	cc.writeResponseHead(b, h.StatusText, h.Status, h.Fields, h.HasDate, h.Framing)
 	_, _ = src.Discard(h.N) // copied to the client's buffer
 	h.N = 0

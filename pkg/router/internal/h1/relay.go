@@ -36,6 +36,35 @@ func IsClientError(err error) bool {
 // errMalformedChunk: the backend's chunked body is not one.
 var errMalformedChunk = errors.New("malformed chunked answer")
 
+// chunkLineSize is the size a chunk's line (with its line end) gives, -1 when
+// it gives none.
+func chunkLineSize(line []byte) int64 {
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	return ParseHex(TrimOWS(line))
+}
+
+// BadFirstChunk reports a chunked body on src, after the skip bytes of
+// its head, whose first chunk's line is already buffered and gives no
+// size: the answer is broken before any of its body could reach the
+// client, so it is the version's failure (a 502, as nginx answers), not
+// a head relayed and then cut off. A line not yet buffered is left for
+// Copy to judge: the head of a stream goes out without waiting for it.
+func BadFirstChunk(src *bufio.Reader, skip int) bool {
+	b, _ := src.Peek(src.Buffered())
+	if skip > len(b) {
+		return false
+	}
+	b = b[skip:]
+	i := bytes.IndexByte(b, '\n')
+	return i >= 0 && chunkLineSize(b[:i+1]) < 0
+}
+
+// ErrMalformedChunk is the failure BadFirstChunk finds.
+var ErrMalformedChunk = errMalformedChunk
+
 // Copy copies the answer's body, framed as f (n bytes for FramingLength),
 // from src to the client. Trailers are not passed on.
 func (r *Relay) Copy(src *bufio.Reader, f Framing, n int64) error {
@@ -67,11 +96,7 @@ func (r *Relay) Copy(src *bufio.Reader, f Framing, n int64) error {
 			if err != nil {
 				return err
 			}
-			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
-			if i := bytes.IndexByte(line, ';'); i >= 0 {
-				line = line[:i]
-			}
-			size := ParseHex(TrimOWS(line))
+			size := chunkLineSize(line)
 			if size < 0 {
 				return errMalformedChunk
 			}

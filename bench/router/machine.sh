@@ -18,24 +18,7 @@ DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-3}
 BASE=${BASE_PORT:-19500}
 . bench/router/setup.sh machine.sh wrk nginx haproxy curl go
-ROUTER_B=$((BASE + 82)) ADMIN_B=$((BASE + 83))
-
-SWITCHYARD_ROUTER_TOKEN=$TOKEN "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER" \
-	--admin "127.0.0.1:$ADMIN" --routes "$TMP/routes.json" 2>"$TMP/router.log" &
-ROUTER_PID=$!
-PIDS+=($ROUTER_PID)
-if [ -n "${BASE_BIN:-}" ]; then
-	SWITCHYARD_ROUTER_TOKEN=$TOKEN "$BASE_BIN" router --listen "127.0.0.1:$ROUTER_B" \
-		--admin "127.0.0.1:$ADMIN_B" --routes "$TMP/routes.json" 2>"$TMP/router-base.log" &
-	BASE_PID=$!
-	PIDS+=($BASE_PID)
-fi
-start_nginx_haproxy
-wait_up "http://127.0.0.1:$V1/"
-wait_up "http://127.0.0.1:$ROUTER/v1/m/predict"
-[ -n "${BASE_BIN:-}" ] && wait_up "http://127.0.0.1:$ROUTER_B/v1/m/predict"
-wait_up "http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
-wait_up "http://127.0.0.1:$HAPROXY_SPLIT/v1/m/predict"
+start_router_and_base
 NGINX_PIDS=$(pgrep -d' ' -P "$(cat "$TMP/nginx.pid")")
 HAPROXY_PID=$(cat "$TMP/haproxy.pid")
 BACKEND_PIDS=$(pgrep -d' ' -f "$TMP/backend")

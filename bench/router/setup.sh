@@ -4,8 +4,8 @@
 # reconciler and the backend built, the nginx, HAProxy and routes
 # configurations written from their templates, the three backends started.
 # Arguments: the script's name (for messages), then the tools it needs.
-# Afterwards: start_nginx_haproxy, wait_up URL, and PIDS for more processes
-# to stop on exit.
+# Afterwards: start_nginx_haproxy, wait_up URL, start_router_and_base, and
+# PIDS for more processes to stop on exit.
 bench_name=$1
 shift
 V1=$((BASE + 1)) V2=$((BASE + 2)) V3=$((BASE + 3))
@@ -57,4 +57,27 @@ wait_up() {
 	done
 	echo "$bench_name: $1 did not come up" >&2
 	exit 1
+}
+
+# start_router_and_base: the router built here (ROUTER_PID) and, with
+# BASE_BIN set, one built from another revision (BASE_PID, on ROUTER_B),
+# then nginx and HAProxy, each waited for.
+ROUTER_B=$((BASE + 82)) ADMIN_B=$((BASE + 83))
+start_router_and_base() {
+	SWITCHYARD_ROUTER_TOKEN=$TOKEN "$TMP/reconciler" router --listen "127.0.0.1:$ROUTER" \
+		--admin "127.0.0.1:$ADMIN" --routes "$TMP/routes.json" 2>"$TMP/router.log" &
+	ROUTER_PID=$!
+	PIDS+=($ROUTER_PID)
+	if [ -n "${BASE_BIN:-}" ]; then
+		SWITCHYARD_ROUTER_TOKEN=$TOKEN "$BASE_BIN" router --listen "127.0.0.1:$ROUTER_B" \
+			--admin "127.0.0.1:$ADMIN_B" --routes "$TMP/routes.json" 2>"$TMP/router-base.log" &
+		BASE_PID=$!
+		PIDS+=($BASE_PID)
+	fi
+	start_nginx_haproxy
+	wait_up "http://127.0.0.1:$V1/"
+	wait_up "http://127.0.0.1:$ROUTER/v1/m/predict"
+	if [ -n "${BASE_BIN:-}" ]; then wait_up "http://127.0.0.1:$ROUTER_B/v1/m/predict"; fi
+	wait_up "http://127.0.0.1:$NGINX_SPLIT/v1/m/predict"
+	wait_up "http://127.0.0.1:$HAPROXY_SPLIT/v1/m/predict"
 }

@@ -2,12 +2,10 @@ package router
 
 import (
 	"crypto/tls"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/router/internal/rawconn"
-	"github.com/switchyard-dev/switchyard/pkg/tlstest"
 )
 
 // TestServeTLSReadsRaw: under TLS, as under Serve, the client's TCP
@@ -15,28 +13,7 @@ import (
 // the check that a TLS client left (tlsPeerClosed) still reaches its
 // socket through the *tls.Conn, so the backend's work ends when it does.
 func TestServeTLSReadsRaw(t *testing.T) {
-	be, entered, cancelled := waitingBackend(t, "")
-	rt := newTestRouter(t, Options{})
-	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
-	t.Cleanup(func() { _ = s.Close() })
-	ca := tlstest.NewCA(t)
-	go func() {
-		_ = s.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "router").Pair(t)}})
-	}()
-	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte("GET /v1/m/think HTTP/1.1\r\nHost: router\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
+	rt, s, c, cancelled := thinkingRequest(t, true)
 	var served []*tls.Conn
 	s.mu.Lock()
 	for cc := range s.conns {

@@ -22,37 +22,46 @@ import (
 func TestHandWrittenClientGoneEndsTheBackendsWork(t *testing.T) {
 	for _, overTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "clear text", true: "TLS"}[overTLS], func(t *testing.T) {
-			be, entered, cancelled := waitingBackend(t, "")
-			rt := newTestRouter(t, Options{})
-			mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := NewServer(rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
-			t.Cleanup(func() { _ = s.Close() })
-			var c net.Conn
-			if overTLS {
-				ca := tlstest.NewCA(t)
-				go func() {
-					_ = s.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "router").Pair(t)}})
-				}()
-				c, err = tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool()})
-			} else {
-				go func() { _ = s.Serve(ln) }()
-				c, err = net.Dial("tcp", ln.Addr().String())
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Write([]byte("GET /v1/m/think HTTP/1.1\r\nHost: router\r\n\r\n")); err != nil {
-				t.Fatal(err)
-			}
-			<-entered
+			rt, _, c, cancelled := thinkingRequest(t, overTLS)
 			c.Close() // over TLS: close_notify, then FIN
 			workEnded(t, rt, cancelled)
 		})
 	}
+}
+
+// thinkingRequest serves a router (over TLS or not) whose one version
+// waits until its request's context ends, and sends it a request from c:
+// when it returns, the backend has the request.
+func thinkingRequest(t *testing.T, overTLS bool) (rt *Router, s *Server, c net.Conn, cancelled chan struct{}) {
+	t.Helper()
+	be, entered, cancelled := waitingBackend(t, "")
+	rt = newTestRouter(t, Options{})
+	mustUpdate(t, rt, mkRoute("m", map[string]string{"v1": be}, weights("v1", 100)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = NewServer(rt, ServerOptions{ClientCheck: 10 * time.Millisecond})
+	t.Cleanup(func() { _ = s.Close() })
+	if overTLS {
+		ca := tlstest.NewCA(t)
+		go func() {
+			_ = s.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "router").Pair(t)}})
+		}()
+		c, err = tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool()})
+	} else {
+		go func() { _ = s.Serve(ln) }()
+		c, err = net.Dial("tcp", ln.Addr().String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte("GET /v1/m/think HTTP/1.1\r\nHost: router\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	return rt, s, c, cancelled
 }
 
 // waitingBackend answers with prelude (flushed; nothing when empty), then
